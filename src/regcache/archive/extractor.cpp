@@ -1,0 +1,241 @@
+// Every path is resolved one component at a time with openat(O_NOFOLLOW | O_DIRECTORY)
+// from a directory descriptor of the staging location, so no symlink, whether it came
+// from this archive, another layer extracted in parallel, or a racing process, is ever
+// followed. Files are created with O_EXCL (a second entry for the same path is refused
+// as a duplicate), written, then given their mode and nanosecond mtime through the open
+// descriptor. Directory metadata is applied at the very end, because creating children
+// changes a directory's mtime.
+#include "regcache/archive/extractor.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "regcache/archive/safe_path.hpp"
+#include "regcache/util/fs.hpp"
+
+namespace regcache {
+
+namespace {
+
+Error hostile(const std::string& path, std::string_view why) {
+  return make_error(ErrorKind::hostile, "refusing cache entry " + path + ": " + std::string(why));
+}
+
+timespec to_ts(int64_t sec, uint32_t nsec) {
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(sec);
+  ts.tv_nsec = static_cast<long>(nsec);
+  return ts;
+}
+
+std::string dir_of(const std::string& rel) {
+  auto slash = rel.rfind('/');
+  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
+}
+
+std::string base_of(const std::string& rel) {
+  auto slash = rel.rfind('/');
+  return slash == std::string::npos ? rel : rel.substr(slash + 1);
+}
+
+}  // namespace
+
+void DirFixups::add(DirFixup f) {
+  std::lock_guard lock(mu_);
+  list_.push_back(std::move(f));
+}
+
+Status DirFixups::apply() {
+  std::lock_guard lock(mu_);
+  std::stable_sort(list_.begin(), list_.end(), [](const DirFixup& a, const DirFixup& b) {
+    return std::count(a.rel.begin(), a.rel.end(), '/') + !a.rel.empty() >
+           std::count(b.rel.begin(), b.rel.end(), '/') + !b.rel.empty();
+  });
+  for (const auto& f : list_) {
+    std::string path = f.rel.empty() ? f.staging_name : f.staging_name + "/" + f.rel;
+    // Components were created by us as real directories; NOFOLLOW on the last one.
+    int fd = ::openat(f.parent_fd, path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return errno_error("cannot open restored directory", path, errno);
+    ::fchmod(fd, f.mode & 07777);
+    timespec ts[2] = {to_ts(f.mtime_sec, f.mtime_nsec), to_ts(f.mtime_sec, f.mtime_nsec)};
+    ::futimens(fd, ts);
+    ::close(fd);
+  }
+  return {};
+}
+
+Extractor::Extractor(std::vector<ExtractRoot> roots, ExternalSymlinks symlinks, DirFixups* fixups)
+    : roots_(std::move(roots)), symlinks_(symlinks), fixups_(fixups) {}
+
+Extractor::~Extractor() {
+  if (file_fd_ >= 0) ::close(file_fd_);
+  if (cached_fd_ >= 0) ::close(cached_fd_);
+}
+
+Result<int> Extractor::open_dir(const ExtractRoot& root, const std::string& rel_dir) {
+  std::string key = root.staging_name + "\n" + rel_dir;
+  if (cached_fd_ >= 0 && cached_key_ == key) return cached_fd_;
+  int fd = ::openat(root.parent_fd, root.staging_name.c_str(),
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    ::mkdirat(root.parent_fd, root.staging_name.c_str(), 0700);
+    fd = ::openat(root.parent_fd, root.staging_name.c_str(),
+                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  }
+  if (fd < 0) return hostile(root.prefix, "the cache root is not a directory here");
+  size_t pos = 0;
+  while (!rel_dir.empty() && pos <= rel_dir.size()) {
+    size_t slash = rel_dir.find('/', pos);
+    if (slash == std::string::npos) slash = rel_dir.size();
+    std::string comp = rel_dir.substr(pos, slash - pos);
+    pos = slash + 1;
+    int next = ::openat(fd, comp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (next < 0 && errno == ENOENT) {
+      if (::mkdirat(fd, comp.c_str(), 0755) != 0 && errno != EEXIST) {
+        int err = errno;
+        ::close(fd);
+        return errno_error("cannot create directory", root.prefix + "/" + rel_dir, err);
+      }
+      next = ::openat(fd, comp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    int err = errno;
+    ::close(fd);
+    if (next < 0) {
+      if (err == ELOOP || err == ENOTDIR) {
+        return hostile(root.prefix + "/" + rel_dir, "path goes through a symlink or a file");
+      }
+      return errno_error("cannot open directory", root.prefix + "/" + rel_dir, err);
+    }
+    fd = next;
+  }
+  if (cached_fd_ >= 0) ::close(cached_fd_);
+  cached_fd_ = fd;
+  cached_key_ = key;
+  return fd;
+}
+
+Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, const TarHeader& h) {
+  std::string shown = rel.empty() ? root.prefix : root.prefix + "/" + rel;
+  int dfd = -1;
+  std::string name;
+  if (rel.empty()) {
+    dfd = root.parent_fd;
+    name = root.staging_name;
+  } else {
+    dfd = RC_TRY(open_dir(root, dir_of(rel)));
+    name = base_of(rel);
+  }
+  switch (h.typeflag) {
+    case '0':
+    case '7': {
+      int fd = ::openat(dfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd < 0 && errno == EEXIST) return hostile(shown, "duplicate path");
+      if (fd < 0) return errno_error("cannot create", shown, errno);
+      file_fd_ = fd;
+      file_path_ = shown;
+      ++files_;
+      return {};
+    }
+    case '5': {
+      if (::mkdirat(dfd, name.c_str(), 0755) != 0 && errno != EEXIST) {
+        return errno_error("cannot create directory", shown, errno);
+      }
+      struct stat st{};
+      if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
+        return hostile(shown, "duplicate path");
+      }
+      fixups_->add({root.parent_fd, rel, root.staging_name, h.mode, h.mtime_sec, h.mtime_nsec});
+      return {};
+    }
+    case '2': {
+      if (symlinks_ == ExternalSymlinks::refuse && !symlink_stays_inside(rel, h.linkpath)) {
+        return hostile(shown, "symlink points outside the cache root (" + h.linkpath + ")");
+      }
+      if (::symlinkat(h.linkpath.c_str(), dfd, name.c_str()) != 0) {
+        if (errno == EEXIST) return hostile(shown, "duplicate path");
+        return errno_error("cannot create symlink", shown, errno);
+      }
+      timespec ts[2] = {to_ts(h.mtime_sec, h.mtime_nsec), to_ts(h.mtime_sec, h.mtime_nsec)};
+      ::utimensat(dfd, name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+      return {};
+    }
+    case '1': {
+      auto target = normalize_archive_path(h.linkpath);
+      std::string prefix = root.prefix + "/";
+      if (!target || target->compare(0, prefix.size(), prefix) != 0) {
+        return hostile(shown, "hard link points outside the cache root (" + h.linkpath + ")");
+      }
+      std::string trel = target->substr(prefix.size());
+      int tfd = RC_TRY(open_dir(root, dir_of(trel)));
+      int tdup = ::dup(tfd);  // open_dir below may replace the cached descriptor
+      dfd = RC_TRY(open_dir(root, dir_of(rel)));
+      int r = ::linkat(tdup, base_of(trel).c_str(), dfd, name.c_str(), 0);
+      int err = errno;
+      ::close(tdup);
+      if (r != 0) {
+        if (err == EEXIST) return hostile(shown, "duplicate path");
+        if (err == ENOENT) return hostile(shown, "hard link target not in this layer: " + h.linkpath);
+        return errno_error("cannot create hard link", shown, err);
+      }
+      ++files_;
+      return {};
+    }
+    case '3':
+    case '4':
+      return hostile(shown, "device node");
+    case '6':
+      return hostile(shown, "FIFO");
+    default:
+      return hostile(shown, std::string("unsupported tar entry type '") + h.typeflag + "'");
+  }
+}
+
+Status Extractor::begin(const TarHeader& h) {
+  current_ = h;
+  auto path = normalize_archive_path(h.path);
+  if (!path) return hostile(h.path.substr(0, 200), "unsafe path");
+  if (h.mode & 06000) return hostile(*path, "setuid or setgid bit");
+  for (const auto& root : roots_) {
+    if (*path == root.prefix) return make_entry(root, "", h);
+    if (path->size() > root.prefix.size() && path->compare(0, root.prefix.size(), root.prefix) == 0 &&
+        (*path)[root.prefix.size()] == '/') {
+      return make_entry(root, path->substr(root.prefix.size() + 1), h);
+    }
+  }
+  return {};  // not under a root being restored
+}
+
+Status Extractor::data(const char* bytes, size_t size) {
+  if (file_fd_ < 0) return {};
+  while (size > 0) {
+    ssize_t n = ::write(file_fd_, bytes, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("cannot write", file_path_, errno);
+    }
+    bytes += n;
+    size -= static_cast<size_t>(n);
+    bytes_ += static_cast<uint64_t>(n);
+  }
+  return {};
+}
+
+Status Extractor::end() {
+  if (file_fd_ < 0) return {};
+  int fd = file_fd_;
+  file_fd_ = -1;
+  Status st;
+  if (::fchmod(fd, current_.mode & 0777) != 0) st = errno_error("cannot chmod", file_path_, errno);
+  timespec ts[2] = {to_ts(current_.mtime_sec, current_.mtime_nsec),
+                    to_ts(current_.mtime_sec, current_.mtime_nsec)};
+  if (st.ok() && ::futimens(fd, ts) != 0) st = errno_error("cannot set mtime", file_path_, errno);
+  if (::close(fd) != 0 && st.ok()) st = errno_error("cannot write", file_path_, errno);
+  return st;
+}
+
+}  // namespace regcache

@@ -1,0 +1,74 @@
+// Safe extraction of tar entries into staging locations, one per cache root.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "regcache/archive/tar_reader.hpp"
+
+namespace regcache {
+
+enum class ExternalSymlinks { refuse, allow };
+
+// Where entries under one archive prefix go: `prefix` itself becomes `staging_name`
+// inside the directory `parent_fd`; everything below it goes below that.
+struct ExtractRoot {
+  std::string prefix;        // e.g. "ws/target"
+  int parent_fd = -1;        // open directory that holds the staging location
+  std::string staging_name;  // e.g. ".regcache-stage-1a2b"
+};
+
+// Metadata of directories, applied after every layer has been extracted.
+struct DirFixup {
+  int parent_fd;
+  std::string rel;  // relative to the staging location ("" for the root itself)
+  std::string staging_name;
+  uint32_t mode;
+  int64_t mtime_sec;
+  uint32_t mtime_nsec;
+};
+
+// Shared, thread-safe list of directory fixups collected by several extractors.
+class DirFixups {
+ public:
+  void add(DirFixup f);
+  // Applies modes and mtimes, deepest directories first.
+  Status apply();
+
+ private:
+  std::mutex mu_;
+  std::vector<DirFixup> list_;
+};
+
+// Extracts entries under the given roots, refusing anything a cache must never do:
+// unsafe paths, writing through symlinks, links leaving the root, device nodes, FIFOs,
+// setuid/setgid bits, duplicates. Entries under no root are skipped.
+class Extractor : public TarEntryHandler {
+ public:
+  Extractor(std::vector<ExtractRoot> roots, ExternalSymlinks symlinks, DirFixups* fixups);
+  ~Extractor() override;
+  Status begin(const TarHeader& header) override;
+  Status data(const char* bytes, size_t size) override;
+  Status end() override;
+  // Number of regular files and bytes written so far.
+  uint64_t files() const { return files_; }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  Result<int> open_dir(const ExtractRoot& root, const std::string& rel_dir);
+  Status make_entry(const ExtractRoot& root, const std::string& rel, const TarHeader& h);
+  std::vector<ExtractRoot> roots_;
+  ExternalSymlinks symlinks_;
+  DirFixups* fixups_;
+  int file_fd_ = -1;
+  std::string file_path_;
+  TarHeader current_;
+  int cached_fd_ = -1;
+  std::string cached_key_;
+  uint64_t files_ = 0, bytes_ = 0;
+};
+
+}  // namespace regcache

@@ -1,0 +1,18 @@
+// Lexical checks on archive paths and link targets, shared by the extractor and tests.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace regcache {
+
+// Returns the path with "./" prefixes and trailing '/' removed, or nullopt when it is
+// absolute, empty, has empty, "." or ".." components, or contains a NUL byte.
+std::optional<std::string> normalize_archive_path(std::string_view path);
+
+// Returns true when a symlink at `link_rel` (relative to a root) with target `target`
+// resolves, lexically, to a location inside that root.
+bool symlink_stays_inside(std::string_view link_rel, std::string_view target);
+
+}  // namespace regcache

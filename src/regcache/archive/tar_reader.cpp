@@ -1,0 +1,227 @@
+// A push parser: bytes arrive in arbitrary pieces; 512-byte headers are assembled in a
+// small buffer, contents are passed through to the handler without copying. pax 'x'
+// records (path, linkpath, mtime, size) and GNU 'L'/'K' long names apply to the next
+// entry; global 'g' headers are ignored. Extended bodies are capped at 1 MiB, so a
+// crafted header cannot make the reader allocate without bound.
+#include "regcache/archive/tar_reader.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+namespace regcache {
+
+namespace {
+
+constexpr size_t kBlock = 512;
+constexpr uint64_t kMaxExtended = 1 << 20;
+
+Result<uint64_t> parse_numeric(const char* field, size_t width) {
+  if (static_cast<unsigned char>(field[0]) & 0x80) {  // base-256 (GNU)
+    if (field[0] & 0x40) return make_error(ErrorKind::integrity, "negative number in tar header");
+    uint64_t v = field[0] & 0x3f;
+    for (size_t i = 1; i < width; ++i) {
+      if (v >> 56) return make_error(ErrorKind::integrity, "number too large in tar header");
+      v = (v << 8) | static_cast<unsigned char>(field[i]);
+    }
+    return v;
+  }
+  uint64_t v = 0;
+  size_t i = 0;
+  while (i < width && field[i] == ' ') ++i;
+  for (; i < width && field[i] >= '0' && field[i] <= '7'; ++i) {
+    if (v >> 60) return make_error(ErrorKind::integrity, "number too large in tar header");
+    v = v * 8 + static_cast<uint64_t>(field[i] - '0');
+  }
+  return v;
+}
+
+std::string field_string(const char* field, size_t width) {
+  return std::string(field, strnlen(field, width));
+}
+
+bool checksum_ok(const char* h) {
+  auto stored = parse_numeric(h + 148, 8);
+  if (!stored.ok()) return false;
+  uint64_t sum = 0;
+  for (size_t i = 0; i < kBlock; ++i) {
+    sum += (i >= 148 && i < 156) ? ' ' : static_cast<unsigned char>(h[i]);
+  }
+  return sum == *stored;
+}
+
+bool all_zero(const std::string& b) {
+  return std::all_of(b.begin(), b.end(), [](char c) { return c == 0; });
+}
+
+Result<std::pair<int64_t, uint32_t>> parse_pax_time(const std::string& v) {
+  int64_t sec = 0;
+  auto dot = v.find('.');
+  std::string_view whole(v.data(), dot == std::string::npos ? v.size() : dot);
+  auto r = std::from_chars(whole.data(), whole.data() + whole.size(), sec);
+  if (r.ec != std::errc() || r.ptr != whole.data() + whole.size()) {
+    return make_error(ErrorKind::integrity, "bad pax mtime: " + v.substr(0, 40));
+  }
+  uint32_t nsec = 0;
+  if (dot != std::string::npos) {
+    std::string frac = v.substr(dot + 1, 9);
+    frac.resize(9, '0');
+    for (char c : frac) {
+      if (c < '0' || c > '9') return make_error(ErrorKind::integrity, "bad pax mtime");
+      nsec = nsec * 10 + static_cast<uint32_t>(c - '0');
+    }
+  }
+  return std::make_pair(sec, nsec);
+}
+
+}  // namespace
+
+Status TarReader::apply_pax(const std::string& records) {
+  size_t pos = 0;
+  while (pos < records.size()) {
+    size_t space = records.find(' ', pos);
+    if (space == std::string::npos) return make_error(ErrorKind::integrity, "bad pax record");
+    size_t len = 0;
+    auto r = std::from_chars(records.data() + pos, records.data() + space, len);
+    if (r.ec != std::errc() || len <= space - pos || pos + len > records.size() ||
+        records[pos + len - 1] != '\n') {
+      return make_error(ErrorKind::integrity, "bad pax record length");
+    }
+    std::string kv = records.substr(space + 1, pos + len - 1 - (space + 1));
+    pos += len;
+    auto eq = kv.find('=');
+    if (eq == std::string::npos) return make_error(ErrorKind::integrity, "bad pax record");
+    std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+    if (key == "path") {
+      pending_.path = value;
+      has_path_ = true;
+    } else if (key == "linkpath") {
+      pending_.linkpath = value;
+      has_link_ = true;
+    } else if (key == "mtime") {
+      auto t = RC_TRY(parse_pax_time(value));
+      pending_.mtime_sec = t.first;
+      pending_.mtime_nsec = t.second;
+      has_mtime_ = true;
+    } else if (key == "size") {
+      uint64_t s = 0;
+      auto sr = std::from_chars(value.data(), value.data() + value.size(), s);
+      if (sr.ec != std::errc()) return make_error(ErrorKind::integrity, "bad pax size");
+      pending_.size = s;
+      has_size_ = true;
+    }
+  }
+  return {};
+}
+
+Status TarReader::on_extended_complete() {
+  if (ext_type_ == 'x') RC_CHECK(apply_pax(ext_));
+  if (ext_type_ == 'L') {
+    pending_.path = field_string(ext_.data(), ext_.size());
+    has_path_ = true;
+  }
+  if (ext_type_ == 'K') {
+    pending_.linkpath = field_string(ext_.data(), ext_.size());
+    has_link_ = true;
+  }
+  ext_.clear();
+  return {};
+}
+
+Status TarReader::on_header() {
+  const char* h = block_.data();
+  if (all_zero(block_)) {
+    if (++zero_blocks_ == 2) state_ = State::done;
+    return {};
+  }
+  if (zero_blocks_ > 0) return make_error(ErrorKind::integrity, "tar: data after a zero block");
+  if (!checksum_ok(h)) return make_error(ErrorKind::integrity, "tar: header checksum mismatch");
+  TarHeader th;
+  th.typeflag = h[156] == '\0' ? '0' : h[156];
+  th.size = RC_TRY(parse_numeric(h + 124, 12));
+  th.mode = static_cast<uint32_t>(RC_TRY(parse_numeric(h + 100, 8)) & 07777777);
+  th.mtime_sec = static_cast<int64_t>(RC_TRY(parse_numeric(h + 136, 12)));
+  th.path = field_string(h, 100);
+  th.linkpath = field_string(h + 157, 100);
+  if (std::memcmp(h + 257, "ustar", 5) == 0) {
+    std::string prefix = field_string(h + 345, 155);
+    if (!prefix.empty() && std::memcmp(h + 257, "ustar\0", 6) == 0) th.path = prefix + "/" + th.path;
+  }
+  char t = th.typeflag;
+  if (t == 'x' || t == 'g' || t == 'L' || t == 'K') {
+    if (th.size > kMaxExtended) return make_error(ErrorKind::integrity, "tar: extended header too large");
+    ext_type_ = t;
+    left_ = th.size;
+    padding_ = (kBlock - th.size % kBlock) % kBlock;
+    state_ = left_ > 0 ? State::extended : (padding_ ? State::padding : State::header);
+    return left_ > 0 ? Status{} : on_extended_complete();
+  }
+  if (has_path_) th.path = pending_.path;
+  if (has_link_) th.linkpath = pending_.linkpath;
+  if (has_mtime_) th.mtime_sec = pending_.mtime_sec, th.mtime_nsec = pending_.mtime_nsec;
+  if (has_size_) th.size = pending_.size;
+  has_path_ = has_link_ = has_mtime_ = has_size_ = false;
+  pending_ = TarHeader{};
+  RC_CHECK(handler_->begin(th));
+  // Links and directories carry no content whatever their size field says.
+  bool has_data = t != '1' && t != '2' && t != '5';
+  left_ = has_data ? th.size : 0;
+  padding_ = (kBlock - left_ % kBlock) % kBlock;
+  if (left_ > 0) {
+    state_ = State::data;
+    return {};
+  }
+  state_ = padding_ ? State::padding : State::header;
+  return handler_->end();
+}
+
+Status TarReader::write(const char* data, size_t size) {
+  while (size > 0) {
+    switch (state_) {
+      case State::done:
+        return {};  // trailing bytes after the end marker are ignored
+      case State::header: {
+        size_t take = std::min(size, kBlock - block_.size());
+        block_.append(data, take);
+        data += take;
+        size -= take;
+        if (block_.size() == kBlock) {
+          RC_CHECK(on_header());
+          block_.clear();
+        }
+        break;
+      }
+      case State::data:
+      case State::extended: {
+        size_t take = static_cast<size_t>(std::min<uint64_t>(size, left_));
+        if (state_ == State::data) RC_CHECK(handler_->data(data, take));
+        else ext_.append(data, take);
+        data += take;
+        size -= take;
+        left_ -= take;
+        if (left_ == 0) {
+          if (state_ == State::data) RC_CHECK(handler_->end());
+          else RC_CHECK(on_extended_complete());
+          state_ = padding_ ? State::padding : State::header;
+        }
+        break;
+      }
+      case State::padding: {
+        size_t take = static_cast<size_t>(std::min<uint64_t>(size, padding_));
+        data += take;
+        size -= take;
+        padding_ -= take;
+        if (padding_ == 0) state_ = State::header;
+        break;
+      }
+    }
+  }
+  return {};
+}
+
+Status TarReader::finish() {
+  if (state_ == State::done || (state_ == State::header && block_.empty())) return {};
+  return make_error(ErrorKind::integrity, "tar stream ended inside an entry");
+}
+
+}  // namespace regcache

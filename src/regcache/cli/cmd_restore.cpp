@@ -1,0 +1,77 @@
+#include <fmt/format.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "regcache/cli/commands.hpp"
+#include "regcache/cli/output.hpp"
+#include "regcache/core/restore.hpp"
+#include "regcache/util/log.hpp"
+
+namespace regcache {
+
+namespace {
+
+struct RestoreArgs {
+  std::string key;
+  std::vector<std::string> restore_keys, positional, paths;
+  bool lookup_only = false, fail_on_miss = false, allow_external_symlinks = false;
+};
+
+void report(const RestoreReport& r, const GlobalOptions& g, bool lookup_only) {
+  if (g.json) {
+    nlohmann::json j = {{"result", r.result},
+                        {"key", r.key},
+                        {"matched_key", r.matched_key.empty() ? nlohmann::json() : nlohmann::json(r.matched_key)},
+                        {"files", r.files},
+                        {"bytes", r.bytes},
+                        {"downloaded_bytes", r.downloaded_bytes},
+                        {"seconds", r.seconds}};
+    print_json_line(j.dump());
+  }
+  if (r.result == "miss") {
+    log_info(fmt::format("Cache miss for key {}", r.key));
+  } else if (lookup_only) {
+    log_info(fmt::format("Cache {} for key {} (matched {}); lookup only, nothing restored", r.result,
+                         r.key, r.matched_key));
+  } else {
+    log_info(fmt::format("Cache {}: restored {} files ({}) from key {} in {:.2f}s, {} downloaded",
+                         r.result, r.files, human_bytes(r.bytes), r.matched_key, r.seconds,
+                         human_bytes(r.downloaded_bytes)));
+  }
+}
+
+void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
+  apply_verbosity(g);
+  if (a.key.empty()) throw CommandError(2, "restore needs --key");
+  RestoreOptions o;
+  o.key = a.key;
+  o.restore_keys = a.restore_keys;
+  o.paths = a.positional;
+  o.paths.insert(o.paths.end(), a.paths.begin(), a.paths.end());
+  o.anchors = resolve_anchors(g);
+  o.lookup_only = a.lookup_only ? LookupOnly::yes : LookupOnly::no;
+  o.symlinks = a.allow_external_symlinks ? ExternalSymlinks::allow : ExternalSymlinks::refuse;
+  auto store = open_store(g);
+  auto rep = unwrap(restore_entry(*store, o));
+  report(rep, g, a.lookup_only);
+  if (rep.result == "miss" && a.fail_on_miss) throw CommandError(3, "no cache entry for key " + a.key);
+}
+
+}  // namespace
+
+void add_restore_command(CLI::App& app, GlobalOptions& g) {
+  auto args = std::make_shared<RestoreArgs>();
+  auto* sub = app.add_subcommand("restore", "Restore the entry for a key (or the newest restore-key match)");
+  sub->add_option("--key", args->key, "Exact cache key to look for first");
+  sub->add_option("--restore-key", args->restore_keys, "Key prefix to fall back on, in order (repeatable)");
+  sub->add_option("paths", args->positional, "Restore only these paths of the entry");
+  sub->add_option("--path", args->paths, "Restore only this path of the entry (repeatable)");
+  sub->add_flag("--lookup-only", args->lookup_only, "Only report whether an entry matches");
+  sub->add_flag("--fail-on-miss", args->fail_on_miss, "Exit with status 3 when nothing matches");
+  sub->add_flag("--allow-external-symlinks", args->allow_external_symlinks,
+                "Restore symlinks that point outside the cached paths");
+  sub->callback([args, &g] { run_restore(*args, g); });
+}
+
+}  // namespace regcache

@@ -1,0 +1,89 @@
+#include "regcache/cli/context.hpp"
+
+#include <cstdlib>
+
+#include "regcache/store/oci_layout/layout_store.hpp"
+#include "regcache/store/registry/registry_store.hpp"
+#include "regcache/store/store_ref.hpp"
+#include "regcache/util/log.hpp"
+
+namespace regcache {
+
+namespace {
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : fallback;
+}
+
+std::string home_dir() { return env_or("HOME", "/"); }
+
+// The default store: oci:$XDG_CACHE_HOME/regcache, else oci:~/.cache/regcache.
+std::string default_store() {
+  std::string xdg = env_or("XDG_CACHE_HOME", "");
+  return "oci:" + (xdg.empty() ? home_dir() + "/.cache" : xdg) + "/regcache";
+}
+
+// Decides between https and plain http for a host: https unless the host is loopback or
+// --insecure was given and it does not speak TLS.
+Transport choose_transport(const StoreRef& ref, const TlsOptions& tls, bool insecure) {
+  if (!insecure && !is_loopback_host(ref.host)) return Transport::https;
+  HttpClient probe(TlsOptions{TlsVerify::off, ""});
+  HttpRequest req{"GET", "https://" + ref.host + "/v2/"};
+  (void)tls;
+  auto r = probe.perform(req);
+  return r.ok() ? Transport::https : Transport::http;
+}
+
+}  // namespace
+
+void unwrap(Status s) {
+  if (!s.ok()) throw CommandError(s.error().kind == ErrorKind::usage ? 2 : 1, s.error().message);
+}
+
+void apply_verbosity(const GlobalOptions& g) {
+  set_verbosity(g.quiet ? Verbosity::quiet : g.verbose ? Verbosity::verbose : Verbosity::normal);
+}
+
+Anchors resolve_anchors(const GlobalOptions& g) {
+  // Priority: --workspace > CI variables naming the checkout > the current directory.
+  std::string ws = g.workspace;
+  for (const char* var : {"GITHUB_WORKSPACE", "CI_PROJECT_DIR", "BUILDKITE_BUILD_CHECKOUT_PATH",
+                          "BITBUCKET_CLONE_DIR", "CIRCLE_WORKING_DIRECTORY", "DRONE_WORKSPACE"}) {
+    if (!ws.empty()) break;
+    ws = env_or(var, "");
+  }
+  if (ws.empty()) ws = ".";
+  Anchors a;
+  a.home = unwrap(absolute_path(home_dir(), "/"));
+  a.workspace = unwrap(absolute_path(ws, a.home));
+  return a;
+}
+
+std::unique_ptr<Store> open_store(const GlobalOptions& g) {
+  // Priority: --store > REGCACHE_STORE > the default local layout.
+  std::string text = !g.store.empty() ? g.store : env_or("REGCACHE_STORE", default_store());
+  StoreRef ref = unwrap(parse_store_ref(text));
+  if (ref.kind == StoreKind::layout) {
+    std::string path = unwrap(absolute_path(ref.path, home_dir()));
+    return unwrap(open_layout_store(path));
+  }
+  RegistryOptions opts;
+  opts.tls.ca_file = env_or("REGCACHE_CA_FILE", env_or("SSL_CERT_FILE", ""));
+  if (g.insecure) {
+    log_warning("--insecure: TLS certificates of " + ref.host +
+                " are not verified and plain HTTP is allowed");
+    opts.tls.verify = TlsVerify::off;
+  }
+  opts.transport = choose_transport(ref, opts.tls, g.insecure);
+  if (const char* c = std::getenv("REGCACHE_UPLOAD_CHUNK")) {
+    opts.chunk_threshold = opts.chunk_size = std::max<uint64_t>(1024, std::strtoull(c, nullptr, 10));
+  }
+  auto creds = unwrap(find_credentials(ref.host, process_env()));
+  log_verbose("store " + ref.host + "/" + ref.repository + " over " +
+              (opts.transport == Transport::https ? "https" : "http") +
+              (creds ? " with credentials" : " anonymously"));
+  return make_registry_store(ref, std::move(creds), opts);
+}
+
+}  // namespace regcache

@@ -1,0 +1,49 @@
+// What every command shares: the global options, and how a command reports failure
+// (CommandError, thrown only here at the command boundary and caught in main).
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "regcache/core/anchor.hpp"
+#include "regcache/store/store.hpp"
+#include "regcache/util/result.hpp"
+
+namespace regcache {
+
+struct GlobalOptions {
+  std::string store;  // --store / REGCACHE_STORE / the default layout
+  bool json = false;
+  bool quiet = false;
+  int verbose = 0;
+  bool insecure = false;
+  std::string workspace;
+};
+
+// A failure that ends the command with an exit code (1 error, 2 usage, 3 miss).
+struct CommandError : std::runtime_error {
+  CommandError(int code, const std::string& message) : std::runtime_error(message), exit_code(code) {}
+  int exit_code;
+};
+
+// Returns the value or throws the error as a CommandError (usage errors exit 2).
+template <class T>
+T unwrap(Result<T> r) {
+  if (!r.ok()) throw CommandError(r.error().kind == ErrorKind::usage ? 2 : 1, r.error().message);
+  return std::move(r).value();
+}
+
+// Throws the error as a CommandError.
+void unwrap(Status s);
+
+// Applies -q/-v; every command calls it first.
+void apply_verbosity(const GlobalOptions& g);
+
+// Returns the workspace and home directories from options and environment.
+Anchors resolve_anchors(const GlobalOptions& g);
+
+// Opens the store the options name (creating a local layout when absent).
+std::unique_ptr<Store> open_store(const GlobalOptions& g);
+
+}  // namespace regcache

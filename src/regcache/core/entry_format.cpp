@@ -1,0 +1,131 @@
+#include "regcache/core/entry_format.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "regcache/util/sha256.hpp"
+
+namespace regcache {
+
+using nlohmann::json;
+
+namespace {
+
+json descriptor_json(const Descriptor& d) {
+  json j = {{"mediaType", d.media_type}, {"digest", d.digest}, {"size", d.size}};
+  if (!d.annotations.empty()) j["annotations"] = d.annotations;
+  return j;
+}
+
+Result<Descriptor> parse_descriptor(const json& j, const char* what) {
+  auto bad = [&](const std::string& why) {
+    return make_error(ErrorKind::integrity, std::string("malformed manifest: ") + what + " " + why);
+  };
+  if (!j.is_object()) return bad("is not an object");
+  Descriptor d;
+  if (!j.contains("digest") || !j["digest"].is_string()) return bad("has no digest");
+  d.digest = j["digest"].get<std::string>();
+  if (!is_valid_digest(d.digest)) return bad("has an unsupported digest: " + d.digest.substr(0, 80));
+  if (!j.contains("size") || !j["size"].is_number_unsigned()) return bad("has no valid size");
+  d.size = j["size"].get<uint64_t>();
+  if (j.contains("mediaType") && j["mediaType"].is_string()) d.media_type = j["mediaType"];
+  if (j.contains("annotations") && j["annotations"].is_object()) {
+    for (auto& [k, v] : j["annotations"].items()) {
+      if (v.is_string()) d.annotations[k] = v.get<std::string>();
+    }
+  }
+  return d;
+}
+
+uint64_t to_u64(const std::string& s) {
+  try {
+    return std::stoull(s);
+  } catch (...) {
+    return 0;
+  }
+}
+
+}  // namespace
+
+std::string build_config(const std::vector<LayerInfo>& layers) {
+  json diff_ids = json::array();
+  for (const auto& l : layers) diff_ids.push_back(l.diff_id);
+  json j = {{"architecture", "amd64"},
+            {"os", "linux"},
+            {"config", json::object()},
+            {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
+  return j.dump();
+}
+
+std::string build_manifest(const EntryInfo& e) {
+  json layers = json::array();
+  for (const auto& l : e.layers) layers.push_back(descriptor_json(l));
+  json roots = e.roots;
+  json j = {{"schemaVersion", 2},
+            {"mediaType", kManifestMediaType},
+            {"config", descriptor_json(e.config)},
+            {"layers", layers},
+            {"annotations",
+             {{kAnnoCreated, e.created},
+              {kAnnoKey, e.key},
+              {kAnnoFormat, kFormatVersion},
+              {kAnnoRoots, roots.dump()},
+              {kAnnoFiles, std::to_string(e.files)},
+              {kAnnoSize, std::to_string(e.size)}}}};
+  return j.dump();
+}
+
+Result<EntryInfo> parse_manifest(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return make_error(ErrorKind::integrity, "malformed manifest: not a JSON object");
+  }
+  if (!j.contains("schemaVersion") || j["schemaVersion"] != 2) {
+    return make_error(ErrorKind::integrity, "malformed manifest: schemaVersion is not 2");
+  }
+  std::string mt = j.value("mediaType", std::string(kManifestMediaType));
+  if (mt != kManifestMediaType && mt != kDockerManifestMediaType) {
+    return make_error(ErrorKind::integrity, "not an image manifest: " + mt.substr(0, 100));
+  }
+  EntryInfo e;
+  if (!j.contains("config")) return make_error(ErrorKind::integrity, "malformed manifest: no config");
+  e.config = RC_TRY(parse_descriptor(j["config"], "config"));
+  if (!j.contains("layers") || !j["layers"].is_array()) {
+    return make_error(ErrorKind::integrity, "malformed manifest: no layers array");
+  }
+  for (const auto& l : j["layers"]) e.layers.push_back(RC_TRY(parse_descriptor(l, "layer")));
+  if (j.contains("annotations") && j["annotations"].is_object()) {
+    const auto& a = j["annotations"];
+    auto str = [&](const char* k) {
+      return a.contains(k) && a[k].is_string() ? a[k].get<std::string>() : std::string();
+    };
+    e.key = str(kAnnoKey);
+    e.created = str(kAnnoCreated);
+    e.files = to_u64(str(kAnnoFiles));
+    e.size = to_u64(str(kAnnoSize));
+    json roots = json::parse(str(kAnnoRoots), nullptr, false);
+    if (roots.is_array()) {
+      for (const auto& r : roots) {
+        if (r.is_string()) e.roots.push_back(r.get<std::string>());
+      }
+    }
+  }
+  return e;
+}
+
+std::string now_rfc3339() {
+  auto now = std::chrono::system_clock::now();
+  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(now);
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - secs).count();
+  std::time_t t = std::chrono::system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[96];
+  std::snprintf(out, sizeof out, "%s.%09lldZ", buf, static_cast<long long>(ns));
+  return out;
+}
+
+}  // namespace regcache

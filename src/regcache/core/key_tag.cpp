@@ -1,0 +1,62 @@
+#include "regcache/core/key_tag.hpp"
+
+#include "regcache/util/sha256.hpp"
+
+namespace regcache {
+
+namespace {
+
+constexpr size_t kSanitizedLength = 100;
+
+bool tag_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == '-';
+}
+
+std::string sanitize(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && out.size() < kSanitizedLength; ++i) {
+    char c = s[i];
+    if (!tag_char(c)) c = '-';
+    if (i == 0 && (c == '.' || c == '-')) c = '_';
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+Status validate_key(std::string_view key) {
+  if (key.empty()) return make_error(ErrorKind::usage, "a cache key must not be empty");
+  if (key.size() > kMaxKeyLength) {
+    return make_error(ErrorKind::usage, "cache key is longer than 512 characters (" +
+                                            std::to_string(key.size()) + ")");
+  }
+  if (key.find(',') != std::string_view::npos) {
+    return make_error(ErrorKind::usage, "cache key must not contain a comma: " + std::string(key));
+  }
+  for (unsigned char c : key) {
+    if (c < 0x20 || c == 0x7f) {
+      return make_error(ErrorKind::usage, "cache key must not contain control characters");
+    }
+  }
+  return {};
+}
+
+bool is_valid_tag(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  if (s[0] == '.' || s[0] == '-') return false;
+  for (char c : s) {
+    if (!tag_char(c)) return false;
+  }
+  return true;
+}
+
+std::string tag_for_key(std::string_view key) {
+  if (is_valid_tag(key)) return std::string(key);
+  return sanitize(key) + "-" + sha256_hex(key).substr(0, 16);
+}
+
+std::string tag_prefix_for(std::string_view prefix) { return sanitize(prefix); }
+
+}  // namespace regcache

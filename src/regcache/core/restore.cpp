@@ -1,0 +1,202 @@
+#include "regcache/core/restore.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+
+#include "regcache/archive/compression.hpp"
+#include "regcache/core/cache_paths.hpp"
+#include "regcache/core/key_tag.hpp"
+#include "regcache/core/place.hpp"
+#include "regcache/util/fs.hpp"
+#include "regcache/util/log.hpp"
+#include "regcache/util/parallel.hpp"
+
+namespace regcache {
+
+namespace {
+
+constexpr uint64_t kDefaultLayerLimit = 64ull << 30;
+
+Result<std::optional<EntryInfo>> entry_at(Store& store, const std::string& tag) {
+  auto m = RC_TRY(store.get_manifest(tag));
+  if (!m) return std::optional<EntryInfo>();
+  auto info = parse_manifest(m->bytes);
+  if (!info.ok()) {
+    return make_error(info.error().kind, "entry " + tag + " in " + store.describe() + ": " +
+                                             info.error().message);
+  }
+  return std::optional<EntryInfo>(std::move(info).value());
+}
+
+// Tells where a layer's decompressed tar must stop: its annotation, else a bound
+// derived from the entry, else a hard cap.
+uint64_t layer_limit(const Descriptor& d, const EntryInfo& e) {
+  auto it = d.annotations.find(kAnnoPackSize);
+  if (it != d.annotations.end()) {
+    try {
+      return std::stoull(it->second);
+    } catch (...) {
+    }
+  }
+  if (e.size > 0) return e.size * 2 + (e.files + 1) * 4096 + (64ull << 20);
+  return kDefaultLayerLimit;
+}
+
+struct Staged {
+  std::string root;  // archive root
+  std::string dest;  // absolute destination
+  int parent_fd = -1;
+  std::string staging_name;
+};
+
+Status restore_layer(Store& store, const Descriptor& d, const EntryInfo& e,
+                     const std::vector<ExtractRoot>& roots, ExternalSymlinks symlinks, DirFixups* fixups,
+                     std::atomic<uint64_t>* files, std::atomic<uint64_t>* bytes) {
+  Compression comp = RC_TRY(compression_for_media_type(d.media_type));
+  Extractor extractor(roots, symlinks, fixups);
+  TarReader tar(&extractor);
+  auto decomp = make_decompressor(comp, layer_limit(d, e), &tar);
+  HashingSink hash(decomp.get());
+  LimitSink limit(&hash, d.size, "layer " + d.digest);
+  Status st = store.get_blob(d, &limit);
+  if (st.ok() && hash.bytes() != d.size) {
+    st = make_error(ErrorKind::integrity, "layer " + d.digest + " is shorter than its declared size");
+  }
+  if (st.ok() && hash.digest() != d.digest) {
+    st = make_error(ErrorKind::integrity, "layer " + d.digest + " does not match its digest");
+  }
+  if (st.ok()) st = decomp->finish();
+  RC_CHECK(st);
+  *files += extractor.files();
+  *bytes += extractor.bytes();
+  return {};
+}
+
+Result<std::vector<Staged>> prepare_staging(const EntryInfo& e, const RestoreOptions& o) {
+  std::vector<std::string> wanted;
+  if (!o.paths.empty()) {
+    for (const auto& p : o.paths) {
+      if (p.empty() || p[0] == '!') continue;
+      std::string abs = RC_TRY(absolute_path(p, o.anchors.home));
+      wanted.push_back(anchor_path(o.anchors, abs));
+    }
+  }
+  std::vector<Staged> out;
+  for (const auto& root : e.roots) {
+    bool keep = wanted.empty() || std::any_of(wanted.begin(), wanted.end(), [&](const std::string& w) {
+                  return root == w || root.rfind(w + "/", 0) == 0;
+                });
+    if (!keep) continue;
+    Staged s;
+    s.root = root;
+    s.dest = RC_TRY(resolve_anchor(o.anchors, root));
+    if (s.dest == "/") return make_error(ErrorKind::hostile, "refusing to restore onto /");
+    std::string parent = s.dest.substr(0, s.dest.rfind('/'));
+    if (parent.empty()) parent = "/";
+    RC_CHECK(make_dirs(parent));
+    s.parent_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s.parent_fd < 0) return errno_error("cannot open", parent, errno);
+    s.staging_name = ".regcache-stage-" + random_hex(12);
+    out.push_back(std::move(s));
+  }
+  for (const auto& w : wanted) {
+    bool found = std::any_of(e.roots.begin(), e.roots.end(),
+                             [&](const std::string& r) { return r == w || r.rfind(w + "/", 0) == 0; });
+    if (!found) log_warning("the entry holds nothing under " + w);
+  }
+  return out;
+}
+
+void discard(std::vector<Staged>& staged) {
+  for (auto& s : staged) {
+    if (s.parent_fd < 0) continue;
+    (void)remove_tree(s.dest.substr(0, s.dest.rfind('/') + 1) + s.staging_name);
+    ::close(s.parent_fd);
+    s.parent_fd = -1;
+  }
+}
+
+}  // namespace
+
+Result<std::optional<FoundEntry>> find_entry(Store& store, const std::string& key,
+                                             const std::vector<std::string>& prefixes, bool* exact) {
+  std::string tag = tag_for_key(key);
+  auto e = RC_TRY(entry_at(store, tag));
+  if (e && (e->key == key || (e->key.empty() && tag == key))) {
+    *exact = true;
+    log_verbose("exact key matched: " + key);
+    return std::optional<FoundEntry>(FoundEntry{tag, std::move(*e)});
+  }
+  *exact = false;
+  if (prefixes.empty()) return std::optional<FoundEntry>();
+  auto tags = RC_TRY(store.list_tags());
+  for (const auto& prefix : prefixes) {
+    std::string tp = tag_prefix_for(prefix);
+    std::optional<FoundEntry> best;
+    for (const auto& t : tags) {
+      if (t.rfind(tp, 0) != 0) continue;
+      auto cand = entry_at(store, t);
+      if (!cand.ok()) {
+        log_verbose("skipping " + t + ": " + cand.error().message);
+        continue;
+      }
+      if (!*cand || (*cand)->key.rfind(prefix, 0) != 0) continue;
+      if (!best || (*cand)->created > best->info.created) best = FoundEntry{t, std::move(**cand)};
+    }
+    if (best) {
+      log_verbose("restore key '" + prefix + "' matched " + best->info.key + " (newest of its prefix)");
+      return best;
+    }
+  }
+  return std::optional<FoundEntry>();
+}
+
+Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
+  auto t0 = std::chrono::steady_clock::now();
+  RC_CHECK(validate_key(o.key));
+  for (const auto& p : o.restore_keys) RC_CHECK(validate_key(p));
+  RestoreReport rep;
+  rep.key = o.key;
+  bool exact = false;
+  auto found = RC_TRY(find_entry(store, o.key, o.restore_keys, &exact));
+  auto done = [&] {
+    rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return rep;
+  };
+  if (!found) {
+    rep.result = "miss";
+    return done();
+  }
+  rep.result = exact ? "hit" : "partial";
+  rep.matched_key = found->info.key.empty() ? found->tag : found->info.key;
+  const EntryInfo& e = found->info;
+  if (o.lookup_only == LookupOnly::yes) return done();
+  if (e.roots.empty()) {
+    return make_error(ErrorKind::integrity, "entry " + found->tag + " is not a regcache entry (no roots)");
+  }
+  auto staged = RC_TRY(prepare_staging(e, o));
+  std::vector<ExtractRoot> roots;
+  for (const auto& s : staged) roots.push_back({s.root, s.parent_fd, s.staging_name});
+  DirFixups fixups;
+  std::atomic<uint64_t> files{0}, bytes{0};
+  Status st = parallel_for(e.layers.size(), o.jobs, [&](size_t i) {
+    return restore_layer(store, e.layers[i], e, roots, o.symlinks, &fixups, &files, &bytes);
+  });
+  if (st.ok()) st = fixups.apply();
+  for (size_t i = 0; st.ok() && i < staged.size(); ++i) {
+    st = place_staged(staged[i].parent_fd, staged[i].staging_name, staged[i].dest);
+  }
+  discard(staged);
+  RC_CHECK(st);
+  for (const auto& l : e.layers) rep.downloaded_bytes += l.size;
+  rep.files = files;
+  rep.bytes = bytes;
+  return done();
+}
+
+}  // namespace regcache

@@ -1,0 +1,50 @@
+// The restore pipeline: resolve the key (exact, then restore-key prefixes, newest first)
+// → manifest → download layers in parallel, each streamed through size limit, digest
+// check, decompression and safe extraction into staging directories next to the
+// destinations → move into place only when every digest matched.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "regcache/archive/extractor.hpp"
+#include "regcache/core/anchor.hpp"
+#include "regcache/core/entry_format.hpp"
+#include "regcache/store/store.hpp"
+
+namespace regcache {
+
+enum class LookupOnly { no, yes };
+
+struct RestoreOptions {
+  std::string key;
+  std::vector<std::string> restore_keys;  // prefixes, in order
+  std::vector<std::string> paths;         // restrict to these roots; empty: every root
+  Anchors anchors;
+  LookupOnly lookup_only = LookupOnly::no;
+  ExternalSymlinks symlinks = ExternalSymlinks::refuse;
+  size_t jobs = 4;
+};
+
+struct RestoreReport {
+  std::string result;  // "hit", "partial" or "miss"
+  std::string key, matched_key;
+  uint64_t files = 0, bytes = 0, downloaded_bytes = 0;
+  double seconds = 0;
+};
+
+struct FoundEntry {
+  std::string tag;
+  EntryInfo info;
+};
+
+// Finds the entry for key, else the newest for each prefix in order; nullopt on a miss.
+Result<std::optional<FoundEntry>> find_entry(Store& store, const std::string& key,
+                                             const std::vector<std::string>& prefixes, bool* exact);
+
+// Restores the best matching entry; a miss is a successful report with result "miss".
+Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& options);
+
+}  // namespace regcache

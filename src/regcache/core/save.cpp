@@ -1,0 +1,148 @@
+#include "regcache/core/save.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cerrno>
+#include <nlohmann/json.hpp>
+
+#include "regcache/archive/tar_writer.hpp"
+#include "regcache/core/cache_paths.hpp"
+#include "regcache/core/entry_format.hpp"
+#include "regcache/core/key_tag.hpp"
+#include "regcache/util/fs.hpp"
+#include "regcache/util/log.hpp"
+#include "regcache/util/parallel.hpp"
+
+namespace regcache {
+
+namespace {
+
+double since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Removes a temporary file when it goes out of scope.
+struct TempFile {
+  std::string path;
+  ~TempFile() {
+    if (!path.empty()) ::unlink(path.c_str());
+  }
+};
+
+// Writes one pack as a compressed tar into a temporary file and describes it.
+Result<LayerInfo> build_layer(const std::vector<FileEntry>& entries, const Pack& pack,
+                              const SaveOptions& o, const std::string& tmp_path) {
+  int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return errno_error("cannot create", tmp_path, errno);
+  FdSink file(fd, tmp_path);
+  HashingSink compressed(&file);
+  auto compressor = make_compressor(o.compression, o.level, &compressed);
+  HashingSink tar_bytes(compressor.get());
+  TarWriter tar(&tar_bytes);
+  Status st;
+  for (size_t i : pack.entries) {
+    st = tar.add(entries[i]);
+    if (!st.ok()) break;
+  }
+  if (st.ok()) st = tar.close();
+  if (st.ok() && ::fsync(fd) != 0 && errno != EINVAL) st = errno_error("cannot sync", tmp_path, errno);
+  ::close(fd);
+  RC_CHECK(st);
+  LayerInfo info;
+  info.diff_id = tar_bytes.digest();
+  info.descriptor.media_type = std::string(layer_media_type(o.compression));
+  info.descriptor.digest = compressed.digest();
+  info.descriptor.size = compressed.bytes();
+  info.descriptor.annotations[kAnnoPackSize] = std::to_string(tar_bytes.bytes());
+  return info;
+}
+
+Result<std::vector<FileEntry>> walk_roots(const PathSpec& spec) {
+  std::vector<FileEntry> all;
+  for (const auto& root : spec.roots) {
+    auto entries = RC_TRY(walk_tree(root.source, root.archive, exclude_filter(spec, root)));
+    for (auto& e : entries) {
+      if (e.mode & 06000) {
+        log_verbose("dropping setuid/setgid bits of " + e.source);
+        e.mode &= ~06000u;
+      }
+      all.push_back(std::move(e));
+    }
+  }
+  std::sort(all.begin(), all.end(), [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
+  return all;
+}
+
+Result<bool> already_saved(Store& store, const std::string& tag, const std::string& key) {
+  auto m = RC_TRY(store.get_manifest(tag));
+  if (!m) return false;
+  auto info = parse_manifest(m->bytes);
+  if (info.ok() && info->key == key) return true;
+  return make_error(ErrorKind::exists, "tag " + tag + " in " + store.describe() +
+                                           " holds another entry; use --force to replace it");
+}
+
+Status upload_if_missing(Store& store, const Descriptor& d, const BlobSource& src,
+                         std::atomic<uint64_t>* uploaded) {
+  if (RC_TRY(store.has_blob(d))) {
+    log_verbose("blob " + d.digest + " already stored");
+    return {};
+  }
+  RC_CHECK(store.put_blob(d, src));
+  *uploaded += d.size;
+  return {};
+}
+
+}  // namespace
+
+Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
+  auto t0 = std::chrono::steady_clock::now();
+  RC_CHECK(validate_key(o.key));
+  SaveReport rep;
+  rep.key = o.key;
+  rep.tag = tag_for_key(o.key);
+  if (o.paths.empty()) return make_error(ErrorKind::usage, "save needs at least one path");
+  auto spec = RC_TRY(resolve_paths(o.paths, o.excludes, o.anchors, MissingPaths::error));
+  if (spec.roots.empty()) return make_error(ErrorKind::usage, "no path to save");
+  if (o.overwrite == Overwrite::no && RC_TRY(already_saved(store, rep.tag, o.key))) {
+    rep.result = "exists";
+    rep.seconds = since(t0);
+    return rep;
+  }
+  auto entries = RC_TRY(walk_roots(spec));
+  auto packs = plan_packs(entries, o.packs);
+  log_verbose(std::to_string(entries.size()) + " entries in " + std::to_string(packs.size()) + " packs");
+  std::vector<LayerInfo> layers(packs.size());
+  std::atomic<uint64_t> uploaded{0};
+  std::string stage = store.staging_dir() + "/.regcache-upload-" + random_hex(12) + "-";
+  RC_CHECK(parallel_for(packs.size(), o.jobs, [&](size_t i) -> Status {
+    TempFile tmp{stage + std::to_string(i)};
+    layers[i] = RC_TRY(build_layer(entries, packs[i], o, tmp.path));
+    return upload_if_missing(store, layers[i].descriptor, {tmp.path, ""}, &uploaded);
+  }));
+  EntryInfo info;
+  info.key = o.key;
+  info.created = now_rfc3339();
+  for (const auto& r : spec.roots) info.roots.push_back(r.archive);
+  for (const auto& e : entries) {
+    info.files += e.type == FileType::regular || e.type == FileType::hardlink;
+    info.size += e.size;
+  }
+  std::string config = build_config(layers);
+  info.config = {kConfigMediaType, sha256_digest(config), config.size(), {}};
+  RC_CHECK(upload_if_missing(store, info.config, {"", config}, &uploaded));
+  for (const auto& l : layers) info.layers.push_back(l.descriptor);
+  rep.digest = RC_TRY(store.put_manifest(rep.tag, build_manifest(info), kManifestMediaType));
+  rep.result = "saved";
+  rep.files = info.files;
+  rep.bytes = info.size;
+  rep.uploaded_bytes = uploaded;
+  rep.layers = layers.size();
+  rep.seconds = since(t0);
+  return rep;
+}
+
+}  // namespace regcache

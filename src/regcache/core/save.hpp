@@ -1,0 +1,42 @@
+// The save pipeline: resolve paths → walk → plan packs → compress packs in parallel →
+// upload what the store lacks → config → manifest → tag (last, so a tag never points at
+// anything incomplete).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "regcache/archive/compression.hpp"
+#include "regcache/core/anchor.hpp"
+#include "regcache/core/pack_plan.hpp"
+#include "regcache/store/store.hpp"
+
+namespace regcache {
+
+enum class Overwrite { no, yes };
+
+struct SaveOptions {
+  std::string key;
+  std::vector<std::string> paths;     // as given: may hold '~', globs and "!exclusions"
+  std::vector<std::string> excludes;  // --exclude globs
+  Anchors anchors;
+  Overwrite overwrite = Overwrite::no;
+  Compression compression = Compression::zstd;
+  int level = 3;
+  PackOptions packs;
+  size_t jobs = 2;
+};
+
+struct SaveReport {
+  std::string result;  // "saved" or "exists"
+  std::string key, tag, digest;
+  uint64_t files = 0, bytes = 0, uploaded_bytes = 0, layers = 0, reused_layers = 0;
+  double seconds = 0;
+};
+
+// Saves the paths under the key; "exists" (nothing read or uploaded) when the key is
+// stored already and overwrite is no.
+Result<SaveReport> save_entry(Store& store, const SaveOptions& options);
+
+}  // namespace regcache

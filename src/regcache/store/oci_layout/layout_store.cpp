@@ -1,0 +1,202 @@
+#include "regcache/store/oci_layout/layout_store.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <nlohmann/json.hpp>
+
+#include "regcache/util/fs.hpp"
+#include "regcache/util/sha256.hpp"
+
+namespace regcache {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kRefName = "org.opencontainers.image.ref.name";
+constexpr const char* kIndexMediaType = "application/vnd.oci.image.index.v1+json";
+
+// Holds an exclusive flock on the layout's lock file for its lifetime.
+class IndexLock {
+ public:
+  explicit IndexLock(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ >= 0) {
+      while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+      }
+    }
+  }
+  ~IndexLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+class LayoutStore : public Store {
+ public:
+  explicit LayoutStore(std::string root) : root_(std::move(root)) {}
+
+  Status init() {
+    RC_CHECK(make_dirs(root_ + "/blobs/sha256"));
+    std::string layout = root_ + "/oci-layout";
+    if (::access(layout.c_str(), F_OK) != 0) {
+      RC_CHECK(write_file_atomic(layout, R"({"imageLayoutVersion":"1.0.0"})"));
+    }
+    IndexLock lock(lock_path());
+    if (!lock.ok()) return errno_error("cannot lock", lock_path(), errno);
+    if (::access(index_path().c_str(), F_OK) != 0) {
+      json idx = {{"schemaVersion", 2}, {"mediaType", kIndexMediaType}, {"manifests", json::array()}};
+      RC_CHECK(write_file_atomic(index_path(), idx.dump()));
+    }
+    return {};
+  }
+
+  std::string describe() const override { return "oci:" + root_; }
+  std::string staging_dir() const override { return root_; }
+
+  Result<bool> has_blob(const Descriptor& d) override {
+    struct stat st{};
+    if (::stat(blob_path(d.digest).c_str(), &st) != 0) return false;
+    return static_cast<uint64_t>(st.st_size) == d.size;
+  }
+
+  Status get_blob(const Descriptor& d, Sink* out) override {
+    std::string path = blob_path(d.digest);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) {
+        return make_error(ErrorKind::not_found, "blob " + d.digest + " is missing from " + describe());
+      }
+      return errno_error("cannot open", path, errno);
+    }
+    std::vector<char> buf(1 << 18);
+    Status st;
+    for (;;) {
+      ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) st = errno_error("cannot read", path, errno);
+      if (n <= 0) break;
+      st = out->write(buf.data(), static_cast<size_t>(n));
+      if (!st.ok()) break;
+    }
+    ::close(fd);
+    return st;
+  }
+
+  Status put_blob(const Descriptor& d, const BlobSource& src) override {
+    if (!is_valid_digest(d.digest)) return make_error(ErrorKind::integrity, "bad digest " + d.digest);
+    std::string dest = blob_path(d.digest);
+    if (has_blob(d).value()) return {};
+    if (src.file.empty()) return write_file_atomic(dest, src.bytes);
+    // Staged inside this layout: a rename is enough; otherwise copy.
+    if (::link(src.file.c_str(), dest.c_str()) == 0 || errno == EEXIST) return {};
+    auto data = RC_TRY(read_file(src.file));
+    return write_file_atomic(dest, data);
+  }
+
+  Result<std::optional<FetchedManifest>> get_manifest(const std::string& ref) override {
+    std::string digest = ref;
+    if (!is_valid_digest(ref)) {
+      auto idx = RC_TRY(read_index());
+      digest.clear();
+      for (const auto& m : idx["manifests"]) {
+        if (m.contains("annotations") && m["annotations"].value(kRefName, "") == ref) {
+          digest = m.value("digest", "");
+        }
+      }
+      if (digest.empty()) return std::optional<FetchedManifest>();
+    }
+    auto bytes = read_file(blob_path(digest));
+    if (!bytes.ok()) {
+      if (bytes.error().kind == ErrorKind::not_found) return std::optional<FetchedManifest>();
+      return bytes.error();
+    }
+    FetchedManifest fm;
+    fm.bytes = std::move(bytes).value();
+    fm.digest = sha256_digest(fm.bytes);
+    json j = json::parse(fm.bytes, nullptr, false);
+    fm.media_type = j.is_object() ? j.value("mediaType", "") : "";
+    return std::optional<FetchedManifest>(std::move(fm));
+  }
+
+  Result<std::string> put_manifest(const std::string& tag, const std::string& bytes,
+                                   const std::string& media_type) override {
+    std::string digest = sha256_digest(bytes);
+    RC_CHECK(put_blob({media_type, digest, bytes.size(), {}}, {"", bytes}));
+    IndexLock lock(lock_path());
+    if (!lock.ok()) return errno_error("cannot lock", lock_path(), errno);
+    auto idx = RC_TRY(read_index());
+    json kept = json::array();
+    for (const auto& m : idx["manifests"]) {
+      if (!(m.contains("annotations") && m["annotations"].value(kRefName, "") == tag)) {
+        kept.push_back(m);
+      }
+    }
+    kept.push_back({{"mediaType", media_type},
+                    {"digest", digest},
+                    {"size", bytes.size()},
+                    {"annotations", {{kRefName, tag}}}});
+    idx["manifests"] = kept;
+    RC_CHECK(write_file_atomic(index_path(), idx.dump()));
+    return digest;
+  }
+
+  Status delete_manifest(const std::string& digest) override {
+    IndexLock lock(lock_path());
+    if (!lock.ok()) return errno_error("cannot lock", lock_path(), errno);
+    auto idx = RC_TRY(read_index());
+    json kept = json::array();
+    bool found = false;
+    for (const auto& m : idx["manifests"]) {
+      if (m.value("digest", "") == digest) found = true;
+      else kept.push_back(m);
+    }
+    if (!found) return make_error(ErrorKind::not_found, "no manifest " + digest + " in " + describe());
+    idx["manifests"] = kept;
+    return write_file_atomic(index_path(), idx.dump());
+  }
+
+  Result<std::vector<std::string>> list_tags() override {
+    auto idx = RC_TRY(read_index());
+    std::vector<std::string> tags;
+    for (const auto& m : idx["manifests"]) {
+      if (m.contains("annotations") && m["annotations"].contains(kRefName)) {
+        tags.push_back(m["annotations"][kRefName].get<std::string>());
+      }
+    }
+    return tags;
+  }
+
+ private:
+  std::string index_path() const { return root_ + "/index.json"; }
+  std::string lock_path() const { return root_ + "/.regcache.lock"; }
+  std::string blob_path(const std::string& digest) const {
+    return root_ + "/blobs/sha256/" + digest.substr(7);
+  }
+  Result<json> read_index() {
+    auto text = RC_TRY(read_file(index_path()));
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("manifests") || !j["manifests"].is_array()) {
+      return make_error(ErrorKind::integrity, "malformed " + index_path());
+    }
+    return j;
+  }
+  std::string root_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_layout_store(const std::string& root) {
+  auto store = std::make_unique<LayoutStore>(root);
+  RC_CHECK(store->init());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace regcache

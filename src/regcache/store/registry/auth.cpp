@@ -1,0 +1,168 @@
+#include "regcache/store/registry/auth.hpp"
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "regcache/util/log.hpp"
+
+namespace regcache {
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), ::tolower);
+  return s;
+}
+
+std::string base64(const std::string& in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::string url_escape(const std::string& s) {
+  char* e = curl_easy_escape(nullptr, s.c_str(), static_cast<int>(s.size()));
+  std::string out = e ? e : "";
+  curl_free(e);
+  return out;
+}
+
+std::string registry_error(const HttpResponse& r) {
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (j.is_object() && j.contains("details") && j["details"].is_string()) return j["details"];
+  if (j.is_object() && j.contains("errors") && j["errors"].is_array() && !j["errors"].empty()) {
+    const auto& e = j["errors"][0];
+    if (e.is_object()) return e.value("code", "") + ": " + e.value("message", "");
+  }
+  return "HTTP " + std::to_string(r.status);
+}
+
+}  // namespace
+
+Result<Challenge> parse_challenge(std::string_view h) {
+  // A header may carry several challenges on separate lines; take the first we support.
+  Challenge best;
+  size_t line_start = 0;
+  while (line_start <= h.size()) {
+    size_t nl = h.find('\n', line_start);
+    std::string_view line = h.substr(line_start, nl == std::string_view::npos ? h.npos : nl - line_start);
+    line_start = nl == std::string_view::npos ? h.size() + 1 : nl + 1;
+    size_t sp = line.find(' ');
+    Challenge c;
+    c.scheme = lower(std::string(line.substr(0, sp)));
+    if (c.scheme.empty()) continue;
+    size_t i = sp == std::string_view::npos ? line.size() : sp + 1;
+    while (i < line.size()) {
+      while (i < line.size() && (line[i] == ' ' || line[i] == ',')) ++i;
+      size_t eq = line.find('=', i);
+      if (eq == std::string_view::npos) break;
+      std::string name = lower(std::string(line.substr(i, eq - i)));
+      i = eq + 1;
+      std::string value;
+      if (i < line.size() && line[i] == '"') {
+        ++i;
+        while (i < line.size() && line[i] != '"') {
+          if (line[i] == '\\' && i + 1 < line.size()) ++i;
+          value.push_back(line[i++]);
+        }
+        if (i >= line.size()) return make_error(ErrorKind::auth, "malformed WWW-Authenticate header");
+        ++i;
+      } else {
+        while (i < line.size() && line[i] != ',') value.push_back(line[i++]);
+      }
+      c.params[name] = value;
+    }
+    if (c.scheme == "bearer" || c.scheme == "basic") return c;
+    if (best.scheme.empty()) best = c;
+  }
+  if (best.scheme.empty()) return make_error(ErrorKind::auth, "empty WWW-Authenticate header");
+  return best;
+}
+
+Authorizer::Authorizer(HttpClient* http, std::optional<Credentials> credentials, std::string registry)
+    : http_(http), creds_(std::move(credentials)), registry_(std::move(registry)) {}
+
+std::string Authorizer::header_for(const std::string& scope) {
+  std::lock_guard lock(mu_);
+  if (basic_ && creds_) return "Authorization: Basic " + base64(creds_->username + ":" + creds_->secret);
+  auto it = tokens_.find(scope);
+  return it == tokens_.end() ? std::string() : it->second;
+}
+
+void Authorizer::forget(const std::string& scope) {
+  std::lock_guard lock(mu_);
+  tokens_.erase(scope);
+}
+
+Result<std::string> Authorizer::fetch_token(const Challenge& c, const std::string& scope) {
+  auto realm = c.params.find("realm");
+  if (realm == c.params.end() || realm->second.empty()) {
+    return make_error(ErrorKind::auth, registry_ + ": Bearer challenge without a realm");
+  }
+  std::string url = realm->second;
+  url += url.find('?') == std::string::npos ? "?" : "&";
+  if (auto s = c.params.find("service"); s != c.params.end()) url += "service=" + url_escape(s->second);
+  if (!scope.empty()) url += "&scope=" + url_escape(scope);
+  HttpRequest req;
+  req.url = url;
+  BlobSource form;
+  if (creds_ && !creds_->identity_token.empty()) {
+    req.method = "POST";
+    req.url = realm->second;
+    form.bytes = "grant_type=refresh_token&client_id=regcache&refresh_token=" +
+                 url_escape(creds_->identity_token) + "&scope=" + url_escape(scope);
+    if (auto s = c.params.find("service"); s != c.params.end()) {
+      form.bytes += "&service=" + url_escape(s->second);
+    }
+    req.body = &form;
+    req.headers.push_back("Content-Type: application/x-www-form-urlencoded");
+  } else if (creds_) {
+    req.headers.push_back("Authorization: Basic " + base64(creds_->username + ":" + creds_->secret));
+  }
+  auto resp = RC_TRY(http_->perform(req));
+  if (resp.status == 401 || resp.status == 403) {
+    return make_error(ErrorKind::auth, registry_ + ": the token service refused the credentials" +
+                                           std::string(creds_ ? "" : " (none were found)") + " (" +
+                                           registry_error(resp) + ")");
+  }
+  if (resp.status != 200) {
+    return make_error(ErrorKind::auth, registry_ + ": token request failed: " + registry_error(resp));
+  }
+  auto j = nlohmann::json::parse(resp.body, nullptr, false);
+  std::string token;
+  if (j.is_object()) token = j.value("token", j.value("access_token", ""));
+  if (token.empty()) return make_error(ErrorKind::auth, registry_ + ": token response without a token");
+  return "Authorization: Bearer " + token;
+}
+
+Status Authorizer::on_challenge(const std::string& header, const std::string& scope) {
+  if (header.empty()) {
+    return make_error(ErrorKind::auth, registry_ + ": access denied (401 without a challenge)");
+  }
+  auto c = RC_TRY(parse_challenge(header));
+  if (c.scheme == "basic") {
+    if (!creds_) {
+      return make_error(ErrorKind::auth, registry_ + ": authentication required and no credentials "
+                                         "found (set REGCACHE_USERNAME/REGCACHE_PASSWORD or log in)");
+    }
+    std::lock_guard lock(mu_);
+    if (basic_) return make_error(ErrorKind::auth, registry_ + ": the registry refused the credentials");
+    basic_ = true;
+    return {};
+  }
+  if (c.scheme != "bearer") {
+    return make_error(ErrorKind::auth, registry_ + ": unsupported auth scheme " + c.scheme);
+  }
+  auto token = RC_TRY(fetch_token(c, scope));
+  log_verbose("got a token for " + scope);
+  std::lock_guard lock(mu_);
+  tokens_[scope] = token;
+  return {};
+}
+
+}  // namespace regcache

@@ -1,0 +1,45 @@
+// Registry authentication: parses WWW-Authenticate challenges and answers them with
+// Basic credentials or Bearer tokens fetched from the challenge's realm, cached per scope.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "regcache/store/registry/credentials.hpp"
+#include "regcache/store/registry/http_client.hpp"
+
+namespace regcache {
+
+struct Challenge {
+  std::string scheme;                         // lower-case: "basic" or "bearer"
+  std::map<std::string, std::string> params;  // lower-case names: realm, service, scope, error
+};
+
+// Parses one WWW-Authenticate header value; an error for a malformed one.
+Result<Challenge> parse_challenge(std::string_view header);
+
+class Authorizer {
+ public:
+  Authorizer(HttpClient* http, std::optional<Credentials> credentials, std::string registry);
+  // Returns the Authorization header line to send for a scope, or "" for none yet.
+  std::string header_for(const std::string& scope);
+  // Answers a 401: fetches a token for scope or switches to Basic. Fails when the
+  // challenge cannot be met (no credentials, or credentials refused).
+  Status on_challenge(const std::string& www_authenticate, const std::string& scope);
+  // Forgets a cached token (after it was refused).
+  void forget(const std::string& scope);
+
+ private:
+  Result<std::string> fetch_token(const Challenge& c, const std::string& scope);
+  HttpClient* http_;
+  std::optional<Credentials> creds_;
+  std::string registry_;
+  std::mutex mu_;
+  bool basic_ = false;
+  std::map<std::string, std::string> tokens_;  // scope -> "Bearer ..."
+};
+
+}  // namespace regcache

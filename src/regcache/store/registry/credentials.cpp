@@ -1,0 +1,180 @@
+#include "regcache/store/registry/credentials.hpp"
+
+#include <openssl/evp.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "regcache/util/fs.hpp"
+
+namespace regcache {
+
+using nlohmann::json;
+
+namespace {
+
+std::string base64_decode(const std::string& in) {
+  std::string clean;
+  for (char c : in) {
+    if (c != '\n' && c != '\r' && c != ' ') clean.push_back(c);
+  }
+  if (clean.empty() || clean.size() % 4 != 0) return {};
+  std::string out(clean.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(clean.data()),
+                          static_cast<int>(clean.size()));
+  if (n < 0) return {};
+  size_t pad = 0;
+  if (clean.back() == '=') ++pad;
+  if (clean.size() > 1 && clean[clean.size() - 2] == '=') ++pad;
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+
+// The keys under which an auth file may list a host.
+std::vector<std::string> host_keys(const std::string& host) {
+  std::vector<std::string> keys = {host, "https://" + host, "http://" + host,
+                                   "https://" + host + "/v1/", "https://" + host + "/v2/"};
+  if (host == "registry-1.docker.io" || host == "docker.io") {
+    keys.push_back("https://index.docker.io/v1/");
+    keys.push_back("index.docker.io");
+  }
+  return keys;
+}
+
+Result<std::optional<Credentials>> from_auth_file(const std::string& path, const std::string& host) {
+  auto text = read_file(path);
+  if (!text.ok()) return std::optional<Credentials>();  // absent or unreadable: not configured
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return make_error(ErrorKind::auth, "malformed credentials file " + path);
+  }
+  if (j.contains("credHelpers") && j["credHelpers"].is_object()) {
+    for (const auto& k : host_keys(host)) {
+      if (j["credHelpers"].contains(k) && j["credHelpers"][k].is_string()) {
+        return run_credential_helper(j["credHelpers"][k].get<std::string>(), k);
+      }
+    }
+  }
+  if (j.contains("auths") && j["auths"].is_object()) {
+    for (const auto& k : host_keys(host)) {
+      if (!j["auths"].contains(k)) continue;
+      const auto& a = j["auths"][k];
+      Credentials c;
+      if (a.contains("identitytoken") && a["identitytoken"].is_string()) {
+        c.identity_token = a["identitytoken"].get<std::string>();
+      }
+      if (a.contains("auth") && a["auth"].is_string()) {
+        std::string up = base64_decode(a["auth"].get<std::string>());
+        auto colon = up.find(':');
+        if (colon == std::string::npos) {
+          return make_error(ErrorKind::auth, "malformed auth entry for " + k + " in " + path);
+        }
+        c.username = up.substr(0, colon);
+        c.secret = up.substr(colon + 1);
+      } else if (a.contains("username") && a.contains("password")) {
+        c.username = a.value("username", "");
+        c.secret = a.value("password", "");
+      }
+      if (!c.secret.empty() || !c.identity_token.empty()) return std::optional<Credentials>(c);
+    }
+  }
+  if (j.contains("credsStore") && j["credsStore"].is_string()) {
+    for (const auto& k : host_keys(host)) {
+      auto c = RC_TRY(run_credential_helper(j["credsStore"].get<std::string>(), k));
+      if (c) return c;
+    }
+  }
+  return std::optional<Credentials>();
+}
+
+}  // namespace
+
+EnvFn process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+Result<std::optional<Credentials>> run_credential_helper(const std::string& helper,
+                                                         const std::string& server) {
+  for (char c : helper) {
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+      return make_error(ErrorKind::auth, "invalid credential helper name: " + helper);
+    }
+  }
+  std::string prog = "docker-credential-" + helper;
+  int in[2], out[2];
+  if (::pipe(in) != 0 || ::pipe(out) != 0) return errno_error("cannot run", prog, errno);
+  pid_t pid = ::fork();
+  if (pid < 0) return errno_error("cannot run", prog, errno);
+  if (pid == 0) {
+    ::dup2(in[0], 0);
+    ::dup2(out[1], 1);
+    int devnull = ::open("/dev/null", O_WRONLY);
+    if (devnull >= 0) ::dup2(devnull, 2);
+    ::close(in[1]);
+    ::close(out[0]);
+    ::execlp(prog.c_str(), prog.c_str(), "get", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  ::close(out[1]);
+  ssize_t wr = ::write(in[1], server.data(), server.size());
+  (void)wr;
+  ::close(in[1]);
+  std::string reply;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(out[0], buf, sizeof buf)) > 0) reply.append(buf, static_cast<size_t>(n));
+  ::close(out[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status)) return make_error(ErrorKind::auth, prog + " crashed");
+  if (WEXITSTATUS(status) == 127) return make_error(ErrorKind::auth, prog + " is not installed");
+  if (WEXITSTATUS(status) != 0) return std::optional<Credentials>();  // not found
+  json j = json::parse(reply, nullptr, false);
+  if (!j.is_object()) return make_error(ErrorKind::auth, prog + " printed malformed output");
+  Credentials c;
+  c.username = j.value("Username", "");
+  std::string secret = j.value("Secret", "");
+  if (c.username == "<token>") c.identity_token = secret;
+  else c.secret = secret;
+  return std::optional<Credentials>(c);
+}
+
+Result<std::optional<Credentials>> find_credentials(const std::string& host, const EnvFn& env) {
+  auto user = env("REGCACHE_USERNAME"), pass = env("REGCACHE_PASSWORD");
+  if (pass && !pass->empty()) {
+    return std::optional<Credentials>(Credentials{user.value_or("regcache"), *pass, ""});
+  }
+  std::vector<std::string> files;
+  if (auto f = env("REGISTRY_AUTH_FILE")) files.push_back(*f);
+  if (auto r = env("XDG_RUNTIME_DIR")) files.push_back(*r + "/containers/auth.json");
+  auto home = env("HOME");
+  if (auto x = env("XDG_CONFIG_HOME")) files.push_back(*x + "/containers/auth.json");
+  else if (home) files.push_back(*home + "/.config/containers/auth.json");
+  if (auto d = env("DOCKER_CONFIG")) files.push_back(*d + "/config.json");
+  else if (home) files.push_back(*home + "/.docker/config.json");
+  for (const auto& f : files) {
+    auto c = RC_TRY(from_auth_file(f, host));
+    if (c) return c;
+  }
+  if (host == "ghcr.io") {
+    if (auto tok = env("GITHUB_TOKEN"); tok && !tok->empty()) {
+      return std::optional<Credentials>(Credentials{env("GITHUB_ACTOR").value_or("token"), *tok, ""});
+    }
+  }
+  return std::optional<Credentials>();
+}
+
+}  // namespace regcache

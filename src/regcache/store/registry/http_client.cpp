@@ -1,0 +1,207 @@
+#include "regcache/store/registry/http_client.hpp"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "regcache/util/fs.hpp"
+#include "regcache/util/log.hpp"
+
+namespace regcache {
+
+namespace {
+
+constexpr size_t kMaxCapturedBody = 1 << 20;
+
+struct Transfer {
+  const HttpRequest* req;
+  HttpResponse* resp;
+  CURL* curl;
+  int fd = -1;
+  size_t bytes_pos = 0;
+  uint64_t left = 0;
+  Status sink_status;
+};
+
+size_t on_header(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string line(data, size * n);
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+  if (line.rfind("HTTP/", 0) == 0) {
+    t->resp->headers.clear();  // a new response (after 100 Continue, say)
+    return size * n;
+  }
+  auto colon = line.find(':');
+  if (colon == std::string::npos) return size * n;
+  std::string name = line.substr(0, colon);
+  std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+  std::string value = line.substr(colon + 1);
+  value.erase(0, value.find_first_not_of(" \t"));
+  auto& slot = t->resp->headers[name];
+  slot = slot.empty() ? value : slot + "\n" + value;
+  return size * n;
+}
+
+size_t on_body(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t len = size * n;
+  long status = 0;
+  curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+  if (t->req->sink && status >= 200 && status < 300) {
+    t->sink_status = t->req->sink->write(data, len);
+    if (!t->sink_status.ok()) return 0;  // aborts the transfer
+    t->resp->sink_bytes += len;
+    return len;
+  }
+  if (t->resp->body.size() < kMaxCapturedBody) {
+    t->resp->body.append(data, std::min(len, kMaxCapturedBody - t->resp->body.size()));
+  }
+  return len;
+}
+
+size_t on_read(char* buf, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t want = size * n;
+  if (t->fd >= 0) {
+    if (t->left == 0) return 0;
+    want = static_cast<size_t>(std::min<uint64_t>(want, t->left));
+    ssize_t r = ::read(t->fd, buf, want);
+    if (r > 0) t->left -= static_cast<uint64_t>(r);
+    return r < 0 ? CURL_READFUNC_ABORT : static_cast<size_t>(r);
+  }
+  const std::string& b = t->req->body->bytes;
+  size_t take = std::min(want, b.size() - t->bytes_pos);
+  std::memcpy(buf, b.data() + t->bytes_pos, take);
+  t->bytes_pos += take;
+  return take;
+}
+
+void share_lock(CURL*, curl_lock_data data, curl_lock_access, void* user) {
+  static_cast<std::mutex*>(user)[static_cast<int>(data) % 8].lock();
+}
+
+void share_unlock(CURL*, curl_lock_data data, void* user) {
+  static_cast<std::mutex*>(user)[static_cast<int>(data) % 8].unlock();
+}
+
+}  // namespace
+
+std::string HttpResponse::header(const std::string& lower_name) const {
+  auto it = headers.find(lower_name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+HttpClient::HttpClient(TlsOptions tls) : tls_(std::move(tls)) {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  CURLSH* sh = curl_share_init();
+  curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock);
+  curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock);
+  curl_share_setopt(sh, CURLSHOPT_USERDATA, share_mu_);
+  curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  share_ = sh;
+}
+
+HttpClient::~HttpClient() {
+  for (void* h : pool_) curl_easy_cleanup(static_cast<CURL*>(h));
+  curl_share_cleanup(static_cast<CURLSH*>(share_));
+}
+
+void* HttpClient::acquire() {
+  {
+    std::lock_guard lock(pool_mu_);
+    if (!pool_.empty()) {
+      void* h = pool_.back();
+      pool_.pop_back();
+      return h;
+    }
+  }
+  CURL* c = curl_easy_init();
+  return c;
+}
+
+void HttpClient::release(void* handle) {
+  std::lock_guard lock(pool_mu_);
+  pool_.push_back(handle);
+}
+
+Result<HttpResponse> HttpClient::perform(const HttpRequest& req) {
+  CURL* c = static_cast<CURL*>(acquire());
+  curl_easy_reset(c);
+  HttpResponse resp;
+  Transfer t{&req, &resp, c};
+  curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
+  curl_easy_setopt(c, CURLOPT_SHARE, share_);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "regcache/" REGCACHE_VERSION);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (tls_.verify == TlsVerify::off) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  } else if (!tls_.ca_file.empty()) {
+    curl_easy_setopt(c, CURLOPT_CAINFO, tls_.ca_file.c_str());
+  }
+  curl_slist* headers = nullptr;
+  for (const auto& h : req.headers) headers = curl_slist_append(headers, h.c_str());
+  headers = curl_slist_append(headers, "Expect:");
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  if (req.method == "HEAD") {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  } else if (req.method != "GET") {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  }
+  if (req.body) {
+    uint64_t size = req.body->bytes.size();
+    if (!req.body->file.empty()) {
+      t.fd = ::open(req.body->file.c_str(), O_RDONLY | O_CLOEXEC);
+      if (t.fd < 0) {
+        curl_slist_free_all(headers);
+        release(c);
+        return errno_error("cannot open", req.body->file, errno);
+      }
+      off_t end = ::lseek(t.fd, 0, SEEK_END);
+      uint64_t offset = std::min<uint64_t>(req.body->offset, static_cast<uint64_t>(end));
+      ::lseek(t.fd, static_cast<off_t>(offset), SEEK_SET);
+      size = static_cast<uint64_t>(end) - offset;
+      if (req.body->length) size = std::min(size, req.body->length);
+      t.left = size;
+    }
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, &t);
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(size));
+  } else if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+  }
+  CURLcode rc = curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+  if (t.fd >= 0) ::close(t.fd);
+  curl_slist_free_all(headers);
+  release(c);
+  if (!t.sink_status.ok()) return t.sink_status.error();
+  if (rc != CURLE_OK) {
+    ErrorKind kind = ErrorKind::network;
+    std::string msg = curl_easy_strerror(rc);
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+      kind = ErrorKind::auth;
+      msg += " (TLS certificate not trusted; set REGCACHE_CA_FILE, or --insecure to skip verification)";
+    }
+    return make_error(kind, req.method + " " + redact_url(req.url) + ": " + msg);
+  }
+  return resp;
+}
+
+}  // namespace regcache

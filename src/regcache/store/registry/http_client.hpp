@@ -1,0 +1,63 @@
+// A small HTTP client over libcurl: one pool of reusable easy handles sharing a
+// connection, DNS and TLS-session cache, safe to call from several threads. Redirects are
+// not followed here (the registry client decides what to do with them).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "regcache/store/store.hpp"
+#include "regcache/util/result.hpp"
+#include "regcache/util/sink.hpp"
+
+namespace regcache {
+
+enum class TlsVerify { on, off };
+
+struct TlsOptions {
+  TlsVerify verify = TlsVerify::on;
+  std::string ca_file;  // extra CA bundle (REGCACHE_CA_FILE), empty for the system store
+};
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::string> headers;  // "Name: value"
+  const BlobSource* body = nullptr;  // request body (file or bytes), if any
+  Sink* sink = nullptr;              // receives a 2xx response body; else it is captured
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names; repeated ones joined by '\n'
+  std::string body;                            // captured body (non-2xx, or no sink), capped
+  uint64_t sink_bytes = 0;                     // bytes handed to the request's sink
+  // Returns the header value or an empty string.
+  std::string header(const std::string& lower_name) const;
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(TlsOptions tls);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+  // Performs one request; transport failures are ErrorKind::network errors, any HTTP
+  // status is a successful response.
+  Result<HttpResponse> perform(const HttpRequest& request);
+
+ private:
+  void* acquire();
+  void release(void* handle);
+  TlsOptions tls_;
+  void* share_ = nullptr;
+  std::mutex pool_mu_;
+  std::vector<void*> pool_;
+  std::mutex share_mu_[8];
+  friend struct ShareLock;
+};
+
+}  // namespace regcache

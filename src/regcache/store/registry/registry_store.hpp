@@ -1,0 +1,27 @@
+// A Store on one repository of an OCI distribution registry (HTTP API v2).
+#pragma once
+
+#include <memory>
+
+#include "regcache/store/registry/credentials.hpp"
+#include "regcache/store/registry/http_client.hpp"
+#include "regcache/store/store.hpp"
+#include "regcache/store/store_ref.hpp"
+
+namespace regcache {
+
+enum class Transport { https, http };
+
+struct RegistryOptions {
+  Transport transport = Transport::https;  // http only for loopback hosts or --insecure
+  TlsOptions tls;
+  uint64_t chunk_threshold = 1ull << 30;  // blobs larger than this upload in PATCH chunks
+  uint64_t chunk_size = 64ull << 20;
+  int max_attempts = 5;                    // per request, for transient failures
+};
+
+// Returns a store for ref (a registry reference) with the given credentials.
+std::unique_ptr<Store> make_registry_store(const StoreRef& ref, std::optional<Credentials> creds,
+                                           const RegistryOptions& options);
+
+}  // namespace regcache

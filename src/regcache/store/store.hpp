@@ -1,0 +1,56 @@
+// The one storage interface: a repository of blobs and tagged manifests. Implemented by
+// the local OCI image layout and by the registry client; the rest of regcache does not
+// know which it has.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "regcache/core/descriptor.hpp"
+#include "regcache/util/result.hpp"
+#include "regcache/util/sink.hpp"
+
+namespace regcache {
+
+// Bytes to upload: a file on disk, or a small in-memory buffer when file is empty.
+struct BlobSource {
+  std::string file;
+  std::string bytes;
+  uint64_t offset = 0;  // with file: where the bytes start
+  uint64_t length = 0;  // with file: how many bytes (0: to the end of the file)
+};
+
+struct FetchedManifest {
+  std::string bytes;
+  std::string media_type;
+  std::string digest;  // "sha256:..." of bytes, computed locally
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // Returns a description of the store for messages (never holds a credential).
+  virtual std::string describe() const = 0;
+  // Returns a directory where blobs about to be uploaded may be staged.
+  virtual std::string staging_dir() const = 0;
+  // Returns true when the blob is present.
+  virtual Result<bool> has_blob(const Descriptor& blob) = 0;
+  // Streams the blob's bytes into out (unverified: callers verify digest and size).
+  virtual Status get_blob(const Descriptor& blob, Sink* out) = 0;
+  // Stores a blob whose digest and size are given by blob.
+  virtual Status put_blob(const Descriptor& blob, const BlobSource& source) = 0;
+  // Returns the manifest a tag or digest names, or nullopt when there is none.
+  virtual Result<std::optional<FetchedManifest>> get_manifest(const std::string& reference) = 0;
+  // Stores a manifest under a tag and returns its digest.
+  virtual Result<std::string> put_manifest(const std::string& tag, const std::string& bytes,
+                                           const std::string& media_type) = 0;
+  // Deletes a manifest by digest (and so every tag pointing at it).
+  virtual Status delete_manifest(const std::string& digest) = 0;
+  // Lists every tag in the repository.
+  virtual Result<std::vector<std::string>> list_tags() = 0;
+};
+
+}  // namespace regcache

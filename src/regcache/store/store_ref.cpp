@@ -1,0 +1,70 @@
+#include "regcache/store/store_ref.hpp"
+
+#include <regex>
+
+namespace regcache {
+
+namespace {
+
+bool valid_repository(const std::string& repo) {
+  static const std::regex re("^[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*$");
+  return repo.size() <= 255 && std::regex_match(repo, re);
+}
+
+std::string strip_port(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    auto close = host.find(']');
+    return std::string(host.substr(1, close == host.npos ? host.npos : close - 1));
+  }
+  auto colon = host.rfind(':');
+  return std::string(colon == host.npos ? host : host.substr(0, colon));
+}
+
+}  // namespace
+
+bool is_loopback_host(std::string_view host) {
+  std::string h = strip_port(host);
+  return h == "localhost" || h == "::1" || h.rfind("127.", 0) == 0;
+}
+
+Result<StoreRef> parse_store_ref(std::string_view ref) {
+  StoreRef out;
+  if (ref.empty()) return make_error(ErrorKind::usage, "empty --store reference");
+  if (ref.rfind("oci:", 0) == 0) {
+    out.kind = StoreKind::layout;
+    out.path = std::string(ref.substr(4));
+    if (out.path.empty()) return make_error(ErrorKind::usage, "oci: store needs a directory path");
+    return out;
+  }
+  std::string_view rest = ref;
+  if (ref.rfind("docker://", 0) == 0) rest = ref.substr(9);
+  else if (ref.find("://") != std::string_view::npos) {
+    return make_error(ErrorKind::usage, "unknown store scheme in '" + std::string(ref) +
+                                            "' (use oci:PATH or docker://HOST/REPO)");
+  }
+  auto slash = rest.find('/');
+  if (slash == std::string_view::npos || slash == 0) {
+    return make_error(ErrorKind::usage, "store reference '" + std::string(ref) +
+                                            "' needs a host and a repository (HOST/REPO)");
+  }
+  out.kind = StoreKind::registry;
+  out.host = std::string(rest.substr(0, slash));
+  out.repository = std::string(rest.substr(slash + 1));
+  std::string bare = strip_port(out.host);
+  if (bare.find('.') == std::string::npos && bare.find(':') == std::string::npos &&
+      bare != "localhost" && out.host.find(':') == std::string::npos) {
+    return make_error(ErrorKind::usage, "'" + out.host + "' in store reference '" + std::string(ref) +
+                                            "' is not a registry host (use oci:PATH for a directory)");
+  }
+  if (out.host == "docker.io" || out.host == "index.docker.io") {
+    out.host = "registry-1.docker.io";
+    if (out.repository.find('/') == std::string::npos) out.repository = "library/" + out.repository;
+  }
+  if (!valid_repository(out.repository)) {
+    return make_error(ErrorKind::usage, "invalid repository name '" + out.repository +
+                                            "' (lowercase letters, digits, . _ - and /)");
+  }
+  return out;
+}
+
+}  // namespace regcache

@@ -1,0 +1,33 @@
+// Small filesystem helpers that report failures as values naming the path.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "regcache/util/result.hpp"
+
+namespace regcache {
+
+// Reads a whole (small) file into memory.
+Result<std::string> read_file(const std::string& path);
+
+// Writes data to path via a temporary file in the same directory, fsync and rename.
+Status write_file_atomic(const std::string& path, std::string_view data);
+
+// Creates a directory and its missing parents (mode 0755).
+Status make_dirs(const std::string& path);
+
+// Removes a file or a directory tree; a missing path is not an error.
+Status remove_tree(const std::string& path);
+
+// Returns a random lowercase hex string of n characters (for unique temporary names).
+std::string random_hex(size_t n);
+
+// Returns "<what> <path>: <strerror(err)>" for error messages.
+std::string errno_message(std::string_view what, const std::string& path, int err);
+
+// Maps an errno value to an ErrorKind and builds the error.
+Error errno_error(std::string_view what, const std::string& path, int err);
+
+}  // namespace regcache

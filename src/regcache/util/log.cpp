@@ -1,0 +1,45 @@
+#include "regcache/util/log.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+
+namespace regcache {
+
+namespace {
+std::atomic<int> g_verbosity{static_cast<int>(Verbosity::normal)};
+std::mutex g_mutex;
+
+void emit(std::string_view prefix, std::string_view line) {
+  std::lock_guard lock(g_mutex);
+  std::fprintf(stderr, "%.*s%.*s\n", static_cast<int>(prefix.size()), prefix.data(),
+               static_cast<int>(line.size()), line.data());
+}
+}  // namespace
+
+void set_verbosity(Verbosity v) { g_verbosity = static_cast<int>(v); }
+
+Verbosity verbosity() { return static_cast<Verbosity>(g_verbosity.load()); }
+
+void log_info(std::string_view line) {
+  if (g_verbosity >= static_cast<int>(Verbosity::normal)) emit("", line);
+}
+
+void log_verbose(std::string_view line) {
+  if (g_verbosity >= static_cast<int>(Verbosity::verbose)) emit("regcache: ", line);
+}
+
+void log_warning(std::string_view line) {
+  if (g_verbosity >= static_cast<int>(Verbosity::normal)) emit("regcache: warning: ", line);
+}
+
+std::string redact_url(std::string_view url) {
+  auto scheme_end = url.find("://");
+  size_t start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  auto slash = url.find('/', start);
+  auto at = url.rfind('@', slash == std::string_view::npos ? url.size() : slash);
+  if (at == std::string_view::npos || at < start) return std::string(url);
+  return std::string(url.substr(0, start)) + std::string(url.substr(at + 1));
+}
+
+}  // namespace regcache

@@ -1,0 +1,76 @@
+// A byte sink: the one streaming interface that compressors, hashers, the tar reader,
+// files and HTTP bodies share, so pipelines are built by wrapping sinks in sinks.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "regcache/util/result.hpp"
+#include "regcache/util/sha256.hpp"
+
+namespace regcache {
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  // Consumes bytes; an error stops the pipeline.
+  virtual Status write(const char* data, size_t size) = 0;
+  // Signals the end of the stream (flushes trailing state).
+  virtual Status finish() { return {}; }
+};
+
+// Collects everything into a string (for small bodies: manifests, JSON), up to a limit.
+class StringSink : public Sink {
+ public:
+  explicit StringSink(size_t max = SIZE_MAX) : max_(max) {}
+  Status write(const char* data, size_t size) override;
+  std::string& str() { return data_; }
+
+ private:
+  std::string data_;
+  size_t max_;
+};
+
+// Passes bytes on but fails once more than `limit` bytes arrived.
+class LimitSink : public Sink {
+ public:
+  LimitSink(Sink* next, uint64_t limit, std::string what) : next_(next), limit_(limit), what_(std::move(what)) {}
+  Status write(const char* data, size_t size) override;
+  Status finish() override { return next_->finish(); }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  Sink* next_;
+  uint64_t limit_, bytes_ = 0;
+  std::string what_;
+};
+
+// Counts and SHA-256-hashes bytes on their way to another sink (which may be null).
+class HashingSink : public Sink {
+ public:
+  explicit HashingSink(Sink* next) : next_(next) {}
+  Status write(const char* data, size_t size) override;
+  Status finish() override { return next_ ? next_->finish() : Status{}; }
+  // Returns "sha256:<hex>"; call once, after finish.
+  std::string digest() { return "sha256:" + hash_.hex_final(); }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  Sink* next_;
+  Sha256 hash_;
+  uint64_t bytes_ = 0;
+};
+
+// Writes to an open file descriptor (not owned).
+class FdSink : public Sink {
+ public:
+  FdSink(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  Status write(const char* data, size_t size) override;
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+}  // namespace regcache

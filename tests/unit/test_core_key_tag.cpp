@@ -1,0 +1,54 @@
+#include <gtest/gtest.h>
+
+#include "regcache/core/key_tag.hpp"
+
+using namespace regcache;
+
+TEST(KeyTag, ValidTagIsItsOwnTag) {
+  EXPECT_EQ(tag_for_key("cargo-linux-abc123"), "cargo-linux-abc123");
+  EXPECT_EQ(tag_for_key("v1.0_x"), "v1.0_x");
+}
+
+TEST(KeyTag, OtherKeysAreSanitizedWithHash) {
+  std::string tag = tag_for_key("cargo/linux:x86");
+  EXPECT_TRUE(is_valid_tag(tag));
+  EXPECT_EQ(tag.rfind("cargo-linux-x86-", 0), 0u);
+  EXPECT_EQ(tag.size(), std::string("cargo-linux-x86-").size() + 16);
+  EXPECT_NE(tag_for_key("cargo/linux:x86"), tag_for_key("cargo:linux/x86"));
+}
+
+TEST(KeyTag, LongKeysStayValidTags) {
+  std::string key(300, 'a');
+  std::string tag = tag_for_key(key);
+  EXPECT_TRUE(is_valid_tag(tag));
+  EXPECT_LE(tag.size(), 128u);
+  EXPECT_NE(tag_for_key(key), tag_for_key(key + "b"));
+}
+
+TEST(KeyTag, LeadingDotOrDashIsReplaced) {
+  EXPECT_TRUE(is_valid_tag(tag_for_key(".hidden")));
+  EXPECT_TRUE(is_valid_tag(tag_for_key("-dash")));
+  EXPECT_EQ(tag_for_key(".hidden").substr(0, 7), "_hidden");
+}
+
+TEST(KeyTag, PrefixOfKeyGivesPrefixOfTag) {
+  for (std::string key : {"npm-linux-deadbeef", "npm/linux/deadbeef", "a b c d", "-x-y"}) {
+    for (size_t n = 1; n <= key.size(); ++n) {
+      std::string prefix = key.substr(0, n);
+      EXPECT_EQ(tag_for_key(key).rfind(tag_prefix_for(prefix), 0), 0u) << key << " / " << prefix;
+    }
+  }
+}
+
+TEST(KeyTag, ValidationNamesTheProblem) {
+  EXPECT_TRUE(validate_key("ok-key").ok());
+  auto comma = validate_key("a,b");
+  ASSERT_FALSE(comma.ok());
+  EXPECT_NE(comma.error().message.find("comma"), std::string::npos);
+  auto long_key = validate_key(std::string(513, 'k'));
+  ASSERT_FALSE(long_key.ok());
+  EXPECT_NE(long_key.error().message.find("512"), std::string::npos);
+  EXPECT_FALSE(validate_key("").ok());
+  EXPECT_FALSE(validate_key("line\nbreak").ok());
+  EXPECT_TRUE(validate_key(std::string(512, 'k')).ok());
+}
