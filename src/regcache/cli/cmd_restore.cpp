@@ -64,9 +64,10 @@ void add_restore_command(CLI::App& app, GlobalOptions& g) {
   auto args = std::make_shared<RestoreArgs>();
   auto* sub = app.add_subcommand("restore", "Restore the entry for a key (or the newest restore-key match)");
   sub->add_option("--key", args->key, "Exact cache key to look for first");
-  sub->add_option("--restore-key", args->restore_keys, "Key prefix to fall back on, in order (repeatable)");
+  sub->add_option("--restore-key", args->restore_keys, "Key prefix to fall back on, in order (repeatable)")
+      ->allow_extra_args(false);
   sub->add_option("paths", args->positional, "Restore only these paths of the entry");
-  sub->add_option("--path", args->paths, "Restore only this path of the entry (repeatable)");
+  sub->add_option("--path", args->paths, "Restore only this path of the entry (repeatable)")->allow_extra_args(false);
   sub->add_flag("--lookup-only", args->lookup_only, "Only report whether an entry matches");
   sub->add_flag("--fail-on-miss", args->fail_on_miss, "Exit with status 3 when nothing matches");
   sub->add_flag("--allow-external-symlinks", args->allow_external_symlinks,

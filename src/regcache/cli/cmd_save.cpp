@@ -68,8 +68,8 @@ void add_save_command(CLI::App& app, GlobalOptions& g) {
   auto* sub = app.add_subcommand("save", "Save paths into the store under a key");
   sub->add_option("--key", args->key, "Cache key (at most 512 characters, no comma)");
   sub->add_option("paths", args->positional, "Paths to save ('~', globs and !exclusions work)");
-  sub->add_option("--path", args->paths, "A path to save (repeatable)");
-  sub->add_option("--exclude", args->excludes, "Leave out paths matching a glob (repeatable)");
+  sub->add_option("--path", args->paths, "A path to save (repeatable)")->allow_extra_args(false);
+  sub->add_option("--exclude", args->excludes, "Leave out paths matching a glob (repeatable)")->allow_extra_args(false);
   sub->add_flag("--force", args->force, "Replace an existing entry with the same key");
   sub->add_option("--level", args->level, "Compression level (zstd 1-19, default 3; gzip 1-9, default 6)");
   sub->add_option("--compression", args->compression, "Layer compression: zstd (default) or gzip")

@@ -1,0 +1,168 @@
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstring>
+
+#include "regcache/archive/extractor.hpp"
+#include "regcache/archive/tar_reader.hpp"
+#include "test_helpers.hpp"
+
+using namespace regcache;
+using regcache::testing::exists_nofollow;
+using regcache::testing::TempDir;
+
+namespace {
+
+// Builds raw tar entries with any header content, hostile ones included.
+class RawTar {
+ public:
+  RawTar& add(const std::string& path, char type, const std::string& content = "",
+              const std::string& link = "", unsigned mode = 0644) {
+    char h[512] = {};
+    std::memcpy(h, path.data(), std::min<size_t>(path.size(), 99));
+    std::snprintf(h + 100, 8, "%07o", mode);
+    std::snprintf(h + 108, 8, "%07o", 0);
+    std::snprintf(h + 116, 8, "%07o", 0);
+    std::snprintf(h + 124, 12, "%011lo", static_cast<unsigned long>(content.size()));
+    std::snprintf(h + 136, 12, "%011o", 1600000000);
+    h[156] = type;
+    std::memcpy(h + 157, link.data(), std::min<size_t>(link.size(), 99));
+    std::memcpy(h + 257, "ustar", 6);
+    std::memcpy(h + 263, "00", 2);
+    std::memset(h + 148, ' ', 8);
+    unsigned sum = 0;
+    for (unsigned char c : h) sum += c;
+    std::snprintf(h + 148, 8, "%06o", sum);
+    data_.append(h, 512);
+    data_ += content;
+    data_.append((512 - content.size() % 512) % 512, '\0');
+    return *this;
+  }
+  std::string bytes() const { return data_ + std::string(1024, '\0'); }
+
+ private:
+  std::string data_;
+};
+
+struct Harness {
+  TempDir dir;
+  int parent_fd = -1;
+  DirFixups fixups;
+  Harness() {
+    std::filesystem::create_directories(dir / "dest");
+    parent_fd = ::open((dir / "dest").c_str(), O_RDONLY | O_DIRECTORY);
+  }
+  ~Harness() { ::close(parent_fd); }
+  std::string staged(const std::string& rel = "") const {
+    return dir / ("dest/stage" + (rel.empty() ? "" : "/" + rel));
+  }
+  Status extract(const std::string& tar, ExternalSymlinks links = ExternalSymlinks::refuse) {
+    Extractor ex({{"ws/root", parent_fd, "stage"}}, links, &fixups);
+    TarReader reader(&ex);
+    RC_CHECK(reader.write(tar.data(), tar.size()));
+    RC_CHECK(reader.finish());
+    return fixups.apply();
+  }
+};
+
+void expect_hostile(const Status& st, const std::string& words) {
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().kind, ErrorKind::hostile) << st.error().message;
+  EXPECT_NE(st.error().message.find(words), std::string::npos) << st.error().message;
+}
+
+}  // namespace
+
+TEST(Extractor, ExtractsFilesDirsAndLinks) {
+  Harness h;
+  auto tar = RawTar()
+                 .add("ws/root/", '5', "", "", 0750)
+                 .add("ws/root/a.txt", '0', "hello")
+                 .add("ws/root/sub/b.txt", '0', "world", "", 0600)
+                 .add("ws/root/link", '2', "", "a.txt")
+                 .add("ws/root/hard", '1', "", "ws/root/a.txt")
+                 .add("ws/other/ignored", '0', "x")
+                 .bytes();
+  ASSERT_TRUE(h.extract(tar).ok());
+  EXPECT_EQ(regcache::testing::slurp(h.staged("a.txt")), "hello");
+  EXPECT_EQ(regcache::testing::slurp(h.staged("sub/b.txt")), "world");
+  EXPECT_EQ(regcache::testing::slurp(h.staged("hard")), "hello");
+  struct stat st{};
+  ::stat(h.staged("sub/b.txt").c_str(), &st);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1600000000);
+  ::stat(h.staged().c_str(), &st);
+  EXPECT_EQ(st.st_mode & 0777, 0750u);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1600000000);
+  EXPECT_FALSE(exists_nofollow(h.dir / "dest/other"));
+}
+
+TEST(Extractor, RefusesDotDot) {
+  Harness h;
+  expect_hostile(h.extract(RawTar().add("ws/root/../../evil", '0', "x").bytes()), "unsafe path");
+  EXPECT_FALSE(exists_nofollow(h.dir / "evil"));
+}
+
+TEST(Extractor, RefusesAbsolutePath) {
+  Harness h;
+  expect_hostile(h.extract(RawTar().add("/tmp/evil", '0', "x").bytes()), "unsafe path");
+}
+
+TEST(Extractor, RefusesSymlinkOutside) {
+  Harness h;
+  expect_hostile(h.extract(RawTar().add("ws/root/l", '2', "", "/etc/passwd").bytes()), "outside");
+  Harness h2;
+  expect_hostile(h2.extract(RawTar().add("ws/root/d/l", '2', "", "../../x").bytes()), "outside");
+}
+
+TEST(Extractor, AllowsSymlinkOutsideWhenAsked) {
+  Harness h;
+  ASSERT_TRUE(h.extract(RawTar().add("ws/root/python", '2', "", "/usr/bin/python3").bytes(),
+                        ExternalSymlinks::allow)
+                  .ok());
+  EXPECT_TRUE(exists_nofollow(h.staged("python")));
+}
+
+TEST(Extractor, RefusesWritingThroughSymlink) {
+  Harness h;
+  std::filesystem::create_directories(h.dir / "outside");
+  auto target = h.dir / "outside";
+  auto st = h.extract(RawTar()
+                          .add("ws/root/d", '2', "", "sub")
+                          .add("ws/root/sub/", '5')
+                          .add("ws/root/d/f", '0', "through the link")
+                          .bytes());
+  expect_hostile(st, "symlink");
+  EXPECT_FALSE(exists_nofollow(h.staged("sub/f")));
+}
+
+TEST(Extractor, RefusesDeviceFifoAndSetuid) {
+  Harness a, b, c, d;
+  expect_hostile(a.extract(RawTar().add("ws/root/dev", '3').bytes()), "device");
+  expect_hostile(b.extract(RawTar().add("ws/root/blk", '4').bytes()), "device");
+  expect_hostile(c.extract(RawTar().add("ws/root/fifo", '6').bytes()), "FIFO");
+  expect_hostile(d.extract(RawTar().add("ws/root/suid", '0', "x", "", 04755).bytes()), "setuid");
+}
+
+TEST(Extractor, RefusesDuplicates) {
+  Harness h;
+  expect_hostile(h.extract(RawTar().add("ws/root/f", '0', "1").add("ws/root/f", '0', "2").bytes()),
+                 "duplicate");
+}
+
+TEST(Extractor, RefusesHardLinkOutside) {
+  Harness h;
+  expect_hostile(h.extract(RawTar().add("ws/root/h", '1', "", "etc/passwd").bytes()), "outside");
+  Harness h2;
+  expect_hostile(h2.extract(RawTar().add("ws/root/h", '1', "", "ws/root/../../x").bytes()), "outside");
+}
+
+TEST(Extractor, RootAsSingleFile) {
+  Harness h;
+  Extractor ex({{"ws/file.txt", h.parent_fd, "stagefile"}}, ExternalSymlinks::refuse, &h.fixups);
+  TarReader reader(&ex);
+  auto tar = RawTar().add("ws/file.txt", '0', "single").bytes();
+  ASSERT_TRUE(reader.write(tar.data(), tar.size()).ok());
+  EXPECT_EQ(regcache::testing::slurp(h.dir / "dest/stagefile"), "single");
+}

@@ -1,0 +1,153 @@
+#include <fcntl.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <vector>
+
+#include "regcache/archive/tar_reader.hpp"
+#include "regcache/archive/tar_writer.hpp"
+#include "regcache/util/walk.hpp"
+#include "test_helpers.hpp"
+
+using namespace regcache;
+using regcache::testing::TempDir;
+
+namespace {
+
+struct Recorded {
+  TarHeader header;
+  std::string content;
+};
+
+class Recorder : public TarEntryHandler {
+ public:
+  Status begin(const TarHeader& h) override {
+    entries.push_back({h, ""});
+    return {};
+  }
+  Status data(const char* d, size_t n) override {
+    entries.back().content.append(d, n);
+    return {};
+  }
+  Status end() override { return {}; }
+  std::vector<Recorded> entries;
+};
+
+std::string tar_of(const std::vector<FileEntry>& entries) {
+  StringSink out;
+  TarWriter w(&out);
+  for (const auto& e : entries) EXPECT_TRUE(w.add(e).ok()) << e.path;
+  EXPECT_TRUE(w.close().ok());
+  return out.str();
+}
+
+std::vector<Recorded> read_back(const std::string& tar, size_t piece) {
+  Recorder rec;
+  TarReader reader(&rec);
+  for (size_t i = 0; i < tar.size(); i += piece) {
+    auto st = reader.write(tar.data() + i, std::min(piece, tar.size() - i));
+    EXPECT_TRUE(st.ok()) << st.error().message;
+  }
+  EXPECT_TRUE(reader.finish().ok());
+  return rec.entries;
+}
+
+std::vector<FileEntry> sample_tree(const TempDir& dir) {
+  regcache::testing::write_file(dir / "t/a.txt", "alpha");
+  regcache::testing::write_file(dir / "t/empty", "");
+  std::string long_name = "t/" + std::string(120, 'x') + "/" + std::string(90, 'y') + ".bin";
+  regcache::testing::write_file(dir / long_name, std::string(70000, 'z'));
+  regcache::testing::write_file(dir / "t/données/été.txt", "accents");
+  ::symlink("a.txt", (dir / "t/link").c_str());
+  ::link((dir / "t/a.txt").c_str(), (dir / "t/hard").c_str());
+  std::filesystem::create_directories(dir / "t/emptydir");
+  timespec ts[2] = {{1600000000, 123456789}, {1600000000, 123456789}};
+  ::utimensat(AT_FDCWD, (dir / "t/a.txt").c_str(), ts, 0);
+  auto entries = walk_tree(dir / "t", "ws/t", nullptr);
+  EXPECT_TRUE(entries.ok());
+  return entries.value();
+}
+
+}  // namespace
+
+TEST(Tar, RoundTripKeepsEverything) {
+  TempDir dir;
+  auto entries = sample_tree(dir);
+  std::string tar = tar_of(entries);
+  EXPECT_EQ(tar.size() % 512, 0u);
+  for (size_t piece : {size_t{1}, size_t{511}, size_t{4096}, tar.size()}) {
+    auto back = read_back(tar, piece);
+    ASSERT_EQ(back.size(), entries.size());
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const auto& e = entries[i];
+      const auto& h = back[i].header;
+      EXPECT_EQ(h.path, e.type == FileType::directory ? e.path + "/" : e.path);
+      EXPECT_EQ(h.mode, e.mode);
+      EXPECT_EQ(h.mtime_sec, e.mtime_sec) << e.path;
+      EXPECT_EQ(h.mtime_nsec, e.mtime_nsec) << e.path;
+      EXPECT_EQ(h.linkpath, e.link_target);
+      if (e.type == FileType::regular) {
+        EXPECT_EQ(back[i].content, regcache::testing::slurp(e.source));
+      }
+    }
+  }
+}
+
+TEST(Tar, TypesAndHardLinks) {
+  TempDir dir;
+  auto entries = sample_tree(dir);
+  auto back = read_back(tar_of(entries), 512);
+  std::map<std::string, char> types;
+  std::map<std::string, std::string> links;
+  for (const auto& r : back) {
+    types[r.header.path] = r.header.typeflag;
+    links[r.header.path] = r.header.linkpath;
+  }
+  EXPECT_EQ(types["ws/t/link"], '2');
+  EXPECT_EQ(links["ws/t/link"], "a.txt");
+  EXPECT_EQ(types["ws/t/hard"], '1');  // the second name of a.txt's inode
+  EXPECT_EQ(links["ws/t/hard"], "ws/t/a.txt");
+  EXPECT_EQ(types["ws/t/a.txt"], '0');
+  EXPECT_EQ(types["ws/t/emptydir/"], '5');
+}
+
+TEST(Tar, DeterministicBytes) {
+  TempDir dir;
+  auto entries = sample_tree(dir);
+  EXPECT_EQ(tar_of(entries), tar_of(entries));
+  auto changed = entries;
+  for (auto& e : changed) {
+    if (e.path == "ws/t/a.txt") e.mtime_nsec += 1;
+  }
+  EXPECT_NE(tar_of(entries), tar_of(changed));
+}
+
+TEST(Tar, ReaderRejectsCorruptHeader) {
+  TempDir dir;
+  auto tar = tar_of(sample_tree(dir));
+  tar[10] ^= 0x55;  // inside the first header's name: checksum no longer matches
+  Recorder rec;
+  TarReader reader(&rec);
+  auto st = reader.write(tar.data(), tar.size());
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("checksum"), std::string::npos);
+}
+
+TEST(Tar, ReaderRejectsTruncatedStream) {
+  TempDir dir;
+  auto tar = tar_of(sample_tree(dir));
+  Recorder rec;
+  TarReader reader(&rec);
+  ASSERT_TRUE(reader.write(tar.data(), tar.size() / 2 + 7).ok());
+  EXPECT_FALSE(reader.finish().ok());
+}
+
+TEST(Tar, FileThatShrankIsAnError) {
+  TempDir dir;
+  regcache::testing::write_file(dir / "f", "12345");
+  auto entries = walk_tree(dir / "f", "ws/f", nullptr).value();
+  regcache::testing::write_file(dir / "f", "12");
+  StringSink out;
+  TarWriter w(&out);
+  EXPECT_FALSE(w.add(entries[0]).ok());
+}

@@ -1,0 +1,66 @@
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "regcache/store/oci_layout/layout_store.hpp"
+#include "regcache/util/sha256.hpp"
+#include "test_helpers.hpp"
+
+using namespace regcache;
+using regcache::testing::TempDir;
+
+TEST(LayoutStore, CreatesAValidLayout) {
+  TempDir d;
+  ASSERT_TRUE(open_layout_store(d / "store").ok());
+  auto layout = nlohmann::json::parse(regcache::testing::slurp(d / "store/oci-layout"));
+  EXPECT_EQ(layout["imageLayoutVersion"], "1.0.0");
+  auto index = nlohmann::json::parse(regcache::testing::slurp(d / "store/index.json"));
+  EXPECT_EQ(index["schemaVersion"], 2);
+  EXPECT_TRUE(index["manifests"].empty());
+}
+
+TEST(LayoutStore, ManifestTagsReplaceAndDelete) {
+  TempDir d;
+  auto store = open_layout_store(d / "s").value();
+  std::string m1 = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","n":1})";
+  std::string m2 = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","n":2})";
+  auto d1 = store->put_manifest("t", m1, "application/vnd.oci.image.manifest.v1+json");
+  ASSERT_TRUE(d1.ok());
+  EXPECT_EQ(d1.value(), sha256_digest(m1));
+  ASSERT_TRUE(store->put_manifest("t", m2, "application/vnd.oci.image.manifest.v1+json").ok());
+  auto got = store->get_manifest("t").value();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->bytes, m2);
+  EXPECT_EQ(store->list_tags().value(), std::vector<std::string>{"t"});
+  ASSERT_TRUE(store->delete_manifest(sha256_digest(m2)).ok());
+  EXPECT_FALSE(store->get_manifest("t").value());
+  EXPECT_FALSE(store->delete_manifest(sha256_digest(m2)).ok());
+}
+
+TEST(LayoutStore, ConcurrentWritersKeepEveryTag) {
+  TempDir d;
+  ASSERT_TRUE(open_layout_store(d / "s").ok());
+  constexpr int kWriters = 8, kEach = 10;
+  std::vector<pid_t> pids;
+  for (int w = 0; w < kWriters; ++w) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      auto store = open_layout_store(d / "s").value();
+      for (int i = 0; i < kEach; ++i) {
+        std::string m = R"({"schemaVersion":2,"w":)" + std::to_string(w * 100 + i) + "}";
+        if (!store->put_manifest("w" + std::to_string(w) + "-" + std::to_string(i), m, "x").ok()) _exit(1);
+      }
+      _exit(0);
+    }
+    pids.push_back(pid);
+  }
+  for (pid_t p : pids) {
+    int status = 0;
+    ::waitpid(p, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  auto store = open_layout_store(d / "s").value();
+  EXPECT_EQ(store->list_tags().value().size(), static_cast<size_t>(kWriters * kEach));
+}
