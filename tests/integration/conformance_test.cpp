@@ -80,13 +80,18 @@ class Conformance : public ::testing::TestWithParam<std::string> {
     EXPECT_TRUE(b_.store->put_blob(d, {"", bytes}).ok());
     return d;
   }
-  std::string manifest_for(const Descriptor& config, const Descriptor& layer, const std::string& note) {
+  std::string manifest_for(const Descriptor& config, const Descriptor& layer,
+                           const std::string& note) {
     nlohmann::json m = {{"schemaVersion", 2},
                         {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                        {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                                    {"digest", config.digest}, {"size", config.size}}},
-                        {"layers", {{{"mediaType", "application/vnd.oci.image.layer.v1.tar+zstd"},
-                                     {"digest", layer.digest}, {"size", layer.size}}}},
+                        {"config",
+                         {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                          {"digest", config.digest},
+                          {"size", config.size}}},
+                        {"layers",
+                         {{{"mediaType", "application/vnd.oci.image.layer.v1.tar+zstd"},
+                           {"digest", layer.digest},
+                           {"size", layer.size}}}},
                         {"annotations", {{"note", note}}}};
     return m.dump();
   }
@@ -154,14 +159,19 @@ TEST_P(Conformance, RetaggingReplaces) {
   auto config = put_bytes("{}");
   auto layer = put_bytes("l");
   std::string m1 = manifest_for(config, layer, "a"), m2 = manifest_for(config, layer, "b");
-  ASSERT_TRUE(b_.store->put_manifest("same", m1, "application/vnd.oci.image.manifest.v1+json").ok());
-  ASSERT_TRUE(b_.store->put_manifest("same", m2, "application/vnd.oci.image.manifest.v1+json").ok());
+  ASSERT_TRUE(
+      b_.store->put_manifest("same", m1, "application/vnd.oci.image.manifest.v1+json").ok());
+  ASSERT_TRUE(
+      b_.store->put_manifest("same", m2, "application/vnd.oci.image.manifest.v1+json").ok());
   EXPECT_EQ(b_.store->get_manifest("same").value()->bytes, m2);
 }
 
-TEST_P(Conformance, EmptyRepositoryHasNoTags) { EXPECT_TRUE(b_.store->list_tags().value().empty()); }
+TEST_P(Conformance, EmptyRepositoryHasNoTags) {
+  EXPECT_TRUE(b_.store->list_tags().value().empty());
+}
 
-INSTANTIATE_TEST_SUITE_P(Backends, Conformance, ::testing::Values("layout", "open", "basic", "token"),
+INSTANTIATE_TEST_SUITE_P(Backends, Conformance,
+                         ::testing::Values("layout", "open", "basic", "token"),
                          [](const auto& p) { return p.param; });
 
 TEST(ConformanceRegistry, ChunkedUpload) {

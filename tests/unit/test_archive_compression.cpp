@@ -18,7 +18,8 @@ std::string compress(Compression c, const std::string& in) {
 Result<std::string> decompress(Compression c, const std::string& in, uint64_t max) {
   StringSink out;
   auto d = make_decompressor(c, max, &out);
-  for (size_t i = 0; i < in.size(); i += 1000) RC_CHECK(d->write(in.data() + i, std::min<size_t>(1000, in.size() - i)));
+  for (size_t i = 0; i < in.size(); i += 1000)
+    RC_CHECK(d->write(in.data() + i, std::min<size_t>(1000, in.size() - i)));
   RC_CHECK(d->finish());
   return out.str();
 }
@@ -55,11 +56,15 @@ TEST_P(CompressionTest, OutputBeyondLimitIsRefused) {
   EXPECT_EQ(r.error().kind, ErrorKind::hostile);
 }
 
-INSTANTIATE_TEST_SUITE_P(Both, CompressionTest, ::testing::Values(Compression::zstd, Compression::gzip),
-                         [](const auto& p) { return p.param == Compression::zstd ? "zstd" : "gzip"; });
+INSTANTIATE_TEST_SUITE_P(Both, CompressionTest,
+                         ::testing::Values(Compression::zstd, Compression::gzip),
+                         [](const auto& p) {
+                           return p.param == Compression::zstd ? "zstd" : "gzip";
+                         });
 
 TEST(Compression, MediaTypes) {
-  EXPECT_EQ(compression_for_media_type(layer_media_type(Compression::zstd)).value(), Compression::zstd);
+  EXPECT_EQ(compression_for_media_type(layer_media_type(Compression::zstd)).value(),
+            Compression::zstd);
   EXPECT_EQ(compression_for_media_type("application/vnd.docker.image.rootfs.diff.tar.gzip").value(),
             Compression::gzip);
   EXPECT_FALSE(compression_for_media_type("application/vnd.oci.image.layer.v1.tar").ok());

@@ -88,7 +88,7 @@ TEST(Extractor, ExtractsFilesDirsAndLinks) {
   EXPECT_EQ(regcache::testing::slurp(h.staged("a.txt")), "hello");
   EXPECT_EQ(regcache::testing::slurp(h.staged("sub/b.txt")), "world");
   EXPECT_EQ(regcache::testing::slurp(h.staged("hard")), "hello");
-  struct stat st{};
+  struct stat st {};
   ::stat(h.staged("sub/b.txt").c_str(), &st);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_EQ(st.st_mtim.tv_sec, 1600000000);
@@ -155,7 +155,8 @@ TEST(Extractor, RefusesHardLinkOutside) {
   Harness h;
   expect_hostile(h.extract(RawTar().add("ws/root/h", '1', "", "etc/passwd").bytes()), "outside");
   Harness h2;
-  expect_hostile(h2.extract(RawTar().add("ws/root/h", '1', "", "ws/root/../../x").bytes()), "outside");
+  expect_hostile(h2.extract(RawTar().add("ws/root/h", '1', "", "ws/root/../../x").bytes()),
+                 "outside");
 }
 
 TEST(Extractor, RootAsSingleFile) {

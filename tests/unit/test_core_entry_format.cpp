@@ -15,7 +15,9 @@ EntryInfo sample() {
   e.files = 42;
   e.size = 1234;
   e.config = {kConfigMediaType, "sha256:" + std::string(64, 'c'), 99, {}};
-  e.layers.push_back({"application/vnd.oci.image.layer.v1.tar+zstd", "sha256:" + std::string(64, 'a'), 10,
+  e.layers.push_back({"application/vnd.oci.image.layer.v1.tar+zstd",
+                      "sha256:" + std::string(64, 'a'),
+                      10,
                       {{kAnnoPackSize, "2048"}}});
   return e;
 }
@@ -43,7 +45,8 @@ TEST(EntryFormat, ManifestIsAValidImageManifest) {
 }
 
 TEST(EntryFormat, ConfigListsDiffIdsAndIsDeterministic) {
-  std::vector<LayerInfo> layers = {{{}, "sha256:" + std::string(64, '1')}, {{}, "sha256:" + std::string(64, '2')}};
+  std::vector<LayerInfo> layers = {{{}, "sha256:" + std::string(64, '1')},
+                                   {{}, "sha256:" + std::string(64, '2')}};
   auto j = nlohmann::json::parse(build_config(layers));
   EXPECT_EQ(j["os"], "linux");
   EXPECT_EQ(j["rootfs"]["type"], "layers");
@@ -55,7 +58,9 @@ TEST(EntryFormat, RejectsMalformedManifests) {
   EXPECT_FALSE(parse_manifest("not json").ok());
   EXPECT_FALSE(parse_manifest("[]").ok());
   EXPECT_FALSE(parse_manifest(R"({"schemaVersion":1})").ok());
-  EXPECT_FALSE(parse_manifest(R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"})").ok());
+  EXPECT_FALSE(
+      parse_manifest(R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"})")
+          .ok());
   auto bad_digest = nlohmann::json::parse(build_manifest(sample()));
   bad_digest["layers"][0]["digest"] = "sha256:../../etc/passwd";
   EXPECT_FALSE(parse_manifest(bad_digest.dump()).ok());

@@ -30,7 +30,9 @@ std::set<std::pair<std::string, std::string>> shape(const std::vector<FileEntry>
   return s;
 }
 
-PackOptions small() { return {64 << 10, 256 << 10, 1 << 20}; }
+PackOptions small() {
+  return {64 << 10, 256 << 10, 1 << 20};
+}
 
 }  // namespace
 

@@ -44,7 +44,7 @@ inline std::string slurp(const std::string& path) {
 
 // Returns true when something (even a dangling symlink) exists at path.
 inline bool exists_nofollow(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
 }
 

@@ -24,8 +24,10 @@ TEST(LayoutStore, CreatesAValidLayout) {
 TEST(LayoutStore, ManifestTagsReplaceAndDelete) {
   TempDir d;
   auto store = open_layout_store(d / "s").value();
-  std::string m1 = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","n":1})";
-  std::string m2 = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","n":2})";
+  std::string m1 =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","n":1})";
+  std::string m2 =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","n":2})";
   auto d1 = store->put_manifest("t", m1, "application/vnd.oci.image.manifest.v1+json");
   ASSERT_TRUE(d1.ok());
   EXPECT_EQ(d1.value(), sha256_digest(m1));
@@ -50,7 +52,8 @@ TEST(LayoutStore, ConcurrentWritersKeepEveryTag) {
       auto store = open_layout_store(d / "s").value();
       for (int i = 0; i < kEach; ++i) {
         std::string m = R"({"schemaVersion":2,"w":)" + std::to_string(w * 100 + i) + "}";
-        if (!store->put_manifest("w" + std::to_string(w) + "-" + std::to_string(i), m, "x").ok()) _exit(1);
+        if (!store->put_manifest("w" + std::to_string(w) + "-" + std::to_string(i), m, "x").ok())
+          _exit(1);
       }
       _exit(0);
     }

@@ -51,7 +51,8 @@ TEST(CachePaths, NestedRootsCollapseAndExclusionsApply) {
   regcache::testing::write_file(d / "ws/target/a.o", "1");
   regcache::testing::write_file(d / "ws/target/keep.rlib", "2");
   Anchors a{d / "ws", d / "home"};
-  auto spec = resolve_paths({d / "ws/target", d / "ws/target/a.o", "!*.o"}, {}, a, MissingPaths::error);
+  auto spec =
+      resolve_paths({d / "ws/target", d / "ws/target/a.o", "!*.o"}, {}, a, MissingPaths::error);
   ASSERT_TRUE(spec.ok());
   ASSERT_EQ(spec->roots.size(), 1u);
   EXPECT_EQ(spec->roots[0].archive, "ws/target");

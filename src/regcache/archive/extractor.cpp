@@ -133,7 +133,8 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
   switch (h.typeflag) {
     case '0':
     case '7': {
-      int fd = ::openat(dfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      int fd =
+          ::openat(dfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
       if (fd < 0 && errno == EEXIST) return hostile(shown, "duplicate path");
       if (fd < 0) return errno_error("cannot create", shown, errno);
       file_fd_ = fd;
@@ -145,7 +146,7 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
       if (::mkdirat(dfd, name.c_str(), 0755) != 0 && errno != EEXIST) {
         return errno_error("cannot create directory", shown, errno);
       }
-      struct stat st{};
+      struct stat st {};
       if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
         return hostile(shown, "duplicate path");
       }
@@ -179,7 +180,8 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
       ::close(tdup);
       if (r != 0) {
         if (err == EEXIST) return hostile(shown, "duplicate path");
-        if (err == ENOENT) return hostile(shown, "hard link target not in this layer: " + h.linkpath);
+        if (err == ENOENT)
+          return hostile(shown, "hard link target not in this layer: " + h.linkpath);
         return errno_error("cannot create hard link", shown, err);
       }
       ++files_;
@@ -202,7 +204,8 @@ Status Extractor::begin(const TarHeader& h) {
   if (h.mode & 06000) return hostile(*path, "setuid or setgid bit");
   for (const auto& root : roots_) {
     if (*path == root.prefix) return make_entry(root, "", h);
-    if (path->size() > root.prefix.size() && path->compare(0, root.prefix.size(), root.prefix) == 0 &&
+    if (path->size() > root.prefix.size() &&
+        path->compare(0, root.prefix.size(), root.prefix) == 0 &&
         (*path)[root.prefix.size()] == '/') {
       return make_entry(root, path->substr(root.prefix.size() + 1), h);
     }

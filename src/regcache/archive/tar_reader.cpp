@@ -145,11 +145,13 @@ Status TarReader::on_header() {
   th.linkpath = field_string(h + 157, 100);
   if (std::memcmp(h + 257, "ustar", 5) == 0) {
     std::string prefix = field_string(h + 345, 155);
-    if (!prefix.empty() && std::memcmp(h + 257, "ustar\0", 6) == 0) th.path = prefix + "/" + th.path;
+    if (!prefix.empty() && std::memcmp(h + 257, "ustar\0", 6) == 0)
+      th.path = prefix + "/" + th.path;
   }
   char t = th.typeflag;
   if (t == 'x' || t == 'g' || t == 'L' || t == 'K') {
-    if (th.size > kMaxExtended) return make_error(ErrorKind::integrity, "tar: extended header too large");
+    if (th.size > kMaxExtended)
+      return make_error(ErrorKind::integrity, "tar: extended header too large");
     ext_type_ = t;
     left_ = th.size;
     padding_ = (kBlock - th.size % kBlock) % kBlock;
@@ -194,14 +196,18 @@ Status TarReader::write(const char* data, size_t size) {
       case State::data:
       case State::extended: {
         size_t take = static_cast<size_t>(std::min<uint64_t>(size, left_));
-        if (state_ == State::data) RC_CHECK(handler_->data(data, take));
-        else ext_.append(data, take);
+        if (state_ == State::data)
+          RC_CHECK(handler_->data(data, take));
+        else
+          ext_.append(data, take);
         data += take;
         size -= take;
         left_ -= take;
         if (left_ == 0) {
-          if (state_ == State::data) RC_CHECK(handler_->end());
-          else RC_CHECK(on_extended_complete());
+          if (state_ == State::data)
+            RC_CHECK(handler_->end());
+          else
+            RC_CHECK(on_extended_complete());
           state_ = padding_ ? State::padding : State::header;
         }
         break;

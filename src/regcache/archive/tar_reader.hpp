@@ -51,7 +51,7 @@ class TarReader : public Sink {
   uint64_t padding_ = 0;  // padding bytes left after the body
   char ext_type_ = 0;     // 'x', 'g', 'L' or 'K' while reading an extended body
   std::string ext_;
-  TarHeader pending_;     // overrides collected from pax/GNU headers for the next entry
+  TarHeader pending_;  // overrides collected from pax/GNU headers for the next entry
   bool has_path_ = false, has_link_ = false, has_mtime_ = false, has_size_ = false;
   int zero_blocks_ = 0;
 };

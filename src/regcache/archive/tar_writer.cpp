@@ -57,10 +57,14 @@ std::string mtime_string(const FileEntry& e) {
 
 char typeflag_for(FileType t) {
   switch (t) {
-    case FileType::regular: return '0';
-    case FileType::hardlink: return '1';
-    case FileType::symlink: return '2';
-    case FileType::directory: return '5';
+    case FileType::regular:
+      return '0';
+    case FileType::hardlink:
+      return '1';
+    case FileType::symlink:
+      return '2';
+    case FileType::directory:
+      return '5';
   }
   return '0';
 }
@@ -71,8 +75,10 @@ Status TarWriter::write_header(const FileEntry& e, char typeflag, uint64_t size)
   std::array<char, kBlock> h{};
   std::string name = e.path;
   if (e.type == FileType::directory && typeflag == '5') name += "/";
-  if (name.size() < 100) std::memcpy(h.data(), name.data(), name.size());
-  else std::memcpy(h.data(), name.data(), 99);  // the pax header holds the full name
+  if (name.size() < 100)
+    std::memcpy(h.data(), name.data(), name.size());
+  else
+    std::memcpy(h.data(), name.data(), 99);  // the pax header holds the full name
   put_octal(&h[100], 8, e.mode & 07777);
   put_octal(&h[108], 8, 0);
   put_octal(&h[116], 8, 0);
@@ -126,8 +132,10 @@ Status TarWriter::copy_content(const FileEntry& e) {
   while (left > 0 && st.ok()) {
     ssize_t n = ::read(fd, buf.data(), std::min<uint64_t>(left, buf.size()));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) st = errno_error("cannot read", e.source, errno);
-    else if (n == 0) st = make_error(ErrorKind::io, "file shrank while saving: " + e.source);
+    if (n < 0)
+      st = errno_error("cannot read", e.source, errno);
+    else if (n == 0)
+      st = make_error(ErrorKind::io, "file shrank while saving: " + e.source);
     else {
       st = out_->write(buf.data(), static_cast<size_t>(n));
       left -= static_cast<uint64_t>(n);

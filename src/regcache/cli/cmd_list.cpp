@@ -51,7 +51,8 @@ void run_list(const ListArgs& a, const GlobalOptions& g) {
     return;
   }
   for (const auto& e : out) {
-    std::string line = fmt::format("{}  {}  {:>10}  {:>10}  {:>3} layers", e["created"].get<std::string>().substr(0, 19),
+    std::string line = fmt::format("{}  {}  {:>10}  {:>10}  {:>3} layers",
+                                   e["created"].get<std::string>().substr(0, 19),
                                    e["key"].get<std::string>(), human_bytes(e["bytes"]),
                                    human_bytes(e["compressed_bytes"]), e["layers"].get<size_t>());
     print_json_line(line);

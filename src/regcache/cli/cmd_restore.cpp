@@ -20,20 +20,21 @@ struct RestoreArgs {
 
 void report(const RestoreReport& r, const GlobalOptions& g, bool lookup_only) {
   if (g.json) {
-    nlohmann::json j = {{"result", r.result},
-                        {"key", r.key},
-                        {"matched_key", r.matched_key.empty() ? nlohmann::json() : nlohmann::json(r.matched_key)},
-                        {"files", r.files},
-                        {"bytes", r.bytes},
-                        {"downloaded_bytes", r.downloaded_bytes},
-                        {"seconds", r.seconds}};
+    nlohmann::json j = {
+        {"result", r.result},
+        {"key", r.key},
+        {"matched_key", r.matched_key.empty() ? nlohmann::json() : nlohmann::json(r.matched_key)},
+        {"files", r.files},
+        {"bytes", r.bytes},
+        {"downloaded_bytes", r.downloaded_bytes},
+        {"seconds", r.seconds}};
     print_json_line(j.dump());
   }
   if (r.result == "miss") {
     log_info(fmt::format("Cache miss for key {}", r.key));
   } else if (lookup_only) {
-    log_info(fmt::format("Cache {} for key {} (matched {}); lookup only, nothing restored", r.result,
-                         r.key, r.matched_key));
+    log_info(fmt::format("Cache {} for key {} (matched {}); lookup only, nothing restored",
+                         r.result, r.key, r.matched_key));
   } else {
     log_info(fmt::format("Cache {}: restored {} files ({}) from key {} in {:.2f}s, {} downloaded",
                          r.result, r.files, human_bytes(r.bytes), r.matched_key, r.seconds,
@@ -55,19 +56,23 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   auto store = open_store(g);
   auto rep = unwrap(restore_entry(*store, o));
   report(rep, g, a.lookup_only);
-  if (rep.result == "miss" && a.fail_on_miss) throw CommandError(3, "no cache entry for key " + a.key);
+  if (rep.result == "miss" && a.fail_on_miss)
+    throw CommandError(3, "no cache entry for key " + a.key);
 }
 
 }  // namespace
 
 void add_restore_command(CLI::App& app, GlobalOptions& g) {
   auto args = std::make_shared<RestoreArgs>();
-  auto* sub = app.add_subcommand("restore", "Restore the entry for a key (or the newest restore-key match)");
+  auto* sub = app.add_subcommand("restore",
+                                 "Restore the entry for a key (or the newest restore-key match)");
   sub->add_option("--key", args->key, "Exact cache key to look for first");
-  sub->add_option("--restore-key", args->restore_keys, "Key prefix to fall back on, in order (repeatable)")
+  sub->add_option("--restore-key", args->restore_keys,
+                  "Key prefix to fall back on, in order (repeatable)")
       ->allow_extra_args(false);
   sub->add_option("paths", args->positional, "Restore only these paths of the entry");
-  sub->add_option("--path", args->paths, "Restore only this path of the entry (repeatable)")->allow_extra_args(false);
+  sub->add_option("--path", args->paths, "Restore only this path of the entry (repeatable)")
+      ->allow_extra_args(false);
   sub->add_flag("--lookup-only", args->lookup_only, "Only report whether an entry matches");
   sub->add_flag("--fail-on-miss", args->fail_on_miss, "Exit with status 3 when nothing matches");
   sub->add_flag("--allow-external-symlinks", args->allow_external_symlinks,

@@ -23,20 +23,21 @@ struct SaveArgs {
 
 void report(const SaveReport& r, const GlobalOptions& g) {
   if (g.json) {
-    nlohmann::json j = {{"result", r.result},       {"key", r.key},
-                        {"digest", r.digest},       {"files", r.files},
-                        {"bytes", r.bytes},         {"uploaded_bytes", r.uploaded_bytes},
-                        {"layers", r.layers},       {"reused_layers", r.reused_layers},
+    nlohmann::json j = {{"result", r.result},  {"key", r.key},
+                        {"digest", r.digest},  {"files", r.files},
+                        {"bytes", r.bytes},    {"uploaded_bytes", r.uploaded_bytes},
+                        {"layers", r.layers},  {"reused_layers", r.reused_layers},
                         {"seconds", r.seconds}};
     print_json_line(j.dump());
   }
   if (r.result == "exists") {
-    log_info(fmt::format("Cache entry for key {} already exists; nothing saved (use --force to replace)",
-                         r.key));
+    log_info(fmt::format(
+        "Cache entry for key {} already exists; nothing saved (use --force to replace)", r.key));
     return;
   }
-  log_info(fmt::format("Saved {} files ({}) under key {} in {:.2f}s: {} layers, {} uploaded", r.files,
-                       human_bytes(r.bytes), r.key, r.seconds, r.layers, human_bytes(r.uploaded_bytes)));
+  log_info(fmt::format("Saved {} files ({}) under key {} in {:.2f}s: {} layers, {} uploaded",
+                       r.files, human_bytes(r.bytes), r.key, r.seconds, r.layers,
+                       human_bytes(r.uploaded_bytes)));
 }
 
 void run_save(const SaveArgs& a, const GlobalOptions& g) {
@@ -54,7 +55,8 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
   int max_level = o.compression == Compression::gzip ? 9 : 19;
   o.level = a.level >= 0 ? a.level : (o.compression == Compression::gzip ? 6 : 3);
   if (o.level < 1 || o.level > max_level) {
-    throw CommandError(2, fmt::format("--level must be between 1 and {} for {}", max_level, a.compression));
+    throw CommandError(
+        2, fmt::format("--level must be between 1 and {} for {}", max_level, a.compression));
   }
   o.jobs = std::max(2u, std::thread::hardware_concurrency());
   auto store = open_store(g);
@@ -69,9 +71,11 @@ void add_save_command(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--key", args->key, "Cache key (at most 512 characters, no comma)");
   sub->add_option("paths", args->positional, "Paths to save ('~', globs and !exclusions work)");
   sub->add_option("--path", args->paths, "A path to save (repeatable)")->allow_extra_args(false);
-  sub->add_option("--exclude", args->excludes, "Leave out paths matching a glob (repeatable)")->allow_extra_args(false);
+  sub->add_option("--exclude", args->excludes, "Leave out paths matching a glob (repeatable)")
+      ->allow_extra_args(false);
   sub->add_flag("--force", args->force, "Replace an existing entry with the same key");
-  sub->add_option("--level", args->level, "Compression level (zstd 1-19, default 3; gzip 1-9, default 6)");
+  sub->add_option("--level", args->level,
+                  "Compression level (zstd 1-19, default 3; gzip 1-9, default 6)");
   sub->add_option("--compression", args->compression, "Layer compression: zstd (default) or gzip")
       ->check(CLI::IsMember({"zstd", "gzip"}));
   sub->callback([args, &g] { run_save(*args, g); });

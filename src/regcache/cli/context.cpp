@@ -16,7 +16,9 @@ std::string env_or(const char* name, const std::string& fallback) {
   return v && *v ? std::string(v) : fallback;
 }
 
-std::string home_dir() { return env_or("HOME", "/"); }
+std::string home_dir() {
+  return env_or("HOME", "/");
+}
 
 // The default store: oci:$XDG_CACHE_HOME/regcache, else oci:~/.cache/regcache.
 std::string default_store() {
@@ -77,7 +79,8 @@ std::unique_ptr<Store> open_store(const GlobalOptions& g) {
   }
   opts.transport = choose_transport(ref, opts.tls, g.insecure);
   if (const char* c = std::getenv("REGCACHE_UPLOAD_CHUNK")) {
-    opts.chunk_threshold = opts.chunk_size = std::max<uint64_t>(1024, std::strtoull(c, nullptr, 10));
+    opts.chunk_threshold = opts.chunk_size =
+        std::max<uint64_t>(1024, std::strtoull(c, nullptr, 10));
   }
   auto creds = unwrap(find_credentials(ref.host, process_env()));
   log_verbose("store " + ref.host + "/" + ref.repository + " over " +

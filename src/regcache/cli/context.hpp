@@ -23,7 +23,8 @@ struct GlobalOptions {
 
 // A failure that ends the command with an exit code (1 error, 2 usage, 3 miss).
 struct CommandError : std::runtime_error {
-  CommandError(int code, const std::string& message) : std::runtime_error(message), exit_code(code) {}
+  CommandError(int code, const std::string& message)
+      : std::runtime_error(message), exit_code(code) {}
   int exit_code;
 };
 

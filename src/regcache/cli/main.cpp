@@ -13,12 +13,14 @@ int main(int argc, char** argv) {
   GlobalOptions g;
   CLI::App app{"regcache: save and restore CI caches in any OCI registry or local OCI layout"};
   app.set_version_flag("--version", "regcache " REGCACHE_VERSION);
-  app.add_option("--store", g.store, "oci:PATH or [docker://]HOST[:PORT]/REPO (env REGCACHE_STORE)");
+  app.add_option("--store", g.store,
+                 "oci:PATH or [docker://]HOST[:PORT]/REPO (env REGCACHE_STORE)");
   app.add_flag("--json", g.json, "Print the result as JSON on stdout");
   app.add_flag("-q,--quiet", g.quiet, "Print nothing but errors");
   app.add_flag("-v,--verbose", g.verbose, "Explain what is done and why");
   app.add_flag("--insecure", g.insecure, "Skip TLS verification and allow plain HTTP");
-  app.add_option("--workspace", g.workspace, "Workspace directory (default: CI checkout or current directory)");
+  app.add_option("--workspace", g.workspace,
+                 "Workspace directory (default: CI checkout or current directory)");
   app.require_subcommand(1);
   app.fallthrough();
   add_save_command(app, g);

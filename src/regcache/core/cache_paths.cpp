@@ -24,12 +24,12 @@ std::vector<std::string> split_components(const std::string& abs) {
 }
 
 bool exists(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(p.c_str(), &st) == 0;
 }
 
 bool is_dir(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
@@ -57,9 +57,12 @@ void expand(const std::string& base, const std::vector<std::string>& parts, size
     expand(base, parts, i + 1, out);  // zero components
     for (const auto& c : children(base.empty() ? "/" : base)) {
       std::string p = base + "/" + c;
-      if (is_dir(p)) expand(p, parts, i, out);
-      else if (i + 1 == parts.size()) out.push_back(p);
-      else expand(p, parts, i + 1, out);
+      if (is_dir(p))
+        expand(p, parts, i, out);
+      else if (i + 1 == parts.size())
+        out.push_back(p);
+      else
+        expand(p, parts, i + 1, out);
     }
     return;
   }
@@ -112,7 +115,8 @@ Result<PathSpec> resolve_paths(const std::vector<std::string>& paths,
       continue;
     }
     if (!exists(abs)) {
-      if (missing == MissingPaths::error) return make_error(ErrorKind::not_found, "path not found: " + p);
+      if (missing == MissingPaths::error)
+        return make_error(ErrorKind::not_found, "path not found: " + p);
       continue;
     }
     sources.push_back(abs);

@@ -26,7 +26,8 @@ Result<Descriptor> parse_descriptor(const json& j, const char* what) {
   Descriptor d;
   if (!j.contains("digest") || !j["digest"].is_string()) return bad("has no digest");
   d.digest = j["digest"].get<std::string>();
-  if (!is_valid_digest(d.digest)) return bad("has an unsupported digest: " + d.digest.substr(0, 80));
+  if (!is_valid_digest(d.digest))
+    return bad("has an unsupported digest: " + d.digest.substr(0, 80));
   if (!j.contains("size") || !j["size"].is_number_unsigned()) return bad("has no valid size");
   d.size = j["size"].get<uint64_t>();
   if (j.contains("mediaType") && j["mediaType"].is_string()) d.media_type = j["mediaType"];
@@ -89,7 +90,8 @@ Result<EntryInfo> parse_manifest(const std::string& text) {
     return make_error(ErrorKind::integrity, "not an image manifest: " + mt.substr(0, 100));
   }
   EntryInfo e;
-  if (!j.contains("config")) return make_error(ErrorKind::integrity, "malformed manifest: no config");
+  if (!j.contains("config"))
+    return make_error(ErrorKind::integrity, "malformed manifest: no config");
   e.config = RC_TRY(parse_descriptor(j["config"], "config"));
   if (!j.contains("layers") || !j["layers"].is_array()) {
     return make_error(ErrorKind::integrity, "malformed manifest: no layers array");

@@ -38,7 +38,7 @@ struct EntryInfo {
   std::string created;             // RFC 3339, may be empty
   std::vector<std::string> roots;  // archive roots, e.g. "ws/target"
   uint64_t files = 0;
-  uint64_t size = 0;               // uncompressed content bytes
+  uint64_t size = 0;  // uncompressed content bytes
   Descriptor config;
   std::vector<Descriptor> layers;
 };

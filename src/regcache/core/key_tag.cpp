@@ -57,6 +57,8 @@ std::string tag_for_key(std::string_view key) {
   return sanitize(key) + "-" + sha256_hex(key).substr(0, 16);
 }
 
-std::string tag_prefix_for(std::string_view prefix) { return sanitize(prefix); }
+std::string tag_prefix_for(std::string_view prefix) {
+  return sanitize(prefix);
+}
 
 }  // namespace regcache

@@ -10,9 +10,9 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <string>
 #include <unordered_map>
-#include <algorithm>
 
 namespace regcache {
 

@@ -10,9 +10,9 @@
 namespace regcache {
 
 struct PackOptions {
-  uint64_t min_bytes = 8ull << 20;     // never cut a pack smaller than this
-  uint64_t target_bytes = 32ull << 20; // average pack size aimed at
-  uint64_t max_bytes = 96ull << 20;    // always cut once a pack reaches this
+  uint64_t min_bytes = 8ull << 20;      // never cut a pack smaller than this
+  uint64_t target_bytes = 32ull << 20;  // average pack size aimed at
+  uint64_t max_bytes = 96ull << 20;     // always cut once a pack reaches this
 };
 
 struct Pack {

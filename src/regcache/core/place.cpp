@@ -38,7 +38,7 @@ Status remove_children(int fd, const std::string& shown) {
 }
 
 Status remove_at(int dirfd, const std::string& name, const std::string& shown) {
-  struct stat st{};
+  struct stat st {};
   if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
   if (S_ISDIR(st.st_mode)) {
     int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -46,7 +46,8 @@ Status remove_at(int dirfd, const std::string& name, const std::string& shown) {
     Status s = remove_children(fd, shown);
     ::close(fd);
     RC_CHECK(s);
-    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0) return errno_error("cannot remove", shown, errno);
+    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0)
+      return errno_error("cannot remove", shown, errno);
     return {};
   }
   if (::unlinkat(dirfd, name.c_str(), 0) != 0) return errno_error("cannot remove", shown, errno);
@@ -64,7 +65,8 @@ Status merge_dirs(int src, int dst, const std::string& shown) {
 
 Status move_at(int src_dir, const std::string& src_name, int dst_dir, const std::string& dst_name,
                const std::string& shown) {
-  struct stat s{}, d{};
+  struct stat s {
+  }, d{};
   if (::fstatat(src_dir, src_name.c_str(), &s, AT_SYMLINK_NOFOLLOW) != 0) {
     return errno_error("cannot stat", shown, errno);
   }
@@ -72,7 +74,8 @@ Status move_at(int src_dir, const std::string& src_name, int dst_dir, const std:
   if (dst_exists && S_ISDIR(s.st_mode) && S_ISDIR(d.st_mode)) {
     int sfd = ::openat(src_dir, src_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     int dfd = ::openat(dst_dir, dst_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    Status st = sfd < 0 || dfd < 0 ? errno_error("cannot open", shown, errno) : merge_dirs(sfd, dfd, shown);
+    Status st =
+        sfd < 0 || dfd < 0 ? errno_error("cannot open", shown, errno) : merge_dirs(sfd, dfd, shown);
     if (st.ok()) {  // the merged directory takes the cached mode and mtime
       ::fchmod(dfd, s.st_mode & 07777);
       timespec ts[2] = {s.st_atim, s.st_mtim};
@@ -93,7 +96,7 @@ Status move_at(int src_dir, const std::string& src_name, int dst_dir, const std:
 }  // namespace
 
 Status place_staged(int parent_fd, const std::string& staging_name, const std::string& dest) {
-  struct stat st{};
+  struct stat st {};
   if (::fstatat(parent_fd, staging_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
   return move_at(parent_fd, staging_name, parent_fd, dest.substr(dest.rfind('/') + 1), dest);
 }

@@ -27,8 +27,8 @@ Result<std::optional<EntryInfo>> entry_at(Store& store, const std::string& tag) 
   if (!m) return std::optional<EntryInfo>();
   auto info = parse_manifest(m->bytes);
   if (!info.ok()) {
-    return make_error(info.error().kind, "entry " + tag + " in " + store.describe() + ": " +
-                                             info.error().message);
+    return make_error(info.error().kind,
+                      "entry " + tag + " in " + store.describe() + ": " + info.error().message);
   }
   return std::optional<EntryInfo>(std::move(info).value());
 }
@@ -55,8 +55,9 @@ struct Staged {
 };
 
 Status restore_layer(Store& store, const Descriptor& d, const EntryInfo& e,
-                     const std::vector<ExtractRoot>& roots, ExternalSymlinks symlinks, DirFixups* fixups,
-                     std::atomic<uint64_t>* files, std::atomic<uint64_t>* bytes) {
+                     const std::vector<ExtractRoot>& roots, ExternalSymlinks symlinks,
+                     DirFixups* fixups, std::atomic<uint64_t>* files,
+                     std::atomic<uint64_t>* bytes) {
   Compression comp = RC_TRY(compression_for_media_type(d.media_type));
   Extractor extractor(roots, symlinks, fixups);
   TarReader tar(&extractor);
@@ -65,7 +66,8 @@ Status restore_layer(Store& store, const Descriptor& d, const EntryInfo& e,
   LimitSink limit(&hash, d.size, "layer " + d.digest);
   Status st = store.get_blob(d, &limit);
   if (st.ok() && hash.bytes() != d.size) {
-    st = make_error(ErrorKind::integrity, "layer " + d.digest + " is shorter than its declared size");
+    st = make_error(ErrorKind::integrity,
+                    "layer " + d.digest + " is shorter than its declared size");
   }
   if (st.ok() && hash.digest() != d.digest) {
     st = make_error(ErrorKind::integrity, "layer " + d.digest + " does not match its digest");
@@ -88,9 +90,10 @@ Result<std::vector<Staged>> prepare_staging(const EntryInfo& e, const RestoreOpt
   }
   std::vector<Staged> out;
   for (const auto& root : e.roots) {
-    bool keep = wanted.empty() || std::any_of(wanted.begin(), wanted.end(), [&](const std::string& w) {
-                  return root == w || root.rfind(w + "/", 0) == 0;
-                });
+    bool keep =
+        wanted.empty() || std::any_of(wanted.begin(), wanted.end(), [&](const std::string& w) {
+          return root == w || root.rfind(w + "/", 0) == 0;
+        });
     if (!keep) continue;
     Staged s;
     s.root = root;
@@ -105,8 +108,9 @@ Result<std::vector<Staged>> prepare_staging(const EntryInfo& e, const RestoreOpt
     out.push_back(std::move(s));
   }
   for (const auto& w : wanted) {
-    bool found = std::any_of(e.roots.begin(), e.roots.end(),
-                             [&](const std::string& r) { return r == w || r.rfind(w + "/", 0) == 0; });
+    bool found = std::any_of(e.roots.begin(), e.roots.end(), [&](const std::string& r) {
+      return r == w || r.rfind(w + "/", 0) == 0;
+    });
     if (!found) log_warning("the entry holds nothing under " + w);
   }
   return out;
@@ -124,7 +128,8 @@ void discard(std::vector<Staged>& staged) {
 }  // namespace
 
 Result<std::optional<FoundEntry>> find_entry(Store& store, const std::string& key,
-                                             const std::vector<std::string>& prefixes, bool* exact) {
+                                             const std::vector<std::string>& prefixes,
+                                             bool* exact) {
   std::string tag = tag_for_key(key);
   auto e = RC_TRY(entry_at(store, tag));
   if (e && (e->key == key || (e->key.empty() && tag == key))) {
@@ -149,7 +154,8 @@ Result<std::optional<FoundEntry>> find_entry(Store& store, const std::string& ke
       if (!best || (*cand)->created > best->info.created) best = FoundEntry{t, std::move(**cand)};
     }
     if (best) {
-      log_verbose("restore key '" + prefix + "' matched " + best->info.key + " (newest of its prefix)");
+      log_verbose("restore key '" + prefix + "' matched " + best->info.key +
+                  " (newest of its prefix)");
       return best;
     }
   }
@@ -177,7 +183,8 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   const EntryInfo& e = found->info;
   if (o.lookup_only == LookupOnly::yes) return done();
   if (e.roots.empty()) {
-    return make_error(ErrorKind::integrity, "entry " + found->tag + " is not a regcache entry (no roots)");
+    return make_error(ErrorKind::integrity,
+                      "entry " + found->tag + " is not a regcache entry (no roots)");
   }
   auto staged = RC_TRY(prepare_staging(e, o));
   std::vector<ExtractRoot> roots;

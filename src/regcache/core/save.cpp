@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "regcache/archive/tar_writer.hpp"
@@ -48,7 +48,8 @@ Result<LayerInfo> build_layer(const std::vector<FileEntry>& entries, const Pack&
     if (!st.ok()) break;
   }
   if (st.ok()) st = tar.close();
-  if (st.ok() && ::fsync(fd) != 0 && errno != EINVAL) st = errno_error("cannot sync", tmp_path, errno);
+  if (st.ok() && ::fsync(fd) != 0 && errno != EINVAL)
+    st = errno_error("cannot sync", tmp_path, errno);
   ::close(fd);
   RC_CHECK(st);
   LayerInfo info;
@@ -72,7 +73,8 @@ Result<std::vector<FileEntry>> walk_roots(const PathSpec& spec) {
       all.push_back(std::move(e));
     }
   }
-  std::sort(all.begin(), all.end(), [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
+  std::sort(all.begin(), all.end(),
+            [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
   return all;
 }
 
@@ -114,7 +116,8 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   }
   auto entries = RC_TRY(walk_roots(spec));
   auto packs = plan_packs(entries, o.packs);
-  log_verbose(std::to_string(entries.size()) + " entries in " + std::to_string(packs.size()) + " packs");
+  log_verbose(std::to_string(entries.size()) + " entries in " + std::to_string(packs.size()) +
+              " packs");
   std::vector<LayerInfo> layers(packs.size());
   std::atomic<uint64_t> uploaded{0};
   std::string stage = store.staging_dir() + "/.regcache-upload-" + random_hex(12) + "-";

@@ -7,7 +7,8 @@ namespace regcache {
 namespace {
 
 bool valid_repository(const std::string& repo) {
-  static const std::regex re("^[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*$");
+  static const std::regex re(
+      "^[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*$");
   return repo.size() <= 255 && std::regex_match(repo, re);
 }
 
@@ -37,7 +38,8 @@ Result<StoreRef> parse_store_ref(std::string_view ref) {
     return out;
   }
   std::string_view rest = ref;
-  if (ref.rfind("docker://", 0) == 0) rest = ref.substr(9);
+  if (ref.rfind("docker://", 0) == 0)
+    rest = ref.substr(9);
   else if (ref.find("://") != std::string_view::npos) {
     return make_error(ErrorKind::usage, "unknown store scheme in '" + std::string(ref) +
                                             "' (use oci:PATH or docker://HOST/REPO)");
@@ -53,8 +55,9 @@ Result<StoreRef> parse_store_ref(std::string_view ref) {
   std::string bare = strip_port(out.host);
   if (bare.find('.') == std::string::npos && bare.find(':') == std::string::npos &&
       bare != "localhost" && out.host.find(':') == std::string::npos) {
-    return make_error(ErrorKind::usage, "'" + out.host + "' in store reference '" + std::string(ref) +
-                                            "' is not a registry host (use oci:PATH for a directory)");
+    return make_error(ErrorKind::usage,
+                      "'" + out.host + "' in store reference '" + std::string(ref) +
+                          "' is not a registry host (use oci:PATH for a directory)");
   }
   if (out.host == "docker.io" || out.host == "index.docker.io") {
     out.host = "registry-1.docker.io";

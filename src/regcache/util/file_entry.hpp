@@ -9,8 +9,8 @@ namespace regcache {
 enum class FileType { regular, directory, symlink, hardlink };
 
 struct FileEntry {
-  std::string path;         // archive path, '/'-separated, no leading '/', no trailing '/'
-  std::string source;       // where the bytes are on disk (save side only)
+  std::string path;    // archive path, '/'-separated, no leading '/', no trailing '/'
+  std::string source;  // where the bytes are on disk (save side only)
   FileType type = FileType::regular;
   uint32_t mode = 0644;     // permission bits (07777 mask)
   uint64_t size = 0;        // content size for regular files, 0 otherwise

@@ -30,7 +30,7 @@ bool match(std::string_view p, std::string_view s) {
       std::string_view rest = p.size() == 2 ? std::string_view() : p.substr(3);
       if (rest.empty()) return true;
       // try the rest at s and after every '/'
-      for (size_t i = 0;; ) {
+      for (size_t i = 0;;) {
         if (match(rest, s.substr(i))) return true;
         size_t slash = s.find('/', i);
         if (slash == std::string_view::npos) return false;
@@ -72,8 +72,12 @@ bool match(std::string_view p, std::string_view s) {
 
 }  // namespace
 
-bool glob_match(std::string_view pattern, std::string_view path) { return match(pattern, path); }
+bool glob_match(std::string_view pattern, std::string_view path) {
+  return match(pattern, path);
+}
 
-bool has_glob_chars(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
+bool has_glob_chars(std::string_view s) {
+  return s.find_first_of("*?[") != std::string_view::npos;
+}
 
 }  // namespace regcache

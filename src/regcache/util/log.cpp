@@ -17,9 +17,13 @@ void emit(std::string_view prefix, std::string_view line) {
 }
 }  // namespace
 
-void set_verbosity(Verbosity v) { g_verbosity = static_cast<int>(v); }
+void set_verbosity(Verbosity v) {
+  g_verbosity = static_cast<int>(v);
+}
 
-Verbosity verbosity() { return static_cast<Verbosity>(g_verbosity.load()); }
+Verbosity verbosity() {
+  return static_cast<Verbosity>(g_verbosity.load());
+}
 
 void log_info(std::string_view line) {
   if (g_verbosity >= static_cast<int>(Verbosity::normal)) emit("", line);

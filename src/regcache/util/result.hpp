@@ -28,12 +28,14 @@ struct Error {
 };
 
 // Builds an Error with a message.
-inline Error make_error(ErrorKind kind, std::string message) { return {kind, std::move(message)}; }
+inline Error make_error(ErrorKind kind, std::string message) {
+  return {kind, std::move(message)};
+}
 
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}  // NOLINT
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -69,16 +71,16 @@ using Status = Result<void>;
 
 // Evaluates a Result expression; on error returns the error from the enclosing function,
 // otherwise yields the value (GNU statement expression).
-#define RC_TRY(expr)                                               \
-  ({                                                               \
-    auto&& rc_try_r_ = (expr);                                     \
+#define RC_TRY(expr)                                                  \
+  ({                                                                  \
+    auto&& rc_try_r_ = (expr);                                        \
     if (!rc_try_r_.ok()) return ::regcache::Error(rc_try_r_.error()); \
-    std::move(rc_try_r_).value();                                  \
+    std::move(rc_try_r_).value();                                     \
   })
 
 // Evaluates a Status expression; on error returns it from the enclosing function.
-#define RC_CHECK(expr)                                             \
-  do {                                                             \
-    auto rc_check_r_ = (expr);                                     \
+#define RC_CHECK(expr)                                                    \
+  do {                                                                    \
+    auto rc_check_r_ = (expr);                                            \
     if (!rc_check_r_.ok()) return ::regcache::Error(rc_check_r_.error()); \
   } while (0)

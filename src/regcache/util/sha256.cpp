@@ -13,9 +13,13 @@ Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
   EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr);
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(impl_->ctx); }
+Sha256::~Sha256() {
+  EVP_MD_CTX_free(impl_->ctx);
+}
 
-void Sha256::update(const void* data, size_t size) { EVP_DigestUpdate(impl_->ctx, data, size); }
+void Sha256::update(const void* data, size_t size) {
+  EVP_DigestUpdate(impl_->ctx, data, size);
+}
 
 std::string Sha256::hex_final() {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -37,7 +41,9 @@ std::string sha256_hex(std::string_view data) {
   return h.hex_final();
 }
 
-std::string sha256_digest(std::string_view data) { return "sha256:" + sha256_hex(data); }
+std::string sha256_digest(std::string_view data) {
+  return "sha256:" + sha256_hex(data);
+}
 
 bool is_valid_digest(std::string_view s) {
   if (s.size() != 71 || s.substr(0, 7) != "sha256:") return false;

@@ -10,7 +10,8 @@ namespace regcache {
 
 Status StringSink::write(const char* data, size_t size) {
   if (data_.size() + size > max_) {
-    return make_error(ErrorKind::integrity, "response larger than " + std::to_string(max_) + " bytes");
+    return make_error(ErrorKind::integrity,
+                      "response larger than " + std::to_string(max_) + " bytes");
   }
   data_.append(data, size);
   return {};

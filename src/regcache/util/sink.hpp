@@ -35,7 +35,8 @@ class StringSink : public Sink {
 // Passes bytes on but fails once more than `limit` bytes arrived.
 class LimitSink : public Sink {
  public:
-  LimitSink(Sink* next, uint64_t limit, std::string what) : next_(next), limit_(limit), what_(std::move(what)) {}
+  LimitSink(Sink* next, uint64_t limit, std::string what)
+      : next_(next), limit_(limit), what_(std::move(what)) {}
   Status write(const char* data, size_t size) override;
   Status finish() override { return next_->finish(); }
   uint64_t bytes() const { return bytes_; }

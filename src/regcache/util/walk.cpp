@@ -21,7 +21,7 @@ struct Walker {
   std::vector<FileEntry> out;
 
   Status visit(const std::string& source, const std::string& archive, const std::string& rel) {
-    struct stat st{};
+    struct stat st {};
     if (::lstat(source.c_str(), &st) != 0) return errno_error("cannot stat", source, errno);
     FileEntry e;
     e.path = archive;

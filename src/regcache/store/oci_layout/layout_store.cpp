@@ -52,7 +52,8 @@ class LayoutStore : public Store {
     IndexLock lock(lock_path());
     if (!lock.ok()) return errno_error("cannot lock", lock_path(), errno);
     if (::access(index_path().c_str(), F_OK) != 0) {
-      json idx = {{"schemaVersion", 2}, {"mediaType", kIndexMediaType}, {"manifests", json::array()}};
+      json idx = {
+          {"schemaVersion", 2}, {"mediaType", kIndexMediaType}, {"manifests", json::array()}};
       RC_CHECK(write_file_atomic(index_path(), idx.dump()));
     }
     return {};
@@ -62,7 +63,7 @@ class LayoutStore : public Store {
   std::string staging_dir() const override { return root_; }
 
   Result<bool> has_blob(const Descriptor& d) override {
-    struct stat st{};
+    struct stat st {};
     if (::stat(blob_path(d.digest).c_str(), &st) != 0) return false;
     return static_cast<uint64_t>(st.st_size) == d.size;
   }
@@ -72,7 +73,8 @@ class LayoutStore : public Store {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       if (errno == ENOENT) {
-        return make_error(ErrorKind::not_found, "blob " + d.digest + " is missing from " + describe());
+        return make_error(ErrorKind::not_found,
+                          "blob " + d.digest + " is missing from " + describe());
       }
       return errno_error("cannot open", path, errno);
     }
@@ -91,7 +93,8 @@ class LayoutStore : public Store {
   }
 
   Status put_blob(const Descriptor& d, const BlobSource& src) override {
-    if (!is_valid_digest(d.digest)) return make_error(ErrorKind::integrity, "bad digest " + d.digest);
+    if (!is_valid_digest(d.digest))
+      return make_error(ErrorKind::integrity, "bad digest " + d.digest);
     std::string dest = blob_path(d.digest);
     if (has_blob(d).value()) return {};
     if (src.file.empty()) return write_file_atomic(dest, src.bytes);
@@ -155,10 +158,13 @@ class LayoutStore : public Store {
     json kept = json::array();
     bool found = false;
     for (const auto& m : idx["manifests"]) {
-      if (m.value("digest", "") == digest) found = true;
-      else kept.push_back(m);
+      if (m.value("digest", "") == digest)
+        found = true;
+      else
+        kept.push_back(m);
     }
-    if (!found) return make_error(ErrorKind::not_found, "no manifest " + digest + " in " + describe());
+    if (!found)
+      return make_error(ErrorKind::not_found, "no manifest " + digest + " in " + describe());
     idx["manifests"] = kept;
     return write_file_atomic(index_path(), idx.dump());
   }
@@ -183,7 +189,8 @@ class LayoutStore : public Store {
   Result<json> read_index() {
     auto text = RC_TRY(read_file(index_path()));
     json j = json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("manifests") || !j["manifests"].is_array()) {
+    if (j.is_discarded() || !j.is_object() || !j.contains("manifests") ||
+        !j["manifests"].is_array()) {
       return make_error(ErrorKind::integrity, "malformed " + index_path());
     }
     return j;

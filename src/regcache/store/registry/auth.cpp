@@ -20,7 +20,8 @@ std::string lower(std::string s) {
 std::string base64(const std::string& in) {
   std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
   out.resize(static_cast<size_t>(n));
   return out;
 }
@@ -50,7 +51,8 @@ Result<Challenge> parse_challenge(std::string_view h) {
   size_t line_start = 0;
   while (line_start <= h.size()) {
     size_t nl = h.find('\n', line_start);
-    std::string_view line = h.substr(line_start, nl == std::string_view::npos ? h.npos : nl - line_start);
+    std::string_view line =
+        h.substr(line_start, nl == std::string_view::npos ? h.npos : nl - line_start);
     line_start = nl == std::string_view::npos ? h.size() + 1 : nl + 1;
     size_t sp = line.find(' ');
     Challenge c;
@@ -70,7 +72,8 @@ Result<Challenge> parse_challenge(std::string_view h) {
           if (line[i] == '\\' && i + 1 < line.size()) ++i;
           value.push_back(line[i++]);
         }
-        if (i >= line.size()) return make_error(ErrorKind::auth, "malformed WWW-Authenticate header");
+        if (i >= line.size())
+          return make_error(ErrorKind::auth, "malformed WWW-Authenticate header");
         ++i;
       } else {
         while (i < line.size() && line[i] != ',') value.push_back(line[i++]);
@@ -84,12 +87,14 @@ Result<Challenge> parse_challenge(std::string_view h) {
   return best;
 }
 
-Authorizer::Authorizer(HttpClient* http, std::optional<Credentials> credentials, std::string registry)
+Authorizer::Authorizer(HttpClient* http, std::optional<Credentials> credentials,
+                       std::string registry)
     : http_(http), creds_(std::move(credentials)), registry_(std::move(registry)) {}
 
 std::string Authorizer::header_for(const std::string& scope) {
   std::lock_guard lock(mu_);
-  if (basic_ && creds_) return "Authorization: Basic " + base64(creds_->username + ":" + creds_->secret);
+  if (basic_ && creds_)
+    return "Authorization: Basic " + base64(creds_->username + ":" + creds_->secret);
   auto it = tokens_.find(scope);
   return it == tokens_.end() ? std::string() : it->second;
 }
@@ -106,7 +111,8 @@ Result<std::string> Authorizer::fetch_token(const Challenge& c, const std::strin
   }
   std::string url = realm->second;
   url += url.find('?') == std::string::npos ? "?" : "&";
-  if (auto s = c.params.find("service"); s != c.params.end()) url += "service=" + url_escape(s->second);
+  if (auto s = c.params.find("service"); s != c.params.end())
+    url += "service=" + url_escape(s->second);
   if (!scope.empty()) url += "&scope=" + url_escape(scope);
   HttpRequest req;
   req.url = url;
@@ -122,7 +128,8 @@ Result<std::string> Authorizer::fetch_token(const Challenge& c, const std::strin
     req.body = &form;
     req.headers.push_back("Content-Type: application/x-www-form-urlencoded");
   } else if (creds_) {
-    req.headers.push_back("Authorization: Basic " + base64(creds_->username + ":" + creds_->secret));
+    req.headers.push_back("Authorization: Basic " +
+                          base64(creds_->username + ":" + creds_->secret));
   }
   auto resp = RC_TRY(http_->perform(req));
   if (resp.status == 401 || resp.status == 403) {
@@ -131,12 +138,14 @@ Result<std::string> Authorizer::fetch_token(const Challenge& c, const std::strin
                                            registry_error(resp) + ")");
   }
   if (resp.status != 200) {
-    return make_error(ErrorKind::auth, registry_ + ": token request failed: " + registry_error(resp));
+    return make_error(ErrorKind::auth,
+                      registry_ + ": token request failed: " + registry_error(resp));
   }
   auto j = nlohmann::json::parse(resp.body, nullptr, false);
   std::string token;
   if (j.is_object()) token = j.value("token", j.value("access_token", ""));
-  if (token.empty()) return make_error(ErrorKind::auth, registry_ + ": token response without a token");
+  if (token.empty())
+    return make_error(ErrorKind::auth, registry_ + ": token response without a token");
   return "Authorization: Bearer " + token;
 }
 
@@ -147,11 +156,14 @@ Status Authorizer::on_challenge(const std::string& header, const std::string& sc
   auto c = RC_TRY(parse_challenge(header));
   if (c.scheme == "basic") {
     if (!creds_) {
-      return make_error(ErrorKind::auth, registry_ + ": authentication required and no credentials "
-                                         "found (set REGCACHE_USERNAME/REGCACHE_PASSWORD or log in)");
+      return make_error(ErrorKind::auth,
+                        registry_ +
+                            ": authentication required and no credentials "
+                            "found (set REGCACHE_USERNAME/REGCACHE_PASSWORD or log in)");
     }
     std::lock_guard lock(mu_);
-    if (basic_) return make_error(ErrorKind::auth, registry_ + ": the registry refused the credentials");
+    if (basic_)
+      return make_error(ErrorKind::auth, registry_ + ": the registry refused the credentials");
     basic_ = true;
     return {};
   }

@@ -49,7 +49,8 @@ std::vector<std::string> host_keys(const std::string& host) {
   return keys;
 }
 
-Result<std::optional<Credentials>> from_auth_file(const std::string& path, const std::string& host) {
+Result<std::optional<Credentials>> from_auth_file(const std::string& path,
+                                                  const std::string& host) {
   auto text = read_file(path);
   if (!text.ok()) return std::optional<Credentials>();  // absent or unreadable: not configured
   json j = json::parse(*text, nullptr, false);
@@ -147,8 +148,10 @@ Result<std::optional<Credentials>> run_credential_helper(const std::string& help
   Credentials c;
   c.username = j.value("Username", "");
   std::string secret = j.value("Secret", "");
-  if (c.username == "<token>") c.identity_token = secret;
-  else c.secret = secret;
+  if (c.username == "<token>")
+    c.identity_token = secret;
+  else
+    c.secret = secret;
   return std::optional<Credentials>(c);
 }
 
@@ -161,17 +164,22 @@ Result<std::optional<Credentials>> find_credentials(const std::string& host, con
   if (auto f = env("REGISTRY_AUTH_FILE")) files.push_back(*f);
   if (auto r = env("XDG_RUNTIME_DIR")) files.push_back(*r + "/containers/auth.json");
   auto home = env("HOME");
-  if (auto x = env("XDG_CONFIG_HOME")) files.push_back(*x + "/containers/auth.json");
-  else if (home) files.push_back(*home + "/.config/containers/auth.json");
-  if (auto d = env("DOCKER_CONFIG")) files.push_back(*d + "/config.json");
-  else if (home) files.push_back(*home + "/.docker/config.json");
+  if (auto x = env("XDG_CONFIG_HOME"))
+    files.push_back(*x + "/containers/auth.json");
+  else if (home)
+    files.push_back(*home + "/.config/containers/auth.json");
+  if (auto d = env("DOCKER_CONFIG"))
+    files.push_back(*d + "/config.json");
+  else if (home)
+    files.push_back(*home + "/.docker/config.json");
   for (const auto& f : files) {
     auto c = RC_TRY(from_auth_file(f, host));
     if (c) return c;
   }
   if (host == "ghcr.io") {
     if (auto tok = env("GITHUB_TOKEN"); tok && !tok->empty()) {
-      return std::optional<Credentials>(Credentials{env("GITHUB_ACTOR").value_or("token"), *tok, ""});
+      return std::optional<Credentials>(
+          Credentials{env("GITHUB_ACTOR").value_or("token"), *tok, ""});
     }
   }
   return std::optional<Credentials>();

@@ -197,7 +197,9 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& req) {
     std::string msg = curl_easy_strerror(rc);
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
       kind = ErrorKind::auth;
-      msg += " (TLS certificate not trusted; set REGCACHE_CA_FILE, or --insecure to skip verification)";
+      msg +=
+          " (TLS certificate not trusted; set REGCACHE_CA_FILE, or --insecure to skip "
+          "verification)";
     }
     return make_error(kind, req.method + " " + redact_url(req.url) + ": " + msg);
   }

@@ -61,14 +61,16 @@ class CountingSink : public Sink {
   Sink* next_;
 };
 
-bool transient_status(long s) { return s == 408 || s == 429 || (s >= 500 && s <= 599); }
+bool transient_status(long s) {
+  return s == 408 || s == 429 || (s >= 500 && s <= 599);
+}
 
 class RegistryStore : public Store {
  public:
   RegistryStore(const StoreRef& ref, std::optional<Credentials> creds, const RegistryOptions& o)
       : ref_(ref), opts_(o), http_(o.tls), auth_(&http_, std::move(creds), ref.host) {
-    base_ = std::string(o.transport == Transport::https ? "https://" : "http://") + ref.host + "/v2/" +
-            ref.repository;
+    base_ = std::string(o.transport == Transport::https ? "https://" : "http://") + ref.host +
+            "/v2/" + ref.repository;
   }
 
   std::string describe() const override { return ref_.host + "/" + ref_.repository; }
@@ -91,7 +93,8 @@ class RegistryStore : public Store {
     auto r = RC_TRY(send(req, Access::pull));
     if (r.status == 200) return {};
     if (r.status == 404) {
-      return make_error(ErrorKind::not_found, "blob " + d.digest + " is missing from " + describe());
+      return make_error(ErrorKind::not_found,
+                        "blob " + d.digest + " is missing from " + describe());
     }
     return fail(req, r);
   }
@@ -140,9 +143,11 @@ class RegistryStore : public Store {
     HttpRequest req{"DELETE", base_ + "/manifests/" + digest};
     auto r = RC_TRY(send(req, Access::remove));
     if (r.status == 202 || r.status == 200) return {};
-    if (r.status == 404) return make_error(ErrorKind::not_found, "no manifest " + digest + " in " + describe());
+    if (r.status == 404)
+      return make_error(ErrorKind::not_found, "no manifest " + digest + " in " + describe());
     if (r.status == 405) {
-      return make_error(ErrorKind::generic, describe() + " does not allow deleting manifests (HTTP 405)");
+      return make_error(ErrorKind::generic,
+                        describe() + " does not allow deleting manifests (HTTP 405)");
     }
     return fail(req, r);
   }
@@ -158,7 +163,8 @@ class RegistryStore : public Store {
       if (r.status == 404) return tags;  // NAME_UNKNOWN: an empty repository
       if (r.status != 200) return fail(req, r);
       auto j = nlohmann::json::parse(body.str(), nullptr, false);
-      if (!j.is_object()) return make_error(ErrorKind::integrity, "malformed tag list from " + describe());
+      if (!j.is_object())
+        return make_error(ErrorKind::integrity, "malformed tag list from " + describe());
       if (j.contains("tags") && j["tags"].is_array()) {
         for (const auto& t : j["tags"]) {
           if (t.is_string()) tags.push_back(t.get<std::string>());
@@ -172,9 +178,12 @@ class RegistryStore : public Store {
  private:
   static std::string scope(const std::string& repo, Access a) {
     switch (a) {
-      case Access::pull: return "repository:" + repo + ":pull";
-      case Access::push: return "repository:" + repo + ":pull,push";
-      case Access::remove: return "repository:" + repo + ":delete";
+      case Access::pull:
+        return "repository:" + repo + ":pull";
+      case Access::push:
+        return "repository:" + repo + ":pull,push";
+      case Access::remove:
+        return "repository:" + repo + ":delete";
     }
     return {};
   }
@@ -189,7 +198,8 @@ class RegistryStore : public Store {
   std::string next_link(const std::string& link, const std::string& url) const {
     // Link: <url>; rel="next"
     auto lt = link.find('<'), gt = link.find('>');
-    if (lt == std::string::npos || gt == std::string::npos || link.find("rel=\"next\"") == std::string::npos) {
+    if (lt == std::string::npos || gt == std::string::npos ||
+        link.find("rel=\"next\"") == std::string::npos) {
       return "";
     }
     return resolve(link.substr(lt + 1, gt - lt - 1), url);
@@ -198,18 +208,22 @@ class RegistryStore : public Store {
   Result<std::string> location_of(const HttpResponse& r, const HttpRequest& req) {
     std::string loc = r.header("location");
     if (loc.empty()) {
-      return make_error(ErrorKind::integrity, req.method + " " + redact_url(req.url) + ": no Location");
+      return make_error(ErrorKind::integrity,
+                        req.method + " " + redact_url(req.url) + ": no Location");
     }
     return resolve(loc, req.url);
   }
 
-  Result<std::string> upload_chunks(std::string location, const Descriptor& d, const BlobSource& src) {
+  Result<std::string> upload_chunks(std::string location, const Descriptor& d,
+                                    const BlobSource& src) {
     for (uint64_t off = 0; off < d.size; off += opts_.chunk_size) {
       uint64_t len = std::min(opts_.chunk_size, d.size - off);
       BlobSource part{src.file, "", off, len};
-      HttpRequest req{"PATCH", location,
-                      {"Content-Type: application/octet-stream",
-                       "Content-Range: " + std::to_string(off) + "-" + std::to_string(off + len - 1)}};
+      HttpRequest req{
+          "PATCH",
+          location,
+          {"Content-Type: application/octet-stream",
+           "Content-Range: " + std::to_string(off) + "-" + std::to_string(off + len - 1)}};
       req.body = &part;
       auto r = RC_TRY(send(req, Access::push));
       if (r.status != 202) return fail(req, r);
@@ -219,7 +233,8 @@ class RegistryStore : public Store {
   }
 
   Status finish_upload(const std::string& location, const Descriptor& d, const BlobSource* body) {
-    std::string url = location + (location.find('?') == std::string::npos ? "?" : "&") + "digest=" + d.digest;
+    std::string url =
+        location + (location.find('?') == std::string::npos ? "?" : "&") + "digest=" + d.digest;
     HttpRequest req{"PUT", url, {"Content-Type: application/octet-stream"}};
     req.body = body;
     auto r = RC_TRY(send(req, Access::push));
@@ -230,7 +245,8 @@ class RegistryStore : public Store {
   Error fail(const HttpRequest& req, const HttpResponse& r) const {
     ErrorKind kind = ErrorKind::generic;
     if (r.status == 401 || r.status == 403) kind = ErrorKind::auth;
-    if (r.status == 400 && r.body.find("DIGEST_INVALID") != std::string::npos) kind = ErrorKind::integrity;
+    if (r.status == 400 && r.body.find("DIGEST_INVALID") != std::string::npos)
+      kind = ErrorKind::integrity;
     return make_error(kind, req.method + " " + redact_url(req.url) + ": " + registry_message(r));
   }
 
@@ -238,7 +254,8 @@ class RegistryStore : public Store {
     double delay = 0.25 * (1 << std::min(attempt, 6));
     if (r) {
       std::string ra = r->header("retry-after");
-      if (!ra.empty() && std::all_of(ra.begin(), ra.end(), ::isdigit)) delay = std::min(30.0, std::stod(ra));
+      if (!ra.empty() && std::all_of(ra.begin(), ra.end(), ::isdigit))
+        delay = std::min(30.0, std::stod(ra));
     }
     thread_local std::mt19937 rng{std::random_device{}()};
     delay *= std::uniform_real_distribution<double>(0.75, 1.25)(rng);
@@ -262,7 +279,8 @@ class RegistryStore : public Store {
       auto resp = http_.perform(r);
       bool consumed = counter.bytes > 0;
       if (!resp.ok()) {
-        if (resp.error().kind != ErrorKind::network || consumed || ++attempt >= opts_.max_attempts) {
+        if (resp.error().kind != ErrorKind::network || consumed ||
+            ++attempt >= opts_.max_attempts) {
           return resp.error();
         }
         log_verbose(resp.error().message + " (retrying)");
@@ -272,7 +290,8 @@ class RegistryStore : public Store {
       long s = resp->status;
       if (s == 401 && origin_of(r.url) == registry_origin) {
         if (challenged) {
-          return make_error(ErrorKind::auth, describe() + ": the registry refused the credentials (" +
+          return make_error(ErrorKind::auth, describe() +
+                                                 ": the registry refused the credentials (" +
                                                  registry_message(*resp) + ")");
         }
         challenged = true;
@@ -280,14 +299,17 @@ class RegistryStore : public Store {
         RC_CHECK(auth_.on_challenge(resp->header("www-authenticate"), sc));
         continue;
       }
-      if ((s == 301 || s == 302 || s == 303 || s == 307 || s == 308) && !resp->header("location").empty()) {
-        if (++redirects > 5) return make_error(ErrorKind::network, "too many redirects from " + describe());
+      if ((s == 301 || s == 302 || s == 303 || s == 307 || s == 308) &&
+          !resp->header("location").empty()) {
+        if (++redirects > 5)
+          return make_error(ErrorKind::network, "too many redirects from " + describe());
         req.url = resolve(resp->header("location"), r.url);
         if (s == 303) req.method = "GET";
         continue;
       }
       if (transient_status(s) && !consumed && ++attempt < opts_.max_attempts) {
-        log_verbose(r.method + " " + redact_url(r.url) + ": HTTP " + std::to_string(s) + " (retrying)");
+        log_verbose(r.method + " " + redact_url(r.url) + ": HTTP " + std::to_string(s) +
+                    " (retrying)");
         backoff(attempt, &*resp);
         continue;
       }

@@ -17,7 +17,7 @@ struct RegistryOptions {
   TlsOptions tls;
   uint64_t chunk_threshold = 1ull << 30;  // blobs larger than this upload in PATCH chunks
   uint64_t chunk_size = 64ull << 20;
-  int max_attempts = 5;                    // per request, for transient failures
+  int max_attempts = 5;  // per request, for transient failures
 };
 
 // Returns a store for ref (a registry reference) with the given credentials.
