@@ -6,6 +6,7 @@
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/output.hpp"
 #include "regcache/core/restore.hpp"
+#include "regcache/core/restore_state.hpp"
 #include "regcache/util/log.hpp"
 
 namespace regcache {
@@ -55,6 +56,9 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   o.symlinks = a.allow_external_symlinks ? ExternalSymlinks::allow : ExternalSymlinks::refuse;
   auto store = open_store(g);
   auto rep = unwrap(restore_entry(*store, o));
+  if (rep.result != "miss") {
+    record_restore(state_file_path(), store->describe(), {rep.matched_key, rep.matched_digest});
+  }
   report(rep, g, a.lookup_only);
   if (rep.result == "miss" && a.fail_on_miss)
     throw CommandError(3, "no cache entry for key " + a.key);

@@ -1,11 +1,13 @@
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/output.hpp"
+#include "regcache/core/restore_state.hpp"
 #include "regcache/core/save.hpp"
 #include "regcache/util/log.hpp"
 
@@ -14,7 +16,7 @@ namespace regcache {
 namespace {
 
 struct SaveArgs {
-  std::string key;
+  std::string key, base;
   std::vector<std::string> positional, paths, excludes;
   bool force = false;
   int level = -1;
@@ -35,9 +37,21 @@ void report(const SaveReport& r, const GlobalOptions& g) {
         "Cache entry for key {} already exists; nothing saved (use --force to replace)", r.key));
     return;
   }
-  log_info(fmt::format("Saved {} files ({}) under key {} in {:.2f}s: {} layers, {} uploaded",
-                       r.files, human_bytes(r.bytes), r.key, r.seconds, r.layers,
-                       human_bytes(r.uploaded_bytes)));
+  log_info(
+      fmt::format("Saved {} files ({}) under key {} in {:.2f}s: {} layers ({} reused), {} uploaded",
+                  r.files, human_bytes(r.bytes), r.key, r.seconds, r.layers, r.reused_layers,
+                  human_bytes(r.uploaded_bytes)));
+  if (!r.base_key.empty()) log_verbose("based on entry " + r.base_key);
+}
+
+// Pack sizes: REGCACHE_PACK_SIZE=BYTES sets the target (min a quarter, max three times).
+PackOptions pack_options_from_env() {
+  PackOptions p;
+  if (const char* v = std::getenv("REGCACHE_PACK_SIZE")) {
+    uint64_t target = std::max<uint64_t>(4096, std::strtoull(v, nullptr, 10));
+    p = {target / 4, target, target * 3};
+  }
+  return p;
 }
 
 void run_save(const SaveArgs& a, const GlobalOptions& g) {
@@ -59,7 +73,13 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
         2, fmt::format("--level must be between 1 and {} for {}", max_level, a.compression));
   }
   o.jobs = std::max(2u, std::thread::hardware_concurrency());
+  o.packs = pack_options_from_env();
+  o.base_key = a.base;
   auto store = open_store(g);
+  if (o.base_key.empty()) {
+    if (auto last = last_restore(state_file_path(), store->describe()))
+      o.base_digest = last->digest;
+  }
   report(unwrap(save_entry(*store, o)), g);
 }
 
@@ -73,6 +93,8 @@ void add_save_command(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--path", args->paths, "A path to save (repeatable)")->allow_extra_args(false);
   sub->add_option("--exclude", args->excludes, "Leave out paths matching a glob (repeatable)")
       ->allow_extra_args(false);
+  sub->add_option("--base", args->base,
+                  "Reuse unchanged layers of this entry (default: the one restored in this job)");
   sub->add_flag("--force", args->force, "Replace an existing entry with the same key");
   sub->add_option("--level", args->level,
                   "Compression level (zstd 1-19, default 3; gzip 1-9, default 6)");

@@ -22,15 +22,15 @@ namespace {
 
 constexpr uint64_t kDefaultLayerLimit = 64ull << 30;
 
-Result<std::optional<EntryInfo>> entry_at(Store& store, const std::string& tag) {
+Result<std::optional<FoundEntry>> entry_at(Store& store, const std::string& tag) {
   auto m = RC_TRY(store.get_manifest(tag));
-  if (!m) return std::optional<EntryInfo>();
+  if (!m) return std::optional<FoundEntry>();
   auto info = parse_manifest(m->bytes);
   if (!info.ok()) {
     return make_error(info.error().kind,
                       "entry " + tag + " in " + store.describe() + ": " + info.error().message);
   }
-  return std::optional<EntryInfo>(std::move(info).value());
+  return std::optional<FoundEntry>(FoundEntry{tag, m->digest, std::move(info).value()});
 }
 
 // Tells where a layer's decompressed tar must stop: its annotation, else a bound
@@ -132,10 +132,10 @@ Result<std::optional<FoundEntry>> find_entry(Store& store, const std::string& ke
                                              bool* exact) {
   std::string tag = tag_for_key(key);
   auto e = RC_TRY(entry_at(store, tag));
-  if (e && (e->key == key || (e->key.empty() && tag == key))) {
+  if (e && (e->info.key == key || (e->info.key.empty() && tag == key))) {
     *exact = true;
     log_verbose("exact key matched: " + key);
-    return std::optional<FoundEntry>(FoundEntry{tag, std::move(*e)});
+    return e;
   }
   *exact = false;
   if (prefixes.empty()) return std::optional<FoundEntry>();
@@ -150,8 +150,8 @@ Result<std::optional<FoundEntry>> find_entry(Store& store, const std::string& ke
         log_verbose("skipping " + t + ": " + cand.error().message);
         continue;
       }
-      if (!*cand || (*cand)->key.rfind(prefix, 0) != 0) continue;
-      if (!best || (*cand)->created > best->info.created) best = FoundEntry{t, std::move(**cand)};
+      if (!*cand || (*cand)->info.key.rfind(prefix, 0) != 0) continue;
+      if (!best || (*cand)->info.created > best->info.created) best = std::move(*cand);
     }
     if (best) {
       log_verbose("restore key '" + prefix + "' matched " + best->info.key +
@@ -180,6 +180,7 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   }
   rep.result = exact ? "hit" : "partial";
   rep.matched_key = found->info.key.empty() ? found->tag : found->info.key;
+  rep.matched_digest = found->digest;
   const EntryInfo& e = found->info;
   if (o.lookup_only == LookupOnly::yes) return done();
   if (e.roots.empty()) {

@@ -31,12 +31,14 @@ struct RestoreOptions {
 struct RestoreReport {
   std::string result;  // "hit", "partial" or "miss"
   std::string key, matched_key;
+  std::string matched_digest;  // manifest digest of the restored entry
   uint64_t files = 0, bytes = 0, downloaded_bytes = 0;
   double seconds = 0;
 };
 
 struct FoundEntry {
   std::string tag;
+  std::string digest;  // of the manifest
   EntryInfo info;
 };
 

@@ -6,11 +6,13 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "regcache/archive/tar_writer.hpp"
 #include "regcache/core/cache_paths.hpp"
 #include "regcache/core/entry_format.hpp"
+#include "regcache/core/fingerprint.hpp"
 #include "regcache/core/key_tag.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/log.hpp"
@@ -87,6 +89,69 @@ Result<bool> already_saved(Store& store, const std::string& tag, const std::stri
                                            " holds another entry; use --force to replace it");
 }
 
+// The layers of the base entry, by fingerprint.
+struct Base {
+  std::string key;
+  std::map<std::string, LayerInfo> by_fingerprint;
+};
+
+Result<std::optional<EntryInfo>> base_manifest(Store& store, const SaveOptions& o) {
+  std::string ref = o.base_key.empty() ? o.base_digest : tag_for_key(o.base_key);
+  if (ref.empty()) return std::optional<EntryInfo>();
+  auto m = RC_TRY(store.get_manifest(ref));
+  if (!m) {
+    if (!o.base_key.empty())
+      log_warning("base entry " + o.base_key + " not found; saving everything");
+    return std::optional<EntryInfo>();
+  }
+  auto info = RC_TRY(parse_manifest(m->bytes));
+  if (!o.base_key.empty() && info.key != o.base_key) {
+    log_warning("tag of base key " + o.base_key + " holds another entry; saving everything");
+    return std::optional<EntryInfo>();
+  }
+  return std::optional<EntryInfo>(std::move(info));
+}
+
+// Loads the base entry's layers and their diff_ids (from its config); none on failure.
+Result<Base> load_base(Store& store, const SaveOptions& o) {
+  Base base;
+  auto info = RC_TRY(base_manifest(store, o));
+  if (!info) return base;
+  StringSink config(4 << 20);
+  HashingSink hashed(&config);
+  RC_CHECK(store.get_blob(info->config, &hashed));
+  if (hashed.digest() != info->config.digest) {
+    return make_error(ErrorKind::integrity, "config of base entry does not match its digest");
+  }
+  auto j = nlohmann::json::parse(config.str(), nullptr, false);
+  if (!j.is_object() || !j.contains("rootfs") || !j["rootfs"].contains("diff_ids") ||
+      !j["rootfs"]["diff_ids"].is_array() ||
+      j["rootfs"]["diff_ids"].size() != info->layers.size()) {
+    return make_error(ErrorKind::integrity, "config of base entry has no matching diff_ids");
+  }
+  for (size_t i = 0; i < info->layers.size(); ++i) {
+    auto fp = info->layers[i].annotations.find(kAnnoFingerprint);
+    if (fp == info->layers[i].annotations.end() || !j["rootfs"]["diff_ids"][i].is_string())
+      continue;
+    base.by_fingerprint[fp->second] = {info->layers[i],
+                                       j["rootfs"]["diff_ids"][i].get<std::string>()};
+  }
+  base.key = info->key;
+  log_verbose("base entry " + base.key + ": " + std::to_string(base.by_fingerprint.size()) +
+              " layers with fingerprints");
+  return base;
+}
+
+// Returns the base layer to reuse for a fingerprint, if the store still has its blob.
+Result<std::optional<LayerInfo>> reusable(Store& store, const Base& base, const std::string& fp,
+                                          Compression c) {
+  auto it = base.by_fingerprint.find(fp);
+  if (it == base.by_fingerprint.end()) return std::optional<LayerInfo>();
+  if (it->second.descriptor.media_type != layer_media_type(c)) return std::optional<LayerInfo>();
+  if (!RC_TRY(store.has_blob(it->second.descriptor))) return std::optional<LayerInfo>();
+  return std::optional<LayerInfo>(it->second);
+}
+
 Status upload_if_missing(Store& store, const Descriptor& d, const BlobSource& src,
                          std::atomic<uint64_t>* uploaded) {
   if (RC_TRY(store.has_blob(d))) {
@@ -118,12 +183,26 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   auto packs = plan_packs(entries, o.packs);
   log_verbose(std::to_string(entries.size()) + " entries in " + std::to_string(packs.size()) +
               " packs");
+  Base base;
+  if (auto b = load_base(store, o); b.ok()) {
+    base = std::move(b).value();
+  } else {
+    log_warning("cannot use the base entry: " + b.error().message);
+  }
+  rep.base_key = base.key;
   std::vector<LayerInfo> layers(packs.size());
-  std::atomic<uint64_t> uploaded{0};
+  std::atomic<uint64_t> uploaded{0}, reused{0};
   std::string stage = store.staging_dir() + "/.regcache-upload-" + random_hex(12) + "-";
   RC_CHECK(parallel_for(packs.size(), o.jobs, [&](size_t i) -> Status {
+    std::string fp = RC_TRY(pack_fingerprint(entries, packs[i]));
+    if (auto again = RC_TRY(reusable(store, base, fp, o.compression))) {
+      layers[i] = std::move(*again);
+      ++reused;
+      return {};
+    }
     TempFile tmp{stage + std::to_string(i)};
     layers[i] = RC_TRY(build_layer(entries, packs[i], o, tmp.path));
+    layers[i].descriptor.annotations[kAnnoFingerprint] = fp;
     return upload_if_missing(store, layers[i].descriptor, {tmp.path, ""}, &uploaded);
   }));
   EntryInfo info;
@@ -144,6 +223,7 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   rep.bytes = info.size;
   rep.uploaded_bytes = uploaded;
   rep.layers = layers.size();
+  rep.reused_layers = reused;
   rep.seconds = since(t0);
   return rep;
 }

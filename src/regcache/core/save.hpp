@@ -26,11 +26,14 @@ struct SaveOptions {
   int level = 3;
   PackOptions packs;
   size_t jobs = 2;
+  std::string base_key;     // --base: reuse unchanged layers of this entry
+  std::string base_digest;  // else: the manifest the last restore in this job used
 };
 
 struct SaveReport {
   std::string result;  // "saved" or "exists"
   std::string key, tag, digest;
+  std::string base_key;  // the entry whose layers were considered for reuse, if any
   uint64_t files = 0, bytes = 0, uploaded_bytes = 0, layers = 0, reused_layers = 0;
   double seconds = 0;
 };

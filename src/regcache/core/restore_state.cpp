@@ -1,0 +1,49 @@
+#include "regcache/core/restore_state.hpp"
+
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "regcache/util/fs.hpp"
+#include "regcache/util/log.hpp"
+
+namespace regcache {
+
+namespace {
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+}  // namespace
+
+std::string state_file_path() {
+  if (!env("REGCACHE_STATE_FILE").empty()) return env("REGCACHE_STATE_FILE");
+  if (!env("RUNNER_TEMP").empty()) return env("RUNNER_TEMP") + "/regcache-state.json";
+  std::string base = env("XDG_STATE_HOME");
+  if (base.empty()) base = env("HOME") + "/.local/state";
+  return base + "/regcache/restored.json";
+}
+
+void record_restore(const std::string& path, const std::string& store, const RestoredEntry& e) {
+  nlohmann::json j = nlohmann::json::object();
+  if (auto text = read_file(path); text.ok()) {
+    j = nlohmann::json::parse(text.value(), nullptr, false);
+    if (!j.is_object()) j = nlohmann::json::object();
+  }
+  j[store] = {{"key", e.key}, {"digest", e.digest}};
+  auto slash = path.rfind('/');
+  Status st = slash == std::string::npos ? Status{} : make_dirs(path.substr(0, slash));
+  if (st.ok()) st = write_file_atomic(path, j.dump());
+  if (!st.ok()) log_warning("cannot record the restored entry: " + st.error().message);
+}
+
+std::optional<RestoredEntry> last_restore(const std::string& path, const std::string& store) {
+  auto text = read_file(path);
+  if (!text.ok()) return std::nullopt;
+  auto j = nlohmann::json::parse(text.value(), nullptr, false);
+  if (!j.is_object() || !j.contains(store) || !j[store].is_object()) return std::nullopt;
+  RestoredEntry e{j[store].value("key", ""), j[store].value("digest", "")};
+  if (e.digest.empty()) return std::nullopt;
+  return e;
+}
+
+}  // namespace regcache
