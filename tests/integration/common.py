@@ -111,7 +111,7 @@ def run(args, env_extra=None, cwd=None, check=None, home=None, tmpdir=None, time
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
                                    input=input.encode() if isinstance(input, str) else input)
                 break
-            except (FileNotFoundError, PermissionError, OSError) as e:
+            except OSError:
                 # ETXTBSY / ENOENT while the binary is being replaced
                 if attempt == 2:
                     raise

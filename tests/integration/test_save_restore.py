@@ -7,8 +7,8 @@ import re
 import shutil
 import unittest
 
-from common import (BACKENDS, LAYER_GZIP, LAYER_ZSTD, MIB, RegcacheTestCase, make_small_tree, make_tree,
-                    parse_json, snapshot, tree_listing)
+from common import (LAYER_GZIP, LAYER_ZSTD, MIB, RegcacheTestCase, make_small_tree, make_tree, parse_json,
+                    set_dir_mtimes, snapshot, tree_listing)
 
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
@@ -309,7 +309,7 @@ class SaveRestoreMixin:
         h2 = os.path.join(self.tmp, "runner2", "home-other")
         for d in (a, h1, b, h2):
             os.makedirs(d, exist_ok=True)
-        make_tree(os.path.join(a, "target"))
+        make_tree(os.path.join(a, "target"), big=False)
         make_small_tree(os.path.join(h1, ".cache", "x"), b"home cache")
         ws_snap = snapshot(os.path.join(a, "target"))
         home_snap = snapshot(os.path.join(h1, ".cache", "x"))
@@ -437,6 +437,53 @@ class BasicRegistrySaveRestoreTest(SaveRestoreMixin, RegcacheTestCase):
 
 class TokenRegistrySaveRestoreTest(SaveRestoreMixin, RegcacheTestCase):
     backend = "token"
+
+
+class ConflictingTypesTest(RegcacheTestCase):
+    """Restoring where the destination holds something of another type at a cached path.
+    Placement does not depend on the store, so a local layout is enough."""
+
+    def setUp(self):
+        super().setUp()
+        self.st = self.store("layout")
+        self.target = os.path.join(self.ws, "target")
+        os.makedirs(os.path.join(self.target, "dir-a"))
+        os.makedirs(os.path.join(self.target, "dir-b"))
+        for rel in ("dir-a/x.txt", "dir-b/y.txt", "file-a", "file-b", "zz-last"):
+            with open(os.path.join(self.target, rel), "w") as f:
+                f.write(rel + "\n")
+        set_dir_mtimes(self.target)
+        self.before = snapshot(self.target)
+        self.save(self.st, "types", "target")
+        shutil.rmtree(self.target)
+        os.makedirs(self.target)
+        self.outside = os.path.join(self.tmp, "outside")
+        os.makedirs(self.outside)
+
+    def test_cached_file_replaces_dir_and_symlink(self):
+        os.makedirs(os.path.join(self.target, "file-a", "inner"))
+        with open(os.path.join(self.target, "file-a", "inner", "old"), "w") as f:
+            f.write("old\n")
+        os.symlink(os.path.join(self.outside, "victim"), os.path.join(self.target, "file-b"))
+        r = self.restore(self.st, "types")
+        self.assertEqual(r["result"], "hit")
+        self.assertTreeEqual(self.before, snapshot(self.target))
+        self.assertEqual(os.listdir(self.outside), [], "restore wrote through a symlink")
+
+    def test_never_writes_through_a_symlink_in_the_destination(self):
+        os.symlink(self.outside, os.path.join(self.target, "dir-a"))
+        rc, out, err = self.regcache("--store", self.st.ref, "restore", "--key", "types")
+        self.assertEqual(os.listdir(self.outside), [], f"restore wrote through a symlink (exit {rc})")
+        self.assertNoLeftovers()
+
+    def test_cached_dir_replaces_file_and_symlink(self):
+        with open(os.path.join(self.target, "dir-a"), "w") as f:
+            f.write("a file where the cache has a directory\n")
+        os.symlink(self.outside, os.path.join(self.target, "dir-b"))
+        rc, out, err = self.regcache("--store", self.st.ref, "--json", "restore", "--key", "types")
+        self.assertEqual(os.listdir(self.outside), [], "restore wrote through a symlink")
+        self.assertEqual(rc, 0, err)
+        self.assertTreeEqual(self.before, snapshot(self.target))
 
 
 class UsageErrorTest(RegcacheTestCase):

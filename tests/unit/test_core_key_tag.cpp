@@ -25,14 +25,24 @@ TEST(KeyTag, LongKeysStayValidTags) {
   EXPECT_NE(tag_for_key(key), tag_for_key(key + "b"));
 }
 
-TEST(KeyTag, LeadingDotOrDashIsReplaced) {
-  EXPECT_TRUE(is_valid_tag(tag_for_key(".hidden")));
-  EXPECT_TRUE(is_valid_tag(tag_for_key("-dash")));
-  EXPECT_EQ(tag_for_key(".hidden").substr(0, 7), "_hidden");
+TEST(KeyTag, TagsAreLayoutRefNames) {
+  // The OCI layout's ref.name grammar: alphanumeric runs joined by single separators.
+  EXPECT_EQ(tag_for_key(".hidden").substr(0, 7), "hidden-");
+  EXPECT_EQ(tag_for_key("-dash").substr(0, 5), "dash-");
+  EXPECT_EQ(tag_for_key("npm / linux   v1").substr(0, 13), "npm-linux-v1-");
+  EXPECT_EQ(tag_for_key("cl\xc3\xa9/\xc3\xa9t\xc3\xa9:x86_64 1").substr(0, 14), "cl-t-x86-64-1-");
+  EXPECT_NE(tag_for_key("a__b"), "a__b");
+  EXPECT_NE(tag_for_key("v1."), "v1.");
+  EXPECT_EQ(tag_for_key("a--b"), "a--b");
+  EXPECT_EQ(tag_for_key("v1.2_x-y"), "v1.2_x-y");
+  for (std::string key : {".hidden", "a__b", "x/y", "v1.", "__"}) {
+    EXPECT_TRUE(is_valid_tag(tag_for_key(key))) << key;
+  }
 }
 
 TEST(KeyTag, PrefixOfKeyGivesPrefixOfTag) {
-  for (std::string key : {"npm-linux-deadbeef", "npm/linux/deadbeef", "a b c d", "-x-y"}) {
+  for (std::string key :
+       {"npm-linux-deadbeef", "npm/linux/deadbeef", "a b c d", "-x-y", "a--.b", "a__b"}) {
     for (size_t n = 1; n <= key.size(); ++n) {
       std::string prefix = key.substr(0, n);
       EXPECT_EQ(tag_for_key(key).rfind(tag_prefix_for(prefix), 0), 0u) << key << " / " << prefix;

@@ -19,6 +19,7 @@ struct DeleteArgs {
 
 void run_delete(const DeleteArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
+  for (const auto& key : a.keys) unwrap(validate_key(key));
   auto store = open_store(g);
   nlohmann::json out = nlohmann::json::array();
   for (const auto& key : a.keys) {

@@ -5,6 +5,7 @@
 
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/output.hpp"
+#include "regcache/core/key_tag.hpp"
 #include "regcache/core/restore.hpp"
 #include "regcache/core/restore_state.hpp"
 #include "regcache/util/log.hpp"
@@ -46,6 +47,8 @@ void report(const RestoreReport& r, const GlobalOptions& g, bool lookup_only) {
 void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
   if (a.key.empty()) throw CommandError(2, "restore needs --key");
+  unwrap(validate_key(a.key));
+  for (const auto& p : a.restore_keys) unwrap(validate_key(p));
   RestoreOptions o;
   o.key = a.key;
   o.restore_keys = a.restore_keys;

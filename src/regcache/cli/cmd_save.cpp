@@ -7,6 +7,7 @@
 
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/output.hpp"
+#include "regcache/core/key_tag.hpp"
 #include "regcache/core/restore_state.hpp"
 #include "regcache/core/save.hpp"
 #include "regcache/util/log.hpp"
@@ -57,6 +58,7 @@ PackOptions pack_options_from_env() {
 void run_save(const SaveArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
   if (a.key.empty()) throw CommandError(2, "save needs --key");
+  unwrap(validate_key(a.key));
   SaveOptions o;
   o.key = a.key;
   o.paths = a.positional;

@@ -1,81 +1,56 @@
-// XXH3-128 (xxHash) rather than SHA-256: the fingerprint only has to tell "same pack" from
-// "changed pack" between two saves of one cache, never to resist an attacker (a forged
-// match could only make a save reuse the attacker's own base layer, which restore already
-// treats as untrusted input), and it runs over every cached byte on every save, where
-// XXH3 is an order of magnitude faster than SHA-256. Metadata and content are both
-// hashed, so a file rewritten with the same size and mtime still changes its pack.
+// A fingerprint is XXH3-128 over the uncompressed tar of a pack, which the deterministic
+// tar writer makes a pure function of the files' paths, types, modes, sizes, nanosecond
+// mtimes, link targets and contents. Equal fingerprints therefore mean byte-identical
+// layers before compression. XXH3 rather than SHA-256 because it runs over every cached
+// byte on every save and only has to tell "same" from "changed" between two saves of one
+// cache (a forged match could only make a save reuse a layer of its own base entry, which
+// restore verifies and treats as untrusted input anyway). A cold save computes it on the
+// fly while compressing, so it costs no extra read.
 #include "regcache/core/fingerprint.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <xxhash.h>
 
-#include <array>
-#include <cerrno>
 #include <cstdio>
-#include <memory>
 
-#include "regcache/util/fs.hpp"
+#include "regcache/archive/tar_writer.hpp"
 
 namespace regcache {
 
-namespace {
-
-struct StateDeleter {
-  void operator()(XXH3_state_t* s) const { XXH3_freeState(s); }
+struct FingerprintSink::State {
+  XXH3_state_t* xxh = XXH3_createState();
+  ~State() { XXH3_freeState(xxh); }
 };
 
-void add_field(XXH3_state_t* st, const std::string& s) {
-  uint64_t n = s.size();
-  XXH3_128bits_update(st, &n, sizeof n);
-  XXH3_128bits_update(st, s.data(), s.size());
+FingerprintSink::FingerprintSink(Sink* next) : next_(next), state_(std::make_unique<State>()) {
+  XXH3_128bits_reset(state_->xxh);
 }
 
-template <class T>
-void add_value(XXH3_state_t* st, T v) {
-  XXH3_128bits_update(st, &v, sizeof v);
+FingerprintSink::~FingerprintSink() = default;
+
+Status FingerprintSink::write(const char* data, size_t size) {
+  XXH3_128bits_update(state_->xxh, data, size);
+  return next_ ? next_->write(data, size) : Status{};
 }
 
-Status add_content(XXH3_state_t* st, const FileEntry& e) {
-  int fd = ::open(e.source.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return errno_error("cannot open", e.source, errno);
-  static thread_local std::array<char, 1 << 18> buf;
-  uint64_t total = 0;
-  Status result;
-  for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) result = errno_error("cannot read", e.source, errno);
-    if (n <= 0) break;
-    XXH3_128bits_update(st, buf.data(), static_cast<size_t>(n));
-    total += static_cast<uint64_t>(n);
-  }
-  ::close(fd);
-  add_value(st, total);
-  return result;
+Status FingerprintSink::finish() {
+  return next_ ? next_->finish() : Status{};
 }
 
-}  // namespace
+std::string FingerprintSink::fingerprint() const {
+  XXH128_hash_t h = XXH3_128bits_digest(state_->xxh);
+  char hex[64];
+  std::snprintf(hex, sizeof hex, "xxh3-128:%016llx%016llx",
+                static_cast<unsigned long long>(h.high64),
+                static_cast<unsigned long long>(h.low64));
+  return hex;
+}
 
 Result<std::string> pack_fingerprint(const std::vector<FileEntry>& entries, const Pack& pack) {
-  std::unique_ptr<XXH3_state_t, StateDeleter> st(XXH3_createState());
-  XXH3_128bits_reset(st.get());
-  for (size_t i : pack.entries) {
-    const FileEntry& e = entries[i];
-    add_field(st.get(), e.path);
-    add_value(st.get(), static_cast<uint8_t>(e.type));
-    add_value(st.get(), e.mode);
-    add_value(st.get(), e.size);
-    add_value(st.get(), e.mtime_sec);
-    add_value(st.get(), e.mtime_nsec);
-    add_field(st.get(), e.link_target);
-    if (e.type == FileType::regular) RC_CHECK(add_content(st.get(), e));
-  }
-  XXH128_hash_t h = XXH3_128bits_digest(st.get());
-  char hex[64];
-  std::snprintf(hex, sizeof hex, "xxh3-128:%016llx%016llx", static_cast<unsigned long long>(h.high64),
-                static_cast<unsigned long long>(h.low64));
-  return std::string(hex);
+  FingerprintSink sink(nullptr);
+  TarWriter tar(&sink);
+  for (size_t i : pack.entries) RC_CHECK(tar.add(entries[i]));
+  RC_CHECK(tar.close());
+  return sink.fingerprint();
 }
 
 }  // namespace regcache

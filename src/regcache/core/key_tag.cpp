@@ -13,15 +13,34 @@ bool tag_char(char c) {
          c == '.' || c == '-';
 }
 
+bool alnum(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+// Maps every run of other characters to one '-' and drops leading ones, so the result
+// also satisfies the OCI layout's ref.name grammar. It works left to right, so the
+// sanitized form of a prefix is a prefix of the sanitized form of every longer string.
 std::string sanitize(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size() && out.size() < kSanitizedLength; ++i) {
-    char c = s[i];
-    if (!tag_char(c)) c = '-';
-    if (i == 0 && (c == '.' || c == '-')) c = '_';
-    out.push_back(c);
+    if (alnum(s[i]))
+      out.push_back(s[i]);
+    else if (!out.empty() && out.back() != '-')
+      out.push_back('-');
   }
   return out;
+}
+
+// A tag that is also a valid OCI layout ref.name: alphanum runs joined by one of . _ -
+// (or "--").
+bool is_ref_name(std::string_view s) {
+  if (s.empty() || !alnum(s.front()) || !alnum(s.back())) return false;
+  for (size_t i = 1; i < s.size(); ++i) {
+    if (alnum(s[i])) continue;
+    bool double_dash = s[i] == '-' && s[i - 1] == '-' && i >= 2 && alnum(s[i - 2]);
+    if (!alnum(s[i - 1]) && !double_dash) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -53,8 +72,10 @@ bool is_valid_tag(std::string_view s) {
 }
 
 std::string tag_for_key(std::string_view key) {
-  if (is_valid_tag(key)) return std::string(key);
-  return sanitize(key) + "-" + sha256_hex(key).substr(0, 16);
+  if (is_valid_tag(key) && is_ref_name(key)) return std::string(key);
+  std::string base = sanitize(key);
+  while (!base.empty() && base.back() == '-') base.pop_back();
+  return (base.empty() ? "" : base + "-") + sha256_hex(key).substr(0, 16);
 }
 
 std::string tag_prefix_for(std::string_view prefix) {

@@ -1,6 +1,6 @@
-// Cache keys and the registry tags that hold them. A key that is a valid tag is its own
-// tag; any other key becomes a sanitized prefix plus 16 hex digits of its SHA-256. The
-// manifest annotation keeps the exact key, and lookups verify it.
+// Cache keys and the registry tags that hold them. A key that is a valid tag and a valid
+// OCI layout ref.name is its own tag; any other key becomes a sanitized prefix plus 16 hex
+// digits of its SHA-256. The manifest annotation keeps the exact key; lookups verify it.
 #pragma once
 
 #include <string>

@@ -86,7 +86,9 @@ Status move_at(int src_dir, const std::string& src_name, int dst_dir, const std:
     RC_CHECK(st);
     return remove_at(src_dir, src_name, shown);
   }
-  if (dst_exists && S_ISDIR(d.st_mode)) RC_CHECK(remove_at(dst_dir, dst_name, shown));
+  // rename() replaces a file with a file atomically; across types the old one goes first.
+  if (dst_exists && (S_ISDIR(d.st_mode) || S_ISDIR(s.st_mode)))
+    RC_CHECK(remove_at(dst_dir, dst_name, shown));
   if (::renameat(src_dir, src_name.c_str(), dst_dir, dst_name.c_str()) != 0) {
     return errno_error("cannot move restored files into", shown, errno);
   }

@@ -54,26 +54,49 @@ struct Staged {
   std::string staging_name;
 };
 
+// Passes bytes on until the first error, then only remembers it, so the download can
+// still be hashed to the end: a corrupt blob is reported as a digest mismatch rather than
+// as whatever the decompressor or the tar reader tripped over first.
+class StopOnError : public Sink {
+ public:
+  explicit StopOnError(Sink* next) : next_(next) {}
+  Status write(const char* data, size_t size) override {
+    if (error_.ok()) error_ = next_->write(data, size);
+    return {};
+  }
+  Status finish() override { return error_.ok() ? next_->finish() : error_; }
+  const Status& error() const { return error_; }
+
+ private:
+  Sink* next_;
+  Status error_;
+};
+
 Status restore_layer(Store& store, const Descriptor& d, const EntryInfo& e,
                      const std::vector<ExtractRoot>& roots, ExternalSymlinks symlinks,
                      DirFixups* fixups, std::atomic<uint64_t>* files,
                      std::atomic<uint64_t>* bytes) {
-  Compression comp = RC_TRY(compression_for_media_type(d.media_type));
+  auto fail = [&](const Error& err) {
+    return make_error(err.kind, "layer " + d.digest + ": " + err.message);
+  };
+  auto comp = compression_for_media_type(d.media_type);
+  if (!comp.ok()) return fail(comp.error());
   Extractor extractor(roots, symlinks, fixups);
   TarReader tar(&extractor);
-  auto decomp = make_decompressor(comp, layer_limit(d, e), &tar);
-  HashingSink hash(decomp.get());
-  LimitSink limit(&hash, d.size, "layer " + d.digest);
+  auto decomp = make_decompressor(comp.value(), layer_limit(d, e), &tar);
+  StopOnError guard(decomp.get());
+  HashingSink hash(&guard);
+  LimitSink limit(&hash, d.size, "the blob");
   Status st = store.get_blob(d, &limit);
-  if (st.ok() && hash.bytes() != d.size) {
-    st = make_error(ErrorKind::integrity,
-                    "layer " + d.digest + " is shorter than its declared size");
+  if (!st.ok() && st.error().kind != ErrorKind::integrity) return st;  // transport, not content
+  if (!st.ok() || hash.bytes() != d.size) {
+    return fail(make_error(ErrorKind::integrity, "size does not match the manifest (" +
+                                                     std::to_string(d.size) + " bytes declared)"));
   }
-  if (st.ok() && hash.digest() != d.digest) {
-    st = make_error(ErrorKind::integrity, "layer " + d.digest + " does not match its digest");
-  }
-  if (st.ok()) st = decomp->finish();
-  RC_CHECK(st);
+  if (hash.digest() != d.digest)
+    return fail(make_error(ErrorKind::integrity, "content does not match its digest"));
+  st = guard.finish();
+  if (!st.ok()) return fail(st.error());
   *files += extractor.files();
   *bytes += extractor.bytes();
   return {};

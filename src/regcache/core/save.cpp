@@ -34,7 +34,8 @@ struct TempFile {
   }
 };
 
-// Writes one pack as a compressed tar into a temporary file and describes it.
+// Writes one pack as a compressed tar into a temporary file and describes it, fingerprint
+// included (computed from the same tar bytes on their way to the compressor).
 Result<LayerInfo> build_layer(const std::vector<FileEntry>& entries, const Pack& pack,
                               const SaveOptions& o, const std::string& tmp_path) {
   int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -43,15 +44,14 @@ Result<LayerInfo> build_layer(const std::vector<FileEntry>& entries, const Pack&
   HashingSink compressed(&file);
   auto compressor = make_compressor(o.compression, o.level, &compressed);
   HashingSink tar_bytes(compressor.get());
-  TarWriter tar(&tar_bytes);
+  FingerprintSink fingerprint(&tar_bytes);
+  TarWriter tar(&fingerprint);
   Status st;
   for (size_t i : pack.entries) {
     st = tar.add(entries[i]);
     if (!st.ok()) break;
   }
   if (st.ok()) st = tar.close();
-  if (st.ok() && ::fsync(fd) != 0 && errno != EINVAL)
-    st = errno_error("cannot sync", tmp_path, errno);
   ::close(fd);
   RC_CHECK(st);
   LayerInfo info;
@@ -60,6 +60,7 @@ Result<LayerInfo> build_layer(const std::vector<FileEntry>& entries, const Pack&
   info.descriptor.digest = compressed.digest();
   info.descriptor.size = compressed.bytes();
   info.descriptor.annotations[kAnnoPackSize] = std::to_string(tar_bytes.bytes());
+  info.descriptor.annotations[kAnnoFingerprint] = fingerprint.fingerprint();
   return info;
 }
 
@@ -80,13 +81,21 @@ Result<std::vector<FileEntry>> walk_roots(const PathSpec& spec) {
   return all;
 }
 
-Result<bool> already_saved(Store& store, const std::string& tag, const std::string& key) {
+// Returns true (and fills the report from it) when the tag already holds this key.
+Result<bool> already_saved(Store& store, const std::string& tag, const std::string& key,
+                           SaveReport* rep) {
   auto m = RC_TRY(store.get_manifest(tag));
   if (!m) return false;
   auto info = parse_manifest(m->bytes);
-  if (info.ok() && info->key == key) return true;
-  return make_error(ErrorKind::exists, "tag " + tag + " in " + store.describe() +
-                                           " holds another entry; use --force to replace it");
+  if (!info.ok() || info->key != key) {
+    return make_error(ErrorKind::exists, "tag " + tag + " in " + store.describe() +
+                                             " holds another entry; use --force to replace it");
+  }
+  rep->digest = m->digest;
+  rep->files = info->files;
+  rep->bytes = info->size;
+  rep->layers = info->layers.size();
+  return true;
 }
 
 // The layers of the base entry, by fingerprint.
@@ -174,7 +183,7 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   if (o.paths.empty()) return make_error(ErrorKind::usage, "save needs at least one path");
   auto spec = RC_TRY(resolve_paths(o.paths, o.excludes, o.anchors, MissingPaths::error));
   if (spec.roots.empty()) return make_error(ErrorKind::usage, "no path to save");
-  if (o.overwrite == Overwrite::no && RC_TRY(already_saved(store, rep.tag, o.key))) {
+  if (o.overwrite == Overwrite::no && RC_TRY(already_saved(store, rep.tag, o.key, &rep))) {
     rep.result = "exists";
     rep.seconds = since(t0);
     return rep;
@@ -194,15 +203,16 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   std::atomic<uint64_t> uploaded{0}, reused{0};
   std::string stage = store.staging_dir() + "/.regcache-upload-" + random_hex(12) + "-";
   RC_CHECK(parallel_for(packs.size(), o.jobs, [&](size_t i) -> Status {
-    std::string fp = RC_TRY(pack_fingerprint(entries, packs[i]));
-    if (auto again = RC_TRY(reusable(store, base, fp, o.compression))) {
-      layers[i] = std::move(*again);
-      ++reused;
-      return {};
+    if (!base.by_fingerprint.empty()) {  // without a base there is nothing to compare with
+      std::string fp = RC_TRY(pack_fingerprint(entries, packs[i]));
+      if (auto again = RC_TRY(reusable(store, base, fp, o.compression))) {
+        layers[i] = std::move(*again);
+        ++reused;
+        return {};
+      }
     }
     TempFile tmp{stage + std::to_string(i)};
     layers[i] = RC_TRY(build_layer(entries, packs[i], o, tmp.path));
-    layers[i].descriptor.annotations[kAnnoFingerprint] = fp;
     return upload_if_missing(store, layers[i].descriptor, {tmp.path, ""}, &uploaded);
   }));
   EntryInfo info;

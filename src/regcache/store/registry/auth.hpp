@@ -29,6 +29,8 @@ class Authorizer {
   // Answers a 401: fetches a token for scope or switches to Basic. Fails when the
   // challenge cannot be met (no credentials, or credentials refused).
   Status on_challenge(const std::string& www_authenticate, const std::string& scope);
+  // Returns true when credentials were found for this registry.
+  bool has_credentials() const { return creds_.has_value(); }
   // Forgets a cached token (after it was refused).
   void forget(const std::string& scope);
 

@@ -290,6 +290,12 @@ class RegistryStore : public Store {
       long s = resp->status;
       if (s == 401 && origin_of(r.url) == registry_origin) {
         if (challenged) {
+          if (!auth_.has_credentials()) {
+            return make_error(ErrorKind::auth,
+                              describe() +
+                                  ": authentication required and no credentials "
+                                  "found (set REGCACHE_USERNAME/REGCACHE_PASSWORD or log in)");
+          }
           return make_error(ErrorKind::auth, describe() +
                                                  ": the registry refused the credentials (" +
                                                  registry_message(*resp) + ")");
