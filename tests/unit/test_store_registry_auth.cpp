@@ -1,0 +1,72 @@
+#include <gtest/gtest.h>
+
+#include "regcache/store/registry/auth.hpp"
+#include "regcache/store/store_ref.hpp"
+
+using namespace regcache;
+
+TEST(Challenge, ParsesBearerWithQuotedParams) {
+  auto c = parse_challenge(
+      R"(Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push")");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->scheme, "bearer");
+  EXPECT_EQ(c->params["realm"], "https://auth.example/token");
+  EXPECT_EQ(c->params["service"], "registry.example");
+  EXPECT_EQ(c->params["scope"], "repository:a/b:pull,push");
+}
+
+TEST(Challenge, ParsesBasicAndPicksASupportedScheme) {
+  auto basic = parse_challenge(R"(Basic realm="test")");
+  ASSERT_TRUE(basic.ok());
+  EXPECT_EQ(basic->scheme, "basic");
+  auto several = parse_challenge("Negotiate\nBearer realm=\"r\"");
+  ASSERT_TRUE(several.ok());
+  EXPECT_EQ(several->scheme, "bearer");
+}
+
+TEST(Challenge, EscapesAndErrors) {
+  auto c = parse_challenge(R"(Bearer realm="a\"b",error="insufficient_scope")");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->params["realm"], "a\"b");
+  EXPECT_EQ(c->params["error"], "insufficient_scope");
+  EXPECT_FALSE(parse_challenge(R"(Bearer realm="unterminated)").ok());
+  EXPECT_FALSE(parse_challenge("").ok());
+}
+
+TEST(StoreRef, Layout) {
+  auto r = parse_store_ref("oci:/tmp/x");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->kind, StoreKind::layout);
+  EXPECT_EQ(r->path, "/tmp/x");
+  EXPECT_FALSE(parse_store_ref("oci:").ok());
+}
+
+TEST(StoreRef, Registry) {
+  auto r = parse_store_ref("docker://ghcr.io/acme/app/cache");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->host, "ghcr.io");
+  EXPECT_EQ(r->repository, "acme/app/cache");
+  auto local = parse_store_ref("localhost:5000/cache");
+  ASSERT_TRUE(local.ok());
+  EXPECT_EQ(local->host, "localhost:5000");
+  auto hub = parse_store_ref("docker.io/user/cache");
+  ASSERT_TRUE(hub.ok());
+  EXPECT_EQ(hub->host, "registry-1.docker.io");
+}
+
+TEST(StoreRef, RejectsWithUsageErrors) {
+  for (const char* bad : {"ftp://x/y", "justaname", "ghcr.io", "ghcr.io/UPPER/case", "ghcr.io/a//b", ""}) {
+    auto r = parse_store_ref(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().kind, ErrorKind::usage) << bad;
+  }
+}
+
+TEST(StoreRef, Loopback) {
+  EXPECT_TRUE(is_loopback_host("localhost:5000"));
+  EXPECT_TRUE(is_loopback_host("127.0.0.1:1234"));
+  EXPECT_TRUE(is_loopback_host("127.8.9.10"));
+  EXPECT_TRUE(is_loopback_host("[::1]:5000"));
+  EXPECT_FALSE(is_loopback_host("ghcr.io"));
+  EXPECT_FALSE(is_loopback_host("128.0.0.1"));
+}
