@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "regcache/cli/commands.hpp"
+#include "regcache/cli/keys.hpp"
 #include "regcache/cli/output.hpp"
 #include "regcache/core/key_tag.hpp"
 #include "regcache/core/restore.hpp"
@@ -16,8 +17,9 @@ namespace {
 
 struct RestoreArgs {
   std::string key;
-  std::vector<std::string> restore_keys, positional, paths;
-  bool lookup_only = false, fail_on_miss = false, allow_external_symlinks = false;
+  std::vector<std::string> restore_keys, positional, paths, presets;
+  bool lookup_only = false, fail_on_miss = false, allow_external_symlinks = false,
+       allow_empty = false;
 };
 
 void report(const RestoreReport& r, const GlobalOptions& g, bool lookup_only) {
@@ -46,12 +48,11 @@ void report(const RestoreReport& r, const GlobalOptions& g, bool lookup_only) {
 
 void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
-  if (a.key.empty()) throw CommandError(2, "restore needs --key");
-  unwrap(validate_key(a.key));
-  for (const auto& p : a.restore_keys) unwrap(validate_key(p));
+  auto keys = resolve_keys(
+      {a.key, a.restore_keys, a.presets, a.allow_empty ? EmptyMatch::allow : EmptyMatch::error}, g);
   RestoreOptions o;
-  o.key = a.key;
-  o.restore_keys = a.restore_keys;
+  o.key = keys.key;
+  o.restore_keys = keys.restore_keys;
   o.paths = a.positional;
   o.paths.insert(o.paths.end(), a.paths.begin(), a.paths.end());
   o.anchors = resolve_anchors(g);
@@ -64,7 +65,7 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   }
   report(rep, g, a.lookup_only);
   if (rep.result == "miss" && a.fail_on_miss)
-    throw CommandError(3, "no cache entry for key " + a.key);
+    throw CommandError(3, "no cache entry for key " + keys.key);
 }
 
 }  // namespace
@@ -73,7 +74,11 @@ void add_restore_command(CLI::App& app, GlobalOptions& g) {
   auto args = std::make_shared<RestoreArgs>();
   auto* sub = app.add_subcommand("restore",
                                  "Restore the entry for a key (or the newest restore-key match)");
-  sub->add_option("--key", args->key, "Exact cache key to look for first");
+  sub->add_option("--key", args->key, "Exact cache key (or key template) to look for first");
+  sub->add_option("--preset", args->presets,
+                  "Use an ecosystem's key and restore keys (regcache presets)")
+      ->allow_extra_args(false);
+  sub->add_flag("--allow-empty", args->allow_empty, "Let hashFiles match nothing");
   sub->add_option("--restore-key", args->restore_keys,
                   "Key prefix to fall back on, in order (repeatable)")
       ->allow_extra_args(false);

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "regcache/cli/commands.hpp"
+#include "regcache/cli/keys.hpp"
 #include "regcache/cli/output.hpp"
 #include "regcache/core/key_tag.hpp"
 #include "regcache/core/restore_state.hpp"
@@ -18,8 +19,8 @@ namespace {
 
 struct SaveArgs {
   std::string key, base;
-  std::vector<std::string> positional, paths, excludes;
-  bool force = false;
+  std::vector<std::string> positional, paths, excludes, presets;
+  bool force = false, allow_empty = false;
   int level = -1;
   std::string compression = "zstd";
 };
@@ -57,13 +58,15 @@ PackOptions pack_options_from_env() {
 
 void run_save(const SaveArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
-  if (a.key.empty()) throw CommandError(2, "save needs --key");
-  unwrap(validate_key(a.key));
+  auto keys = resolve_keys(
+      {a.key, {}, a.presets, a.allow_empty ? EmptyMatch::allow : EmptyMatch::error}, g);
   SaveOptions o;
-  o.key = a.key;
+  o.key = keys.key;
   o.paths = a.positional;
   o.paths.insert(o.paths.end(), a.paths.begin(), a.paths.end());
-  if (o.paths.empty()) throw CommandError(2, "save needs at least one path");
+  o.optional_paths = keys.preset_paths;
+  if (o.paths.empty() && o.optional_paths.empty())
+    throw CommandError(2, "save needs at least one path (or a --preset)");
   o.excludes = a.excludes;
   o.anchors = resolve_anchors(g);
   o.overwrite = a.force ? Overwrite::yes : Overwrite::no;
@@ -90,7 +93,11 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
 void add_save_command(CLI::App& app, GlobalOptions& g) {
   auto args = std::make_shared<SaveArgs>();
   auto* sub = app.add_subcommand("save", "Save paths into the store under a key");
-  sub->add_option("--key", args->key, "Cache key (at most 512 characters, no comma)");
+  sub->add_option("--key", args->key,
+                  "Cache key or key template (at most 512 characters, no comma)");
+  sub->add_option("--preset", args->presets, "Cache what an ecosystem needs (regcache presets)")
+      ->allow_extra_args(false);
+  sub->add_flag("--allow-empty", args->allow_empty, "Let hashFiles match nothing");
   sub->add_option("paths", args->positional, "Paths to save ('~', globs and !exclusions work)");
   sub->add_option("--path", args->paths, "A path to save (repeatable)")->allow_extra_args(false);
   sub->add_option("--exclude", args->excludes, "Leave out paths matching a glob (repeatable)")

@@ -15,5 +15,7 @@ void add_restore_command(CLI::App& app, GlobalOptions& g);
 void add_list_command(CLI::App& app, GlobalOptions& g);
 // Adds `delete` to app.
 void add_delete_command(CLI::App& app, GlobalOptions& g);
+// Adds `key`, `hash-files` and `presets` to app.
+void add_key_commands(CLI::App& app, GlobalOptions& g);
 
 }  // namespace regcache

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   add_restore_command(app, g);
   add_list_command(app, g);
   add_delete_command(app, g);
+  add_key_commands(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

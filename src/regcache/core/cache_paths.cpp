@@ -47,40 +47,41 @@ std::vector<std::string> children(const std::string& dir) {
 }
 
 void expand(const std::string& base, const std::vector<std::string>& parts, size_t i,
-            std::vector<std::string>& out) {
+            std::vector<std::string>& out, const PruneFn& prune) {
   if (i == parts.size()) {
     if (exists(base.empty() ? "/" : base)) out.push_back(base.empty() ? "/" : base);
     return;
   }
   const std::string& part = parts[i];
   if (part == "**") {
-    expand(base, parts, i + 1, out);  // zero components
+    expand(base, parts, i + 1, out, prune);  // zero components
     for (const auto& c : children(base.empty() ? "/" : base)) {
       std::string p = base + "/" + c;
-      if (is_dir(p))
-        expand(p, parts, i, out);
-      else if (i + 1 == parts.size())
+      if (is_dir(p)) {
+        if (!prune || !prune(p)) expand(p, parts, i, out, prune);
+      } else if (i + 1 == parts.size()) {
         out.push_back(p);
-      else
-        expand(p, parts, i + 1, out);
+      } else {
+        expand(p, parts, i + 1, out, prune);
+      }
     }
     return;
   }
   if (!has_glob_chars(part)) {
-    expand(base + "/" + part, parts, i + 1, out);
+    expand(base + "/" + part, parts, i + 1, out, prune);
     return;
   }
   for (const auto& c : children(base.empty() ? "/" : base)) {
     if (c[0] == '.' && part[0] != '.') continue;  // like the shell: '*' skips dotfiles
-    if (glob_match(part, c)) expand(base + "/" + c, parts, i + 1, out);
+    if (glob_match(part, c)) expand(base + "/" + c, parts, i + 1, out, prune);
   }
 }
 
 }  // namespace
 
-std::vector<std::string> expand_glob(const std::string& abs_pattern) {
+std::vector<std::string> expand_glob(const std::string& abs_pattern, const PruneFn& prune) {
   std::vector<std::string> out;
-  expand("", split_components(abs_pattern), 0, out);
+  expand("", split_components(abs_pattern), 0, out, prune);
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
@@ -123,6 +124,10 @@ Result<PathSpec> resolve_paths(const std::vector<std::string>& paths,
   }
   for (const auto& e : excludes) RC_CHECK(add_exclude(e));
   for (const auto& s : sources) spec.roots.push_back({s, anchor_path(anchors, s)});
+  return normalized(std::move(spec));
+}
+
+PathSpec normalized(PathSpec spec) {
   std::sort(spec.roots.begin(), spec.roots.end(),
             [](const CacheRoot& a, const CacheRoot& b) { return a.archive < b.archive; });
   std::vector<CacheRoot> kept;

@@ -2,6 +2,7 @@
 // what to read on disk and under which archive path to store it.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,10 +29,18 @@ Result<PathSpec> resolve_paths(const std::vector<std::string>& paths,
                                const std::vector<std::string>& excludes, const Anchors& anchors,
                                MissingPaths missing);
 
+// Returns spec with its roots sorted and de-duplicated (none inside another).
+PathSpec normalized(PathSpec spec);
+
 // Returns the walk filter for a root: true for paths the spec excludes.
 ExcludeFn exclude_filter(const PathSpec& spec, const CacheRoot& root);
 
-// Returns the absolute paths matching an absolute glob pattern, sorted.
-std::vector<std::string> expand_glob(const std::string& abs_pattern);
+// Decides whether a directory is left out of glob expansion (not descended into).
+using PruneFn = std::function<bool(const std::string& abs_dir)>;
+
+// Returns the absolute paths matching an absolute glob pattern, sorted; `**` does not
+// descend into directories `prune` names.
+std::vector<std::string> expand_glob(const std::string& abs_pattern,
+                                     const PruneFn& prune = nullptr);
 
 }  // namespace regcache

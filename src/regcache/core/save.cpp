@@ -180,9 +180,18 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   SaveReport rep;
   rep.key = o.key;
   rep.tag = tag_for_key(o.key);
-  if (o.paths.empty()) return make_error(ErrorKind::usage, "save needs at least one path");
+  if (o.paths.empty() && o.optional_paths.empty()) {
+    return make_error(ErrorKind::usage, "save needs at least one path");
+  }
   auto spec = RC_TRY(resolve_paths(o.paths, o.excludes, o.anchors, MissingPaths::error));
-  if (spec.roots.empty()) return make_error(ErrorKind::usage, "no path to save");
+  if (!o.optional_paths.empty()) {
+    auto extra = RC_TRY(resolve_paths(o.optional_paths, {}, o.anchors, MissingPaths::skip));
+    for (const auto& p : o.optional_paths) log_verbose("preset path " + p);
+    spec.roots.insert(spec.roots.end(), extra.roots.begin(), extra.roots.end());
+    spec = normalized(std::move(spec));
+  }
+  if (spec.roots.empty())
+    return make_error(ErrorKind::not_found, "none of the paths to save exists");
   if (o.overwrite == Overwrite::no && RC_TRY(already_saved(store, rep.tag, o.key, &rep))) {
     rep.result = "exists";
     rep.seconds = since(t0);

@@ -18,8 +18,9 @@ enum class Overwrite { no, yes };
 
 struct SaveOptions {
   std::string key;
-  std::vector<std::string> paths;     // as given: may hold '~', globs and "!exclusions"
-  std::vector<std::string> excludes;  // --exclude globs
+  std::vector<std::string> paths;           // as given: may hold '~', globs and "!exclusions"
+  std::vector<std::string> excludes;        // --exclude globs
+  std::vector<std::string> optional_paths;  // from presets: saved when present
   Anchors anchors;
   Overwrite overwrite = Overwrite::no;
   Compression compression = Compression::zstd;

@@ -1,0 +1,379 @@
+#!/bin/bash
+# bench/run.sh [--quick]: the one command that builds the benchmark corpora and runs
+# regcache and every baseline side by side on the same loopback registry, then writes
+# docs/benchmarks.md (bench/report.py) and prints the ratios.
+#
+#   --quick   small corpora, a smoke test of the whole pipeline (about 3 minutes)
+#   default   full corpora (see bench/README.md for the sizes and the run time)
+#
+# Environment: REGCACHE (binary, default build/regcache), BENCH_BIG_COUNT, BENCH_BIG_MIB,
+# BENCH_SMALL_SIZES (space-separated file counts) override the corpus sizes.
+#
+# Everything it makes stays under bench/out/ (gitignored): corpora/ (kept and reused by the
+# next run), services/ (the registry, fresh each run), work/ (scratch), logs/,
+# results.tsv and meta.tsv. It writes docs/benchmarks.md and nothing else outside bench/out/.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$HERE")
+CMDLINE="bench/run.sh${*:+ $*}"
+MODE=full
+for arg in "$@"; do
+  case $arg in
+    --quick) MODE=quick ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown argument: $arg (usage: bench/run.sh [--quick])" >&2; exit 2 ;;
+  esac
+done
+
+if [ "$MODE" = quick ]; then
+  BIG_COUNT=${BENCH_BIG_COUNT:-2} BIG_MIB=${BENCH_BIG_MIB:-16}
+  SMALL_SIZES=${BENCH_SMALL_SIZES:-"1000 10000"}
+else
+  BIG_COUNT=${BENCH_BIG_COUNT:-8} BIG_MIB=${BENCH_BIG_MIB:-256}
+  SMALL_SIZES=${BENCH_SMALL_SIZES:-"10000 100000 1000000"}
+fi
+
+OUT=$HERE/out
+CORP=$OUT/corpora
+WORK=$OUT/work
+SVC=$OUT/services
+LOGS=$OUT/logs
+RESULTS=$OUT/results.tsv
+META=$OUT/meta.tsv
+PY=/usr/bin/python3
+TREE="$PY $HERE/tree.py"
+REPORT_MD=$ROOT/docs/benchmarks.md
+
+die() { echo "run.sh: error: $*" >&2; exit 1; }
+say() { echo "== $*"; }
+
+# ---------------------------------------------------------------- dependencies
+check_deps() {
+  if [ ! -x /usr/bin/time ]; then
+    # GNU time (Debian package "time") gives wall, user, sys and peak RSS of one command.
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "installing Debian's 'time' package for /usr/bin/time"
+      apt-get install -y time >/dev/null || die "apt-get install -y time failed"
+    else
+      die "/usr/bin/time missing: apt-get install time"
+    fi
+  fi
+  local missing=()
+  for tool in tar gzip zstd curl jq sha256sum cp cargo npm docker-registry; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+  done
+  [ -x "$PY" ] || missing+=("$PY")
+  [ ${#missing[@]} -eq 0 ] || die "missing tools: ${missing[*]} (Debian: tar gzip zstd curl jq coreutils cargo npm docker-registry python3)"
+  [ -d /usr/share/cargo/registry ] || die "/usr/share/cargo/registry missing: install Debian's librust-serde-dev, librust-regex-dev, librust-rand-dev, librust-rayon-dev, librust-env-logger-dev, librust-serde-json-dev"
+  [ -x "${REGCACHE:-$ROOT/build/regcache}" ] || die "regcache binary not found: build it first (make build) or set REGCACHE"
+}
+
+# ---------------------------------------------------------------- corpora
+# Each corpus is a workspace directory CORP/NAME holding one tree (its relative path is
+# the second field); a marker file with a stamp of the recipe says it is complete.
+stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
+is_built() { [ -f "$1/.bench-complete" ] && [ "$(cat "$1/.bench-complete")" = "$2" ]; }
+mark_built() { echo "$2" > "$1/.bench-complete"; }
+
+build_cargo() {
+  local ws=$CORP/cargo stamp
+  stamp=$(stamp_of "$HERE/corpus/cargo/Cargo.toml" "$HERE/corpus/cargo/src/main.rs")
+  is_built "$ws" "$stamp" && { say "corpus cargo: reusing $ws/target"; return; }
+  say "corpus cargo: cargo build --offline (about a minute on 2 cores)"
+  rm -rf "$ws"; mkdir -p "$ws/.cargo"
+  cp -r "$HERE/corpus/cargo/Cargo.toml" "$HERE/corpus/cargo/src" "$ws/"
+  cat > "$ws/.cargo/config.toml" <<'CFG'
+[source.crates-io]
+replace-with = "debian"
+[source.debian]
+directory = "/usr/share/cargo/registry"
+CFG
+  # rustup's toolchains stay where they are; cargo's own state goes under bench/out.
+  ( [ -z "${RUSTUP_HOME:-}" ] && [ -d "$HOME/.rustup" ] && export RUSTUP_HOME=$HOME/.rustup
+    export CARGO_HOME=$OUT/cargo-home
+    unset CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR RUSTFLAGS
+    cd "$ws" && cargo build --offline ) > "$LOGS/cargo-build.log" 2>&1 \
+    || { tail -30 "$LOGS/cargo-build.log"; die "cargo build failed (log: $LOGS/cargo-build.log)"; }
+  "$ws/target/debug/regcache-bench-corpus" >/dev/null || die "the cargo corpus binary does not run"
+  mark_built "$ws" "$stamp"
+}
+
+build_node() {
+  local ws=$CORP/node stamp
+  stamp=$(stamp_of "$HERE/corpus/node/package.json" "$HERE/corpus/node/package-lock.json")
+  is_built "$ws" "$stamp" && { say "corpus node: reusing $ws/node_modules"; return; }
+  say "corpus node: npm ci from the committed lockfile"
+  rm -rf "$ws"; mkdir -p "$ws"
+  cp "$HERE/corpus/node/package.json" "$HERE/corpus/node/package-lock.json" "$ws/"
+  ( cd "$ws" && npm ci --no-audit --no-fund --prefer-offline --cache "$OUT/npm-cache" ) \
+    > "$LOGS/npm-ci.log" 2>&1 || { tail -30 "$LOGS/npm-ci.log"; die "npm ci failed (log: $LOGS/npm-ci.log)"; }
+  mark_built "$ws" "$stamp"
+}
+
+build_big() {
+  local ws=$CORP/$1 i
+  is_built "$ws" "v1" && { say "corpus $1: reusing $ws/data"; return; }
+  say "corpus $1: $BIG_COUNT files of $BIG_MIB MiB of random bytes"
+  rm -rf "$ws"; mkdir -p "$ws/data"
+  for ((i = 0; i < BIG_COUNT; i++)); do
+    head -c "${BIG_MIB}M" /dev/urandom > "$ws/data/blob-$i.bin"
+  done
+  mark_built "$ws" "v1"
+}
+
+build_small() {
+  local ws=$CORP/$1 n=$2
+  is_built "$ws" "v1" && { say "corpus $1: reusing $ws/files"; return; }
+  say "corpus $1: $n small files"
+  rm -rf "$ws"; mkdir -p "$ws"
+  $TREE gen-small "$ws/files" "$n"
+  mark_built "$ws" "v1"
+}
+
+# ---------------------------------------------------------------- measuring
+# measure NAME CMD...: runs CMD under GNU time; sets T_WALL T_CPU T_RSS (KiB) and leaves
+# CMD's stdout in $LOGS/NAME.out. Any failure stops the run.
+measure() {
+  local name=$1; shift
+  sync  # earlier writes reach the disk outside the measured time
+  if ! /usr/bin/time -f '%e %U %S %M' -o "$WORK/time.out" "$@" > "$LOGS/$name.out" 2> "$LOGS/$name.err"; then
+    tail -20 "$LOGS/$name.err" >&2
+    die "$name failed: $* (logs: $LOGS/$name.{out,err})"
+  fi
+  local user sys
+  read -r T_WALL user sys T_RSS < <(tail -1 "$WORK/time.out")
+  T_CPU=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+}
+
+# record CORPUS TOOL OP UP DOWN NOTE: appends the last measurement to results.tsv.
+record() {
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$T_WALL" "$T_CPU" "$T_RSS" \
+    "$4" "$5" "$C_FILES" "$C_BYTES" "${6:-}" >> "$RESULTS"
+  awk -v c="$1" -v t="$2" -v o="$3" -v w="$T_WALL" -v cpu="$T_CPU" -v m="$T_RSS" -v u="$4" -v d="$5" -v n="${6:-}" \
+    'BEGIN { printf "   %-14s %-9s %-15s %8.2f s  cpu %7.2f s  peak %6.0f MiB", c, t, o, w, cpu, m / 1024;
+             if (u != "") printf "  up %9.1f MiB", u / 1048576;
+             if (d != "") printf "  down %9.1f MiB", d / 1048576;
+             if (n != "") printf "  (%s)", n; printf "\n" }'
+}
+
+json_field() { jq -r ".$2" "$1"; }
+
+expect_json() {  # FILE FIELD VALUE
+  local got; got=$(json_field "$1" "$2")
+  [ "$got" = "$3" ] || die "$1: expected $2=$3, got $2=$got: $(cat "$1")"
+}
+
+verify() {  # ORIG COPY ns|s LABEL
+  local msg
+  msg=$($TREE verify "$1" "$2" --mtime "$3") || die "$4: the restored tree differs from the original (see above)"
+  echo "     verified $4: $msg"
+}
+
+# Plain-registry helpers for the baselines, exported so that the timed `bash -c` sees them.
+# upload FILE REPO: hashes FILE (docker push hashes too) and pushes it as one blob
+# (POST an upload session, then one monolithic PUT with the digest); writes FILE.digest.
+upload() {
+  local file=$1 repo=$2 digest loc sep
+  digest=sha256:$(sha256sum "$file" | cut -d' ' -f1)
+  loc=$(curl -sSf -o /dev/null -D - -X POST "http://$REG/v2/$repo/blobs/uploads/" \
+        | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
+  [ -n "$loc" ] || { echo "upload: no Location header" >&2; return 1; }
+  case $loc in http*) ;; *) loc="http://$REG$loc" ;; esac
+  case $loc in *\?*) sep='&' ;; *) sep='?' ;; esac
+  curl -sSf -o /dev/null -H 'Expect:' -H 'Content-Type: application/octet-stream' \
+    -T "$file" "$loc${sep}digest=$digest"
+  echo "$digest" > "$file.digest"
+}
+blob_url() { echo "http://$REG/v2/$1/blobs/$2"; }
+export -f upload blob_url
+
+# ---------------------------------------------------------------- one corpus
+C_FILES=0 C_BYTES=0
+
+corpus_stats() {  # WS TREE
+  read -r C_FILES C_BYTES < <($TREE stats "$1/$2")
+}
+
+fresh_dir() { rm -rf "$1"; mkdir -p "$1"; }
+
+# bench_main NAME TREE: every tool and baseline on CORP/NAME/TREE.
+bench_main() {
+  local c=$1 tree=$2 ws=$CORP/$1 dest f digest up down base_note=""
+  corpus_stats "$ws" "$tree"
+  say "$c: $tree, $C_FILES files, $(awk -v b="$C_BYTES" 'BEGIN { printf "%.1f MiB", b / 1048576 }')"
+  $TREE warm "$ws/$tree"
+
+  # cp -a: the floor for a restore.
+  dest=$WORK/cp/$c; fresh_dir "$dest"
+  measure "$c-cp-restore" cp -a "$ws/$tree" "$dest/$tree"
+  record "$c" cp restore "" ""
+  verify "$ws/$tree" "$dest/$tree" ns "cp -a"; rm -rf "$dest"
+
+  # The 2021 workaround: tar -cpzf, then one PUT; restore: GET, then tar -xzf.
+  f=$WORK/$c.tgz; rm -f "$f" "$f.digest"
+  measure "$c-tgz-save" bash -c 'set -eo pipefail; tar -C "$1" -cpzf "$3" "$2"; upload "$3" "$4"' _ \
+    "$ws" "$tree" "$f" "bench/${c,,}-tgz"
+  digest=$(cat "$f.digest"); up=$(stat -c %s "$f")
+  record "$c" tar-gzip save "$up" ""
+  rm -f "$f"; dest=$WORK/tgz/$c; fresh_dir "$dest"
+  measure "$c-tgz-restore" bash -c 'set -eo pipefail; curl -sSfL -o "$3" "$(blob_url "$4" "$5")"; tar -C "$1" -xzf "$3"' _ \
+    "$dest" "$tree" "$f" "bench/${c,,}-tgz" "$digest"
+  record "$c" tar-gzip restore "" "$(stat -c %s "$f")"
+  verify "$ws/$tree" "$dest/$tree" s "tar-gzip"; rm -rf "$dest" "$f" "$f.digest"
+
+  # The best hand pipeline: tar | zstd -T0 -3, then one PUT; restore: GET | zstd -d | tar -x.
+  f=$WORK/$c.tar.zst; rm -f "$f" "$f.digest"
+  measure "$c-zst-save" bash -c 'set -eo pipefail; tar -C "$1" -cf - "$2" | zstd -T0 -3 -q -o "$3"; upload "$3" "$4"' _ \
+    "$ws" "$tree" "$f" "bench/${c,,}-zst"
+  digest=$(cat "$f.digest"); up=$(stat -c %s "$f")
+  record "$c" tar-zstd save "$up" ""
+  rm -f "$f" "$f.digest"; dest=$WORK/zst/$c; fresh_dir "$dest"
+  measure "$c-zst-restore" bash -c 'set -eo pipefail; curl -sSfL "$(blob_url "$2" "$3")" | zstd -d -q | tar -C "$1" -xf -' _ \
+    "$dest" "bench/${c,,}-zst" "$digest"
+  record "$c" tar-zstd restore "" "$up"
+  verify "$ws/$tree" "$dest/$tree" s "tar-zstd"; rm -rf "$dest"
+
+  # regcache: cold save into a new repository, restore elsewhere, unchanged save, 1% save.
+  local store=$REG/bench/${c,,}-regcache
+  rm -f "$REGCACHE_STATE_FILE"
+  measure "$c-rc-save-cold" bash -c 'cd "$1" && exec "$RC" --store "$2" --json --workspace "$1" save --key "$3" "$4"' _ \
+    "$ws" "$store" "$c-k1" "$tree"
+  expect_json "$LOGS/$c-rc-save-cold.out" result saved
+  up=$(json_field "$LOGS/$c-rc-save-cold.out" uploaded_bytes)
+  record "$c" regcache save-cold "$up" "" "$(json_field "$LOGS/$c-rc-save-cold.out" layers) layers"
+
+  dest=$WORK/regcache/$c; fresh_dir "$dest"
+  measure "$c-rc-restore" bash -c 'cd "$1" && exec "$RC" --store "$2" --json --workspace "$1" restore --key "$3"' _ \
+    "$dest" "$store" "$c-k1"
+  expect_json "$LOGS/$c-rc-restore.out" result hit
+  down=$(json_field "$LOGS/$c-rc-restore.out" downloaded_bytes)
+  record "$c" regcache restore "" "$down"
+  verify "$ws/$tree" "$dest/$tree" ns "regcache"; rm -rf "$dest"
+
+  local base_k1=()
+  if [ "$HAS_BASE" = yes ]; then base_k1=(--base "$c-k1");
+  else base_note="no --base: base from the restore state file"; fi
+  measure "$c-rc-save-unchanged" bash -c 'cd "$1" && shift && exec "$RC" "$@"' _ "$ws" \
+    --store "$store" --json --workspace "$ws" save --key "$c-k2" "${base_k1[@]}" "$tree"
+  expect_json "$LOGS/$c-rc-save-unchanged.out" result saved
+  record "$c" regcache save-unchanged "$(json_field "$LOGS/$c-rc-save-unchanged.out" uploaded_bytes)" "" \
+    "$(json_field "$LOGS/$c-rc-save-unchanged.out" reused_layers)/$(json_field "$LOGS/$c-rc-save-unchanged.out" layers) layers reused${base_note:+; $base_note}"
+
+  save_changed "$c" "$tree" "$store" spread "$c-k3" "$c-k2" save-1pct
+  save_changed "$c" "$tree" "$store" clustered "$c-k4" "$c-k2" save-1pct-clustered
+}
+
+# save_changed CORPUS TREE STORE spread|clustered KEY BASE OP: changes 1% of the files,
+# saves KEY (--base BASE), and puts the files back as they were.
+save_changed() {
+  local c=$1 tree=$2 store=$3 how=$4 key=$5 base=$6 op=$7 ws=$CORP/$1 changed n_changed n_total b_changed
+  local base_args=() base_note="" log=$c-rc-$7
+  if [ "$HAS_BASE" = yes ]; then base_args=(--base "$base"); else base_note="; no --base: base from the restore state file"; fi
+  changed=$($TREE mutate "$ws/$tree" 1 "$UNDO" "$how")   # "CHANGED TOTAL CHANGED_BYTES"
+  measure "$log" bash -c 'cd "$1" && shift && exec "$RC" "$@"' _ "$ws" \
+    --store "$store" --json --workspace "$ws" save --key "$key" "${base_args[@]}" "$tree"
+  $TREE unmutate "$UNDO"
+  expect_json "$LOGS/$log.out" result saved
+  read -r n_changed n_total b_changed <<< "$changed"
+  record "$c" regcache "$op" "$(json_field "$LOGS/$log.out" uploaded_bytes)" "" \
+    "$how: $n_changed of $n_total files changed ($(awk -v a="$b_changed" -v b="$C_BYTES" 'BEGIN { printf "%.1f%%", 100 * a / b }') of the bytes); $(json_field "$LOGS/$log.out" reused_layers)/$(json_field "$LOGS/$log.out" layers) layers reused$base_note"
+}
+
+# bench_small NAME: the linearity curve: regcache save and restore, and cp -a.
+bench_small() {
+  local c=$1 tree=files ws=$CORP/$1 dest store=$REG/bench/${1,,}-regcache
+  corpus_stats "$ws" "$tree"
+  say "$c: $C_FILES small files"
+  $TREE warm "$ws/$tree"
+  # cp -a for scale; not compared with the original (that would double the run's longest step).
+  dest=$WORK/cp/$c; fresh_dir "$dest"
+  measure "$c-cp-restore" cp -a "$ws/$tree" "$dest/$tree"
+  record "$c" cp restore "" ""
+  rm -rf "$dest"
+
+  rm -f "$REGCACHE_STATE_FILE"
+  measure "$c-rc-save-cold" bash -c 'cd "$1" && exec "$RC" --store "$2" --json --workspace "$1" save --key "$3" "$4"' _ \
+    "$ws" "$store" "$c-k1" "$tree"
+  expect_json "$LOGS/$c-rc-save-cold.out" result saved
+  record "$c" regcache save-cold "$(json_field "$LOGS/$c-rc-save-cold.out" uploaded_bytes)" "" "$(json_field "$LOGS/$c-rc-save-cold.out" layers) layers"
+  dest=$WORK/regcache/$c; fresh_dir "$dest"
+  measure "$c-rc-restore" bash -c 'cd "$1" && exec "$RC" --store "$2" --json --workspace "$1" restore --key "$3"' _ \
+    "$dest" "$store" "$c-k1"
+  expect_json "$LOGS/$c-rc-restore.out" result hit
+  record "$c" regcache restore "" "$(json_field "$LOGS/$c-rc-restore.out" downloaded_bytes)"
+  verify "$ws/$tree" "$dest/$tree" ns "regcache"; rm -rf "$dest"
+}
+
+# ---------------------------------------------------------------- main
+check_deps
+mkdir -p "$CORP" "$WORK" "$LOGS"
+UNDO=$OUT/mutation-undo.json
+# A run killed in the middle of the 1% step leaves its undo record: put the corpus back.
+[ -f "$UNDO" ] && { echo "undoing an interrupted 1% mutation"; $TREE unmutate "$UNDO"; }
+
+# A private copy of the binary, so that a rebuild during the run cannot mix two versions.
+export RC=$OUT/bin/regcache
+mkdir -p "$OUT/bin"; cp "${REGCACHE:-$ROOT/build/regcache}" "$RC"
+if "$RC" save --help 2>/dev/null | grep -q -- '--base'; then HAS_BASE=yes; else HAS_BASE=no; fi
+export REGCACHE_STATE_FILE=$WORK/regcache-state.json
+unset REGCACHE_STORE REGCACHE_USERNAME REGCACHE_PASSWORD
+
+started=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+start_date=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+BIG=big-${BIG_COUNT}x${BIG_MIB}M
+
+say "building corpora in $CORP ($MODE mode)"
+build_cargo
+build_node
+build_big "$BIG"
+for n in $SMALL_SIZES; do build_small "small-$n" "$n"; done
+rm -rf "$WORK"/{cp,tgz,zst,regcache}
+corpora_done=$(date +%s)
+
+# A fresh registry for every run, so that a cold save really is cold.
+cleanup() {
+  local rc=$?
+  [ -f "$UNDO" ] && $TREE unmutate "$UNDO"
+  if [ -f "$SVC/pids" ]; then "$PY" "$ROOT/tests/harness/services.py" stop --dir "$SVC" || true; fi
+  if [ $rc -eq 0 ]; then rm -rf "$SVC" "$WORK"/{cp,tgz,zst,regcache}; else echo "run.sh: FAILED; registry log: $SVC/open.log, logs: $LOGS" >&2; fi
+}
+trap cleanup EXIT
+if [ -f "$SVC/pids" ]; then "$PY" "$ROOT/tests/harness/services.py" stop --dir "$SVC" || true; fi
+rm -rf "$SVC"
+"$PY" "$ROOT/tests/harness/services.py" start --dir "$SVC" > "$LOGS/services.log" 2>&1 \
+  || { cat "$LOGS/services.log"; die "could not start the test registry"; }
+REG=$(. "$SVC/services.env" && echo "$REG_OPEN")
+export REG
+
+printf 'corpus\ttool\top\twall_s\tcpu_s\tpeak_kib\tup_bytes\tdown_bytes\tfiles\ttree_bytes\tnote\n' > "$RESULTS"
+say "measuring against the registry at $REG (regcache: $("$RC" --version), --base: $HAS_BASE)"
+bench_main cargo target
+bench_main node node_modules
+bench_main "$BIG" data
+for n in $SMALL_SIZES; do bench_small "small-$n"; done
+
+finished=$(date +%s) elapsed=$(( $(date +%s) - started ))
+{
+  printf 'mode\t%s\n' "$MODE"
+  printf 'command\t%s\n' "$CMDLINE"
+  printf 'date\t%s\n' "$start_date"
+  printf 'elapsed_s\t%s\n' "$elapsed"
+  printf 'corpora_s\t%s\n' "$(( corpora_done - started ))"
+  printf 'measure_s\t%s\n' "$(( finished - corpora_done ))"
+  printf 'regcache\t%s (%s, sha256 %s)\n' "$("$RC" --version)" \
+    "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" "$(sha256sum "$RC" | cut -c1-12)"
+  printf 'has_base\t%s\n' "$HAS_BASE"
+  printf 'big\t%s files x %s MiB\n' "$BIG_COUNT" "$BIG_MIB"
+  printf 'small_sizes\t%s\n' "$SMALL_SIZES"
+  printf 'big_corpus\t%s\n' "$BIG"
+  printf 'tools\t%s; %s; %s; %s; %s\n' "$(tar --version | head -1)" "$(gzip --version | head -1)" \
+    "$(zstd --version | sed 's/^\*\*\* //; s/, by.*//')" "$(curl --version | head -1 | cut -d' ' -f1-2)" \
+    "$(docker-registry --version 2>&1 | head -1 | awk '{print "docker-registry", $3}')"
+  printf 'out_dir\t%s\n' "$OUT"
+  printf 'load_start\t%s\n' "$load_start"
+  printf 'load_end\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+} > "$META"
+"$PY" "$HERE/report.py" --results "$RESULTS" --meta "$META" --out "$REPORT_MD"
+echo "wrote $REPORT_MD ($MODE run: $(( corpora_done - started )) s for the corpora, $(( finished - corpora_done )) s measuring)"

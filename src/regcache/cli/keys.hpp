@@ -1,0 +1,29 @@
+// Turns --key/--restore-key templates and --preset names into the concrete key, the
+// restore-key chain and the extra paths presets add.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "regcache/cli/context.hpp"
+#include "regcache/core/hash_files.hpp"
+
+namespace regcache {
+
+struct KeyRequest {
+  std::string key;                        // template, may be empty when presets give one
+  std::vector<std::string> restore_keys;  // templates
+  std::vector<std::string> presets;
+  EmptyMatch empty = EmptyMatch::error;
+};
+
+struct ResolvedKeys {
+  std::string key;
+  std::vector<std::string> restore_keys;
+  std::vector<std::string> preset_paths;  // absolute; may not exist
+};
+
+// Renders templates and applies presets; throws CommandError (exit 2) on bad input.
+ResolvedKeys resolve_keys(const KeyRequest& request, const GlobalOptions& g);
+
+}  // namespace regcache
