@@ -24,7 +24,8 @@ struct KeyArgs {
 
 void run_key(const KeyArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
-  auto keys = resolve_keys({a.templ, {}, a.presets, a.allow_empty ? EmptyMatch::allow : EmptyMatch::error}, g);
+  auto keys = resolve_keys(
+      {a.templ, {}, a.presets, a.allow_empty ? EmptyMatch::allow : EmptyMatch::error}, g);
   if (g.json) {
     print_json_line(nlohmann::json{{"key", keys.key}, {"restore_keys", keys.restore_keys}}.dump());
     return;
@@ -37,7 +38,8 @@ void run_hash_files(const KeyArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
   if (a.globs.empty()) throw CommandError(2, "hash-files needs at least one glob");
   Anchors anchors = resolve_anchors(g);
-  print_json_line(unwrap(hash_files(a.globs, anchors.workspace, a.allow_empty ? EmptyMatch::allow : EmptyMatch::error)));
+  print_json_line(unwrap(hash_files(a.globs, anchors.workspace,
+                                    a.allow_empty ? EmptyMatch::allow : EmptyMatch::error)));
 }
 
 void run_presets(const GlobalOptions& g) {
@@ -47,7 +49,10 @@ void run_presets(const GlobalOptions& g) {
   for (const auto& name : preset_names()) {
     Preset p = unwrap(make_preset(name, PresetEnv{process_env(), anchors.workspace, anchors.home}));
     if (g.json) {
-      out.push_back({{"name", p.name}, {"summary", p.summary}, {"paths", p.paths}, {"key", p.key},
+      out.push_back({{"name", p.name},
+                     {"summary", p.summary},
+                     {"paths", p.paths},
+                     {"key", p.key},
                      {"restore_keys", p.restore_keys}});
       continue;
     }
@@ -64,13 +69,17 @@ void run_presets(const GlobalOptions& g) {
 void add_key_commands(CLI::App& app, GlobalOptions& g) {
   auto args = std::make_shared<KeyArgs>();
   auto* key = app.add_subcommand("key", "Print the key (and restore keys) save/restore would use");
-  key->add_option("template", args->templ, "Key template, e.g. 'deps-{{ os }}-{{ hashFiles \"**/Cargo.lock\" }}'");
+  key->add_option("template", args->templ,
+                  "Key template, e.g. 'deps-{{ os }}-{{ hashFiles \"**/Cargo.lock\" }}'");
   key->add_option("--preset", args->presets, "Use a preset's key")->allow_extra_args(false);
   key->add_flag("--allow-empty", args->allow_empty, "Let hashFiles match nothing");
   key->callback([args, &g] { run_key(*args, g); });
-  auto* hf = app.add_subcommand("hash-files", "Print one digest of the files matching globs (like hashFiles())");
-  hf->add_option("globs", args->globs, "Globs relative to the workspace; '!glob' excludes")->required();
-  hf->add_flag("--allow-empty", args->allow_empty, "Print an empty line instead of failing on no match");
+  auto* hf = app.add_subcommand("hash-files",
+                                "Print one digest of the files matching globs (like hashFiles())");
+  hf->add_option("globs", args->globs, "Globs relative to the workspace; '!glob' excludes")
+      ->required();
+  hf->add_flag("--allow-empty", args->allow_empty,
+               "Print an empty line instead of failing on no match");
   hf->callback([args, &g] { run_hash_files(*args, g); });
   auto* presets = app.add_subcommand("presets", "List the presets: what each caches and keys on");
   presets->callback([&g] { run_presets(g); });

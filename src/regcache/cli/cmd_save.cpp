@@ -47,13 +47,11 @@ void report(const SaveReport& r, const GlobalOptions& g) {
 }
 
 // Pack sizes: REGCACHE_PACK_SIZE=BYTES sets the target (min a quarter, max three times).
-PackOptions pack_options_from_env() {
-  PackOptions p;
-  if (const char* v = std::getenv("REGCACHE_PACK_SIZE")) {
-    uint64_t target = std::max<uint64_t>(4096, std::strtoull(v, nullptr, 10));
-    p = {target / 4, target, target * 3};
-  }
-  return p;
+std::optional<PackOptions> pack_options_from_env() {
+  const char* v = std::getenv("REGCACHE_PACK_SIZE");
+  if (!v) return std::nullopt;
+  uint64_t target = std::max<uint64_t>(4096, std::strtoull(v, nullptr, 10));
+  return PackOptions{target / 4, target, target * 3};
 }
 
 void run_save(const SaveArgs& a, const GlobalOptions& g) {

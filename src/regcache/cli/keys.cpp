@@ -32,7 +32,8 @@ ResolvedKeys resolve_keys(const KeyRequest& r, const GlobalOptions& g) {
     preset_chain = combined;
   }
   out.key = r.key.empty() ? preset_key : render(r.key);
-  if (out.key.empty()) throw CommandError(2, "--key is required unless a --preset supplies the key");
+  if (out.key.empty())
+    throw CommandError(2, "--key is required unless a --preset supplies the key");
   for (const auto& t : r.restore_keys) out.restore_keys.push_back(render(t));
   if (r.restore_keys.empty() && r.key.empty()) out.restore_keys = preset_chain;
   unwrap(validate_key(out.key));

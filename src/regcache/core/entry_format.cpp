@@ -73,7 +73,8 @@ std::string build_manifest(const EntryInfo& e) {
               {kAnnoFormat, kFormatVersion},
               {kAnnoRoots, roots.dump()},
               {kAnnoFiles, std::to_string(e.files)},
-              {kAnnoSize, std::to_string(e.size)}}}};
+              {kAnnoSize, std::to_string(e.size)},
+              {kAnnoPackTarget, std::to_string(e.pack_target)}}}};
   return j.dump();
 }
 
@@ -106,6 +107,7 @@ Result<EntryInfo> parse_manifest(const std::string& text) {
     e.created = str(kAnnoCreated);
     e.files = to_u64(str(kAnnoFiles));
     e.size = to_u64(str(kAnnoSize));
+    e.pack_target = to_u64(str(kAnnoPackTarget));
     json roots = json::parse(str(kAnnoRoots), nullptr, false);
     if (roots.is_array()) {
       for (const auto& r : roots) {

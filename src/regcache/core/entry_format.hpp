@@ -22,6 +22,7 @@ inline constexpr const char* kAnnoFormat = "dev.regcache.format";
 inline constexpr const char* kAnnoRoots = "dev.regcache.roots";
 inline constexpr const char* kAnnoFiles = "dev.regcache.files";
 inline constexpr const char* kAnnoSize = "dev.regcache.size";
+inline constexpr const char* kAnnoPackTarget = "dev.regcache.pack.target";
 inline constexpr const char* kAnnoFingerprint = "dev.regcache.pack.fingerprint";
 inline constexpr const char* kAnnoPackSize = "dev.regcache.pack.tar-size";
 inline constexpr const char* kFormatVersion = "1";
@@ -38,7 +39,8 @@ struct EntryInfo {
   std::string created;             // RFC 3339, may be empty
   std::vector<std::string> roots;  // archive roots, e.g. "ws/target"
   uint64_t files = 0;
-  uint64_t size = 0;  // uncompressed content bytes
+  uint64_t size = 0;         // uncompressed content bytes
+  uint64_t pack_target = 0;  // pack size the planner aimed at (0: unknown)
   Descriptor config;
   std::vector<Descriptor> layers;
 };

@@ -42,12 +42,13 @@ Result<std::string> file_digest_raw(const std::string& path) {
   }
   ::close(fd);
   std::string hex = h.hex_final(), raw;
-  for (size_t i = 0; i < hex.size(); i += 2) raw.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  for (size_t i = 0; i < hex.size(); i += 2)
+    raw.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   return raw;
 }
 
 bool is_regular(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
@@ -86,7 +87,8 @@ Result<std::string> hash_files(const std::vector<std::string>& patterns, const s
     if (empty == EmptyMatch::allow) return std::string();
     std::string list;
     for (const auto& p : patterns) list += (list.empty() ? "" : " ") + p;
-    return make_error(ErrorKind::not_found, "hashFiles: no file matches " + list + " (under " + base +
+    return make_error(ErrorKind::not_found, "hashFiles: no file matches " + list + " (under " +
+                                                base +
                                                 "); use --allow-empty to accept an empty hash");
   }
   std::string concat;

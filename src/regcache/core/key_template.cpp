@@ -26,7 +26,6 @@ std::string now_compact() {
   return buf;
 }
 
-
 struct Call {
   std::string name;
   std::vector<std::string> args;
@@ -93,7 +92,8 @@ Result<std::string> call(const Call& c, std::string_view block, const TemplateCo
     auto out = RC_TRY(ctx.run ? ctx.run(c.args[0]) : run_shell_command(c.args[0]));
     return sha256_hex(out);
   }
-  return bad(block, "unknown function '" + c.name + "' (os, arch, env, hashFiles, hashCommand, now)");
+  return bad(block,
+             "unknown function '" + c.name + "' (os, arch, env, hashFiles, hashCommand, now)");
 }
 
 }  // namespace

@@ -14,9 +14,9 @@
 namespace regcache {
 
 struct TemplateContext {
-  std::string workspace;                   // hashFiles globs are relative to it
-  EnvFn env;                               // {{ env }} reads it
-  EmptyMatch empty = EmptyMatch::error;    // hashFiles with no match
+  std::string workspace;                 // hashFiles globs are relative to it
+  EnvFn env;                             // {{ env }} reads it
+  EmptyMatch empty = EmptyMatch::error;  // hashFiles with no match
   // Runs a shell command and returns its standard output ({{ hashCommand }}).
   std::function<Result<std::string>(const std::string&)> run;
 };

@@ -19,7 +19,7 @@ std::string get(const PresetEnv& e, const std::string& name, const std::string& 
 }
 
 bool exists(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(p.c_str(), &st) == 0;
 }
 
@@ -27,7 +27,9 @@ std::string in_ws(const PresetEnv& e, const std::string& p) {
   return !p.empty() && p[0] == '/' ? p : e.workspace + "/" + p;
 }
 
-std::string xdg_cache(const PresetEnv& e) { return get(e, "XDG_CACHE_HOME", e.home + "/.cache"); }
+std::string xdg_cache(const PresetEnv& e) {
+  return get(e, "XDG_CACHE_HOME", e.home + "/.cache");
+}
 
 // Builds key = prefix + "-" + lock and the chain [prefix + "-"].
 void keyed(Preset& p, const std::string& prefix, const std::string& lock) {
@@ -40,7 +42,9 @@ Preset rust(const PresetEnv& e) {
   std::string cargo = get(e, "CARGO_HOME", e.home + "/.cargo");
   p.paths = {cargo + "/registry/index", cargo + "/registry/cache", cargo + "/git/db",
              in_ws(e, get(e, "CARGO_TARGET_DIR", "target"))};
-  p.summary = "cargo registry index and crate cache, git deps, target/; keyed on rustc -vV, Cargo.lock and Cargo.toml files";
+  p.summary =
+      "cargo registry index and crate cache, git deps, target/; keyed on rustc -vV, Cargo.lock and "
+      "Cargo.toml files";
   keyed(p, "rust-{{ os }}-{{ arch }}-{{ hashCommand \"rustc -vV\" }}",
         "{{ hashFiles \"**/Cargo.lock\" \"**/Cargo.toml\" \"!**/target/**\" }}");
   p.restore_keys.push_back("rust-{{ os }}-{{ arch }}-");
@@ -51,7 +55,8 @@ Preset node(const PresetEnv& e) {
   Preset p{"node", "", {}, "", {}};
   std::string lock_glob;
   if (exists(e.workspace + "/pnpm-lock.yaml")) {
-    p.paths = {get(e, "PNPM_STORE_DIR", get(e, "XDG_DATA_HOME", e.home + "/.local/share") + "/pnpm/store")};
+    p.paths = {get(e, "PNPM_STORE_DIR",
+                   get(e, "XDG_DATA_HOME", e.home + "/.local/share") + "/pnpm/store")};
     lock_glob = "pnpm-lock.yaml";
     p.summary = "pnpm store (pnpm-lock.yaml found)";
   } else if (exists(e.workspace + "/yarn.lock")) {
@@ -66,14 +71,16 @@ Preset node(const PresetEnv& e) {
     p.summary = "npm cache ~/.npm (package-lock.json)";
   }
   p.summary += "; keyed on the lockfile";
-  keyed(p, "node-{{ os }}-{{ arch }}", "{{ hashFiles \"**/" + lock_glob + "\" \"!**/node_modules/**\" }}");
+  keyed(p, "node-{{ os }}-{{ arch }}",
+        "{{ hashFiles \"**/" + lock_glob + "\" \"!**/node_modules/**\" }}");
   return p;
 }
 
 Preset go(const PresetEnv& e) {
   Preset p{"go", "", {}, "", {}};
   std::string gopath = get(e, "GOPATH", e.home + "/go");
-  p.paths = {get(e, "GOMODCACHE", gopath + "/pkg/mod"), get(e, "GOCACHE", xdg_cache(e) + "/go-build")};
+  p.paths = {get(e, "GOMODCACHE", gopath + "/pkg/mod"),
+             get(e, "GOCACHE", xdg_cache(e) + "/go-build")};
   p.summary = "module cache (GOMODCACHE) and build cache (GOCACHE); keyed on go.sum files";
   keyed(p, "go-{{ os }}-{{ arch }}", "{{ hashFiles \"**/go.sum\" \"!**/vendor/**\" }}");
   return p;
@@ -81,11 +88,14 @@ Preset go(const PresetEnv& e) {
 
 Preset python(const PresetEnv& e) {
   Preset p{"python", "", {}, "", {}};
-  p.paths = {get(e, "PIP_CACHE_DIR", xdg_cache(e) + "/pip"), get(e, "UV_CACHE_DIR", xdg_cache(e) + "/uv"),
+  p.paths = {get(e, "PIP_CACHE_DIR", xdg_cache(e) + "/pip"),
+             get(e, "UV_CACHE_DIR", xdg_cache(e) + "/uv"),
              get(e, "POETRY_CACHE_DIR", xdg_cache(e) + "/pypoetry")};
-  p.summary = "pip, uv and poetry caches; keyed on requirements*.txt, poetry.lock, uv.lock, pyproject.toml";
+  p.summary =
+      "pip, uv and poetry caches; keyed on requirements*.txt, poetry.lock, uv.lock, pyproject.toml";
   keyed(p, "python-{{ os }}-{{ arch }}",
-        "{{ hashFiles \"**/requirements*.txt\" \"**/poetry.lock\" \"**/uv.lock\" \"**/pyproject.toml\" "
+        "{{ hashFiles \"**/requirements*.txt\" \"**/poetry.lock\" \"**/uv.lock\" "
+        "\"**/pyproject.toml\" "
         "\"!**/.venv/**\" \"!**/node_modules/**\" }}");
   return p;
 }
@@ -119,7 +129,7 @@ Preset maven(const PresetEnv& e) {
 
 const std::map<std::string, std::function<Preset(const PresetEnv&)>>& table() {
   static const std::map<std::string, std::function<Preset(const PresetEnv&)>> t = {
-      {"ccache", ccache}, {"go", go}, {"gradle", gradle}, {"maven", maven},
+      {"ccache", ccache}, {"go", go},         {"gradle", gradle}, {"maven", maven},
       {"node", node},     {"python", python}, {"rust", rust}};
   return t;
 }

@@ -19,10 +19,10 @@ struct PresetEnv {
 
 struct Preset {
   std::string name;
-  std::string summary;                     // one line: what it caches and keys on
-  std::vector<std::string> paths;          // absolute
-  std::string key;                         // a key template
-  std::vector<std::string> restore_keys;   // templates, most specific first
+  std::string summary;                    // one line: what it caches and keys on
+  std::vector<std::string> paths;         // absolute
+  std::string key;                        // a key template
+  std::vector<std::string> restore_keys;  // templates, most specific first
 };
 
 // Returns the names of every preset.

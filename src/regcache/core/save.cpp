@@ -101,6 +101,7 @@ Result<bool> already_saved(Store& store, const std::string& tag, const std::stri
 // The layers of the base entry, by fingerprint.
 struct Base {
   std::string key;
+  uint64_t pack_target = 0;
   std::map<std::string, LayerInfo> by_fingerprint;
 };
 
@@ -146,6 +147,7 @@ Result<Base> load_base(Store& store, const SaveOptions& o) {
                                        j["rootfs"]["diff_ids"][i].get<std::string>()};
   }
   base.key = info->key;
+  base.pack_target = info->pack_target;
   log_verbose("base entry " + base.key + ": " + std::to_string(base.by_fingerprint.size()) +
               " layers with fingerprints");
   return base;
@@ -159,6 +161,21 @@ Result<std::optional<LayerInfo>> reusable(Store& store, const Base& base, const 
   if (it->second.descriptor.media_type != layer_media_type(c)) return std::optional<LayerInfo>();
   if (!RC_TRY(store.has_blob(it->second.descriptor))) return std::optional<LayerInfo>();
   return std::optional<LayerInfo>(it->second);
+}
+
+// Chooses pack sizes: about 64 packs per cache, as a power of two between 1 and 16 MiB, so
+// that a change confined to a few neighbouring files re-uploads a small share of the cache
+// while big caches keep the number of blobs (and requests) bounded. The base entry's target
+// is kept while it stays within a factor of four, so pack boundaries do not move between
+// saves as the cache grows.
+PackOptions choose_packs(const std::vector<FileEntry>& entries, uint64_t base_target) {
+  uint64_t total = 0;
+  for (const auto& e : entries) total += e.size + 1024;
+  uint64_t target = 1ull << 20;
+  while (target < (16ull << 20) && target * 2 * 64 <= total) target *= 2;
+  if (base_target >= target / 4 && base_target <= target * 4 && base_target >= 4096)
+    target = base_target;
+  return {target / 4, target, target * 3};
 }
 
 Status upload_if_missing(Store& store, const Descriptor& d, const BlobSource& src,
@@ -198,9 +215,6 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
     return rep;
   }
   auto entries = RC_TRY(walk_roots(spec));
-  auto packs = plan_packs(entries, o.packs);
-  log_verbose(std::to_string(entries.size()) + " entries in " + std::to_string(packs.size()) +
-              " packs");
   Base base;
   if (auto b = load_base(store, o); b.ok()) {
     base = std::move(b).value();
@@ -208,6 +222,10 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
     log_warning("cannot use the base entry: " + b.error().message);
   }
   rep.base_key = base.key;
+  PackOptions pack_opts = o.packs ? *o.packs : choose_packs(entries, base.pack_target);
+  auto packs = plan_packs(entries, pack_opts);
+  log_verbose(std::to_string(entries.size()) + " entries in " + std::to_string(packs.size()) +
+              " packs of about " + std::to_string(pack_opts.target_bytes >> 10) + " KiB");
   std::vector<LayerInfo> layers(packs.size());
   std::atomic<uint64_t> uploaded{0}, reused{0};
   std::string stage = store.staging_dir() + "/.regcache-upload-" + random_hex(12) + "-";
@@ -227,6 +245,7 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   EntryInfo info;
   info.key = o.key;
   info.created = now_rfc3339();
+  info.pack_target = pack_opts.target_bytes;
   for (const auto& r : spec.roots) info.roots.push_back(r.archive);
   for (const auto& e : entries) {
     info.files += e.type == FileType::regular || e.type == FileType::hardlink;

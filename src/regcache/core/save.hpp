@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,7 @@ struct SaveOptions {
   Overwrite overwrite = Overwrite::no;
   Compression compression = Compression::zstd;
   int level = 3;
-  PackOptions packs;
+  std::optional<PackOptions> packs;  // nullopt: sized from the cache (see choose_packs)
   size_t jobs = 2;
   std::string base_key;     // --base: reuse unchanged layers of this entry
   std::string base_digest;  // else: the manifest the last restore in this job used
