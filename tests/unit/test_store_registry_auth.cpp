@@ -55,7 +55,8 @@ TEST(StoreRef, Registry) {
 }
 
 TEST(StoreRef, RejectsWithUsageErrors) {
-  for (const char* bad : {"ftp://x/y", "justaname", "ghcr.io", "ghcr.io/UPPER/case", "ghcr.io/a//b", ""}) {
+  for (const char* bad :
+       {"ftp://x/y", "justaname", "ghcr.io", "ghcr.io/UPPER/case", "ghcr.io/a//b", ""}) {
     auto r = parse_store_ref(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().kind, ErrorKind::usage) << bad;

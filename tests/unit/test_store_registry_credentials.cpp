@@ -56,7 +56,8 @@ TEST(Credentials, EnvironmentWins) {
 TEST(Credentials, DockerConfigAuths) {
   TempDir d;
   // base64("user:pa:ss") — a password may hold a colon
-  write_file(d / "docker/config.json", R"({"auths":{"https://r.example":{"auth":"dXNlcjpwYTpzcw=="}}})");
+  write_file(d / "docker/config.json",
+             R"({"auths":{"https://r.example":{"auth":"dXNlcjpwYTpzcw=="}}})");
   auto c = find_credentials("r.example", fake_env({{"DOCKER_CONFIG", d / "docker"}}));
   ASSERT_TRUE(c.ok() && c.value());
   EXPECT_EQ(c.value()->username, "user");
@@ -68,11 +69,14 @@ TEST(Credentials, DockerConfigAuths) {
 
 TEST(Credentials, CredHelperBeatsCredsStoreBeatsAuths) {
   TempDir d;
-  install_helper(d, "pass1", "r.example", R"({"ServerURL":"r.example","Username":"h","Secret":"from-helper"})");
-  install_helper(d, "store1", "r.example", R"({"ServerURL":"r.example","Username":"s","Secret":"from-store"})");
+  install_helper(d, "pass1", "r.example",
+                 R"({"ServerURL":"r.example","Username":"h","Secret":"from-helper"})");
+  install_helper(d, "store1", "r.example",
+                 R"({"ServerURL":"r.example","Username":"s","Secret":"from-store"})");
   PathGuard path(d);
-  write_file(d / "a/config.json",
-             R"({"credHelpers":{"r.example":"pass1"},"credsStore":"store1","auths":{"r.example":{"auth":"dTpw"}}})");
+  write_file(
+      d / "a/config.json",
+      R"({"credHelpers":{"r.example":"pass1"},"credsStore":"store1","auths":{"r.example":{"auth":"dTpw"}}})");
   auto c = find_credentials("r.example", fake_env({{"DOCKER_CONFIG", d / "a"}}));
   ASSERT_TRUE(c.ok() && c.value()) << (c.ok() ? "" : c.error().message);
   EXPECT_EQ(c.value()->secret, "from-helper");
@@ -84,7 +88,8 @@ TEST(Credentials, CredHelperBeatsCredsStoreBeatsAuths) {
 
 TEST(Credentials, HelperIdentityToken) {
   TempDir d;
-  install_helper(d, "idt", "r.example", R"({"ServerURL":"r.example","Username":"<token>","Secret":"refresh"})");
+  install_helper(d, "idt", "r.example",
+                 R"({"ServerURL":"r.example","Username":"<token>","Secret":"refresh"})");
   PathGuard path(d);
   write_file(d / "c/config.json", R"({"credHelpers":{"r.example":"idt"}})");
   auto c = find_credentials("r.example", fake_env({{"DOCKER_CONFIG", d / "c"}}));
@@ -105,14 +110,15 @@ TEST(Credentials, PodmanAuthFileBeforeDocker) {
   TempDir d;
   write_file(d / "run/containers/auth.json", R"({"auths":{"r.example":{"auth":"cG9kbWFuOnB3"}}})");
   write_file(d / "docker/config.json", R"({"auths":{"r.example":{"auth":"ZG9ja2VyOnB3"}}})");
-  auto c = find_credentials("r.example",
-                            fake_env({{"XDG_RUNTIME_DIR", d / "run"}, {"DOCKER_CONFIG", d / "docker"}}));
+  auto c = find_credentials(
+      "r.example", fake_env({{"XDG_RUNTIME_DIR", d / "run"}, {"DOCKER_CONFIG", d / "docker"}}));
   ASSERT_TRUE(c.ok() && c.value());
   EXPECT_EQ(c.value()->username, "podman");
 }
 
 TEST(Credentials, GithubTokenForGhcrOnly) {
-  auto env = fake_env({{"GITHUB_TOKEN", "ghs_x"}, {"GITHUB_ACTOR", "octocat"}, {"HOME", "/nonexistent"}});
+  auto env =
+      fake_env({{"GITHUB_TOKEN", "ghs_x"}, {"GITHUB_ACTOR", "octocat"}, {"HOME", "/nonexistent"}});
   auto c = find_credentials("ghcr.io", env);
   ASSERT_TRUE(c.ok() && c.value());
   EXPECT_EQ(c.value()->username, "octocat");

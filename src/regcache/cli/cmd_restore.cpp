@@ -57,6 +57,7 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   o.paths.insert(o.paths.end(), a.paths.begin(), a.paths.end());
   o.anchors = resolve_anchors(g);
   o.lookup_only = a.lookup_only ? LookupOnly::yes : LookupOnly::no;
+  o.jobs = jobs_from_env(o.jobs);
   o.symlinks = a.allow_external_symlinks ? ExternalSymlinks::allow : ExternalSymlinks::refuse;
   auto store = open_store(g);
   auto rep = unwrap(restore_entry(*store, o));

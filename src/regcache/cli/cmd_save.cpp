@@ -75,7 +75,8 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
     throw CommandError(
         2, fmt::format("--level must be between 1 and {} for {}", max_level, a.compression));
   }
-  o.jobs = std::max(2u, std::thread::hardware_concurrency());
+  // Twice the cores: while some packs compress, others wait on the registry.
+  o.jobs = jobs_from_env(std::max(4u, 2 * std::thread::hardware_concurrency()));
   o.packs = pack_options_from_env();
   o.base_key = a.base;
   auto store = open_store(g);

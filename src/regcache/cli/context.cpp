@@ -1,5 +1,6 @@
 #include "regcache/cli/context.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "regcache/store/oci_layout/layout_store.hpp"
@@ -38,6 +39,12 @@ Transport choose_transport(const StoreRef& ref, const TlsOptions& tls, bool inse
 }
 
 }  // namespace
+
+size_t jobs_from_env(size_t fallback) {
+  const char* v = std::getenv("REGCACHE_JOBS");
+  if (!v || !*v) return fallback;
+  return std::clamp<size_t>(std::strtoul(v, nullptr, 10), 1, 64);
+}
 
 void unwrap(Status s) {
   if (!s.ok()) throw CommandError(s.error().kind == ErrorKind::usage ? 2 : 1, s.error().message);

@@ -44,6 +44,9 @@ void apply_verbosity(const GlobalOptions& g);
 // Returns the workspace and home directories from options and environment.
 Anchors resolve_anchors(const GlobalOptions& g);
 
+// Returns how many layers to process at once: REGCACHE_JOBS, else `fallback`.
+size_t jobs_from_env(size_t fallback);
+
 // Opens the store the options name (creating a local layout when absent).
 std::unique_ptr<Store> open_store(const GlobalOptions& g);
 
