@@ -19,6 +19,9 @@ def error_lines(err):
     return [l for l in err.splitlines() if l.strip()]
 
 
+# Pack sizes adapt to the cache; these tests corrupt "the" layer, so they ask for one.
+ONE_LAYER = {"REGCACHE_PACK_SIZE": str(1 << 30)}
+
 class BadInputCase(RegcacheTestCase):
     def assertCleanError(self, rc, out, err, code=1, mentions=(), forbidden=()):
         """rc is `code` (an int or a tuple of ints), stderr is exactly one line naming the
@@ -173,7 +176,7 @@ class CorruptLayoutBlobTest(BadInputCase):
         self.st = self.store("layout")
         self.target = os.path.join(self.ws, "target")
         make_tree(self.target)
-        self.save(self.st, "k", "target")
+        self.save(self.st, "k", "target", env=ONE_LAYER)
         shutil.rmtree(self.target)
         manifest = self.st.manifest("k")
         self.assertEqual(len(manifest["layers"]), 1)
@@ -299,7 +302,7 @@ class CraftedRegistryEntryTest(BadInputCase):
 
     def test_wrong_layer_size(self):
         make_tree(self.target)
-        self.save(self.st, "good", "target")
+        self.save(self.st, "good", "target", env=ONE_LAYER)
         shutil.rmtree(self.target)
         good = self.st.manifest("good")
         layer = good["layers"][0]["digest"]
@@ -329,7 +332,7 @@ class CraftedRegistryEntryTest(BadInputCase):
     def test_corrupt_blob_in_registry_storage(self):
         # The registry serves what its storage holds: corrupt the stored bytes.
         make_tree(self.target)
-        self.save(self.st, "stored", "target")
+        self.save(self.st, "stored", "target", env=ONE_LAYER)
         shutil.rmtree(self.target)
         layer = self.st.manifest("stored")["layers"][0]["digest"]
         hexd = layer.split(":")[1]

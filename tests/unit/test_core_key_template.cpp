@@ -26,7 +26,8 @@ TemplateContext context(const std::string& ws, std::map<std::string, std::string
 
 std::string raw(const std::string& hex) {
   std::string out;
-  for (size_t i = 0; i < hex.size(); i += 2) out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  for (size_t i = 0; i < hex.size(); i += 2)
+    out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   return out;
 }
 
@@ -36,7 +37,8 @@ TEST(KeyTemplate, PlainTextAndSimpleFunctions) {
   TempDir d;
   auto c = context(d.path(), {{"RUNNER", "ubuntu"}});
   EXPECT_EQ(render_key_template("plain-key", c).value(), "plain-key");
-  EXPECT_EQ(render_key_template("k-{{ os }}-{{arch}}", c).value(), "k-" + key_os() + "-" + key_arch());
+  EXPECT_EQ(render_key_template("k-{{ os }}-{{arch}}", c).value(),
+            "k-" + key_os() + "-" + key_arch());
   EXPECT_EQ(render_key_template("{{ env \"RUNNER\" }}/{{ env \"UNSET\" }}", c).value(), "ubuntu/");
   EXPECT_EQ(render_key_template("{{ hashCommand \"rustc -vV\" }}", c).value(),
             sha256_hex("output of rustc -vV"));

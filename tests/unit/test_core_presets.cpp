@@ -14,7 +14,8 @@ namespace {
 PresetEnv env_of(const std::string& ws, std::map<std::string, std::string> vars = {}) {
   return PresetEnv{[vars](const std::string& n) -> std::optional<std::string> {
                      auto it = vars.find(n);
-                     return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
+                     return it == vars.end() ? std::nullopt
+                                             : std::optional<std::string>(it->second);
                    },
                    ws, "/home/u"};
 }
@@ -33,9 +34,13 @@ TEST(Presets, AllKnownAndUnknownNamed) {
 }
 
 TEST(Presets, RustHonoursCargoVariables) {
-  auto p = make_preset("rust", env_of("/w", {{"CARGO_HOME", "/opt/cargo"}, {"CARGO_TARGET_DIR", "/tmp/tgt"}})).value();
-  EXPECT_EQ(p.paths, (std::vector<std::string>{"/opt/cargo/registry/index", "/opt/cargo/registry/cache",
-                                               "/opt/cargo/git/db", "/tmp/tgt"}));
+  auto p =
+      make_preset("rust",
+                  env_of("/w", {{"CARGO_HOME", "/opt/cargo"}, {"CARGO_TARGET_DIR", "/tmp/tgt"}}))
+          .value();
+  EXPECT_EQ(p.paths,
+            (std::vector<std::string>{"/opt/cargo/registry/index", "/opt/cargo/registry/cache",
+                                      "/opt/cargo/git/db", "/tmp/tgt"}));
   auto d = make_preset("rust", env_of("/w")).value();
   EXPECT_EQ(d.paths.front(), "/home/u/.cargo/registry/index");
   EXPECT_EQ(d.paths.back(), "/w/target");
@@ -65,7 +70,8 @@ TEST(Presets, GoPythonCcacheGradleMavenPaths) {
   auto go = make_preset("go", env_of("/w", {{"GOMODCACHE", "/m"}, {"GOCACHE", "/b"}})).value();
   EXPECT_EQ(go.paths, (std::vector<std::string>{"/m", "/b"}));
   auto go_default = make_preset("go", env_of("/w")).value();
-  EXPECT_EQ(go_default.paths, (std::vector<std::string>{"/home/u/go/pkg/mod", "/home/u/.cache/go-build"}));
+  EXPECT_EQ(go_default.paths,
+            (std::vector<std::string>{"/home/u/go/pkg/mod", "/home/u/.cache/go-build"}));
   auto py = make_preset("python", env_of("/w", {{"PIP_CACHE_DIR", "/pip"}})).value();
   EXPECT_EQ(py.paths.front(), "/pip");
   auto cc = make_preset("ccache", env_of("/w", {{"CCACHE_DIR", "/cc"}})).value();

@@ -15,6 +15,7 @@
 #include "regcache/util/fs.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/parallel.hpp"
+#include "regcache/util/stale.hpp"
 
 namespace regcache {
 
@@ -127,7 +128,8 @@ Result<std::vector<Staged>> prepare_staging(const EntryInfo& e, const RestoreOpt
     RC_CHECK(make_dirs(parent));
     s.parent_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s.parent_fd < 0) return errno_error("cannot open", parent, errno);
-    s.staging_name = ".regcache-stage-" + random_hex(12);
+    remove_stale(parent, ".regcache-stage-");  // left by a killed restore
+    s.staging_name = owned_temp_name(".regcache-stage-");
     out.push_back(std::move(s));
   }
   for (const auto& w : wanted) {

@@ -17,6 +17,7 @@
 #include "regcache/util/fs.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/parallel.hpp"
+#include "regcache/util/stale.hpp"
 
 namespace regcache {
 
@@ -228,7 +229,8 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
               " packs of about " + std::to_string(pack_opts.target_bytes >> 10) + " KiB");
   std::vector<LayerInfo> layers(packs.size());
   std::atomic<uint64_t> uploaded{0}, reused{0};
-  std::string stage = store.staging_dir() + "/.regcache-upload-" + random_hex(12) + "-";
+  remove_stale(store.staging_dir(), ".regcache-upload-");  // left by a killed save
+  std::string stage = store.staging_dir() + "/" + owned_temp_name(".regcache-upload-") + "-";
   RC_CHECK(parallel_for(packs.size(), o.jobs, [&](size_t i) -> Status {
     if (!base.by_fingerprint.empty()) {  // without a base there is nothing to compare with
       std::string fp = RC_TRY(pack_fingerprint(entries, packs[i]));
