@@ -56,8 +56,9 @@ std::optional<PackOptions> pack_options_from_env() {
 
 void run_save(const SaveArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
-  auto keys = resolve_keys(
-      {a.key, {}, a.presets, a.allow_empty ? EmptyMatch::allow : EmptyMatch::error}, g);
+  auto keys =
+      resolve_keys({a.key, {}, a.presets, a.allow_empty ? EmptyMatch::allow : EmptyMatch::error}, g,
+                   SaveExcludes::compute);
   SaveOptions o;
   o.key = keys.key;
   o.paths = a.positional;
@@ -66,6 +67,7 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
   if (o.paths.empty() && o.optional_paths.empty())
     throw CommandError(2, "save needs at least one path (or a --preset)");
   o.excludes = a.excludes;
+  o.excludes.insert(o.excludes.end(), keys.preset_excludes.begin(), keys.preset_excludes.end());
   o.anchors = resolve_anchors(g);
   o.overwrite = a.force ? Overwrite::yes : Overwrite::no;
   o.compression = a.compression == "gzip" ? Compression::gzip : Compression::zstd;

@@ -6,7 +6,7 @@
 
 namespace regcache {
 
-ResolvedKeys resolve_keys(const KeyRequest& r, const GlobalOptions& g) {
+ResolvedKeys resolve_keys(const KeyRequest& r, const GlobalOptions& g, SaveExcludes excludes) {
   Anchors anchors = resolve_anchors(g);
   TemplateContext ctx{anchors.workspace, process_env(), r.empty, nullptr};
   auto render = [&](const std::string& t) { return unwrap(render_key_template(t, ctx)); };
@@ -16,6 +16,10 @@ ResolvedKeys resolve_keys(const KeyRequest& r, const GlobalOptions& g) {
   for (const auto& name : r.presets) {
     Preset p = unwrap(make_preset(name, PresetEnv{process_env(), anchors.workspace, anchors.home}));
     out.preset_paths.insert(out.preset_paths.end(), p.paths.begin(), p.paths.end());
+    if (excludes == SaveExcludes::compute && p.save_excludes) {
+      auto ex = p.save_excludes();
+      out.preset_excludes.insert(out.preset_excludes.end(), ex.begin(), ex.end());
+    }
     std::string k = render(p.key);
     std::vector<std::string> chain;
     for (const auto& rk : p.restore_keys) chain.push_back(render(rk));

@@ -20,10 +20,14 @@ struct KeyRequest {
 struct ResolvedKeys {
   std::string key;
   std::vector<std::string> restore_keys;
-  std::vector<std::string> preset_paths;  // absolute; may not exist
+  std::vector<std::string> preset_paths;     // absolute; may not exist
+  std::vector<std::string> preset_excludes;  // filled only with SaveExcludes::compute
 };
 
+enum class SaveExcludes { skip, compute };
+
 // Renders templates and applies presets; throws CommandError (exit 2) on bad input.
-ResolvedKeys resolve_keys(const KeyRequest& request, const GlobalOptions& g);
+ResolvedKeys resolve_keys(const KeyRequest& request, const GlobalOptions& g,
+                          SaveExcludes excludes = SaveExcludes::skip);
 
 }  // namespace regcache

@@ -6,8 +6,15 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+
+#include "regcache/core/key_template.hpp"
+#include "regcache/util/fs.hpp"
 
 namespace regcache {
 
@@ -37,11 +44,57 @@ void keyed(Preset& p, const std::string& prefix, const std::string& lock) {
   p.restore_keys = {prefix + "-"};
 }
 
+// The workspace's own package and target names: `cargo metadata --no-deps`, else the
+// [package] name of the root Cargo.toml.
+std::vector<std::string> workspace_crates(const PresetEnv& e) {
+  std::set<std::string> names;
+  auto meta =
+      run_shell_command("cd '" + e.workspace +
+                        "' && cargo metadata --no-deps --format-version 1 --offline 2>/dev/null");
+  auto j = meta.ok() ? nlohmann::json::parse(meta.value(), nullptr, false) : nlohmann::json();
+  if (j.is_object() && j.contains("packages") && j["packages"].is_array()) {
+    for (const auto& p : j["packages"]) {
+      if (p.contains("name") && p["name"].is_string()) names.insert(p["name"].get<std::string>());
+      if (!p.contains("targets") || !p["targets"].is_array()) continue;
+      for (const auto& t : p["targets"]) {
+        if (t.contains("name") && t["name"].is_string()) names.insert(t["name"].get<std::string>());
+      }
+    }
+  } else if (auto toml = read_file(e.workspace + "/Cargo.toml"); toml.ok()) {
+    std::smatch m;
+    static const std::regex name_re(R"re(\[package\][^\[]*?\n\s*name\s*=\s*"([^"]+)")re");
+    if (std::regex_search(toml.value(), m, name_re)) names.insert(m[1]);
+  }
+  std::set<std::string> both = names;
+  for (auto n : names) {  // artifacts use '_' where package names use '-'
+    std::replace(n.begin(), n.end(), '-', '_');
+    both.insert(n);
+  }
+  return {both.begin(), both.end()};
+}
+
+// What the rust preset keeps out of target/ (docs/keys.md explains why each is safe):
+// incremental/ directories, and every artifact of the workspace's own crates.
+std::vector<std::string> rust_excludes(const PresetEnv& e, const std::string& target) {
+  std::vector<std::string> out = {target + "/*/incremental", target + "/*/*/incremental"};
+  for (const auto& c : workspace_crates(e)) {
+    for (const std::string& profile : {target + "/*", target + "/*/*"}) {
+      for (const std::string& pat :
+           {"/deps/" + c + "-*", "/deps/lib" + c + "-*", "/.fingerprint/" + c + "-*",
+            "/build/" + c + "-*", "/" + c, "/" + c + ".d", "/lib" + c + ".*"}) {
+        out.push_back(profile + pat);
+      }
+    }
+  }
+  return out;
+}
+
 Preset rust(const PresetEnv& e) {
   Preset p{"rust", "", {}, "", {}};
   std::string cargo = get(e, "CARGO_HOME", e.home + "/.cargo");
-  p.paths = {cargo + "/registry/index", cargo + "/registry/cache", cargo + "/git/db",
-             in_ws(e, get(e, "CARGO_TARGET_DIR", "target"))};
+  std::string target = in_ws(e, get(e, "CARGO_TARGET_DIR", "target"));
+  p.paths = {cargo + "/registry/index", cargo + "/registry/cache", cargo + "/git/db", target};
+  p.save_excludes = [e, target] { return rust_excludes(e, target); };
   p.summary =
       "cargo registry index and crate cache, git deps, target/; keyed on rustc -vV, Cargo.lock and "
       "Cargo.toml files";

@@ -3,6 +3,7 @@
 // chain from most to least specific, so `--preset rust` needs no --key.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct Preset {
   std::vector<std::string> paths;         // absolute
   std::string key;                        // a key template
   std::vector<std::string> restore_keys;  // templates, most specific first
+  // Exclusion globs applied on save (what the preset keeps out of the cache); computed
+  // only when saving, since it may run the tool (cargo metadata).
+  std::function<std::vector<std::string>()> save_excludes;
 };
 
 // Returns the names of every preset.

@@ -1,0 +1,89 @@
+#!/bin/bash
+# End to end for `--preset rust`: a cargo project built offline against Debian's
+# librust-*-dev crates (a directory source), saved with the preset, everything the
+# preset caches wiped, restored with the preset: the rebuild must compile nothing. Then
+# Cargo.toml changes: the key must change and restore must fall back (partial) on the
+# first entry through the preset's restore keys.
+set -euo pipefail
+command -v cargo >/dev/null || { echo "cargo not installed: skipping"; exit 77; }
+[ -n "$(ls -d /usr/share/cargo/registry/serde-1.* 2>/dev/null)" ] \
+  || { echo "Debian's librust-serde-dev is not installed: skipping"; exit 77; }
+. "$REGCACHE_SERVICES_DIR/services.env"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -r "$(dirname "$0")/cargo_project" "$work/proj"
+mkdir -p "$work/proj/.cargo"
+cat > "$work/proj/.cargo/config.toml" <<CFG
+[source.crates-io]
+replace-with = "debian"
+[source.debian]
+directory = "/usr/share/cargo/registry"
+CFG
+# rustup's toolchains stay where they are (the preset's key runs `rustc -vV`); cargo's
+# own state goes to the test's home, so the real ~/.cargo is never touched.
+[ -d "$HOME/.rustup" ] && export RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
+export CARGO_HOME="$work/cargo-home" HOME="$work/home"
+unset CARGO_TARGET_DIR REGCACHE_STORE GITHUB_WORKSPACE CI_PROJECT_DIR \
+  BUILDKITE_BUILD_CHECKOUT_PATH BITBUCKET_CLONE_DIR CIRCLE_WORKING_DIRECTORY DRONE_WORKSPACE
+mkdir -p "$HOME" "$CARGO_HOME"
+cd "$work/proj"
+store="$REG_OPEN/e2e/rust-$RANDOM-$(date +%s%N)"
+rc() { "$REGCACHE_BIN" --store "$store" "$@"; }
+fail() { echo "FAIL: $*"; exit 1; }
+field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$2"; }
+now() { date +%s.%N; }
+
+t0=$(now)
+cargo build --offline 2> "$work/cold.log" || { cat "$work/cold.log"; fail "cold build"; }
+t1=$(now)
+grep -q Compiling "$work/cold.log" || fail "the cold build compiled nothing"
+[ -f Cargo.lock ] || fail "cargo wrote no Cargo.lock"
+
+key1=$(rc key --preset rust | head -n 1)
+case "$key1" in rust-linux-*-*-*) ;; *) fail "unexpected rust preset key '$key1'" ;; esac
+
+rc --json save --preset rust > "$work/save.json" || { cat "$work/save.json"; fail "save exited non-zero"; }
+[ "$(field result "$work/save.json")" = saved ] || fail "save: $(cat "$work/save.json")"
+[ "$(field key "$work/save.json")" = "$key1" ] \
+  || fail "save used key '$(field key "$work/save.json")', 'regcache key' printed '$key1'"
+
+# Wipe everything the preset caches (registry/ and git/ may not exist with a directory
+# source: the preset skips them on save).
+rm -rf target "$CARGO_HOME/registry" "$CARGO_HOME/git"
+
+t2=$(now)
+rc --json restore --preset rust > "$work/restore.json" || { cat "$work/restore.json"; fail "restore exited non-zero"; }
+cargo build --offline 2> "$work/warm.log" || { cat "$work/warm.log"; fail "build after restore"; }
+t3=$(now)
+[ "$(field result "$work/restore.json")" = hit ] || fail "restore: $(cat "$work/restore.json")"
+[ "$(field matched_key "$work/restore.json")" = "$key1" ] || fail "restore matched another key: $(cat "$work/restore.json")"
+# The preset keeps the workspace's own crate out of the cache (it changes with every
+# commit), so exactly that one crate is compiled again, and no dependency.
+compiled=$(grep Compiling "$work/warm.log" || true)
+if [ "$(printf '%s\n' "$compiled" | grep -c .)" != 1 ] || ! printf '%s' "$compiled" | grep -q "Compiling regcache-e2e"; then
+  echo "FAIL: the build after restore compiled more than the workspace crate:"; cat "$work/warm.log"; exit 1
+fi
+[ ! -e target/debug/incremental ] || [ -z "$(ls -A target/debug/incremental)" ] \
+  || [ "$(find target/debug/incremental -newer "$work/restore.json" | head -1)" ] \
+  || fail "incremental/ came back from the cache"
+./target/debug/regcache-e2e | grep -q cargo-e2e || fail "the restored binary does not run"
+
+# Change an input of the key: a new key, and restore falls back on the first entry.
+echo "# changed" >> Cargo.toml
+key2=$(rc key --preset rust | head -n 1)
+if [ -z "$key2" ] || [ "$key2" = "$key1" ]; then
+  fail "the key did not change with Cargo.toml: '$key1' / '$key2'"
+fi
+rm -rf target
+rc --json restore --preset rust > "$work/partial.json" || { cat "$work/partial.json"; fail "restore exited non-zero"; }
+[ "$(field result "$work/partial.json")" = partial ] || fail "restore after the change: $(cat "$work/partial.json")"
+[ "$(field key "$work/partial.json")" = "$key2" ] || fail "restore looked for another key: $(cat "$work/partial.json")"
+[ "$(field matched_key "$work/partial.json")" = "$key1" ] || fail "partial restore matched another key: $(cat "$work/partial.json")"
+ls target/debug/deps/libserde-*.rlib >/dev/null 2>&1 || fail "the partial restore did not bring target/ back"
+
+awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" \
+  'BEGIN { printf "cold build: %.1f s; restore + rebuild: %.1f s\n", b - a, d - c }'
+echo "save: $(cat "$work/save.json")"
+echo "restore: $(cat "$work/restore.json")"
+echo "partial: $(cat "$work/partial.json")"
+echo "1 passed, 0 failed"
