@@ -321,6 +321,10 @@ def main():
     rows = read_tsv(args.results)
     meta = read_meta(args.meta)
     text, targets = render(meta, rows, os.path.dirname(os.path.abspath(args.results)))
+    analysis = os.path.join(HERE, "analysis.md")  # hand-written: what bounds the unmet targets
+    if os.path.exists(analysis):
+        with open(analysis) as f:
+            text += "\n" + f.read()
     with open(args.out, "w") as f:
         f.write(text)
     print()
