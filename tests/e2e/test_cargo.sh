@@ -4,25 +4,7 @@
 # target/, restore, build again: the second build must compile nothing.
 # Prints the timings the docs quote (docs/e2e.md).
 set -euo pipefail
-command -v cargo >/dev/null || { echo "cargo not installed: skipping"; exit 77; }
-[ -d /usr/share/cargo/registry/serde-1.0.152 ] || [ -n "$(ls -d /usr/share/cargo/registry/serde-1.* 2>/dev/null)" ] \
-  || { echo "Debian's librust-serde-dev is not installed: skipping"; exit 77; }
-. "$REGCACHE_SERVICES_DIR/services.env"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cp -r "$(dirname "$0")/cargo_project" "$work/proj"
-mkdir -p "$work/proj/.cargo"
-cat > "$work/proj/.cargo/config.toml" <<CFG
-[source.crates-io]
-replace-with = "debian"
-[source.debian]
-directory = "/usr/share/cargo/registry"
-CFG
-# rustup's toolchains stay where they are; cargo's own state goes to the test's home.
-[ -d "$HOME/.rustup" ] && export RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
-export CARGO_HOME="$work/cargo-home" HOME="$work/home"
-mkdir -p "$HOME"
-cd "$work/proj"
+. "$(dirname "$0")/cargo_setup.sh"
 store="$REG_OPEN/e2e/cargo-$(date +%s%N)"
 now() { date +%s.%N; }
 

@@ -5,28 +5,7 @@
 # Cargo.toml changes: the key must change and restore must fall back (partial) on the
 # first entry through the preset's restore keys.
 set -euo pipefail
-command -v cargo >/dev/null || { echo "cargo not installed: skipping"; exit 77; }
-[ -n "$(ls -d /usr/share/cargo/registry/serde-1.* 2>/dev/null)" ] \
-  || { echo "Debian's librust-serde-dev is not installed: skipping"; exit 77; }
-. "$REGCACHE_SERVICES_DIR/services.env"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cp -r "$(dirname "$0")/cargo_project" "$work/proj"
-mkdir -p "$work/proj/.cargo"
-cat > "$work/proj/.cargo/config.toml" <<CFG
-[source.crates-io]
-replace-with = "debian"
-[source.debian]
-directory = "/usr/share/cargo/registry"
-CFG
-# rustup's toolchains stay where they are (the preset's key runs `rustc -vV`); cargo's
-# own state goes to the test's home, so the real ~/.cargo is never touched.
-[ -d "$HOME/.rustup" ] && export RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
-export CARGO_HOME="$work/cargo-home" HOME="$work/home"
-unset CARGO_TARGET_DIR REGCACHE_STORE GITHUB_WORKSPACE CI_PROJECT_DIR \
-  BUILDKITE_BUILD_CHECKOUT_PATH BITBUCKET_CLONE_DIR CIRCLE_WORKING_DIRECTORY DRONE_WORKSPACE
-mkdir -p "$HOME" "$CARGO_HOME"
-cd "$work/proj"
+. "$(dirname "$0")/cargo_setup.sh"
 store="$REG_OPEN/e2e/rust-$RANDOM-$(date +%s%N)"
 rc() { "$REGCACHE_BIN" --store "$store" "$@"; }
 fail() { echo "FAIL: $*"; exit 1; }

@@ -2,6 +2,7 @@
 // main parses the command line, runs one command, and turns failures into exit codes:
 // 0 success (a restore miss included), 1 error, 2 usage error, 3 miss with --fail-on-miss.
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 
 #include "regcache/cli/commands.hpp"
@@ -10,6 +11,7 @@
 
 int main(int argc, char** argv) {
   using namespace regcache;
+  std::signal(SIGPIPE, SIG_IGN);  // a closed pipe or socket is an error value, not a crash
   GlobalOptions g;
   CLI::App app{"regcache: save and restore CI caches in any OCI registry or local OCI layout"};
   app.set_version_flag("--version", "regcache " REGCACHE_VERSION);

@@ -1,6 +1,7 @@
 #include "regcache/store/registry/credentials.hpp"
 
 #include <openssl/evp.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -130,7 +131,13 @@ Result<std::optional<Credentials>> run_credential_helper(const std::string& help
   }
   ::close(in[0]);
   ::close(out[1]);
+  // A helper that is missing or exits early closes the pipe: EPIPE, not a fatal SIGPIPE.
+  struct sigaction ignore {
+  }, old{};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, &old);
   ssize_t wr = ::write(in[1], server.data(), server.size());
+  ::sigaction(SIGPIPE, &old, nullptr);
   (void)wr;
   ::close(in[1]);
   std::string reply;
