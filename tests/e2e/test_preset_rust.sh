@@ -21,6 +21,9 @@ grep -q Compiling "$work/cold.log" || fail "the cold build compiled nothing"
 key1=$(rc key --preset rust | head -n 1)
 case "$key1" in rust-linux-*-*-*) ;; *) fail "unexpected rust preset key '$key1'" ;; esac
 
+# A leftover of a dependency the project no longer has: the preset must not cache it.
+mkdir -p target/debug/.fingerprint/gone_crate-0123456789abcdef
+touch target/debug/deps/libgone_crate-0123456789abcdef.rlib
 rc --json save --preset rust > "$work/save.json" || { cat "$work/save.json"; fail "save exited non-zero"; }
 [ "$(field result "$work/save.json")" = saved ] || fail "save: $(cat "$work/save.json")"
 [ "$(field key "$work/save.json")" = "$key1" ] \
@@ -45,6 +48,8 @@ fi
 [ ! -e target/debug/incremental ] || [ -z "$(ls -A target/debug/incremental)" ] \
   || [ "$(find target/debug/incremental -newer "$work/restore.json" | head -1)" ] \
   || fail "incremental/ came back from the cache"
+[ ! -e target/debug/deps/libgone_crate-0123456789abcdef.rlib ] && [ ! -e target/debug/.fingerprint/gone_crate-0123456789abcdef ] \
+  || fail "an artifact of a crate outside the dependency graph came back from the cache"
 ./target/debug/regcache-e2e | grep -q cargo-e2e || fail "the restored binary does not run"
 
 # Change an input of the key: a new key, and restore falls back on the first entry.

@@ -13,6 +13,7 @@
 #include <regex>
 #include <set>
 
+#include "regcache/core/cache_paths.hpp"
 #include "regcache/core/key_template.hpp"
 #include "regcache/util/fs.hpp"
 
@@ -73,10 +74,71 @@ std::vector<std::string> workspace_crates(const PresetEnv& e) {
   return {both.begin(), both.end()};
 }
 
+// Every crate name in the current build's dependency graph (`cargo metadata`, offline),
+// in both '-' and '_' spellings; empty when cargo cannot tell (then nothing is dropped).
+std::set<std::string> dependency_graph(const PresetEnv& e) {
+  std::set<std::string> names;
+  auto meta = run_shell_command("cd '" + e.workspace +
+                                "' && cargo metadata --format-version 1 --offline 2>/dev/null");
+  auto j = meta.ok() ? nlohmann::json::parse(meta.value(), nullptr, false) : nlohmann::json();
+  if (!j.is_object() || !j.contains("packages") || !j["packages"].is_array()) return names;
+  for (const auto& p : j["packages"]) {
+    std::vector<std::string> found;
+    if (p.contains("name") && p["name"].is_string()) found.push_back(p["name"]);
+    if (p.contains("targets") && p["targets"].is_array()) {
+      for (const auto& t : p["targets"]) {
+        if (t.contains("name") && t["name"].is_string()) found.push_back(t["name"]);
+      }
+    }
+    for (auto n : found) {
+      names.insert(n);
+      std::replace(n.begin(), n.end(), '-', '_');
+      names.insert(n);
+    }
+  }
+  return names;
+}
+
+// The crate an artifact belongs to: "libserde_json-0123abcd.rlib" -> "serde_json" (or, for
+// crates whose own name starts with "lib", "libc-..." -> "libc"); both readings are tried.
+bool artifact_in_graph(const std::string& file, const std::set<std::string>& graph) {
+  for (const std::string& candidate : {file, file.rfind("lib", 0) == 0 ? file.substr(3) : file}) {
+    auto dash = candidate.rfind('-');
+    if (dash != std::string::npos && graph.count(candidate.substr(0, dash))) return true;
+  }
+  return false;
+}
+
+// Artifacts under target/<profile>/{deps,build,.fingerprint} of crates that are no longer
+// in the dependency graph (a removed or renamed dependency): nothing in this build can use
+// them.
+std::vector<std::string> unused_artifacts(const PresetEnv& e, const std::string& target) {
+  std::vector<std::string> out;
+  auto graph = dependency_graph(e);
+  if (graph.empty()) return out;
+  std::vector<std::string> profiles;
+  for (const auto& d : expand_glob(target + "/*/deps"))
+    profiles.push_back(d.substr(0, d.size() - 5));
+  for (const auto& d : expand_glob(target + "/*/*/deps"))
+    profiles.push_back(d.substr(0, d.size() - 5));
+  for (const auto& prof : profiles) {
+    for (const char* sub : {"/deps/*", "/build/*", "/.fingerprint/*"}) {
+      for (const auto& path : expand_glob(prof + sub)) {
+        std::string name = path.substr(path.rfind('/') + 1);
+        if (!artifact_in_graph(name, graph)) out.push_back(path);
+      }
+    }
+  }
+  return out;
+}
+
 // What the rust preset keeps out of target/ (docs/keys.md explains why each is safe):
-// incremental/ directories, and every artifact of the workspace's own crates.
+// artifacts of crates no longer in the dependency graph, incremental/ directories, and
+// every artifact of the workspace's own crates.
 std::vector<std::string> rust_excludes(const PresetEnv& e, const std::string& target) {
-  std::vector<std::string> out = {target + "/*/incremental", target + "/*/*/incremental"};
+  std::vector<std::string> out = unused_artifacts(e, target);
+  out.push_back(target + "/*/incremental");
+  out.push_back(target + "/*/*/incremental");
   for (const auto& c : workspace_crates(e)) {
     for (const std::string& profile : {target + "/*", target + "/*/*"}) {
       for (const std::string& pat :
