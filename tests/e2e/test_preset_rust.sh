@@ -1,8 +1,9 @@
 #!/bin/bash
 # End to end for `--preset rust`: a cargo project built offline against Debian's
 # librust-*-dev crates (a directory source), saved with the preset, everything the
-# preset caches wiped, restored with the preset: the rebuild must compile nothing. Then
-# Cargo.toml changes: the key must change and restore must fall back (partial) on the
+# preset caches wiped, restored with the preset: the rebuild compiles only the workspace
+# crate (the preset keeps it out of the cache), no dependency. Then
+# Cargo.lock changes: the key must change and restore must fall back (partial) on the
 # first entry through the preset's restore keys.
 set -euo pipefail
 . "$(dirname "$0")/cargo_setup.sh"
@@ -52,11 +53,12 @@ fi
   || fail "an artifact of a crate outside the dependency graph came back from the cache"
 ./target/debug/regcache-e2e | grep -q cargo-e2e || fail "the restored binary does not run"
 
-# Change an input of the key: a new key, and restore falls back on the first entry.
-echo "# changed" >> Cargo.toml
+# Change Cargo.lock: a new key, and restore falls back on the first entry.
+# (a TOML comment: cargo keeps using the lockfile, the preset's hashFiles sees new bytes)
+echo "# changed" >> Cargo.lock
 key2=$(rc key --preset rust | head -n 1)
 if [ -z "$key2" ] || [ "$key2" = "$key1" ]; then
-  fail "the key did not change with Cargo.toml: '$key1' / '$key2'"
+  fail "the key did not change with Cargo.lock: '$key1' / '$key2'"
 fi
 rm -rf target
 rc --json restore --preset rust > "$work/partial.json" || { cat "$work/partial.json"; fail "restore exited non-zero"; }
