@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <string>
 
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/context.hpp"
@@ -34,7 +35,14 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "regcache: usage error: %s\n", e.what());
+    std::string unknown =
+        app.get_subcommands().empty() && !app.remaining().empty() ? app.remaining()[0] : "";
+    if (!unknown.empty() && unknown[0] != '-') {
+      std::fprintf(stderr, "regcache: usage error: unknown command '%s' (see regcache --help)\n",
+                   unknown.c_str());
+    } else {
+      std::fprintf(stderr, "regcache: usage error: %s\n", e.what());
+    }
     return 2;
   } catch (const CommandError& e) {
     std::fprintf(stderr, "regcache: error: %s\n", e.what());
