@@ -17,6 +17,7 @@
 
 #include "regcache/archive/safe_path.hpp"
 #include "regcache/util/fs.hpp"
+#include "regcache/util/sink.hpp"
 
 namespace regcache {
 
@@ -226,16 +227,8 @@ Status Extractor::begin(const TarHeader& h) {
 
 Status Extractor::data(const char* bytes, size_t size) {
   if (file_fd_ < 0) return {};
-  while (size > 0) {
-    ssize_t n = ::write(file_fd_, bytes, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_error("cannot write", file_path_, errno);
-    }
-    bytes += n;
-    size -= static_cast<size_t>(n);
-    bytes_ += static_cast<uint64_t>(n);
-  }
+  RC_CHECK(FdSink(file_fd_, file_path_).write(bytes, size));
+  bytes_ += size;
   return {};
 }
 
