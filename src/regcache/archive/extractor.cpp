@@ -53,11 +53,16 @@ void DirFixups::add(DirFixup f) {
 
 Status DirFixups::apply() {
   std::lock_guard lock(mu_);
-  std::stable_sort(list_.begin(), list_.end(), [](const DirFixup& a, const DirFixup& b) {
-    return std::count(a.rel.begin(), a.rel.end(), '/') + !a.rel.empty() >
-           std::count(b.rel.begin(), b.rel.end(), '/') + !b.rel.empty();
-  });
-  for (const auto& f : list_) {
+  // Deepest first, depth counted once per directory rather than in every comparison.
+  std::vector<std::pair<size_t, size_t>> order;  // (depth, index)
+  for (size_t i = 0; i < list_.size(); ++i) {
+    const auto& rel = list_[i].rel;
+    order.emplace_back(rel.empty() ? 0 : std::count(rel.begin(), rel.end(), '/') + 1, i);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (const auto& [depth, index] : order) {
+    const DirFixup& f = list_[index];
     std::string path = f.rel.empty() ? f.staging_name : f.staging_name + "/" + f.rel;
     // Components were created by us as real directories; NOFOLLOW on the last one.
     int fd = ::openat(f.parent_fd, path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

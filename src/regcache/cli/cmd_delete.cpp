@@ -34,7 +34,7 @@ void run_delete(const DeleteArgs& a, const GlobalOptions& g) {
     log_info("Deleted cache entry " + key);
     out.push_back({{"key", key}, {"digest", m->digest}});
   }
-  if (g.json) print_json_line(out.dump());
+  if (g.json) print_line(out.dump());
 }
 
 }  // namespace

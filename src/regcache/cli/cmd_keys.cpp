@@ -27,10 +27,10 @@ void run_key(const KeyArgs& a, const GlobalOptions& g) {
   auto keys = resolve_keys(
       {a.templ, {}, a.presets, a.allow_empty ? EmptyMatch::allow : EmptyMatch::error}, g);
   if (g.json) {
-    print_json_line(nlohmann::json{{"key", keys.key}, {"restore_keys", keys.restore_keys}}.dump());
+    print_line(nlohmann::json{{"key", keys.key}, {"restore_keys", keys.restore_keys}}.dump());
     return;
   }
-  print_json_line(keys.key);
+  print_line(keys.key);
   for (const auto& r : keys.restore_keys) log_info("restore key: " + r);
 }
 
@@ -38,8 +38,8 @@ void run_hash_files(const KeyArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
   if (a.globs.empty()) throw CommandError(2, "hash-files needs at least one glob");
   Anchors anchors = resolve_anchors(g);
-  print_json_line(unwrap(hash_files(a.globs, anchors.workspace,
-                                    a.allow_empty ? EmptyMatch::allow : EmptyMatch::error)));
+  print_line(unwrap(hash_files(a.globs, anchors.workspace,
+                               a.allow_empty ? EmptyMatch::allow : EmptyMatch::error)));
 }
 
 void run_presets(const GlobalOptions& g) {
@@ -56,12 +56,12 @@ void run_presets(const GlobalOptions& g) {
                      {"restore_keys", p.restore_keys}});
       continue;
     }
-    print_json_line(fmt::format("{:<8} {}", p.name, p.summary));
-    for (const auto& path : p.paths) print_json_line("           path: " + path);
-    print_json_line("           key:  " + p.key);
-    for (const auto& r : p.restore_keys) print_json_line("           restore key: " + r);
+    print_line(fmt::format("{:<8} {}", p.name, p.summary));
+    for (const auto& path : p.paths) print_line("           path: " + path);
+    print_line("           key:  " + p.key);
+    for (const auto& r : p.restore_keys) print_line("           restore key: " + r);
   }
-  if (g.json) print_json_line(out.dump());
+  if (g.json) print_line(out.dump());
 }
 
 }  // namespace

@@ -47,7 +47,7 @@ void run_list(const ListArgs& a, const GlobalOptions& g) {
     return x["created"].template get<std::string>() > y["created"].template get<std::string>();
   });
   if (g.json) {
-    print_json_line(out.dump());
+    print_line(out.dump());
     return;
   }
   for (const auto& e : out) {
@@ -55,7 +55,7 @@ void run_list(const ListArgs& a, const GlobalOptions& g) {
                                    e["created"].get<std::string>().substr(0, 19),
                                    e["key"].get<std::string>(), human_bytes(e["bytes"]),
                                    human_bytes(e["compressed_bytes"]), e["layers"].get<size_t>());
-    print_json_line(line);
+    print_line(line);
   }
 }
 

@@ -32,7 +32,7 @@ void report(const RestoreReport& r, const GlobalOptions& g, bool lookup_only) {
         {"bytes", r.bytes},
         {"downloaded_bytes", r.downloaded_bytes},
         {"seconds", r.seconds}};
-    print_json_line(j.dump());
+    print_line(j.dump());
   }
   if (r.result == "miss") {
     log_info(fmt::format("Cache miss for key {}", r.key));

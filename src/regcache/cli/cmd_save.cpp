@@ -32,7 +32,7 @@ void report(const SaveReport& r, const GlobalOptions& g) {
                         {"bytes", r.bytes},    {"uploaded_bytes", r.uploaded_bytes},
                         {"layers", r.layers},  {"reused_layers", r.reused_layers},
                         {"seconds", r.seconds}};
-    print_json_line(j.dump());
+    print_line(j.dump());
   }
   if (r.result == "exists") {
     log_info(fmt::format(

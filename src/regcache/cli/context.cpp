@@ -29,11 +29,10 @@ std::string default_store() {
 
 // Decides between https and plain http for a host: https unless the host is loopback or
 // --insecure was given and it does not speak TLS.
-Transport choose_transport(const StoreRef& ref, const TlsOptions& tls, bool insecure) {
+Transport choose_transport(const StoreRef& ref, bool insecure) {
   if (!insecure && !is_loopback_host(ref.host)) return Transport::https;
   HttpClient probe(TlsOptions{TlsVerify::off, ""});
   HttpRequest req{"GET", "https://" + ref.host + "/v2/"};
-  (void)tls;
   auto r = probe.perform(req);
   return r.ok() ? Transport::https : Transport::http;
 }
@@ -84,7 +83,7 @@ std::unique_ptr<Store> open_store(const GlobalOptions& g) {
                 " are not verified and plain HTTP is allowed");
     opts.tls.verify = TlsVerify::off;
   }
-  opts.transport = choose_transport(ref, opts.tls, g.insecure);
+  opts.transport = choose_transport(ref, g.insecure);
   if (const char* c = std::getenv("REGCACHE_UPLOAD_CHUNK")) {
     opts.chunk_threshold = opts.chunk_size =
         std::max<uint64_t>(1024, std::strtoull(c, nullptr, 10));

@@ -17,8 +17,8 @@ std::string human_bytes(uint64_t bytes) {
   return buf;
 }
 
-void print_json_line(const std::string& json) {
-  std::fwrite(json.data(), 1, json.size(), stdout);
+void print_line(const std::string& line) {
+  std::fwrite(line.data(), 1, line.size(), stdout);
   std::fputc('\n', stdout);
   std::fflush(stdout);
 }

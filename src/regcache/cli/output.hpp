@@ -9,7 +9,7 @@ namespace regcache {
 // Returns a size as "12.3 MiB".
 std::string human_bytes(uint64_t bytes);
 
-// Prints one line of JSON on stdout.
-void print_json_line(const std::string& json);
+// Prints one line (a result: JSON, a key, a listing row) on stdout.
+void print_line(const std::string& line);
 
 }  // namespace regcache

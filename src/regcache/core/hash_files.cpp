@@ -41,10 +41,7 @@ Result<std::string> file_digest_raw(const std::string& path) {
     h.update(buf.data(), static_cast<size_t>(n));
   }
   ::close(fd);
-  std::string hex = h.hex_final(), raw;
-  for (size_t i = 0; i < hex.size(); i += 2)
-    raw.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  return raw;
+  return h.raw_final();
 }
 
 bool is_regular(const std::string& p) {

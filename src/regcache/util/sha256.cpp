@@ -21,16 +21,19 @@ void Sha256::update(const void* data, size_t size) {
   EVP_DigestUpdate(impl_->ctx, data, size);
 }
 
-std::string Sha256::hex_final() {
+std::string Sha256::raw_final() {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(impl_->ctx, md, &len);
+  return std::string(reinterpret_cast<const char*>(md), len);
+}
+
+std::string Sha256::hex_final() {
   static const char* digits = "0123456789abcdef";
   std::string out;
-  out.reserve(len * 2);
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(digits[md[i] >> 4]);
-    out.push_back(digits[md[i] & 15]);
+  for (unsigned char c : raw_final()) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 15]);
   }
   return out;
 }

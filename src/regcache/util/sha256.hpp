@@ -18,6 +18,8 @@ class Sha256 {
   void update(const void* data, size_t size);
   // Finishes and returns the lowercase hex digest (64 characters); call once.
   std::string hex_final();
+  // Finishes and returns the raw 32-byte digest; call once (instead of hex_final).
+  std::string raw_final();
 
  private:
   struct Impl;

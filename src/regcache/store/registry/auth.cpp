@@ -33,16 +33,6 @@ std::string url_escape(const std::string& s) {
   return out;
 }
 
-std::string registry_error(const HttpResponse& r) {
-  auto j = nlohmann::json::parse(r.body, nullptr, false);
-  if (j.is_object() && j.contains("details") && j["details"].is_string()) return j["details"];
-  if (j.is_object() && j.contains("errors") && j["errors"].is_array() && !j["errors"].empty()) {
-    const auto& e = j["errors"][0];
-    if (e.is_object()) return e.value("code", "") + ": " + e.value("message", "");
-  }
-  return "HTTP " + std::to_string(r.status);
-}
-
 }  // namespace
 
 Result<Challenge> parse_challenge(std::string_view h) {
@@ -135,11 +125,11 @@ Result<std::string> Authorizer::fetch_token(const Challenge& c, const std::strin
   if (resp.status == 401 || resp.status == 403) {
     return make_error(ErrorKind::auth, registry_ + ": the token service refused the credentials" +
                                            std::string(creds_ ? "" : " (none were found)") + " (" +
-                                           registry_error(resp) + ")");
+                                           resp.error_summary() + ")");
   }
   if (resp.status != 200) {
     return make_error(ErrorKind::auth,
-                      registry_ + ": token request failed: " + registry_error(resp));
+                      registry_ + ": token request failed: " + resp.error_summary());
   }
   auto j = nlohmann::json::parse(resp.body, nullptr, false);
   std::string token;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "regcache/util/fs.hpp"
 #include "regcache/util/log.hpp"
@@ -93,6 +94,21 @@ void share_unlock(CURL*, curl_lock_data data, void* user) {
 std::string HttpResponse::header(const std::string& lower_name) const {
   auto it = headers.find(lower_name);
   return it == headers.end() ? std::string() : it->second;
+}
+
+std::string HttpResponse::error_summary() const {
+  std::string out = "HTTP " + std::to_string(status);
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object()) return out;
+  if (j.contains("details") && j["details"].is_string())
+    return out + " " + j["details"].get<std::string>();
+  if (j.contains("errors") && j["errors"].is_array() && !j["errors"].empty() &&
+      j["errors"][0].is_object()) {
+    const auto& e = j["errors"][0];
+    std::string code = e.value("code", ""), msg = e.value("message", "");
+    out += " " + code + (msg.empty() ? "" : ": " + msg);
+  }
+  return out;
 }
 
 HttpClient::HttpClient(TlsOptions tls) : tls_(std::move(tls)) {

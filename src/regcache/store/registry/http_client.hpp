@@ -37,6 +37,8 @@ struct HttpResponse {
   uint64_t sink_bytes = 0;                     // bytes handed to the request's sink
   // Returns the header value or an empty string.
   std::string header(const std::string& lower_name) const;
+  // Returns "HTTP <status>" plus the first registry (or token service) error in the body.
+  std::string error_summary() const;
 };
 
 class HttpClient {

@@ -34,18 +34,6 @@ std::string origin_of(const std::string& url) {
   return url.substr(0, slash);
 }
 
-std::string registry_message(const HttpResponse& r) {
-  auto j = nlohmann::json::parse(r.body, nullptr, false);
-  std::string out = "HTTP " + std::to_string(r.status);
-  if (j.is_object() && j.contains("errors") && j["errors"].is_array() && !j["errors"].empty() &&
-      j["errors"][0].is_object()) {
-    const auto& e = j["errors"][0];
-    std::string code = e.value("code", ""), msg = e.value("message", "");
-    out += " " + code + (msg.empty() ? "" : ": " + msg);
-  }
-  return out;
-}
-
 // Counts the bytes a request delivered, so a failed transfer that already fed the
 // caller's pipeline is not retried into it twice.
 class CountingSink : public Sink {
@@ -247,7 +235,7 @@ class RegistryStore : public Store {
     if (r.status == 401 || r.status == 403) kind = ErrorKind::auth;
     if (r.status == 400 && r.body.find("DIGEST_INVALID") != std::string::npos)
       kind = ErrorKind::integrity;
-    return make_error(kind, req.method + " " + redact_url(req.url) + ": " + registry_message(r));
+    return make_error(kind, req.method + " " + redact_url(req.url) + ": " + r.error_summary());
   }
 
   void backoff(int attempt, const HttpResponse* r) {
@@ -298,7 +286,7 @@ class RegistryStore : public Store {
           }
           return make_error(ErrorKind::auth, describe() +
                                                  ": the registry refused the credentials (" +
-                                                 registry_message(*resp) + ")");
+                                                 resp->error_summary() + ")");
         }
         challenged = true;
         auth_.forget(sc);
