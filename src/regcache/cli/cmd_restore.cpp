@@ -20,6 +20,7 @@ struct RestoreArgs {
   std::vector<std::string> restore_keys, positional, paths, presets;
   bool lookup_only = false, fail_on_miss = false, allow_external_symlinks = false,
        allow_empty = false;
+  double timeout = 300;
 };
 
 void report(const RestoreReport& r, const GlobalOptions& g, bool lookup_only) {
@@ -59,8 +60,20 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   o.lookup_only = a.lookup_only ? LookupOnly::yes : LookupOnly::no;
   o.jobs = jobs_from_env(o.jobs);
   o.symlinks = a.allow_external_symlinks ? ExternalSymlinks::allow : ExternalSymlinks::refuse;
-  auto store = open_store(g);
-  auto rep = unwrap(restore_entry(*store, o));
+  GlobalOptions gt = g;
+  gt.timeout_seconds = a.timeout;
+  auto store = open_store(gt);
+  auto restored = restore_entry(*store, o);
+  if (!restored.ok() && restored.error().kind == ErrorKind::timeout) {
+    // A stalled registry must not fail the job: the build runs cold instead.
+    log_warning(restored.error().message + " (after " + fmt::format("{:g}", a.timeout) +
+                "s; reporting a miss)");
+    RestoreReport miss;
+    miss.result = "miss";
+    miss.key = keys.key;
+    restored = miss;
+  }
+  auto rep = unwrap(std::move(restored));
   if (rep.result != "miss") {
     record_restore(state_file_path(), store->describe(), {rep.matched_key, rep.matched_digest});
   }
@@ -88,6 +101,9 @@ void add_restore_command(CLI::App& app, GlobalOptions& g) {
       ->allow_extra_args(false);
   sub->add_flag("--lookup-only", args->lookup_only, "Only report whether an entry matches");
   sub->add_flag("--fail-on-miss", args->fail_on_miss, "Exit with status 3 when nothing matches");
+  sub->add_option("--timeout", args->timeout,
+                  "Give up after this many seconds and report a miss (default 300)")
+      ->check(CLI::PositiveNumber);
   sub->add_flag("--allow-external-symlinks", args->allow_external_symlinks,
                 "Restore symlinks that point outside the cached paths");
   sub->callback([args, &g] { run_restore(*args, g); });

@@ -84,6 +84,15 @@ std::unique_ptr<Store> open_store(const GlobalOptions& g) {
     opts.tls.verify = TlsVerify::off;
   }
   opts.transport = choose_transport(ref, g.insecure);
+  if (const char* v = std::getenv("REGCACHE_RETRY_DELAY_MS"); v && *v)
+    opts.retry_delay_ms = std::clamp(std::atoi(v), 0, 60000);
+  if (const char* v = std::getenv("REGCACHE_STALL_TIMEOUT"); v && *v)
+    opts.stall_seconds = std::clamp(std::atol(v), 1L, 3600L);
+  if (g.timeout_seconds > 0) {
+    opts.deadline = std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(g.timeout_seconds));
+  }
   if (const char* c = std::getenv("REGCACHE_UPLOAD_CHUNK")) {
     opts.chunk_threshold = opts.chunk_size =
         std::max<uint64_t>(1024, std::strtoull(c, nullptr, 10));

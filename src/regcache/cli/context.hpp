@@ -19,6 +19,7 @@ struct GlobalOptions {
   int verbose = 0;
   bool insecure = false;
   std::string workspace;
+  double timeout_seconds = 0;  // registry requests end after this (restore --timeout); 0: none
 };
 
 // A failure that ends the command with an exit code (1 error, 2 usage, 3 miss).

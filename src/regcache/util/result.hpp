@@ -20,6 +20,7 @@ enum class ErrorKind {
   integrity,  // digest or size mismatch, malformed content
   hostile,    // content that tries to escape or misuse the destination
   exists,     // the target already exists
+  timeout,    // the command's time budget ran out
 };
 
 struct Error {

@@ -183,6 +183,11 @@ Result<std::optional<Credentials>> find_credentials(const std::string& host, con
     auto c = RC_TRY(from_auth_file(f, host));
     if (c) return c;
   }
+  // GitLab CI: the job's registry credentials, for the project's own registry.
+  if (auto reg = env("CI_REGISTRY"); reg && *reg == host) {
+    auto u = env("CI_REGISTRY_USER"), p = env("CI_REGISTRY_PASSWORD");
+    if (u && p && !p->empty()) return std::optional<Credentials>(Credentials{*u, *p, ""});
+  }
   if (host == "ghcr.io") {
     if (auto tok = env("GITHUB_TOKEN"); tok && !tok->empty()) {
       return std::optional<Credentials>(

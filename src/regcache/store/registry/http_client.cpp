@@ -25,6 +25,7 @@ struct Transfer {
   int fd = -1;
   size_t bytes_pos = 0;
   uint64_t left = 0;
+  uint64_t skip = 0;  // body bytes still to drop (a 200 answer to a Range request)
   Status sink_status;
 };
 
@@ -53,10 +54,18 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
   long status = 0;
   curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
   if (t->req->sink && status >= 200 && status < 300) {
+    const size_t total = len;
+    if (status == 200 && t->skip > 0) {  // the server ignored Range: drop what we have
+      size_t drop = static_cast<size_t>(std::min<uint64_t>(t->skip, len));
+      t->skip -= drop;
+      data += drop;
+      len -= drop;
+    }
+    if (len == 0) return total;
     t->sink_status = t->req->sink->write(data, len);
     if (!t->sink_status.ok()) return 0;  // aborts the transfer
     t->resp->sink_bytes += len;
-    return len;
+    return total;
   }
   if (t->resp->body.size() < kMaxCapturedBody) {
     t->resp->body.append(data, std::min(len, kMaxCapturedBody - t->resp->body.size()));
@@ -154,9 +163,10 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& req) {
   curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
   curl_easy_setopt(c, CURLOPT_SHARE, share_);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, std::max(1L, std::min(30L, req.stall_seconds)));
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, std::max(1L, req.stall_seconds));
+  if (req.timeout_ms > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req.timeout_ms);
   curl_easy_setopt(c, CURLOPT_USERAGENT, "regcache/" REGCACHE_VERSION);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
@@ -171,6 +181,11 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& req) {
   }
   curl_slist* headers = nullptr;
   for (const auto& h : req.headers) headers = curl_slist_append(headers, h.c_str());
+  std::string range = "Range: bytes=" + std::to_string(req.range_from) + "-";
+  if (req.range_from > 0) {
+    headers = curl_slist_append(headers, range.c_str());
+    t.skip = req.range_from;
+  }
   headers = curl_slist_append(headers, "Expect:");
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   if (req.method == "HEAD") {

@@ -3,6 +3,7 @@
 // not followed here (the registry client decides what to do with them).
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,11 @@ struct HttpRequest {
   std::vector<std::string> headers;  // "Name: value"
   const BlobSource* body = nullptr;  // request body (file or bytes), if any
   Sink* sink = nullptr;              // receives a 2xx response body; else it is captured
+  long stall_seconds = 30;           // no progress for this long fails the transfer
+  long timeout_ms = 0;               // whole-transfer limit; 0 for none
+  // Asks for the body from this offset (Range); a server answering 200 with the whole
+  // body has the first range_from bytes dropped before the sink sees them.
+  uint64_t range_from = 0;
 };
 
 struct HttpResponse {

@@ -20,6 +20,7 @@ namespace regcache {
 namespace {
 
 enum class Access { pull, push, remove };
+enum class Retry { here, caller };
 
 constexpr size_t kMaxManifestBytes = 4 << 20;
 constexpr const char* kAccept =
@@ -69,27 +70,61 @@ class RegistryStore : public Store {
 
   Result<bool> has_blob(const Descriptor& d) override {
     HttpRequest req{"HEAD", base_ + "/blobs/" + d.digest};
-    auto r = RC_TRY(send(req, Access::pull));
+    auto r = RC_TRY(send(req, Access::pull, Retry::here));
     if (r.status == 200) return true;
     if (r.status == 404) return false;
     return fail(req, r);
   }
 
+  // Streams a blob into out; a transfer cut after some bytes resumes with a Range
+  // request (a server that ignores Range is read past the bytes already delivered).
   Status get_blob(const Descriptor& d, Sink* out) override {
-    HttpRequest req{"GET", base_ + "/blobs/" + d.digest};
-    req.sink = out;
-    auto r = RC_TRY(send(req, Access::pull));
-    if (r.status == 200) return {};
-    if (r.status == 404) {
-      return make_error(ErrorKind::not_found,
-                        "blob " + d.digest + " is missing from " + describe());
+    CountingSink delivered(out);
+    for (int attempt = 1;; ++attempt) {
+      HttpRequest req{"GET", base_ + "/blobs/" + d.digest};
+      const uint64_t have = delivered.bytes;
+      req.range_from = have;
+      req.sink = &delivered;
+      auto r = send(req, Access::pull, Retry::here);
+      if (!r.ok()) {
+        if (r.error().kind != ErrorKind::network || delivered.bytes == 0 ||
+            attempt >= opts_.max_attempts) {
+          return r.error();
+        }
+        log_verbose("GET " + d.digest + ": " + r.error().message + " after " +
+                    std::to_string(delivered.bytes) + " bytes (resuming)");
+        RC_CHECK(backoff(attempt, nullptr));
+        continue;
+      }
+      if (r->status == 200 || r->status == 206) {
+        if (have > 0 && r->status == 206 && !range_starts_at(r->header("content-range"), have)) {
+          return make_error(ErrorKind::integrity,
+                            "GET " + d.digest + ": the registry resumed at the wrong offset");
+        }
+        return {};
+      }
+      if (r->status == 404) {
+        return make_error(ErrorKind::not_found,
+                          "blob " + d.digest + " is missing from " + describe());
+      }
+      return fail(req, *r);
     }
-    return fail(req, r);
   }
 
+  // Uploads a blob; an upload cut or refused mid-way starts again with a new session.
   Status put_blob(const Descriptor& d, const BlobSource& src) override {
+    for (int attempt = 1;; ++attempt) {
+      auto st = upload_once(d, src);
+      bool transient = !st.ok() && st.error().kind == ErrorKind::network;
+      if (!transient || attempt >= opts_.max_attempts) return st;
+      log_verbose("upload of " + d.digest + ": " + st.error().message + " (starting again)");
+      RC_CHECK(backoff(attempt, nullptr));
+    }
+  }
+
+  Status upload_once(const Descriptor& d, const BlobSource& src) {
     HttpRequest post{"POST", base_ + "/blobs/uploads/"};
-    auto r = RC_TRY(send(post, Access::push));
+    auto r = RC_TRY(send(post, Access::push, Retry::here));
     if (r.status != 202) return fail(post, r);
     std::string location = RC_TRY(location_of(r, post));
     if (!src.file.empty() && d.size > opts_.chunk_threshold) {
@@ -103,7 +138,7 @@ class RegistryStore : public Store {
     StringSink body(kMaxManifestBytes);
     HttpRequest req{"GET", base_ + "/manifests/" + reference, {kAccept}};
     req.sink = &body;
-    auto r = RC_TRY(send(req, Access::pull));
+    auto r = RC_TRY(send(req, Access::pull, Retry::here));
     if (r.status == 404) return std::optional<FetchedManifest>();
     if (r.status != 200) return fail(req, r);
     FetchedManifest fm;
@@ -122,14 +157,14 @@ class RegistryStore : public Store {
     BlobSource body{"", bytes};
     HttpRequest req{"PUT", base_ + "/manifests/" + tag, {"Content-Type: " + media_type}};
     req.body = &body;
-    auto r = RC_TRY(send(req, Access::push));
+    auto r = RC_TRY(send(req, Access::push, Retry::here));
     if (r.status != 201 && r.status != 200) return fail(req, r);
     return sha256_digest(bytes);
   }
 
   Status delete_manifest(const std::string& digest) override {
     HttpRequest req{"DELETE", base_ + "/manifests/" + digest};
-    auto r = RC_TRY(send(req, Access::remove));
+    auto r = RC_TRY(send(req, Access::remove, Retry::here));
     if (r.status == 202 || r.status == 200) return {};
     if (r.status == 404)
       return make_error(ErrorKind::not_found, "no manifest " + digest + " in " + describe());
@@ -147,7 +182,7 @@ class RegistryStore : public Store {
       StringSink body(64 << 20);
       HttpRequest req{"GET", url};
       req.sink = &body;
-      auto r = RC_TRY(send(req, Access::pull));
+      auto r = RC_TRY(send(req, Access::pull, Retry::here));
       if (r.status == 404) return tags;  // NAME_UNKNOWN: an empty repository
       if (r.status != 200) return fail(req, r);
       auto j = nlohmann::json::parse(body.str(), nullptr, false);
@@ -213,7 +248,7 @@ class RegistryStore : public Store {
           {"Content-Type: application/octet-stream",
            "Content-Range: " + std::to_string(off) + "-" + std::to_string(off + len - 1)}};
       req.body = &part;
-      auto r = RC_TRY(send(req, Access::push));
+      auto r = RC_TRY(send(req, Access::push, Retry::caller));
       if (r.status != 202) return fail(req, r);
       location = RC_TRY(location_of(r, req));
     }
@@ -225,21 +260,24 @@ class RegistryStore : public Store {
         location + (location.find('?') == std::string::npos ? "?" : "&") + "digest=" + d.digest;
     HttpRequest req{"PUT", url, {"Content-Type: application/octet-stream"}};
     req.body = body;
-    auto r = RC_TRY(send(req, Access::push));
+    auto r = RC_TRY(send(req, Access::push, Retry::caller));
     if (r.status == 201 || r.status == 204) return {};
     return fail(req, r);
   }
 
   Error fail(const HttpRequest& req, const HttpResponse& r) const {
     ErrorKind kind = ErrorKind::generic;
+    if (transient_status(r.status)) kind = ErrorKind::network;
     if (r.status == 401 || r.status == 403) kind = ErrorKind::auth;
     if (r.status == 400 && r.body.find("DIGEST_INVALID") != std::string::npos)
       kind = ErrorKind::integrity;
     return make_error(kind, req.method + " " + redact_url(req.url) + ": " + r.error_summary());
   }
 
-  void backoff(int attempt, const HttpResponse* r) {
-    double delay = 0.25 * (1 << std::min(attempt, 6));
+  // Sleeps before another attempt (exponential, with jitter, or the server's
+  // Retry-After); fails with ErrorKind::timeout when the deadline comes first.
+  Status backoff(int attempt, const HttpResponse* r) {
+    double delay = opts_.retry_delay_ms / 1000.0 * (1 << std::min(attempt - 1, 6));
     if (r) {
       std::string ra = r->header("retry-after");
       if (!ra.empty() && std::all_of(ra.begin(), ra.end(), ::isdigit))
@@ -247,11 +285,43 @@ class RegistryStore : public Store {
     }
     thread_local std::mt19937 rng{std::random_device{}()};
     delay *= std::uniform_real_distribution<double>(0.75, 1.25)(rng);
-    std::this_thread::sleep_for(std::chrono::duration<double>(std::min(delay, 30.0)));
+    auto wake = std::chrono::steady_clock::now() +
+                std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                    std::chrono::duration<double>(std::min(delay, 30.0)));
+    if (opts_.deadline && wake >= *opts_.deadline) {
+      std::this_thread::sleep_until(*opts_.deadline);
+      return timed_out();
+    }
+    std::this_thread::sleep_until(wake);
+    return {};
   }
 
-  // Sends a request with auth, redirects and retries; returns the final response.
-  Result<HttpResponse> send(HttpRequest req, Access access) {
+  Error timed_out() const {
+    return make_error(ErrorKind::timeout, describe() + ": gave up, the time budget ran out");
+  }
+
+  // Returns the milliseconds left before the deadline (0: none set), or a timeout error.
+  Result<long> time_left() const {
+    if (!opts_.deadline) return 0L;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    *opts_.deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) return timed_out();
+    return static_cast<long>(left);
+  }
+
+  static bool range_starts_at(const std::string& content_range, uint64_t offset) {
+    // Content-Range: bytes START-END/TOTAL
+    auto sp = content_range.find(' ');
+    if (sp == std::string::npos) return false;
+    return content_range.compare(sp + 1, std::string::npos, std::to_string(offset) + "-", 0,
+                                 std::to_string(offset).size() + 1) == 0;
+  }
+
+  // Sends a request with auth and redirects; retries transient failures itself
+  // (Retry::here) or leaves them to the caller (Retry::caller: upload bodies, whose
+  // session a cut may have spoiled). Returns the final response.
+  Result<HttpResponse> send(HttpRequest req, Access access, Retry retry) {
     const std::string sc = scope(ref_.repository, access);
     const std::string registry_origin = origin_of(base_);
     bool challenged = false;
@@ -260,6 +330,8 @@ class RegistryStore : public Store {
       HttpRequest r = req;
       CountingSink counter(req.sink);
       if (req.sink) r.sink = &counter;
+      r.stall_seconds = opts_.stall_seconds;
+      r.timeout_ms = RC_TRY(time_left());
       if (origin_of(r.url) == registry_origin) {
         std::string h = auth_.header_for(sc);
         if (!h.empty()) r.headers.push_back(h);
@@ -267,12 +339,13 @@ class RegistryStore : public Store {
       auto resp = http_.perform(r);
       bool consumed = counter.bytes > 0;
       if (!resp.ok()) {
-        if (resp.error().kind != ErrorKind::network || consumed ||
+        if (resp.error().kind == ErrorKind::network) RC_TRY(time_left());
+        if (resp.error().kind != ErrorKind::network || consumed || retry == Retry::caller ||
             ++attempt >= opts_.max_attempts) {
           return resp.error();
         }
         log_verbose(resp.error().message + " (retrying)");
-        backoff(attempt, nullptr);
+        RC_CHECK(backoff(attempt, nullptr));
         continue;
       }
       long s = resp->status;
@@ -301,10 +374,11 @@ class RegistryStore : public Store {
         if (s == 303) req.method = "GET";
         continue;
       }
-      if (transient_status(s) && !consumed && ++attempt < opts_.max_attempts) {
+      if (transient_status(s) && !consumed && retry == Retry::here &&
+          ++attempt < opts_.max_attempts) {
         log_verbose(r.method + " " + redact_url(r.url) + ": HTTP " + std::to_string(s) +
                     " (retrying)");
-        backoff(attempt, &*resp);
+        RC_CHECK(backoff(attempt, &*resp));
         continue;
       }
       return resp;

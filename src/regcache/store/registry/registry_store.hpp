@@ -1,7 +1,9 @@
 // A Store on one repository of an OCI distribution registry (HTTP API v2).
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 
 #include "regcache/store/registry/credentials.hpp"
 #include "regcache/store/registry/http_client.hpp"
@@ -18,6 +20,10 @@ struct RegistryOptions {
   uint64_t chunk_threshold = 1ull << 30;  // blobs larger than this upload in PATCH chunks
   uint64_t chunk_size = 64ull << 20;
   int max_attempts = 5;  // per request, for transient failures
+  int retry_delay_ms = 250;  // first backoff delay; doubles per attempt, with jitter
+  long stall_seconds = 30;   // a transfer without progress for this long is retried
+  // Every request ends by this time (ErrorKind::timeout after it); none when unset.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 
 // Returns a store for ref (a registry reference) with the given credentials.
