@@ -1,0 +1,66 @@
+// The save steps: the action's post step (saves under the restore step's primary key unless
+// there is a reason not to) and save/ (saves under the key input).
+'use strict';
+
+const fs = require('node:fs');
+const { getInput, getState, info, mask, warning, fail } = require('./runner');
+const { readInputs } = require('./inputs');
+const { resolveBinary } = require('./binary');
+const { globalArgs, runRegcache } = require('./regcache');
+
+// The arguments of `regcache save` for these options, under `key`, reusing layers of `base`.
+function saveArgs(options, key, base) {
+  const args = [...globalArgs(options), 'save'];
+  if (key) args.push('--key', key);
+  if (base) args.push('--base', base);
+  for (const p of options.paths) args.push('--path', p);
+  for (const preset of options.presets) args.push('--preset', preset);
+  if (options.compressionLevel) args.push('--level', options.compressionLevel);
+  return args;
+}
+
+// Saves; a failure is a warning, or fails the step with fail-on-save-error.
+async function saveCache(bin, options, key, base) {
+  const { code, message } = await runRegcache(bin, saveArgs(options, key, base), options);
+  if (code === 0) return;
+  const text = `Cache not saved: ${message}`;
+  if (options.failOnSaveError) fail(text);
+  else warning(`${text} (set fail-on-save-error to fail the step)`);
+}
+
+// Why the post step must not save, or '' when it should.
+function postSkipReason(options) {
+  const primaryKey = getState('primary_key');
+  if (!primaryKey) return 'the restore step did not finish or found no key';
+  if (getState('cache_hit') === 'true') return `exact hit on key ${primaryKey}, nothing new to save`;
+  if (options.lookupOnly) return 'lookup-only is set';
+  if (!options.saveIf) {
+    return getInput('save-if') === '' ? 'this run is for a pull request from a fork (see save-if)' : 'save-if is false';
+  }
+  if (options.jobStatus && options.jobStatus !== 'success' && !options.saveOnFailure) {
+    return `the job status is ${options.jobStatus} (set save-on-failure to save anyway)`;
+  }
+  return '';
+}
+
+// The post step of the action.
+async function postStep() {
+  const options = readInputs();
+  mask(options.token);
+  const reason = postSkipReason(options);
+  if (reason) return info(`Not saving the cache: ${reason}.`);
+  const recorded = getState('regcache');
+  const bin = recorded && fs.existsSync(recorded) ? recorded : await resolveBinary(options.regcachePath);
+  await saveCache(bin, options, getState('primary_key'), getState('matched_key'));
+}
+
+// The save/ sub-action's only step.
+async function saveStep() {
+  const options = readInputs();
+  mask(options.token);
+  if (!options.saveIf) return info('Not saving the cache: save-if is false (or a pull request from a fork).');
+  const bin = await resolveBinary(options.regcachePath);
+  await saveCache(bin, options, options.key, '');
+}
+
+module.exports = { postStep, saveStep };

@@ -1,0 +1,171 @@
+// The action with the real regcache against loopback registries: restore, post-step save, hits,
+// restore keys, lookup-only, fail-on-cache-miss, save-if and forks, save errors, the token.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Job, REGCACHE_BIN, commands, startServices } from './helpers.mjs';
+
+// Set by whoever knows regcache writes the job-summary table ($GITHUB_STEP_SUMMARY) itself.
+const EXPECT_SUMMARY = process.env.REGCACHE_EXPECT_SUMMARY === '1';
+
+let services;
+let run;  // a repository prefix unique to this run: the registries' storage outlives it
+before(async () => {
+  services = await startServices();
+  run = `action-${Date.now().toString(36)}-${process.pid}`;
+});
+after(() => services && services.stop());
+
+// Inputs for a cache in repository `name` of the open registry.
+function inputs(name, extra = {}) {
+  return {
+    path: 'target', store: `${services.vars.REG_OPEN}/${run}/${name}`,
+    'regcache-path': REGCACHE_BIN, 'job-status': 'success', ...extra,
+  };
+}
+
+const outputs = (r) => [r.outputs['cache-hit'], r.outputs['cache-primary-key'], r.outputs['cache-matched-key']];
+const ok = (r) => assert.equal(r.code, 0, `step failed:\n${r.stdout}\n${r.stderr}`);
+
+// Runs a job that builds target/ and saves it under `key` (a miss, then the post step).
+async function seed(cacheInputs, key, content = 'built') {
+  const job = new Job();
+  job.write('target/out.txt', content);
+  const main = await job.run('main.js', { ...cacheInputs, key });
+  ok(main);
+  const post = await job.run('post.js', { ...cacheInputs, key });
+  ok(post);
+  assert.deepEqual(commands(post.stdout, 'warning'), []);
+  return { job, main, post };
+}
+
+test('miss, then the post step saves; the next job hits and the post step skips', async () => {
+  const cache = inputs('flow', { 'restore-keys': 'deps-' });
+  const { main, post } = await seed(cache, 'deps-1');
+  assert.deepEqual(outputs(main), ['false', 'deps-1', '']);
+  if (EXPECT_SUMMARY) {
+    assert.match(main.summary, /\|.*deps-1/, 'regcache writes a summary row for the restore');
+    assert.match(post.summary, /\|.*deps-1/, 'regcache writes a summary row for the save');
+  }
+  const job = new Job();
+  const hit = await job.run('main.js', { ...cache, key: 'deps-1' });
+  ok(hit);
+  assert.deepEqual(outputs(hit), ['true', 'deps-1', 'deps-1']);
+  assert.equal(fs.readFileSync(path.join(job.workspace, 'target/out.txt'), 'utf8'), 'built');
+  const skip = await job.run('post.js', { ...cache, key: 'deps-1' });
+  ok(skip);
+  assert.match(skip.stdout, /Not saving the cache: exact hit on key deps-1/);
+  assert.equal(skip.stderr, '', 'regcache did not run');
+});
+
+test('a restore key gives a partial match: cache-hit false, the matched key, a save under the new key', async () => {
+  const cache = inputs('partial', { 'restore-keys': 'deps-\nother-' });
+  await seed(cache, 'deps-old', 'old');
+  const job = new Job();
+  const main = await job.run('main.js', { ...cache, key: 'deps-new' });
+  ok(main);
+  assert.deepEqual(outputs(main), ['false', 'deps-new', 'deps-old']);
+  assert.equal(fs.readFileSync(path.join(job.workspace, 'target/out.txt'), 'utf8'), 'old');
+  job.write('target/out.txt', 'new');
+  ok(await job.run('post.js', { ...cache, key: 'deps-new' }));
+  const next = new Job();
+  const hit = await next.run('main.js', { ...cache, key: 'deps-new' });
+  assert.deepEqual(outputs(hit), ['true', 'deps-new', 'deps-new']);
+  assert.equal(fs.readFileSync(path.join(next.workspace, 'target/out.txt'), 'utf8'), 'new');
+});
+
+test('lookup-only reports matches, restores nothing and saves nothing', async () => {
+  const cache = inputs('lookup', { 'restore-keys': 'lk-', 'lookup-only': 'true' });
+  await seed(inputs('lookup'), 'lk-1');
+  const job = new Job();
+  const exact = await job.run('main.js', { ...cache, key: 'lk-1' });
+  ok(exact);
+  assert.deepEqual(outputs(exact), ['true', 'lk-1', 'lk-1']);
+  const partial = await job.run('main.js', { ...cache, key: 'lk-2' });
+  assert.deepEqual(outputs(partial), ['false', 'lk-2', 'lk-1']);
+  assert.equal(fs.existsSync(path.join(job.workspace, 'target')), false, 'nothing restored');
+  job.write('target/out.txt', 'x');
+  const post = await job.run('post.js', { ...cache, key: 'lk-2' });
+  ok(post);
+  assert.match(post.stdout, /Not saving the cache: lookup-only is set/);
+});
+
+test('fail-on-cache-miss fails the step with an error, and the post step then saves nothing', async () => {
+  const cache = inputs('failmiss', { 'fail-on-cache-miss': 'true', 'save-on-failure': 'true' });
+  const job = new Job();
+  const main = await job.run('main.js', { ...cache, key: 'absent-1', 'restore-keys': 'absent-' });
+  assert.notEqual(main.code, 0);
+  assert.match(commands(main.stdout, 'error').join('\n'), /Cache not found for key absent-1/);
+  assert.equal(main.outputs['cache-hit'], 'false');
+  job.write('target/out.txt', 'x');
+  const post = await job.run('post.js', { ...cache, key: 'absent-1', 'job-status': 'failure' });
+  ok(post);
+  assert.match(post.stdout, /Not saving the cache: the restore step did not finish/);
+});
+
+test('save-if false, or a pull request from a fork, skips the save', async () => {
+  const cache = inputs('saveif');
+  const job = new Job();
+  job.write('target/out.txt', 'x');
+  ok(await job.run('main.js', { ...cache, key: 'si-1' }));
+  const post = await job.run('post.js', { ...cache, key: 'si-1', 'save-if': 'false' });
+  ok(post);
+  assert.match(post.stdout, /Not saving the cache: save-if is false/);
+
+  const event = { pull_request: { head: { repo: { full_name: 'someone/app', fork: true } } } };
+  const fork = new Job({ eventName: 'pull_request', event });
+  fork.write('target/out.txt', 'x');
+  ok(await fork.run('main.js', { ...cache, key: 'si-1' }));
+  const forkPost = await fork.run('post.js', { ...cache, key: 'si-1' });
+  ok(forkPost);
+  assert.match(forkPost.stdout, /Not saving the cache: this run is for a pull request from a fork/);
+
+  const later = await new Job().run('main.js', { ...cache, key: 'si-1' });
+  assert.deepEqual(outputs(later), ['false', 'si-1', ''], 'nothing was saved');
+});
+
+test('a failed save is a warning, and fails the step only with fail-on-save-error', async () => {
+  const cache = inputs('saveerr', { path: 'missing-dir' });
+  const job = new Job();
+  ok(await job.run('main.js', { ...cache, key: 'se-1' }));
+  const warned = await job.run('post.js', { ...cache, key: 'se-1' });
+  ok(warned);
+  assert.match(commands(warned.stdout, 'warning').join('\n'), /Cache not saved: .*missing-dir/);
+  const failed = await job.run('post.js', { ...cache, key: 'se-1', 'fail-on-save-error': 'true' });
+  assert.notEqual(failed.code, 0);
+  assert.match(commands(failed.stdout, 'error').join('\n'), /Cache not saved: .*missing-dir/);
+});
+
+test('the token reaches regcache (token-auth registry) and is never printed or written', async () => {
+  const { REG_TOKEN, REG_TOKEN_USER, REG_TOKEN_PASSWORD, TOKEN_LOG } = services.vars;
+  const repo = `${run}/token`;
+  const cache = {
+    path: 'target', store: `${REG_TOKEN}/${repo}`, token: REG_TOKEN_PASSWORD, username: REG_TOKEN_USER,
+    'regcache-path': REGCACHE_BIN, 'job-status': 'success',
+  };
+  const { job, main, post } = await seed(cache, 'tok-1');
+  const again = await new Job().run('main.js', { ...cache, key: 'tok-1' });
+  assert.deepEqual(outputs(again), ['true', 'tok-1', 'tok-1']);
+  const log = fs.readFileSync(TOKEN_LOG, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  assert.ok(log.some((e) => e.user === REG_TOKEN_USER && e.auth === 'ok' && JSON.stringify(e.scopes).includes(repo)),
+    'regcache authenticated with the token input');
+  assert.deepEqual(commands(main.stdout, 'add-mask'), [REG_TOKEN_PASSWORD], 'masked first');
+  const stateFile = path.join(job.temp, 'regcache-state.json');
+  for (const step of [main, post, again]) {
+    const unmasked = step.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');
+    for (const text of [unmasked, step.stderr, step.files]) assert.ok(!text.includes(REG_TOKEN_PASSWORD));
+  }
+  if (fs.existsSync(stateFile)) assert.ok(!fs.readFileSync(stateFile, 'utf8').includes(REG_TOKEN_PASSWORD));
+
+  const wrong = { ...cache, token: 'wrong-password' };
+  const bad = new Job();
+  bad.write('target/out.txt', 'x');
+  const badMain = await bad.run('main.js', { ...wrong, key: 'tok-2' });
+  ok(badMain);
+  assert.match(commands(badMain.stdout, 'warning').join('\n'), /Cache not restored/);
+  const badPost = await bad.run('post.js', { ...wrong, key: 'tok-2' });
+  ok(badPost);
+  assert.match(commands(badPost.stdout, 'warning').join('\n'), /Cache not saved/);
+  assert.ok(!badPost.stdout.replace(/^::add-mask::.*$/m, '').includes('wrong-password'));
+});

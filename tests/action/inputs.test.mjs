@@ -1,0 +1,148 @@
+// How inputs become regcache calls, with a stand-in regcache: default store, presets, credentials,
+// post-step skip rules (job status, forks), save/, and the action.yml files declaring every input.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Job, SOURCE_DIR, commands, fakeRegcache, tempDir } from './helpers.mjs';
+import fork from '../../action/lib/fork.js';
+
+// A job whose regcache is the stand-in; `calls()` returns the logged calls.
+function fakeJob(options = {}) {
+  const dir = tempDir();
+  const log = path.join(dir, 'calls.log');
+  const job = new Job({ ...options, env: { FAKE_LOG: log, ...options.env } });
+  job.bin = fakeRegcache(dir);
+  job.calls = () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean) : []);
+  return job;
+}
+
+test('the default store is ghcr.io/<owner>/<repo>/cache, lower-cased; the token goes to ghcr.io', async () => {
+  const job = fakeJob({ repository: 'Acme-Org/My.App' });
+  const r = await job.run('main.js', { key: 'k', token: 'ghs_secret', 'regcache-path': job.bin });
+  assert.equal(r.code, 0, r.stdout);
+  assert.equal(job.calls()[0],
+    '--store ghcr.io/acme-org/my.app/cache --json restore --key k user=octo-actor password=set inputs=0');
+  assert.equal(r.summary, '', 'the action writes no job summary of its own');
+});
+
+test('the token is not sent to another registry unless a username is given, nor to a local layout', async () => {
+  const cases = [
+    [{ store: 'registry.example.com/team/cache' }, 'user=none password='],
+    [{ store: 'docker://registry.example.com/team/cache', username: 'bob' }, 'user=bob password=set'],
+    [{ store: 'oci:/tmp/nowhere', username: 'bob' }, 'user=none password='],
+    [{ store: 'ghcr.io/acme/app/cache', token: '' }, 'user=none password='],
+  ];
+  for (const [extra, expected] of cases) {
+    const job = fakeJob();
+    const r = await job.run('main.js', { key: 'k', token: 'ghs_secret', 'regcache-path': job.bin, ...extra });
+    assert.equal(r.code, 0, r.stdout);
+    assert.ok(job.calls()[0].endsWith(`${expected} inputs=0`), `${JSON.stringify(extra)}: ${job.calls()[0]}`);
+  }
+});
+
+test('restore gets the key, restore keys, presets (lines or commas) and the flags', async () => {
+  const job = fakeJob();
+  const r = await job.run('main.js', {
+    key: 'k', 'restore-keys': 'a-\n  b-\n', preset: 'rust, node\ngo', 'lookup-only': 'true',
+    'fail-on-cache-miss': 'false', store: 'oci:/s', 'regcache-path': job.bin,
+  });
+  assert.equal(r.code, 0, r.stdout);
+  assert.ok(job.calls()[0].startsWith(
+    '--store oci:/s --json restore --key k --restore-key a- --restore-key b- --preset rust --preset node --preset go --lookup-only '));
+  assert.deepEqual(r.outputs, { 'cache-hit': 'false', 'cache-primary-key': 'fake-key', 'cache-matched-key': '' });
+});
+
+test('the post step saves under the primary key with paths, presets and level, unless the job failed', async () => {
+  const base = { key: 'k', path: 'target\n~/.cargo/registry\n!**/*.o', preset: 'rust', 'compression-level': '7',
+    store: 'oci:/s', 'job-status': 'success' };
+  const saveCall = '--store oci:/s --json save --key fake-key --path target --path ~/.cargo/registry ' +
+    '--path !**/*.o --preset rust --level 7 user=none password= inputs=0';
+
+  const job = fakeJob();
+  const inputs = { ...base, 'regcache-path': job.bin };
+  assert.equal((await job.run('main.js', inputs)).code, 0);
+  const post = await job.run('post.js', inputs);
+  assert.equal(post.code, 0, post.stdout);
+  assert.deepEqual(job.calls().slice(1), [saveCall]);
+  assert.equal(post.summary, '', 'the action writes no job summary of its own');
+
+  const failed = await job.run('post.js', { ...inputs, 'job-status': 'failure' });
+  assert.match(failed.stdout, /Not saving the cache: the job status is failure \(set save-on-failure/);
+  assert.equal(job.calls().length, 2);
+  await job.run('post.js', { ...inputs, 'job-status': 'failure', 'save-on-failure': 'true' });
+  assert.deepEqual(job.calls().slice(2), [saveCall]);
+});
+
+test('pull requests from forks skip the save by default; save-if true overrides', async () => {
+  const event = { pull_request: { head: { repo: { full_name: 'someone/app', fork: true } } } };
+  const job = fakeJob({ eventName: 'pull_request_target', event });
+  const inputs = { key: 'k', path: 'target', store: 'oci:/s', 'regcache-path': job.bin, 'job-status': 'success' };
+  await job.run('main.js', inputs);
+  const skipped = await job.run('post.js', inputs);
+  assert.match(skipped.stdout, /pull request from a fork/);
+  assert.equal(job.calls().length, 1);
+  await job.run('post.js', { ...inputs, 'save-if': 'true' });
+  assert.match(job.calls()[1], / save --key fake-key /);
+});
+
+test('fork detection reads the event payload', () => {
+  const dir = tempDir();
+  const env = (name, payload) => {
+    const file = path.join(dir, `${Math.random()}.json`);
+    if (payload !== undefined) fs.writeFileSync(file, JSON.stringify(payload));
+    return { GITHUB_EVENT_NAME: name, GITHUB_EVENT_PATH: file, GITHUB_REPOSITORY: 'Acme/App' };
+  };
+  const pr = (fullName, isFork) => ({ pull_request: { head: { repo: fullName && { full_name: fullName, fork: isFork } } } });
+  assert.equal(fork.isForkPullRequest(env('push', {})), false);
+  assert.equal(fork.isForkPullRequest(env('pull_request', pr('acme/app', false))), false);
+  assert.equal(fork.isForkPullRequest(env('pull_request', pr('Acme/App', true))), false,
+    'a branch of a repository that is itself a fork is not a fork pull request');
+  assert.equal(fork.isForkPullRequest(env('pull_request', pr('someone/app', true))), true);
+  assert.equal(fork.isForkPullRequest(env('pull_request_target', pr('someone/app', true))), true);
+  assert.equal(fork.isForkPullRequest(env('pull_request', pr(null))), true, 'deleted head repository');
+  assert.equal(fork.isForkPullRequest(env('pull_request')), true, 'unreadable event');
+});
+
+test('save/ saves under the key input; bad inputs fail the step with one error', async () => {
+  const job = fakeJob();
+  const inputs = { key: 'mykey', path: 'target', store: 'oci:/s', 'regcache-path': job.bin };
+  assert.equal((await job.run('save.js', inputs)).code, 0);
+  assert.equal(job.calls()[0], '--store oci:/s --json save --key mykey --path target user=none password= inputs=0');
+  assert.match((await job.run('save.js', { ...inputs, 'save-if': 'false' })).stdout, /Not saving/);
+
+  for (const [extra, message] of [
+    [{ key: '' }, /set the key input, or a preset/],
+    [{ 'lookup-only': 'yes' }, /lookup-only must be true or false/],
+    [{ 'compression-level': 'max' }, /compression-level must be a number/],
+    [{ 'regcache-path': '/nonexistent/regcache' }, /regcache-path \/nonexistent\/regcache does not exist/],
+  ]) {
+    const r = await job.run('main.js', { ...inputs, ...extra });
+    assert.equal(r.code, 1);
+    assert.match(commands(r.stdout, 'error').join('\n'), message);
+  }
+  assert.equal(job.calls().length, 1);
+});
+
+test('each action.yml declares the inputs its script reads and the outputs it sets', () => {
+  const read = (rel) => fs.readFileSync(path.join(SOURCE_DIR, rel), 'utf8');
+  const declared = (yml, section) => {
+    const body = yml.split(/^(?=\S)/m).find((s) => s.startsWith(`${section}:`)) || '';
+    return [...body.matchAll(/^ {2}([a-z-]+):/gm)].map((m) => m[1]).sort();
+  };
+  const all = ['compression-level', 'fail-on-cache-miss', 'fail-on-save-error', 'job-status', 'key', 'lookup-only',
+    'path', 'preset', 'regcache-path', 'restore-keys', 'save-if', 'save-on-failure', 'store', 'token', 'username'];
+  const outputs = ['cache-hit', 'cache-matched-key', 'cache-primary-key'];
+  const root = read('action.yml');
+  assert.deepEqual(declared(root, 'inputs'), all);
+  assert.deepEqual(declared(root, 'outputs'), outputs);
+  assert.match(root, /main: action\/main\.js/);
+  assert.match(root, /post: action\/post\.js/);
+  const restore = read('restore/action.yml');
+  assert.deepEqual(declared(restore, 'outputs'), outputs);
+  assert.match(restore, /main: \.\.\/action\/main\.js/);
+  assert.match(read('save/action.yml'), /main: \.\.\/action\/save\.js/);
+  for (const yml of [restore, read('save/action.yml')]) {
+    for (const input of declared(yml, 'inputs')) assert.ok(all.includes(input), input);
+  }
+});
