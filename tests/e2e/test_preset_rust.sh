@@ -4,7 +4,9 @@
 # preset caches wiped, restored with the preset: the rebuild compiles only the workspace
 # crate (the preset keeps it out of the cache), no dependency. Then
 # Cargo.lock changes: the key must change and restore must fall back (partial) on the
-# first entry through the preset's restore keys.
+# first entry through the preset's restore keys. The cold job also built --release; the
+# job after the change builds only debug, so its save must leave out every restored
+# release unit (not used in this build) and keep every debug one.
 set -euo pipefail
 . "$(dirname "$0")/cargo_setup.sh"
 store="$REG_OPEN/e2e/rust-$RANDOM-$(date +%s%N)"
@@ -17,6 +19,7 @@ t0=$(now)
 cargo build --offline 2> "$work/cold.log" || { cat "$work/cold.log"; fail "cold build"; }
 t1=$(now)
 grep -q Compiling "$work/cold.log" || fail "the cold build compiled nothing"
+cargo build --offline --release 2> "$work/cold-release.log" || { cat "$work/cold-release.log"; fail "cold release build"; }
 [ -f Cargo.lock ] || fail "cargo wrote no Cargo.lock"
 
 key1=$(rc key --preset rust | head -n 1)
@@ -66,10 +69,31 @@ rc --json restore --preset rust > "$work/partial.json" || { cat "$work/partial.j
 [ "$(field key "$work/partial.json")" = "$key2" ] || fail "restore looked for another key: $(cat "$work/partial.json")"
 [ "$(field matched_key "$work/partial.json")" = "$key1" ] || fail "partial restore matched another key: $(cat "$work/partial.json")"
 ls target/debug/deps/libserde-*.rlib >/dev/null 2>&1 || fail "the partial restore did not bring target/ back"
+ls target/release/deps/libserde-*.rlib >/dev/null 2>&1 || fail "the partial restore did not bring target/release back"
+
+# This job builds debug only: the restored release units are not part of this build.
+cargo build --offline 2> "$work/job2.log" || { cat "$work/job2.log"; fail "build after the partial restore"; }
+# cargo drops the comment when it rewrites Cargo.lock; put it back so the key stays key2.
+grep -q '^# changed' Cargo.lock || echo "# changed" >> Cargo.lock
+[ "$(rc key --preset rust | head -n 1)" = "$key2" ] || fail "the key moved away from '$key2'"
+rc --json save --preset rust > "$work/save2.json" || { cat "$work/save2.json"; fail "second save exited non-zero"; }
+[ "$(field result "$work/save2.json")" = saved ] || fail "second save: $(cat "$work/save2.json")"
+grep -q '^# changed' Cargo.lock || fail "save with the rust preset rewrote Cargo.lock"
+rm -rf target
+rc --json restore --preset rust > "$work/restore2.json" || { cat "$work/restore2.json"; fail "third restore exited non-zero"; }
+[ "$(field result "$work/restore2.json")" = hit ] || fail "third restore: $(cat "$work/restore2.json")"
+left=$(find target/release -path '*/.fingerprint/*' -o -path '*/deps/*' 2>/dev/null | head -3)
+[ -z "$left" ] || fail "units of the release build, unused in this job, were saved again: $left"
+cargo build --offline 2> "$work/job3.log" || { cat "$work/job3.log"; fail "build after the third restore"; }
+compiled3=$(grep Compiling "$work/job3.log" || true)
+if [ "$(printf '%s\n' "$compiled3" | grep -c .)" != 1 ] || ! printf '%s' "$compiled3" | grep -q "Compiling regcache-e2e"; then
+  echo "FAIL: a unit this build used was left out of the cache:"; cat "$work/job3.log"; exit 1
+fi
 
 awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" \
   'BEGIN { printf "cold build: %.1f s; restore + rebuild: %.1f s\n", b - a, d - c }'
 echo "save: $(cat "$work/save.json")"
 echo "restore: $(cat "$work/restore.json")"
 echo "partial: $(cat "$work/partial.json")"
+echo "save after a debug-only build: $(cat "$work/save2.json")"
 echo "1 passed, 0 failed"

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "regcache/core/cache_paths.hpp"
+#include "regcache/core/cargo_units.hpp"
 #include "regcache/core/key_template.hpp"
 #include "regcache/util/fs.hpp"
 
@@ -76,10 +77,13 @@ std::vector<std::string> workspace_crates(const PresetEnv& e) {
 
 // Every crate name in the current build's dependency graph (`cargo metadata`, offline),
 // in both '-' and '_' spellings; empty when cargo cannot tell (then nothing is dropped).
+// --locked: cargo would otherwise rewrite a Cargo.lock it finds out of date, and regcache
+// writes nothing of the user's.
 std::set<std::string> dependency_graph(const PresetEnv& e) {
   std::set<std::string> names;
-  auto meta = run_shell_command("cd '" + e.workspace +
-                                "' && cargo metadata --format-version 1 --offline 2>/dev/null");
+  auto meta =
+      run_shell_command("cd '" + e.workspace +
+                        "' && cargo metadata --format-version 1 --offline --locked 2>/dev/null");
   auto j = meta.ok() ? nlohmann::json::parse(meta.value(), nullptr, false) : nlohmann::json();
   if (!j.is_object() || !j.contains("packages") || !j["packages"].is_array()) return names;
   for (const auto& p : j["packages"]) {
@@ -115,17 +119,17 @@ bool artifact_in_graph(const std::string& file, const std::set<std::string>& gra
 std::vector<std::string> unused_artifacts(const PresetEnv& e, const std::string& target) {
   std::vector<std::string> out;
   auto graph = dependency_graph(e);
-  if (graph.empty()) return out;
   std::vector<std::string> profiles;
   for (const auto& d : expand_glob(target + "/*/deps"))
     profiles.push_back(d.substr(0, d.size() - 5));
   for (const auto& d : expand_glob(target + "/*/*/deps"))
     profiles.push_back(d.substr(0, d.size() - 5));
+  out = unused_restored_units(profiles);
   for (const auto& prof : profiles) {
     for (const char* sub : {"/deps/*", "/build/*", "/.fingerprint/*"}) {
       for (const auto& path : expand_glob(prof + sub)) {
         std::string name = path.substr(path.rfind('/') + 1);
-        if (!artifact_in_graph(name, graph)) out.push_back(path);
+        if (!graph.empty() && !artifact_in_graph(name, graph)) out.push_back(path);
       }
     }
   }
