@@ -5,9 +5,7 @@
 
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/output.hpp"
-#include "regcache/core/entry_format.hpp"
-#include "regcache/core/key_tag.hpp"
-#include "regcache/util/log.hpp"
+#include "regcache/core/entry_listing.hpp"
 
 namespace regcache {
 
@@ -20,32 +18,19 @@ struct ListArgs {
 void run_list(const ListArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
   auto store = open_store(g);
-  std::string tag_prefix = a.prefix.empty() ? "" : tag_prefix_for(a.prefix);
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& tag : unwrap(store->list_tags())) {
-    if (tag.rfind(tag_prefix, 0) != 0) continue;
-    auto m = unwrap(store->get_manifest(tag));
-    if (!m) continue;
-    auto info = parse_manifest(m->bytes);
-    if (!info.ok() || info->key.empty()) {
-      log_verbose("skipping " + tag + ": not a regcache entry");
-      continue;
-    }
-    if (info->key.rfind(a.prefix, 0) != 0) continue;
-    uint64_t compressed = 0;
-    for (const auto& l : info->layers) compressed += l.size;
-    out.push_back({{"key", info->key},
-                   {"tag", tag},
-                   {"digest", m->digest},
-                   {"created", info->created},
-                   {"files", info->files},
-                   {"bytes", info->size},
-                   {"compressed_bytes", compressed},
-                   {"layers", info->layers.size()}});
+  for (const auto& e : unwrap(list_entries(*store, a.prefix, jobs_from_env(8)))) {
+    nlohmann::json j = {{"key", e.info.key},
+                        {"tag", e.tag},
+                        {"digest", e.digest},
+                        {"created", e.info.created},
+                        {"files", e.info.files},
+                        {"bytes", e.info.size},
+                        {"compressed_bytes", e.compressed_bytes()},
+                        {"layers", e.info.layers.size()}};
+    if (!e.ref.empty()) j["ref"] = e.ref;
+    out.push_back(std::move(j));
   }
-  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
-    return x["created"].template get<std::string>() > y["created"].template get<std::string>();
-  });
   if (g.json) {
     print_line(out.dump());
     return;
@@ -55,6 +40,7 @@ void run_list(const ListArgs& a, const GlobalOptions& g) {
                                    e["created"].get<std::string>().substr(0, 19),
                                    e["key"].get<std::string>(), human_bytes(e["bytes"]),
                                    human_bytes(e["compressed_bytes"]), e["layers"].get<size_t>());
+    if (e.contains("ref")) line += "  " + e["ref"].get<std::string>();
     print_line(line);
   }
 }

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "regcache/util/fs.hpp"
+#include "regcache/util/stale.hpp"
 #include "regcache/util/log.hpp"
 
 namespace regcache {
@@ -32,6 +33,7 @@ void record_restore(const std::string& path, const std::string& store, const Res
   j[store] = {{"key", e.key}, {"digest", e.digest}};
   auto slash = path.rfind('/');
   Status st = slash == std::string::npos ? Status{} : make_dirs(path.substr(0, slash));
+  if (st.ok() && slash != std::string::npos) remove_stale(path.substr(0, slash), kAtomicTempPrefix);
   if (st.ok()) st = write_file_atomic(path, j.dump());
   if (!st.ok()) log_warning("cannot record the restored entry: " + st.error().message);
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,9 @@ struct BlobSource {
   uint64_t offset = 0;  // with file: where the bytes start
   uint64_t length = 0;  // with file: how many bytes (0: to the end of the file)
 };
+
+// When each manifest (by digest) was last restored: digest -> RFC 3339 time.
+using UsageTimes = std::map<std::string, std::string>;
 
 struct FetchedManifest {
   std::string bytes;
@@ -51,6 +55,14 @@ class Store {
   virtual Status delete_manifest(const std::string& digest) = 0;
   // Lists every tag in the repository.
   virtual Result<std::vector<std::string>> list_tags() = 0;
+  // Returns the last uses the store records natively, or nullopt when it keeps no such
+  // record (core/usage_record.hpp then keeps one in a tag).
+  virtual Result<std::optional<UsageTimes>> read_uses() { return std::optional<UsageTimes>(); }
+  // Records natively that manifest `digest` was restored at `when`; false when the store
+  // keeps no such record.
+  virtual Result<bool> record_use(const std::string& /*digest*/, const std::string& /*when*/) {
+    return false;
+  }
 };
 
 }  // namespace regcache

@@ -1,5 +1,7 @@
 #include "regcache/util/fs.hpp"
 
+#include "regcache/util/stale.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -53,7 +55,9 @@ static Status write_all(int fd, std::string_view data, const std::string& path) 
 }
 
 Status write_file_atomic(const std::string& path, std::string_view data) {
-  std::string tmp = path + ".tmp-" + random_hex(12);
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  std::string tmp = dir + "/" + owned_temp_name(kAtomicTempPrefix);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return errno_error("cannot create", tmp, errno);
   Status st = write_all(fd, data, tmp);

@@ -12,8 +12,11 @@ namespace regcache {
 // Reads a whole (small) file into memory.
 Result<std::string> read_file(const std::string& path);
 
-// Writes data to path via a temporary file in the same directory, fsync and rename.
+// Writes data to path via a temporary file in the same directory, fsync and rename. The
+// temporary is named kAtomicTempPrefix + "<pid>-…", so remove_stale() can clear it away
+// after a killed run.
 Status write_file_atomic(const std::string& path, std::string_view data);
+inline constexpr const char* kAtomicTempPrefix = ".regcache-tmp-";
 
 // Creates a directory and its missing parents (mode 0755).
 Status make_dirs(const std::string& path);

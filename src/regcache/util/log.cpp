@@ -42,8 +42,13 @@ std::string redact_url(std::string_view url) {
   size_t start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
   auto slash = url.find('/', start);
   auto at = url.rfind('@', slash == std::string_view::npos ? url.size() : slash);
-  if (at == std::string_view::npos || at < start) return std::string(url);
-  return std::string(url.substr(0, start)) + std::string(url.substr(at + 1));
+  // A query may carry a signature or an upload session's state: never shown.
+  auto query = url.find('?');
+  std::string_view shown = query == std::string_view::npos ? url : url.substr(0, query);
+  std::string tail = query == std::string_view::npos ? "" : "?…";
+  if (at == std::string_view::npos || at < start || at > shown.size())
+    return std::string(shown) + tail;
+  return std::string(shown.substr(0, start)) + std::string(shown.substr(at + 1)) + tail;
 }
 
 }  // namespace regcache

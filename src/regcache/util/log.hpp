@@ -24,7 +24,7 @@ void log_verbose(std::string_view line);
 // Prints "regcache: warning: <line>" on stderr unless quiet.
 void log_warning(std::string_view line);
 
-// Returns the URL with any user-info (user:password@) removed.
+// Returns the URL with any user-info (user:password@) and query string removed.
 std::string redact_url(std::string_view url);
 
 }  // namespace regcache

@@ -11,16 +11,17 @@
 namespace regcache {
 
 enum class ErrorKind {
-  generic,    // anything else
-  usage,      // the user asked for something malformed (exit 2)
-  not_found,  // the thing asked for does not exist
-  io,         // local filesystem failure
-  network,    // transport failure that may succeed on retry
-  auth,       // credentials missing or refused
-  integrity,  // digest or size mismatch, malformed content
-  hostile,    // content that tries to escape or misuse the destination
-  exists,     // the target already exists
-  timeout,    // the command's time budget ran out
+  generic,      // anything else
+  usage,        // the user asked for something malformed (exit 2)
+  not_found,    // the thing asked for does not exist
+  io,           // local filesystem failure
+  network,      // transport failure that may succeed on retry
+  auth,         // credentials missing or refused
+  integrity,    // digest or size mismatch, malformed content
+  hostile,      // content that tries to escape or misuse the destination
+  exists,       // the target already exists
+  timeout,      // the command's time budget ran out
+  unsupported,  // the store refuses this kind of operation (e.g. HTTP 405 to a DELETE)
 };
 
 struct Error {

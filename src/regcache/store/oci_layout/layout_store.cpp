@@ -1,15 +1,16 @@
 #include "regcache/store/oci_layout/layout_store.hpp"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <nlohmann/json.hpp>
 
+#include "regcache/store/oci_layout/layout_lock.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/sha256.hpp"
+#include "regcache/util/stale.hpp"
 
 namespace regcache {
 
@@ -20,24 +21,17 @@ namespace {
 constexpr const char* kRefName = "org.opencontainers.image.ref.name";
 constexpr const char* kIndexMediaType = "application/vnd.oci.image.index.v1+json";
 
-// Holds an exclusive flock on the layout's lock file for its lifetime.
-class IndexLock {
- public:
-  explicit IndexLock(const std::string& path) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ >= 0) {
-      while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
-      }
-    }
-  }
-  ~IndexLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool ok() const { return fd_ >= 0; }
+constexpr const char* kAnnoLastUsed = "dev.regcache.last-used";
 
- private:
-  int fd_ = -1;
-};
+// Checks what the rest of this file relies on in an index.json entry: an object with a
+// string digest (get_manifest only follows valid sha256 ones into blobs/) and a string ref
+// name, if any. Anything else would throw from the JSON accessors.
+bool valid_index_entry(const json& m) {
+  if (!m.is_object() || !m.contains("digest") || !m["digest"].is_string()) return false;
+  if (!m.contains("annotations")) return true;
+  const json& a = m["annotations"];
+  return a.is_object() && (!a.contains(kRefName) || a[kRefName].is_string());
+}
 
 class LayoutStore : public Store {
  public:
@@ -49,7 +43,9 @@ class LayoutStore : public Store {
     if (::access(layout.c_str(), F_OK) != 0) {
       RC_CHECK(write_file_atomic(layout, R"({"imageLayoutVersion":"1.0.0"})"));
     }
-    IndexLock lock(lock_path());
+    remove_stale(root_, kAtomicTempPrefix);  // left by killed runs
+    remove_stale(root_ + "/blobs/sha256", kAtomicTempPrefix);
+    LayoutLock lock(lock_path());
     if (!lock.ok()) return errno_error("cannot lock", lock_path(), errno);
     if (::access(index_path().c_str(), F_OK) != 0) {
       json idx = {
@@ -62,10 +58,15 @@ class LayoutStore : public Store {
   std::string describe() const override { return "oci:" + root_; }
   std::string staging_dir() const override { return root_; }
 
+  // A blob found here is touched: a save about to reference it is then covered by the
+  // garbage collector's grace period (store/oci_layout/layout_gc.hpp).
   Result<bool> has_blob(const Descriptor& d) override {
+    std::string path = blob_path(d.digest);
     struct stat st {};
-    if (::stat(blob_path(d.digest).c_str(), &st) != 0) return false;
-    return static_cast<uint64_t>(st.st_size) == d.size;
+    if (::stat(path.c_str(), &st) != 0) return false;
+    if (static_cast<uint64_t>(st.st_size) != d.size) return false;
+    ::utimensat(AT_FDCWD, path.c_str(), nullptr, 0);
+    return true;
   }
 
   Status get_blob(const Descriptor& d, Sink* out) override {
@@ -115,6 +116,10 @@ class LayoutStore : public Store {
         }
       }
       if (digest.empty()) return std::optional<FetchedManifest>();
+      if (!is_valid_digest(digest)) {
+        return make_error(ErrorKind::integrity,
+                          "tag " + ref + " in " + index_path() + " names an unsupported digest");
+      }
     }
     auto bytes = read_file(blob_path(digest));
     if (!bytes.ok()) {
@@ -133,7 +138,7 @@ class LayoutStore : public Store {
                                    const std::string& media_type) override {
     std::string digest = sha256_digest(bytes);
     RC_CHECK(put_blob({media_type, digest, bytes.size(), {}}, {"", bytes}));
-    IndexLock lock(lock_path());
+    LayoutLock lock(lock_path());
     if (!lock.ok()) return errno_error("cannot lock", lock_path(), errno);
     auto idx = RC_TRY(read_index());
     json kept = json::array();
@@ -152,7 +157,7 @@ class LayoutStore : public Store {
   }
 
   Status delete_manifest(const std::string& digest) override {
-    IndexLock lock(lock_path());
+    LayoutLock lock(lock_path());
     if (!lock.ok()) return errno_error("cannot lock", lock_path(), errno);
     auto idx = RC_TRY(read_index());
     json kept = json::array();
@@ -169,6 +174,39 @@ class LayoutStore : public Store {
     return write_file_atomic(index_path(), idx.dump());
   }
 
+  // Last uses live in index.json, as an annotation on each entry's descriptor: no extra
+  // file, and a deleted entry takes its record with it.
+  Result<std::optional<UsageTimes>> read_uses() override {
+    auto idx = RC_TRY(read_index());
+    UsageTimes out;
+    for (const auto& m : idx["manifests"]) {
+      if (m.contains("annotations") && m["annotations"].contains(kAnnoLastUsed) &&
+          m["annotations"][kAnnoLastUsed].is_string()) {
+        out[m.value("digest", "")] = m["annotations"][kAnnoLastUsed].get<std::string>();
+      }
+    }
+    return std::optional<UsageTimes>(std::move(out));
+  }
+
+  Result<bool> record_use(const std::string& digest, const std::string& when) override {
+    LayoutLock lock(lock_path());
+    if (!lock.ok()) return errno_error("cannot lock", lock_path(), errno);
+    auto idx = RC_TRY(read_index());
+    bool changed = false;
+    for (auto& m : idx["manifests"]) {
+      if (m.value("digest", "") != digest || !m.contains("annotations")) continue;
+      auto& a = m["annotations"];
+      if (a.contains(kAnnoLastUsed) && a[kAnnoLastUsed].is_string() &&
+          a[kAnnoLastUsed].get<std::string>() >= when) {
+        continue;
+      }
+      a[kAnnoLastUsed] = when;
+      changed = true;
+    }
+    if (changed) RC_CHECK(write_file_atomic(index_path(), idx.dump()));
+    return true;
+  }
+
   Result<std::vector<std::string>> list_tags() override {
     auto idx = RC_TRY(read_index());
     std::vector<std::string> tags;
@@ -182,7 +220,7 @@ class LayoutStore : public Store {
 
  private:
   std::string index_path() const { return root_ + "/index.json"; }
-  std::string lock_path() const { return root_ + "/.regcache.lock"; }
+  std::string lock_path() const { return layout_lock_path(root_); }
   std::string blob_path(const std::string& digest) const {
     return root_ + "/blobs/sha256/" + digest.substr(7);
   }
@@ -192,6 +230,12 @@ class LayoutStore : public Store {
     if (j.is_discarded() || !j.is_object() || !j.contains("manifests") ||
         !j["manifests"].is_array()) {
       return make_error(ErrorKind::integrity, "malformed " + index_path());
+    }
+    for (size_t i = 0; i < j["manifests"].size(); ++i) {
+      if (!valid_index_entry(j["manifests"][i])) {
+        return make_error(ErrorKind::integrity,
+                          "malformed " + index_path() + ": manifests[" + std::to_string(i) + "]");
+      }
     }
     return j;
   }

@@ -1,5 +1,7 @@
 #include "regcache/store/registry/http_client.hpp"
 
+#include <chrono>
+
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -27,6 +29,11 @@ struct Transfer {
   uint64_t left = 0;
   uint64_t skip = 0;  // body bytes still to drop (a 200 answer to a Range request)
   Status sink_status;
+  // Stall detection: when a byte last moved either way, and how long is too long.
+  curl_off_t last_down = 0, last_up = 0;
+  std::chrono::steady_clock::time_point last_move = std::chrono::steady_clock::now();
+  std::chrono::milliseconds stall_limit{30000};
+  bool stalled = false;
 };
 
 size_t on_header(char* data, size_t size, size_t n, void* user) {
@@ -71,6 +78,22 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
     t->resp->body.append(data, std::min(len, kMaxCapturedBody - t->resp->body.size()));
   }
   return len;
+}
+
+// Aborts a transfer once no byte moved in either direction for the stall limit (curl's
+// own low-speed check averages over seconds and misses a stall after a fast start).
+int on_progress(void* user, curl_off_t, curl_off_t down, curl_off_t, curl_off_t up) {
+  auto* t = static_cast<Transfer*>(user);
+  auto now = std::chrono::steady_clock::now();
+  if (down != t->last_down || up != t->last_up) {
+    t->last_down = down;
+    t->last_up = up;
+    t->last_move = now;
+    return 0;
+  }
+  if (now - t->last_move < t->stall_limit) return 0;
+  t->stalled = true;
+  return 1;
 }
 
 size_t on_read(char* buf, size_t size, size_t n, void* user) {
@@ -164,8 +187,10 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& req) {
   curl_easy_setopt(c, CURLOPT_SHARE, share_);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, std::max(1L, std::min(30L, req.stall_seconds)));
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, std::max(1L, req.stall_seconds));
+  t.stall_limit = std::chrono::seconds(std::max(1L, req.stall_seconds));
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
   if (req.timeout_ms > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req.timeout_ms);
   curl_easy_setopt(c, CURLOPT_USERAGENT, "regcache/" REGCACHE_VERSION);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -225,7 +250,8 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& req) {
   if (!t.sink_status.ok()) return t.sink_status.error();
   if (rc != CURLE_OK) {
     ErrorKind kind = ErrorKind::network;
-    std::string msg = curl_easy_strerror(rc);
+    std::string msg = t.stalled ? "no data moved for " + std::to_string(req.stall_seconds) + "s"
+                                : std::string(curl_easy_strerror(rc));
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
       kind = ErrorKind::auth;
       msg +=

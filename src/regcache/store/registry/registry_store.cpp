@@ -137,8 +137,7 @@ class RegistryStore : public Store {
   Result<std::optional<FetchedManifest>> get_manifest(const std::string& reference) override {
     StringSink body(kMaxManifestBytes);
     HttpRequest req{"GET", base_ + "/manifests/" + reference, {kAccept}};
-    req.sink = &body;
-    auto r = RC_TRY(send(req, Access::pull, Retry::here));
+    auto r = RC_TRY(fetch_small(req, &body));
     if (r.status == 404) return std::optional<FetchedManifest>();
     if (r.status != 200) return fail(req, r);
     FetchedManifest fm;
@@ -157,9 +156,17 @@ class RegistryStore : public Store {
     BlobSource body{"", bytes};
     HttpRequest req{"PUT", base_ + "/manifests/" + tag, {"Content-Type: " + media_type}};
     req.body = &body;
-    auto r = RC_TRY(send(req, Access::push, Retry::here));
-    if (r.status != 201 && r.status != 200) return fail(req, r);
-    return sha256_digest(bytes);
+    for (int attempt = 1;; ++attempt) {
+      auto r = RC_TRY(send(req, Access::push, Retry::here));
+      if (r.status == 201 || r.status == 200) return sha256_digest(bytes);
+      // distribution briefly fails to read a blob that a concurrent upload of the same
+      // content is re-linking (DIGEST_INVALID / BLOB_UNKNOWN): a moment later it is there.
+      bool racing = r.status == 400 && (r.body.find("DIGEST_INVALID") != std::string::npos ||
+                                        r.body.find("BLOB_UNKNOWN") != std::string::npos);
+      if (!racing || attempt >= opts_.max_attempts) return fail(req, r);
+      log_verbose("PUT manifest " + tag + ": " + r.error_summary() + " (retrying)");
+      RC_CHECK(backoff(attempt, &r));
+    }
   }
 
   Status delete_manifest(const std::string& digest) override {
@@ -169,7 +176,7 @@ class RegistryStore : public Store {
     if (r.status == 404)
       return make_error(ErrorKind::not_found, "no manifest " + digest + " in " + describe());
     if (r.status == 405) {
-      return make_error(ErrorKind::generic,
+      return make_error(ErrorKind::unsupported,
                         describe() + " does not allow deleting manifests (HTTP 405)");
     }
     return fail(req, r);
@@ -181,8 +188,7 @@ class RegistryStore : public Store {
     for (int page = 0; page < 100000 && !url.empty(); ++page) {
       StringSink body(64 << 20);
       HttpRequest req{"GET", url};
-      req.sink = &body;
-      auto r = RC_TRY(send(req, Access::pull, Retry::here));
+      auto r = RC_TRY(fetch_small(req, &body));
       if (r.status == 404) return tags;  // NAME_UNKNOWN: an empty repository
       if (r.status != 200) return fail(req, r);
       auto j = nlohmann::json::parse(body.str(), nullptr, false);
@@ -231,8 +237,9 @@ class RegistryStore : public Store {
   Result<std::string> location_of(const HttpResponse& r, const HttpRequest& req) {
     std::string loc = r.header("location");
     if (loc.empty()) {
-      return make_error(ErrorKind::integrity,
-                        req.method + " " + redact_url(req.url) + ": no Location");
+      // A 202 cut before its headers ended looks like this: worth another try.
+      return make_error(ErrorKind::network,
+                        req.method + " " + redact_url(req.url) + ": no Location in the answer");
     }
     return resolve(loc, req.url);
   }
@@ -268,6 +275,11 @@ class RegistryStore : public Store {
   Error fail(const HttpRequest& req, const HttpResponse& r) const {
     ErrorKind kind = ErrorKind::generic;
     if (transient_status(r.status)) kind = ErrorKind::network;
+    // A lost upload session (expired, or spoiled by a cut) is restarted by put_blob.
+    if ((r.status == 404 && r.body.find("BLOB_UPLOAD_UNKNOWN") != std::string::npos) ||
+        (r.status == 416 && req.method == "PATCH")) {
+      kind = ErrorKind::network;
+    }
     if (r.status == 401 || r.status == 403) kind = ErrorKind::auth;
     if (r.status == 400 && r.body.find("DIGEST_INVALID") != std::string::npos)
       kind = ErrorKind::integrity;
@@ -314,8 +326,21 @@ class RegistryStore : public Store {
     // Content-Range: bytes START-END/TOTAL
     auto sp = content_range.find(' ');
     if (sp == std::string::npos) return false;
-    return content_range.compare(sp + 1, std::string::npos, std::to_string(offset) + "-", 0,
-                                 std::to_string(offset).size() + 1) == 0;
+    std::string start = std::to_string(offset) + "-";
+    return content_range.compare(sp + 1, start.size(), start) == 0;
+  }
+
+  // GETs a small body into memory; a transfer cut mid-body starts again from scratch.
+  Result<HttpResponse> fetch_small(HttpRequest req, StringSink* body) {
+    req.sink = body;
+    for (int attempt = 1;; ++attempt) {
+      body->str().clear();
+      auto r = send(req, Access::pull, Retry::here);
+      if (r.ok() || r.error().kind != ErrorKind::network || attempt >= opts_.max_attempts)
+        return r;
+      log_verbose(r.error().message + " (fetching again)");
+      RC_CHECK(backoff(attempt, nullptr));
+    }
   }
 
   // Sends a request with auth and redirects; retries transient failures itself

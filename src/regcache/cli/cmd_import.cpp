@@ -1,0 +1,163 @@
+// Migration from the 2021 workaround (docs/lifecycle.md): `restore --from-image` restores
+// paths from such an image; `import` turns one into a regcache entry by restoring it into
+// a private staging directory and running the ordinary save pipeline on that, with each
+// root archived under the anchor (ws/, home/, abs/) its original absolute path has here.
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "regcache/cli/commands.hpp"
+#include "regcache/cli/output.hpp"
+#include "regcache/core/cache_paths.hpp"
+#include "regcache/core/key_tag.hpp"
+#include "regcache/core/legacy_image.hpp"
+#include "regcache/core/save.hpp"
+#include "regcache/util/fs.hpp"
+#include "regcache/util/log.hpp"
+#include "regcache/util/stale.hpp"
+
+namespace regcache {
+
+namespace {
+
+struct ImportArgs {
+  std::string image, image_positional, key;
+  std::vector<std::string> paths;
+  bool allow_external_symlinks = false;
+};
+
+// Returns the absolute, normalized paths, dropping any inside another one.
+std::vector<std::string> absolute_roots(const std::vector<std::string>& paths,
+                                        const Anchors& anchors) {
+  if (paths.empty()) throw CommandError(2, "--from-image needs at least one --path to restore");
+  std::vector<std::string> abs;
+  for (const auto& p : paths) abs.push_back(unwrap(absolute_path(p, anchors.home)));
+  std::sort(abs.begin(), abs.end());
+  std::vector<std::string> out;
+  for (const auto& p : abs) {
+    if (!out.empty() && (p == out.back() || p.rfind(out.back() + "/", 0) == 0)) continue;
+    if (p == "/") throw CommandError(2, "refusing to restore onto /");
+    out.push_back(p);
+  }
+  return out;
+}
+
+// Opens the registry repository an image reference names.
+std::pair<std::unique_ptr<Store>, std::string> open_image(const std::string& text,
+                                                          const GlobalOptions& g) {
+  ImageRef ref = unwrap(parse_image_ref(text));
+  GlobalOptions gi = g;
+  gi.store = ref.store;
+  return {open_store(gi), ref.reference};
+}
+
+std::string temp_root() {
+  const char* t = std::getenv("TMPDIR");
+  return t && *t ? t : "/tmp";
+}
+
+void run_import(const ImportArgs& a, const GlobalOptions& g) {
+  apply_verbosity(g);
+  auto t0 = std::chrono::steady_clock::now();
+  std::string image = !a.image.empty() ? a.image : a.image_positional;
+  if (image.empty()) throw CommandError(2, "import needs an image (--from-image REF)");
+  unwrap(validate_key(a.key));
+  Anchors anchors = resolve_anchors(g);
+  auto roots = absolute_roots(a.paths, anchors);
+  auto [source, reference] = open_image(image, g);
+  auto store = open_store(g);
+  remove_stale(temp_root(), ".regcache-stage-");
+  std::string tmp = temp_root() + "/" + owned_temp_name(".regcache-stage-");
+  if (::mkdir(tmp.c_str(), 0700) != 0) unwrap(Status(errno_error("cannot create", tmp, errno)));
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() { (void)remove_tree(path); }
+  } cleanup{tmp};
+  std::vector<LegacyTarget> targets;
+  for (size_t i = 0; i < roots.size(); ++i)
+    targets.push_back({roots[i], tmp + "/r" + std::to_string(i)});
+  auto symlinks = a.allow_external_symlinks ? ExternalSymlinks::allow : ExternalSymlinks::refuse;
+  auto legacy = unwrap(restore_legacy_image(*source, reference, targets, symlinks));
+  PathSpec spec;
+  for (size_t i = 0; i < roots.size(); ++i) {
+    if (legacy.found[i]) spec.roots.push_back({targets[i].dest, anchor_path(anchors, roots[i])});
+  }
+  if (spec.roots.empty()) throw CommandError(1, "the image holds none of the paths to import");
+  SaveOptions o;
+  o.key = a.key;
+  o.anchors = anchors;
+  o.resolved = normalized(std::move(spec));
+  o.jobs = jobs_from_env(o.jobs);
+  auto rep = unwrap(save_entry(*store, o));
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (g.json) {
+    print_line(nlohmann::json{
+        {"result", rep.result},
+        {"key", rep.key},
+        {"image", image},
+        {"image_digest", legacy.digest},
+        {"digest", rep.digest},
+        {"files", rep.files},
+        {"bytes", rep.bytes},
+        {"uploaded_bytes", rep.uploaded_bytes},
+        {"layers", rep.layers},
+        {"seconds",
+         seconds}}.dump());
+  }
+  log_info(fmt::format("Imported {} as key {}: {} files ({}), {}", image, rep.key, rep.files,
+                       human_bytes(rep.bytes),
+                       rep.result == "exists" ? "the key already existed" : "saved"));
+}
+
+}  // namespace
+
+void run_restore_from_image(const std::string& image, const std::vector<std::string>& paths,
+                            bool allow_external_symlinks, const GlobalOptions& g) {
+  apply_verbosity(g);
+  auto t0 = std::chrono::steady_clock::now();
+  Anchors anchors = resolve_anchors(g);
+  auto roots = absolute_roots(paths, anchors);
+  auto [source, reference] = open_image(image, g);
+  std::vector<LegacyTarget> targets;
+  for (const auto& r : roots) targets.push_back({r, r});
+  auto symlinks = allow_external_symlinks ? ExternalSymlinks::allow : ExternalSymlinks::refuse;
+  auto rep = unwrap(restore_legacy_image(*source, reference, targets, symlinks));
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (g.json) {
+    print_line(nlohmann::json{
+        {"result", "hit"},
+        {"key", image},
+        {"matched_key", image},
+        {"files", rep.files},
+        {"bytes", rep.bytes},
+        {"downloaded_bytes", rep.downloaded_bytes},
+        {"seconds",
+         seconds}}.dump());
+  }
+  log_info(fmt::format("Restored {} files ({}) from image {} in {:.2f}s", rep.files,
+                       human_bytes(rep.bytes), image, seconds));
+}
+
+void add_import_command(CLI::App& app, GlobalOptions& g) {
+  auto args = std::make_shared<ImportArgs>();
+  auto* sub = app.add_subcommand(
+      "import",
+      "Turn an image made by the 2021 workaround (cache.tgz in a one-layer image) "
+      "into a cache entry");
+  sub->add_option("image", args->image_positional, "The image (same as --from-image)");
+  sub->add_option("--from-image", args->image, "The image: [docker://]HOST/REPO[:TAG|@DIGEST]");
+  sub->add_option("--key", args->key, "Key of the new entry")->required();
+  sub->add_option("--path", args->paths,
+                  "An absolute path the image's cache.tgz holds (repeatable; required)")
+      ->allow_extra_args(false);
+  sub->add_flag("--allow-external-symlinks", args->allow_external_symlinks,
+                "Keep symlinks that point outside the imported paths");
+  sub->callback([args, &g] { run_import(*args, g); });
+}
+
+}  // namespace regcache

@@ -1,0 +1,156 @@
+// `regcache prune`: reads every entry (and the last-use record), asks the pure policy in
+// core/prune_policy.hpp what goes, deletes those manifests by digest (through the GitHub
+// Packages API where the registry refuses), and on a local layout collects the blobs no
+// entry references any more. --dry-run stops after the plan.
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "regcache/cli/commands.hpp"
+#include "regcache/cli/output.hpp"
+#include "regcache/core/entry_listing.hpp"
+#include "regcache/core/prune_policy.hpp"
+#include "regcache/core/usage_record.hpp"
+#include "regcache/store/oci_layout/layout_gc.hpp"
+#include "regcache/util/log.hpp"
+#include "regcache/util/units.hpp"
+
+namespace regcache {
+
+namespace {
+
+struct PruneArgs {
+  std::string older_than, max_size, by = "created", prefix;
+  std::string keep;  // empty: no --keep
+  std::vector<std::string> group_by;
+  bool dry_run = false;
+};
+
+// Parses --keep: a non-negative whole number.
+size_t parse_count(const std::string& text) {
+  size_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    throw CommandError(2, "invalid --keep '" + text + "' (a number of entries, e.g. 3)");
+  }
+  return n;
+}
+
+PrunePolicy policy_from(const PruneArgs& a) {
+  PrunePolicy p;
+  p.prefix = a.prefix;
+  if (!a.older_than.empty()) p.older_than = unwrap(parse_duration(a.older_than));
+  if (!a.max_size.empty()) p.max_size = unwrap(parse_size(a.max_size));
+  if (!a.keep.empty()) p.keep = parse_count(a.keep);
+  p.group_by = a.group_by;
+  p.by = a.by == "last-used" ? PruneBy::last_used : PruneBy::created;
+  if (!p.older_than && !p.keep && !p.max_size) {
+    throw CommandError(2, "prune needs a policy: --older-than, --keep or --max-size");
+  }
+  if (!p.group_by.empty() && !p.keep) throw CommandError(2, "--group-by needs --keep");
+  return p;
+}
+
+// Returns REGCACHE_GC_GRACE (seconds, default 3600).
+std::chrono::seconds gc_grace() {
+  const char* v = std::getenv("REGCACHE_GC_GRACE");
+  if (!v || !*v) return std::chrono::seconds(3600);
+  char* end = nullptr;
+  long long n = std::strtoll(v, &end, 10);
+  if (*end != '\0' || n < 0) {
+    throw CommandError(2, fmt::format("REGCACHE_GC_GRACE='{}' is not a number of seconds", v));
+  }
+  return std::chrono::seconds(n);
+}
+
+std::vector<PruneEntry> policy_entries(const std::vector<ListedEntry>& listed,
+                                       const UsageTimes& uses) {
+  std::vector<PruneEntry> out;
+  for (const auto& e : listed) {
+    PruneEntry p;
+    p.key = e.info.key;
+    // An entry without a readable created time counts as infinitely old.
+    p.created = parse_rfc3339(e.info.created).value_or(TimePoint{});
+    if (auto u = uses.find(e.digest); u != uses.end()) p.last_used = parse_rfc3339(u->second);
+    p.blobs[e.info.config.digest] = e.info.config.size;
+    for (const auto& l : e.info.layers) p.blobs[l.digest] = l.size;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+void run_prune(const PruneArgs& a, const GlobalOptions& g) {
+  apply_verbosity(g);
+  PrunePolicy policy = policy_from(a);
+  auto grace = gc_grace();
+  StoreRef ref = selected_store_ref(g);
+  auto store = open_store(g);
+  auto listed = unwrap(list_entries(*store, "", jobs_from_env(8)));
+  UsageTimes uses;
+  if (policy.by == PruneBy::last_used) uses = unwrap(read_usage(*store));
+  auto plan = plan_prune(policy_entries(listed, uses), policy, current_time());
+  nlohmann::json deleted = nlohmann::json::array();
+  for (size_t i : plan.remove) {
+    const ListedEntry& e = listed[i];
+    if (!a.dry_run) unwrap(store->delete_manifest(e.digest));
+    log_info(fmt::format("{} {} (created {}, {})", a.dry_run ? "Would delete" : "Deleted",
+                         e.info.key, e.info.created.substr(0, 19),
+                         human_bytes(e.compressed_bytes())));
+    deleted.push_back({{"key", e.info.key},
+                       {"tag", e.tag},
+                       {"digest", e.digest},
+                       {"created", e.info.created},
+                       {"bytes", e.compressed_bytes()}});
+  }
+  uint64_t collected = 0;
+  if (!a.dry_run && ref.kind == StoreKind::layout) {
+    auto gc = unwrap(collect_layout_garbage(ref.path, grace));
+    collected = gc.removed_bytes;
+    log_verbose(fmt::format("garbage collection: {} blobs removed ({}), {} younger than {}s kept",
+                            gc.removed_blobs, human_bytes(gc.removed_bytes), gc.young_blobs,
+                            grace.count()));
+  }
+  log_info(fmt::format("{} {} entries, kept {}; {} {}", a.dry_run ? "Would delete" : "Deleted",
+                       plan.remove.size(), plan.kept, a.dry_run ? "would free" : "freed",
+                       human_bytes(plan.freed_bytes)));
+  if (g.json) {
+    nlohmann::json j = {{"deleted", deleted},
+                        {"kept", plan.kept},
+                        {"freed_bytes", plan.freed_bytes},
+                        {"dry_run", a.dry_run}};
+    if (ref.kind == StoreKind::layout && !a.dry_run) j["collected_bytes"] = collected;
+    print_line(j.dump());
+  }
+}
+
+}  // namespace
+
+void add_prune_command(CLI::App& app, GlobalOptions& g) {
+  auto args = std::make_shared<PruneArgs>();
+  auto* sub = app.add_subcommand(
+      "prune",
+      "Delete old entries by age, count per group or total size. On ghcr.io, where the "
+      "registry refuses deletes, entries are deleted as package versions through the GitHub "
+      "API (REGCACHE_GITHUB_API_URL; GITHUB_TOKEN needs read:packages and delete:packages). "
+      "On a local layout, blobs no entry references are then removed (unless younger than "
+      "REGCACHE_GC_GRACE seconds, default 3600).");
+  sub->add_option("--older-than", args->older_than,
+                  "Delete entries older than DURATION (e.g. 30m, 36h, 7d, 2w)");
+  sub->add_option("--keep", args->keep, "Keep only the newest N entries of each group");
+  sub->add_option("--group-by", args->group_by,
+                  "A key prefix forming a group for --keep (repeatable; default: one group)")
+      ->allow_extra_args(false);
+  sub->add_option("--max-size", args->max_size,
+                  "Keep the newest entries while their unique blobs total at most SIZE "
+                  "(e.g. 500M, 10GiB)");
+  sub->add_option("--by", args->by, "Age by 'created' (default) or 'last-used' (last restore)")
+      ->check(CLI::IsMember({"created", "last-used"}));
+  sub->add_option("--prefix", args->prefix, "Only consider keys starting with PREFIX");
+  sub->add_flag("--dry-run", args->dry_run, "Only print what would be deleted and freed");
+  sub->callback([args, &g] { run_prune(*args, g); });
+}
+
+}  // namespace regcache

@@ -1,0 +1,42 @@
+// The layout's lock: an exclusive flock on <layout>/.regcache.lock, held by whoever
+// rewrites index.json (a save tagging its manifest, a delete, a recorded use, the garbage
+// collector), so several processes can share one layout.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+namespace regcache {
+
+class LayoutLock {
+ public:
+  // Blocks until the lock on `path` is held; ok() is false when it cannot be opened.
+  explicit LayoutLock(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ >= 0) {
+      while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+      }
+    }
+  }
+  ~LayoutLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  LayoutLock(const LayoutLock&) = delete;
+  LayoutLock& operator=(const LayoutLock&) = delete;
+  // Returns true when the lock is held.
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+// Returns the lock file of the layout at root.
+inline std::string layout_lock_path(const std::string& root) {
+  return root + "/.regcache.lock";
+}
+
+}  // namespace regcache
