@@ -1,10 +1,12 @@
 # regcache: the two commands of the quick start are `make demo` and `make test`.
 BUILD      ?= build
 BUILD_SAN  ?= build-sanitize
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 15
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps test-deps build demo test test-sanitize format clean
+.PHONY: all deps test-deps build demo test test-sanitize fuzz format clean
 
 all: build
 
@@ -23,10 +25,12 @@ demo: build
 	@scripts/demo.sh $(BUILD)/regcache
 
 # Installs, builds, starts the test services (through CTest fixtures) and runs every test,
-# then runs the unit and integration suites again under ASan and UBSan.
+# then runs the unit and integration suites again under ASan and UBSan, then each fuzz
+# target for 10 seconds.
 test: test-deps build
 	@cd $(BUILD) && ctest --output-on-failure --timeout 1500
 	@$(MAKE) --no-print-directory test-sanitize
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 test-sanitize:
 	@cmake -S . -B $(BUILD_SAN) $(CMAKE_ARGS) -DREGCACHE_SANITIZE=ON >/dev/null
@@ -34,8 +38,16 @@ test-sanitize:
 	@cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure --timeout 1500 -L 'unit|integration'
 
+# Builds the libFuzzer targets (fuzz/) with clang into $(BUILD_FUZZ) and runs each for
+# FUZZ_SECONDS on its seed corpus; crashes are kept in $(BUILD_FUZZ)/fuzz-artifacts/.
+fuzz: test-deps
+	@cmake -S . -B $(BUILD_FUZZ) $(CMAKE_ARGS) -DCMAKE_CXX_COMPILER=clang++-14 -DREGCACHE_FUZZ=ON \
+	  -DREGCACHE_TESTS=OFF -DREGCACHE_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	@cmake --build $(BUILD_FUZZ) --target fuzzers -j $(JOBS)
+	@cd $(BUILD_FUZZ) && ctest --output-on-failure -j $(JOBS) -L fuzz
+
 format:
-	@clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp')
+	@clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'fuzz/*.cpp')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN)
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)

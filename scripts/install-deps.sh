@@ -5,7 +5,8 @@ set -eu
 BUILD_PKGS="g++ cmake make pkg-config libcurl4-openssl-dev libzstd-dev zlib1g-dev libssl-dev
   libxxhash-dev nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev"
 TEST_PKGS="docker-registry skopeo apache2-utils python3 python3-jwt python3-cryptography
-  zstd curl ccache librust-serde-dev librust-serde-json-dev librust-itoa-dev"
+  zstd curl ccache librust-serde-dev librust-serde-json-dev librust-itoa-dev
+  clang-14 libfuzzer-14-dev"
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"
 missing=""

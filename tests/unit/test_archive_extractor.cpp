@@ -167,3 +167,46 @@ TEST(Extractor, RootAsSingleFile) {
   ASSERT_TRUE(reader.write(tar.data(), tar.size()).ok());
   EXPECT_EQ(regcache::testing::slurp(h.dir / "dest/stagefile"), "single");
 }
+
+// Found while writing fuzz/fuzz_extractor.cpp's oracle (it resolves symlinks on disk):
+// each link was checked lexically on its own, so "s -> .." plus "t -> s/.." put a link to
+// the root's parent in the cache, and "u -> t/.." one to its grandparent, and so on.
+TEST(Extractor, RefusesSymlinkChainsThatClimbOut) {
+  Harness h;
+  auto st = h.extract(RawTar()
+                          .add("ws/root/d/", '5')
+                          .add("ws/root/d/s", '2', "", "..")
+                          .add("ws/root/d/t", '2', "", "s/..")
+                          .bytes());
+  expect_hostile(st, "outside");
+  EXPECT_FALSE(exists_nofollow(h.staged("d/t")));
+  Harness h2;
+  expect_hostile(
+      h2.extract(RawTar().add("ws/root/s", '2', "", ".").add("ws/root/t", '2', "", "s/..").bytes()),
+      "outside");
+}
+
+TEST(Extractor, RefusesTheRootAsAnInternalSymlink) {
+  Harness h;  // a link at the root's own place points beside the root, never inside it
+  expect_hostile(h.extract(RawTar().add("ws/root", '2', "", "sibling").bytes()), "outside");
+  Harness h2;
+  ASSERT_TRUE(
+      h2.extract(RawTar().add("ws/root", '2', "", "sibling").bytes(), ExternalSymlinks::allow)
+          .ok());
+  EXPECT_TRUE(exists_nofollow(h2.dir / "dest/stage"));
+}
+
+TEST(Extractor, KeepsSymlinksThatClimbOnlyThroughRealDirectories) {
+  Harness h;
+  ASSERT_TRUE(h.extract(RawTar()
+                            .add("ws/root/lib/", '5')
+                            .add("ws/root/lib/x", '0', "x")
+                            .add("ws/root/lib64", '2', "", "lib")
+                            .add("ws/root/bin/", '5')
+                            .add("ws/root/bin/x", '2', "", "../lib/./x")
+                            .add("ws/root/bin/up", '2', "", "..")
+                            .bytes())
+                  .ok());
+  EXPECT_TRUE(exists_nofollow(h.staged("bin/x")));
+  EXPECT_TRUE(exists_nofollow(h.staged("bin/up")));
+}

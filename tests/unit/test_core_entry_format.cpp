@@ -76,3 +76,26 @@ TEST(EntryFormat, CreatedIsRfc3339Utc) {
   EXPECT_EQ(t[10], 'T');
   EXPECT_EQ(t.back(), 'Z');
 }
+
+// Found by fuzz/fuzz_manifest.cpp: a mediaType that is not a string threw a JSON exception.
+TEST(EntryFormat, NonStringMediaTypeIsAnError) {
+  auto j = nlohmann::json::parse(build_manifest(sample()));
+  j["mediaType"] = 7;
+  auto r = parse_manifest(j.dump());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::integrity);
+}
+
+TEST(EntryFormat, ConfigDiffIds) {
+  std::vector<LayerInfo> layers(2);
+  layers[0].diff_id = "sha256:aa";
+  layers[1].diff_id = "sha256:bb";
+  auto ids = parse_config_diff_ids(build_config(layers));
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(*ids, (std::vector<std::string>{"sha256:aa", "sha256:bb"}));
+  auto odd = parse_config_diff_ids(R"({"rootfs":{"diff_ids":["sha256:aa",5]}})");
+  ASSERT_TRUE(odd.ok());
+  EXPECT_EQ(*odd, (std::vector<std::string>{"sha256:aa", ""}));
+  for (const char* bad : {"", "[]", "{}", R"({"rootfs":[]})", R"({"rootfs":{"diff_ids":{}}})"})
+    EXPECT_FALSE(parse_config_diff_ids(bad).ok()) << bad;
+}

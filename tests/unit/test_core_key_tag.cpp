@@ -62,3 +62,17 @@ TEST(KeyTag, ValidationNamesTheProblem) {
   EXPECT_FALSE(validate_key("line\nbreak").ok());
   EXPECT_TRUE(validate_key(std::string(512, 'k')).ok());
 }
+
+// Found by fuzz/fuzz_key_tag.cpp: a key that is its own tag and holds '.' or '_' was missed
+// by a restore-key prefix ending in one of them ("v1." gave the tag prefix "v1-").
+TEST(KeyTag, PrefixOfATagShapedKeyGivesPrefixOfItsTag) {
+  for (std::string key : {"v1.0.0", "deps_v1.2", "node_modules-linux", "a.b_c-d"}) {
+    ASSERT_EQ(tag_for_key(key), key);
+    for (size_t n = 1; n <= key.size(); ++n) {
+      std::string prefix = key.substr(0, n);
+      EXPECT_EQ(tag_for_key(key).rfind(tag_prefix_for(prefix), 0), 0u) << key << " / " << prefix;
+    }
+  }
+  EXPECT_EQ(tag_prefix_for("deps_"), "deps");
+  EXPECT_EQ(tag_prefix_for("cargo-linux-"), "cargo-linux-");
+}

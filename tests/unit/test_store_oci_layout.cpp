@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "regcache/store/oci_layout/layout_store.hpp"
 #include "regcache/util/sha256.hpp"
@@ -66,4 +68,38 @@ TEST(LayoutStore, ConcurrentWritersKeepEveryTag) {
   }
   auto store = open_layout_store(d / "s").value();
   EXPECT_EQ(store->list_tags().value().size(), static_cast<size_t>(kWriters * kEach));
+}
+
+// Found by fuzz/fuzz_layout_index.cpp: entries of another shape in index.json threw JSON
+// exceptions (a non-object entry, non-object annotations, a non-string ref name), and a
+// digest that is not one (too short, or "sha256:../..") became a path outside blobs/.
+TEST(LayoutStore, MalformedIndexEntriesAreErrors) {
+  TempDir d;
+  auto store = open_layout_store(d / "s").value();
+  std::string ok_digest = sha256_digest("x");
+  const std::string ref_name = R"("org.opencontainers.image.ref.name")";
+  auto write_index = [&](const std::string& entry) {
+    regcache::testing::write_file(d / "s/index.json",
+                                  R"({"schemaVersion":2,"manifests":[)" + entry + "]}");
+  };
+  for (const std::string& entry : std::vector<std::string>{
+           "1",
+           R"({"annotations":{}})",
+           R"({"digest":")" + ok_digest + R"(","annotations":"t"})",
+           R"({"digest":")" + ok_digest + R"(","annotations":{)" + ref_name + ":5}}",
+       }) {
+    write_index(entry);
+    auto tags = store->list_tags();
+    ASSERT_FALSE(tags.ok()) << entry;
+    EXPECT_EQ(tags.error().kind, ErrorKind::integrity);
+    EXPECT_FALSE(store->get_manifest("t").ok()) << entry;
+    EXPECT_FALSE(store->delete_manifest(ok_digest).ok()) << entry;
+  }
+  for (const std::string digest : {"x", "sha256:../../oci-layout", "sha512:../../oci-layout"}) {
+    write_index(R"({"digest":")" + digest + R"(","annotations":{)" + ref_name + R"(:"t"}})");
+    EXPECT_EQ(store->list_tags().value(), std::vector<std::string>{"t"});
+    auto m = store->get_manifest("t");
+    ASSERT_FALSE(m.ok()) << digest;
+    EXPECT_EQ(m.error().kind, ErrorKind::integrity);
+  }
 }

@@ -71,3 +71,16 @@ TEST(StoreRef, Loopback) {
   EXPECT_FALSE(is_loopback_host("ghcr.io"));
   EXPECT_FALSE(is_loopback_host("128.0.0.1"));
 }
+
+// Found by tests/integration/test_secrets.py: "user:password@host/repo" was taken as a host,
+// shown by -v and in error messages; now refused without echoing the password.
+TEST(StoreRef, CredentialsInTheReferenceAreRefusedWithoutEchoingThem) {
+  for (const char* ref :
+       {"user:s3cret-pw@127.0.0.1:5000/cache", "docker://user:s3cret-pw@ghcr.io/a/b",
+        "https://user:s3cret-pw@ghcr.io/a/b", "user:s3cret-pw@ghcr.io"}) {
+    auto r = parse_store_ref(ref);
+    ASSERT_FALSE(r.ok()) << ref;
+    EXPECT_EQ(r.error().kind, ErrorKind::usage);
+    EXPECT_EQ(r.error().message.find("s3cret-pw"), std::string::npos) << r.error().message;
+  }
+}

@@ -29,19 +29,24 @@ std::optional<std::string> normalize_archive_path(std::string_view path) {
   return std::string(path);
 }
 
+// The directories above a link are real ones (the extractor creates them and never
+// follows a symlink), so leading ".." components are resolved exactly. A name after them
+// may be a symlink (this archive's, or another layer's), and ".." after it would climb
+// from wherever that symlink leads: "s -> ." plus "t -> s/.." escapes one level, and each
+// further "u -> t/.." one more. So ".." is accepted only before the first name.
 bool symlink_stays_inside(std::string_view link_rel, std::string_view target) {
+  if (link_rel.empty()) return false;  // the root itself: its target is beside the root
   if (target.empty() || target.front() == '/') return false;
-  std::vector<std::string_view> stack;
-  auto link_parts = split(link_rel);
-  link_parts.pop_back();  // the link's own name
-  for (auto p : link_parts) stack.push_back(p);
+  auto stack = split(link_rel);
+  stack.pop_back();  // the link's own name
+  bool named = false;
   for (auto p : split(target)) {
     if (p.empty() || p == ".") continue;
     if (p == "..") {
-      if (stack.empty()) return false;
+      if (stack.empty() || named) return false;
       stack.pop_back();
     } else {
-      stack.push_back(p);
+      named = true;
     }
   }
   return true;

@@ -11,8 +11,9 @@ namespace regcache {
 // absolute, empty, has empty, "." or ".." components, or contains a NUL byte.
 std::optional<std::string> normalize_archive_path(std::string_view path);
 
-// Returns true when a symlink at `link_rel` (relative to a root) with target `target`
-// resolves, lexically, to a location inside that root.
+// Returns true when a symlink at `link_rel` (relative to a root; "" is the root itself)
+// with target `target` resolves inside that root whatever the other symlinks in the root
+// point at: relative, and ".." only before the first name (like "../lib/x").
 bool symlink_stays_inside(std::string_view link_rel, std::string_view target);
 
 }  // namespace regcache

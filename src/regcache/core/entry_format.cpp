@@ -1,9 +1,8 @@
 #include "regcache/core/entry_format.hpp"
 
-#include <chrono>
-#include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "regcache/util/clock.hpp"
 #include "regcache/util/sha256.hpp"
 
 namespace regcache {
@@ -75,6 +74,8 @@ std::string build_manifest(const EntryInfo& e) {
               {kAnnoFiles, std::to_string(e.files)},
               {kAnnoSize, std::to_string(e.size)},
               {kAnnoPackTarget, std::to_string(e.pack_target)}}}};
+  if (!e.ref.empty()) j["annotations"][kAnnoRef] = e.ref;
+  if (!e.commit.empty()) j["annotations"][kAnnoCommit] = e.commit;
   return j.dump();
 }
 
@@ -86,7 +87,12 @@ Result<EntryInfo> parse_manifest(const std::string& text) {
   if (!j.contains("schemaVersion") || j["schemaVersion"] != 2) {
     return make_error(ErrorKind::integrity, "malformed manifest: schemaVersion is not 2");
   }
-  std::string mt = j.value("mediaType", std::string(kManifestMediaType));
+  std::string mt = kManifestMediaType;
+  if (j.contains("mediaType")) {
+    if (!j["mediaType"].is_string())
+      return make_error(ErrorKind::integrity, "malformed manifest: mediaType is not a string");
+    mt = j["mediaType"].get<std::string>();
+  }
   if (mt != kManifestMediaType && mt != kDockerManifestMediaType) {
     return make_error(ErrorKind::integrity, "not an image manifest: " + mt.substr(0, 100));
   }
@@ -108,6 +114,8 @@ Result<EntryInfo> parse_manifest(const std::string& text) {
     e.files = to_u64(str(kAnnoFiles));
     e.size = to_u64(str(kAnnoSize));
     e.pack_target = to_u64(str(kAnnoPackTarget));
+    e.ref = str(kAnnoRef);
+    e.commit = str(kAnnoCommit);
     json roots = json::parse(str(kAnnoRoots), nullptr, false);
     if (roots.is_array()) {
       for (const auto& r : roots) {
@@ -118,18 +126,20 @@ Result<EntryInfo> parse_manifest(const std::string& text) {
   return e;
 }
 
+Result<std::vector<std::string>> parse_config_diff_ids(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("rootfs") || !j["rootfs"].is_object() ||
+      !j["rootfs"].contains("diff_ids") || !j["rootfs"]["diff_ids"].is_array()) {
+    return make_error(ErrorKind::integrity, "malformed image config: no rootfs.diff_ids");
+  }
+  std::vector<std::string> ids;
+  for (const auto& d : j["rootfs"]["diff_ids"])
+    ids.push_back(d.is_string() ? d.get<std::string>() : "");
+  return ids;
+}
+
 std::string now_rfc3339() {
-  auto now = std::chrono::system_clock::now();
-  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(now);
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - secs).count();
-  std::time_t t = std::chrono::system_clock::to_time_t(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[96];
-  std::snprintf(out, sizeof out, "%s.%09lldZ", buf, static_cast<long long>(ns));
-  return out;
+  return format_rfc3339(current_time());
 }
 
 }  // namespace regcache

@@ -25,6 +25,8 @@ inline constexpr const char* kAnnoSize = "dev.regcache.size";
 inline constexpr const char* kAnnoPackTarget = "dev.regcache.pack.target";
 inline constexpr const char* kAnnoFingerprint = "dev.regcache.pack.fingerprint";
 inline constexpr const char* kAnnoPackSize = "dev.regcache.pack.tar-size";
+inline constexpr const char* kAnnoRef = "dev.regcache.ref";        // git ref that saved it
+inline constexpr const char* kAnnoCommit = "dev.regcache.commit";  // and its commit
 inline constexpr const char* kFormatVersion = "1";
 
 // A layer as saved: its descriptor plus the digest of its uncompressed tar.
@@ -41,6 +43,7 @@ struct EntryInfo {
   uint64_t files = 0;
   uint64_t size = 0;         // uncompressed content bytes
   uint64_t pack_target = 0;  // pack size the planner aimed at (0: unknown)
+  std::string ref, commit;   // the git ref and commit of the job that saved it, if known
   Descriptor config;
   std::vector<Descriptor> layers;
 };
@@ -55,7 +58,11 @@ std::string build_manifest(const EntryInfo& entry);
 // Parses a manifest (OCI or Docker schema 2); an error names what is malformed.
 Result<EntryInfo> parse_manifest(const std::string& json);
 
-// Returns the current UTC time in RFC 3339 with nanoseconds.
+// Returns an image config's rootfs.diff_ids, one per layer (an entry that is not a string
+// becomes ""), or an error when the config has none.
+Result<std::vector<std::string>> parse_config_diff_ids(const std::string& json);
+
+// Returns the current UTC time (REGCACHE_NOW when set) in RFC 3339 with nanoseconds.
 std::string now_rfc3339();
 
 }  // namespace regcache

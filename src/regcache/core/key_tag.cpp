@@ -1,5 +1,6 @@
 #include "regcache/core/key_tag.hpp"
 
+#include "regcache/core/usage_record.hpp"
 #include "regcache/util/sha256.hpp"
 
 namespace regcache {
@@ -59,6 +60,10 @@ Status validate_key(std::string_view key) {
       return make_error(ErrorKind::usage, "cache key must not contain control characters");
     }
   }
+  if (key == kUsageTag) {
+    return make_error(ErrorKind::usage,
+                      std::string(kUsageTag) + " is reserved for the last-use record");
+  }
   return {};
 }
 
@@ -78,8 +83,14 @@ std::string tag_for_key(std::string_view key) {
   return (base.empty() ? "" : base + "-") + sha256_hex(key).substr(0, 16);
 }
 
+// A key that is its own tag starts with the prefix as typed; any other key's tag starts
+// with the prefix's sanitized form (e.g. "deps_" gives "deps-"): keep what both share.
 std::string tag_prefix_for(std::string_view prefix) {
-  return sanitize(prefix);
+  std::string s = sanitize(prefix);
+  size_t n = 0;
+  while (n < s.size() && n < prefix.size() && s[n] == prefix[n]) ++n;
+  s.resize(n);
+  return s;
 }
 
 }  // namespace regcache

@@ -13,7 +13,7 @@ namespace regcache {
 inline constexpr size_t kMaxKeyLength = 512;
 
 // Checks a key (or restore-key prefix): non-empty, at most 512 characters, no comma,
-// no control characters. The error names the problem.
+// no control characters, not the reserved "regcache-usage". The error names the problem.
 Status validate_key(std::string_view key);
 
 // Returns true when s is a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127}).

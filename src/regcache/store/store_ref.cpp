@@ -2,6 +2,8 @@
 
 #include <regex>
 
+#include "regcache/util/log.hpp"
+
 namespace regcache {
 
 namespace {
@@ -41,13 +43,20 @@ Result<StoreRef> parse_store_ref(std::string_view ref) {
   if (ref.rfind("docker://", 0) == 0)
     rest = ref.substr(9);
   else if (ref.find("://") != std::string_view::npos) {
-    return make_error(ErrorKind::usage, "unknown store scheme in '" + std::string(ref) +
+    return make_error(ErrorKind::usage, "unknown store scheme in '" + redact_url(ref) +
                                             "' (use oci:PATH or docker://HOST/REPO)");
   }
   auto slash = rest.find('/');
   if (slash == std::string_view::npos || slash == 0) {
-    return make_error(ErrorKind::usage, "store reference '" + std::string(ref) +
+    return make_error(ErrorKind::usage, "store reference '" + redact_url(ref) +
                                             "' needs a host and a repository (HOST/REPO)");
+  }
+  // user:password@ would end up in messages and in every URL: credentials have their own
+  // sources (REGCACHE_USERNAME/REGCACHE_PASSWORD, auth files), and the reference is shown.
+  if (rest.substr(0, slash).find('@') != std::string_view::npos) {
+    return make_error(ErrorKind::usage, "store reference '" + redact_url(ref) +
+                                            "' holds credentials before '@'; pass them in "
+                                            "REGCACHE_USERNAME/REGCACHE_PASSWORD instead");
   }
   out.kind = StoreKind::registry;
   out.host = std::string(rest.substr(0, slash));
