@@ -6,9 +6,12 @@
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/keys.hpp"
 #include "regcache/cli/output.hpp"
+#include "regcache/cli/progress.hpp"
+#include "regcache/cli/summary.hpp"
 #include "regcache/core/key_tag.hpp"
 #include "regcache/core/restore.hpp"
 #include "regcache/core/restore_state.hpp"
+#include "regcache/core/usage_record.hpp"
 #include "regcache/util/log.hpp"
 
 namespace regcache {
@@ -17,10 +20,11 @@ namespace {
 
 struct RestoreArgs {
   std::string key;
-  std::vector<std::string> restore_keys, positional, paths, presets;
+  std::vector<std::string> restore_keys, positional, paths, presets, trust;
   bool lookup_only = false, fail_on_miss = false, allow_external_symlinks = false,
        allow_empty = false;
   double timeout = 300;
+  std::string from_image;  // --from-image: an image of the 2021 workaround (cmd_import.cpp)
 };
 
 void report(const RestoreReport& r, const GlobalOptions& g, bool lookup_only) {
@@ -49,6 +53,15 @@ void report(const RestoreReport& r, const GlobalOptions& g, bool lookup_only) {
 
 void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
+  if (!a.from_image.empty()) {
+    if (!a.key.empty() || !a.restore_keys.empty() || !a.presets.empty())
+      throw CommandError(2,
+                         "--from-image restores an image, not a key: drop --key, "
+                         "--restore-key and --preset");
+    std::vector<std::string> paths = a.positional;
+    paths.insert(paths.end(), a.paths.begin(), a.paths.end());
+    return run_restore_from_image(a.from_image, paths, a.allow_external_symlinks, g);
+  }
   auto keys = resolve_keys(
       {a.key, a.restore_keys, a.presets, a.allow_empty ? EmptyMatch::allow : EmptyMatch::error}, g);
   RestoreOptions o;
@@ -60,10 +73,16 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   o.lookup_only = a.lookup_only ? LookupOnly::yes : LookupOnly::no;
   o.jobs = jobs_from_env(o.jobs);
   o.symlinks = a.allow_external_symlinks ? ExternalSymlinks::allow : ExternalSymlinks::refuse;
+  o.trust = a.trust;
   GlobalOptions gt = g;
   gt.timeout_seconds = a.timeout;
   auto store = open_store(gt);
-  auto restored = restore_entry(*store, o);
+  ProgressCounter progress;
+  o.progress = &progress;
+  auto restored = [&] {
+    ProgressReporter reporter("restoring", &progress, progress_style_from_env());
+    return restore_entry(*store, o);
+  }();
   if (!restored.ok() && restored.error().kind == ErrorKind::timeout) {
     // A stalled registry must not fail the job: the build runs cold instead.
     log_warning(restored.error().message + " (after " + fmt::format("{:g}", a.timeout) +
@@ -76,8 +95,11 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   auto rep = unwrap(std::move(restored));
   if (rep.result != "miss") {
     record_restore(state_file_path(), store->describe(), {rep.matched_key, rep.matched_digest});
+    if (!a.lookup_only) record_use(*store, rep.matched_digest);  // for prune --by last-used
   }
   report(rep, g, a.lookup_only);
+  append_summary(g, {"restore", rep.key, rep.result, rep.matched_key, rep.files, rep.bytes,
+                     rep.downloaded_bytes, 0, 0, rep.seconds});
   if (rep.result == "miss" && a.fail_on_miss)
     throw CommandError(3, "no cache entry for key " + keys.key);
 }
@@ -104,8 +126,15 @@ void add_restore_command(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--timeout", args->timeout,
                   "Give up after this many seconds and report a miss (default 300)")
       ->check(CLI::PositiveNumber);
+  sub->add_option("--trust", args->trust,
+                  "Only restore entries saved from a git ref matching this glob (repeatable), "
+                  "e.g. refs/heads/main, 'refs/tags/*'")
+      ->allow_extra_args(false);
   sub->add_flag("--allow-external-symlinks", args->allow_external_symlinks,
                 "Restore symlinks that point outside the cached paths");
+  sub->add_option("--from-image", args->from_image,
+                  "Restore the given --path(s) from an image made by the 2021 workaround "
+                  "(cache.tgz in a one-layer image; see regcache import)");
   sub->callback([args, &g] { run_restore(*args, g); });
 }
 

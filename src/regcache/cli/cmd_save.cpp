@@ -8,6 +8,8 @@
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/keys.hpp"
 #include "regcache/cli/output.hpp"
+#include "regcache/cli/progress.hpp"
+#include "regcache/cli/summary.hpp"
 #include "regcache/core/key_tag.hpp"
 #include "regcache/core/restore_state.hpp"
 #include "regcache/core/save.hpp"
@@ -19,7 +21,7 @@ namespace {
 
 struct SaveArgs {
   std::string key, base;
-  std::vector<std::string> positional, paths, excludes, presets;
+  std::vector<std::string> positional, paths, excludes, presets, trust;
   bool force = false, allow_empty = false;
   int level = -1;
   std::string compression = "zstd";
@@ -81,12 +83,26 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
   o.jobs = jobs_from_env(std::max(4u, 2 * std::thread::hardware_concurrency()));
   o.packs = pack_options_from_env();
   o.base_key = a.base;
+  o.origin = git_origin_from_env([](const std::string& n) -> std::optional<std::string> {
+    const char* v = std::getenv(n.c_str());
+    return v ? std::optional<std::string>(v) : std::nullopt;
+  });
+  o.trust = a.trust;
   auto store = open_store(g);
   if (o.base_key.empty()) {
     if (auto last = last_restore(state_file_path(), store->describe()))
       o.base_digest = last->digest;
   }
-  report(unwrap(save_entry(*store, o)), g);
+  ProgressCounter progress;
+  o.progress = &progress;
+  SaveReport rep;
+  {
+    ProgressReporter reporter("saving", &progress, progress_style_from_env());
+    rep = unwrap(save_entry(*store, o));
+  }
+  report(rep, g);
+  append_summary(g, {"save", rep.key, rep.result, "", rep.files, rep.bytes, rep.uploaded_bytes,
+                     rep.layers, rep.reused_layers, rep.seconds});
 }
 
 }  // namespace
@@ -106,6 +122,10 @@ void add_save_command(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--base", args->base,
                   "Reuse unchanged layers of this entry (default: the one restored in this job)");
   sub->add_flag("--force", args->force, "Replace an existing entry with the same key");
+  sub->add_option("--trust", args->trust,
+                  "Replace an existing entry for the key saved from a git ref matching none of "
+                  "these globs (repeatable)")
+      ->allow_extra_args(false);
   sub->add_option("--level", args->level,
                   "Compression level (zstd 1-19, default 3; gzip 1-9, default 6)");
   sub->add_option("--compression", args->compression, "Layer compression: zstd (default) or gzip")

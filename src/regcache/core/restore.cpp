@@ -10,6 +10,7 @@
 
 #include "regcache/archive/compression.hpp"
 #include "regcache/core/cache_paths.hpp"
+#include "regcache/core/git_origin.hpp"
 #include "regcache/core/key_tag.hpp"
 #include "regcache/core/place.hpp"
 #include "regcache/util/fs.hpp"
@@ -75,8 +76,8 @@ class StopOnError : public Sink {
 
 Status restore_layer(Store& store, const Descriptor& d, const EntryInfo& e,
                      const std::vector<ExtractRoot>& roots, ExternalSymlinks symlinks,
-                     DirFixups* fixups, std::atomic<uint64_t>* files,
-                     std::atomic<uint64_t>* bytes) {
+                     DirFixups* fixups, std::atomic<uint64_t>* files, std::atomic<uint64_t>* bytes,
+                     ProgressCounter* progress) {
   auto fail = [&](const Error& err) {
     return make_error(err.kind, "layer " + d.digest + ": " + err.message);
   };
@@ -88,9 +89,11 @@ Status restore_layer(Store& store, const Descriptor& d, const EntryInfo& e,
   StopOnError guard(decomp.get());
   HashingSink hash(&guard);
   LimitSink limit(&hash, d.size, "the blob");
-  Status st = store.get_blob(d, &limit);
+  ProgressSink counted(&limit, progress);
+  Status st = store.get_blob(d, &counted);
   if (!st.ok() && st.error().kind != ErrorKind::integrity) return st;  // transport, not content
-  if (!st.ok() || hash.bytes() != d.size) {
+  if (!st.ok()) return fail(st.error());
+  if (hash.bytes() != d.size) {
     return fail(make_error(ErrorKind::integrity, "size does not match the manifest (" +
                                                      std::to_string(d.size) + " bytes declared)"));
   }
@@ -154,10 +157,17 @@ void discard(std::vector<Staged>& staged) {
 
 Result<std::optional<FoundEntry>> find_entry(Store& store, const std::string& key,
                                              const std::vector<std::string>& prefixes,
-                                             bool* exact) {
+                                             const std::vector<std::string>& trust, bool* exact) {
+  auto trusted = [&](const FoundEntry& f) {
+    if (trust.empty() || ref_trusted(f.info.ref, trust)) return true;
+    log_info("Not trusting " + f.info.key + ": saved from " +
+             (f.info.ref.empty() ? std::string("an unknown ref") : f.info.ref) +
+             ", which no --trust pattern matches");
+    return false;
+  };
   std::string tag = tag_for_key(key);
   auto e = RC_TRY(entry_at(store, tag));
-  if (e && (e->info.key == key || (e->info.key.empty() && tag == key))) {
+  if (e && (e->info.key == key || (e->info.key.empty() && tag == key)) && trusted(*e)) {
     *exact = true;
     log_verbose("exact key matched: " + key);
     return e;
@@ -176,7 +186,9 @@ Result<std::optional<FoundEntry>> find_entry(Store& store, const std::string& ke
         continue;
       }
       if (!*cand || (*cand)->info.key.rfind(prefix, 0) != 0) continue;
-      if (!best || (*cand)->info.created > best->info.created) best = std::move(*cand);
+      if (best && (*cand)->info.created <= best->info.created) continue;
+      if (!trusted(**cand)) continue;
+      best = std::move(*cand);
     }
     if (best) {
       log_verbose("restore key '" + prefix + "' matched " + best->info.key +
@@ -194,7 +206,7 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   RestoreReport rep;
   rep.key = o.key;
   bool exact = false;
-  auto found = RC_TRY(find_entry(store, o.key, o.restore_keys, &exact));
+  auto found = RC_TRY(find_entry(store, o.key, o.restore_keys, o.trust, &exact));
   auto done = [&] {
     rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return rep;
@@ -217,8 +229,12 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   for (const auto& s : staged) roots.push_back({s.root, s.parent_fd, s.staging_name});
   DirFixups fixups;
   std::atomic<uint64_t> files{0}, bytes{0};
+  if (o.progress) {
+    for (const auto& l : e.layers) o.progress->total += l.size;
+  }
   Status st = parallel_for(e.layers.size(), o.jobs, [&](size_t i) {
-    return restore_layer(store, e.layers[i], e, roots, o.symlinks, &fixups, &files, &bytes);
+    return restore_layer(store, e.layers[i], e, roots, o.symlinks, &fixups, &files, &bytes,
+                         o.progress);
   });
   if (st.ok()) st = fixups.apply();
   for (size_t i = 0; st.ok() && i < staged.size(); ++i) {

@@ -4,6 +4,8 @@
 // destinations → move into place only when every digest matched.
 #pragma once
 
+#include "regcache/util/progress_counter.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,6 +28,8 @@ struct RestoreOptions {
   LookupOnly lookup_only = LookupOnly::no;
   ExternalSymlinks symlinks = ExternalSymlinks::refuse;
   size_t jobs = 4;
+  std::vector<std::string> trust;       // --trust ref patterns; empty: every entry counts
+  ProgressCounter* progress = nullptr;  // blob bytes downloaded so far
 };
 
 struct RestoreReport {
@@ -43,8 +47,10 @@ struct FoundEntry {
 };
 
 // Finds the entry for key, else the newest for each prefix in order; nullopt on a miss.
+// With trust patterns, only entries saved from a matching git ref count.
 Result<std::optional<FoundEntry>> find_entry(Store& store, const std::string& key,
-                                             const std::vector<std::string>& prefixes, bool* exact);
+                                             const std::vector<std::string>& prefixes,
+                                             const std::vector<std::string>& trust, bool* exact);
 
 // Restores the best matching entry; a miss is a successful report with result "miss".
 Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& options);

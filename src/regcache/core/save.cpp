@@ -7,12 +7,12 @@
 #include <cerrno>
 #include <chrono>
 #include <map>
-#include <nlohmann/json.hpp>
 
 #include "regcache/archive/tar_writer.hpp"
 #include "regcache/core/cache_paths.hpp"
 #include "regcache/core/entry_format.hpp"
 #include "regcache/core/fingerprint.hpp"
+#include "regcache/core/git_origin.hpp"
 #include "regcache/core/key_tag.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/log.hpp"
@@ -46,7 +46,8 @@ Result<LayerInfo> build_layer(const std::vector<FileEntry>& entries, const Pack&
   auto compressor = make_compressor(o.compression, o.level, &compressed);
   HashingSink tar_bytes(compressor.get());
   FingerprintSink fingerprint(&tar_bytes);
-  TarWriter tar(&fingerprint);
+  ProgressSink progress(&fingerprint, o.progress);
+  TarWriter tar(&progress);
   Status st;
   for (size_t i : pack.entries) {
     st = tar.add(entries[i]);
@@ -83,14 +84,20 @@ Result<std::vector<FileEntry>> walk_roots(const PathSpec& spec) {
 }
 
 // Returns true (and fills the report from it) when the tag already holds this key.
-Result<bool> already_saved(Store& store, const std::string& tag, const std::string& key,
+Result<bool> already_saved(Store& store, const std::string& tag, const SaveOptions& o,
                            SaveReport* rep) {
   auto m = RC_TRY(store.get_manifest(tag));
   if (!m) return false;
   auto info = parse_manifest(m->bytes);
-  if (!info.ok() || info->key != key) {
+  if (!info.ok() || info->key != o.key) {
     return make_error(ErrorKind::exists, "tag " + tag + " in " + store.describe() +
                                              " holds another entry; use --force to replace it");
+  }
+  if (!o.trust.empty() && !ref_trusted(info->ref, o.trust)) {
+    log_info("Replacing the entry for " + o.key + ": it was saved from " +
+             (info->ref.empty() ? std::string("an unknown ref") : info->ref) +
+             ", which no --trust pattern matches");
+    return false;
   }
   rep->digest = m->digest;
   rep->files = info->files;
@@ -134,18 +141,14 @@ Result<Base> load_base(Store& store, const SaveOptions& o) {
   if (hashed.digest() != info->config.digest) {
     return make_error(ErrorKind::integrity, "config of base entry does not match its digest");
   }
-  auto j = nlohmann::json::parse(config.str(), nullptr, false);
-  if (!j.is_object() || !j.contains("rootfs") || !j["rootfs"].contains("diff_ids") ||
-      !j["rootfs"]["diff_ids"].is_array() ||
-      j["rootfs"]["diff_ids"].size() != info->layers.size()) {
+  auto diff_ids = parse_config_diff_ids(config.str());
+  if (!diff_ids.ok() || diff_ids->size() != info->layers.size()) {
     return make_error(ErrorKind::integrity, "config of base entry has no matching diff_ids");
   }
   for (size_t i = 0; i < info->layers.size(); ++i) {
     auto fp = info->layers[i].annotations.find(kAnnoFingerprint);
-    if (fp == info->layers[i].annotations.end() || !j["rootfs"]["diff_ids"][i].is_string())
-      continue;
-    base.by_fingerprint[fp->second] = {info->layers[i],
-                                       j["rootfs"]["diff_ids"][i].get<std::string>()};
+    if (fp == info->layers[i].annotations.end() || (*diff_ids)[i].empty()) continue;
+    base.by_fingerprint[fp->second] = {info->layers[i], (*diff_ids)[i]};
   }
   base.key = info->key;
   base.pack_target = info->pack_target;
@@ -198,10 +201,12 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   SaveReport rep;
   rep.key = o.key;
   rep.tag = tag_for_key(o.key);
-  if (o.paths.empty() && o.optional_paths.empty()) {
+  if (o.paths.empty() && o.optional_paths.empty() && !o.resolved) {
     return make_error(ErrorKind::usage, "save needs at least one path");
   }
-  auto spec = RC_TRY(resolve_paths(o.paths, o.excludes, o.anchors, MissingPaths::error));
+  auto spec = o.resolved
+                  ? *o.resolved
+                  : RC_TRY(resolve_paths(o.paths, o.excludes, o.anchors, MissingPaths::error));
   if (!o.optional_paths.empty()) {
     auto extra = RC_TRY(resolve_paths(o.optional_paths, {}, o.anchors, MissingPaths::skip));
     for (const auto& p : o.optional_paths) log_verbose("preset path " + p);
@@ -210,7 +215,7 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   }
   if (spec.roots.empty())
     return make_error(ErrorKind::not_found, "none of the paths to save exists");
-  if (o.overwrite == Overwrite::no && RC_TRY(already_saved(store, rep.tag, o.key, &rep))) {
+  if (o.overwrite == Overwrite::no && RC_TRY(already_saved(store, rep.tag, o, &rep))) {
     rep.result = "exists";
     rep.seconds = since(t0);
     return rep;
@@ -228,6 +233,9 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   log_verbose(std::to_string(entries.size()) + " entries in " + std::to_string(packs.size()) +
               " packs of about " + std::to_string(pack_opts.target_bytes >> 10) + " KiB");
   std::vector<LayerInfo> layers(packs.size());
+  if (o.progress) {
+    for (const auto& p : packs) o.progress->total += p.bytes;
+  }
   std::atomic<uint64_t> uploaded{0}, reused{0};
   remove_stale(store.staging_dir(), ".regcache-upload-");  // left by a killed save
   std::string stage = store.staging_dir() + "/" + owned_temp_name(".regcache-upload-") + "-";
@@ -237,6 +245,7 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
       if (auto again = RC_TRY(reusable(store, base, fp, o.compression))) {
         layers[i] = std::move(*again);
         ++reused;
+        if (o.progress) o.progress->done += packs[i].bytes;
         return {};
       }
     }
@@ -248,6 +257,8 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   info.key = o.key;
   info.created = now_rfc3339();
   info.pack_target = pack_opts.target_bytes;
+  info.ref = o.origin.ref;
+  info.commit = o.origin.commit;
   for (const auto& r : spec.roots) info.roots.push_back(r.archive);
   for (const auto& e : entries) {
     info.files += e.type == FileType::regular || e.type == FileType::hardlink;

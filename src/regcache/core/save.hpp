@@ -3,6 +3,9 @@
 // anything incomplete).
 #pragma once
 
+#include "regcache/core/git_origin.hpp"
+#include "regcache/util/progress_counter.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -10,6 +13,7 @@
 
 #include "regcache/archive/compression.hpp"
 #include "regcache/core/anchor.hpp"
+#include "regcache/core/cache_paths.hpp"
 #include "regcache/core/pack_plan.hpp"
 #include "regcache/store/store.hpp"
 
@@ -30,6 +34,12 @@ struct SaveOptions {
   size_t jobs = 2;
   std::string base_key;     // --base: reuse unchanged layers of this entry
   std::string base_digest;  // else: the manifest the last restore in this job used
+
+  // Roots already resolved, used instead of paths (import: sources in a staging directory).
+  std::optional<PathSpec> resolved;
+  GitOrigin origin;                     // recorded in the entry (dev.regcache.ref/commit)
+  std::vector<std::string> trust;       // an existing entry from a ref matching none is replaced
+  ProgressCounter* progress = nullptr;  // tar bytes packed so far (reused packs count too)
 };
 
 struct SaveReport {
