@@ -15,7 +15,17 @@ void add_restore_command(CLI::App& app, GlobalOptions& g);
 void add_list_command(CLI::App& app, GlobalOptions& g);
 // Adds `delete` to app.
 void add_delete_command(CLI::App& app, GlobalOptions& g);
+// Adds `prune` to app.
+void add_prune_command(CLI::App& app, GlobalOptions& g);
+// Adds `import` to app.
+void add_import_command(CLI::App& app, GlobalOptions& g);
+// Restores the paths of an image made by the 2021 workaround (restore --from-image).
+void run_restore_from_image(const std::string& image, const std::vector<std::string>& paths,
+                            bool allow_external_symlinks, const GlobalOptions& g);
 // Adds `key`, `hash-files` and `presets` to app.
 void add_key_commands(CLI::App& app, GlobalOptions& g);
+
+// Adds `completion` and `man` to app (call after every other command is added).
+void add_docs_commands(CLI::App& app);
 
 }  // namespace regcache

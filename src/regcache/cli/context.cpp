@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "regcache/store/oci_layout/layout_store.hpp"
+#include "regcache/store/registry/github_packages.hpp"
 #include "regcache/store/registry/registry_store.hpp"
 #include "regcache/store/store_ref.hpp"
 #include "regcache/util/log.hpp"
@@ -61,21 +62,24 @@ Anchors resolve_anchors(const GlobalOptions& g) {
     if (!ws.empty()) break;
     ws = env_or(var, "");
   }
-  if (ws.empty()) ws = ".";
+  if (ws.empty()) ws.assign(1, '.');  // (not `= "."`: a false -Wrestrict in GCC 12 -O3)
   Anchors a;
   a.home = unwrap(absolute_path(home_dir(), "/"));
   a.workspace = unwrap(absolute_path(ws, a.home));
   return a;
 }
 
-std::unique_ptr<Store> open_store(const GlobalOptions& g) {
+StoreRef selected_store_ref(const GlobalOptions& g) {
   // Priority: --store > REGCACHE_STORE > the default local layout.
   std::string text = !g.store.empty() ? g.store : env_or("REGCACHE_STORE", default_store());
   StoreRef ref = unwrap(parse_store_ref(text));
-  if (ref.kind == StoreKind::layout) {
-    std::string path = unwrap(absolute_path(ref.path, home_dir()));
-    return unwrap(open_layout_store(path));
-  }
+  if (ref.kind == StoreKind::layout) ref.path = unwrap(absolute_path(ref.path, home_dir()));
+  return ref;
+}
+
+std::unique_ptr<Store> open_store(const GlobalOptions& g) {
+  StoreRef ref = selected_store_ref(g);
+  if (ref.kind == StoreKind::layout) return unwrap(open_layout_store(ref.path));
   RegistryOptions opts;
   opts.tls.ca_file = env_or("REGCACHE_CA_FILE", env_or("SSL_CERT_FILE", ""));
   if (g.insecure) {
@@ -101,6 +105,14 @@ std::unique_ptr<Store> open_store(const GlobalOptions& g) {
   log_verbose("store " + ref.host + "/" + ref.repository + " over " +
               (opts.transport == Transport::https ? "https" : "http") +
               (creds ? " with credentials" : " anonymously"));
+  if (is_github_packages_host(ref.host)) {
+    GithubPackagesOptions gh;
+    gh.api_url = env_or("REGCACHE_GITHUB_API_URL", gh.api_url);
+    gh.token = env_or("GITHUB_TOKEN", creds ? creds->secret : "");
+    gh.tls = opts.tls;
+    return wrap_github_packages(make_registry_store(ref, std::move(creds), opts), ref,
+                                std::move(gh));
+  }
   return make_registry_store(ref, std::move(creds), opts);
 }
 

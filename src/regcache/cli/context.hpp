@@ -8,6 +8,7 @@
 
 #include "regcache/core/anchor.hpp"
 #include "regcache/store/store.hpp"
+#include "regcache/store/store_ref.hpp"
 #include "regcache/util/result.hpp"
 
 namespace regcache {
@@ -19,6 +20,7 @@ struct GlobalOptions {
   int verbose = 0;
   bool insecure = false;
   std::string workspace;
+  std::string summary;         // --summary FILE (else $GITHUB_STEP_SUMMARY)
   double timeout_seconds = 0;  // registry requests end after this (restore --timeout); 0: none
 };
 
@@ -48,7 +50,11 @@ Anchors resolve_anchors(const GlobalOptions& g);
 // Returns how many layers to process at once: REGCACHE_JOBS, else `fallback`.
 size_t jobs_from_env(size_t fallback);
 
-// Opens the store the options name (creating a local layout when absent).
+// Opens the store the options name (creating a local layout when absent). A store on
+// ghcr.io (or $REGCACHE_GITHUB_REGISTRY) deletes through the GitHub Packages API.
 std::unique_ptr<Store> open_store(const GlobalOptions& g);
+
+// Returns the parsed store reference the options name (a layout path made absolute).
+StoreRef selected_store_ref(const GlobalOptions& g);
 
 }  // namespace regcache

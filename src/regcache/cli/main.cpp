@@ -8,13 +8,15 @@
 
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/context.hpp"
+#include "regcache/cli/help_text.hpp"
 #include "regcache/util/log.hpp"
 
 int main(int argc, char** argv) {
   using namespace regcache;
   std::signal(SIGPIPE, SIG_IGN);  // a closed pipe or socket is an error value, not a crash
   GlobalOptions g;
-  CLI::App app{"regcache: save and restore CI caches in any OCI registry or local OCI layout"};
+  CLI::App app{"regcache: save and restore CI caches in any OCI registry or local OCI layout",
+               "regcache"};
   app.set_version_flag("--version", "regcache " REGCACHE_VERSION);
   app.add_option("--store", g.store,
                  "oci:PATH or [docker://]HOST[:PORT]/REPO (env REGCACHE_STORE)");
@@ -24,13 +26,19 @@ int main(int argc, char** argv) {
   app.add_flag("--insecure", g.insecure, "Skip TLS verification and allow plain HTTP");
   app.add_option("--workspace", g.workspace,
                  "Workspace directory (default: CI checkout or current directory)");
+  app.add_option("--summary", g.summary,
+                 "Append a Markdown result table to FILE (default $GITHUB_STEP_SUMMARY)");
   app.require_subcommand(1);
   app.fallthrough();
   add_save_command(app, g);
   add_restore_command(app, g);
   add_list_command(app, g);
   add_delete_command(app, g);
+  add_prune_command(app, g);
+  add_import_command(app, g);
   add_key_commands(app, g);
+  add_docs_commands(app);
+  add_examples(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
