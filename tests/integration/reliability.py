@@ -256,6 +256,13 @@ class RegistryChecker:
             if tag == USAGE_TAG:   # the last-used record restores keep (docs/lifecycle.md)
                 continue
             raw = self.client.get_manifest(tag)
+            # docker-registry creates a tag's directory (which the tag list shows) a moment
+            # before it writes the tag's link, while it finishes the PUT of a killed client.
+            for _ in range(20):
+                if raw is not None:
+                    break
+                time.sleep(0.1)
+                raw = self.client.get_manifest(tag)
             if raw is None:
                 raise AssertionError(f"registry tag {tag!r} is listed but its manifest is missing")
             m = _check_manifest(raw, f"registry entry {tag}", self.check_blob)

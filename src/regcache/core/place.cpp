@@ -6,9 +6,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include "regcache/util/fs.hpp"
+#include "regcache/util/log.hpp"
 
 namespace regcache {
 
@@ -95,12 +98,92 @@ Status move_at(int src_dir, const std::string& src_name, int dst_dir, const std:
   return {};
 }
 
+// Adds to the staged directory everything of the existing one that the cache does not
+// replace: hard links for files (the same inodes, nothing copied), new directories for
+// directories. The staged directory keeps its cached mode and times.
+Status fill_from(int existing, int staged, const std::string& shown) {
+  struct stat self {};
+  if (::fstat(staged, &self) != 0) return errno_error("cannot stat", shown, errno);
+  for (const auto& n : list_dir(existing)) {
+    struct stat e {
+    }, s{};
+    if (::fstatat(existing, n.c_str(), &e, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    bool in_cache = ::fstatat(staged, n.c_str(), &s, AT_SYMLINK_NOFOLLOW) == 0;
+    if (in_cache && !(S_ISDIR(e.st_mode) && S_ISDIR(s.st_mode))) continue;  // cache wins
+    if (!S_ISDIR(e.st_mode)) {
+      if (::linkat(existing, n.c_str(), staged, n.c_str(), 0) != 0)
+        return errno_error("cannot link", shown + "/" + n, errno);
+      continue;
+    }
+    if (!in_cache && ::mkdirat(staged, n.c_str(), 0700) != 0)
+      return errno_error("cannot create", shown + "/" + n, errno);
+    int efd = ::openat(existing, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int sfd = ::openat(staged, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    Status st = efd < 0 || sfd < 0 ? errno_error("cannot open", shown + "/" + n, errno)
+                                   : fill_from(efd, sfd, shown + "/" + n);
+    if (st.ok() && !in_cache) {  // a directory only the destination had keeps its own
+      ::fchmod(sfd, e.st_mode & 07777);
+      timespec ts[2] = {e.st_atim, e.st_mtim};
+      ::futimens(sfd, ts);
+    }
+    if (efd >= 0) ::close(efd);
+    if (sfd >= 0) ::close(sfd);
+    RC_CHECK(st);
+  }
+  timespec ts[2] = {self.st_atim, self.st_mtim};
+  ::futimens(staged, ts);
+  return {};
+}
+
+// True when dest is the working directory or one of its ancestors: swapping it would
+// leave this process (and the user's shell) inside the old, deleted tree.
+bool holds_cwd(const std::string& dest) {
+  char buf[4096];
+  if (!::getcwd(buf, sizeof buf)) return true;
+  std::string cwd = buf;
+  return cwd == dest || cwd.rfind(dest + "/", 0) == 0;
+}
+
+// Merges an existing destination directory without ever showing a mix: the staged tree
+// is completed with the destination's other files (hard links), then the two directories
+// swap in one renameat2(RENAME_EXCHANGE), and the old tree goes. Returns false (nothing
+// changed in dest) when the filesystem cannot do this; the caller merges file by file.
+Result<bool> swap_merged(int parent_fd, const std::string& staging_name, const std::string& name,
+                         const std::string& dest) {
+  if (holds_cwd(dest)) return false;
+  int efd = ::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int sfd =
+      ::openat(parent_fd, staging_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  Status filled =
+      efd < 0 || sfd < 0 ? errno_error("cannot open", dest, errno) : fill_from(efd, sfd, dest);
+  if (efd >= 0) ::close(efd);
+  if (sfd >= 0) ::close(sfd);
+  if (!filled.ok()) {
+    log_verbose("cannot swap " + dest + " in whole (" + filled.error().message +
+                "); merging file by file");
+    return false;
+  }
+  if (::renameat2(parent_fd, staging_name.c_str(), parent_fd, name.c_str(), RENAME_EXCHANGE) != 0) {
+    log_verbose("cannot swap " + dest + " in whole (" + std::string(std::strerror(errno)) +
+                "); merging file by file");
+    return false;
+  }
+  RC_CHECK(remove_at(parent_fd, staging_name, dest));  // the old tree, now under that name
+  return true;
+}
+
 }  // namespace
 
 Status place_staged(int parent_fd, const std::string& staging_name, const std::string& dest) {
-  struct stat st {};
+  struct stat st {
+  }, d{};
   if (::fstatat(parent_fd, staging_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
-  return move_at(parent_fd, staging_name, parent_fd, dest.substr(dest.rfind('/') + 1), dest);
+  std::string name = dest.substr(dest.rfind('/') + 1);
+  if (S_ISDIR(st.st_mode) && ::fstatat(parent_fd, name.c_str(), &d, AT_SYMLINK_NOFOLLOW) == 0 &&
+      S_ISDIR(d.st_mode) && RC_TRY(swap_merged(parent_fd, staging_name, name, dest))) {
+    return {};
+  }
+  return move_at(parent_fd, staging_name, parent_fd, name, dest);
 }
 
 }  // namespace regcache

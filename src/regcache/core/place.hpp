@@ -9,9 +9,10 @@ namespace regcache {
 
 // Moves parent_fd/staging_name onto dest (an absolute path whose parent is parent_fd):
 // a single rename when dest is absent; when both are directories, their contents are
-// merged (staged files replace existing ones, other existing files stay); otherwise the
-// existing object is replaced. A missing staging location is not an error (nothing was
-// restored under that root).
+// merged (staged files replace existing ones, other existing files stay) — in one atomic
+// swap where the filesystem allows (hard links + RENAME_EXCHANGE), else file by file;
+// otherwise the existing object is replaced. A missing staging location is not an error
+// (nothing was restored under that root).
 Status place_staged(int parent_fd, const std::string& staging_name, const std::string& dest);
 
 }  // namespace regcache
