@@ -25,7 +25,8 @@ demo: build
 	@scripts/demo.sh $(BUILD)/regcache
 
 # Installs, builds, starts the test services (through CTest fixtures) and runs every test,
-# then runs the unit and integration suites again under ASan and UBSan, then each fuzz
+# then runs the unit and integration suites again under ASan and UBSan (but the long fault,
+# kill and concurrency sweeps and the action's tests, labelled slow), then each fuzz
 # target for 10 seconds.
 test: test-deps build
 	@cd $(BUILD) && ctest --output-on-failure --timeout 1500
@@ -36,7 +37,7 @@ test-sanitize:
 	@cmake -S . -B $(BUILD_SAN) $(CMAKE_ARGS) -DREGCACHE_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD_SAN) -j $(JOBS)
 	@cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --output-on-failure --timeout 1500 -L 'unit|integration'
+	  ctest --output-on-failure --timeout 1500 -L 'unit|integration' -LE slow
 
 # Builds the libFuzzer targets (fuzz/) with clang into $(BUILD_FUZZ) and runs each for
 # FUZZ_SECONDS on its seed corpus; crashes are kept in $(BUILD_FUZZ)/fuzz-artifacts/.

@@ -15,6 +15,8 @@ for p in $pkgs; do
 done
 # cargo: any cargo on PATH will do (rustup's or Debian's); install Debian's only when none.
 if [ "${1:-}" = "--test" ] && ! command -v cargo >/dev/null 2>&1; then missing="$missing cargo"; fi
+# node (the GitHub Action's tests, node --test): any node on PATH; else Debian's nodejs.
+if [ "${1:-}" = "--test" ] && ! command -v node >/dev/null 2>&1; then missing="$missing nodejs"; fi
 [ -z "$missing" ] && exit 0
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
