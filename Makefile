@@ -25,19 +25,19 @@ demo: build
 	@scripts/demo.sh $(BUILD)/regcache
 
 # Installs, builds, starts the test services (through CTest fixtures) and runs every test,
-# then runs the unit and integration suites again under ASan and UBSan (but the long fault,
-# kill and concurrency sweeps and the action's tests, labelled slow), then each fuzz
-# target for 10 seconds.
+# then runs the unit and integration suites again under ASan and UBSan (but those labelled
+# once: the long sweeps, the harness self-tests, the action's tests), then each fuzz
+# target for 5 seconds.
 test: test-deps build
-	@cd $(BUILD) && ctest --output-on-failure --timeout 1500
+	@cd $(BUILD) && ctest --output-on-failure --timeout 1500 -j 2
 	@$(MAKE) --no-print-directory test-sanitize
-	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=5
 
 test-sanitize:
 	@cmake -S . -B $(BUILD_SAN) $(CMAKE_ARGS) -DREGCACHE_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD_SAN) -j $(JOBS)
 	@cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --output-on-failure --timeout 1500 -L 'unit|integration' -LE slow
+	  ctest --output-on-failure --timeout 1500 -j 2 -L 'unit|integration' -LE once
 
 # Builds the libFuzzer targets (fuzz/) with clang into $(BUILD_FUZZ) and runs each for
 # FUZZ_SECONDS on its seed corpus; crashes are kept in $(BUILD_FUZZ)/fuzz-artifacts/.

@@ -238,10 +238,10 @@ class CorruptLayoutBlobTest(BadInputCase):
 # Entries crafted and pushed straight to the open registry
 
 
-def tar_gz(members):
+def tar_gz(members, fmt=tarfile.PAX_FORMAT):
     """members: list of (TarInfo, bytes-or-None). Returns (gzip bytes, tar bytes)."""
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as t:
         for info, data in members:
             if data is not None:
                 info.size = len(data)
@@ -263,7 +263,10 @@ def member(name, kind=tarfile.REGTYPE, mode=0o644, linkname="", data=None):
     return ti, data
 
 
-class CraftedRegistryEntryTest(BadInputCase):
+class CraftedEntryCase(BadInputCase):
+    """Pushes crafted entries straight to the open registry (no tests of its own, so
+    test_hostile.py can build on it)."""
+
     def setUp(self):
         super().setUp()
         self.st = self.store("open")
@@ -300,6 +303,8 @@ class CraftedRegistryEntryTest(BadInputCase):
         self.assertEqual(tree_listing(self.tmp), before, "the failed restore left something behind")
         self.assertFalse(os.path.exists(self.target))
 
+
+class CraftedRegistryEntryTest(CraftedEntryCase):
     def test_wrong_layer_size(self):
         make_tree(self.target)
         self.save(self.st, "good", "target", env=ONE_LAYER)

@@ -89,11 +89,15 @@ Result<int> Extractor::open_dir(const ExtractRoot& root, const std::string& rel_
   int fd = ::openat(root.parent_fd, root.staging_name.c_str(),
                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0 && errno == ENOENT) {
-    ::mkdirat(root.parent_fd, root.staging_name.c_str(), 0700);
+    if (::mkdirat(root.parent_fd, root.staging_name.c_str(), 0700) != 0 && errno != EEXIST) {
+      return errno_error("cannot create a staging directory for", root.prefix, errno);
+    }
     fd = ::openat(root.parent_fd, root.staging_name.c_str(),
                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   }
-  if (fd < 0) return hostile(root.prefix, "the cache root is not a directory here");
+  if (fd < 0 && (errno == ENOTDIR || errno == ELOOP))
+    return hostile(root.prefix, "the cache root is not a directory here");
+  if (fd < 0) return errno_error("cannot open the staging directory for", root.prefix, errno);
   size_t pos = 0;
   while (!rel_dir.empty() && pos <= rel_dir.size()) {
     size_t slash = rel_dir.find('/', pos);

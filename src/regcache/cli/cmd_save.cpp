@@ -24,6 +24,7 @@ struct SaveArgs {
   std::vector<std::string> positional, paths, excludes, presets, trust;
   bool force = false, allow_empty = false;
   int level = -1;
+  double timeout = 0;
   std::string compression = "zstd";
 };
 
@@ -88,7 +89,9 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
     return v ? std::optional<std::string>(v) : std::nullopt;
   });
   o.trust = a.trust;
-  auto store = open_store(g);
+  GlobalOptions gt = g;
+  gt.timeout_seconds = a.timeout;
+  auto store = open_store(gt);
   if (o.base_key.empty()) {
     if (auto last = last_restore(state_file_path(), store->describe()))
       o.base_digest = last->digest;
@@ -122,6 +125,9 @@ void add_save_command(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--base", args->base,
                   "Reuse unchanged layers of this entry (default: the one restored in this job)");
   sub->add_flag("--force", args->force, "Replace an existing entry with the same key");
+  sub->add_option("--timeout", args->timeout,
+                  "Give up after this many seconds, retries included (default: no limit)")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--trust", args->trust,
                   "Replace an existing entry for the key saved from a git ref matching none of "
                   "these globs (repeatable)")

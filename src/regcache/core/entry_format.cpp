@@ -38,12 +38,12 @@ Result<Descriptor> parse_descriptor(const json& j, const char* what) {
   return d;
 }
 
+// "" (no annotation) gives 0; anything but plain decimal digits that fit gives UINT64_MAX,
+// which every bound a reader applies then refuses ("-5" must not wrap around).
 uint64_t to_u64(const std::string& s) {
-  try {
-    return std::stoull(s);
-  } catch (...) {
-    return 0;
-  }
+  if (s.empty()) return 0;
+  if (s.size() > 19 || !std::all_of(s.begin(), s.end(), ::isdigit)) return UINT64_MAX;
+  return std::stoull(s);
 }
 
 }  // namespace

@@ -81,22 +81,6 @@ class CacheTgzMember : public TarEntryHandler {
   bool active_ = false, found_ = false;
 };
 
-// Keeps the first error and swallows the rest of the stream, so the download is still
-// hashed to its end and a corrupt blob reports as a digest mismatch.
-class FirstError : public Sink {
- public:
-  explicit FirstError(Sink* next) : next_(next) {}
-  Status write(const char* d, size_t n) override {
-    if (error_.ok()) error_ = next_->write(d, n);
-    return {};
-  }
-  Status finish() override { return error_.ok() ? next_->finish() : error_; }
-
- private:
-  Sink* next_;
-  Status error_;
-};
-
 struct Staging {
   int parent_fd = -1;
   std::string name, dest;
@@ -147,7 +131,7 @@ Result<bool> extract_layer(Store& store, const Descriptor& d, Extractor* extract
         make_decompressor(comp == LayerCompression::gzip ? Compression::gzip : Compression::zstd,
                           kMaxTarBytes, &outer_tar);
   }
-  FirstError guard(decomp ? decomp.get() : static_cast<Sink*>(&outer_tar));
+  StopOnError guard(decomp ? decomp.get() : static_cast<Sink*>(&outer_tar));
   HashingSink hash(&guard);
   LimitSink limit(&hash, d.size, "the layer");
   Status st = store.get_blob(d, &limit);

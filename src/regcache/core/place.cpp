@@ -25,6 +25,7 @@ std::vector<std::string> list_dir(int dirfd) {
     ::close(dup);
     return names;
   }
+  ::rewinddir(d);  // the duplicate shares its offset with dirfd, which may have been read
   while (auto* e = ::readdir(d)) {
     std::string n = e->d_name;
     if (n != "." && n != "..") names.push_back(n);
@@ -135,6 +136,24 @@ Status fill_from(int existing, int staged, const std::string& shown) {
   return {};
 }
 
+// Checks that every directory of the existing tree can be emptied by this process, so
+// the old tree can go after the swap (a directory another user owns cannot).
+Status removable(int dirfd, const std::string& shown) {
+  if (::faccessat(dirfd, ".", W_OK | X_OK, AT_EACCESS) != 0)
+    return errno_error("cannot restore over", shown, errno);
+  for (const auto& n : list_dir(dirfd)) {
+    struct stat st {};
+    if (::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
+      continue;
+    int fd = ::openat(dirfd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return errno_error("cannot restore over", shown + "/" + n, errno);
+    Status s = removable(fd, shown + "/" + n);
+    ::close(fd);
+    RC_CHECK(s);
+  }
+  return {};
+}
+
 // True when dest is the working directory or one of its ancestors: swapping it would
 // leave this process (and the user's shell) inside the old, deleted tree.
 bool holds_cwd(const std::string& dest) {
@@ -154,6 +173,13 @@ Result<bool> swap_merged(int parent_fd, const std::string& staging_name, const s
   int efd = ::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   int sfd =
       ::openat(parent_fd, staging_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (efd >= 0) {
+    if (Status ok = removable(efd, dest); !ok.ok()) {  // neither a swap nor a merge can work
+      ::close(efd);
+      if (sfd >= 0) ::close(sfd);
+      return ok.error();
+    }
+  }
   Status filled =
       efd < 0 || sfd < 0 ? errno_error("cannot open", dest, errno) : fill_from(efd, sfd, dest);
   if (efd >= 0) ::close(efd);
@@ -168,7 +194,10 @@ Result<bool> swap_merged(int parent_fd, const std::string& staging_name, const s
                 "); merging file by file");
     return false;
   }
-  RC_CHECK(remove_at(parent_fd, staging_name, dest));  // the old tree, now under that name
+  // The old tree, now under the staging name. The restore itself is done: a failure here
+  // leaves clutter that the next run's stale cleanup removes, not a broken destination.
+  if (auto st = remove_at(parent_fd, staging_name, dest); !st.ok())
+    log_warning("restored " + dest + ", but the old files stay behind: " + st.error().message);
   return true;
 }
 

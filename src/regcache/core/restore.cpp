@@ -23,6 +23,9 @@ namespace regcache {
 namespace {
 
 constexpr uint64_t kDefaultLayerLimit = 64ull << 30;
+constexpr uint64_t kMaxFiles = 1ull << 32;     // more than any real cache holds
+constexpr size_t kMaxLayers = 10000;           // a save makes about 64 (docs/format.md)
+constexpr uint64_t kMaxConfigBytes = 4 << 20;  // a config lists one diff_id per layer
 
 Result<std::optional<FoundEntry>> entry_at(Store& store, const std::string& tag) {
   auto m = RC_TRY(store.get_manifest(tag));
@@ -45,7 +48,8 @@ uint64_t layer_limit(const Descriptor& d, const EntryInfo& e) {
     } catch (...) {
     }
   }
-  if (e.size > 0) return e.size * 2 + (e.files + 1) * 4096 + (64ull << 20);
+  if (e.size > 0 && e.size < kDefaultLayerLimit && e.files < kMaxFiles)
+    return e.size * 2 + (e.files + 1) * 4096 + (64ull << 20);
   return kDefaultLayerLimit;
 }
 
@@ -54,25 +58,19 @@ struct Staged {
   std::string dest;  // absolute destination
   int parent_fd = -1;
   std::string staging_name;
+  std::string created_from;  // the first parent directory this restore created, if any
 };
 
-// Passes bytes on until the first error, then only remembers it, so the download can
-// still be hashed to the end: a corrupt blob is reported as a digest mismatch rather than
-// as whatever the decompressor or the tar reader tripped over first.
-class StopOnError : public Sink {
- public:
-  explicit StopOnError(Sink* next) : next_(next) {}
-  Status write(const char* data, size_t size) override {
-    if (error_.ok()) error_ = next_->write(data, size);
-    return {};
+// Creates dir and its missing parents; returns the topmost one it created ("" if none).
+Result<std::string> make_parents(const std::string& dir) {
+  std::string top, cur = dir;
+  while (!cur.empty() && cur != "/" && ::access(cur.c_str(), F_OK) != 0) {
+    top = cur;
+    cur = cur.substr(0, cur.rfind('/'));
   }
-  Status finish() override { return error_.ok() ? next_->finish() : error_; }
-  const Status& error() const { return error_; }
-
- private:
-  Sink* next_;
-  Status error_;
-};
+  RC_CHECK(make_dirs(dir));
+  return top;
+}
 
 Status restore_layer(Store& store, const Descriptor& d, const EntryInfo& e,
                      const std::vector<ExtractRoot>& roots, ExternalSymlinks symlinks,
@@ -106,6 +104,9 @@ Status restore_layer(Store& store, const Descriptor& d, const EntryInfo& e,
   return {};
 }
 
+void discard(std::vector<Staged>& staged);
+void remove_created_parents(const std::vector<Staged>& staged);
+
 Result<std::vector<Staged>> prepare_staging(const EntryInfo& e, const RestoreOptions& o) {
   std::vector<std::string> wanted;
   if (!o.paths.empty()) {
@@ -116,7 +117,7 @@ Result<std::vector<Staged>> prepare_staging(const EntryInfo& e, const RestoreOpt
     }
   }
   std::vector<Staged> out;
-  for (const auto& root : e.roots) {
+  for (const auto& root : e.roots) {  // every root resolved before anything is created
     bool keep =
         wanted.empty() || std::any_of(wanted.begin(), wanted.end(), [&](const std::string& w) {
           return root == w || root.rfind(w + "/", 0) == 0;
@@ -126,14 +127,22 @@ Result<std::vector<Staged>> prepare_staging(const EntryInfo& e, const RestoreOpt
     s.root = root;
     s.dest = RC_TRY(resolve_anchor(o.anchors, root));
     if (s.dest == "/") return make_error(ErrorKind::hostile, "refusing to restore onto /");
+    out.push_back(std::move(s));
+  }
+  for (auto& s : out) {
     std::string parent = s.dest.substr(0, s.dest.rfind('/'));
     if (parent.empty()) parent = "/";
-    RC_CHECK(make_dirs(parent));
-    s.parent_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (s.parent_fd < 0) return errno_error("cannot open", parent, errno);
+    auto created = make_parents(parent);
+    if (created.ok()) s.created_from = *created;
+    if (created.ok()) s.parent_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (!created.ok() || s.parent_fd < 0) {
+      Error err = created.ok() ? errno_error("cannot open", parent, errno) : created.error();
+      discard(out);
+      remove_created_parents(out);
+      return err;
+    }
     remove_stale(parent, ".regcache-stage-");  // left by a killed restore
     s.staging_name = owned_temp_name(".regcache-stage-");
-    out.push_back(std::move(s));
   }
   for (const auto& w : wanted) {
     bool found = std::any_of(e.roots.begin(), e.roots.end(), [&](const std::string& r) {
@@ -142,6 +151,62 @@ Result<std::vector<Staged>> prepare_staging(const EntryInfo& e, const RestoreOpt
     if (!found) log_warning("the entry holds nothing under " + w);
   }
   return out;
+}
+
+// After a failed restore: removes the parent directories it created, if still empty.
+void remove_created_parents(const std::vector<Staged>& staged) {
+  for (const auto& s : staged) {
+    if (s.created_from.empty()) continue;
+    std::string dir = s.dest.substr(0, s.dest.rfind('/'));
+    while (dir.size() >= s.created_from.size() && ::rmdir(dir.c_str()) == 0) {
+      dir = dir.substr(0, dir.rfind('/'));
+    }
+  }
+}
+
+// Refuses to put a cached directory where the destination holds something else (a file,
+// a symlink): that is the user's, and replacing it would lose it.
+Status check_destinations(const std::vector<Staged>& staged) {
+  for (const auto& s : staged) {
+    struct stat st {
+    }, d{};
+    if (::fstatat(s.parent_fd, s.staging_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (!S_ISDIR(st.st_mode) || ::lstat(s.dest.c_str(), &d) != 0 || S_ISDIR(d.st_mode)) continue;
+    return make_error(ErrorKind::io, s.dest +
+                                         " exists and is not a directory, but the cache holds "
+                                         "a directory there; remove it to restore");
+  }
+  return {};
+}
+
+// Checks what the manifest claims before anything is written: a sane layer count and
+// sizes, and a config blob that is an image config listing one diff_id per layer.
+Status check_entry(Store& store, const FoundEntry& f) {
+  const EntryInfo& e = f.info;
+  auto bad = [&](const std::string& why) {
+    return make_error(ErrorKind::integrity, "entry " + f.tag + ": " + why);
+  };
+  if (e.layers.size() > kMaxLayers) {
+    return bad(std::to_string(e.layers.size()) + " layers (at most " + std::to_string(kMaxLayers) +
+               ")");
+  }
+  if (e.files > kMaxFiles) return bad("its file count annotation is not a sane number");
+  if (e.size > kDefaultLayerLimit * kMaxLayers)
+    return bad("its size annotation is not a sane number");
+  const std::string& mt = e.config.media_type;
+  if (mt != kConfigMediaType && mt != "application/vnd.docker.container.image.v1+json")
+    return bad("its config is not an image config (" + mt + ")");
+  if (e.config.size > kMaxConfigBytes) return bad("its config is too large");
+  StringSink body(kMaxConfigBytes);
+  HashingSink hash(&body);
+  LimitSink limit(&hash, e.config.size, "the config");
+  RC_CHECK(store.get_blob(e.config, &limit));
+  if (hash.bytes() != e.config.size || hash.digest() != e.config.digest)
+    return bad("its config does not match its digest");
+  auto ids = parse_config_diff_ids(body.str());
+  if (!ids.ok()) return bad("its config: " + ids.error().message);
+  if (ids->size() != e.layers.size()) return bad("its config does not list one diff_id per layer");
+  return {};
 }
 
 void discard(std::vector<Staged>& staged) {
@@ -224,6 +289,7 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
     return make_error(ErrorKind::integrity,
                       "entry " + found->tag + " is not a regcache entry (no roots)");
   }
+  RC_CHECK(check_entry(store, *found));
   auto staged = RC_TRY(prepare_staging(e, o));
   std::vector<ExtractRoot> roots;
   for (const auto& s : staged) roots.push_back({s.root, s.parent_fd, s.staging_name});
@@ -237,10 +303,12 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
                          o.progress);
   });
   if (st.ok()) st = fixups.apply();
+  if (st.ok()) st = check_destinations(staged);
   for (size_t i = 0; st.ok() && i < staged.size(); ++i) {
     st = place_staged(staged[i].parent_fd, staged[i].staging_name, staged[i].dest);
   }
   discard(staged);
+  if (!st.ok()) remove_created_parents(staged);
   RC_CHECK(st);
   for (const auto& l : e.layers) rep.downloaded_bytes += l.size;
   rep.files = files;

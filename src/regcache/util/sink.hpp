@@ -32,6 +32,24 @@ class StringSink : public Sink {
   size_t max_;
 };
 
+// Passes bytes on until the first error, then only remembers it (finish() returns it), so
+// a download can still be hashed to its end: a corrupt blob is reported as a digest
+// mismatch rather than as whatever a decompressor or tar reader tripped over first.
+class StopOnError : public Sink {
+ public:
+  explicit StopOnError(Sink* next) : next_(next) {}
+  Status write(const char* data, size_t size) override {
+    if (error_.ok()) error_ = next_->write(data, size);
+    return {};
+  }
+  Status finish() override { return error_.ok() ? next_->finish() : error_; }
+  const Status& error() const { return error_; }
+
+ private:
+  Sink* next_;
+  Status error_;
+};
+
 // Passes bytes on but fails once more than `limit` bytes arrived.
 class LimitSink : public Sink {
  public:

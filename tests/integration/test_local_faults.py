@@ -1,0 +1,324 @@
+"""Local faults: the destination is in the way, the disk is full, the file system is
+read-only, permission is denied. Each gives exit 1 and one clear `regcache: error` line
+naming the path (and the cause), leaves no staging or temporary file behind, and leaves
+the destination as it was; afterwards the same entry restores (or the same save works)
+where there is room.
+
+Mounting (tmpfs, read-only bind mounts) needs root; running as nobody needs
+`setpriv` (util-linux). Without them those tests are skipped with the reason. Every
+mount is undone in the test's cleanup, even when the test fails."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import unittest
+
+from common import BIN, clean_env, find_leftovers, make_small_tree, make_tree, snapshot, tree_listing, wait_for_binary
+from test_bad_input import BadInputCase, error_lines
+
+NOBODY = 65534
+
+
+def temp_leftovers(*dirs):
+    """find_leftovers() plus the layout's atomic-write temporaries."""
+    found = find_leftovers(*dirs)
+    for d in dirs:
+        for dirpath, dirnames, filenames in os.walk(d):
+            for n in dirnames + filenames:
+                if n.startswith(".regcache-tmp-"):
+                    found.append(os.path.join(dirpath, n))
+    return found
+
+
+class LocalFaultCase(BadInputCase):
+    def setUp(self):
+        super().setUp()
+        self.st = self.store("layout")
+
+    def assertNoTemp(self, *dirs):
+        self.assertEqual(temp_leftovers(*(dirs or (self.tmp,))), [], "staging or temporary files left behind")
+
+    def need_root(self):
+        if os.geteuid() != 0:
+            self.skipTest("mounting needs root")
+
+    def mount(self, *args, target):
+        """Runs mount ARGS TARGET and unmounts TARGET at cleanup (lazily if busy).
+        Skips the test when mount is refused here."""
+        self.need_root()
+        p = subprocess.run(["mount", *args, target], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if p.returncode != 0:
+            self.skipTest(f"mount {' '.join(args)} refused here: {p.stdout.decode(errors='replace').strip()}")
+        self.addCleanup(self.umount, target)
+
+    @staticmethod
+    def umount(target):
+        if subprocess.run(["umount", target], stderr=subprocess.DEVNULL).returncode != 0:
+            subprocess.run(["umount", "-l", target], stderr=subprocess.DEVNULL)
+
+    def tmpfs(self, path, size="2m"):
+        os.makedirs(path, exist_ok=True)
+        self.mount("-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", target=path)
+        return path
+
+    def read_only(self, path):
+        """Makes the directory path read-only in place (a read-only bind mount of itself)."""
+        self.mount("--bind", path, target=path)
+        p = subprocess.run(["mount", "-o", "remount,bind,ro", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if p.returncode != 0:
+            self.skipTest(f"read-only remount refused here: {p.stdout.decode(errors='replace').strip()}")
+
+    def fails_cleanly(self, rc, out, err, mentions):
+        self.assertCleanError(rc, out, err, mentions=mentions)
+        self.assertTrue(error_lines(err)[0].startswith("regcache: error"), err)
+
+
+class DestinationInTheWayTest(LocalFaultCase):
+    def test_destination_is_a_file(self):
+        target = os.path.join(self.ws, "target")
+        make_small_tree(target)
+        expected = snapshot(target)
+        self.save(self.st, "k", "target")
+        shutil.rmtree(target)
+        with open(target, "w") as f:
+            f.write("a regular file where the cache has a directory\n")
+        before, listing = snapshot(self.ws), tree_listing(self.tmp)
+        rc, out, err = self.regcache("--store", self.st.ref, "restore", "--key", "k")
+        self.fails_cleanly(rc, out, err, mentions=[target, ("not a directory", "is a file", "exists")])
+        # (the workspace directory's own mtime moves: the staging directory came and went)
+        after = snapshot(self.ws)
+        before.pop(".", None)
+        after.pop(".", None)
+        self.assertTreeEqual(before, after, "the workspace changed:")
+        self.assertEqual(tree_listing(self.tmp), listing)
+        self.assertNoTemp()
+        os.unlink(target)
+        self.assertEqual(self.restore(self.st, "k")["result"], "hit")
+        self.assertTreeEqual(expected, snapshot(target))
+
+    def test_destination_parent_is_a_file(self):
+        target = os.path.join(self.ws, "p", "target")
+        make_small_tree(target)
+        self.save(self.st, "k", "p/target")
+        shutil.rmtree(os.path.join(self.ws, "p"))
+        with open(os.path.join(self.ws, "p"), "w") as f:
+            f.write("in the way\n")
+        before, listing = snapshot(self.ws), tree_listing(self.tmp)
+        rc, out, err = self.regcache("--store", self.st.ref, "restore", "--key", "k")
+        self.fails_cleanly(rc, out, err, mentions=[os.path.join(self.ws, "p"), "not a directory"])
+        self.assertTreeEqual(before, snapshot(self.ws))
+        self.assertEqual(tree_listing(self.tmp), listing)
+        self.assertNoTemp()
+
+
+class DiskFullTest(LocalFaultCase):
+    NO_SPACE = ("No space left", "ENOSPC")
+
+    def big_tree(self, root):
+        make_tree(root)  # 3 MiB of random data among small files: more than the tmpfs holds
+        return snapshot(root)
+
+    def test_restore_into_full_file_system(self):
+        expected = self.big_tree(os.path.join(self.ws, "target"))
+        self.save(self.st, "k", "target")
+        shutil.rmtree(os.path.join(self.ws, "target"))
+        small = self.tmpfs(os.path.join(self.tmp, "small"))
+        ws = os.path.join(small, "ws")
+        target = os.path.join(ws, "target")
+        make_small_tree(target, content=b"mine")
+        before, listing = snapshot(target), tree_listing(small)
+        rc, out, err = self.regcache("--store", self.st.ref, "--workspace", ws, "restore", "--key", "k", cwd=ws)
+        self.fails_cleanly(rc, out, err, mentions=[self.NO_SPACE, "target"])
+        self.assertTreeEqual(before, snapshot(target), "the destination changed:")
+        self.assertEqual(tree_listing(small), listing)
+        self.assertNoTemp(small)
+        # The same entry restores where there is room.
+        self.assertEqual(self.restore(self.st, "k")["result"], "hit")
+        self.assertTreeEqual(expected, snapshot(os.path.join(self.ws, "target")))
+        self.assertNoTemp()
+
+    def test_save_into_full_layout(self):
+        self.big_tree(os.path.join(self.ws, "target"))
+        small = self.tmpfs(os.path.join(self.tmp, "small"))
+        store = "oci:" + os.path.join(small, "store")
+        tmp = os.path.join(small, "tmp")
+        os.makedirs(tmp)
+        rc, out, err = self.regcache("--store", store, "save", "--key", "k", "target", env={"TMPDIR": tmp})
+        self.fails_cleanly(rc, out, err, mentions=[self.NO_SPACE, small])
+        self.assertNoTemp(small)
+        # No entry was recorded.
+        index = os.path.join(small, "store", "index.json")
+        if os.path.exists(index):
+            with open(index) as f:
+                self.assertEqual(json.load(f).get("manifests"), [])
+        # A save where there is room works, and restores.
+        self.assertEqual(self.save(self.st, "k", "target")["result"], "saved")
+
+    def test_save_with_full_tmpdir(self):
+        self.big_tree(os.path.join(self.ws, "target"))
+        reg = self.store("open")
+        small = self.tmpfs(os.path.join(self.tmp, "small"))
+        # Full: a filler takes every block.
+        with open(os.path.join(small, "filler"), "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        rc, out, err = self.regcache("--store", reg.ref, "save", "--key", "k", "target", env={"TMPDIR": small})
+        self.fails_cleanly(rc, out, err, mentions=[self.NO_SPACE, small])
+        self.assertNoTemp(small)
+        self.assertEqual(self.list_keys(reg), [])
+        self.assertEqual(self.save(reg, "k", "target")["result"], "saved")
+
+
+class ReadOnlyTest(LocalFaultCase):
+    def setUp(self):
+        super().setUp()
+        self.parent = os.path.join(self.ws, "rodir")
+        self.target = os.path.join(self.parent, "target")
+        make_tree(self.target, big=False)
+        self.expected = snapshot(self.target)
+        # Several layers, so some carry no entry for the root directory itself.
+        self.save(self.st, "k", "rodir/target", env={"REGCACHE_PACK_SIZE": "4096"})
+        self.assertGreater(len(self.st.manifest("k")["layers"]), 2)
+
+    def check_read_only(self, jobs):
+        before = snapshot(self.parent)
+        rc, out, err = self.regcache("--store", self.st.ref, "restore", "--key", "k", env={"REGCACHE_JOBS": jobs})
+        self.fails_cleanly(rc, out, err, mentions=["Read-only file system", "rodir"])
+        self.assertTreeEqual(before, snapshot(self.parent))
+        self.assertNoTemp()
+
+    def test_existing_destination_on_read_only_fs(self):
+        with open(os.path.join(self.target, "small.txt"), "w") as f:
+            f.write("changed since the save\n")
+        self.read_only(self.parent)
+        for jobs in ("1", "4", "4", "4"):
+            with self.subTest(jobs=jobs):
+                self.check_read_only(jobs)
+
+    def test_absent_destination_on_read_only_fs(self):
+        shutil.rmtree(self.target)
+        self.read_only(self.parent)
+        for jobs in ("1", "4", "4", "4"):
+            with self.subTest(jobs=jobs):
+                self.check_read_only(jobs)
+        self.assertFalse(os.path.exists(self.target))
+
+    def test_first_layer_without_root_entry(self):
+        # The layers in reverse order, one at a time: the first one extracted does not
+        # hold the root directory's own entry, so the staging directory is made on the
+        # way to a file. The cause must still be the read-only file system.
+        idx_path = os.path.join(self.st.ref[4:], "index.json")
+        mf = self.st.manifest("k")
+        mf["layers"].reverse()
+        raw = json.dumps(mf).encode()
+        d = "sha256:" + hashlib.sha256(raw).hexdigest()
+        with open(self.st.client.blob_path(d), "wb") as f:
+            f.write(raw)
+        with open(idx_path) as f:
+            idx = json.load(f)
+        idx["manifests"][0].update(digest=d, size=len(raw))
+        with open(idx_path, "w") as f:
+            json.dump(idx, f)
+        shutil.rmtree(self.target)
+        self.read_only(self.parent)
+        self.check_read_only("1")
+
+
+class PermissionDeniedTest(LocalFaultCase):
+    """regcache run as nobody (root ignores mode bits)."""
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.skipTest("needs root to switch to nobody")
+        if not shutil.which("setpriv"):
+            self.skipTest("setpriv (util-linux) is not installed")
+        os.chmod(self.tmp, 0o755)  # nobody may pass through, not write
+        for d in (self.home, self.tmpdir):
+            os.chown(d, NOBODY, NOBODY)
+
+    def as_nobody(self, *args, cwd=None, env=None):
+        wait_for_binary()
+        p = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", BIN, *args],
+                           cwd=cwd or self.ws, env=clean_env(self.home, env, self.tmpdir),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+    def test_layout_in_unwritable_directory(self):
+        make_small_tree(os.path.join(self.ws, "target"))
+        self.save(self.st, "k", "target")  # a valid layout with an entry, owned by root, 0755
+        store_dir = self.st.ref[4:]
+        shutil.rmtree(os.path.join(self.ws, "target"))
+        os.chown(self.ws, NOBODY, NOBODY)  # the destination is not the problem here
+        listing = tree_listing(self.tmp)
+        for args in (["save", "--key", "k2", "."], ["restore", "--key", "k"]):
+            with self.subTest(command=args[0]):
+                rc, out, err = self.as_nobody("--store", "oci:" + store_dir, *args)
+                self.fails_cleanly(rc, out, err, mentions=["Permission denied", store_dir])
+                self.assertEqual(tree_listing(self.tmp), listing)
+                self.assertNoTemp()
+
+    def test_restore_into_unwritable_directory(self):
+        target = os.path.join(self.ws, "target")
+        make_tree(target, big=False)
+        expected = snapshot(target)
+        reg = self.store("open")
+        self.save(reg, "k", "target", env={"REGCACHE_PACK_SIZE": "4096"})  # several layers
+        self.assertGreater(len(reg.manifest("k")["layers"]), 2)
+        with open(os.path.join(target, "small.txt"), "w") as f:
+            f.write("changed since the save\n")
+        # ws and target belong to root, 0755: nobody cannot write here.
+        for mode in ("existing", "absent"):
+            if mode == "absent":
+                shutil.rmtree(target)
+            before = snapshot(self.ws)
+            for jobs in ("1", "4", "4", "4"):
+                with self.subTest(destination=mode, jobs=jobs):
+                    rc, out, err = self.as_nobody("--store", reg.ref, "restore", "--key", "k",
+                                                  env={"REGCACHE_JOBS": jobs})
+                    self.fails_cleanly(rc, out, err, mentions=["Permission denied", "target"])
+                    self.assertTreeEqual(before, snapshot(self.ws))
+                    self.assertNoTemp()
+        # As root the same entry restores.
+        self.assertEqual(self.restore(reg, "k")["result"], "hit")
+        self.assertTreeEqual(expected, snapshot(target))
+
+    def test_merge_into_directory_partly_unwritable(self):
+        # nobody owns the workspace and the destination, but one subdirectory of the
+        # destination belongs to root (as after a container step that ran as root). The
+        # restore may succeed (every cached file in place, nothing left behind) or fail
+        # (the destination exactly as it was, nothing left behind), not both halves.
+        target = os.path.join(self.ws, "target")
+        make_tree(target, big=False)
+        expected = snapshot(target)
+        reg = self.store("open")
+        self.save(reg, "k", "target")
+        for dirpath, dirnames, filenames in os.walk(self.ws):
+            for n in dirnames + filenames + ["."]:
+                os.lchown(os.path.join(dirpath, n), NOBODY, NOBODY)
+        with open(os.path.join(target, "small.txt"), "w") as f:
+            f.write("nobody's change\n")
+        nested = os.path.join(target, "nested")
+        for dirpath, dirnames, filenames in os.walk(nested):
+            for n in dirnames + filenames + ["."]:
+                os.lchown(os.path.join(dirpath, n), 0, 0)
+        with open(os.path.join(nested, "text-64k.txt"), "w") as f:
+            f.write("root's change\n")
+        before = snapshot(target)
+        rc, out, err = self.as_nobody("--store", reg.ref, "restore", "--key", "k")
+        if rc == 0:
+            self.assertTreeEqual(expected, snapshot(target), "restore said it succeeded:")
+        else:
+            self.fails_cleanly(rc, out, err, mentions=["Permission denied", "nested"])
+            self.assertTreeEqual(before, snapshot(target), f"a failed restore ({err.strip()}) changed the destination:")
+        self.assertNoTemp()
+
+
+if __name__ == "__main__":
+    unittest.main()
