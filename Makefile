@@ -5,6 +5,9 @@ BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 15
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# The sanitizer build: -O1 with line tables only compiles in about half the time of -O2 -g
+# and still gives ASan/UBSan reports with file and line.
+SAN_CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1"
 
 .PHONY: all deps test-deps build demo test test-sanitize fuzz format clean
 
@@ -34,7 +37,7 @@ test: test-deps build
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=5
 
 test-sanitize:
-	@cmake -S . -B $(BUILD_SAN) $(CMAKE_ARGS) -DREGCACHE_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(BUILD_SAN) $(SAN_CMAKE_ARGS) -DREGCACHE_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD_SAN) -j $(JOBS)
 	@cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure --timeout 1500 -j 2 -L 'unit|integration' -LE once
