@@ -4,17 +4,16 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { Job, commands, fakeRegcache, tempDir } from './helpers.mjs';
+import { Job, commands, fakeRegcache, serveFiles, tempDir } from './helpers.mjs';
 import binary from '../../action/lib/binary.js';
 
 const ASSET = 'regcache-linux-x86_64.tar.gz';
 const VERSION = binary.actionVersion();
 let server;
 let baseUrl;
-let requests = [];
+const requests = [];
 const files = new Map();  // URL path -> body
 
 before(async () => {
@@ -34,21 +33,14 @@ before(async () => {
   files.set(`/empty/${ASSET}.sha256`, crypto.createHash('sha256').update(other).digest('hex'));
   files.set(`/bad/${ASSET}`, tarball);
   files.set(`/bad/${ASSET}.sha256`, `${'0'.repeat(64)}  ${ASSET}\n`);
-  server = http.createServer((req, res) => {
-    requests.push(req.url);
-    const body = files.get(req.url);
-    res.writeHead(body ? 200 : 404);
-    res.end(body || 'not found');
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${server.address().port}`;
+  ({ server, baseUrl } = await serveFiles(files, requests));
 });
 after(() => server && server.close());
 
 const inputs = { key: 'k', path: 'target', store: 'oci:/unused' };
 
 test('downloads the release asset, checks its SHA-256, installs it into the tool cache once', async () => {
-  requests = [];
+  requests.length = 0;
   const tools = tempDir();
   const job = new Job({ env: { REGCACHE_RELEASE_URL: `${baseUrl}/good`, RUNNER_TOOL_CACHE: tools } });
   const r = await job.run('main.js', inputs);

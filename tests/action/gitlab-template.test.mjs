@@ -14,10 +14,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
-import { REGCACHE_BIN, SOURCE_DIR, startServices, tempDir } from './helpers.mjs';
+import { REGCACHE_BIN, SOURCE_DIR, serveFiles, startServices, tempDir } from './helpers.mjs';
 
 const TEMPLATE = path.join(SOURCE_DIR, 'ci', 'gitlab', 'regcache.gitlab-ci.yml');
 const GITLAB_DOC = path.join(SOURCE_DIR, 'docs', 'gitlab-ci.md');
@@ -350,7 +349,7 @@ let reg;       // the token registry's host:port: CI_REGISTRY
 let password;  // its password: CI_REGISTRY_PASSWORD
 let server;
 let baseUrl;
-let requests = [];
+const requests = [];
 let jobId = 7000;
 const ASSET = `regcache-linux-${execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim()}.tar.gz`;
 const gitlabStore = () => `${reg}/group/project/cache`;
@@ -388,14 +387,7 @@ before(async () => {
     [`/good/${ASSET}`, tarball], [`/good/${ASSET}.sha256`, fs.readFileSync(path.join(dir, `${ASSET}.sha256`))],
     [`/bad/${ASSET}`, tarball], [`/bad/${ASSET}.sha256`, `${'0'.repeat(64)}  ${ASSET}\n`],
   ]);
-  server = http.createServer((req, res) => {
-    requests.push(req.url);
-    const body = files.get(req.url);
-    res.writeHead(body ? 200 : 404);
-    res.end(body || 'not found');
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${server.address().port}`;
+  ({ server, baseUrl } = await serveFiles(files, requests));
 });
 after(async () => {
   if (server) await new Promise((resolve) => server.close(resolve));
@@ -558,7 +550,7 @@ test('the preset example without regcache on PATH: the template downloads and ch
   const job = resolve(presetJob);
   const checkout = cargoCheckout('app');
   const variables = { REGCACHE_RELEASE_URL: `${baseUrl}/good/` };  // a trailing slash works too
-  requests = [];
+  requests.length = 0;
   const one = await runJob(job, checkout, { variables, withRegcache: false });
   clean(one);
   assert.deepEqual(requests, [`/good/${ASSET}`, `/good/${ASSET}.sha256`], 'after_script reuses the download');

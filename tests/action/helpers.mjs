@@ -1,6 +1,7 @@
 // Test helpers: a fake GitHub runner job that runs the action's scripts as the runner does,
 // the loopback registries of tests/harness, and a stand-in regcache that records its calls.
 import { spawn, execFileSync } from 'node:child_process';
+import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -159,4 +160,17 @@ case " $* " in
 esac
 `, { mode: 0o755 });
   return file;
+}
+
+// Serves a fixed set of files (URL path -> body) on loopback, recording each requested
+// path in `requests`; anything else is a 404. Returns the server and its base URL.
+export async function serveFiles(files, requests) {
+  const server = http.createServer((req, res) => {
+    requests.push(req.url);
+    const body = files.get(req.url);
+    res.writeHead(body ? 200 : 404);
+    res.end(body || 'not found');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, baseUrl: `http://127.0.0.1:${server.address().port}` };
 }
