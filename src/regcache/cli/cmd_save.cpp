@@ -20,7 +20,7 @@ namespace regcache {
 namespace {
 
 struct SaveArgs {
-  std::string key, base;
+  std::string key, base, base_store;
   std::vector<std::string> positional, paths, excludes, presets, trust;
   bool force = false, allow_empty = false;
   int level = -1;
@@ -80,8 +80,10 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
     throw CommandError(
         2, fmt::format("--level must be between 1 and {} for {}", max_level, a.compression));
   }
-  // Twice the cores: while some packs compress, others wait on the registry.
-  o.jobs = jobs_from_env(std::max(4u, 2 * std::thread::hardware_concurrency()));
+  // Compression on every core; transfers wait on the network, so twice as many of them.
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  o.cpu_jobs = cpu_jobs_from_env(cores);
+  o.jobs = jobs_from_env(std::max(4u, 2 * cores));
   o.packs = pack_options_from_env();
   o.base_key = a.base;
   o.origin = git_origin_from_env([](const std::string& n) -> std::optional<std::string> {
@@ -92,9 +94,16 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
   GlobalOptions gt = g;
   gt.timeout_seconds = a.timeout;
   auto store = open_store(gt);
+  std::unique_ptr<Store> base_store;
+  if (!a.base_store.empty()) {
+    GlobalOptions gb = gt;
+    gb.store = a.base_store;
+    base_store = open_store(gb);
+    o.base_store = base_store.get();
+  }
   if (o.base_key.empty()) {
-    if (auto last = last_restore(state_file_path(), store->describe()))
-      o.base_digest = last->digest;
+    const Store& from = base_store ? *base_store : *store;
+    if (auto last = last_restore(state_file_path(), from.describe())) o.base_digest = last->digest;
   }
   ProgressCounter progress;
   o.progress = &progress;
@@ -124,6 +133,9 @@ void add_save_command(CLI::App& app, GlobalOptions& g) {
       ->allow_extra_args(false);
   sub->add_option("--base", args->base,
                   "Reuse unchanged layers of this entry (default: the one restored in this job)");
+  sub->add_option("--base-store", args->base_store,
+                  "Where the base entry lives, if not in --store (a repository of the same "
+                  "registry lends its blobs by cross-repository mount)");
   sub->add_flag("--force", args->force, "Replace an existing entry with the same key");
   sub->add_option("--timeout", args->timeout,
                   "Give up after this many seconds, retries included (default: no limit)")

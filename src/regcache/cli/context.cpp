@@ -46,6 +46,12 @@ size_t jobs_from_env(size_t fallback) {
   return std::clamp<size_t>(std::strtoul(v, nullptr, 10), 1, 64);
 }
 
+size_t cpu_jobs_from_env(size_t fallback) {
+  const char* v = std::getenv("REGCACHE_CPU_JOBS");
+  if (!v || !*v) return fallback;
+  return std::clamp<size_t>(std::strtoul(v, nullptr, 10), 1, 256);
+}
+
 void unwrap(Status s) {
   if (!s.ok()) throw CommandError(s.error().kind == ErrorKind::usage ? 2 : 1, s.error().message);
 }

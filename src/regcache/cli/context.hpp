@@ -47,8 +47,11 @@ void apply_verbosity(const GlobalOptions& g);
 // Returns the workspace and home directories from options and environment.
 Anchors resolve_anchors(const GlobalOptions& g);
 
-// Returns how many layers to process at once: REGCACHE_JOBS, else `fallback`.
+// Returns how many transfers to run at once: REGCACHE_JOBS, else `fallback`.
 size_t jobs_from_env(size_t fallback);
+
+// Returns how many packs to compress at once: REGCACHE_CPU_JOBS, else `fallback`.
+size_t cpu_jobs_from_env(size_t fallback);
 
 // Opens the store the options name (creating a local layout when absent). A store on
 // ghcr.io (or $REGCACHE_GITHUB_REGISTRY) deletes through the GitHub Packages API.

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <map>
+#include <memory>
 
 #include "regcache/archive/tar_writer.hpp"
 #include "regcache/core/cache_paths.hpp"
@@ -18,6 +19,7 @@
 #include "regcache/util/log.hpp"
 #include "regcache/util/parallel.hpp"
 #include "regcache/util/stale.hpp"
+#include "regcache/util/task_pool.hpp"
 
 namespace regcache {
 
@@ -133,11 +135,12 @@ Result<std::optional<EntryInfo>> base_manifest(Store& store, const SaveOptions& 
 // Loads the base entry's layers and their diff_ids (from its config); none on failure.
 Result<Base> load_base(Store& store, const SaveOptions& o) {
   Base base;
-  auto info = RC_TRY(base_manifest(store, o));
+  Store& from = o.base_store ? *o.base_store : store;
+  auto info = RC_TRY(base_manifest(from, o));
   if (!info) return base;
   StringSink config(4 << 20);
   HashingSink hashed(&config);
-  RC_CHECK(store.get_blob(info->config, &hashed));
+  RC_CHECK(from.get_blob(info->config, &hashed));
   if (hashed.digest() != info->config.digest) {
     return make_error(ErrorKind::integrity, "config of base entry does not match its digest");
   }
@@ -157,14 +160,12 @@ Result<Base> load_base(Store& store, const SaveOptions& o) {
   return base;
 }
 
-// Returns the base layer to reuse for a fingerprint, if the store still has its blob.
-Result<std::optional<LayerInfo>> reusable(Store& store, const Base& base, const std::string& fp,
-                                          Compression c) {
+// Returns the base layer with this fingerprint and compression, if there is one.
+std::optional<LayerInfo> candidate(const Base& base, const std::string& fp, Compression c) {
   auto it = base.by_fingerprint.find(fp);
-  if (it == base.by_fingerprint.end()) return std::optional<LayerInfo>();
-  if (it->second.descriptor.media_type != layer_media_type(c)) return std::optional<LayerInfo>();
-  if (!RC_TRY(store.has_blob(it->second.descriptor))) return std::optional<LayerInfo>();
-  return std::optional<LayerInfo>(it->second);
+  if (it == base.by_fingerprint.end()) return std::nullopt;
+  if (it->second.descriptor.media_type != layer_media_type(c)) return std::nullopt;
+  return it->second;
 }
 
 // Chooses pack sizes: about 64 packs per cache, as a power of two between 1 and 16 MiB, so
@@ -239,20 +240,39 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   std::atomic<uint64_t> uploaded{0}, reused{0};
   remove_stale(store.staging_dir(), ".regcache-upload-");  // left by a killed save
   std::string stage = store.staging_dir() + "/" + owned_temp_name(".regcache-upload-") + "-";
-  RC_CHECK(parallel_for(packs.size(), o.jobs, [&](size_t i) -> Status {
-    if (!base.by_fingerprint.empty()) {  // without a base there is nothing to compare with
-      std::string fp = RC_TRY(pack_fingerprint(entries, packs[i]));
-      if (auto again = RC_TRY(reusable(store, base, fp, o.compression))) {
-        layers[i] = std::move(*again);
-        ++reused;
-        if (o.progress) o.progress->done += packs[i].bytes;
-        return {};
+  const Store& base_store = o.base_store ? *o.base_store : store;
+  // Two stages: packs are read and compressed on cpu_jobs threads while the transfers
+  // pool checks, mounts and uploads finished ones (a bounded queue between them).
+  TaskPool transfers(o.jobs, 2 * o.jobs);
+  auto build_and_send = [&](size_t i) -> Status {
+    auto tmp = std::make_shared<TempFile>();
+    tmp->path = stage + std::to_string(i);
+    layers[i] = RC_TRY(build_layer(entries, packs[i], o, tmp->path));
+    return transfers.submit([&, i, tmp]() -> Status {
+      return upload_if_missing(store, layers[i].descriptor, {tmp->path, ""}, &uploaded);
+    });
+  };
+  Status built = parallel_for(packs.size(), o.cpu_jobs, [&](size_t i) -> Status {
+    if (base.by_fingerprint.empty()) return build_and_send(i);  // nothing to compare with
+    std::string fp = RC_TRY(pack_fingerprint(entries, packs[i]));
+    auto again = candidate(base, fp, o.compression);
+    if (!again) return build_and_send(i);
+    return transfers.submit([&, i, layer = *again]() -> Status {
+      if (!RC_TRY(store.link_blob(layer.descriptor, base_store))) {
+        log_verbose("blob " + layer.descriptor.digest + " of the base is gone; packing again");
+        auto tmp = TempFile{stage + std::to_string(i)};
+        layers[i] = RC_TRY(build_layer(entries, packs[i], o, tmp.path));
+        return upload_if_missing(store, layers[i].descriptor, {tmp.path, ""}, &uploaded);
       }
-    }
-    TempFile tmp{stage + std::to_string(i)};
-    layers[i] = RC_TRY(build_layer(entries, packs[i], o, tmp.path));
-    return upload_if_missing(store, layers[i].descriptor, {tmp.path, ""}, &uploaded);
-  }));
+      layers[i] = layer;
+      ++reused;
+      if (o.progress) o.progress->done += packs[i].bytes;
+      return {};
+    });
+  });
+  Status sent = transfers.wait();
+  RC_CHECK(built);
+  RC_CHECK(sent);
   EntryInfo info;
   info.key = o.key;
   info.created = now_rfc3339();

@@ -46,6 +46,14 @@ class Store {
   virtual Status get_blob(const Descriptor& blob, Sink* out) = 0;
   // Stores a blob whose digest and size are given by blob.
   virtual Status put_blob(const Descriptor& blob, const BlobSource& source) = 0;
+  // Makes a blob that `from` holds present here without sending its bytes (a registry's
+  // cross-repository mount); returns false when that is not possible.
+  virtual Result<bool> link_blob(const Descriptor& blob, const Store& from) {
+    (void)from;
+    return has_blob(blob);
+  }
+  // Returns "HOST/REPOSITORY" for a registry repository, "" for other stores.
+  virtual std::string registry_repository() const { return ""; }
   // Returns the manifest a tag or digest names, or nullopt when there is none.
   virtual Result<std::optional<FetchedManifest>> get_manifest(const std::string& reference) = 0;
   // Stores a manifest under a tag and returns its digest.

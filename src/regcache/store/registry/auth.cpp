@@ -103,7 +103,12 @@ Result<std::string> Authorizer::fetch_token(const Challenge& c, const std::strin
   url += url.find('?') == std::string::npos ? "?" : "&";
   if (auto s = c.params.find("service"); s != c.params.end())
     url += "service=" + url_escape(s->second);
-  if (!scope.empty()) url += "&scope=" + url_escape(scope);
+  // Several scopes (a mount also needs pull on the source) are separated by spaces.
+  for (size_t at = 0; at < scope.size();) {
+    size_t end = std::min(scope.find(' ', at), scope.size());
+    if (end > at) url += "&scope=" + url_escape(scope.substr(at, end - at));
+    at = end + 1;
+  }
   HttpRequest req;
   req.url = url;
   BlobSource form;

@@ -56,6 +56,10 @@ class GithubPackagesStore : public Store {
   std::string describe() const override { return inner_->describe(); }
   std::string staging_dir() const override { return inner_->staging_dir(); }
   Result<bool> has_blob(const Descriptor& d) override { return inner_->has_blob(d); }
+  Result<bool> link_blob(const Descriptor& d, const Store& from) override {
+    return inner_->link_blob(d, from);
+  }
+  std::string registry_repository() const override { return inner_->registry_repository(); }
   Status get_blob(const Descriptor& d, Sink* out) override { return inner_->get_blob(d, out); }
   Status put_blob(const Descriptor& d, const BlobSource& s) override {
     return inner_->put_blob(d, s);

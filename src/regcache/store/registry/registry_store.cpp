@@ -122,6 +122,34 @@ class RegistryStore : public Store {
     }
   }
 
+  std::string registry_repository() const override { return ref_.host + "/" + ref_.repository; }
+
+  // Mounts the blob from `from` when that is another repository of this registry (one
+  // POST: 201 mounted; 202 it is not there, and the session it opened is cancelled);
+  // otherwise, or when the mount fails, checks whether this repository has it.
+  Result<bool> link_blob(const Descriptor& d, const Store& from) override {
+    const std::string other = from.registry_repository();
+    const std::string host = ref_.host + "/";
+    if (other.rfind(host, 0) != 0 || other == registry_repository()) return has_blob(d);
+    const std::string repo = other.substr(host.size());  // [a-z0-9._/-]: no escaping needed
+    HttpRequest post{"POST", base_ + "/blobs/uploads/?mount=" + d.digest + "&from=" + repo};
+    auto r = send(post, Access::push, Retry::here, repo);
+    if (r.ok() && r->status == 201) {
+      log_verbose("blob " + d.digest + " mounted from " + other);
+      return true;
+    }
+    if (r.ok() && r->status == 202) {
+      if (auto loc = location_of(*r, post); loc.ok()) {
+        HttpRequest cancel{"DELETE", *loc};
+        (void)send(cancel, Access::push, Retry::caller);  // best effort: sessions expire anyway
+      }
+    } else {
+      log_verbose("mount of " + d.digest + " from " + other +
+                  " failed: " + (r.ok() ? r->error_summary() : r.error().message));
+    }
+    return has_blob(d);
+  }
+
   Status upload_once(const Descriptor& d, const BlobSource& src) {
     HttpRequest post{"POST", base_ + "/blobs/uploads/"};
     auto r = RC_TRY(send(post, Access::push, Retry::here));
@@ -336,8 +364,7 @@ class RegistryStore : public Store {
     for (int attempt = 1;; ++attempt) {
       body->str().clear();
       auto r = send(req, Access::pull, Retry::here);
-      if (r.ok() || r.error().kind != ErrorKind::network || attempt >= opts_.max_attempts)
-        return r;
+      if (r.ok() || r.error().kind != ErrorKind::network || attempt >= opts_.max_attempts) return r;
       log_verbose(r.error().message + " (fetching again)");
       RC_CHECK(backoff(attempt, nullptr));
     }
@@ -346,8 +373,12 @@ class RegistryStore : public Store {
   // Sends a request with auth and redirects; retries transient failures itself
   // (Retry::here) or leaves them to the caller (Retry::caller: upload bodies, whose
   // session a cut may have spoiled). Returns the final response.
-  Result<HttpResponse> send(HttpRequest req, Access access, Retry retry) {
-    const std::string sc = scope(ref_.repository, access);
+  // Sends a request with retries, answering auth challenges; `pull_from` names another
+  // repository the token must also allow pulling from (a cross-repository mount).
+  Result<HttpResponse> send(HttpRequest req, Access access, Retry retry,
+                            const std::string& pull_from = "") {
+    std::string sc = scope(ref_.repository, access);
+    if (!pull_from.empty()) sc += " " + scope(pull_from, Access::pull);
     const std::string registry_origin = origin_of(base_);
     bool challenged = false;
     int redirects = 0;
