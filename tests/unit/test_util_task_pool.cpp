@@ -1,0 +1,72 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "regcache/util/task_pool.hpp"
+
+using namespace regcache;
+
+TEST(TaskPool, RunsEveryTaskOnItsThreads) {
+  std::atomic<int> ran{0}, running{0}, most{0};
+  TaskPool pool(3, 2);
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(pool.submit([&]() -> Status {
+                      int now = ++running;
+                      int seen = most.load();
+                      while (now > seen && !most.compare_exchange_weak(seen, now)) {
+                      }
+                      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                      --running;
+                      ++ran;
+                      return {};
+                    })
+                    .ok());
+  }
+  EXPECT_TRUE(pool.wait().ok());
+  EXPECT_EQ(ran.load(), 40);
+  EXPECT_LE(most.load(), 3);
+  EXPECT_GE(most.load(), 2);  // the tasks did overlap
+}
+
+TEST(TaskPool, SubmitBlocksWhileTheQueueIsFull) {
+  std::atomic<bool> release{false};
+  std::atomic<int> submitted{0};
+  TaskPool pool(1, 1);
+  std::thread feeder([&] {
+    for (int i = 0; i < 3; ++i) {
+      (void)pool.submit([&]() -> Status {
+        while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        return {};
+      });
+      ++submitted;
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(submitted.load(), 2);  // one running, one queued, the third waits
+  release = true;
+  feeder.join();
+  EXPECT_TRUE(pool.wait().ok());
+  EXPECT_EQ(submitted.load(), 3);
+}
+
+TEST(TaskPool, FirstFailureDropsTheRestAndIsReported) {
+  std::atomic<int> ran{0};
+  TaskPool pool(1, 100);
+  ASSERT_TRUE(pool.submit([&]() -> Status {
+                    ++ran;
+                    return make_error(ErrorKind::network, "first");
+                  })
+                  .ok());
+  for (int i = 0; i < 20; ++i) {
+    (void)pool.submit([&]() -> Status {
+      ++ran;
+      return make_error(ErrorKind::generic, "later");
+    });
+  }
+  Status st = pool.wait();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message, "first");
+  EXPECT_LT(ran.load(), 21);
+}
