@@ -87,7 +87,7 @@ TEST(Tar, RoundTripKeepsEverything) {
       EXPECT_EQ(h.mtime_nsec, e.mtime_nsec) << e.path;
       EXPECT_EQ(h.linkpath, e.link_target);
       if (e.type == FileType::regular) {
-        EXPECT_EQ(back[i].content, regcache::testing::slurp(e.source));
+        EXPECT_EQ(back[i].content, regcache::testing::slurp(regcache::source_of(e)));
       }
     }
   }

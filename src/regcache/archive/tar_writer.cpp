@@ -124,8 +124,9 @@ Status TarWriter::pad(uint64_t size) {
 }
 
 Status TarWriter::copy_content(const FileEntry& e) {
-  int fd = ::open(e.source.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return errno_error("cannot open", e.source, errno);
+  const std::string source = source_of(e);
+  int fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return errno_error("cannot open", source, errno);
   static thread_local std::array<char, 1 << 17> buf;
   uint64_t left = e.size;
   Status st;
@@ -133,9 +134,9 @@ Status TarWriter::copy_content(const FileEntry& e) {
     ssize_t n = ::read(fd, buf.data(), std::min<uint64_t>(left, buf.size()));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0)
-      st = errno_error("cannot read", e.source, errno);
+      st = errno_error("cannot read", source, errno);
     else if (n == 0)
-      st = make_error(ErrorKind::io, "file shrank while saving: " + e.source);
+      st = make_error(ErrorKind::io, "file shrank while saving: " + source);
     else {
       st = out_->write(buf.data(), static_cast<size_t>(n));
       left -= static_cast<uint64_t>(n);

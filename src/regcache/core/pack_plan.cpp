@@ -55,8 +55,10 @@ std::vector<Pack> plan_packs(const std::vector<FileEntry>& entries, const PackOp
     if (huge || cur.bytes >= o.max_bytes || (cur.bytes >= o.min_bytes && qualifies(e, w, o))) cut();
   }
   cut();
-  std::unordered_map<std::string, size_t> index_of;
-  for (size_t i = 0; i < entries.size(); ++i) {
+  std::unordered_map<std::string, size_t> index_of;  // only when there are hard links
+  bool linked = std::any_of(entries.begin(), entries.end(),
+                            [](const FileEntry& e) { return e.type == FileType::hardlink; });
+  for (size_t i = 0; linked && i < entries.size(); ++i) {
     if (entries[i].type == FileType::regular) index_of[entries[i].path] = i;
   }
   for (size_t i = 0; i < entries.size(); ++i) {

@@ -74,10 +74,15 @@ Result<std::vector<FileEntry>> walk_roots(const PathSpec& spec) {
     auto entries = RC_TRY(walk_tree(root.source, root.archive, exclude_filter(spec, root)));
     for (auto& e : entries) {
       if (e.mode & 06000) {
-        log_verbose("dropping setuid/setgid bits of " + e.source);
+        log_verbose("dropping setuid/setgid bits of " + source_of(e));
         e.mode &= ~06000u;
       }
-      all.push_back(std::move(e));
+    }
+    if (all.empty()) {
+      all = std::move(entries);
+    } else {
+      all.insert(all.end(), std::make_move_iterator(entries.begin()),
+                 std::make_move_iterator(entries.end()));
     }
   }
   std::sort(all.begin(), all.end(),

@@ -2,24 +2,37 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 
 namespace regcache {
 
-enum class FileType { regular, directory, symlink, hardlink };
+enum class FileType : uint8_t { regular, directory, symlink, hardlink };
 
 struct FileEntry {
-  std::string path;    // archive path, '/'-separated, no leading '/', no trailing '/'
-  std::string source;  // where the bytes are on disk (save side only)
-  FileType type = FileType::regular;
-  uint32_t mode = 0644;     // permission bits (07777 mask)
+  std::string path;  // archive path, '/'-separated, no leading '/', no trailing '/'
+  // Save side, from a walk: the bytes are at *source_dir + path[archive_root_len:] (one
+  // string per walked root instead of one per file: a million files keep 100 MiB less).
+  std::shared_ptr<const std::string> source_dir;
+  std::string link_target;  // symlink target, or the archive path a hard link points at
   uint64_t size = 0;        // content size for regular files, 0 otherwise
   int64_t mtime_sec = 0;    // modification time, seconds since the epoch
-  uint32_t mtime_nsec = 0;  // and nanoseconds
-  std::string link_target;  // symlink target, or the archive path a hard link points at
   uint64_t dev = 0;         // device and inode, to find hard-link groups (save side only)
   uint64_t ino = 0;
+  uint32_t mtime_nsec = 0;  // and nanoseconds
+  uint32_t mode = 0644;     // permission bits (07777 mask)
   uint32_t nlink = 1;
+  uint32_t archive_root_len = 0;
+  FileType type = FileType::regular;
 };
+
+// Returns where an entry's bytes are on disk.
+inline std::string source_of(const FileEntry& e) {
+  if (!e.source_dir) return {};
+  std::string out = *e.source_dir;
+  out.append(std::string_view(e.path).substr(e.archive_root_len));
+  return out;
+}
 
 }  // namespace regcache

@@ -18,6 +18,8 @@ namespace {
 
 struct Walker {
   const ExcludeFn& exclude;
+  std::shared_ptr<const std::string> root_dir;
+  uint32_t archive_root_len;
   std::vector<FileEntry> out;
 
   Status visit(const std::string& source, const std::string& archive, const std::string& rel) {
@@ -25,7 +27,8 @@ struct Walker {
     if (::lstat(source.c_str(), &st) != 0) return errno_error("cannot stat", source, errno);
     FileEntry e;
     e.path = archive;
-    e.source = source;
+    e.source_dir = root_dir;
+    e.archive_root_len = archive_root_len;
     e.mode = st.st_mode & 07777;
     e.mtime_sec = st.st_mtim.tv_sec;
     e.mtime_nsec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
@@ -48,8 +51,8 @@ struct Walker {
       log_warning("skipping special file " + source);
       return {};
     }
-    out.push_back(e);
-    return e.type == FileType::directory ? visit_dir(source, archive, rel) : Status{};
+    out.push_back(std::move(e));
+    return S_ISDIR(st.st_mode) ? visit_dir(source, archive, rel) : Status{};
   }
 
   Status visit_dir(const std::string& source, const std::string& archive, const std::string& rel) {
@@ -88,7 +91,10 @@ void mark_hardlinks(std::vector<FileEntry>& entries) {
 
 Result<std::vector<FileEntry>> walk_tree(const std::string& source, const std::string& archive_root,
                                          const ExcludeFn& exclude) {
-  Walker w{exclude, {}};
+  Walker w{exclude,
+           std::make_shared<const std::string>(source),
+           static_cast<uint32_t>(archive_root.size()),
+           {}};
   RC_CHECK(w.visit(source, archive_root, ""));
   std::sort(w.out.begin(), w.out.end(),
             [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
