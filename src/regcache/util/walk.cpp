@@ -22,9 +22,13 @@ struct Walker {
   uint32_t archive_root_len;
   std::vector<FileEntry> out;
 
-  Status visit(const std::string& source, const std::string& archive, const std::string& rel) {
+  // Names are resolved relative to the parent directory's descriptor (`at`, `name`):
+  // a full path per file would make the kernel walk every component again.
+  Status visit(int at, const char* name, const std::string& source, const std::string& archive,
+               const std::string& rel) {
     struct stat st {};
-    if (::lstat(source.c_str(), &st) != 0) return errno_error("cannot stat", source, errno);
+    if (::fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+      return errno_error("cannot stat", source, errno);
     FileEntry e;
     e.path = archive;
     e.source_dir = root_dir;
@@ -41,7 +45,7 @@ struct Walker {
     } else if (S_ISLNK(st.st_mode)) {
       e.type = FileType::symlink;
       std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
-      ssize_t n = ::readlink(source.c_str(), target.data(), target.size());
+      ssize_t n = ::readlinkat(at, name, target.data(), target.size());
       if (n < 0) return errno_error("cannot read symlink", source, errno);
       target.resize(static_cast<size_t>(n));
       e.link_target = target;
@@ -52,25 +56,33 @@ struct Walker {
       return {};
     }
     out.push_back(std::move(e));
-    return S_ISDIR(st.st_mode) ? visit_dir(source, archive, rel) : Status{};
+    return S_ISDIR(st.st_mode) ? visit_dir(at, name, source, archive, rel) : Status{};
   }
 
-  Status visit_dir(const std::string& source, const std::string& archive, const std::string& rel) {
-    DIR* d = ::opendir(source.c_str());
-    if (!d) return errno_error("cannot read directory", source, errno);
+  Status visit_dir(int at, const char* name, const std::string& source, const std::string& archive,
+                   const std::string& rel) {
+    int fd = ::openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR* d = fd < 0 ? nullptr : ::fdopendir(fd);
+    if (!d) {
+      int err = errno;
+      if (fd >= 0) ::close(fd);
+      return errno_error("cannot read directory", source, err);
+    }
     std::vector<std::string> names;
     while (auto* ent = ::readdir(d)) {
       std::string n = ent->d_name;
       if (n != "." && n != "..") names.push_back(std::move(n));
     }
-    ::closedir(d);
     std::sort(names.begin(), names.end());
+    Status st;
     for (const auto& n : names) {
       std::string child_rel = rel.empty() ? n : rel + "/" + n;
       if (exclude && exclude(child_rel)) continue;
-      RC_CHECK(visit(source + "/" + n, archive + "/" + n, child_rel));
+      st = visit(::dirfd(d), n.c_str(), source + "/" + n, archive + "/" + n, child_rel);
+      if (!st.ok()) break;
     }
-    return {};
+    ::closedir(d);
+    return st;
   }
 };
 
@@ -95,7 +107,7 @@ Result<std::vector<FileEntry>> walk_tree(const std::string& source, const std::s
            std::make_shared<const std::string>(source),
            static_cast<uint32_t>(archive_root.size()),
            {}};
-  RC_CHECK(w.visit(source, archive_root, ""));
+  RC_CHECK(w.visit(AT_FDCWD, source.c_str(), source, archive_root, ""));
   std::sort(w.out.begin(), w.out.end(),
             [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
   mark_hardlinks(w.out);
