@@ -63,6 +63,30 @@ class ReuseTest(RegcacheTestCase):
         again = self.save(store, "second", "t", env=self.env())  # no base: HEAD finds every blob
         self.assertEqual(again["uploaded_bytes"], 0, again)
 
+    def test_base_blob_deleted_from_the_registry_is_packed_again(self):
+        # layers of a base in the same repository are not HEADed one by one: the manifest
+        # PUT finds a missing one, and the save checks them all, packs the gone one again
+        if services() is None:
+            self.skipTest("needs the test registries")
+        store = self.store("open")
+        make_files(os.path.join(self.ws, "t"), count=100)
+        cold = self.save(store, "k1", "t", env=self.env())
+        gone = store.manifest("k1")["layers"][3]["digest"]
+        status, _, _ = store.client.request("DELETE", store.client.url(f"blobs/{gone}"))
+        self.assertEqual(status, 202)
+        self.assertFalse(store.client.has_blob(gone))
+        again = self.save(store, "k2", "t", extra=("--base", "k1"), env=self.env())
+        self.assertEqual(again["reused_layers"], again["layers"] - 1, again)
+        self.assertGreater(again["uploaded_bytes"], 0)
+        self.assertLess(again["uploaded_bytes"], cold["uploaded_bytes"] / 5)
+        self.assertTrue(store.client.has_blob(gone))
+        from common import snapshot
+        before = snapshot(os.path.join(self.ws, "t"))
+        import shutil
+        shutil.rmtree(os.path.join(self.ws, "t"))
+        self.assertEqual(self.restore(store, "k2", env=self.env())["result"], "hit")
+        self.assertTreeEqual(before, snapshot(os.path.join(self.ws, "t")))
+
     def test_base_that_does_not_exist_only_warns(self):
         store = self.store("layout")
         make_files(os.path.join(self.ws, "t"), count=20)

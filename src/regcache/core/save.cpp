@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -257,11 +258,24 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
       return upload_if_missing(store, layers[i].descriptor, {tmp->path, ""}, &uploaded);
     });
   };
+  // A registry refuses a manifest naming a blob it lacks, so the layers of a base entry in
+  // this very repository need no HEAD each: the manifest PUT checks them all at once.
+  const bool base_here =
+      store.checks_manifest_blobs() &&
+      (!o.base_store || o.base_store->registry_repository() == store.registry_repository());
+  std::vector<char> unchecked(packs.size(), 0);
   Status built = parallel_for(packs.size(), o.cpu_jobs, [&](size_t i) -> Status {
     if (base.by_fingerprint.empty()) return build_and_send(i);  // nothing to compare with
     std::string fp = RC_TRY(pack_fingerprint(entries, packs[i]));
     auto again = candidate(base, fp, o.compression);
     if (!again) return build_and_send(i);
+    if (base_here) {
+      layers[i] = *again;
+      unchecked[i] = 1;
+      ++reused;
+      if (o.progress) o.progress->done += packs[i].bytes;
+      return {};
+    }
     return transfers.submit([&, i, layer = *again]() -> Status {
       if (!RC_TRY(store.link_blob(layer.descriptor, base_store))) {
         log_verbose("blob " + layer.descriptor.digest + " of the base is gone; packing again");
@@ -293,7 +307,24 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   info.config = {kConfigMediaType, sha256_digest(config), config.size(), {}};
   RC_CHECK(upload_if_missing(store, info.config, {"", config}, &uploaded));
   for (const auto& l : layers) info.layers.push_back(l.descriptor);
-  rep.digest = RC_TRY(store.put_manifest(rep.tag, build_manifest(info), kManifestMediaType));
+  auto put = store.put_manifest(rep.tag, build_manifest(info), kManifestMediaType);
+  if (!put.ok() && put.error().kind == ErrorKind::not_found &&
+      std::find(unchecked.begin(), unchecked.end(), 1) != unchecked.end()) {
+    // A blob of the base went missing since its manifest was read: check each one, pack
+    // again what is gone, and try once more.
+    log_verbose(put.error().message + "; checking the base entry's blobs");
+    RC_CHECK(parallel_for(packs.size(), o.jobs, [&](size_t i) -> Status {
+      if (!unchecked[i] || RC_TRY(store.has_blob(layers[i].descriptor))) return {};
+      --reused;
+      auto tmp = TempFile{stage + std::to_string(i)};
+      layers[i] = RC_TRY(build_layer(entries, packs[i], o, tmp.path));
+      return upload_if_missing(store, layers[i].descriptor, {tmp.path, ""}, &uploaded);
+    }));
+    info.layers.clear();
+    for (const auto& l : layers) info.layers.push_back(l.descriptor);
+    put = store.put_manifest(rep.tag, build_manifest(info), kManifestMediaType);
+  }
+  rep.digest = RC_TRY(std::move(put));
   rep.result = "saved";
   rep.files = info.files;
   rep.bytes = info.size;

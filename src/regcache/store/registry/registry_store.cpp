@@ -123,6 +123,7 @@ class RegistryStore : public Store {
   }
 
   std::string registry_repository() const override { return ref_.host + "/" + ref_.repository; }
+  bool checks_manifest_blobs() const override { return true; }
 
   // Mounts the blob from `from` when that is another repository of this registry (one
   // POST: 201 mounted; 202 it is not there, and the session it opened is cancelled);
@@ -311,6 +312,9 @@ class RegistryStore : public Store {
     if (r.status == 401 || r.status == 403) kind = ErrorKind::auth;
     if (r.status == 400 && r.body.find("DIGEST_INVALID") != std::string::npos)
       kind = ErrorKind::integrity;
+    if (r.status == 400 && req.method == "PUT" &&
+        r.body.find("MANIFEST_BLOB_UNKNOWN") != std::string::npos)
+      kind = ErrorKind::not_found;  // the manifest names a blob the registry lacks
     return make_error(kind, req.method + " " + redact_url(req.url) + ": " + r.error_summary());
   }
 
