@@ -62,6 +62,12 @@ def human_bytes(n):
     return "%d B" % n
 
 
+def registry_cpu(row):
+    """The registry's CPU seconds during a step; blank for cp -a and for older results."""
+    v = row.get("registry_cpu_s") or ""
+    return "" if v == "" or row["tool"] == "cp" else fmt(float(v))
+
+
 def read_tsv(path):
     with open(path, newline="") as f:
         return list(csv.DictReader(f, delimiter="\t"))
@@ -248,11 +254,15 @@ def render(meta, rows, out_dir):
            "- One loopback registry for everything: Debian's `docker-registry` (distribution 2.8, filesystem",
            "  storage, plain HTTP on 127.0.0.1), started fresh for the run by `tests/harness/services.py`.",
            "- Each operation runs once, under `/usr/bin/time`. *Wall* is elapsed time; *CPU* is user + system",
-           "  time of the command and its children (not of the registry); *peak* is the largest resident set",
-           "  of one process (for a shell pipeline, of its largest stage).",
+           "  time of the command and its children; *registry CPU* is what the registry process used during",
+           "  the step (from /proc; it shares the same CPUs, so on 2 cores it competes with the client);",
+           "  *peak* is the largest resident set of one process (for a shell pipeline, of its largest stage).",
            "- Page cache: each tree is read once before it is measured, so every save reads from a warm cache;",
            "  `sync` runs between operations, outside the timings. Restores write into a new empty directory on",
-           "  the same filesystem as the corpus.",
+           "  the same filesystem as the corpus. Restored trees are deleted only between corpora, and the run",
+           "  then waits until their inodes no longer count as recently deleted (ext4 without a journal skips",
+           "  such inodes when it allocates, which made whichever restore followed a deletion pay 2-4x the",
+           "  system time); so every step creates its files on equal terms.",
            "- The 2021 workaround (*tar.gz*) saves with `tar -cpzf cache.tgz TREE`, `sha256sum` and one blob",
            "  upload with curl (POST an upload, one PUT with the digest), and restores with one GET to a file",
            "  and `tar -xzf`. Its `docker pull`/`docker create`/`docker cp` steps are not modelled, which only",
@@ -294,9 +304,11 @@ def render(meta, rows, out_dir):
         table = []
         for r in c.rows:
             table.append([TOOL_LABEL.get(r["tool"], r["tool"]), OP_LABEL.get(r["op"], r["op"]),
-                          fmt(float(r["wall_s"])), fmt(float(r["cpu_s"])), fmt(float(r["peak_kib"]) / 1024, "%.0f"),
+                          fmt(float(r["wall_s"])), fmt(float(r["cpu_s"])), registry_cpu(r),
+                          fmt(float(r["peak_kib"]) / 1024, "%.0f"),
                           human_bytes(r["up_bytes"] or None), human_bytes(r["down_bytes"] or None), r["note"]])
-        md += [md_table(["tool", "operation", "wall s", "CPU s", "peak MiB", "uploaded", "downloaded", "note"],
+        md += [md_table(["tool", "operation", "wall s", "CPU s", "registry CPU s", "peak MiB", "uploaded",
+                         "downloaded", "note"],
                         table), ""]
 
     curve = small_curve(corpora, small_names)
