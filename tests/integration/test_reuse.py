@@ -87,6 +87,23 @@ class ReuseTest(RegcacheTestCase):
         self.assertEqual(self.restore(store, "k2", env=self.env())["result"], "hit")
         self.assertTreeEqual(before, snapshot(os.path.join(self.ws, "t")))
 
+    def test_restore_key_finds_the_base_when_no_restore_recorded_one(self):
+        for backend in ("layout", "open"):
+            if backend != "layout" and services() is None:
+                continue
+            with self.subTest(backend=backend):
+                store = self.store(backend)
+                make_files(os.path.join(self.ws, backend), count=60)
+                env = dict(self.env(), REGCACHE_STATE_FILE=os.path.join(self.tmp, "none.json"))
+                self.save(store, "deps-linux-aaa", backend, env=env)
+                self.save(store, "other-linux-zzz", backend, env=env)  # newer, other prefix
+                cold = self.save(store, "deps-linux-bbb", backend, env=env)
+                self.assertEqual(cold["reused_layers"], 0, "no --restore-key: no base")
+                got = self.save(store, "deps-linux-ccc", backend, env=env,
+                                extra=("--restore-key", "nomatch-", "--restore-key", "deps-linux-"))
+                self.assertEqual(got["reused_layers"], got["layers"], got)
+                self.assertEqual(got["uploaded_bytes"], 0, got)
+
     def test_base_that_does_not_exist_only_warns(self):
         store = self.store("layout")
         make_files(os.path.join(self.ws, "t"), count=20)

@@ -86,6 +86,24 @@ class TrustTest(RegcacheTestCase):
             self.assertEqual(r["result"], "exists", "a trusted entry is not replaced")
         self._each_backend(check)
 
+    def test_save_with_trust_reuses_no_layer_of_an_untrusted_base(self):
+        # reused layers are taken on the base's word (its fingerprints): a pull request's
+        # entry must not lend its blobs to a release branch's entry
+        def check(store):
+            self._tree(7)
+            self.save(store, "deps-pr", "cache", env=PR)
+            self.save(store, "deps-main", "cache", env=MAIN)
+            trust = ("--trust", "refs/heads/main")
+            r = self.save(store, "next-1", "cache", env=MAIN, extra=("--base", "deps-pr") + trust)
+            self.assertEqual(r["reused_layers"], 0, r)
+            r = self.save(store, "next-2", "cache", env=MAIN, extra=("--base", "deps-main") + trust)
+            self.assertEqual(r["reused_layers"], r["layers"], r)
+            r = self.save(store, "next-3", "cache", env=MAIN, extra=("--restore-key", "deps-pr") + trust)
+            self.assertEqual(r["reused_layers"], 0, r)  # the prefix search skips it too
+            r = self.save(store, "next-4", "cache", env=MAIN, extra=("--base", "deps-pr"))
+            self.assertEqual(r["reused_layers"], r["layers"], "without --trust any base counts")
+        self._each_backend(check)
+
     def test_unknown_origin_is_not_trusted(self):
         def check(store):
             self._tree(6)

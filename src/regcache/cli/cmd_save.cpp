@@ -21,7 +21,7 @@ namespace {
 
 struct SaveArgs {
   std::string key, base, base_store;
-  std::vector<std::string> positional, paths, excludes, presets, trust;
+  std::vector<std::string> positional, paths, excludes, presets, trust, restore_keys;
   bool force = false, allow_empty = false;
   int level = -1;
   double timeout = 0;
@@ -59,9 +59,9 @@ std::optional<PackOptions> pack_options_from_env() {
 
 void run_save(const SaveArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
-  auto keys =
-      resolve_keys({a.key, {}, a.presets, a.allow_empty ? EmptyMatch::allow : EmptyMatch::error}, g,
-                   SaveExcludes::compute);
+  auto keys = resolve_keys(
+      {a.key, a.restore_keys, a.presets, a.allow_empty ? EmptyMatch::allow : EmptyMatch::error}, g,
+      SaveExcludes::compute);
   SaveOptions o;
   o.key = keys.key;
   o.paths = a.positional;
@@ -104,6 +104,7 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
   if (o.base_key.empty()) {
     const Store& from = base_store ? *base_store : *store;
     if (auto last = last_restore(state_file_path(), from.describe())) o.base_digest = last->digest;
+    o.base_prefixes = keys.restore_keys;  // when no restore in this job recorded one
   }
   ProgressCounter progress;
   o.progress = &progress;
@@ -133,6 +134,10 @@ void add_save_command(CLI::App& app, GlobalOptions& g) {
       ->allow_extra_args(false);
   sub->add_option("--base", args->base,
                   "Reuse unchanged layers of this entry (default: the one restored in this job)");
+  sub->add_option("--restore-key", args->restore_keys,
+                  "Without --base or an earlier restore: base on the newest entry whose key "
+                  "starts with this (repeatable, in order; presets supply their own)")
+      ->allow_extra_args(false);
   sub->add_option("--base-store", args->base_store,
                   "Where the base entry lives, if not in --store (a repository of the same "
                   "registry lends its blobs by cross-repository mount)");

@@ -16,6 +16,7 @@
 #include "regcache/core/fingerprint.hpp"
 #include "regcache/core/git_origin.hpp"
 #include "regcache/core/key_tag.hpp"
+#include "regcache/core/restore.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/parallel.hpp"
@@ -121,8 +122,17 @@ struct Base {
   std::map<std::string, LayerInfo> by_fingerprint;
 };
 
+// The base entry: --base, else the entry the last restore used, else the newest entry
+// matching the restore-key prefixes (find_entry, as restore looks them up).
 Result<std::optional<EntryInfo>> base_manifest(Store& store, const SaveOptions& o) {
   std::string ref = o.base_key.empty() ? o.base_digest : tag_for_key(o.base_key);
+  if (ref.empty() && !o.base_prefixes.empty()) {
+    bool exact = false;
+    auto found = RC_TRY(find_entry(store, o.key, o.base_prefixes, o.trust, &exact));
+    if (!found) return std::optional<EntryInfo>();
+    log_verbose("base entry by restore key: " + found->info.key);
+    return std::optional<EntryInfo>(std::move(found->info));
+  }
   if (ref.empty()) return std::optional<EntryInfo>();
   auto m = RC_TRY(store.get_manifest(ref));
   if (!m) {
@@ -133,6 +143,14 @@ Result<std::optional<EntryInfo>> base_manifest(Store& store, const SaveOptions& 
   auto info = RC_TRY(parse_manifest(m->bytes));
   if (!o.base_key.empty() && info.key != o.base_key) {
     log_warning("tag of base key " + o.base_key + " holds another entry; saving everything");
+    return std::optional<EntryInfo>();
+  }
+  // Reused layers are taken on the base's word (their fingerprints), so with --trust only
+  // an entry saved from a trusted ref may serve as the base.
+  if (!o.trust.empty() && !ref_trusted(info.ref, o.trust)) {
+    log_info("Not reusing layers of " + info.key + ": saved from " +
+             (info.ref.empty() ? std::string("an unknown ref") : info.ref) +
+             ", which no --trust pattern matches");
     return std::optional<EntryInfo>();
   }
   return std::optional<EntryInfo>(std::move(info));
@@ -200,6 +218,87 @@ Status upload_if_missing(Store& store, const Descriptor& d, const BlobSource& sr
   return {};
 }
 
+// Turns planned packs into layers: each is reused from the base or compressed and
+// uploaded. Two stages: packs are read and compressed on cpu_jobs threads while the
+// transfers pool checks, mounts and uploads finished ones, with a bounded queue between.
+struct LayerMaker {
+  Store& store;
+  const SaveOptions& o;
+  const std::vector<FileEntry>& entries;
+  const std::vector<Pack>& packs;
+  const Base& base;
+  std::vector<LayerInfo> layers = std::vector<LayerInfo>(packs.size());
+  std::vector<char> unchecked = std::vector<char>(packs.size(), 0);  // reused without a HEAD
+  std::atomic<uint64_t> uploaded{0}, reused{0};
+  std::string stage = store.staging_dir() + "/" + owned_temp_name(".regcache-upload-") + "-";
+
+  // Produces every layer; returns the first failure.
+  Status run() {
+    const Store& base_store = o.base_store ? *o.base_store : store;
+    // A registry refuses a manifest naming a blob it lacks, so the layers of a base entry
+    // in this very repository need no HEAD each: the manifest PUT checks them at once.
+    const bool base_here =
+        store.checks_manifest_blobs() &&
+        (!o.base_store || o.base_store->registry_repository() == store.registry_repository());
+    TaskPool transfers(o.jobs, 2 * o.jobs);
+    Status built = parallel_for(packs.size(), o.cpu_jobs, [&](size_t i) -> Status {
+      if (base.by_fingerprint.empty()) return build_and_send(i, transfers);
+      std::string fp = RC_TRY(pack_fingerprint(entries, packs[i]));
+      auto again = candidate(base, fp, o.compression);
+      if (!again) return build_and_send(i, transfers);
+      if (base_here) {
+        unchecked[i] = 1;
+        return take(i, *again);
+      }
+      return transfers.submit([&, i, layer = *again]() -> Status {
+        if (RC_TRY(store.link_blob(layer.descriptor, base_store))) return take(i, layer);
+        log_verbose("blob " + layer.descriptor.digest + " of the base is gone; packing again");
+        return build_and_upload(i);
+      });
+    });
+    Status sent = transfers.wait();
+    RC_CHECK(built);
+    return sent;
+  }
+
+  // Returns true when some layer was reused without checking that the store has it.
+  bool took_unchecked() const {
+    return std::find(unchecked.begin(), unchecked.end(), 1) != unchecked.end();
+  }
+
+  // Checks each layer reused unchecked and packs again the ones the store lacks.
+  Status repair() {
+    return parallel_for(packs.size(), o.jobs, [&](size_t i) -> Status {
+      if (!unchecked[i] || RC_TRY(store.has_blob(layers[i].descriptor))) return {};
+      --reused;
+      return build_and_upload(i);
+    });
+  }
+
+ private:
+  Status take(size_t i, const LayerInfo& layer) {
+    layers[i] = layer;
+    ++reused;
+    if (o.progress) o.progress->done += packs[i].bytes;
+    return {};
+  }
+
+  Status build_and_send(size_t i, TaskPool& transfers) {
+    auto tmp = std::make_shared<TempFile>();
+    tmp->path = stage + std::to_string(i);
+    layers[i] = RC_TRY(build_layer(entries, packs[i], o, tmp->path));
+    return transfers.submit([this, i, tmp]() -> Status {
+      return upload_if_missing(store, layers[i].descriptor, {tmp->path, ""}, &uploaded);
+    });
+  }
+
+  Status build_and_upload(size_t i) {
+    auto tmp = TempFile{stage + std::to_string(i)};
+    layers[i] = RC_TRY(build_layer(entries, packs[i], o, tmp.path));
+    return upload_if_missing(store, layers[i].descriptor, {tmp.path, ""}, &uploaded);
+  }
+};
+
 }  // namespace
 
 Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
@@ -239,59 +338,13 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   auto packs = plan_packs(entries, pack_opts);
   log_verbose(std::to_string(entries.size()) + " entries in " + std::to_string(packs.size()) +
               " packs of about " + std::to_string(pack_opts.target_bytes >> 10) + " KiB");
-  std::vector<LayerInfo> layers(packs.size());
   if (o.progress) {
     for (const auto& p : packs) o.progress->total += p.bytes;
   }
-  std::atomic<uint64_t> uploaded{0}, reused{0};
   remove_stale(store.staging_dir(), ".regcache-upload-");  // left by a killed save
-  std::string stage = store.staging_dir() + "/" + owned_temp_name(".regcache-upload-") + "-";
-  const Store& base_store = o.base_store ? *o.base_store : store;
-  // Two stages: packs are read and compressed on cpu_jobs threads while the transfers
-  // pool checks, mounts and uploads finished ones (a bounded queue between them).
-  TaskPool transfers(o.jobs, 2 * o.jobs);
-  auto build_and_send = [&](size_t i) -> Status {
-    auto tmp = std::make_shared<TempFile>();
-    tmp->path = stage + std::to_string(i);
-    layers[i] = RC_TRY(build_layer(entries, packs[i], o, tmp->path));
-    return transfers.submit([&, i, tmp]() -> Status {
-      return upload_if_missing(store, layers[i].descriptor, {tmp->path, ""}, &uploaded);
-    });
-  };
-  // A registry refuses a manifest naming a blob it lacks, so the layers of a base entry in
-  // this very repository need no HEAD each: the manifest PUT checks them all at once.
-  const bool base_here =
-      store.checks_manifest_blobs() &&
-      (!o.base_store || o.base_store->registry_repository() == store.registry_repository());
-  std::vector<char> unchecked(packs.size(), 0);
-  Status built = parallel_for(packs.size(), o.cpu_jobs, [&](size_t i) -> Status {
-    if (base.by_fingerprint.empty()) return build_and_send(i);  // nothing to compare with
-    std::string fp = RC_TRY(pack_fingerprint(entries, packs[i]));
-    auto again = candidate(base, fp, o.compression);
-    if (!again) return build_and_send(i);
-    if (base_here) {
-      layers[i] = *again;
-      unchecked[i] = 1;
-      ++reused;
-      if (o.progress) o.progress->done += packs[i].bytes;
-      return {};
-    }
-    return transfers.submit([&, i, layer = *again]() -> Status {
-      if (!RC_TRY(store.link_blob(layer.descriptor, base_store))) {
-        log_verbose("blob " + layer.descriptor.digest + " of the base is gone; packing again");
-        auto tmp = TempFile{stage + std::to_string(i)};
-        layers[i] = RC_TRY(build_layer(entries, packs[i], o, tmp.path));
-        return upload_if_missing(store, layers[i].descriptor, {tmp.path, ""}, &uploaded);
-      }
-      layers[i] = layer;
-      ++reused;
-      if (o.progress) o.progress->done += packs[i].bytes;
-      return {};
-    });
-  });
-  Status sent = transfers.wait();
-  RC_CHECK(built);
-  RC_CHECK(sent);
+  LayerMaker make{store, o, entries, packs, base};
+  RC_CHECK(make.run());
+  auto& layers = make.layers;
   EntryInfo info;
   info.key = o.key;
   info.created = now_rfc3339();
@@ -305,21 +358,14 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   }
   std::string config = build_config(layers);
   info.config = {kConfigMediaType, sha256_digest(config), config.size(), {}};
-  RC_CHECK(upload_if_missing(store, info.config, {"", config}, &uploaded));
+  RC_CHECK(upload_if_missing(store, info.config, {"", config}, &make.uploaded));
   for (const auto& l : layers) info.layers.push_back(l.descriptor);
   auto put = store.put_manifest(rep.tag, build_manifest(info), kManifestMediaType);
-  if (!put.ok() && put.error().kind == ErrorKind::not_found &&
-      std::find(unchecked.begin(), unchecked.end(), 1) != unchecked.end()) {
+  if (!put.ok() && put.error().kind == ErrorKind::not_found && make.took_unchecked()) {
     // A blob of the base went missing since its manifest was read: check each one, pack
     // again what is gone, and try once more.
     log_verbose(put.error().message + "; checking the base entry's blobs");
-    RC_CHECK(parallel_for(packs.size(), o.jobs, [&](size_t i) -> Status {
-      if (!unchecked[i] || RC_TRY(store.has_blob(layers[i].descriptor))) return {};
-      --reused;
-      auto tmp = TempFile{stage + std::to_string(i)};
-      layers[i] = RC_TRY(build_layer(entries, packs[i], o, tmp.path));
-      return upload_if_missing(store, layers[i].descriptor, {tmp.path, ""}, &uploaded);
-    }));
+    RC_CHECK(make.repair());
     info.layers.clear();
     for (const auto& l : layers) info.layers.push_back(l.descriptor);
     put = store.put_manifest(rep.tag, build_manifest(info), kManifestMediaType);
@@ -328,9 +374,9 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   rep.result = "saved";
   rep.files = info.files;
   rep.bytes = info.size;
-  rep.uploaded_bytes = uploaded;
+  rep.uploaded_bytes = make.uploaded;
   rep.layers = layers.size();
-  rep.reused_layers = reused;
+  rep.reused_layers = make.reused;
   rep.seconds = since(t0);
   return rep;
 }

@@ -30,12 +30,13 @@ struct SaveOptions {
   Overwrite overwrite = Overwrite::no;
   Compression compression = Compression::zstd;
   int level = 3;
-  std::optional<PackOptions> packs;  // nullopt: sized from the cache (see choose_packs)
-  size_t jobs = 2;                   // uploads and registry requests at once
-  size_t cpu_jobs = 2;               // packs read and compressed at once
-  std::string base_key;              // --base: reuse unchanged layers of this entry
-  std::string base_digest;           // else: the manifest the last restore in this job used
-  Store* base_store = nullptr;       // where the base entry lives (nullptr: the store saved to)
+  std::optional<PackOptions> packs;        // nullopt: sized from the cache (see choose_packs)
+  size_t jobs = 2;                         // uploads and registry requests at once
+  size_t cpu_jobs = 2;                     // packs read and compressed at once
+  std::string base_key;                    // --base: reuse unchanged layers of this entry
+  std::string base_digest;                 // else: the manifest the last restore in this job used
+  std::vector<std::string> base_prefixes;  // else: the newest entry matching one (in order)
+  Store* base_store = nullptr;  // where the base entry lives (nullptr: the store saved to)
 
   // Roots already resolved, used instead of paths (import: sources in a staging directory).
   std::optional<PathSpec> resolved;
