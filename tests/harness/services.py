@@ -305,6 +305,8 @@ def registry_config(data_dir, addr, tls=None, auth=None, access_log=False):
         "  accesslog:",
         "    disabled: %s" % ("false" if access_log else "true"),
         "storage:",
+        "  cache:",  # as Debian's packaged /etc/docker/registry/config.yml has it
+        "    blobdescriptor: inmemory",
         "  filesystem:",
         "    rootdirectory: %s" % q(data_dir),
         "  delete:",

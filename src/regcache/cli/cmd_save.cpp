@@ -147,7 +147,7 @@ void add_save_command(CLI::App& app, GlobalOptions& g) {
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--trust", args->trust,
                   "Replace an existing entry for the key saved from a git ref matching none of "
-                  "these globs (repeatable)")
+                  "these globs, and reuse no layer of a base saved from one (repeatable)")
       ->allow_extra_args(false);
   sub->add_option("--level", args->level,
                   "Compression level (zstd 1-19, default 3; gzip 1-9, default 6)");
