@@ -252,7 +252,8 @@ def render(meta, rows, out_dir):
     ]), ""]
     md += ["## Method", "",
            "- One loopback registry for everything: Debian's `docker-registry` (distribution 2.8, filesystem",
-           "  storage, plain HTTP on 127.0.0.1), started fresh for the run by `tests/harness/services.py`.",
+           "  storage with the in-memory blob descriptor cache as in Debian's packaged config, plain HTTP on",
+           "  127.0.0.1), started fresh for the run by `tests/harness/services.py`.",
            "- Each operation runs once, under `/usr/bin/time`. *Wall* is elapsed time; *CPU* is user + system",
            "  time of the command and its children; *registry CPU* is what the registry process used during",
            "  the step (from /proc; it shares the same CPUs, so on 2 cores it competes with the client);",
