@@ -52,11 +52,9 @@ class Store {
     (void)from;
     return has_blob(blob);
   }
-  // Returns "HOST/REPOSITORY" for a registry repository, "" for other stores.
+  // Returns "HOST/REPOSITORY" for a registry repository, "" for other stores. A registry's
+  // put_manifest fails with ErrorKind::not_found on a manifest naming a blob it lacks.
   virtual std::string registry_repository() const { return ""; }
-  // Returns true when put_manifest fails with ErrorKind::not_found on a manifest naming a
-  // blob the store lacks (a registry); such a store needs no check of each reused blob.
-  virtual bool checks_manifest_blobs() const { return false; }
   // Returns the manifest a tag or digest names, or nullopt when there is none.
   virtual Result<std::optional<FetchedManifest>> get_manifest(const std::string& reference) = 0;
   // Stores a manifest under a tag and returns its digest.

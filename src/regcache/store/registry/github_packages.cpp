@@ -60,7 +60,6 @@ class GithubPackagesStore : public Store {
     return inner_->link_blob(d, from);
   }
   std::string registry_repository() const override { return inner_->registry_repository(); }
-  bool checks_manifest_blobs() const override { return inner_->checks_manifest_blobs(); }
   Status get_blob(const Descriptor& d, Sink* out) override { return inner_->get_blob(d, out); }
   Status put_blob(const Descriptor& d, const BlobSource& s) override {
     return inner_->put_blob(d, s);

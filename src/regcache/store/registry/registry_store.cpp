@@ -123,7 +123,6 @@ class RegistryStore : public Store {
   }
 
   std::string registry_repository() const override { return ref_.host + "/" + ref_.repository; }
-  bool checks_manifest_blobs() const override { return true; }
 
   // Mounts the blob from `from` when that is another repository of this registry (one
   // POST: 201 mounted; 202 it is not there, and the session it opened is cancelled);
@@ -376,8 +375,7 @@ class RegistryStore : public Store {
 
   // Sends a request with auth and redirects; retries transient failures itself
   // (Retry::here) or leaves them to the caller (Retry::caller: upload bodies, whose
-  // session a cut may have spoiled). Returns the final response.
-  // Sends a request with retries, answering auth challenges; `pull_from` names another
+  // session a cut may have spoiled). Returns the final response. `pull_from` names another
   // repository the token must also allow pulling from (a cross-repository mount).
   Result<HttpResponse> send(HttpRequest req, Access access, Retry retry,
                             const std::string& pull_from = "") {
