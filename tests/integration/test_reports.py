@@ -1,17 +1,24 @@
 """What regcache reports besides its result: the job summary (a Markdown table appended
 to $GITHUB_STEP_SUMMARY or --summary FILE), progress on stderr (a bar on a terminal,
 lines otherwise, nothing with -q), the explanations of -v, and the help, completion
-scripts and man page generated from the parser. Local OCI layouts only: no registry."""
+scripts and man page generated from the parser. Local OCI layouts, except for progress:
+the open registry behind the fault proxy, which holds a transfer open while progress shows."""
 import os
 import pty
 import re
 import shutil
 import subprocess
 import tempfile
+import sys
 import threading
 import unittest
+import uuid
 
-from common import BIN, MIB, RegcacheTestCase, clean_env, make_small_tree, parse_json, run, wait_for_binary
+from common import (BIN, MIB, RegcacheTestCase, clean_env, make_small_tree, parse_json, run, services,
+                    wait_for_binary)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from fault_proxy import FaultProxy  # noqa: E402
 
 SAVE_HEADER = "| key | result | matched key | files | size | uploaded | reused layers | time | throughput |"
 RESTORE_HEADER = "| key | result | matched key | files | size | downloaded | reused layers | time | throughput |"
@@ -206,7 +213,12 @@ LINE = re.compile(r"^regcache: (saving|restoring) " + SIZE + r"(?: / " + SIZE + 
 
 
 class ProgressTest(RegcacheTestCase):
-    """48 MiB of random data: at zstd level 9 a save takes about a second."""
+    """48 MiB of random data, saved to and restored from the open registry through the
+    fault proxy, which holds one transfer open for a second (a `stall` rule): progress
+    is then shown while the operation runs however fast the machine is, and the tests
+    never depend on how long a save or restore takes by itself."""
+
+    HOLD = 1.0  # seconds the proxy holds a transfer; the line interval is 0.05 s
 
     @classmethod
     def setUpClass(cls):
@@ -223,13 +235,30 @@ class ProgressTest(RegcacheTestCase):
 
     def setUp(self):
         super().setUp()
-        self.store_ref = "oci:" + os.path.join(self.tmp, "store")
+        self.proxy = FaultProxy(services()["REG_OPEN"]).start()
+        self.addCleanup(self.proxy.stop)
+        self.store_ref = f"{self.proxy.address}/progress/{uuid.uuid4().hex}"
 
-    def save_big(self, *global_args, level="9", env=None):
+    def hold_upload(self):
+        """The first blob upload's answer waits HOLD seconds: the save is still running."""
+        self.proxy.set_rules([{"method": "PUT", "path": r"/blobs/uploads/", "nth": 1, "action": "stall",
+                               "seconds": self.HOLD}])
+
+    def hold_download(self):
+        """Each layer download stops for HOLD seconds after 1 MiB of its body (the small
+        config blob is sent whole before its pause, so it is not held)."""
+        self.proxy.set_rules([{"method": "GET", "path": r"/blobs/sha256:", "first_n": 100, "action": "stall",
+                               "where": "body", "after": MIB, "seconds": self.HOLD}])
+
+    def save_big(self, *global_args, level="3", env=None, hold=True):
+        if hold:
+            self.hold_upload()
         return self.regcache("--store", self.store_ref, *global_args, "--json", "save", "--key", "big",
                              "--level", level, "big", cwd=self.data_ws, env=env, check=True)
 
-    def restore_big(self, *global_args, env=None):
+    def restore_big(self, *global_args, env=None, hold=True):
+        if hold:
+            self.hold_download()
         rc, out, err = self.regcache("--store", self.store_ref, *global_args, "--json", "restore", "--key", "big",
                                      env=env, check=True)
         self.assertEqual(os.path.getsize(os.path.join(self.ws, "big", "r5.bin")), 8 * MIB)
@@ -255,12 +284,13 @@ class ProgressTest(RegcacheTestCase):
         # the default when stderr is not a terminal: lines too
         _, out, err = self.restore_big(env={"REGCACHE_PROGRESS_INTERVAL": "0.05"})
         self.assertEqual(parse_json(out)["result"], "hit")
-        self.progress_lines(err, "restoring")
+        lines = self.progress_lines(err, "restoring")
+        self.assertGreaterEqual(len(lines), 2, err)
         self.assertNotIn("\033", err)
 
     def test_quiet_and_off_print_no_progress(self):
         env = {"REGCACHE_PROGRESS": "lines", "REGCACHE_PROGRESS_INTERVAL": "0.05"}
-        _, out, err = self.save_big("-q", level="6", env=env)
+        _, out, err = self.save_big("-q", env=env)
         self.assertEqual(parse_json(out)["result"], "saved")
         self.assertEqual(err, "", "-q must leave stderr empty")
         _, out, err = self.restore_big("-q", env=env)
@@ -289,10 +319,11 @@ class ProgressTest(RegcacheTestCase):
 
         env = clean_env(self.home, {"TERM": "xterm"}, self.tmpdir)
         self.assertNotIn("REGCACHE_PROGRESS", env)
+        self.hold_upload()
         wait_for_binary()
         try:
-            p = subprocess.Popen([BIN, "--store", self.store_ref, "--json", "save", "--key", "big", "--level", "9",
-                                  "big"], cwd=self.data_ws, env=env, stdin=subprocess.DEVNULL,
+            p = subprocess.Popen([BIN, "--store", self.store_ref, "--json", "save", "--key", "big", "big"],
+                                 cwd=self.data_ws, env=env, stdin=subprocess.DEVNULL,
                                  stdout=subprocess.PIPE, stderr=slave)
         finally:
             os.close(slave)
