@@ -32,6 +32,7 @@ function readInputs(env = process.env) {
     username: getInput('username'),
     lookupOnly: getBoolean('lookup-only', false),
     failOnCacheMiss: getBoolean('fail-on-cache-miss', false),
+    externalSymlinks: getBoolean('external-symlinks', true),
     saveIf: getBoolean('save-if', !isForkPullRequest(env)),
     saveOnFailure: getBoolean('save-on-failure', false),
     failOnSaveError: getBoolean('fail-on-save-error', false),

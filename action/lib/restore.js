@@ -15,6 +15,7 @@ function restoreArgs(options) {
   for (const preset of options.presets) args.push('--preset', preset);
   if (options.lookupOnly) args.push('--lookup-only');
   if (options.failOnCacheMiss) args.push('--fail-on-miss');
+  if (!options.externalSymlinks) args.push('--no-external-symlinks');
   return args;
 }
 

@@ -45,11 +45,11 @@ test('restore gets the key, restore keys, presets (lines or commas) and the flag
   const job = fakeJob();
   const r = await job.run('main.js', {
     key: 'k', 'restore-keys': 'a-\n  b-\n', preset: 'rust, node\ngo', 'lookup-only': 'true',
-    'fail-on-cache-miss': 'false', store: 'oci:/s', 'regcache-path': job.bin,
+    'fail-on-cache-miss': 'false', 'external-symlinks': 'false', store: 'oci:/s', 'regcache-path': job.bin,
   });
   assert.equal(r.code, 0, r.stdout);
-  assert.ok(job.calls()[0].startsWith(
-    '--store oci:/s --json restore --key k --restore-key a- --restore-key b- --preset rust --preset node --preset go --lookup-only '));
+  assert.ok(job.calls()[0].startsWith('--store oci:/s --json restore --key k --restore-key a- --restore-key b- ' +
+    '--preset rust --preset node --preset go --lookup-only --no-external-symlinks '), job.calls()[0]);
   assert.deepEqual(r.outputs, { 'cache-hit': 'false', 'cache-primary-key': 'fake-key', 'cache-matched-key': '' });
 });
 
@@ -130,7 +130,8 @@ test('each action.yml declares the inputs its script reads and the outputs it se
     const body = yml.split(/^(?=\S)/m).find((s) => s.startsWith(`${section}:`)) || '';
     return [...body.matchAll(/^ {2}([a-z-]+):/gm)].map((m) => m[1]).sort();
   };
-  const all = ['compression-level', 'fail-on-cache-miss', 'fail-on-save-error', 'job-status', 'key', 'lookup-only',
+  const all = ['compression-level', 'external-symlinks', 'fail-on-cache-miss', 'fail-on-save-error', 'job-status',
+    'key', 'lookup-only',
     'path', 'preset', 'regcache-path', 'restore-keys', 'save-if', 'save-on-failure', 'store', 'token', 'username'];
   const outputs = ['cache-hit', 'cache-matched-key', 'cache-primary-key'];
   const root = read('action.yml');

@@ -296,9 +296,9 @@ class CraftedEntryCase(BadInputCase):
         self.c.put_manifest(key, json.dumps(m).encode())
         return m
 
-    def restore_fails(self, key, mentions=()):
+    def restore_fails(self, key, mentions=(), extra=()):
         before = tree_listing(self.tmp)
-        rc, out, err = self.regcache("--store", self.st.ref, "restore", "--key", key)
+        rc, out, err = self.regcache("--store", self.st.ref, "restore", "--key", key, *extra)
         self.assertCleanError(rc, out, err, mentions=mentions)
         self.assertEqual(tree_listing(self.tmp), before, "the failed restore left something behind")
         self.assertFalse(os.path.exists(self.target))
@@ -373,10 +373,15 @@ class CraftedRegistryEntryTest(CraftedEntryCase):
             with self.subTest(case=name):
                 key = "hostile-" + name
                 self.push_entry(key, [tar_gz(members)])
-                self.restore_fails(key)
+                # A symlink alone, pointing outside, is recreated as saved unless refused.
+                self.restore_fails(key, extra=["--no-external-symlinks"] if name == "symlink-out" else [])
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "escape.txt")))
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "abs-escape.txt")))
         self.assertNoLeftovers()
+        # By default the lone external symlink comes back exactly, and nothing beyond it.
+        self.regcache("--store", self.st.ref, "restore", "--key", "hostile-symlink-out", check=True)
+        self.assertEqual(os.readlink(os.path.join(self.target, "link")), "../../..")
+        self.assertEqual(os.listdir(self.target), ["link"])
 
     def test_layer_larger_than_declared_tar_size(self):
         gz, raw = tar_gz([member("ws/target", tarfile.DIRTYPE, 0o755),

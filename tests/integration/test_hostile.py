@@ -142,12 +142,12 @@ class HostileTarTest(HostileCase):
                self.layer(root_dir(), m("ws/target/l/file", data=b"through a link of layer 1"))]
         self.push_entry("earlier-layer-link-out", out)
         self.refuse("earlier-layer-link-out", mentions=[("symlink", "duplicate")])
-        # Even when external symlinks are allowed, nothing is written through one.
+        # And when external symlinks are refused.
         self.refuse("earlier-layer-link-out", mentions=[("symlink", "duplicate")],
-                    extra=["--allow-external-symlinks"])
+                    extra=["--no-external-symlinks"])
         # One job at a time: layer 1 is certainly extracted before layer 2 arrives.
         self.refuse("earlier-layer-link-out", mentions=["ws/target/l", "symlink"],
-                    extra=["--allow-external-symlinks"], env={"REGCACHE_JOBS": "1"})
+                    extra=["--no-external-symlinks"], env={"REGCACHE_JOBS": "1"})
         self.refuse("earlier-layer-link-inside", mentions=["ws/target/l", "symlink"], env={"REGCACHE_JOBS": "1"})
 
     def test_duplicate_path_across_layers(self):
@@ -167,8 +167,8 @@ class HostileTarTest(HostileCase):
         self.refuse("chain-dotdot", mentions=[("symlink", "unsafe")])
         self.push_entry("chain", [self.layer(*chain, m("ws/target/d/t/x", data=b"evil"))])
         self.refuse("chain", mentions=["ws/target/d/t", "symlink"])
-        # Allowed symlinks still are never written through.
-        self.refuse("chain", mentions=["ws/target/d/t", "symlink"], extra=["--allow-external-symlinks"])
+        # Refused too with --no-external-symlinks.
+        self.refuse("chain", mentions=["ws/target/d/t", "symlink"], extra=["--no-external-symlinks"])
         # The chain split over two layers.
         self.push_entry("chain-layers", [self.layer(*chain[:3]),
                                          self.layer(root_dir(), chain[3], m("ws/target/d/t/x", data=b"e"))])
@@ -180,8 +180,8 @@ class HostileTarTest(HostileCase):
             m("ws/target/h", LNK, 0o644, "ws/target/s"),
             m("ws/target/h/x", data=b"evil"))])
         self.refuse("hardlink-to-outside-link", mentions=["symlink"])
-        self.refuse("hardlink-to-outside-link", mentions=["ws/target/h", "symlink"],
-                    extra=["--allow-external-symlinks"])
+        self.refuse("hardlink-to-outside-link", mentions=["ws/target/s", "symlink"],
+                    extra=["--no-external-symlinks"])
         # A hard link to an inside symlink, then a write through the link's name.
         self.push_entry("hardlink-to-inside-link", [self.layer(
             root_dir(), m("ws/target/sub", DIR, 0o755), m("ws/target/s", SYM, 0o777, "sub"),
@@ -210,7 +210,7 @@ class HostileTarTest(HostileCase):
         # A pax linkpath override: the ustar link target looks harmless.
         self.push_entry("pax-linkpath", [self.layer(
             root_dir(), m("ws/target/l", SYM, 0o777, "ok", pax={"linkpath": self.outside}))])
-        self.refuse("pax-linkpath", mentions=["symlink", self.outside])
+        self.refuse("pax-linkpath", mentions=["symlink", self.outside], extra=["--no-external-symlinks"])
 
     def test_gnu_long_name_dotdot(self):
         long_dir = "ws/target/" + "a" * 120
@@ -223,7 +223,7 @@ class HostileTarTest(HostileCase):
         gz, raw = self.layer(root_dir(), m("ws/target/l", SYM, 0o777, self.outside + "/" + "b" * 120),
                              fmt=tarfile.GNU_FORMAT)
         self.push_entry("gnu-longlink", [(gz, raw)])
-        self.refuse("gnu-longlink", mentions=["symlink"])
+        self.refuse("gnu-longlink", mentions=["symlink"], extra=["--no-external-symlinks"])
 
     def test_root_replaced_by_symlink(self):
         for name, target in (("root-link-inside", "sub"), ("root-link-out", self.outside),

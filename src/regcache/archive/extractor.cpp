@@ -164,6 +164,10 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
       return {};
     }
     case '2': {
+      // A save follows a root that is a symlink and stores what it points to, so an entry
+      // whose root is itself a symlink was not made by regcache: placing it would swap a
+      // directory of the job's for a link to anywhere.
+      if (rel.empty()) return hostile(shown, "the cache root is a symlink");
       if (symlinks_ == ExternalSymlinks::refuse && !symlink_stays_inside(rel, h.linkpath)) {
         return hostile(shown, "symlink points outside the cache root (" + h.linkpath + ")");
       }

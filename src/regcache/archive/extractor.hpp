@@ -11,7 +11,9 @@
 
 namespace regcache {
 
-enum class ExternalSymlinks { refuse, allow };
+// Symlinks pointing outside the cached roots: recreated as saved (allow, the default) or
+// refused (--no-external-symlinks). Either way no symlink is ever followed while extracting.
+enum class ExternalSymlinks { allow, refuse };
 
 // Where entries under one archive prefix go: `prefix` itself becomes `staging_name`
 // inside the directory `parent_fd`; everything below it goes below that.

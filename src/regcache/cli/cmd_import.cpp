@@ -28,7 +28,7 @@ namespace {
 struct ImportArgs {
   std::string image, image_positional, key;
   std::vector<std::string> paths;
-  bool allow_external_symlinks = false;
+  bool no_external_symlinks = false;
 };
 
 // Returns the absolute, normalized paths, dropping any inside another one.
@@ -81,7 +81,7 @@ void run_import(const ImportArgs& a, const GlobalOptions& g) {
   std::vector<LegacyTarget> targets;
   for (size_t i = 0; i < roots.size(); ++i)
     targets.push_back({roots[i], tmp + "/r" + std::to_string(i)});
-  auto symlinks = a.allow_external_symlinks ? ExternalSymlinks::allow : ExternalSymlinks::refuse;
+  auto symlinks = a.no_external_symlinks ? ExternalSymlinks::refuse : ExternalSymlinks::allow;
   auto legacy = unwrap(restore_legacy_image(*source, reference, targets, symlinks));
   PathSpec spec;
   for (size_t i = 0; i < roots.size(); ++i) {
@@ -117,7 +117,7 @@ void run_import(const ImportArgs& a, const GlobalOptions& g) {
 }  // namespace
 
 void run_restore_from_image(const std::string& image, const std::vector<std::string>& paths,
-                            bool allow_external_symlinks, const GlobalOptions& g) {
+                            ExternalSymlinks symlinks, const GlobalOptions& g) {
   apply_verbosity(g);
   auto t0 = std::chrono::steady_clock::now();
   Anchors anchors = resolve_anchors(g);
@@ -125,7 +125,6 @@ void run_restore_from_image(const std::string& image, const std::vector<std::str
   auto [source, reference] = open_image(image, g);
   std::vector<LegacyTarget> targets;
   for (const auto& r : roots) targets.push_back({r, r});
-  auto symlinks = allow_external_symlinks ? ExternalSymlinks::allow : ExternalSymlinks::refuse;
   auto rep = unwrap(restore_legacy_image(*source, reference, targets, symlinks));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (g.json) {
@@ -155,8 +154,7 @@ void add_import_command(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--path", args->paths,
                   "An absolute path the image's cache.tgz holds (repeatable; required)")
       ->allow_extra_args(false);
-  sub->add_flag("--allow-external-symlinks", args->allow_external_symlinks,
-                "Keep symlinks that point outside the imported paths");
+  add_external_symlink_flags(sub, &args->no_external_symlinks);
   sub->callback([args, &g] { run_import(*args, g); });
 }
 

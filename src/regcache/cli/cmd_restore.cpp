@@ -21,8 +21,7 @@ namespace {
 struct RestoreArgs {
   std::string key;
   std::vector<std::string> restore_keys, positional, paths, presets, trust;
-  bool lookup_only = false, fail_on_miss = false, allow_external_symlinks = false,
-       allow_empty = false;
+  bool lookup_only = false, fail_on_miss = false, no_external_symlinks = false, allow_empty = false;
   double timeout = 300;
   std::string from_image;  // --from-image: an image of the 2021 workaround (cmd_import.cpp)
 };
@@ -60,7 +59,9 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
                          "--restore-key and --preset");
     std::vector<std::string> paths = a.positional;
     paths.insert(paths.end(), a.paths.begin(), a.paths.end());
-    return run_restore_from_image(a.from_image, paths, a.allow_external_symlinks, g);
+    return run_restore_from_image(
+        a.from_image, paths,
+        a.no_external_symlinks ? ExternalSymlinks::refuse : ExternalSymlinks::allow, g);
   }
   auto keys = resolve_keys(
       {a.key, a.restore_keys, a.presets, a.allow_empty ? EmptyMatch::allow : EmptyMatch::error}, g);
@@ -72,7 +73,7 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   o.anchors = resolve_anchors(g);
   o.lookup_only = a.lookup_only ? LookupOnly::yes : LookupOnly::no;
   o.jobs = jobs_from_env(o.jobs);
-  o.symlinks = a.allow_external_symlinks ? ExternalSymlinks::allow : ExternalSymlinks::refuse;
+  o.symlinks = a.no_external_symlinks ? ExternalSymlinks::refuse : ExternalSymlinks::allow;
   o.trust = a.trust;
   GlobalOptions gt = g;
   gt.timeout_seconds = a.timeout;
@@ -106,6 +107,14 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
 
 }  // namespace
 
+void add_external_symlink_flags(CLI::App* sub, bool* refuse) {
+  sub->add_flag("--no-external-symlinks", *refuse,
+                "Refuse symlinks that point outside the restored paths (default: recreate "
+                "them exactly as saved; none is ever followed)");
+  // Restoring them is the default now; scripts written for the old default keep working.
+  sub->add_flag("--allow-external-symlinks")->group("");
+}
+
 void add_restore_command(CLI::App& app, GlobalOptions& g) {
   auto args = std::make_shared<RestoreArgs>();
   auto* sub = app.add_subcommand("restore",
@@ -130,8 +139,7 @@ void add_restore_command(CLI::App& app, GlobalOptions& g) {
                   "Only restore entries saved from a git ref matching this glob (repeatable), "
                   "e.g. refs/heads/main, 'refs/tags/*'")
       ->allow_extra_args(false);
-  sub->add_flag("--allow-external-symlinks", args->allow_external_symlinks,
-                "Restore symlinks that point outside the cached paths");
+  add_external_symlink_flags(sub, &args->no_external_symlinks);
   sub->add_option("--from-image", args->from_image,
                   "Restore the given --path(s) from an image made by the 2021 workaround "
                   "(cache.tgz in a one-layer image; see regcache import)");

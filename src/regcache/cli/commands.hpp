@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "regcache/archive/extractor.hpp"
 #include "regcache/cli/context.hpp"
 
 namespace regcache {
@@ -21,7 +22,9 @@ void add_prune_command(CLI::App& app, GlobalOptions& g);
 void add_import_command(CLI::App& app, GlobalOptions& g);
 // Restores the paths of an image made by the 2021 workaround (restore --from-image).
 void run_restore_from_image(const std::string& image, const std::vector<std::string>& paths,
-                            bool allow_external_symlinks, const GlobalOptions& g);
+                            ExternalSymlinks symlinks, const GlobalOptions& g);
+// Adds --no-external-symlinks (sets *refuse) and the accepted no-op --allow-external-symlinks.
+void add_external_symlink_flags(CLI::App* sub, bool* refuse);
 // Adds `key`, `hash-files` and `presets` to app.
 void add_key_commands(CLI::App& app, GlobalOptions& g);
 

@@ -12,10 +12,15 @@ std::vector<const CLI::App*> commands(const CLI::App& app) {
   return app.get_subcommands([](const CLI::App*) { return true; });
 }
 
+// The options help shows: those in an empty group are accepted but not documented.
+std::vector<const CLI::Option*> visible_options(const CLI::App& app) {
+  return app.get_options([](const CLI::Option* o) { return !o->get_group().empty(); });
+}
+
 // Every option's spellings ("--key", "-q", "--quiet"), positionals and help left out.
 std::vector<std::string> option_words(const CLI::App& app) {
   std::vector<std::string> words;
-  for (const CLI::Option* o : app.get_options()) {
+  for (const CLI::Option* o : visible_options(app)) {
     if (o->get_positional() && o->get_lnames().empty() && o->get_snames().empty()) continue;
     for (const auto& s : o->get_snames()) words.push_back("-" + s);
     for (const auto& l : o->get_lnames()) words.push_back("--" + l);
@@ -63,7 +68,7 @@ std::string summary_of(const std::string& description) {
 std::string bash_completion(const CLI::App& app) {
   std::string name = app.get_name().empty() ? "regcache" : app.get_name();
   std::vector<std::string> with_value;  // global options whose next word is their value
-  for (const CLI::Option* o : app.get_options()) {
+  for (const CLI::Option* o : visible_options(app)) {
     if (o->get_expected_min() == 0) continue;
     for (const auto& l : o->get_lnames()) with_value.push_back("--" + l);
   }
@@ -105,7 +110,7 @@ std::string zsh_completion(const CLI::App& app) {
   std::string name = app.get_name().empty() ? "regcache" : app.get_name();
   auto specs = [](const CLI::App& a) {
     std::string out;
-    for (const CLI::Option* o : a.get_options()) {
+    for (const CLI::Option* o : visible_options(a)) {
       if (o->get_lnames().empty() && o->get_snames().empty()) continue;
       std::string desc = zsh_text(o->get_description());
       bool takes_value = o->get_expected_min() > 0;
@@ -140,7 +145,7 @@ std::string man_page(const CLI::App& app, const std::string& version) {
   std::string name = app.get_name().empty() ? "regcache" : app.get_name();
   auto options = [](const CLI::App& a) {
     std::string out;
-    for (const CLI::Option* o : a.get_options()) {
+    for (const CLI::Option* o : visible_options(a)) {
       if (o->get_lnames().empty() && o->get_snames().empty()) {
         if (!o->get_positional()) continue;
         out += ".TP\n.I " + roff(o->get_name(true)) + "\n" + roff(o->get_description()) + "\n";

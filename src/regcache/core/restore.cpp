@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 
 #include "regcache/archive/compression.hpp"
 #include "regcache/core/cache_paths.hpp"
@@ -17,6 +18,7 @@
 #include "regcache/util/log.hpp"
 #include "regcache/util/parallel.hpp"
 #include "regcache/util/stale.hpp"
+#include "regcache/util/symlink_policy.hpp"
 
 namespace regcache {
 
@@ -60,6 +62,21 @@ struct Staged {
   std::string staging_name;
   std::string created_from;  // the first parent directory this restore created, if any
 };
+
+// A destination root that is a symlink to a directory (a target/ the runner put on another
+// disk) is restored into the directory it points to, and the link stays as it is.
+Result<std::string> follow_root_link(const std::string& dest) {
+  struct stat st {};
+  if (::lstat(dest.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return dest;
+  if (::stat(dest.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return dest;
+  RC_CHECK(check_symlink_may_be_followed(dest));
+  char* real = ::realpath(dest.c_str(), nullptr);
+  if (!real) return errno_error("cannot follow the symlink", dest, errno);
+  std::string out(real);
+  ::free(real);
+  log_verbose("restoring " + dest + " into " + out + ", where its symlink points");
+  return out;
+}
 
 // Creates dir and its missing parents; returns the topmost one it created ("" if none).
 Result<std::string> make_parents(const std::string& dir) {
@@ -125,7 +142,8 @@ Result<std::vector<Staged>> prepare_staging(const EntryInfo& e, const RestoreOpt
     if (!keep) continue;
     Staged s;
     s.root = root;
-    s.dest = RC_TRY(resolve_anchor(o.anchors, root));
+    std::string dest = RC_TRY(resolve_anchor(o.anchors, root));
+    s.dest = RC_TRY(follow_root_link(dest));
     if (s.dest == "/") return make_error(ErrorKind::hostile, "refusing to restore onto /");
     out.push_back(std::move(s));
   }

@@ -26,7 +26,7 @@ struct RestoreOptions {
   std::vector<std::string> paths;         // restrict to these roots; empty: every root
   Anchors anchors;
   LookupOnly lookup_only = LookupOnly::no;
-  ExternalSymlinks symlinks = ExternalSymlinks::refuse;
+  ExternalSymlinks symlinks = ExternalSymlinks::allow;
   size_t jobs = 4;
   std::vector<std::string> trust;       // --trust ref patterns; empty: every entry counts
   ProgressCounter* progress = nullptr;  // blob bytes downloaded so far

@@ -1,12 +1,14 @@
 #include "regcache/core/save.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <memory>
 
@@ -70,10 +72,24 @@ Result<LayerInfo> build_layer(const std::vector<FileEntry>& entries, const Pack&
   return info;
 }
 
+// A root that is a symlink (a target/ on another disk) is saved as what it points to, under
+// the root's own name: the link alone would restore as a dangling or refused root.
+Result<std::string> followed_root(const std::string& source) {
+  struct stat st {};
+  if (::lstat(source.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return source;
+  char* real = ::realpath(source.c_str(), nullptr);
+  if (!real) return errno_error("cannot follow the symlink", source, errno);
+  std::string out(real);
+  ::free(real);
+  log_verbose("following the symlink " + source + " -> " + out);
+  return out;
+}
+
 Result<std::vector<FileEntry>> walk_roots(const PathSpec& spec) {
   std::vector<FileEntry> all;
   for (const auto& root : spec.roots) {
-    auto entries = RC_TRY(walk_tree(root.source, root.archive, exclude_filter(spec, root)));
+    std::string source = RC_TRY(followed_root(root.source));
+    auto entries = RC_TRY(walk_tree(source, root.archive, exclude_filter(spec, root)));
     for (auto& e : entries) {
       if (e.mode & 06000) {
         log_verbose("dropping setuid/setgid bits of " + source_of(e));
