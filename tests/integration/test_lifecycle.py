@@ -553,7 +553,11 @@ class MigrationTest(RegcacheTestCase):
                     self.assertEqual(sorted(json.loads(manifest["annotations"]["dev.regcache.roots"])),
                                      sorted(["ws/target", "abs" + self.ext]))
                     self.wipe()
-                    self.assertEqual(self.restore(st, key)["result"], "hit")
+                    # The absolute root is written only when named (or with --all-roots).
+                    self.assertEqual(self.restore(st, key, "target", self.ext)["result"], "hit")
+                    self.check_restored()
+                    self.wipe()
+                    self.assertEqual(self.restore(st, key, extra=["--all-roots"])["result"], "hit")
                     self.check_restored()
 
     def hostile_image(self, members):

@@ -109,5 +109,147 @@ class ExternalSymlinkTest(RegcacheTestCase):
         self.assertEqual(os.listdir(outside), [])
 
 
+
+class EmptySaveTest(RegcacheTestCase):
+    """A save whose paths hold no regular file writes nothing."""
+
+    def test_empty_directory_and_everything_excluded(self):
+        os.makedirs(os.path.join(self.ws, "empty", "sub"))
+        make_small_tree(os.path.join(self.ws, "t"))
+        for backend in BACKENDS:
+            with self.subTest(backend=backend):
+                st = self.store(backend)
+                for key, args in (("e1", ["empty"]), ("e2", ["t", "--exclude", "*.txt"])):
+                    rc, out, err = self.regcache("--store", st.ref, "--json", "save", "--key", key, *args,
+                                                 env=st.env, check=True)
+                    self.assertEqual(parse_json(out)["result"], "empty")
+                    self.assertEqual(parse_json(out)["files"], 0)
+                    self.assertIn("nothing to save under ws/", err)
+                    self.assertEqual(self.list_keys(st), [])
+                # --allow-empty keeps an empty entry, which then hits.
+                self.assertEqual(self.save(st, "e3", "empty", extra=["--allow-empty"])["result"], "saved")
+                self.assertEqual([e["key"] for e in self.list_keys(st)], ["e3"])
+                self.assertEqual(self.restore(st, "e3")["result"], "hit")
+
+
+class PartialRestoreTest(RegcacheTestCase):
+    """Paths given to restore may be roots or paths inside roots; only those are written."""
+
+    def setUp(self):
+        super().setUp()
+        self.st = self.store("layout")
+        a = os.path.join(self.ws, "a")
+        os.makedirs(os.path.join(a, "d"))
+        for rel, data in (("f", b"f\n"), ("d/x", b"x\n"), ("d/y", b"y\n")):
+            with open(os.path.join(a, rel), "wb") as f:
+                f.write(data)
+        os.link(os.path.join(a, "f"), os.path.join(a, "d", "hard"))
+        cargo = os.path.join(self.home, ".cargo")
+        for sub in ("registry/cache", "git/db"):
+            os.makedirs(os.path.join(cargo, sub))
+            with open(os.path.join(cargo, sub, "blob"), "w") as f:
+                f.write(sub)
+        self.save(self.st, "k", "a", "~/.cargo")
+        shutil.rmtree(a)
+        shutil.rmtree(cargo)
+
+    def test_a_file_inside_a_root(self):
+        # a/f and a/d/hard are one file; the archive holds its content at a/d/hard (first
+        # in order), so a/f alone is taken from there.
+        got = self.restore(self.st, "k", "a/f")
+        self.assertEqual((got["result"], got["files"]), ("hit", 1))
+        self.assertEqual(os.listdir(os.path.join(self.ws, "a")), ["f"])
+        with open(os.path.join(self.ws, "a", "f"), "rb") as f:
+            self.assertEqual(f.read(), b"f\n")
+        self.assertNoLeftovers()
+
+    def test_a_directory_inside_a_root(self):
+        got = self.restore(self.st, "k", "a/d")
+        self.assertEqual((got["result"], got["files"]), ("hit", 3))
+        self.assertEqual(sorted(os.listdir(os.path.join(self.ws, "a", "d"))), ["hard", "x", "y"])
+        self.assertEqual(os.listdir(os.path.join(self.ws, "a")), ["d"])
+
+    def test_one_part_of_home(self):
+        got = self.restore(self.st, "k", "~/.cargo/registry")
+        self.assertEqual((got["result"], got["files"]), ("hit", 1))
+        self.assertEqual(os.listdir(os.path.join(self.home, ".cargo")), ["registry"])
+        self.assertFalse(os.path.exists(os.path.join(self.ws, "a")))
+
+    def test_a_path_the_entry_does_not_hold_is_a_miss_for_it(self):
+        # Inside a root, outside every root, and beside one whose name it starts with.
+        for path, where in (("a/nothing", "ws/a/nothing"), ("b", "ws/b"), ("a2", "ws/a2")):
+            with self.subTest(path=path):
+                rc, out, err = self.regcache("--store", self.st.ref, "--json", "restore", "--key", "k", path,
+                                             check=True)
+                got = parse_json(out)
+                self.assertEqual(got["result"], "miss", err)
+                self.assertIsNone(got["matched_key"])
+                self.assertEqual(got["missing_paths"], [where])
+                self.assertIn("holds nothing under " + where, err)
+                self.assertIn("holds none of the paths asked for", got["reason"])
+                rc, out, err = self.regcache("--store", self.st.ref, "restore", "--key", "k", path,
+                                             "--fail-on-miss")
+                self.assertEqual(rc, 3, err)
+                self.assertIn("holds none of the paths asked for", err.splitlines()[-1])
+                self.assertEqual(os.listdir(self.ws), [])
+        # One path held, one not: a hit with a warning for the other.
+        rc, out, err = self.regcache("--store", self.st.ref, "--json", "restore", "--key", "k", "a/f", "b",
+                                     check=True)
+        self.assertEqual(parse_json(out)["result"], "hit")
+        self.assertEqual(parse_json(out)["missing_paths"], ["ws/b"])
+        self.assertIn("holds nothing under ws/b", err)
+
+
+class ConfinedRestoreTest(RegcacheTestCase):
+    """Whoever can write an entry chooses its roots: an entry saved with extra home/ and
+    abs/ roots, matched by a restore key or by its exact key, writes only what the job
+    asked for."""
+
+    def setUp(self):
+        super().setUp()
+        self.st = self.store("open")
+        self.planted = os.path.join(self.tmp, "elsewhere", "planted.sh")
+        os.makedirs(os.path.dirname(self.planted))
+        with open(self.planted, "w") as f:
+            f.write("echo planted\n")
+        with open(os.path.join(self.home, ".bashrc"), "w") as f:
+            f.write("echo pwned\n")
+        make_small_tree(os.path.join(self.ws, "out"))
+        self.save(self.st, "widget-evil", "out", "~/.bashrc", self.planted)
+        self.want = snapshot(os.path.join(self.ws, "out"))
+        for p in (self.planted, os.path.join(self.home, ".bashrc")):
+            os.unlink(p)
+        shutil.rmtree(os.path.join(self.ws, "out"))
+
+    def assertConfined(self):
+        self.assertFalse(os.path.exists(os.path.join(self.home, ".bashrc")), "wrote ~/.bashrc")
+        self.assertFalse(os.path.exists(self.planted), "wrote an absolute path")
+        self.assertTreeEqual(self.want, snapshot(os.path.join(self.ws, "out")))
+        shutil.rmtree(os.path.join(self.ws, "out"))
+
+    def test_bare_cli_and_named_paths(self):
+        for key, result in (("widget-1234", "partial"), ("widget-evil", "hit")):
+            for paths in ([], ["out"], ["--path", "out"]):
+                with self.subTest(key=key, paths=paths):
+                    rc, out, err = self.regcache("--store", self.st.ref, "--json", "restore", "--key", key,
+                                                 "--restore-key", "widget-", *paths, check=True)
+                    got = parse_json(out)
+                    self.assertEqual(got["result"], result)
+                    self.assertEqual(sorted(got["skipped_roots"]), sorted(["home/.bashrc", "abs" + self.planted]))
+                    said = [l for l in err.splitlines() if "home/.bashrc" in l]
+                    self.assertEqual(len(said), 1, err)
+                    self.assertIn("abs" + self.planted, said[0])
+                    self.assertConfined()
+
+    def test_all_roots_writes_every_root_and_says_so(self):
+        rc, out, err = self.regcache("--store", self.st.ref, "--json", "restore", "--key", "widget-evil",
+                                     "--all-roots", check=True)
+        self.assertEqual(parse_json(out)["result"], "hit")
+        self.assertIn("--all-roots: restoring", err)
+        self.assertIn("home/.bashrc", err)
+        self.assertTrue(os.path.exists(self.planted))
+        self.assertTrue(os.path.exists(os.path.join(self.home, ".bashrc")))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -183,6 +183,11 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
       auto target = normalize_archive_path(h.linkpath);
       std::string prefix = root.prefix + "/";
       if (!target || target->compare(0, prefix.size(), prefix) != 0) {
+        std::string scope = root.scope + "/";
+        if (target && !root.scope.empty() && target->compare(0, scope.size(), scope) == 0) {
+          skipped_links_.push_back({shown, *target});  // its content lies in a part not restored
+          return {};
+        }
         return hostile(shown, "hard link points outside the cache root (" + h.linkpath + ")");
       }
       std::string trel = target->substr(prefix.size());

@@ -18,9 +18,12 @@ enum class ExternalSymlinks { allow, refuse };
 // Where entries under one archive prefix go: `prefix` itself becomes `staging_name`
 // inside the directory `parent_fd`; everything below it goes below that.
 struct ExtractRoot {
-  std::string prefix;        // e.g. "ws/target"
+  std::string prefix;        // e.g. "ws/target", or "ws/target/debug" for part of a root
   int parent_fd = -1;        // open directory that holds the staging location
   std::string staging_name;  // e.g. ".regcache-stage-1a2b"
+  // The cache root holding prefix, when prefix is only part of it ("" when it is the
+  // root): a hard link to elsewhere in the root cannot be made, and is skipped.
+  std::string scope;
 };
 
 // Metadata of directories, applied after every layer has been extracted.
@@ -58,6 +61,13 @@ class Extractor : public TarEntryHandler {
   // Number of regular files and bytes written so far.
   uint64_t files() const { return files_; }
   uint64_t bytes() const { return bytes_; }
+  // A hard link skipped because its target lies in the root outside the restored part.
+  struct SkippedLink {
+    std::string link;    // archive path of the link
+    std::string target;  // archive path of the file it links to
+  };
+  // Returns the hard links skipped so far.
+  const std::vector<SkippedLink>& skipped_links() const { return skipped_links_; }
 
  private:
   Result<int> open_dir(const ExtractRoot& root, const std::string& rel_dir);
@@ -71,6 +81,7 @@ class Extractor : public TarEntryHandler {
   int cached_fd_ = -1;
   std::string cached_key_;
   uint64_t files_ = 0, bytes_ = 0;
+  std::vector<SkippedLink> skipped_links_;
 };
 
 }  // namespace regcache

@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -21,25 +22,33 @@ namespace {
 struct RestoreArgs {
   std::string key;
   std::vector<std::string> restore_keys, positional, paths, presets, trust;
-  bool lookup_only = false, fail_on_miss = false, no_external_symlinks = false, allow_empty = false;
+  bool lookup_only = false, fail_on_miss = false, no_external_symlinks = false, allow_empty = false,
+       all_roots = false;
   double timeout = 300;
   std::string from_image;  // --from-image: an image of the 2021 workaround (cmd_import.cpp)
 };
 
 void report(const RestoreReport& r, const GlobalOptions& g, bool lookup_only) {
   if (g.json) {
+    const bool miss = r.result == "miss";
     nlohmann::json j = {
         {"result", r.result},
         {"key", r.key},
-        {"matched_key", r.matched_key.empty() ? nlohmann::json() : nlohmann::json(r.matched_key)},
+        {"matched_key",
+         r.matched_key.empty() || miss ? nlohmann::json() : nlohmann::json(r.matched_key)},
         {"files", r.files},
         {"bytes", r.bytes},
         {"downloaded_bytes", r.downloaded_bytes},
         {"seconds", r.seconds}};
+    if (!r.miss_reason.empty()) j["reason"] = r.miss_reason;
+    if (!r.missing_paths.empty()) j["missing_paths"] = r.missing_paths;
+    if (!r.skipped_roots.empty()) j["skipped_roots"] = r.skipped_roots;
     print_line(j.dump());
   }
   if (r.result == "miss") {
-    log_info(fmt::format("Cache miss for key {}", r.key));
+    log_info(r.miss_reason.empty()
+                 ? fmt::format("Cache miss for key {}", r.key)
+                 : fmt::format("Cache miss for key {}: {}", r.key, r.miss_reason));
   } else if (lookup_only) {
     log_info(fmt::format("Cache {} for key {} (matched {}); lookup only, nothing restored",
                          r.result, r.key, r.matched_key));
@@ -70,6 +79,8 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   o.restore_keys = keys.restore_keys;
   o.paths = a.positional;
   o.paths.insert(o.paths.end(), a.paths.begin(), a.paths.end());
+  o.preset_paths = keys.preset_paths;
+  o.all_roots = a.all_roots ? AllRoots::yes : AllRoots::no;
   o.anchors = resolve_anchors(g);
   o.lookup_only = a.lookup_only ? LookupOnly::yes : LookupOnly::no;
   o.jobs = jobs_from_env(o.jobs);
@@ -80,6 +91,7 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   auto store = open_store(gt);
   ProgressCounter progress;
   o.progress = &progress;
+  const auto t0 = std::chrono::steady_clock::now();
   auto restored = [&] {
     ProgressReporter reporter("restoring", &progress, progress_style_from_env());
     return restore_entry(*store, o);
@@ -91,6 +103,8 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
     RestoreReport miss;
     miss.result = "miss";
     miss.key = keys.key;
+    miss.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    miss.miss_reason = fmt::format("the restore timed out after {:g}s (--timeout)", a.timeout);
     restored = miss;
   }
   auto rep = unwrap(std::move(restored));
@@ -101,8 +115,11 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   report(rep, g, a.lookup_only);
   append_summary(g, {"restore", rep.key, rep.result, rep.matched_key, rep.files, rep.bytes,
                      rep.downloaded_bytes, 0, 0, rep.seconds});
-  if (rep.result == "miss" && a.fail_on_miss)
-    throw CommandError(3, "no cache entry for key " + keys.key);
+  if (rep.result == "miss" && a.fail_on_miss) {
+    throw CommandError(3, rep.miss_reason.empty()
+                              ? "no cache entry for key " + keys.key
+                              : "cache miss for key " + keys.key + ": " + rep.miss_reason);
+  }
 }
 
 }  // namespace
@@ -127,9 +144,13 @@ void add_restore_command(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--restore-key", args->restore_keys,
                   "Key prefix to fall back on, in order (repeatable)")
       ->allow_extra_args(false);
-  sub->add_option("paths", args->positional, "Restore only these paths of the entry");
+  sub->add_option("paths", args->positional,
+                  "Restore only these paths of the entry (roots, or paths inside them)");
   sub->add_option("--path", args->paths, "Restore only this path of the entry (repeatable)")
       ->allow_extra_args(false);
+  sub->add_flag("--all-roots", args->all_roots,
+                "Without paths, restore every root of the entry, also those outside the "
+                "workspace (home/…, abs/…); by default only the workspace's");
   sub->add_flag("--lookup-only", args->lookup_only, "Only report whether an entry matches");
   sub->add_flag("--fail-on-miss", args->fail_on_miss, "Exit with status 3 when nothing matches");
   sub->add_option("--timeout", args->timeout,

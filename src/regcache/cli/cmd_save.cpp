@@ -37,6 +37,7 @@ void report(const SaveReport& r, const GlobalOptions& g) {
                         {"seconds", r.seconds}};
     print_line(j.dump());
   }
+  if (r.result == "empty") return;  // the warning said why
   if (r.result == "exists") {
     log_info(fmt::format(
         "Cache entry for key {} already exists; nothing saved (use --force to replace)", r.key));
@@ -73,6 +74,7 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
   o.excludes.insert(o.excludes.end(), keys.preset_excludes.begin(), keys.preset_excludes.end());
   o.anchors = resolve_anchors(g);
   o.overwrite = a.force ? Overwrite::yes : Overwrite::no;
+  o.empty = a.allow_empty ? EmptySave::keep : EmptySave::skip;
   o.compression = a.compression == "gzip" ? Compression::gzip : Compression::zstd;
   int max_level = o.compression == Compression::gzip ? 9 : 19;
   o.level = a.level >= 0 ? a.level : (o.compression == Compression::gzip ? 6 : 3);
@@ -127,7 +129,9 @@ void add_save_command(CLI::App& app, GlobalOptions& g) {
                   "Cache key or key template (at most 512 characters, no comma)");
   sub->add_option("--preset", args->presets, "Cache what an ecosystem needs (regcache presets)")
       ->allow_extra_args(false);
-  sub->add_flag("--allow-empty", args->allow_empty, "Let hashFiles match nothing");
+  sub->add_flag("--allow-empty", args->allow_empty,
+                "Let hashFiles match nothing, and save an entry even when the paths hold no "
+                "regular file (by default such a save writes nothing)");
   sub->add_option("paths", args->positional, "Paths to save ('~', globs and !exclusions work)");
   sub->add_option("--path", args->paths, "A path to save (repeatable)")->allow_extra_args(false);
   sub->add_option("--exclude", args->excludes, "Leave out paths matching a glob (repeatable)")

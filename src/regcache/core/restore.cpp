@@ -8,12 +8,15 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 
 #include "regcache/archive/compression.hpp"
 #include "regcache/core/cache_paths.hpp"
 #include "regcache/core/git_origin.hpp"
 #include "regcache/core/key_tag.hpp"
 #include "regcache/core/place.hpp"
+#include "regcache/core/restore_selection.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/parallel.hpp"
@@ -56,8 +59,9 @@ uint64_t layer_limit(const Descriptor& d, const EntryInfo& e) {
 }
 
 struct Staged {
-  std::string root;  // archive root
-  std::string dest;  // absolute destination
+  std::string root;   // archive path extracted (a root, or a path inside one)
+  std::string scope;  // the root holding it, when it is only part of one
+  std::string dest;   // absolute destination
   int parent_fd = -1;
   std::string staging_name;
   std::string created_from;  // the first parent directory this restore created, if any
@@ -89,60 +93,97 @@ Result<std::string> make_parents(const std::string& dir) {
   return top;
 }
 
-Status restore_layer(Store& store, const Descriptor& d, const EntryInfo& e,
-                     const std::vector<ExtractRoot>& roots, ExternalSymlinks symlinks,
-                     DirFixups* fixups, std::atomic<uint64_t>* files, std::atomic<uint64_t>* bytes,
-                     ProgressCounter* progress) {
-  auto fail = [&](const Error& err) {
-    return make_error(err.kind, "layer " + d.digest + ": " + err.message);
-  };
-  auto comp = compression_for_media_type(d.media_type);
-  if (!comp.ok()) return fail(comp.error());
-  Extractor extractor(roots, symlinks, fixups);
-  TarReader tar(&extractor);
-  auto decomp = make_decompressor(comp.value(), layer_limit(d, e), &tar);
-  StopOnError guard(decomp.get());
-  HashingSink hash(&guard);
-  LimitSink limit(&hash, d.size, "the blob");
-  ProgressSink counted(&limit, progress);
-  Status st = store.get_blob(d, &counted);
-  if (!st.ok() && st.error().kind != ErrorKind::integrity) return st;  // transport, not content
-  if (!st.ok()) return fail(st.error());
-  if (hash.bytes() != d.size) {
-    return fail(make_error(ErrorKind::integrity, "size does not match the manifest (" +
-                                                     std::to_string(d.size) + " bytes declared)"));
+// Extracts layers of one entry into the staging locations, collecting what every layer
+// adds up to (files, bytes, directory fix-ups, hard links left for a second pass).
+struct LayerExtraction {
+  Store& store;
+  const EntryInfo& entry;
+  ExternalSymlinks symlinks;
+  ProgressCounter* progress;
+  DirFixups fixups;
+  std::atomic<uint64_t> files{0}, bytes{0}, downloaded{0};
+  std::mutex mu;
+  std::vector<std::pair<size_t, Extractor::SkippedLink>> skipped;  // (layer, link)
+
+  // Streams layer i through digest check, decompression and extraction into roots.
+  Status run(size_t i, const std::vector<ExtractRoot>& roots) {
+    const Descriptor& d = entry.layers[i];
+    auto fail = [&](const Error& err) {
+      return make_error(err.kind, "layer " + d.digest + ": " + err.message);
+    };
+    auto comp = compression_for_media_type(d.media_type);
+    if (!comp.ok()) return fail(comp.error());
+    Extractor extractor(roots, symlinks, &fixups);
+    TarReader tar(&extractor);
+    auto decomp = make_decompressor(comp.value(), layer_limit(d, entry), &tar);
+    StopOnError guard(decomp.get());
+    HashingSink hash(&guard);
+    LimitSink limit(&hash, d.size, "the blob");
+    ProgressSink counted(&limit, progress);
+    Status st = store.get_blob(d, &counted);
+    if (!st.ok() && st.error().kind != ErrorKind::integrity) return st;  // transport, not content
+    if (!st.ok()) return fail(st.error());
+    if (hash.bytes() != d.size) {
+      return fail(make_error(
+          ErrorKind::integrity,
+          "size does not match the manifest (" + std::to_string(d.size) + " bytes declared)"));
+    }
+    if (hash.digest() != d.digest)
+      return fail(make_error(ErrorKind::integrity, "content does not match its digest"));
+    st = guard.finish();
+    if (!st.ok()) return fail(st.error());
+    {
+      std::lock_guard lock(mu);
+      for (const auto& link : extractor.skipped_links()) skipped.emplace_back(i, link);
+    }
+    files += extractor.files();
+    bytes += extractor.bytes();
+    downloaded += d.size;
+    return {};
   }
-  if (hash.digest() != d.digest)
-    return fail(make_error(ErrorKind::integrity, "content does not match its digest"));
-  st = guard.finish();
-  if (!st.ok()) return fail(st.error());
-  *files += extractor.files();
-  *bytes += extractor.bytes();
+};
+
+void discard(std::vector<Staged>& staged);
+
+// True when extraction created the staging location (something lay under its prefix).
+bool was_staged(const Staged& s) {
+  struct stat st {};
+  return ::fstatat(s.parent_fd, s.staging_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+void remove_created_parents(const std::vector<Staged>& staged);
+
+// Refuses an entry naming a root that is unsafe or would land on "/", whether or not this
+// restore writes it: no regcache save makes such an entry.
+Status check_roots(const EntryInfo& e, const Anchors& anchors) {
+  for (const auto& root : e.roots) {
+    std::string dest = RC_TRY(resolve_anchor(anchors, root));
+    if (dest == "/") return make_error(ErrorKind::hostile, "refusing to restore onto /");
+  }
   return {};
 }
 
-void discard(std::vector<Staged>& staged);
-void remove_created_parents(const std::vector<Staged>& staged);
+// The paths the job asked for, in archive form: named ones, then the presets'.
+Result<std::vector<WantedPath>> wanted_paths(const RestoreOptions& o) {
+  std::vector<WantedPath> out;
+  auto add = [&](const std::string& p, PathOrigin origin) -> Status {
+    if (p.empty() || p[0] == '!') return {};  // exclusions only matter to a save
+    std::string abs = RC_TRY(absolute_path(p, o.anchors.home));
+    out.push_back({anchor_path(o.anchors, abs), origin});
+    return {};
+  };
+  for (const auto& p : o.paths) RC_CHECK(add(p, PathOrigin::named));
+  for (const auto& p : o.preset_paths) RC_CHECK(add(p, PathOrigin::preset));
+  return out;
+}
 
-Result<std::vector<Staged>> prepare_staging(const EntryInfo& e, const RestoreOptions& o) {
-  std::vector<std::string> wanted;
-  if (!o.paths.empty()) {
-    for (const auto& p : o.paths) {
-      if (p.empty() || p[0] == '!') continue;
-      std::string abs = RC_TRY(absolute_path(p, o.anchors.home));
-      wanted.push_back(anchor_path(o.anchors, abs));
-    }
-  }
+Result<std::vector<Staged>> prepare_staging(const std::vector<RootPick>& picks,
+                                            const RestoreOptions& o) {
   std::vector<Staged> out;
-  for (const auto& root : e.roots) {  // every root resolved before anything is created
-    bool keep =
-        wanted.empty() || std::any_of(wanted.begin(), wanted.end(), [&](const std::string& w) {
-          return root == w || root.rfind(w + "/", 0) == 0;
-        });
-    if (!keep) continue;
+  for (const auto& pick : picks) {  // every destination resolved before anything is created
     Staged s;
-    s.root = root;
-    std::string dest = RC_TRY(resolve_anchor(o.anchors, root));
+    s.root = pick.prefix;
+    if (pick.prefix != pick.scope) s.scope = pick.scope;
+    std::string dest = RC_TRY(resolve_anchor(o.anchors, pick.prefix));
     s.dest = RC_TRY(follow_root_link(dest));
     if (s.dest == "/") return make_error(ErrorKind::hostile, "refusing to restore onto /");
     out.push_back(std::move(s));
@@ -162,13 +203,33 @@ Result<std::vector<Staged>> prepare_staging(const EntryInfo& e, const RestoreOpt
     remove_stale(parent, ".regcache-stage-");  // left by a killed restore
     s.staging_name = owned_temp_name(".regcache-stage-");
   }
-  for (const auto& w : wanted) {
-    bool found = std::any_of(e.roots.begin(), e.roots.end(), [&](const std::string& r) {
-      return r == w || r.rfind(w + "/", 0) == 0;
-    });
-    if (!found) log_warning("the entry holds nothing under " + w);
-  }
   return out;
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+// Says once what the selection leaves out, and why.
+void explain_selection(const Selection& sel, const RestoreOptions& o, const std::string& key) {
+  for (const auto& w : sel.unheld) log_warning("entry " + key + " holds nothing under " + w);
+  for (const auto& w : sel.optional) log_verbose("entry " + key + " holds nothing under " + w);
+  if (!sel.skipped.empty() && o.paths.empty() && o.preset_paths.empty()) {
+    log_warning("not restoring " + joined(sel.skipped) +
+                ": outside the workspace (name them as paths, or pass --all-roots)");
+  } else if (!sel.skipped.empty()) {
+    log_info("Not restoring " + joined(sel.skipped) + " of entry " + key +
+             ": not among the paths asked for");
+  }
+  if (o.all_roots == AllRoots::yes && o.paths.empty() && o.preset_paths.empty()) {
+    std::vector<std::string> outside;
+    for (const auto& p : sel.picks) {
+      if (!archive_path_within(p.prefix, "ws")) outside.push_back(p.prefix);
+    }
+    if (!outside.empty()) log_warning("--all-roots: restoring " + joined(outside) + " too");
+  }
 }
 
 // After a failed restore: removes the parent directories it created, if still empty.
@@ -234,6 +295,44 @@ void discard(std::vector<Staged>& staged) {
     ::close(s.parent_fd);
     s.parent_fd = -1;
   }
+}
+
+// A path restored on its own may hold a hard link to a file elsewhere in its root, whose
+// content the first pass did not write. Each such file is taken from its layer again and
+// written at the first link's place; the other links to it are linked to that one.
+Status materialize_links(LayerExtraction& x, const std::vector<Staged>& staged) {
+  std::map<size_t, std::map<std::string, std::vector<std::pair<const Staged*, std::string>>>> plan;
+  for (const auto& [layer, link] : x.skipped) {
+    for (const auto& s : staged) {
+      if (!archive_path_within(link.link, s.root)) continue;
+      std::string rel = link.link == s.root ? "" : link.link.substr(s.root.size() + 1);
+      plan[layer][link.target].emplace_back(&s, rel);
+    }
+  }
+  for (auto& [layer, targets] : plan) {
+    std::vector<ExtractRoot> roots;
+    for (auto& [target, links] : targets) {
+      const auto& [s, rel] = links.front();
+      roots.push_back(
+          {target, s->parent_fd, rel.empty() ? s->staging_name : s->staging_name + "/" + rel, ""});
+    }
+    x.skipped.clear();
+    RC_CHECK(x.run(layer, roots));
+    for (auto& [target, links] : targets) {
+      const auto& [first, first_rel] = links.front();
+      std::string from =
+          first_rel.empty() ? first->staging_name : first->staging_name + "/" + first_rel;
+      for (size_t i = 1; i < links.size(); ++i) {
+        const auto& [s, rel] = links[i];
+        std::string to = rel.empty() ? s->staging_name : s->staging_name + "/" + rel;
+        if (::linkat(first->parent_fd, from.c_str(), s->parent_fd, to.c_str(), 0) != 0)
+          return errno_error("cannot create hard link", links[i].second, errno);
+        ++x.files;
+      }
+      log_verbose(links.front().second + ": its content taken from " + target);
+    }
+  }
+  return {};
 }
 
 }  // namespace
@@ -307,30 +406,53 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
     return make_error(ErrorKind::integrity,
                       "entry " + found->tag + " is not a regcache entry (no roots)");
   }
+  RC_CHECK(check_roots(e, o.anchors));
+  auto wanted = RC_TRY(wanted_paths(o));
+  Selection sel = select_roots(e.roots, wanted, o.all_roots);
+  explain_selection(sel, o, rep.matched_key);
+  rep.missing_paths = sel.unheld;
+  rep.skipped_roots = sel.skipped;
+  if (sel.picks.empty()) {
+    rep.result = "miss";
+    rep.miss_reason = sel.unheld.empty() && sel.optional.empty()
+                          ? "entry " + rep.matched_key + " holds nothing inside the workspace"
+                          : "entry " + rep.matched_key + " holds none of the paths asked for";
+    return done();
+  }
   RC_CHECK(check_entry(store, *found));
-  auto staged = RC_TRY(prepare_staging(e, o));
+  auto staged = RC_TRY(prepare_staging(sel.picks, o));
   std::vector<ExtractRoot> roots;
-  for (const auto& s : staged) roots.push_back({s.root, s.parent_fd, s.staging_name});
-  DirFixups fixups;
-  std::atomic<uint64_t> files{0}, bytes{0};
+  for (const auto& s : staged) roots.push_back({s.root, s.parent_fd, s.staging_name, s.scope});
+  LayerExtraction x{store, e, o.symlinks, o.progress};
   if (o.progress) {
     for (const auto& l : e.layers) o.progress->total += l.size;
   }
-  Status st = parallel_for(e.layers.size(), o.jobs, [&](size_t i) {
-    return restore_layer(store, e.layers[i], e, roots, o.symlinks, &fixups, &files, &bytes,
-                         o.progress);
-  });
-  if (st.ok()) st = fixups.apply();
+  Status st = parallel_for(e.layers.size(), o.jobs, [&](size_t i) { return x.run(i, roots); });
+  if (st.ok() && !x.skipped.empty()) st = materialize_links(x, staged);
+  if (st.ok()) st = x.fixups.apply();
   if (st.ok()) st = check_destinations(staged);
+  size_t placed = 0;
+  std::vector<Staged> unplaced;  // paths inside roots that the entry turned out not to hold
   for (size_t i = 0; st.ok() && i < staged.size(); ++i) {
+    if (!staged[i].scope.empty() && !was_staged(staged[i])) {
+      log_warning("entry " + rep.matched_key + " holds nothing under " + staged[i].root);
+      rep.missing_paths.push_back(staged[i].root);
+      unplaced.push_back(staged[i]);
+      continue;
+    }
     st = place_staged(staged[i].parent_fd, staged[i].staging_name, staged[i].dest);
+    ++placed;
   }
   discard(staged);
-  if (!st.ok()) remove_created_parents(staged);
+  remove_created_parents(st.ok() ? unplaced : staged);
   RC_CHECK(st);
-  for (const auto& l : e.layers) rep.downloaded_bytes += l.size;
-  rep.files = files;
-  rep.bytes = bytes;
+  rep.downloaded_bytes = x.downloaded;
+  rep.files = x.files;
+  rep.bytes = x.bytes;
+  if (placed == 0) {
+    rep.result = "miss";
+    rep.miss_reason = "entry " + rep.matched_key + " holds none of the paths asked for";
+  }
   return done();
 }
 

@@ -14,6 +14,7 @@
 #include "regcache/archive/extractor.hpp"
 #include "regcache/core/anchor.hpp"
 #include "regcache/core/entry_format.hpp"
+#include "regcache/core/restore_selection.hpp"
 #include "regcache/store/store.hpp"
 
 namespace regcache {
@@ -23,7 +24,9 @@ enum class LookupOnly { no, yes };
 struct RestoreOptions {
   std::string key;
   std::vector<std::string> restore_keys;  // prefixes, in order
-  std::vector<std::string> paths;         // restrict to these roots; empty: every root
+  std::vector<std::string> paths;         // restore only these (roots, or paths inside roots)
+  std::vector<std::string> preset_paths;  // and these, which the entry may not hold
+  AllRoots all_roots = AllRoots::no;      // no paths: every root, not only the workspace's
   Anchors anchors;
   LookupOnly lookup_only = LookupOnly::no;
   ExternalSymlinks symlinks = ExternalSymlinks::allow;
@@ -38,6 +41,9 @@ struct RestoreReport {
   std::string matched_digest;  // manifest digest of the restored entry
   uint64_t files = 0, bytes = 0, downloaded_bytes = 0;
   double seconds = 0;
+  std::vector<std::string> missing_paths;  // paths asked for that the entry does not hold
+  std::vector<std::string> skipped_roots;  // roots of the entry this restore did not write
+  std::string miss_reason;  // why an entry that matched still gave a miss ("" otherwise)
 };
 
 struct FoundEntry {

@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "regcache/util/fs.hpp"
-#include "regcache/util/stale.hpp"
 #include "regcache/util/log.hpp"
+#include "regcache/util/stale.hpp"
 
 namespace regcache {
 

@@ -108,6 +108,12 @@ Result<std::vector<FileEntry>> walk_roots(const PathSpec& spec) {
   return all;
 }
 
+bool holds_a_file(const std::vector<FileEntry>& entries) {
+  return std::any_of(entries.begin(), entries.end(), [](const FileEntry& e) {
+    return e.type == FileType::regular || e.type == FileType::hardlink;
+  });
+}
+
 // Returns true (and fills the report from it) when the tag already holds this key.
 Result<bool> already_saved(Store& store, const std::string& tag, const SaveOptions& o,
                            SaveReport* rep) {
@@ -343,6 +349,16 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
     return rep;
   }
   auto entries = RC_TRY(walk_roots(spec));
+  if (o.empty == EmptySave::skip && !holds_a_file(entries)) {
+    // An empty entry would hit forever and restore nothing: a build that has not made its
+    // cache yet must not stop the next one from saving it.
+    std::string roots;
+    for (const auto& r : spec.roots) roots += (roots.empty() ? "" : ", ") + r.archive;
+    log_warning("nothing to save under " + roots + " (no regular file); no entry written");
+    rep.result = "empty";
+    rep.seconds = since(t0);
+    return rep;
+  }
   Base base;
   if (auto b = load_base(store, o); b.ok()) {
     base = std::move(b).value();

@@ -21,6 +21,9 @@ namespace regcache {
 
 enum class Overwrite { no, yes };
 
+// A save whose paths hold no regular file: write nothing ("empty"), or an empty entry.
+enum class EmptySave { skip, keep };
+
 struct SaveOptions {
   std::string key;
   std::vector<std::string> paths;           // as given: may hold '~', globs and "!exclusions"
@@ -28,6 +31,7 @@ struct SaveOptions {
   std::vector<std::string> optional_paths;  // from presets: saved when present
   Anchors anchors;
   Overwrite overwrite = Overwrite::no;
+  EmptySave empty = EmptySave::skip;
   Compression compression = Compression::zstd;
   int level = 3;
   std::optional<PackOptions> packs;        // nullopt: sized from the cache (see choose_packs)
@@ -46,7 +50,7 @@ struct SaveOptions {
 };
 
 struct SaveReport {
-  std::string result;  // "saved" or "exists"
+  std::string result;  // "saved", "exists" or "empty" (nothing to save, nothing written)
   std::string key, tag, digest;
   std::string base_key;  // the entry whose layers were considered for reuse, if any
   uint64_t files = 0, bytes = 0, uploaded_bytes = 0, layers = 0, reused_layers = 0;
@@ -54,7 +58,8 @@ struct SaveReport {
 };
 
 // Saves the paths under the key; "exists" (nothing read or uploaded) when the key is
-// stored already and overwrite is no.
+// stored already and overwrite is no; "empty" (nothing written) when the paths hold no
+// regular file and empty is skip.
 Result<SaveReport> save_entry(Store& store, const SaveOptions& options);
 
 }  // namespace regcache
