@@ -13,6 +13,8 @@ function restoreArgs(options) {
   if (options.key) args.push('--key', options.key);
   for (const prefix of options.restoreKeys) args.push('--restore-key', prefix);
   for (const preset of options.presets) args.push('--preset', preset);
+  // Only these paths (and the presets') are written, whatever roots the entry holds.
+  for (const p of options.paths) args.push('--path', p);
   if (options.lookupOnly) args.push('--lookup-only');
   if (options.failOnCacheMiss) args.push('--fail-on-miss');
   if (!options.externalSymlinks) args.push('--no-external-symlinks');

