@@ -257,12 +257,14 @@ class PermissionDeniedTest(LocalFaultCase):
         shutil.rmtree(os.path.join(self.ws, "target"))
         os.chown(self.ws, NOBODY, NOBODY)  # the destination is not the problem here
         listing = tree_listing(self.tmp)
-        for args in (["save", "--key", "k2", "."], ["restore", "--key", "k"]):
-            with self.subTest(command=args[0]):
-                rc, out, err = self.as_nobody("--store", "oci:" + store_dir, *args)
-                self.fails_cleanly(rc, out, err, mentions=["Permission denied", store_dir])
-                self.assertEqual(tree_listing(self.tmp), listing)
-                self.assertNoTemp()
+        rc, out, err = self.as_nobody("--store", "oci:" + store_dir, "save", "--key", "k2", ".")
+        self.fails_cleanly(rc, out, err, mentions=["Permission denied", store_dir])
+        self.assertEqual(tree_listing(self.tmp), listing)
+        self.assertNoTemp()
+        # Reading needs no write access (tests/integration/test_environments.py has more).
+        rc, out, err = self.as_nobody("--store", "oci:" + store_dir, "restore", "--key", "k")
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(os.path.exists(os.path.join(self.ws, "target", "a.txt")))
 
     def test_restore_into_unwritable_directory(self):
         target = os.path.join(self.ws, "target")

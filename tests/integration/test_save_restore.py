@@ -237,10 +237,16 @@ class SaveRestoreMixin:
         self.assertFalse(os.path.exists(self.target))
         self.assertEqual(self.restore(self.st, "list-b")["result"], "hit")
 
-        # Deleting what is not there is an error that names the key.
-        rc, out, err = self.regcache("--store", self.st.ref, "delete", "list-a", env=self.st.env)
-        self.assertNotEqual(rc, 0)
-        self.assertIn("list-a", err)
+        # Deleting what is not there is a warning naming the key: delete is idempotent, and
+        # every key given is deleted.
+        rc, out, err = self.regcache("--store", self.st.ref, "--json", "delete", "list-a", "list-b",
+                                     env=self.st.env)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("no cache entry for key list-a", err)
+        got = parse_json(out)
+        self.assertEqual([(k["key"], k["result"]) for k in got["keys"]], [("list-a", "missing"), ("list-b", "deleted")])
+        self.assertEqual((got["deleted"], got["missing"]), (1, 1))
+        self.assertEqual(self.list_keys(self.st), [])
 
     # -- keys that are not tags ------------------------------------------------------
 
@@ -504,7 +510,12 @@ class UsageErrorTest(RegcacheTestCase):
         self.assertTrue(err.strip(), "a usage error says something on stderr")
         if mention:
             self.assertIn(mention, err)
-        self.assertEqual(out, "", "nothing on stdout for a usage error")
+        if "--json" in args:  # one error object, naming the problem and the exit code
+            got = parse_json(out)
+            self.assertEqual((got["result"], got["exit_code"]), ("error", 2))
+            self.assertIn(got["error"], err)
+        else:
+            self.assertEqual(out, "", "nothing on stdout for a usage error")
         self.assertFalse(os.path.exists(self.store_dir), "a usage error created the store")
         self.assertEqual(tree_listing(self.tmp), self.before)
 

@@ -17,24 +17,46 @@ struct DeleteArgs {
   std::vector<std::string> keys;
 };
 
+// Deletes one key's entry: "deleted", or "missing" (a warning: delete is idempotent).
+Result<nlohmann::json> delete_one(Store& store, const std::string& key) {
+  std::string tag = tag_for_key(key);
+  auto m = RC_TRY(store.get_manifest(tag));
+  auto info = m ? parse_manifest(m->bytes) : Result<EntryInfo>(Error{});
+  if (!m || !info.ok() || (info->key != key && !(info->key.empty() && tag == key))) {
+    log_warning("no cache entry for key " + key + " in " + store.describe() +
+                "; nothing to delete");
+    return nlohmann::json{{"key", key}, {"result", "missing"}};
+  }
+  RC_CHECK(store.delete_manifest(m->digest));
+  log_info("Deleted cache entry " + key);
+  return nlohmann::json{{"key", key}, {"result", "deleted"}, {"digest", m->digest}};
+}
+
 void run_delete(const DeleteArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
   for (const auto& key : a.keys) unwrap(validate_key(key));
-  auto store = open_store(g);
-  nlohmann::json out = nlohmann::json::array();
+  auto store = open_store(g, StoreUse::read);
+  nlohmann::json keys = nlohmann::json::array();
+  size_t deleted = 0, missing = 0;
+  auto print = [&](const char* result) {
+    if (!g.json) return;
+    print_line(nlohmann::json{
+        {"result", result}, {"deleted", deleted}, {"missing", missing}, {"keys", keys}}
+                   .dump());
+  };
   for (const auto& key : a.keys) {
-    unwrap(validate_key(key));
-    std::string tag = tag_for_key(key);
-    auto m = unwrap(store->get_manifest(tag));
-    auto info = m ? parse_manifest(m->bytes) : Result<EntryInfo>(Error{});
-    if (!m || !info.ok() || (info->key != key && !(info->key.empty() && tag == key))) {
-      throw CommandError(1, "no cache entry for key " + key + " in " + store->describe());
+    auto one = delete_one(*store, key);
+    if (!one.ok()) {
+      // A failure that is not about this key (credentials, the network, a registry that
+      // refuses deletes) would fail the others too: stop, with the record of what was done.
+      keys.push_back({{"key", key}, {"result", "error"}, {"error", one.error().message}});
+      print("error");
+      unwrap(Status(one.error()));
     }
-    unwrap(store->delete_manifest(m->digest));
-    log_info("Deleted cache entry " + key);
-    out.push_back({{"key", key}, {"digest", m->digest}});
+    (one->at("result") == "deleted" ? deleted : missing)++;
+    keys.push_back(std::move(one).value());
   }
-  if (g.json) print_line(out.dump());
+  print("ok");
 }
 
 }  // namespace

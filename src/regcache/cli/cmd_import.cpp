@@ -53,7 +53,7 @@ std::pair<std::unique_ptr<Store>, std::string> open_image(const std::string& tex
   ImageRef ref = unwrap(parse_image_ref(text));
   GlobalOptions gi = g;
   gi.store = ref.store;
-  return {open_store(gi), ref.reference};
+  return {open_store(gi, StoreUse::read), ref.reference};
 }
 
 std::string temp_root() {
@@ -70,7 +70,7 @@ void run_import(const ImportArgs& a, const GlobalOptions& g) {
   Anchors anchors = resolve_anchors(g);
   auto roots = absolute_roots(a.paths, anchors);
   auto [source, reference] = open_image(image, g);
-  auto store = open_store(g);
+  auto store = open_store(g, StoreUse::write);
   remove_stale(temp_root(), ".regcache-stage-");
   std::string tmp = temp_root() + "/" + owned_temp_name(".regcache-stage-");
   if (::mkdir(tmp.c_str(), 0700) != 0) unwrap(Status(errno_error("cannot create", tmp, errno)));

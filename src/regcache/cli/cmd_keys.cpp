@@ -38,8 +38,9 @@ void run_hash_files(const KeyArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
   if (a.globs.empty()) throw CommandError(2, "hash-files needs at least one glob");
   Anchors anchors = resolve_anchors(g);
-  print_line(unwrap(hash_files(a.globs, anchors.workspace,
-                               a.allow_empty ? EmptyMatch::allow : EmptyMatch::error)));
+  std::string digest = unwrap(hash_files(a.globs, anchors.workspace,
+                                         a.allow_empty ? EmptyMatch::allow : EmptyMatch::error));
+  print_line(g.json ? nlohmann::json{{"digest", digest}, {"globs", a.globs}}.dump() : digest);
 }
 
 void run_presets(const GlobalOptions& g) {

@@ -6,6 +6,7 @@
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/output.hpp"
 #include "regcache/core/entry_listing.hpp"
+#include "regcache/util/log.hpp"
 
 namespace regcache {
 
@@ -17,7 +18,7 @@ struct ListArgs {
 
 void run_list(const ListArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
-  auto store = open_store(g);
+  auto store = open_store(g, StoreUse::read);
   nlohmann::json out = nlohmann::json::array();
   for (const auto& e : unwrap(list_entries(*store, a.prefix, jobs_from_env(8)))) {
     nlohmann::json j = {{"key", e.info.key},
@@ -33,6 +34,11 @@ void run_list(const ListArgs& a, const GlobalOptions& g) {
   }
   if (g.json) {
     print_line(out.dump());
+    return;
+  }
+  if (out.empty()) {
+    log_info("no entries in " + store->describe() +
+             (a.prefix.empty() ? "" : " whose key starts with " + a.prefix));
     return;
   }
   for (const auto& e : out) {

@@ -3,6 +3,7 @@
 // Packages API where the registry refuses), and on a local layout collects the blobs no
 // entry references any more. --dry-run stops after the plan.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <cstdlib>
@@ -87,7 +88,7 @@ void run_prune(const PruneArgs& a, const GlobalOptions& g) {
   PrunePolicy policy = policy_from(a);
   auto grace = gc_grace();
   StoreRef ref = selected_store_ref(g);
-  auto store = open_store(g);
+  auto store = open_store(g, StoreUse::read);
   auto listed = unwrap(list_entries(*store, "", jobs_from_env(8)));
   UsageTimes uses;
   if (policy.by == PruneBy::last_used) uses = unwrap(read_usage(*store));
@@ -106,7 +107,9 @@ void run_prune(const PruneArgs& a, const GlobalOptions& g) {
                        {"bytes", e.compressed_bytes()}});
   }
   uint64_t collected = 0;
-  if (!a.dry_run && ref.kind == StoreKind::layout) {
+  const bool layout =
+      ref.kind == StoreKind::layout && ::access((ref.path + "/oci-layout").c_str(), F_OK) == 0;
+  if (!a.dry_run && layout) {
     auto gc = unwrap(collect_layout_garbage(ref.path, grace));
     collected = gc.removed_bytes;
     log_verbose(fmt::format("garbage collection: {} blobs removed ({}), {} younger than {}s kept",
@@ -121,7 +124,7 @@ void run_prune(const PruneArgs& a, const GlobalOptions& g) {
                         {"kept", plan.kept},
                         {"freed_bytes", plan.freed_bytes},
                         {"dry_run", a.dry_run}};
-    if (ref.kind == StoreKind::layout && !a.dry_run) j["collected_bytes"] = collected;
+    if (layout && !a.dry_run) j["collected_bytes"] = collected;
     print_line(j.dump());
   }
 }

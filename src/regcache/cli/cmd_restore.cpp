@@ -74,6 +74,7 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   }
   auto keys = resolve_keys(
       {a.key, a.restore_keys, a.presets, a.allow_empty ? EmptyMatch::allow : EmptyMatch::error}, g);
+  set_error_fields({{"key", keys.key}});
   RestoreOptions o;
   o.key = keys.key;
   o.restore_keys = keys.restore_keys;
@@ -88,7 +89,7 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   o.trust = a.trust;
   GlobalOptions gt = g;
   gt.timeout_seconds = a.timeout;
-  auto store = open_store(gt);
+  auto store = open_store(gt, StoreUse::read);
   ProgressCounter progress;
   o.progress = &progress;
   const auto t0 = std::chrono::steady_clock::now();

@@ -63,6 +63,7 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
   auto keys = resolve_keys(
       {a.key, a.restore_keys, a.presets, a.allow_empty ? EmptyMatch::allow : EmptyMatch::error}, g,
       SaveExcludes::compute);
+  set_error_fields({{"key", keys.key}});
   SaveOptions o;
   o.key = keys.key;
   o.paths = a.positional;
@@ -95,12 +96,12 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
   o.trust = a.trust;
   GlobalOptions gt = g;
   gt.timeout_seconds = a.timeout;
-  auto store = open_store(gt);
+  auto store = open_store(gt, StoreUse::write);
   std::unique_ptr<Store> base_store;
   if (!a.base_store.empty()) {
     GlobalOptions gb = gt;
     gb.store = a.base_store;
-    base_store = open_store(gb);
+    base_store = open_store(gb, StoreUse::read);
     o.base_store = base_store.get();
   }
   if (o.base_key.empty()) {

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "regcache/store/memory/memory_store.hpp"
 #include "regcache/store/oci_layout/layout_store.hpp"
 #include "regcache/store/registry/github_packages.hpp"
 #include "regcache/store/registry/registry_store.hpp"
 #include "regcache/store/store_ref.hpp"
+#include "regcache/util/interrupt.hpp"
 #include "regcache/util/log.hpp"
 
 namespace regcache {
@@ -18,14 +20,24 @@ std::string env_or(const char* name, const std::string& fallback) {
   return v && *v ? std::string(v) : fallback;
 }
 
+// The home directory: $HOME (made absolute in main when it came from the passwd entry), or
+// "" when there is none.
 std::string home_dir() {
-  return env_or("HOME", "/");
+  std::string h = env_or("HOME", "");
+  return !h.empty() && h[0] == '/' ? h : "";
 }
 
-// The default store: oci:$XDG_CACHE_HOME/regcache, else oci:~/.cache/regcache.
+// The default store: oci:$XDG_CACHE_HOME/regcache, else oci:~/.cache/regcache. A relative
+// XDG_CACHE_HOME is ignored, as the XDG base directory specification says.
 std::string default_store() {
   std::string xdg = env_or("XDG_CACHE_HOME", "");
-  return "oci:" + (xdg.empty() ? home_dir() + "/.cache" : xdg) + "/regcache";
+  if (!xdg.empty() && xdg[0] == '/') return "oci:" + xdg + "/regcache";
+  if (home_dir().empty()) {
+    throw CommandError(1,
+                       "no home directory for the default store (HOME is unset and this user has "
+                       "none in the passwd database): pass --store or set REGCACHE_STORE");
+  }
+  return "oci:" + home_dir() + "/.cache/regcache";
 }
 
 // Decides between https and plain http for a host: https unless the host is loopback or
@@ -52,8 +64,14 @@ size_t cpu_jobs_from_env(size_t fallback) {
   return std::clamp<size_t>(std::strtoul(v, nullptr, 10), 1, 256);
 }
 
+int exit_code_for(const Error& e) {
+  if (e.kind == ErrorKind::usage) return 2;
+  if (e.kind == ErrorKind::interrupted) return 128 + (interrupt_signal() ? interrupt_signal() : 2);
+  return 1;
+}
+
 void unwrap(Status s) {
-  if (!s.ok()) throw CommandError(s.error().kind == ErrorKind::usage ? 2 : 1, s.error().message);
+  if (!s.ok()) throw CommandError(exit_code_for(s.error()), s.error().message);
 }
 
 void apply_verbosity(const GlobalOptions& g) {
@@ -70,21 +88,29 @@ Anchors resolve_anchors(const GlobalOptions& g) {
   }
   if (ws.empty()) ws.assign(1, '.');  // (not `= "."`: a false -Wrestrict in GCC 12 -O3)
   Anchors a;
-  a.home = unwrap(absolute_path(home_dir(), "/"));
+  if (!home_dir().empty()) a.home = unwrap(absolute_path(home_dir(), ""));
   a.workspace = unwrap(absolute_path(ws, a.home));
   return a;
 }
 
 StoreRef selected_store_ref(const GlobalOptions& g) {
   // Priority: --store > REGCACHE_STORE > the default local layout.
-  std::string text = !g.store.empty() ? g.store : env_or("REGCACHE_STORE", default_store());
+  std::string text = !g.store.empty() ? g.store : env_or("REGCACHE_STORE", "");
+  if (text.empty()) text = default_store();
   StoreRef ref = unwrap(parse_store_ref(text));
   if (ref.kind == StoreKind::layout) ref.path = unwrap(absolute_path(ref.path, home_dir()));
   return ref;
 }
 
-std::unique_ptr<Store> open_store(const GlobalOptions& g) {
+std::unique_ptr<Store> open_store(const GlobalOptions& g, StoreUse use) {
   StoreRef ref = selected_store_ref(g);
+  if (ref.kind == StoreKind::layout && use == StoreUse::read) {
+    auto store = open_layout_store(ref.path, LayoutOpen::existing);
+    if (store.ok()) return std::move(store).value();
+    if (store.error().kind != ErrorKind::not_found) unwrap(Status(store.error()));
+    log_warning(store.error().message);  // "no store at oci:PATH": nothing to read, nothing made
+    return make_memory_store("oci:" + ref.path);
+  }
   if (ref.kind == StoreKind::layout) return unwrap(open_layout_store(ref.path));
   RegistryOptions opts;
   opts.tls.ca_file = env_or("REGCACHE_CA_FILE", env_or("SSL_CERT_FILE", ""));

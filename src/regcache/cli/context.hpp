@@ -31,10 +31,14 @@ struct CommandError : std::runtime_error {
   int exit_code;
 };
 
-// Returns the value or throws the error as a CommandError (usage errors exit 2).
+// Returns the exit code for an error: 2 for usage errors, 128 + the signal for a
+// cancellation (130 SIGINT, 143 SIGTERM), else 1.
+int exit_code_for(const Error& e);
+
+// Returns the value or throws the error as a CommandError with its exit code.
 template <class T>
 T unwrap(Result<T> r) {
-  if (!r.ok()) throw CommandError(r.error().kind == ErrorKind::usage ? 2 : 1, r.error().message);
+  if (!r.ok()) throw CommandError(exit_code_for(r.error()), r.error().message);
   return std::move(r).value();
 }
 
@@ -53,9 +57,13 @@ size_t jobs_from_env(size_t fallback);
 // Returns how many packs to compress at once: REGCACHE_CPU_JOBS, else `fallback`.
 size_t cpu_jobs_from_env(size_t fallback);
 
-// Opens the store the options name (creating a local layout when absent). A store on
-// ghcr.io (or $REGCACHE_GITHUB_REGISTRY) deletes through the GitHub Packages API.
-std::unique_ptr<Store> open_store(const GlobalOptions& g);
+// What a command does with its store: writing creates a local layout that is absent;
+// reading (and deleting) finds an absent layout empty, saying "no store at oci:PATH".
+enum class StoreUse { write, read };
+
+// Opens the store the options name. A store on ghcr.io (or $REGCACHE_GITHUB_REGISTRY)
+// deletes through the GitHub Packages API.
+std::unique_ptr<Store> open_store(const GlobalOptions& g, StoreUse use);
 
 // Returns the parsed store reference the options name (a layout path made absolute).
 StoreRef selected_store_ref(const GlobalOptions& g);

@@ -1,19 +1,44 @@
 // regcache: save and restore CI caches in OCI registries or local OCI layouts.
 // main parses the command line, runs one command, and turns failures into exit codes:
 // 0 success (a restore miss included), 1 error, 2 usage error, 3 miss with --fail-on-miss.
+#include <pwd.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
+
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/context.hpp"
 #include "regcache/cli/help_text.hpp"
+#include "regcache/cli/output.hpp"
+#include "regcache/util/fs.hpp"
+#include "regcache/util/interrupt.hpp"
 #include "regcache/util/log.hpp"
+
+namespace {
+
+// Some container jobs and systemd units run without HOME: take the passwd entry's home
+// then, so '~', the default store and the auth files mean what they mean for that user.
+void default_home_from_passwd() {
+  const char* home = std::getenv("HOME");
+  if (home && home[0] == '/') return;
+  const passwd* pw = ::getpwuid(::geteuid());
+  if (pw && pw->pw_dir && pw->pw_dir[0] == '/') ::setenv("HOME", pw->pw_dir, 1);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace regcache;
   std::signal(SIGPIPE, SIG_IGN);  // a closed pipe or socket is an error value, not a crash
+  default_home_from_passwd();
+  (void)process_umask();  // read once while this is the only thread
+  install_interrupt_handlers();
   GlobalOptions g;
   CLI::App app{"regcache: save and restore CI caches in any OCI registry or local OCI layout",
                "regcache"};
@@ -39,25 +64,28 @@ int main(int argc, char** argv) {
   add_key_commands(app, g);
   add_docs_commands(app);
   add_examples(app);
+  // With --json every outcome is one JSON value on stdout, failures included.
+  const bool json = std::any_of(argv + 1, argv + argc,
+                                [](const char* a) { return std::strcmp(a, "--json") == 0; });
+  auto fail = [&](const std::string& message, int code) {
+    const char* kind = code == 2 ? "usage error: " : code > 128 ? "" : "error: ";
+    std::fprintf(stderr, "regcache: %s%s\n", kind, message.c_str());
+    if (json && !result_printed()) print_line(error_json(message, code));
+    return code;
+  };
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
     std::string unknown =
         app.get_subcommands().empty() && !app.remaining().empty() ? app.remaining()[0] : "";
-    if (!unknown.empty() && unknown[0] != '-') {
-      std::fprintf(stderr, "regcache: usage error: unknown command '%s' (see regcache --help)\n",
-                   unknown.c_str());
-    } else {
-      std::fprintf(stderr, "regcache: usage error: %s\n", e.what());
-    }
-    return 2;
+    if (!unknown.empty() && unknown[0] != '-')
+      return fail("unknown command '" + unknown + "' (see regcache --help)", 2);
+    return fail(e.what(), 2);
   } catch (const CommandError& e) {
-    std::fprintf(stderr, "regcache: error: %s\n", e.what());
-    return e.exit_code;
+    return fail(e.what(), e.exit_code);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "regcache: error: %s\n", e.what());
-    return 1;
+    return fail(e.what(), 1);
   }
   return 0;
 }

@@ -17,10 +17,32 @@ std::string human_bytes(uint64_t bytes) {
   return buf;
 }
 
+namespace {
+bool g_printed = false;
+nlohmann::json g_error_fields = nlohmann::json::object();
+}  // namespace
+
 void print_line(const std::string& line) {
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fputc('\n', stdout);
   std::fflush(stdout);
+  g_printed = true;
+}
+
+bool result_printed() {
+  return g_printed;
+}
+
+void set_error_fields(nlohmann::json fields) {
+  g_error_fields = std::move(fields);
+}
+
+std::string error_json(const std::string& message, int exit_code) {
+  nlohmann::json j = g_error_fields.is_object() ? g_error_fields : nlohmann::json::object();
+  j["result"] = "error";
+  j["error"] = message;
+  j["exit_code"] = exit_code;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace regcache

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace regcache {
@@ -11,5 +12,15 @@ std::string human_bytes(uint64_t bytes);
 
 // Prints one line (a result: JSON, a key, a listing row) on stdout.
 void print_line(const std::string& line);
+
+// Returns true once a result line has been printed on stdout.
+bool result_printed();
+
+// Sets fields an error object carries, when a command fails before printing its result
+// with --json ({"result":"error","error":…,"exit_code":…} plus these, e.g. the key).
+void set_error_fields(nlohmann::json fields);
+
+// Returns the error object for a failure with this message and exit code.
+std::string error_json(const std::string& message, int exit_code);
 
 }  // namespace regcache

@@ -42,7 +42,15 @@ bool inside(const std::string& base, const std::string& path) {
 Result<std::string> absolute_path(std::string_view path, const std::string& home) {
   if (path.empty()) return make_error(ErrorKind::usage, "empty path");
   std::string p(path);
-  if (p == "~" || p.rfind("~/", 0) == 0) p = home + p.substr(1);
+  if (p == "~" || p.rfind("~/", 0) == 0) {
+    if (home.empty()) {
+      return make_error(ErrorKind::usage,
+                        "'" + p +
+                            "' names the home directory, but there is none (HOME is unset "
+                            "and this user has none in the passwd database)");
+    }
+    p = home + p.substr(1);
+  }
   if (p[0] != '/') {
     std::error_code ec;
     auto cwd = std::filesystem::current_path(ec);
@@ -69,7 +77,12 @@ Result<std::string> resolve_anchor(const Anchors& a, std::string_view root) {
   std::string anchor = r.substr(0, slash);
   std::string rest = slash == std::string::npos ? "" : r.substr(slash);
   if (anchor == "ws") return a.workspace + rest;
-  if (anchor == "home") return a.home + rest;
+  if (anchor == "home") {
+    if (a.home.empty())
+      return make_error(ErrorKind::usage,
+                        "cache root " + r + " is under a home directory, but there is none");
+    return a.home + rest;
+  }
   if (anchor == "abs") return rest.empty() ? std::string("/") : rest;
   return make_error(ErrorKind::integrity, "cache root with unknown anchor: " + r);
 }

@@ -18,6 +18,7 @@
 #include "regcache/core/place.hpp"
 #include "regcache/core/restore_selection.hpp"
 #include "regcache/util/fs.hpp"
+#include "regcache/util/interrupt.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/parallel.hpp"
 #include "regcache/util/stale.hpp"
@@ -120,7 +121,8 @@ struct LayerExtraction {
     HashingSink hash(&guard);
     LimitSink limit(&hash, d.size, "the blob");
     ProgressSink counted(&limit, progress);
-    Status st = store.get_blob(d, &counted);
+    InterruptibleSink interruptible(&counted);
+    Status st = store.get_blob(d, &interruptible);
     if (!st.ok() && st.error().kind != ErrorKind::integrity) return st;  // transport, not content
     if (!st.ok()) return fail(st.error());
     if (hash.bytes() != d.size) {
@@ -431,6 +433,7 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   if (st.ok() && !x.skipped.empty()) st = materialize_links(x, staged);
   if (st.ok()) st = x.fixups.apply();
   if (st.ok()) st = check_destinations(staged);
+  if (st.ok()) st = check_interrupted();  // the last moment to leave the destinations as they were
   size_t placed = 0;
   std::vector<Staged> unplaced;  // paths inside roots that the entry turned out not to hold
   for (size_t i = 0; st.ok() && i < staged.size(); ++i) {

@@ -20,11 +20,18 @@ std::string state_file_path() {
   if (!env("REGCACHE_STATE_FILE").empty()) return env("REGCACHE_STATE_FILE");
   if (!env("RUNNER_TEMP").empty()) return env("RUNNER_TEMP") + "/regcache-state.json";
   std::string base = env("XDG_STATE_HOME");
-  if (base.empty()) base = env("HOME") + "/.local/state";
+  if (base.empty() || base[0] != '/') {  // a relative XDG path is ignored, as the spec says
+    if (env("HOME").empty() || env("HOME")[0] != '/') return "";  // no home: nowhere to keep it
+    base = env("HOME") + "/.local/state";
+  }
   return base + "/regcache/restored.json";
 }
 
 void record_restore(const std::string& path, const std::string& store, const RestoredEntry& e) {
+  if (path.empty()) {
+    log_verbose("no home directory: the restored entry is not recorded for the next save");
+    return;
+  }
   nlohmann::json j = nlohmann::json::object();
   if (auto text = read_file(path); text.ok()) {
     j = nlohmann::json::parse(text.value(), nullptr, false);
@@ -39,6 +46,7 @@ void record_restore(const std::string& path, const std::string& store, const Res
 }
 
 std::optional<RestoredEntry> last_restore(const std::string& path, const std::string& store) {
+  if (path.empty()) return std::nullopt;
   auto text = read_file(path);
   if (!text.ok()) return std::nullopt;
   auto j = nlohmann::json::parse(text.value(), nullptr, false);

@@ -16,7 +16,7 @@ struct RestoredEntry {
   std::string digest;  // its manifest digest
 };
 
-// Returns the state file path from the environment.
+// Returns the state file path from the environment; "" when there is no home directory.
 std::string state_file_path();
 
 // Records that a restore from `store` used `entry`; failures only warn.

@@ -20,6 +20,7 @@
 #include "regcache/core/key_tag.hpp"
 #include "regcache/core/restore.hpp"
 #include "regcache/util/fs.hpp"
+#include "regcache/util/interrupt.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/parallel.hpp"
 #include "regcache/util/stale.hpp"
@@ -56,7 +57,8 @@ Result<LayerInfo> build_layer(const std::vector<FileEntry>& entries, const Pack&
   TarWriter tar(&progress);
   Status st;
   for (size_t i : pack.entries) {
-    st = tar.add(entries[i]);
+    st = check_interrupted();
+    if (st.ok()) st = tar.add(entries[i]);
     if (!st.ok()) break;
   }
   if (st.ok()) st = tar.close();
@@ -392,6 +394,7 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   info.config = {kConfigMediaType, sha256_digest(config), config.size(), {}};
   RC_CHECK(upload_if_missing(store, info.config, {"", config}, &make.uploaded));
   for (const auto& l : layers) info.layers.push_back(l.descriptor);
+  RC_CHECK(check_interrupted());  // the last moment a cancelled save can leave no tag
   auto put = store.put_manifest(rep.tag, build_manifest(info), kManifestMediaType);
   if (!put.ok() && put.error().kind == ErrorKind::not_found && make.took_unchecked()) {
     // A blob of the base went missing since its manifest was read: check each one, pack

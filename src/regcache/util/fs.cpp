@@ -58,7 +58,7 @@ Status write_file_atomic(const std::string& path, std::string_view data) {
   auto slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
   std::string tmp = dir + "/" + owned_temp_name(kAtomicTempPrefix);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd < 0) return errno_error("cannot create", tmp, errno);
   Status st = write_all(fd, data, tmp);
   if (st.ok() && ::fsync(fd) != 0) st = errno_error("cannot sync", tmp, errno);
@@ -68,6 +68,17 @@ Status write_file_atomic(const std::string& path, std::string_view data) {
   }
   if (!st.ok()) ::unlink(tmp.c_str());
   return st;
+}
+
+unsigned process_umask() {
+  // umask() can only be read by setting it; a magic static makes that happen once, and
+  // regcache calls this before it starts other threads (and again only from them after).
+  static const unsigned mask = [] {
+    mode_t m = ::umask(022);
+    ::umask(m);
+    return static_cast<unsigned>(m);
+  }();
+  return mask;
 }
 
 Status make_dirs(const std::string& path) {

@@ -12,11 +12,15 @@ namespace regcache {
 // Reads a whole (small) file into memory.
 Result<std::string> read_file(const std::string& path);
 
-// Writes data to path via a temporary file in the same directory, fsync and rename. The
+// Writes data to path via a temporary file in the same directory, fsync and rename (mode
+// 0666 less the umask, as any new file). The
 // temporary is named kAtomicTempPrefix + "<pid>-…", so remove_stale() can clear it away
 // after a killed run.
 Status write_file_atomic(const std::string& path, std::string_view data);
 inline constexpr const char* kAtomicTempPrefix = ".regcache-tmp-";
+
+// Returns the process's umask (read once, at the first call).
+unsigned process_umask();
 
 // Creates a directory and its missing parents (mode 0755).
 Status make_dirs(const std::string& path);

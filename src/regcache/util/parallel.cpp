@@ -1,5 +1,7 @@
 #include "regcache/util/parallel.hpp"
 
+#include "regcache/util/interrupt.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <mutex>
@@ -18,7 +20,8 @@ Status parallel_for(size_t n, size_t jobs, const std::function<Status(size_t)>& 
     for (;;) {
       size_t i = next.fetch_add(1);
       if (i >= n || failed) return;
-      Status st = fn(i);
+      Status st = check_interrupted();
+      if (st.ok()) st = fn(i);
       if (!st.ok()) {
         std::lock_guard lock(mu);
         if (!first) first = st.error();

@@ -22,6 +22,7 @@ enum class ErrorKind {
   exists,       // the target already exists
   timeout,      // the command's time budget ran out
   unsupported,  // the store refuses this kind of operation (e.g. HTTP 405 to a DELETE)
+  interrupted,  // SIGINT or SIGTERM arrived: the command stops and cleans up
 };
 
 struct Error {

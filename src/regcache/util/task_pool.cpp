@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "regcache/util/interrupt.hpp"
+
 namespace regcache {
 
 TaskPool::TaskPool(size_t threads, size_t capacity) : capacity_(std::max<size_t>(1, capacity)) {
@@ -52,7 +54,8 @@ void TaskPool::run() {
     queue_.pop_front();
     changed_.notify_all();
     lock.unlock();
-    Status st = task();
+    Status st = check_interrupted();
+    if (st.ok()) st = task();
     lock.lock();
     if (!st.ok() && !failure_) failure_ = st.error();
     changed_.notify_all();

@@ -10,6 +10,7 @@
 #include <map>
 
 #include "regcache/util/fs.hpp"
+#include "regcache/util/interrupt.hpp"
 #include "regcache/util/log.hpp"
 
 namespace regcache {
@@ -61,6 +62,7 @@ struct Walker {
 
   Status visit_dir(int at, const char* name, const std::string& source, const std::string& archive,
                    const std::string& rel) {
+    RC_CHECK(check_interrupted());
     int fd = ::openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     DIR* d = fd < 0 ? nullptr : ::fdopendir(fd);
     if (!d) {

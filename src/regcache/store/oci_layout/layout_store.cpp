@@ -9,6 +9,7 @@
 
 #include "regcache/store/oci_layout/layout_lock.hpp"
 #include "regcache/util/fs.hpp"
+#include "regcache/util/interrupt.hpp"
 #include "regcache/util/sha256.hpp"
 #include "regcache/util/stale.hpp"
 
@@ -36,6 +37,16 @@ bool valid_index_entry(const json& m) {
 class LayoutStore : public Store {
  public:
   explicit LayoutStore(std::string root) : root_(std::move(root)) {}
+
+  // Checks that the layout exists, without writing anything.
+  Status check_exists() const {
+    struct stat st {};
+    if (::stat((root_ + "/oci-layout").c_str(), &st) == 0 ||
+        ::stat(index_path().c_str(), &st) == 0) {
+      return {};
+    }
+    return make_error(ErrorKind::not_found, "no store at " + describe());
+  }
 
   Status init() {
     RC_CHECK(make_dirs(root_ + "/blobs/sha256"));
@@ -86,7 +97,8 @@ class LayoutStore : public Store {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) st = errno_error("cannot read", path, errno);
       if (n <= 0) break;
-      st = out->write(buf.data(), static_cast<size_t>(n));
+      st = check_interrupted();
+      if (st.ok()) st = out->write(buf.data(), static_cast<size_t>(n));
       if (!st.ok()) break;
     }
     ::close(fd);
@@ -99,8 +111,13 @@ class LayoutStore : public Store {
     std::string dest = blob_path(d.digest);
     if (has_blob(d).value()) return {};
     if (src.file.empty()) return write_file_atomic(dest, src.bytes);
-    // Staged inside this layout: a rename is enough; otherwise copy.
-    if (::link(src.file.c_str(), dest.c_str()) == 0 || errno == EEXIST) return {};
+    // Staged inside this layout: a link is enough (given the modes every other file of the
+    // layout has: the umask's); otherwise copy.
+    if (::link(src.file.c_str(), dest.c_str()) == 0) {
+      ::chmod(dest.c_str(), 0666 & ~process_umask());
+      return {};
+    }
+    if (errno == EEXIST) return {};
     auto data = RC_TRY(read_file(src.file));
     return write_file_atomic(dest, data);
   }
@@ -244,9 +261,9 @@ class LayoutStore : public Store {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> open_layout_store(const std::string& root) {
+Result<std::unique_ptr<Store>> open_layout_store(const std::string& root, LayoutOpen mode) {
   auto store = std::make_unique<LayoutStore>(root);
-  RC_CHECK(store->init());
+  RC_CHECK(mode == LayoutOpen::create ? store->init() : store->check_exists());
   return std::unique_ptr<Store>(std::move(store));
 }
 

@@ -11,7 +11,13 @@
 
 namespace regcache {
 
-// Opens (creating when absent) the layout at root.
-Result<std::unique_ptr<Store>> open_layout_store(const std::string& root);
+// Whether opening a layout may create it (save, import) or needs it to exist (everything
+// that only reads, or deletes: they must not turn a mistyped path into an empty store).
+enum class LayoutOpen { create, existing };
+
+// Opens the layout at root; with LayoutOpen::existing an absent layout is a not_found
+// error, and nothing is written on opening (so a read-only layout can be read).
+Result<std::unique_ptr<Store>> open_layout_store(const std::string& root,
+                                                 LayoutOpen mode = LayoutOpen::create);
 
 }  // namespace regcache

@@ -171,7 +171,8 @@ Result<std::optional<Credentials>> find_credentials(const std::string& host, con
   if (auto f = env("REGISTRY_AUTH_FILE")) files.push_back(*f);
   if (auto r = env("XDG_RUNTIME_DIR")) files.push_back(*r + "/containers/auth.json");
   auto home = env("HOME");
-  if (auto x = env("XDG_CONFIG_HOME"))
+  if (home && (home->empty() || (*home)[0] != '/')) home.reset();
+  if (auto x = env("XDG_CONFIG_HOME"); x && !x->empty() && (*x)[0] == '/')
     files.push_back(*x + "/containers/auth.json");
   else if (home)
     files.push_back(*home + "/.config/containers/auth.json");

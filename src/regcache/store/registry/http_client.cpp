@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "regcache/util/fs.hpp"
+#include "regcache/util/interrupt.hpp"
 #include "regcache/util/log.hpp"
 
 namespace regcache {
@@ -34,6 +35,7 @@ struct Transfer {
   std::chrono::steady_clock::time_point last_move = std::chrono::steady_clock::now();
   std::chrono::milliseconds stall_limit{30000};
   bool stalled = false;
+  bool interrupted = false;  // a cancelling signal arrived (util/interrupt.hpp)
 };
 
 size_t on_header(char* data, size_t size, size_t n, void* user) {
@@ -84,6 +86,10 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
 // own low-speed check averages over seconds and misses a stall after a fast start).
 int on_progress(void* user, curl_off_t, curl_off_t down, curl_off_t, curl_off_t up) {
   auto* t = static_cast<Transfer*>(user);
+  if (interrupt_signal() != 0) {
+    t->interrupted = true;
+    return 1;
+  }
   auto now = std::chrono::steady_clock::now();
   if (down != t->last_down || up != t->last_up) {
     t->last_down = down;
@@ -248,6 +254,7 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& req) {
   curl_slist_free_all(headers);
   release(c);
   if (!t.sink_status.ok()) return t.sink_status.error();
+  if (t.interrupted) return check_interrupted().error();
   if (rc != CURLE_OK) {
     ErrorKind kind = ErrorKind::network;
     std::string msg = t.stalled ? "no data moved for " + std::to_string(req.stall_seconds) + "s"

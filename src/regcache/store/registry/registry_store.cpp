@@ -12,6 +12,7 @@
 
 #include "regcache/core/entry_format.hpp"
 #include "regcache/store/registry/auth.hpp"
+#include "regcache/util/interrupt.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/sha256.hpp"
 
@@ -332,11 +333,10 @@ class RegistryStore : public Store {
                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                     std::chrono::duration<double>(std::min(delay, 30.0)));
     if (opts_.deadline && wake >= *opts_.deadline) {
-      std::this_thread::sleep_until(*opts_.deadline);
+      RC_CHECK(sleep_until_or_interrupted(*opts_.deadline));
       return timed_out();
     }
-    std::this_thread::sleep_until(wake);
-    return {};
+    return sleep_until_or_interrupted(wake);
   }
 
   Error timed_out() const {

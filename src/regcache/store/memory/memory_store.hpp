@@ -1,0 +1,16 @@
+// A Store held in memory: blobs, manifests and tags in maps, safe to share between
+// threads. It stands for an absent local layout (a read-only command sees an empty store
+// and creates nothing) and is the store the pipelines' unit tests run against.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "regcache/store/store.hpp"
+
+namespace regcache {
+
+// Returns an empty in-memory store that describes itself as `description`.
+std::unique_ptr<Store> make_memory_store(std::string description = "memory");
+
+}  // namespace regcache
