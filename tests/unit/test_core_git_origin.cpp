@@ -8,7 +8,7 @@
 namespace regcache {
 namespace {
 
-EnvLookup env(std::map<std::string, std::string> vars) {
+EnvFn env(std::map<std::string, std::string> vars) {
   return [vars](const std::string& n) -> std::optional<std::string> {
     auto it = vars.find(n);
     return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);

@@ -13,6 +13,7 @@
 
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/output.hpp"
+#include "regcache/cli/settings.hpp"
 #include "regcache/core/cache_paths.hpp"
 #include "regcache/core/key_tag.hpp"
 #include "regcache/core/legacy_image.hpp"
@@ -57,8 +58,7 @@ std::pair<std::unique_ptr<Store>, std::string> open_image(const std::string& tex
 }
 
 std::string temp_root() {
-  const char* t = std::getenv("TMPDIR");
-  return t && *t ? t : "/tmp";
+  return settings().tmpdir;
 }
 
 void run_import(const ImportArgs& a, const GlobalOptions& g) {
@@ -92,7 +92,7 @@ void run_import(const ImportArgs& a, const GlobalOptions& g) {
   o.key = a.key;
   o.anchors = anchors;
   o.resolved = normalized(std::move(spec));
-  o.jobs = jobs_from_env(o.jobs);
+  apply_save_settings(o);  // the same pack size and job counts as `save`
   auto rep = unwrap(save_entry(*store, o));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (g.json) {

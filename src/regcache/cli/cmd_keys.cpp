@@ -8,6 +8,7 @@
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/keys.hpp"
 #include "regcache/cli/output.hpp"
+#include "regcache/cli/settings.hpp"
 #include "regcache/core/hash_files.hpp"
 #include "regcache/core/presets.hpp"
 #include "regcache/util/log.hpp"
@@ -48,7 +49,8 @@ void run_presets(const GlobalOptions& g) {
   Anchors anchors = resolve_anchors(g);
   nlohmann::json out = nlohmann::json::array();
   for (const auto& name : preset_names()) {
-    Preset p = unwrap(make_preset(name, PresetEnv{process_env(), anchors.workspace, anchors.home}));
+    Preset p =
+        unwrap(make_preset(name, PresetEnv{settings().env, anchors.workspace, anchors.home}));
     if (g.json) {
       out.push_back({{"name", p.name},
                      {"summary", p.summary},

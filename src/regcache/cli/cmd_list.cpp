@@ -5,6 +5,7 @@
 
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/output.hpp"
+#include "regcache/cli/settings.hpp"
 #include "regcache/core/entry_listing.hpp"
 #include "regcache/util/log.hpp"
 
@@ -20,7 +21,7 @@ void run_list(const ListArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
   auto store = open_store(g, StoreUse::read);
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& e : unwrap(list_entries(*store, a.prefix, jobs_from_env(8)))) {
+  for (const auto& e : unwrap(list_entries(*store, a.prefix, settings().jobs.value_or(8)))) {
     nlohmann::json j = {{"key", e.info.key},
                         {"tag", e.tag},
                         {"digest", e.digest},

@@ -12,6 +12,7 @@
 
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/output.hpp"
+#include "regcache/cli/settings.hpp"
 #include "regcache/core/entry_listing.hpp"
 #include "regcache/core/prune_policy.hpp"
 #include "regcache/core/usage_record.hpp"
@@ -55,18 +56,6 @@ PrunePolicy policy_from(const PruneArgs& a) {
   return p;
 }
 
-// Returns REGCACHE_GC_GRACE (seconds, default 3600).
-std::chrono::seconds gc_grace() {
-  const char* v = std::getenv("REGCACHE_GC_GRACE");
-  if (!v || !*v) return std::chrono::seconds(3600);
-  char* end = nullptr;
-  long long n = std::strtoll(v, &end, 10);
-  if (*end != '\0' || n < 0) {
-    throw CommandError(2, fmt::format("REGCACHE_GC_GRACE='{}' is not a number of seconds", v));
-  }
-  return std::chrono::seconds(n);
-}
-
 std::vector<PruneEntry> policy_entries(const std::vector<ListedEntry>& listed,
                                        const UsageTimes& uses) {
   std::vector<PruneEntry> out;
@@ -86,10 +75,10 @@ std::vector<PruneEntry> policy_entries(const std::vector<ListedEntry>& listed,
 void run_prune(const PruneArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
   PrunePolicy policy = policy_from(a);
-  auto grace = gc_grace();
+  auto grace = settings().gc_grace;
   StoreRef ref = selected_store_ref(g);
   auto store = open_store(g, StoreUse::read);
-  auto listed = unwrap(list_entries(*store, "", jobs_from_env(8)));
+  auto listed = unwrap(list_entries(*store, "", settings().jobs.value_or(8)));
   UsageTimes uses;
   if (policy.by == PruneBy::last_used) uses = unwrap(read_usage(*store));
   auto plan = plan_prune(policy_entries(listed, uses), policy, current_time());

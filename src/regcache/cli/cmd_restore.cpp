@@ -8,6 +8,7 @@
 #include "regcache/cli/keys.hpp"
 #include "regcache/cli/output.hpp"
 #include "regcache/cli/progress.hpp"
+#include "regcache/cli/settings.hpp"
 #include "regcache/cli/summary.hpp"
 #include "regcache/core/key_tag.hpp"
 #include "regcache/core/restore.hpp"
@@ -84,7 +85,7 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   o.all_roots = a.all_roots ? AllRoots::yes : AllRoots::no;
   o.anchors = resolve_anchors(g);
   o.lookup_only = a.lookup_only ? LookupOnly::yes : LookupOnly::no;
-  o.jobs = jobs_from_env(o.jobs);
+  o.jobs = settings().jobs.value_or(o.jobs);
   o.symlinks = a.no_external_symlinks ? ExternalSymlinks::refuse : ExternalSymlinks::allow;
   o.trust = a.trust;
   GlobalOptions gt = g;
@@ -110,8 +111,9 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   }
   auto rep = unwrap(std::move(restored));
   if (rep.result != "miss") {
-    record_restore(state_file_path(), store->describe(), {rep.matched_key, rep.matched_digest});
-    if (!a.lookup_only) record_use(*store, rep.matched_digest);  // for prune --by last-used
+    record_restore(settings().state_file, store->describe(), {rep.matched_key, rep.matched_digest});
+    if (!a.lookup_only && settings().track_usage != UsageTracking::off)
+      record_use(*store, rep.matched_digest);  // for prune --by last-used
   }
   report(rep, g, a.lookup_only);
   append_summary(g, {"restore", rep.key, rep.result, rep.matched_key, rep.files, rep.bytes,

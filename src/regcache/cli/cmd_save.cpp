@@ -9,6 +9,7 @@
 #include "regcache/cli/keys.hpp"
 #include "regcache/cli/output.hpp"
 #include "regcache/cli/progress.hpp"
+#include "regcache/cli/settings.hpp"
 #include "regcache/cli/summary.hpp"
 #include "regcache/core/key_tag.hpp"
 #include "regcache/core/restore_state.hpp"
@@ -50,14 +51,6 @@ void report(const SaveReport& r, const GlobalOptions& g) {
   if (!r.base_key.empty()) log_verbose("based on entry " + r.base_key);
 }
 
-// Pack sizes: REGCACHE_PACK_SIZE=BYTES sets the target (min a quarter, max three times).
-std::optional<PackOptions> pack_options_from_env() {
-  const char* v = std::getenv("REGCACHE_PACK_SIZE");
-  if (!v) return std::nullopt;
-  uint64_t target = std::max<uint64_t>(4096, std::strtoull(v, nullptr, 10));
-  return PackOptions{target / 4, target, target * 3};
-}
-
 void run_save(const SaveArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
   auto keys = resolve_keys(
@@ -83,16 +76,9 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
     throw CommandError(
         2, fmt::format("--level must be between 1 and {} for {}", max_level, a.compression));
   }
-  // Compression on every core; transfers wait on the network, so twice as many of them.
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  o.cpu_jobs = cpu_jobs_from_env(cores);
-  o.jobs = jobs_from_env(std::max(4u, 2 * cores));
-  o.packs = pack_options_from_env();
+  apply_save_settings(o);
   o.base_key = a.base;
-  o.origin = git_origin_from_env([](const std::string& n) -> std::optional<std::string> {
-    const char* v = std::getenv(n.c_str());
-    return v ? std::optional<std::string>(v) : std::nullopt;
-  });
+  o.origin = git_origin_from_env(settings().env);
   o.trust = a.trust;
   GlobalOptions gt = g;
   gt.timeout_seconds = a.timeout;
@@ -106,7 +92,8 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
   }
   if (o.base_key.empty()) {
     const Store& from = base_store ? *base_store : *store;
-    if (auto last = last_restore(state_file_path(), from.describe())) o.base_digest = last->digest;
+    if (auto last = last_restore(settings().state_file, from.describe()))
+      o.base_digest = last->digest;
     o.base_prefixes = keys.restore_keys;  // when no restore in this job recorded one
   }
   ProgressCounter progress;
@@ -122,6 +109,15 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
 }
 
 }  // namespace
+
+void apply_save_settings(SaveOptions& o) {
+  // Compression on every core; transfers wait on the network, so twice as many of them.
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  o.cpu_jobs = settings().cpu_jobs.value_or(cores);
+  o.jobs = settings().jobs.value_or(std::max(4u, 2 * cores));
+  // REGCACHE_PACK_SIZE sets the target pack size (from a quarter of it to three times).
+  if (uint64_t t = settings().pack_size.value_or(0)) o.packs = PackOptions{t / 4, t, t * 3};
+}
 
 void add_save_command(CLI::App& app, GlobalOptions& g) {
   auto args = std::make_shared<SaveArgs>();

@@ -5,6 +5,7 @@
 
 #include "regcache/archive/extractor.hpp"
 #include "regcache/cli/context.hpp"
+#include "regcache/core/save.hpp"
 
 namespace regcache {
 
@@ -25,6 +26,8 @@ void run_restore_from_image(const std::string& image, const std::vector<std::str
                             ExternalSymlinks symlinks, const GlobalOptions& g);
 // Adds --no-external-symlinks (sets *refuse) and the accepted no-op --allow-external-symlinks.
 void add_external_symlink_flags(CLI::App* sub, bool* refuse);
+// Sets what a save takes from the settings: job counts and pack size (save and import).
+void apply_save_settings(SaveOptions& o);
 // Adds `key`, `hash-files` and `presets` to app.
 void add_key_commands(CLI::App& app, GlobalOptions& g);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "regcache/cli/settings.hpp"
 #include "regcache/store/memory/memory_store.hpp"
 #include "regcache/store/oci_layout/layout_store.hpp"
 #include "regcache/store/registry/github_packages.hpp"
@@ -15,29 +16,14 @@ namespace regcache {
 
 namespace {
 
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::string(v) : fallback;
-}
-
-// The home directory: $HOME (made absolute in main when it came from the passwd entry), or
-// "" when there is none.
-std::string home_dir() {
-  std::string h = env_or("HOME", "");
-  return !h.empty() && h[0] == '/' ? h : "";
-}
-
-// The default store: oci:$XDG_CACHE_HOME/regcache, else oci:~/.cache/regcache. A relative
-// XDG_CACHE_HOME is ignored, as the XDG base directory specification says.
+// The default store: oci:$XDG_CACHE_HOME/regcache, else oci:~/.cache/regcache.
 std::string default_store() {
-  std::string xdg = env_or("XDG_CACHE_HOME", "");
-  if (!xdg.empty() && xdg[0] == '/') return "oci:" + xdg + "/regcache";
-  if (home_dir().empty()) {
+  if (settings().cache_home.empty()) {
     throw CommandError(1,
                        "no home directory for the default store (HOME is unset and this user has "
                        "none in the passwd database): pass --store or set REGCACHE_STORE");
   }
-  return "oci:" + home_dir() + "/.cache/regcache";
+  return "oci:" + settings().cache_home + "/regcache";
 }
 
 // Decides between https and plain http for a host: https unless the host is loopback or
@@ -51,18 +37,6 @@ Transport choose_transport(const StoreRef& ref, bool insecure) {
 }
 
 }  // namespace
-
-size_t jobs_from_env(size_t fallback) {
-  const char* v = std::getenv("REGCACHE_JOBS");
-  if (!v || !*v) return fallback;
-  return std::clamp<size_t>(std::strtoul(v, nullptr, 10), 1, 64);
-}
-
-size_t cpu_jobs_from_env(size_t fallback) {
-  const char* v = std::getenv("REGCACHE_CPU_JOBS");
-  if (!v || !*v) return fallback;
-  return std::clamp<size_t>(std::strtoul(v, nullptr, 10), 1, 256);
-}
 
 int exit_code_for(const Error& e) {
   if (e.kind == ErrorKind::usage) return 2;
@@ -80,25 +54,20 @@ void apply_verbosity(const GlobalOptions& g) {
 
 Anchors resolve_anchors(const GlobalOptions& g) {
   // Priority: --workspace > CI variables naming the checkout > the current directory.
-  std::string ws = g.workspace;
-  for (const char* var : {"GITHUB_WORKSPACE", "CI_PROJECT_DIR", "BUILDKITE_BUILD_CHECKOUT_PATH",
-                          "BITBUCKET_CLONE_DIR", "CIRCLE_WORKING_DIRECTORY", "DRONE_WORKSPACE"}) {
-    if (!ws.empty()) break;
-    ws = env_or(var, "");
-  }
+  std::string ws = !g.workspace.empty() ? g.workspace : settings().workspace;
   if (ws.empty()) ws.assign(1, '.');  // (not `= "."`: a false -Wrestrict in GCC 12 -O3)
   Anchors a;
-  if (!home_dir().empty()) a.home = unwrap(absolute_path(home_dir(), ""));
+  if (!settings().home.empty()) a.home = unwrap(absolute_path(settings().home, ""));
   a.workspace = unwrap(absolute_path(ws, a.home));
   return a;
 }
 
 StoreRef selected_store_ref(const GlobalOptions& g) {
   // Priority: --store > REGCACHE_STORE > the default local layout.
-  std::string text = !g.store.empty() ? g.store : env_or("REGCACHE_STORE", "");
+  std::string text = !g.store.empty() ? g.store : settings().store;
   if (text.empty()) text = default_store();
   StoreRef ref = unwrap(parse_store_ref(text));
-  if (ref.kind == StoreKind::layout) ref.path = unwrap(absolute_path(ref.path, home_dir()));
+  if (ref.kind == StoreKind::layout) ref.path = unwrap(absolute_path(ref.path, settings().home));
   return ref;
 }
 
@@ -109,38 +78,36 @@ std::unique_ptr<Store> open_store(const GlobalOptions& g, StoreUse use) {
     if (store.ok()) return std::move(store).value();
     if (store.error().kind != ErrorKind::not_found) unwrap(Status(store.error()));
     log_warning(store.error().message);  // "no store at oci:PATH": nothing to read, nothing made
-    return make_memory_store("oci:" + ref.path);
+    return make_memory_store("oci:" + ref.path, settings().tmpdir);
   }
   if (ref.kind == StoreKind::layout) return unwrap(open_layout_store(ref.path));
+  const Settings& s = settings();
   RegistryOptions opts;
-  opts.tls.ca_file = env_or("REGCACHE_CA_FILE", env_or("SSL_CERT_FILE", ""));
+  opts.tls.ca_file = s.ca_file;
+  opts.staging_dir = s.tmpdir;
   if (g.insecure) {
     log_warning("--insecure: TLS certificates of " + ref.host +
                 " are not verified and plain HTTP is allowed");
     opts.tls.verify = TlsVerify::off;
   }
   opts.transport = choose_transport(ref, g.insecure);
-  if (const char* v = std::getenv("REGCACHE_RETRY_DELAY_MS"); v && *v)
-    opts.retry_delay_ms = std::clamp(std::atoi(v), 0, 60000);
-  if (const char* v = std::getenv("REGCACHE_STALL_TIMEOUT"); v && *v)
-    opts.stall_seconds = std::clamp(std::atol(v), 1L, 3600L);
+  opts.retry_delay_ms = s.retry_delay_ms.value_or(opts.retry_delay_ms);
+  opts.stall_seconds = s.stall_seconds.value_or(opts.stall_seconds);
   if (g.timeout_seconds > 0) {
     opts.deadline = std::chrono::steady_clock::now() +
                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                         std::chrono::duration<double>(g.timeout_seconds));
   }
-  if (const char* c = std::getenv("REGCACHE_UPLOAD_CHUNK")) {
-    opts.chunk_threshold = opts.chunk_size =
-        std::max<uint64_t>(1024, std::strtoull(c, nullptr, 10));
-  }
-  auto creds = unwrap(find_credentials(ref.host, process_env()));
+  if (s.upload_chunk) opts.chunk_threshold = opts.chunk_size = *s.upload_chunk;
+  auto creds = unwrap(find_credentials(ref.host, s.env));
   log_verbose("store " + ref.host + "/" + ref.repository + " over " +
               (opts.transport == Transport::https ? "https" : "http") +
               (creds ? " with credentials" : " anonymously"));
-  if (is_github_packages_host(ref.host)) {
+  if (is_github_packages_host(ref.host, s.github_registry)) {
     GithubPackagesOptions gh;
-    gh.api_url = env_or("REGCACHE_GITHUB_API_URL", gh.api_url);
-    gh.token = env_or("GITHUB_TOKEN", creds ? creds->secret : "");
+    gh.api_url = s.github_api_url;
+    gh.token = !s.github_token.empty() ? s.github_token : creds ? creds->secret : "";
+    gh.track_usage = s.track_usage == UsageTracking::on;
     gh.tls = opts.tls;
     return wrap_github_packages(make_registry_store(ref, std::move(creds), opts), ref,
                                 std::move(gh));

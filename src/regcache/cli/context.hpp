@@ -51,12 +51,6 @@ void apply_verbosity(const GlobalOptions& g);
 // Returns the workspace and home directories from options and environment.
 Anchors resolve_anchors(const GlobalOptions& g);
 
-// Returns how many transfers to run at once: REGCACHE_JOBS, else `fallback`.
-size_t jobs_from_env(size_t fallback);
-
-// Returns how many packs to compress at once: REGCACHE_CPU_JOBS, else `fallback`.
-size_t cpu_jobs_from_env(size_t fallback);
-
 // What a command does with its store: writing creates a local layout that is absent;
 // reading (and deleting) finds an absent layout empty, saying "no store at oci:PATH".
 enum class StoreUse { write, read };

@@ -1,4 +1,5 @@
 #include "regcache/cli/keys.hpp"
+#include "regcache/cli/settings.hpp"
 
 #include "regcache/core/key_tag.hpp"
 #include "regcache/core/key_template.hpp"
@@ -8,13 +9,14 @@ namespace regcache {
 
 ResolvedKeys resolve_keys(const KeyRequest& r, const GlobalOptions& g, SaveExcludes excludes) {
   Anchors anchors = resolve_anchors(g);
-  TemplateContext ctx{anchors.workspace, process_env(), r.empty, nullptr};
+  TemplateContext ctx{anchors.workspace, settings().env, r.empty, nullptr};
   auto render = [&](const std::string& t) { return unwrap(render_key_template(t, ctx)); };
   ResolvedKeys out;
   std::string preset_key;
   std::vector<std::string> preset_chain;
   for (const auto& name : r.presets) {
-    Preset p = unwrap(make_preset(name, PresetEnv{process_env(), anchors.workspace, anchors.home}));
+    Preset p =
+        unwrap(make_preset(name, PresetEnv{settings().env, anchors.workspace, anchors.home}));
     out.preset_paths.insert(out.preset_paths.end(), p.paths.begin(), p.paths.end());
     if (excludes == SaveExcludes::compute && p.save_excludes) {
       auto ex = p.save_excludes();

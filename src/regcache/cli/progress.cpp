@@ -8,19 +8,24 @@
 #include <cstring>
 
 #include "regcache/cli/output.hpp"
+#include "regcache/cli/settings.hpp"
 #include "regcache/util/log.hpp"
 
 namespace regcache {
 
 ProgressStyle progress_style_from_env() {
   if (verbosity() == Verbosity::quiet) return ProgressStyle::off;
-  const char* forced = std::getenv("REGCACHE_PROGRESS");
-  if (forced && std::strcmp(forced, "off") == 0) return ProgressStyle::off;
-  if (forced && std::strcmp(forced, "bar") == 0) return ProgressStyle::bar;
-  if (forced && std::strcmp(forced, "lines") == 0) return ProgressStyle::lines;
-  const char* term = std::getenv("TERM");
-  bool dumb = term && std::strcmp(term, "dumb") == 0;
-  return ::isatty(2) && !dumb ? ProgressStyle::bar : ProgressStyle::lines;
+  switch (settings().progress) {
+    case ProgressChoice::off:
+      return ProgressStyle::off;
+    case ProgressChoice::bar:
+      return ProgressStyle::bar;
+    case ProgressChoice::lines:
+      return ProgressStyle::lines;
+    case ProgressChoice::automatic:
+      break;
+  }
+  return ::isatty(2) && !settings().dumb_terminal ? ProgressStyle::bar : ProgressStyle::lines;
 }
 
 std::string progress_text(uint64_t done, uint64_t total, double seconds) {
@@ -39,9 +44,7 @@ namespace {
 
 std::chrono::milliseconds interval_for(ProgressStyle style) {
   if (style == ProgressStyle::bar) return std::chrono::milliseconds(200);
-  const char* v = std::getenv("REGCACHE_PROGRESS_INTERVAL");  // seconds, for lines
-  double s = v && *v ? std::atof(v) : 5.0;
-  return std::chrono::milliseconds(static_cast<long>(std::max(0.05, s) * 1000));
+  return settings().progress_interval;
 }
 
 }  // namespace

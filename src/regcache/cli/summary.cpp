@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 
-#include <cstdlib>
 #include <fstream>
 
 #include "regcache/cli/output.hpp"
+#include "regcache/cli/settings.hpp"
 #include "regcache/util/log.hpp"
 
 namespace regcache {
@@ -27,9 +27,7 @@ std::string cell(const std::string& s) {
 }  // namespace
 
 std::string summary_path(const GlobalOptions& g) {
-  if (!g.summary.empty()) return g.summary;
-  const char* v = std::getenv("GITHUB_STEP_SUMMARY");
-  return v ? v : "";
+  return !g.summary.empty() ? g.summary : settings().step_summary;
 }
 
 std::string summary_markdown(const SummaryRow& r) {

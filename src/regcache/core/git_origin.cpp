@@ -6,16 +6,16 @@ namespace regcache {
 
 namespace {
 
-std::string value(const EnvLookup& env, const char* name) {
+std::string value(const EnvFn& env, const char* name) {
   auto v = env(name);
   return v ? *v : std::string();
 }
 
-GitOrigin github(const EnvLookup& env) {
+GitOrigin github(const EnvFn& env) {
   return {value(env, "GITHUB_REF"), value(env, "GITHUB_SHA")};
 }
 
-GitOrigin gitlab(const EnvLookup& env) {
+GitOrigin gitlab(const EnvFn& env) {
   GitOrigin o{"", value(env, "CI_COMMIT_SHA")};
   if (auto tag = value(env, "CI_COMMIT_TAG"); !tag.empty()) {
     o.ref = "refs/tags/" + tag;
@@ -27,7 +27,7 @@ GitOrigin gitlab(const EnvLookup& env) {
   return o;
 }
 
-GitOrigin buildkite(const EnvLookup& env) {
+GitOrigin buildkite(const EnvFn& env) {
   GitOrigin o{"", value(env, "BUILDKITE_COMMIT")};
   std::string pr = value(env, "BUILDKITE_PULL_REQUEST");
   if (auto tag = value(env, "BUILDKITE_TAG"); !tag.empty()) {
@@ -42,7 +42,7 @@ GitOrigin buildkite(const EnvLookup& env) {
 
 }  // namespace
 
-GitOrigin git_origin_from_env(const EnvLookup& env) {
+GitOrigin git_origin_from_env(const EnvFn& env) {
   GitOrigin o;
   if (value(env, "GITHUB_ACTIONS") == "true") {
     o = github(env);

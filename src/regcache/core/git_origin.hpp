@@ -2,10 +2,10 @@
 // that a restore can refuse caches written by untrusted refs (cache poisoning).
 #pragma once
 
-#include <functional>
-#include <optional>
 #include <string>
 #include <vector>
+
+#include "regcache/util/env.hpp"
 
 namespace regcache {
 
@@ -14,11 +14,9 @@ struct GitOrigin {
   std::string commit;  // full SHA
 };
 
-using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
-
 // Returns the ref and commit from the CI environment: REGCACHE_GIT_REF/REGCACHE_GIT_COMMIT,
 // else GitHub Actions, GitLab CI or Buildkite variables; empty fields when unknown.
-GitOrigin git_origin_from_env(const EnvLookup& env);
+GitOrigin git_origin_from_env(const EnvFn& env);
 
 // Returns true when ref matches one of the patterns (globs: '*' within one component,
 // '**' across components). An empty ref (entry from an unknown origin) matches nothing.

@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "regcache/core/hash_files.hpp"
-#include "regcache/store/registry/credentials.hpp"
+#include "regcache/util/env.hpp"
 #include "regcache/util/result.hpp"
 
 namespace regcache {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "regcache/store/registry/credentials.hpp"
+#include "regcache/util/env.hpp"
 #include "regcache/util/result.hpp"
 
 namespace regcache {

@@ -1,6 +1,5 @@
 #include "regcache/core/restore_state.hpp"
 
-#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "regcache/util/fs.hpp"
@@ -8,24 +7,6 @@
 #include "regcache/util/stale.hpp"
 
 namespace regcache {
-
-namespace {
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-}  // namespace
-
-std::string state_file_path() {
-  if (!env("REGCACHE_STATE_FILE").empty()) return env("REGCACHE_STATE_FILE");
-  if (!env("RUNNER_TEMP").empty()) return env("RUNNER_TEMP") + "/regcache-state.json";
-  std::string base = env("XDG_STATE_HOME");
-  if (base.empty() || base[0] != '/') {  // a relative XDG path is ignored, as the spec says
-    if (env("HOME").empty() || env("HOME")[0] != '/') return "";  // no home: nowhere to keep it
-    base = env("HOME") + "/.local/state";
-  }
-  return base + "/regcache/restored.json";
-}
 
 void record_restore(const std::string& path, const std::string& store, const RestoredEntry& e) {
   if (path.empty()) {

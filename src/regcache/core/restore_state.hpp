@@ -16,9 +16,6 @@ struct RestoredEntry {
   std::string digest;  // its manifest digest
 };
 
-// Returns the state file path from the environment; "" when there is no home directory.
-std::string state_file_path();
-
 // Records that a restore from `store` used `entry`; failures only warn.
 void record_restore(const std::string& path, const std::string& store, const RestoredEntry& entry);
 

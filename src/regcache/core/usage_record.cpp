@@ -75,7 +75,6 @@ Status record_in_tag(Store& store, const std::string& digest, const std::string&
 }  // namespace
 
 void record_use(Store& store, const std::string& digest) {
-  if (const char* v = std::getenv("REGCACHE_TRACK_USAGE"); v && std::string(v) == "0") return;
   const std::string now = now_rfc3339();
   auto native = store.record_use(digest, now);
   Status st;

@@ -15,8 +15,8 @@ namespace regcache {
 inline constexpr const char* kUsageTag = "regcache-usage";
 inline constexpr size_t kMaxUsageRecords = 2000;
 
-// Records a restore of manifest `digest` now (REGCACHE_NOW when set). Best effort:
-// failures are logged with -v and never returned; REGCACHE_TRACK_USAGE=0 turns it off.
+// Records a restore of manifest `digest` now (current_time()). Best effort: failures are
+// logged with -v and never returned.
 void record_use(Store& store, const std::string& digest);
 
 // Returns the recorded last uses (manifest digest -> RFC 3339); empty when none.

@@ -6,11 +6,16 @@
 
 namespace regcache {
 
+namespace {
+std::optional<TimePoint> g_fixed;  // set once at start-up, read afterwards
+}  // namespace
+
+void set_fixed_time(std::optional<TimePoint> t) {
+  g_fixed = t;
+}
+
 TimePoint current_time() {
-  if (const char* v = std::getenv("REGCACHE_NOW"); v && *v) {
-    if (auto t = parse_rfc3339(v)) return *t;
-  }
-  return std::chrono::system_clock::now();
+  return g_fixed ? *g_fixed : std::chrono::system_clock::now();
 }
 
 std::optional<TimePoint> parse_rfc3339(std::string_view s) {

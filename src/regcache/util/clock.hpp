@@ -11,7 +11,11 @@ namespace regcache {
 
 using TimePoint = std::chrono::system_clock::time_point;
 
-// Returns REGCACHE_NOW when it is set to a valid RFC 3339 time, else the system clock.
+// Makes current_time() return t (tests pin the clock with REGCACHE_NOW); nullopt: the
+// system clock. Call before starting threads.
+void set_fixed_time(std::optional<TimePoint> t);
+
+// Returns the fixed time when one is set, else the system clock.
 TimePoint current_time();
 
 // Parses an RFC 3339 UTC time ("2026-01-01T00:00:00Z", fractions and offsets allowed);

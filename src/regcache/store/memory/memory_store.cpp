@@ -1,7 +1,6 @@
 #include "regcache/store/memory/memory_store.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -15,14 +14,12 @@ namespace {
 
 class MemoryStore : public Store {
  public:
-  explicit MemoryStore(std::string description) : description_(std::move(description)) {}
+  MemoryStore(std::string description, std::string staging)
+      : description_(std::move(description)), staging_(std::move(staging)) {}
 
   std::string describe() const override { return description_; }
 
-  std::string staging_dir() const override {
-    const char* t = std::getenv("TMPDIR");
-    return t && *t ? t : "/tmp";
-  }
+  std::string staging_dir() const override { return staging_; }
 
   Result<bool> has_blob(const Descriptor& d) override {
     std::lock_guard lock(mu_);
@@ -105,7 +102,7 @@ class MemoryStore : public Store {
   }
 
  private:
-  std::string description_;
+  std::string description_, staging_;
   std::mutex mu_;
   std::map<std::string, std::string> blobs_;          // digest -> bytes
   std::map<std::string, FetchedManifest> manifests_;  // digest -> manifest
@@ -114,8 +111,8 @@ class MemoryStore : public Store {
 
 }  // namespace
 
-std::unique_ptr<Store> make_memory_store(std::string description) {
-  return std::make_unique<MemoryStore>(std::move(description));
+std::unique_ptr<Store> make_memory_store(std::string description, std::string staging_dir) {
+  return std::make_unique<MemoryStore>(std::move(description), std::move(staging_dir));
 }
 
 }  // namespace regcache

@@ -10,7 +10,9 @@
 
 namespace regcache {
 
-// Returns an empty in-memory store that describes itself as `description`.
-std::unique_ptr<Store> make_memory_store(std::string description = "memory");
+// Returns an empty in-memory store that describes itself as `description` and stages
+// uploads in `staging_dir`.
+std::unique_ptr<Store> make_memory_store(std::string description = "memory",
+                                         std::string staging_dir = "/tmp");
 
 }  // namespace regcache

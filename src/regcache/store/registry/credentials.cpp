@@ -99,14 +99,6 @@ Result<std::optional<Credentials>> from_auth_file(const std::string& path,
 
 }  // namespace
 
-EnvFn process_env() {
-  return [](const std::string& name) -> std::optional<std::string> {
-    const char* v = std::getenv(name.c_str());
-    if (!v) return std::nullopt;
-    return std::string(v);
-  };
-}
-
 Result<std::optional<Credentials>> run_credential_helper(const std::string& helper,
                                                          const std::string& server) {
   for (char c : helper) {

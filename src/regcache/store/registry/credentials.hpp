@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "regcache/util/env.hpp"
 #include "regcache/util/result.hpp"
 
 namespace regcache {
@@ -22,10 +23,6 @@ struct Credentials {
 };
 
 // Reads an environment variable (injectable for tests).
-using EnvFn = std::function<std::optional<std::string>(const std::string&)>;
-
-// Returns the process environment reader.
-EnvFn process_env();
 
 // Looks up credentials for host ("ghcr.io", "127.0.0.1:5000"); errors only for a broken
 // credential helper or auth file, never for "no credentials".

@@ -77,8 +77,7 @@ class GithubPackagesStore : public Store {
   // tag rewritten by each restore would pile them up: tracking is off here unless
   // REGCACHE_TRACK_USAGE=1 (claiming a native record that keeps nothing).
   Result<bool> record_use(const std::string& digest, const std::string& when) override {
-    const char* v = std::getenv("REGCACHE_TRACK_USAGE");
-    if (v && std::string(v) == "1") return inner_->record_use(digest, when);
+    if (opts_.track_usage) return inner_->record_use(digest, when);
     return true;
   }
 
@@ -185,10 +184,8 @@ class GithubPackagesStore : public Store {
 
 }  // namespace
 
-bool is_github_packages_host(const std::string& host) {
-  if (host == "ghcr.io") return true;
-  const char* v = std::getenv("REGCACHE_GITHUB_REGISTRY");
-  return v && *v && host == v;
+bool is_github_packages_host(const std::string& host, const std::string& extra_host) {
+  return host == "ghcr.io" || (!extra_host.empty() && host == extra_host);
 }
 
 std::unique_ptr<Store> wrap_github_packages(std::unique_ptr<Store> inner, const StoreRef& ref,

@@ -20,11 +20,12 @@ namespace regcache {
 struct GithubPackagesOptions {
   std::string api_url = "https://api.github.com";  // REGCACHE_GITHUB_API_URL
   std::string token;                               // GITHUB_TOKEN; never printed
+  bool track_usage = false;  // keep the usage tag here (each rewrite leaves a version behind)
   TlsOptions tls;
 };
 
-// Returns true when host is ghcr.io or $REGCACHE_GITHUB_REGISTRY (a stand-in for tests).
-bool is_github_packages_host(const std::string& host);
+// Returns true for ghcr.io and for `extra_host` (REGCACHE_GITHUB_REGISTRY, for tests).
+bool is_github_packages_host(const std::string& host, const std::string& extra_host);
 
 // Wraps a registry store of a GitHub Packages repository (OWNER/PACKAGE...).
 std::unique_ptr<Store> wrap_github_packages(std::unique_ptr<Store> inner, const StoreRef& ref,

@@ -64,10 +64,7 @@ class RegistryStore : public Store {
   }
 
   std::string describe() const override { return ref_.host + "/" + ref_.repository; }
-  std::string staging_dir() const override {
-    const char* t = std::getenv("TMPDIR");
-    return t && *t ? t : "/tmp";
-  }
+  std::string staging_dir() const override { return opts_.staging_dir; }
 
   Result<bool> has_blob(const Descriptor& d) override {
     HttpRequest req{"HEAD", base_ + "/blobs/" + d.digest};

@@ -19,9 +19,10 @@ struct RegistryOptions {
   TlsOptions tls;
   uint64_t chunk_threshold = 1ull << 30;  // blobs larger than this upload in PATCH chunks
   uint64_t chunk_size = 64ull << 20;
-  int max_attempts = 5;  // per request, for transient failures
-  int retry_delay_ms = 250;  // first backoff delay; doubles per attempt, with jitter
-  long stall_seconds = 30;   // a transfer without progress for this long is retried
+  int max_attempts = 5;              // per request, for transient failures
+  int retry_delay_ms = 250;          // first backoff delay; doubles per attempt, with jitter
+  long stall_seconds = 30;           // a transfer without progress for this long is retried
+  std::string staging_dir = "/tmp";  // where blobs to upload are staged ($TMPDIR)
   // Every request ends by this time (ErrorKind::timeout after it); none when unset.
   std::optional<std::chrono::steady_clock::time_point> deadline;
 };

@@ -1,0 +1,81 @@
+#include "regcache/cli/settings.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace regcache {
+namespace {
+
+EnvFn env(std::map<std::string, std::string> vars) {
+  return [vars](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+}
+
+TEST(Settings, DefaultsFromAnAlmostEmptyEnvironment) {
+  auto s = read_settings(env({{"HOME", "/home/u"}}));
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->cache_home, "/home/u/.cache");
+  EXPECT_EQ(s->tmpdir, "/tmp");
+  EXPECT_EQ(s->state_file, "/home/u/.local/state/regcache/restored.json");
+  EXPECT_FALSE(s->jobs);
+  EXPECT_EQ(s->gc_grace, std::chrono::seconds(3600));
+  EXPECT_EQ(s->progress, ProgressChoice::automatic);
+}
+
+TEST(Settings, RelativeXdgPathsAndHomeAreIgnored) {
+  auto s = read_settings(
+      env({{"HOME", "relative"}, {"XDG_CACHE_HOME", "cache"}, {"XDG_STATE_HOME", "st"}}));
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->home, "");
+  EXPECT_EQ(s->cache_home, "");
+  EXPECT_EQ(s->state_file, "");  // nowhere to keep it: nothing is written
+  s = read_settings(env({{"HOME", "/h"}, {"XDG_CACHE_HOME", "/c"}, {"RUNNER_TEMP", "/rt"}}));
+  EXPECT_EQ(s->cache_home, "/c");
+  EXPECT_EQ(s->state_file, "/rt/regcache-state.json");
+}
+
+TEST(Settings, ValuesAreParsed) {
+  auto s = read_settings(env({{"REGCACHE_JOBS", "12"},
+                              {"REGCACHE_PACK_SIZE", "8MiB"},
+                              {"REGCACHE_GC_GRACE", "2h"},
+                              {"REGCACHE_PROGRESS", "lines"},
+                              {"REGCACHE_PROGRESS_INTERVAL", "0.5"},
+                              {"REGCACHE_TRACK_USAGE", "0"},
+                              {"GITHUB_WORKSPACE", "/w"},
+                              {"CI_PROJECT_DIR", "/g"}}));
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(*s->jobs, 12u);
+  EXPECT_EQ(*s->pack_size, 8u << 20);
+  EXPECT_EQ(s->gc_grace, std::chrono::hours(2));
+  EXPECT_EQ(s->progress, ProgressChoice::lines);
+  EXPECT_EQ(s->progress_interval, std::chrono::milliseconds(500));
+  EXPECT_EQ(s->track_usage, UsageTracking::off);
+  EXPECT_EQ(s->workspace, "/w");  // GitHub's first
+}
+
+TEST(Settings, MalformedValuesNameTheVariable) {
+  for (auto [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"REGCACHE_JOBS", "abc"},
+           {"REGCACHE_JOBS", "0"},
+           {"REGCACHE_JOBS", "4x"},
+           {"REGCACHE_CPU_JOBS", "-1"},
+           {"REGCACHE_RETRY_DELAY_MS", "99999999999999999999"},
+           {"REGCACHE_STALL_TIMEOUT", "soon"},
+           {"REGCACHE_PACK_SIZE", "big"},
+           {"REGCACHE_UPLOAD_CHUNK", "12"},
+           {"REGCACHE_GC_GRACE", "x"},
+           {"REGCACHE_PROGRESS", "fancy"},
+           {"REGCACHE_PROGRESS_INTERVAL", "0"},
+           {"REGCACHE_TRACK_USAGE", "yes"}}) {
+    auto s = read_settings(env({{name, value}}));
+    ASSERT_FALSE(s.ok()) << name << "=" << value;
+    EXPECT_EQ(s.error().kind, ErrorKind::usage);
+    EXPECT_NE(s.error().message.find(name + "='" + value), std::string::npos) << s.error().message;
+  }
+}
+
+}  // namespace
+}  // namespace regcache
