@@ -638,7 +638,7 @@ test('an entry with extra home/ and abs/ roots, matched by a restore key, writes
     variables: { REGCACHE_KEY: 'widget-{{ hashFiles "package-lock.json" }}', REGCACHE_RESTORE_KEYS: 'widget-' },
   });
   clean(job);
-  assert.match(job.step.output, /Cache partial: restored 1 files .* from key widget-evil/, log(job));
+  assert.match(job.step.output, /Cache partial: restored 1 file .* from key widget-evil/, log(job));
   assert.ok(Object.keys(job.tree('.npm')).includes('index'), 'the asked-for path was restored');
   assert.ok(!fs.existsSync(path.join(job.dirs.home, '.bashrc')), `~/.bashrc was written\n${log(job)}`);
   assert.ok(!fs.existsSync(planted), 'an absolute path was written');

@@ -109,8 +109,8 @@ void run_import(const ImportArgs& a, const GlobalOptions& g) {
         {"seconds",
          seconds}}.dump());
   }
-  log_info(fmt::format("Imported {} as key {}: {} files ({}), {}", image, rep.key, rep.files,
-                       human_bytes(rep.bytes),
+  log_info(fmt::format("Imported {} as key {}: {} ({}), {}", image, rep.key,
+                       counted(rep.files, "file", "files"), human_bytes(rep.bytes),
                        rep.result == "exists" ? "the key already existed" : "saved"));
 }
 
@@ -138,8 +138,9 @@ void run_restore_from_image(const std::string& image, const std::vector<std::str
         {"seconds",
          seconds}}.dump());
   }
-  log_info(fmt::format("Restored {} files ({}) from image {} in {:.2f}s", rep.files,
-                       human_bytes(rep.bytes), image, seconds));
+  log_info(fmt::format("Restored {} ({}) from image {} in {:.2f}s",
+                       counted(rep.files, "file", "files"), human_bytes(rep.bytes), image,
+                       seconds));
 }
 
 void add_import_command(CLI::App& app, GlobalOptions& g) {
@@ -152,7 +153,8 @@ void add_import_command(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--from-image", args->image, "The image: [docker://]HOST/REPO[:TAG|@DIGEST]");
   sub->add_option("--key", args->key, "Key of the new entry")->required();
   sub->add_option("--path", args->paths,
-                  "An absolute path the image's cache.tgz holds (repeatable; required)")
+                  "A path the image's cache.tgz holds (a relative one is taken from the "
+                  "current directory; repeatable; required)")
       ->allow_extra_args(false);
   add_external_symlink_flags(sub, &args->no_external_symlinks);
   sub->callback([args, &g] { run_import(*args, g); });

@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -42,13 +43,23 @@ void run_list(const ListArgs& a, const GlobalOptions& g) {
              (a.prefix.empty() ? "" : " whose key starts with " + a.prefix));
     return;
   }
+  // A table with a header, the key column as wide as the longest key.
+  size_t width = 3;
+  for (const auto& e : out) width = std::max(width, e["key"].get<std::string>().size());
+  auto row = [&](const std::string& created, const std::string& key, const std::string& size,
+                 const std::string& stored, const std::string& layers, const std::string& ref) {
+    std::string line = fmt::format("{:<19}  {:<{}}  {:>10}  {:>10}  {:>6}", created, key, width,
+                                   size, stored, layers);
+    if (!ref.empty()) line += "  " + ref;
+    return line;
+  };
+  print_line(row("CREATED", "KEY", "SIZE", "STORED", "LAYERS", "REF"));
   for (const auto& e : out) {
-    std::string line = fmt::format("{}  {}  {:>10}  {:>10}  {:>3} layers",
-                                   e["created"].get<std::string>().substr(0, 19),
-                                   e["key"].get<std::string>(), human_bytes(e["bytes"]),
-                                   human_bytes(e["compressed_bytes"]), e["layers"].get<size_t>());
-    if (e.contains("ref")) line += "  " + e["ref"].get<std::string>();
-    print_line(line);
+    std::string created = e["created"].get<std::string>().substr(0, 19);
+    std::replace(created.begin(), created.end(), 'T', ' ');
+    print_line(row(created, e["key"].get<std::string>(), human_bytes(e["bytes"]),
+                   human_bytes(e["compressed_bytes"]), std::to_string(e["layers"].get<size_t>()),
+                   e.contains("ref") ? e["ref"].get<std::string>() : ""));
   }
 }
 

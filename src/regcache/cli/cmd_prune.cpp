@@ -45,7 +45,12 @@ PrunePolicy policy_from(const PruneArgs& a) {
   PrunePolicy p;
   p.prefix = a.prefix;
   if (!a.older_than.empty()) p.older_than = unwrap(parse_duration(a.older_than));
-  if (!a.max_size.empty()) p.max_size = unwrap(parse_size(a.max_size));
+  if (!a.max_size.empty()) {
+    // A bare number is too easily meant as MiB or GiB: a unit is required.
+    if (a.max_size.find_first_not_of("0123456789.") == std::string::npos)
+      throw CommandError(2, "--max-size " + a.max_size + " needs a unit (e.g. 500MiB, 5GiB, 5GB)");
+    p.max_size = unwrap(parse_size(a.max_size));
+  }
   if (!a.keep.empty()) p.keep = parse_count(a.keep);
   p.group_by = a.group_by;
   p.by = a.by == "last-used" ? PruneBy::last_used : PruneBy::created;
@@ -95,25 +100,42 @@ void run_prune(const PruneArgs& a, const GlobalOptions& g) {
                        {"created", e.info.created},
                        {"bytes", e.compressed_bytes()}});
   }
-  uint64_t collected = 0;
   const bool layout =
       ref.kind == StoreKind::layout && ::access((ref.path + "/oci-layout").c_str(), F_OK) == 0;
-  if (!a.dry_run && layout) {
-    auto gc = unwrap(collect_layout_garbage(ref.path, grace));
-    collected = gc.removed_bytes;
-    log_verbose(fmt::format("garbage collection: {} blobs removed ({}), {} younger than {}s kept",
-                            gc.removed_blobs, human_bytes(gc.removed_bytes), gc.young_blobs,
-                            grace.count()));
+  GcReport gc;
+  if (!a.dry_run && layout) gc = unwrap(collect_layout_garbage(ref.path, grace));
+  std::string entries = fmt::format("{} ({})", counted(plan.remove.size(), "entry", "entries"),
+                                    human_bytes(plan.freed_bytes));
+  if (a.dry_run) {
+    log_info(fmt::format("Would delete {}, keep {}", entries, plan.kept));
+  } else if (!layout) {
+    log_info(
+        fmt::format("Deleted {}, kept {}; the registry frees their blobs when it collects "
+                    "its garbage",
+                    entries, plan.kept));
+  } else {
+    // Only blobs past the grace period are gone; younger ones may belong to a running save.
+    std::string waiting = gc.young_blobs == 0
+                              ? ""
+                              : fmt::format(
+                                    "; {} in {} wait until older than the grace period ({}s, "
+                                    "REGCACHE_GC_GRACE)",
+                                    human_bytes(gc.young_bytes),
+                                    counted(gc.young_blobs, "blob", "blobs"), grace.count());
+    log_info(fmt::format("Deleted {}, kept {}; removed {} in {}{}", entries, plan.kept,
+                         human_bytes(gc.removed_bytes),
+                         counted(gc.removed_blobs, "unreferenced blob", "unreferenced blobs"),
+                         waiting));
   }
-  log_info(fmt::format("{} {} entries, kept {}; {} {}", a.dry_run ? "Would delete" : "Deleted",
-                       plan.remove.size(), plan.kept, a.dry_run ? "would free" : "freed",
-                       human_bytes(plan.freed_bytes)));
   if (g.json) {
     nlohmann::json j = {{"deleted", deleted},
                         {"kept", plan.kept},
                         {"freed_bytes", plan.freed_bytes},
                         {"dry_run", a.dry_run}};
-    if (layout && !a.dry_run) j["collected_bytes"] = collected;
+    if (layout && !a.dry_run) {
+      j["collected_bytes"] = gc.removed_bytes;
+      j["waiting_bytes"] = gc.young_bytes;
+    }
     print_line(j.dump());
   }
 }

@@ -10,6 +10,7 @@
 #include "regcache/cli/progress.hpp"
 #include "regcache/cli/settings.hpp"
 #include "regcache/cli/summary.hpp"
+#include "regcache/cli/validators.hpp"
 #include "regcache/core/key_tag.hpp"
 #include "regcache/core/restore.hpp"
 #include "regcache/core/restore_state.hpp"
@@ -54,9 +55,9 @@ void report(const RestoreReport& r, const GlobalOptions& g, bool lookup_only) {
     log_info(fmt::format("Cache {} for key {} (matched {}); lookup only, nothing restored",
                          r.result, r.key, r.matched_key));
   } else {
-    log_info(fmt::format("Cache {}: restored {} files ({}) from key {} in {:.2f}s, {} downloaded",
-                         r.result, r.files, human_bytes(r.bytes), r.matched_key, r.seconds,
-                         human_bytes(r.downloaded_bytes)));
+    log_info(fmt::format("Cache {}: restored {} ({}) from key {} in {:.2f}s, {} downloaded",
+                         r.result, counted(r.files, "file", "files"), human_bytes(r.bytes),
+                         r.matched_key, r.seconds, human_bytes(r.downloaded_bytes)));
   }
 }
 
@@ -157,8 +158,8 @@ void add_restore_command(CLI::App& app, GlobalOptions& g) {
   sub->add_flag("--lookup-only", args->lookup_only, "Only report whether an entry matches");
   sub->add_flag("--fail-on-miss", args->fail_on_miss, "Exit with status 3 when nothing matches");
   sub->add_option("--timeout", args->timeout,
-                  "Give up after this many seconds and report a miss (default 300)")
-      ->check(CLI::PositiveNumber);
+                  "Give up after this long (seconds, or 5m) and report a miss (default 300)")
+      ->transform(duration_in_seconds(ZeroMeans::invalid));
   sub->add_option("--trust", args->trust,
                   "Only restore entries saved from a git ref matching this glob (repeatable), "
                   "e.g. refs/heads/main, 'refs/tags/*'")

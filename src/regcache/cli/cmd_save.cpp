@@ -11,6 +11,7 @@
 #include "regcache/cli/progress.hpp"
 #include "regcache/cli/settings.hpp"
 #include "regcache/cli/summary.hpp"
+#include "regcache/cli/validators.hpp"
 #include "regcache/core/key_tag.hpp"
 #include "regcache/core/restore_state.hpp"
 #include "regcache/core/save.hpp"
@@ -44,10 +45,10 @@ void report(const SaveReport& r, const GlobalOptions& g) {
         "Cache entry for key {} already exists; nothing saved (use --force to replace)", r.key));
     return;
   }
-  log_info(
-      fmt::format("Saved {} files ({}) under key {} in {:.2f}s: {} layers ({} reused), {} uploaded",
-                  r.files, human_bytes(r.bytes), r.key, r.seconds, r.layers, r.reused_layers,
-                  human_bytes(r.uploaded_bytes)));
+  log_info(fmt::format("Saved {} ({}) under key {} in {:.2f}s: {} ({} reused), {} uploaded",
+                       counted(r.files, "file", "files"), human_bytes(r.bytes), r.key, r.seconds,
+                       counted(r.layers, "layer", "layers"), r.reused_layers,
+                       human_bytes(r.uploaded_bytes)));
   if (!r.base_key.empty()) log_verbose("based on entry " + r.base_key);
 }
 
@@ -144,8 +145,8 @@ void add_save_command(CLI::App& app, GlobalOptions& g) {
                   "registry lends its blobs by cross-repository mount)");
   sub->add_flag("--force", args->force, "Replace an existing entry with the same key");
   sub->add_option("--timeout", args->timeout,
-                  "Give up after this many seconds, retries included (default: no limit)")
-      ->check(CLI::NonNegativeNumber);
+                  "Give up after this long (seconds, or 5m), retries included (default: no limit)")
+      ->transform(duration_in_seconds(ZeroMeans::no_limit));
   sub->add_option("--trust", args->trust,
                   "Replace an existing entry for the key saved from a git ref matching none of "
                   "these globs, and reuse no layer of a base saved from one (repeatable)")

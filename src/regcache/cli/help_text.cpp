@@ -14,18 +14,20 @@ std::string examples_for(const std::string& command) {
        "~/go/pkg/mod\n"
        "  regcache list --prefix deps-\n"
        "Stores: oci:PATH (local OCI layout) or [docker://]HOST[:PORT]/REPO; default "
-       "oci:~/.cache/regcache.\n"
+       "oci:$XDG_CACHE_HOME/regcache, else oci:~/.cache/regcache.\n"
        "Exit status: 0 success (a miss included), 1 error, 2 usage error, 3 miss with "
        "--fail-on-miss."},
       {"save",
        "Examples:\n"
-       "  regcache save --key build-{{ os }}-{{ hashFiles \"Cargo.lock\" }} target "
+       "  regcache save --key 'build-{{ os }}-{{ hashFiles \"Cargo.lock\" }}' target "
        "~/.cargo/registry\n"
        "  regcache save --preset node --preset rust\n"
        "  regcache save --key k 'out/**' '!*.tmp' --level 6"},
       {"restore",
        "Examples:\n"
-       "  regcache restore --key build-linux-abc --restore-key build-linux- --restore-key build-\n"
+       "  regcache restore --key build-linux-abc --restore-key build-linux- --restore-key build- "
+       "target\n"
+       "  regcache restore --key k ~/.cargo/registry   # one path out of a larger entry\n"
        "  regcache restore --preset rust --fail-on-miss\n"
        "  regcache --json restore --key k --lookup-only"},
       {"list", "Examples:\n  regcache list --prefix rust-\n  regcache --json list"},

@@ -38,6 +38,8 @@ ResolvedKeys resolve_keys(const KeyRequest& r, const GlobalOptions& g, SaveExclu
     preset_chain = combined;
   }
   out.key = r.key.empty() ? preset_key : render(r.key);
+  if (out.key.empty() && !r.key.empty())
+    throw CommandError(2, "key template '" + r.key + "' expands to an empty key");
   if (out.key.empty())
     throw CommandError(2, "--key is required unless a --preset supplies the key");
   for (const auto& t : r.restore_keys) out.restore_keys.push_back(render(t));

@@ -16,6 +16,7 @@
 #include "regcache/cli/context.hpp"
 #include "regcache/cli/help_text.hpp"
 #include "regcache/cli/output.hpp"
+#include "regcache/cli/suggest.hpp"
 #include "regcache/util/clock.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/interrupt.hpp"
@@ -87,9 +88,21 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);
     std::string unknown =
         app.get_subcommands().empty() && !app.remaining().empty() ? app.remaining()[0] : "";
-    if (!unknown.empty() && unknown[0] != '-')
-      return fail("unknown command '" + unknown + "' (see regcache --help)", 2);
-    return fail(e.what(), 2);
+    if (!unknown.empty() && unknown[0] != '-') {
+      std::string near = closest_name(app, unknown);
+      return fail("unknown command '" + unknown + "'" +
+                      (near.empty() ? " (see regcache --help)" : "; did you mean '" + near + "'?"),
+                  2);
+    }
+    std::string message = e.what();
+    for (const auto& word : unexpected_words(app)) {
+      if (word.rfind("-", 0) != 0) continue;
+      if (std::string near = closest_name(app, word); !near.empty()) {
+        message += "; did you mean " + near + "?";
+        break;
+      }
+    }
+    return fail(message, 2);
   } catch (const CommandError& e) {
     return fail(e.what(), e.exit_code);
   } catch (const std::exception& e) {

@@ -17,6 +17,10 @@ std::string human_bytes(uint64_t bytes) {
   return buf;
 }
 
+std::string counted(uint64_t n, const char* singular, const char* plural) {
+  return std::to_string(n) + " " + (n == 1 ? singular : plural);
+}
+
 namespace {
 bool g_printed = false;
 nlohmann::json g_error_fields = nlohmann::json::object();

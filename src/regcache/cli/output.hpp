@@ -10,6 +10,9 @@ namespace regcache {
 // Returns a size as "12.3 MiB".
 std::string human_bytes(uint64_t bytes);
 
+// Returns "1 file", "2 files": n with the noun in the right number.
+std::string counted(uint64_t n, const char* singular, const char* plural);
+
 // Prints one line (a result: JSON, a key, a listing row) on stdout.
 void print_line(const std::string& line);
 

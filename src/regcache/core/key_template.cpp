@@ -4,6 +4,8 @@
 // key that then never matches.
 #include "regcache/core/key_template.hpp"
 
+#include "regcache/util/subprocess.hpp"
+
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
@@ -118,19 +120,21 @@ std::string key_arch() {
 }
 
 Result<std::string> run_shell_command(const std::string& command) {
-  FILE* p = ::popen(command.c_str(), "r");
-  if (!p) return make_error(ErrorKind::generic, "hashCommand: cannot run: " + command);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = ::pclose(p);
-  if (status != 0) {
-    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return make_error(ErrorKind::generic,
-                      "hashCommand: `" + command + "` failed (exit " + std::to_string(code) + ")");
+  CommandSpec spec;
+  spec.argv = {"/bin/sh", "-c", command};
+  spec.timeout = std::chrono::minutes(5);
+  spec.max_output = 64 << 20;
+  auto r = run_command(spec);
+  if (!r.ok())
+    return make_error(ErrorKind::generic, "hashCommand `" + command + "`: " + r.error().message);
+  if (r->exit_code != 0) {
+    // Its own words, briefly: a failing tool can print a page of backtrace.
+    std::string said = last_lines(r->err, 3);
+    return make_error(ErrorKind::generic, "hashCommand `" + command + "` failed (exit " +
+                                              std::to_string(r->exit_code) + ")" +
+                                              (said.empty() ? "" : ": " + said));
   }
-  return out;
+  return r->out;
 }
 
 Result<std::string> render_key_template(std::string_view t, const TemplateContext& ctx) {

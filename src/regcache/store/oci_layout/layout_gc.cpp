@@ -93,6 +93,7 @@ Result<GcReport> collect_layout_garbage(const std::string& root, std::chrono::se
     if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     if (std::chrono::system_clock::from_time_t(st.st_mtime) > cutoff) {
       ++rep.young_blobs;
+      rep.young_bytes += static_cast<uint64_t>(st.st_size);
       continue;
     }
     if (::unlink(path.c_str()) != 0) {

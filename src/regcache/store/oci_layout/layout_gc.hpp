@@ -13,7 +13,7 @@ namespace regcache {
 
 struct GcReport {
   uint64_t removed_blobs = 0, removed_bytes = 0;
-  uint64_t young_blobs = 0;  // unreferenced, but kept for the grace period
+  uint64_t young_blobs = 0, young_bytes = 0;  // unreferenced, but kept for the grace period
 };
 
 // Collects the layout at root under its lock; blobs modified less than `grace` ago stay.

@@ -1,0 +1,32 @@
+#include "regcache/cli/validators.hpp"
+
+#include <cstdlib>
+#include <string>
+
+#include "regcache/util/units.hpp"
+
+namespace regcache {
+
+CLI::Validator duration_in_seconds(ZeroMeans zero) {
+  const std::string want =
+      zero == ZeroMeans::no_limit
+          ? "a number of seconds (0: no limit) or a duration such as 90s or 5m"
+          : "a number of seconds greater than 0, or a duration such as 90s or 5m";
+  return CLI::Validator(
+      [zero, want](std::string& value) -> std::string {
+        char* end = nullptr;
+        double seconds = std::strtod(value.c_str(), &end);
+        if (value.empty() || end != value.c_str() + value.size()) {
+          auto d = parse_duration(value);
+          if (!d.ok()) return "'" + value + "' is not " + want;
+          seconds = static_cast<double>(d->count());
+        }
+        if (!(seconds >= 0) || seconds > 1e7 || (seconds == 0 && zero == ZeroMeans::invalid))
+          return "'" + value + "' is not " + want;
+        value = std::to_string(seconds);
+        return {};
+      },
+      "DURATION");
+}
+
+}  // namespace regcache

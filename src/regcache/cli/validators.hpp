@@ -1,0 +1,15 @@
+// Checks of option values with messages a person can act on (CLI11's own range checks
+// print the whole range of a double).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace regcache {
+
+enum class ZeroMeans { invalid, no_limit };
+
+// Accepts seconds ("90", "2.5") or a duration ("5m", "1h30m") and rewrites it as seconds;
+// zero only with ZeroMeans::no_limit.
+CLI::Validator duration_in_seconds(ZeroMeans zero);
+
+}  // namespace regcache
