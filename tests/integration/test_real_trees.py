@@ -4,9 +4,10 @@ runs against a local layout and the open registry."""
 import os
 import shutil
 import stat
+import subprocess
 import unittest
 
-from common import RegcacheTestCase, make_small_tree, parse_json, snapshot
+from common import MIB, RegcacheTestCase, make_small_tree, parse_json, snapshot
 
 BACKENDS = ("layout", "open")
 
@@ -108,6 +109,49 @@ class ExternalSymlinkTest(RegcacheTestCase):
         self.assertEqual(os.readlink(os.path.join(root, "out")), outside)
         self.assertEqual(os.listdir(outside), [])
 
+
+
+class SparseFileTest(RegcacheTestCase):
+    """A 100 MiB file with holes comes back with its holes, and the layer is a tar that GNU
+    tar extracts (GNU sparse format 1.0)."""
+
+    def make_sparse(self, path):
+        with open(path, "wb") as f:
+            f.truncate(100 * MIB)
+            f.seek(10 * MIB)
+            f.write(b"x" * 5000)
+            f.seek(60 * MIB + 123)
+            f.write(os.urandom(70000))
+        return os.stat(path).st_blocks * 512
+
+    def test_holes_are_kept(self):
+        os.makedirs(os.path.join(self.ws, "d"))
+        path = os.path.join(self.ws, "d", "disk.img")
+        allocated = self.make_sparse(path)
+        if allocated > 10 * MIB:
+            self.skipTest("this filesystem does not keep holes")
+        want = snapshot(os.path.join(self.ws, "d"))
+        for backend in BACKENDS:
+            with self.subTest(backend=backend):
+                st = self.store(backend)
+                saved = self.save(st, "sparse", "d")
+                self.assertEqual(saved["bytes"], 100 * MIB)
+                layers = st.manifest("sparse")["layers"]
+                self.assertLess(sum(l["size"] for l in layers), 1 * MIB, "the holes were uploaded")
+                shutil.rmtree(os.path.join(self.ws, "d"))
+                got = self.restore(st, "sparse")
+                self.assertEqual((got["result"], got["bytes"]), ("hit", 100 * MIB))
+                self.assertTreeEqual(want, snapshot(os.path.join(self.ws, "d")))
+                self.assertLessEqual(os.stat(path).st_blocks * 512, allocated + 64 * 1024,
+                                     "the restored file is fully allocated")
+        # GNU tar reads the layer and keeps the holes too.
+        out = os.path.join(self.tmp, "gnu")
+        os.makedirs(out)
+        for layer in st.manifest("sparse")["layers"]:
+            subprocess.run(["tar", "-x", "--zstd", "-C", out], input=st.client.get_blob(layer["digest"]), check=True)
+        # (each layer extracted on its own: a later one changes the directory's mtime)
+        self.assertEqual(want["disk.img"], snapshot(os.path.join(out, "ws", "d"))["disk.img"])
+        self.assertLessEqual(os.stat(os.path.join(out, "ws", "d", "disk.img")).st_blocks * 512, allocated + 64 * 1024)
 
 
 class EmptySaveTest(RegcacheTestCase):

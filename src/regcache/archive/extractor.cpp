@@ -231,6 +231,10 @@ Status Extractor::begin(const TarHeader& h) {
   auto path = normalize_archive_path(h.path);
   if (!path) return hostile(h.path.substr(0, 200), "unsafe path");
   if (h.mode & 06000) return hostile(*path, "setuid or setgid bit");
+  // A regular file's bytes are bounded by the layer's declared size; a sparse file's holes
+  // are not, so its size is checked against the size the entry declares for all its files.
+  if (h.sparse && h.size > max_file_size_)
+    return hostile(*path, "sparse file larger than the entry declares for all its files");
   std::lock_guard lock(creation_mutex());
   for (const auto& root : roots_) {
     if (*path == root.prefix) return make_entry(root, "", h);
@@ -250,12 +254,24 @@ Status Extractor::data(const char* bytes, size_t size) {
   return {};
 }
 
+Status Extractor::hole(uint64_t size) {
+  if (file_fd_ < 0) return {};
+  if (::lseek(file_fd_, static_cast<off_t>(size), SEEK_CUR) < 0)
+    return errno_error("cannot write", file_path_, errno);
+  bytes_ += size;
+  return {};
+}
+
 Status Extractor::end() {
   if (file_fd_ < 0) return {};
   int fd = file_fd_;
   file_fd_ = -1;
   Status st;
-  if (::fchmod(fd, current_.mode & 0777) != 0) st = errno_error("cannot chmod", file_path_, errno);
+  // A file that ends in a hole gets its size from its length, not from a last write.
+  if (current_.sparse && ::ftruncate(fd, static_cast<off_t>(current_.size)) != 0)
+    st = errno_error("cannot write", file_path_, errno);
+  if (st.ok() && ::fchmod(fd, current_.mode & 0777) != 0)
+    st = errno_error("cannot chmod", file_path_, errno);
   timespec ts[2] = {to_ts(current_.mtime_sec, current_.mtime_nsec),
                     to_ts(current_.mtime_sec, current_.mtime_nsec)};
   if (st.ok() && ::futimens(fd, ts) != 0) st = errno_error("cannot set mtime", file_path_, errno);

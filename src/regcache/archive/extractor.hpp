@@ -57,7 +57,10 @@ class Extractor : public TarEntryHandler {
   ~Extractor() override;
   Status begin(const TarHeader& header) override;
   Status data(const char* bytes, size_t size) override;
+  Status hole(uint64_t size) override;  // left unwritten: the file keeps its hole
   Status end() override;
+  // Refuses a file larger than `bytes` (the size the entry declares for all its files).
+  void limit_file_size(uint64_t bytes) { max_file_size_ = bytes; }
   // Number of regular files and bytes written so far.
   uint64_t files() const { return files_; }
   uint64_t bytes() const { return bytes_; }
@@ -81,6 +84,7 @@ class Extractor : public TarEntryHandler {
   int cached_fd_ = -1;
   std::string cached_key_;
   uint64_t files_ = 0, bytes_ = 0;
+  uint64_t max_file_size_ = UINT64_MAX;
   std::vector<SkippedLink> skipped_links_;
 };
 

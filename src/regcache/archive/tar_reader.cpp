@@ -15,6 +15,8 @@ namespace {
 
 constexpr size_t kBlock = 512;
 constexpr uint64_t kMaxExtended = 1 << 20;
+constexpr size_t kMaxSparseMap = 1 << 20;       // bytes of map text
+constexpr size_t kMaxSparseSegments = 1 << 16;  // a map of 64 Ki segments is plenty
 
 Result<uint64_t> parse_numeric(const char* field, size_t width) {
   if (static_cast<unsigned char>(field[0]) & 0x80) {  // base-256 (GNU)
@@ -103,6 +105,20 @@ Status TarReader::apply_pax(const std::string& records) {
       pending_.mtime_sec = t.first;
       pending_.mtime_nsec = t.second;
       has_mtime_ = true;
+    } else if (key == "GNU.sparse.major" || key == "GNU.sparse.minor") {
+      int v = -1;
+      auto vr = std::from_chars(value.data(), value.data() + value.size(), v);
+      if (vr.ec != std::errc()) return make_error(ErrorKind::integrity, "bad pax " + key);
+      (key == "GNU.sparse.major" ? sparse_major_ : sparse_minor_) = v;
+    } else if (key == "GNU.sparse.realsize") {
+      uint64_t v = 0;
+      auto vr = std::from_chars(value.data(), value.data() + value.size(), v);
+      if (vr.ec != std::errc())
+        return make_error(ErrorKind::integrity, "bad pax GNU.sparse.realsize");
+      sparse_realsize_ = v;
+    } else if (key == "GNU.sparse.name") {
+      pending_.path = value;
+      has_path_ = true;
     } else if (key == "size") {
       uint64_t s = 0;
       auto sr = std::from_chars(value.data(), value.data() + value.size(), s);
@@ -164,6 +180,25 @@ Status TarReader::on_header() {
   if (has_size_) th.size = pending_.size;
   has_path_ = has_link_ = has_mtime_ = has_size_ = false;
   pending_ = TarHeader{};
+  const bool sparse = sparse_major_ >= 0 || sparse_realsize_;
+  if (sparse &&
+      (sparse_major_ != 1 || sparse_minor_ != 0 || !sparse_realsize_ || (t != '0' && t != '7')))
+    return make_error(ErrorKind::integrity,
+                      "tar: unsupported sparse entry " + th.path.substr(0, 200));
+  if (sparse) {
+    // The map opens the data: the entry begins once it is read (on_sparse_map).
+    sparse_header_ = th;
+    sparse_header_.sparse = true;
+    sparse_header_.size = *sparse_realsize_;
+    sparse_major_ = sparse_minor_ = -1;
+    sparse_realsize_.reset();
+    sparse_map_.clear();
+    left_ = th.size;
+    padding_ = (kBlock - left_ % kBlock) % kBlock;
+    if (left_ == 0) return make_error(ErrorKind::integrity, "tar: sparse entry without a map");
+    state_ = State::sparse_map;
+    return {};
+  }
   RC_CHECK(handler_->begin(th));
   // Links and directories carry no content whatever their size field says.
   bool has_data = t != '1' && t != '2' && t != '5';
@@ -193,10 +228,23 @@ Status TarReader::write(const char* data, size_t size) {
         }
         break;
       }
+      case State::sparse_map: {
+        // A block at a time, so the map never takes bytes of the data after it.
+        size_t take = static_cast<size_t>(
+            std::min<uint64_t>({size, left_, kBlock - sparse_map_.size() % kBlock}));
+        sparse_map_.append(data, take);
+        data += take;
+        size -= take;
+        left_ -= take;
+        if (sparse_map_.size() % kBlock == 0 || left_ == 0) RC_CHECK(on_sparse_map());
+        break;
+      }
       case State::data:
       case State::extended: {
         size_t take = static_cast<size_t>(std::min<uint64_t>(size, left_));
-        if (state_ == State::data)
+        if (state_ == State::data && sparse_header_.sparse)
+          RC_CHECK(sparse_data(data, take));
+        else if (state_ == State::data)
           RC_CHECK(handler_->data(data, take));
         else
           ext_.append(data, take);
@@ -204,7 +252,9 @@ Status TarReader::write(const char* data, size_t size) {
         size -= take;
         left_ -= take;
         if (left_ == 0) {
-          if (state_ == State::data)
+          if (state_ == State::data && sparse_header_.sparse)
+            RC_CHECK(sparse_end());
+          else if (state_ == State::data)
             RC_CHECK(handler_->end());
           else
             RC_CHECK(on_extended_complete());
@@ -223,6 +273,73 @@ Status TarReader::write(const char* data, size_t size) {
     }
   }
   return {};
+}
+
+Status TarEntryHandler::hole(uint64_t size) {
+  static const char zeros[65536] = {};
+  while (size > 0) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(size, sizeof zeros));
+    RC_CHECK(data(zeros, n));
+    size -= n;
+  }
+  return {};
+}
+
+Status TarReader::on_sparse_map() {
+  auto parsed = RC_TRY(parse_sparse_map(sparse_map_, sparse_header_.size, kMaxSparseSegments));
+  if (!parsed) {
+    if (left_ == 0 || sparse_map_.size() >= kMaxSparseMap)
+      return make_error(
+          ErrorKind::integrity,
+          "tar: sparse map of " + sparse_header_.path.substr(0, 200) + " is incomplete");
+    return {};
+  }
+  uint64_t stored = 0;
+  for (const auto& seg : parsed->first.segments) stored += seg.length;
+  if (parsed->second != sparse_map_.size() || stored != left_) {
+    return make_error(
+        ErrorKind::integrity,
+        "tar: sparse map of " + sparse_header_.path.substr(0, 200) + " does not match its data");
+  }
+  segments_ = std::move(parsed->first.segments);
+  segment_ = 0;
+  in_segment_ = 0;
+  logical_ = 0;
+  RC_CHECK(handler_->begin(sparse_header_));
+  if (left_ > 0) {
+    state_ = State::data;
+    return {};
+  }
+  RC_CHECK(sparse_end());
+  state_ = padding_ ? State::padding : State::header;
+  return {};
+}
+
+Status TarReader::sparse_data(const char* data, size_t size) {
+  while (size > 0) {
+    while (segment_ < segments_.size() && in_segment_ == segments_[segment_].length) {
+      ++segment_;
+      in_segment_ = 0;
+    }
+    const SparseSegment& seg = segments_[segment_];  // exists: the lengths add up to the data
+    if (in_segment_ == 0 && logical_ < seg.offset) {
+      RC_CHECK(handler_->hole(seg.offset - logical_));
+      logical_ = seg.offset;
+    }
+    size_t take = static_cast<size_t>(std::min<uint64_t>(size, seg.length - in_segment_));
+    RC_CHECK(handler_->data(data, take));
+    data += take;
+    size -= take;
+    in_segment_ += take;
+    logical_ += take;
+  }
+  return {};
+}
+
+Status TarReader::sparse_end() {
+  if (logical_ < sparse_header_.size) RC_CHECK(handler_->hole(sparse_header_.size - logical_));
+  sparse_header_ = TarHeader{};
+  return handler_->end();
 }
 
 Status TarReader::finish() {

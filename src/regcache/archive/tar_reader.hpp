@@ -3,7 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
+
+#include "regcache/archive/sparse.hpp"
 
 #include "regcache/util/result.hpp"
 #include "regcache/util/sink.hpp"
@@ -18,6 +22,7 @@ struct TarHeader {
   uint64_t size = 0;
   int64_t mtime_sec = 0;
   uint32_t mtime_nsec = 0;
+  bool sparse = false;  // content arrives as data() and hole() pieces; size is the file's
 };
 
 class TarEntryHandler {
@@ -27,6 +32,8 @@ class TarEntryHandler {
   virtual Status begin(const TarHeader& header) = 0;
   // Called with consecutive pieces of the entry's content.
   virtual Status data(const char* bytes, size_t size) = 0;
+  // Called for a run of zeros a sparse file does not store (by default: as zeros).
+  virtual Status hole(uint64_t size);
   // Called after the last piece of content.
   virtual Status end() = 0;
 };
@@ -39,10 +46,13 @@ class TarReader : public Sink {
   Status finish() override;
 
  private:
-  enum class State { header, data, padding, extended, done };
+  enum class State { header, data, sparse_map, padding, extended, done };
   Status on_header();
   Status on_extended_complete();
   Status apply_pax(const std::string& records);
+  Status on_sparse_map();
+  Status sparse_data(const char* data, size_t size);
+  Status sparse_end();
 
   TarEntryHandler* handler_;
   State state_ = State::header;
@@ -54,6 +64,15 @@ class TarReader : public Sink {
   TarHeader pending_;  // overrides collected from pax/GNU headers for the next entry
   bool has_path_ = false, has_link_ = false, has_mtime_ = false, has_size_ = false;
   int zero_blocks_ = 0;
+  // GNU sparse 1.0 (archive/sparse.hpp): pax values for the next entry, then its state.
+  int sparse_major_ = -1, sparse_minor_ = -1;
+  std::optional<uint64_t> sparse_realsize_;
+  TarHeader sparse_header_;  // begun once its map is read
+  std::string sparse_map_;
+  std::vector<SparseSegment> segments_;
+  size_t segment_ = 0;       // the segment data is arriving for
+  uint64_t in_segment_ = 0;  // bytes of it delivered
+  uint64_t logical_ = 0;     // bytes of the file delivered, holes included
 };
 
 }  // namespace regcache

@@ -7,6 +7,7 @@
 #include "regcache/archive/tar_writer.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -14,6 +15,7 @@
 #include <cstring>
 #include <string>
 
+#include "regcache/archive/sparse.hpp"
 #include "regcache/util/fs.hpp"
 
 namespace regcache {
@@ -99,7 +101,7 @@ Status TarWriter::write_header(const FileEntry& e, char typeflag, uint64_t size)
   return out_->write(h.data(), h.size());
 }
 
-Status TarWriter::write_pax(const FileEntry& e, uint64_t size) {
+Status TarWriter::write_pax(const FileEntry& e, uint64_t size, const SparseFile* sparse) {
   std::string records;
   std::string name = e.type == FileType::directory ? e.path + "/" : e.path;
   if (!fits_ustar(name, 100)) records += pax_record("path", name);
@@ -108,6 +110,12 @@ Status TarWriter::write_pax(const FileEntry& e, uint64_t size) {
   }
   if (e.mtime_nsec != 0 || e.mtime_sec < 0) records += pax_record("mtime", mtime_string(e));
   if (size > kMaxOctalSize) records += pax_record("size", std::to_string(size));
+  if (sparse) {  // GNU sparse format 1.0: the map opens the entry's data (archive/sparse.hpp)
+    records += pax_record("GNU.sparse.major", "1");
+    records += pax_record("GNU.sparse.minor", "0");
+    records += pax_record("GNU.sparse.name", e.path);
+    records += pax_record("GNU.sparse.realsize", std::to_string(e.size));
+  }
   if (records.empty()) return {};
   FileEntry ph;
   ph.path = "PaxHeader";
@@ -123,35 +131,72 @@ Status TarWriter::pad(uint64_t size) {
   return rem == 0 ? Status{} : out_->write(zeros, kBlock - rem);
 }
 
-Status TarWriter::copy_content(const FileEntry& e) {
-  const std::string source = source_of(e);
-  int fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return errno_error("cannot open", source, errno);
+Status TarWriter::copy_range(int fd, uint64_t offset, uint64_t length, const std::string& source) {
   static thread_local std::array<char, 1 << 17> buf;
-  uint64_t left = e.size;
-  Status st;
-  while (left > 0 && st.ok()) {
-    ssize_t n = ::read(fd, buf.data(), std::min<uint64_t>(left, buf.size()));
+  while (length > 0) {
+    ssize_t n =
+        ::pread(fd, buf.data(), std::min<uint64_t>(length, buf.size()), static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0)
-      st = errno_error("cannot read", source, errno);
-    else if (n == 0)
-      st = make_error(ErrorKind::io, "file shrank while saving: " + source);
-    else {
-      st = out_->write(buf.data(), static_cast<size_t>(n));
-      left -= static_cast<uint64_t>(n);
-    }
+    if (n < 0) return errno_error("cannot read", source, errno);
+    if (n == 0) return make_error(ErrorKind::io, "file shrank while saving: " + source);
+    RC_CHECK(out_->write(buf.data(), static_cast<size_t>(n)));
+    offset += static_cast<uint64_t>(n);
+    length -= static_cast<uint64_t>(n);
+  }
+  return {};
+}
+
+// Opens a regular file the walk listed, refusing one that is no longer what the walk saw:
+// a directory above it swapped for a symlink would otherwise let another user's file (or
+// one only root may read) into the cache.
+Result<int> TarWriter::open_walked(const FileEntry& e, const std::string& source) {
+  int fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) return errno_error("cannot open", source, errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return errno_error("cannot stat", source, err);
+  }
+  const bool walked = e.dev != 0 || e.ino != 0;
+  if (!S_ISREG(st.st_mode) || (walked && (st.st_dev != e.dev || st.st_ino != e.ino))) {
+    ::close(fd);
+    return make_error(ErrorKind::io,
+                      source + " changed while saving (it is not the file the walk found)");
+  }
+  if (static_cast<uint64_t>(st.st_size) < e.size) {
+    ::close(fd);
+    return make_error(ErrorKind::io, "file shrank while saving: " + source);
+  }
+  return fd;
+}
+
+Status TarWriter::add_regular(const FileEntry& e) {
+  const std::string source = source_of(e);
+  int fd = RC_TRY(open_walked(e, source));
+  auto sparse = find_sparse_data(fd, e.size, source);
+  Status st = sparse.ok() ? Status{} : Status(sparse.error());
+  const SparseFile* map = sparse.ok() && *sparse ? &**sparse : nullptr;
+  const uint64_t stored = map ? map->stored_size() : e.size;
+  if (st.ok()) st = write_pax(e, stored, map);
+  if (st.ok()) st = write_header(e, '0', stored);
+  if (st.ok() && map) {
+    std::string text = map->map_text();
+    st = out_->write(text.data(), text.size());
+    for (size_t i = 0; st.ok() && i < map->segments.size(); ++i)
+      st = copy_range(fd, map->segments[i].offset, map->segments[i].length, source);
+  } else if (st.ok()) {
+    st = copy_range(fd, 0, e.size, source);
   }
   ::close(fd);
   RC_CHECK(st);
-  return pad(e.size);
+  return pad(stored);
 }
 
 Status TarWriter::add(const FileEntry& e) {
-  uint64_t size = e.type == FileType::regular ? e.size : 0;
-  RC_CHECK(write_pax(e, size));
-  RC_CHECK(write_header(e, typeflag_for(e.type), size));
-  return e.type == FileType::regular ? copy_content(e) : Status{};
+  if (e.type == FileType::regular) return add_regular(e);
+  RC_CHECK(write_pax(e, 0, nullptr));
+  return write_header(e, typeflag_for(e.type), 0);
 }
 
 Status TarWriter::close() {

@@ -8,19 +8,24 @@
 
 namespace regcache {
 
+struct SparseFile;
+
 class TarWriter {
  public:
   explicit TarWriter(Sink* out) : out_(out) {}
-  // Writes one entry; regular files are read from entry.source and must still have
-  // entry.size bytes (a file that changed size while being saved is an error).
+  // Writes one entry; regular files are read from where the walk found them and must
+  // still be that file with entry.size bytes (a swapped or shrunk file is an error). A
+  // sparse file is stored with its holes (GNU sparse format 1.0, archive/sparse.hpp).
   Status add(const FileEntry& entry);
   // Writes the two zero blocks that end the archive.
   Status close();
 
  private:
   Status write_header(const FileEntry& entry, char typeflag, uint64_t size);
-  Status write_pax(const FileEntry& entry, uint64_t size);
-  Status copy_content(const FileEntry& entry);
+  Status write_pax(const FileEntry& entry, uint64_t size, const SparseFile* sparse);
+  Status add_regular(const FileEntry& entry);
+  Result<int> open_walked(const FileEntry& entry, const std::string& source);
+  Status copy_range(int fd, uint64_t offset, uint64_t length, const std::string& source);
   Status pad(uint64_t size);
   Sink* out_;
 };

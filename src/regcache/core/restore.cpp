@@ -115,6 +115,7 @@ struct LayerExtraction {
     auto comp = compression_for_media_type(d.media_type);
     if (!comp.ok()) return fail(comp.error());
     Extractor extractor(roots, symlinks, &fixups);
+    if (entry.size > 0) extractor.limit_file_size(entry.size);
     TarReader tar(&extractor);
     auto decomp = make_decompressor(comp.value(), layer_limit(d, entry), &tar);
     StopOnError guard(decomp.get());
