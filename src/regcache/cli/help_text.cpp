@@ -37,8 +37,8 @@ std::string examples_for(const std::string& command) {
        "  regcache prune --keep 3 --group-by rust-linux- --group-by node-linux-\n"
        "  regcache prune --max-size 5GiB --by last-used"},
       {"import",
-       "Examples:\n  regcache import --from-image ghcr.io/acme/app/cache:latest --key deps-v1 "
-       "--path /root/.cargo"},
+       "Examples:\n  regcache import --from-image ghcr.io/acme/app/cache:v1 --key deps-v1 "
+       "--path /home/runner/.cargo"},
       {"key",
        "Examples:\n  regcache key --preset rust\n"
        "  regcache key 'deps-{{ os }}-{{ arch }}-{{ hashFiles \"**/package-lock.json\" }}'"},
