@@ -80,12 +80,12 @@ TEST(LayoutStore, RecordsLastUseInTheIndex) {
   auto config = put(*store, "{}");
   std::string m = manifest(config, {});
   ASSERT_TRUE(store->put_manifest("t", m, kManifestType).ok());
-  EXPECT_TRUE(store->read_uses().value()->empty());
-  ASSERT_TRUE(store->record_use(sha256_digest(m), "2026-01-05T00:00:00.000000000Z").value());
-  ASSERT_TRUE(store->record_use(sha256_digest(m), "2026-01-03T00:00:00.000000000Z").value());
-  auto uses = store->read_uses().value();
-  ASSERT_TRUE(uses);
-  EXPECT_EQ(uses->at(sha256_digest(m)), "2026-01-05T00:00:00.000000000Z");  // the newest stays
+  ASSERT_NE(store->usage(), nullptr);
+  EXPECT_TRUE(store->usage()->read_uses().value().empty());
+  ASSERT_TRUE(store->usage()->record_use(sha256_digest(m), "2026-01-05T00:00:00.000000000Z").ok());
+  ASSERT_TRUE(store->usage()->record_use(sha256_digest(m), "2026-01-03T00:00:00.000000000Z").ok());
+  auto uses = store->usage()->read_uses().value();
+  EXPECT_EQ(uses.at(sha256_digest(m)), "2026-01-05T00:00:00.000000000Z");  // the newest stays
   ASSERT_TRUE(store->delete_manifest(sha256_digest(m)).ok());
-  EXPECT_TRUE(store->read_uses().value()->empty());
+  EXPECT_TRUE(store->usage()->read_uses().value().empty());
 }

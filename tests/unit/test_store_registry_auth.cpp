@@ -70,6 +70,9 @@ TEST(StoreRef, Loopback) {
   EXPECT_TRUE(is_loopback_host("[::1]:5000"));
   EXPECT_FALSE(is_loopback_host("ghcr.io"));
   EXPECT_FALSE(is_loopback_host("128.0.0.1"));
+  EXPECT_FALSE(is_loopback_host("127.0.0.1.example.com"));  // a name, not an address
+  EXPECT_FALSE(is_loopback_host("127.evil.example:5000"));
+  EXPECT_FALSE(is_loopback_host("localhost.example.com"));
 }
 
 // Found by tests/integration/test_secrets.py: "user:password@host/repo" was taken as a host,

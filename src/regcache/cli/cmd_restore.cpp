@@ -91,10 +91,10 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   o.trust = a.trust;
   GlobalOptions gt = g;
   gt.timeout_seconds = a.timeout;
+  const auto t0 = std::chrono::steady_clock::now();  // before the deadline is set
   auto store = open_store(gt, StoreUse::read);
   ProgressCounter progress;
   o.progress = &progress;
-  const auto t0 = std::chrono::steady_clock::now();
   auto restored = [&] {
     ProgressReporter reporter("restoring", &progress, progress_style_from_env());
     return restore_entry(*store, o);

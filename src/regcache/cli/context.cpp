@@ -108,6 +108,9 @@ std::unique_ptr<Store> open_store(const GlobalOptions& g, StoreUse use) {
     gh.api_url = s.github_api_url;
     gh.token = !s.github_token.empty() ? s.github_token : creds ? creds->secret : "";
     gh.track_usage = s.track_usage == UsageTracking::on;
+    gh.retry.max_attempts = opts.max_attempts;
+    gh.retry.first_delay = std::chrono::milliseconds(opts.retry_delay_ms);
+    gh.retry.deadline = opts.deadline;
     gh.tls = opts.tls;
     return wrap_github_packages(make_registry_store(ref, std::move(creds), opts), ref,
                                 std::move(gh));

@@ -1,5 +1,7 @@
 #include "regcache/core/entry_format.hpp"
 
+#include <charconv>
+
 #include <nlohmann/json.hpp>
 
 #include "regcache/util/clock.hpp"
@@ -42,8 +44,10 @@ Result<Descriptor> parse_descriptor(const json& j, const char* what) {
 // which every bound a reader applies then refuses ("-5" must not wrap around).
 uint64_t to_u64(const std::string& s) {
   if (s.empty()) return 0;
-  if (s.size() > 19 || !std::all_of(s.begin(), s.end(), ::isdigit)) return UINT64_MAX;
-  return std::stoull(s);
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return UINT64_MAX;
+  return v;
 }
 
 }  // namespace

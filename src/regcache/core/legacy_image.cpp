@@ -1,5 +1,7 @@
 #include "regcache/core/legacy_image.hpp"
 
+#include "regcache/util/json_fields.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -154,9 +156,10 @@ Result<FetchedManifest> image_manifest(Store& store, const std::string& referenc
   std::string pick;
   for (const auto& e : j["manifests"]) {
     if (!e.is_object() || !e.contains("digest") || !e["digest"].is_string()) continue;
-    auto platform = e.value("platform", nlohmann::json::object());
-    if (pick.empty() ||
-        (platform.value("os", "") == "linux" && platform.value("architecture", "") == "amd64")) {
+    const auto& platform =
+        e.is_object() && e.contains("platform") ? e["platform"] : nlohmann::json();
+    if (pick.empty() || (string_field(platform, "os") == "linux" &&
+                         string_field(platform, "architecture") == "amd64")) {
       pick = e["digest"].get<std::string>();
     }
   }

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <map>
@@ -48,11 +49,11 @@ Result<std::optional<FoundEntry>> entry_at(Store& store, const std::string& tag)
 // derived from the entry, else a hard cap.
 uint64_t layer_limit(const Descriptor& d, const EntryInfo& e) {
   auto it = d.annotations.find(kAnnoPackSize);
+  uint64_t declared = 0;
   if (it != d.annotations.end()) {
-    try {
-      return std::stoull(it->second);
-    } catch (...) {
-    }
+    const std::string& v = it->second;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), declared);
+    if (ec == std::errc() && end == v.data() + v.size()) return declared;
   }
   if (e.size > 0 && e.size < kDefaultLayerLimit && e.files < kMaxFiles)
     return e.size * 2 + (e.files + 1) * 4096 + (64ull << 20);

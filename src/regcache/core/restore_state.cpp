@@ -1,5 +1,7 @@
 #include "regcache/core/restore_state.hpp"
 
+#include "regcache/util/json_fields.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include "regcache/util/fs.hpp"
@@ -32,7 +34,7 @@ std::optional<RestoredEntry> last_restore(const std::string& path, const std::st
   if (!text.ok()) return std::nullopt;
   auto j = nlohmann::json::parse(text.value(), nullptr, false);
   if (!j.is_object() || !j.contains(store) || !j[store].is_object()) return std::nullopt;
-  RestoredEntry e{j[store].value("key", ""), j[store].value("digest", "")};
+  RestoredEntry e{string_field(j[store], "key"), string_field(j[store], "digest")};
   if (e.digest.empty()) return std::nullopt;
   return e;
 }

@@ -76,17 +76,13 @@ Status record_in_tag(Store& store, const std::string& digest, const std::string&
 
 void record_use(Store& store, const std::string& digest) {
   const std::string now = now_rfc3339();
-  auto native = store.record_use(digest, now);
-  Status st;
-  if (!native.ok())
-    st = native.error();
-  else if (!*native)
-    st = record_in_tag(store, digest, now);
+  UsageRecords* native = store.usage();
+  Status st = native ? native->record_use(digest, now) : record_in_tag(store, digest, now);
   if (!st.ok()) log_verbose("could not record the use of " + digest + ": " + st.error().message);
 }
 
 Result<UsageTimes> read_usage(Store& store) {
-  if (auto native = RC_TRY(store.read_uses())) return std::move(*native);
+  if (UsageRecords* native = store.usage()) return native->read_uses();
   auto m = RC_TRY(store.get_manifest(kUsageTag));
   return m ? parse_usage_manifest(m->bytes) : UsageTimes{};
 }

@@ -27,6 +27,25 @@ struct BlobSource {
 // When each manifest (by digest) was last restored: digest -> RFC 3339 time.
 using UsageTimes = std::map<std::string, std::string>;
 
+// What a store is, beyond the operations every store has.
+struct StoreProperties {
+  // "HOST/REPOSITORY" for a registry repository, "" for other stores. A registry refuses a
+  // manifest naming a blob it lacks (put_manifest fails with ErrorKind::not_found), and
+  // lends its blobs to other repositories of the same registry (link_blob).
+  std::string registry_repository;
+};
+
+// A store that records restores natively (a local layout, in index.json); others get a
+// record kept in a tag (lifecycle/usage_record.hpp).
+class UsageRecords {
+ public:
+  virtual ~UsageRecords() = default;
+  // Returns the last use of each manifest that has one.
+  virtual Result<UsageTimes> read_uses() = 0;
+  // Records that manifest `digest` was restored at `when` (an RFC 3339 time).
+  virtual Status record_use(const std::string& digest, const std::string& when) = 0;
+};
+
 struct FetchedManifest {
   std::string bytes;
   std::string media_type;
@@ -52,9 +71,8 @@ class Store {
     (void)from;
     return has_blob(blob);
   }
-  // Returns "HOST/REPOSITORY" for a registry repository, "" for other stores. A registry's
-  // put_manifest fails with ErrorKind::not_found on a manifest naming a blob it lacks.
-  virtual std::string registry_repository() const { return ""; }
+  // Returns what kind of store this is (see StoreProperties).
+  virtual StoreProperties properties() const { return {}; }
   // Returns the manifest a tag or digest names, or nullopt when there is none.
   virtual Result<std::optional<FetchedManifest>> get_manifest(const std::string& reference) = 0;
   // Stores a manifest under a tag and returns its digest.
@@ -64,14 +82,8 @@ class Store {
   virtual Status delete_manifest(const std::string& digest) = 0;
   // Lists every tag in the repository.
   virtual Result<std::vector<std::string>> list_tags() = 0;
-  // Returns the last uses the store records natively, or nullopt when it keeps no such
-  // record (core/usage_record.hpp then keeps one in a tag).
-  virtual Result<std::optional<UsageTimes>> read_uses() { return std::optional<UsageTimes>(); }
-  // Records natively that manifest `digest` was restored at `when`; false when the store
-  // keeps no such record.
-  virtual Result<bool> record_use(const std::string& /*digest*/, const std::string& /*when*/) {
-    return false;
-  }
+  // Returns the store's own record of restores, or nullptr when it keeps none.
+  virtual UsageRecords* usage() { return nullptr; }
 };
 
 }  // namespace regcache

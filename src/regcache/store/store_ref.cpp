@@ -1,5 +1,8 @@
 #include "regcache/store/store_ref.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <regex>
 
 #include "regcache/util/log.hpp"
@@ -26,8 +29,13 @@ std::string strip_port(std::string_view host) {
 }  // namespace
 
 bool is_loopback_host(std::string_view host) {
+  // From the parsed address, never from a name's prefix: 127.0.0.1.example.com is a name.
   std::string h = strip_port(host);
-  return h == "localhost" || h == "::1" || h.rfind("127.", 0) == 0;
+  if (h == "localhost") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, h.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, h.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 Result<StoreRef> parse_store_ref(std::string_view ref) {

@@ -1,5 +1,6 @@
 #include "regcache/util/parallel.hpp"
 
+#include "regcache/util/guarded.hpp"
 #include "regcache/util/interrupt.hpp"
 
 #include <algorithm>
@@ -21,7 +22,7 @@ Status parallel_for(size_t n, size_t jobs, const std::function<Status(size_t)>& 
       size_t i = next.fetch_add(1);
       if (i >= n || failed) return;
       Status st = check_interrupted();
-      if (st.ok()) st = fn(i);
+      if (st.ok()) st = guarded([&] { return fn(i); });
       if (!st.ok()) {
         std::lock_guard lock(mu);
         if (!first) first = st.error();

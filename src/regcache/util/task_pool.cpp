@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "regcache/util/guarded.hpp"
 #include "regcache/util/interrupt.hpp"
 
 namespace regcache {
@@ -55,7 +56,7 @@ void TaskPool::run() {
     changed_.notify_all();
     lock.unlock();
     Status st = check_interrupted();
-    if (st.ok()) st = task();
+    if (st.ok()) st = guarded(task);
     lock.lock();
     if (!st.ok() && !failure_) failure_ = st.error();
     changed_.notify_all();

@@ -1,5 +1,8 @@
 #include "regcache/util/units.hpp"
 
+#include <cerrno>
+#include <cstdlib>
+
 #include <cctype>
 #include <cmath>
 #include <string>
@@ -22,11 +25,11 @@ bool split_number(std::string_view s, size_t* pos, double* value, bool allow_fra
     ++i;
   }
   if (i == start) return false;
-  try {
-    *value = std::stod(std::string(s.substr(start, i - start)));
-  } catch (...) {
-    return false;
-  }
+  std::string digits(s.substr(start, i - start));
+  char* end = nullptr;
+  errno = 0;
+  *value = std::strtod(digits.c_str(), &end);  // no exception, unlike std::stod
+  if (end != digits.c_str() + digits.size() || errno == ERANGE) return false;
   *pos = i;
   return true;
 }

@@ -10,6 +10,7 @@
 #include "regcache/store/oci_layout/layout_lock.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/interrupt.hpp"
+#include "regcache/util/json_fields.hpp"
 #include "regcache/util/sha256.hpp"
 #include "regcache/util/stale.hpp"
 
@@ -34,7 +35,7 @@ bool valid_index_entry(const json& m) {
   return a.is_object() && (!a.contains(kRefName) || a[kRefName].is_string());
 }
 
-class LayoutStore : public Store {
+class LayoutStore : public Store, public UsageRecords {
  public:
   explicit LayoutStore(std::string root) : root_(std::move(root)) {}
 
@@ -46,6 +47,12 @@ class LayoutStore : public Store {
       return {};
     }
     return make_error(ErrorKind::not_found, "no store at " + describe());
+  }
+
+  // Removes what killed runs left (best effort: a read-only layout keeps them).
+  void clear_leftovers() const {
+    remove_stale(root_, kAtomicTempPrefix);
+    remove_stale(root_ + "/blobs/sha256", kAtomicTempPrefix);
   }
 
   Status init() {
@@ -129,7 +136,7 @@ class LayoutStore : public Store {
       digest.clear();
       for (const auto& m : idx["manifests"]) {
         if (m.contains("annotations") && m["annotations"].value(kRefName, "") == ref) {
-          digest = m.value("digest", "");
+          digest = string_field(m, "digest");
         }
       }
       if (digest.empty()) return std::optional<FetchedManifest>();
@@ -147,7 +154,7 @@ class LayoutStore : public Store {
     fm.bytes = std::move(bytes).value();
     fm.digest = sha256_digest(fm.bytes);
     json j = json::parse(fm.bytes, nullptr, false);
-    fm.media_type = j.is_object() ? j.value("mediaType", "") : "";
+    fm.media_type = string_field(j, "mediaType");
     return std::optional<FetchedManifest>(std::move(fm));
   }
 
@@ -180,7 +187,7 @@ class LayoutStore : public Store {
     json kept = json::array();
     bool found = false;
     for (const auto& m : idx["manifests"]) {
-      if (m.value("digest", "") == digest)
+      if (string_field(m, "digest") == digest)
         found = true;
       else
         kept.push_back(m);
@@ -193,25 +200,27 @@ class LayoutStore : public Store {
 
   // Last uses live in index.json, as an annotation on each entry's descriptor: no extra
   // file, and a deleted entry takes its record with it.
-  Result<std::optional<UsageTimes>> read_uses() override {
+  UsageRecords* usage() override { return this; }
+
+  Result<UsageTimes> read_uses() override {
     auto idx = RC_TRY(read_index());
     UsageTimes out;
     for (const auto& m : idx["manifests"]) {
       if (m.contains("annotations") && m["annotations"].contains(kAnnoLastUsed) &&
           m["annotations"][kAnnoLastUsed].is_string()) {
-        out[m.value("digest", "")] = m["annotations"][kAnnoLastUsed].get<std::string>();
+        out[string_field(m, "digest")] = m["annotations"][kAnnoLastUsed].get<std::string>();
       }
     }
-    return std::optional<UsageTimes>(std::move(out));
+    return out;
   }
 
-  Result<bool> record_use(const std::string& digest, const std::string& when) override {
+  Status record_use(const std::string& digest, const std::string& when) override {
     LayoutLock lock(lock_path());
     if (!lock.ok()) return errno_error("cannot lock", lock_path(), errno);
     auto idx = RC_TRY(read_index());
     bool changed = false;
     for (auto& m : idx["manifests"]) {
-      if (m.value("digest", "") != digest || !m.contains("annotations")) continue;
+      if (string_field(m, "digest") != digest || !m.contains("annotations")) continue;
       auto& a = m["annotations"];
       if (a.contains(kAnnoLastUsed) && a[kAnnoLastUsed].is_string() &&
           a[kAnnoLastUsed].get<std::string>() >= when) {
@@ -221,7 +230,7 @@ class LayoutStore : public Store {
       changed = true;
     }
     if (changed) RC_CHECK(write_file_atomic(index_path(), idx.dump()));
-    return true;
+    return {};
   }
 
   Result<std::vector<std::string>> list_tags() override {
@@ -264,6 +273,7 @@ class LayoutStore : public Store {
 Result<std::unique_ptr<Store>> open_layout_store(const std::string& root, LayoutOpen mode) {
   auto store = std::make_unique<LayoutStore>(root);
   RC_CHECK(mode == LayoutOpen::create ? store->init() : store->check_exists());
+  if (mode == LayoutOpen::existing) store->clear_leftovers();
   return std::unique_ptr<Store>(std::move(store));
 }
 

@@ -1,5 +1,7 @@
 #include "regcache/store/registry/auth.hpp"
 
+#include "regcache/util/json_fields.hpp"
+
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
@@ -77,9 +79,12 @@ Result<Challenge> parse_challenge(std::string_view h) {
   return best;
 }
 
-Authorizer::Authorizer(HttpClient* http, std::optional<Credentials> credentials,
-                       std::string registry)
-    : http_(http), creds_(std::move(credentials)), registry_(std::move(registry)) {}
+Authorizer::Authorizer(HttpTransport* http, std::optional<Credentials> credentials,
+                       std::string registry, RealmScheme realms)
+    : http_(http),
+      creds_(std::move(credentials)),
+      registry_(std::move(registry)),
+      realms_(realms) {}
 
 std::string Authorizer::header_for(const std::string& scope) {
   std::lock_guard lock(mu_);
@@ -100,6 +105,15 @@ Result<std::string> Authorizer::fetch_token(const Challenge& c, const std::strin
     return make_error(ErrorKind::auth, registry_ + ": Bearer challenge without a realm");
   }
   std::string url = realm->second;
+  if (url.rfind("https://", 0) != 0 &&
+      (realms_ == RealmScheme::https_only || url.rfind("http://", 0) != 0)) {
+    // Basic credentials would cross the network in clear (or go nowhere sensible).
+    std::string host = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
+    host = host.substr(0, host.find('/'));
+    return make_error(
+        ErrorKind::hostile,
+        registry_ + ": refusing a token realm that is not https (" + redact_url(host) + ")");
+  }
   url += url.find('?') == std::string::npos ? "?" : "&";
   if (auto s = c.params.find("service"); s != c.params.end())
     url += "service=" + url_escape(s->second);
@@ -111,7 +125,7 @@ Result<std::string> Authorizer::fetch_token(const Challenge& c, const std::strin
   }
   HttpRequest req;
   req.url = url;
-  BlobSource form;
+  HttpBody form;
   if (creds_ && !creds_->identity_token.empty()) {
     req.method = "POST";
     req.url = realm->second;
@@ -138,9 +152,14 @@ Result<std::string> Authorizer::fetch_token(const Challenge& c, const std::strin
   }
   auto j = nlohmann::json::parse(resp.body, nullptr, false);
   std::string token;
-  if (j.is_object()) token = j.value("token", j.value("access_token", ""));
+  token = string_field(j, "token", string_field(j, "access_token"));
   if (token.empty())
     return make_error(ErrorKind::auth, registry_ + ": token response without a token");
+  // A token goes into a header line: a control character would end it and start another.
+  if (std::any_of(token.begin(), token.end(),
+                  [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; }))
+    return make_error(ErrorKind::hostile,
+                      registry_ + ": the token service sent a token with control characters");
   return "Authorization: Bearer " + token;
 }
 

@@ -21,9 +21,14 @@ struct Challenge {
 // Parses one WWW-Authenticate header value; an error for a malformed one.
 Result<Challenge> parse_challenge(std::string_view header);
 
+// Which token realms credentials may be sent to: https ones only (an https store), or also
+// plain-http ones (a store itself on plain http: loopback, or --insecure).
+enum class RealmScheme { https_only, any };
+
 class Authorizer {
  public:
-  Authorizer(HttpClient* http, std::optional<Credentials> credentials, std::string registry);
+  Authorizer(HttpTransport* http, std::optional<Credentials> credentials, std::string registry,
+             RealmScheme realms = RealmScheme::https_only);
   // Returns the Authorization header line to send for a scope, or "" for none yet.
   std::string header_for(const std::string& scope);
   // Answers a 401: fetches a token for scope or switches to Basic. Fails when the
@@ -36,9 +41,10 @@ class Authorizer {
 
  private:
   Result<std::string> fetch_token(const Challenge& c, const std::string& scope);
-  HttpClient* http_;
+  HttpTransport* http_;
   std::optional<Credentials> creds_;
   std::string registry_;
+  RealmScheme realms_;
   std::mutex mu_;
   bool basic_ = false;
   std::map<std::string, std::string> tokens_;  // scope -> "Bearer ..."

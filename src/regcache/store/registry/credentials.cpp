@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "regcache/util/fs.hpp"
+#include "regcache/util/json_fields.hpp"
 
 namespace regcache {
 
@@ -82,8 +83,8 @@ Result<std::optional<Credentials>> from_auth_file(const std::string& path,
         c.username = up.substr(0, colon);
         c.secret = up.substr(colon + 1);
       } else if (a.contains("username") && a.contains("password")) {
-        c.username = a.value("username", "");
-        c.secret = a.value("password", "");
+        c.username = string_field(a, "username");
+        c.secret = string_field(a, "password");
       }
       if (!c.secret.empty() || !c.identity_token.empty()) return std::optional<Credentials>(c);
     }
@@ -145,8 +146,8 @@ Result<std::optional<Credentials>> run_credential_helper(const std::string& help
   json j = json::parse(reply, nullptr, false);
   if (!j.is_object()) return make_error(ErrorKind::auth, prog + " printed malformed output");
   Credentials c;
-  c.username = j.value("Username", "");
-  std::string secret = j.value("Secret", "");
+  c.username = string_field(j, "Username");
+  std::string secret = string_field(j, "Secret");
   if (c.username == "<token>")
     c.identity_token = secret;
   else

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -29,6 +30,14 @@ std::string url_encode(const std::string& s) {
   return out;
 }
 
+constexpr size_t kMaxPages = 1000;  // 100 versions a page
+
+std::string origin_of(const std::string& url) {
+  auto scheme = url.find("://");
+  auto slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  return url.substr(0, slash);
+}
+
 // Returns the URL of Link: <url>; rel="next", or "".
 std::string next_link(const std::string& link) {
   size_t pos = 0;
@@ -46,7 +55,9 @@ std::string next_link(const std::string& link) {
 class GithubPackagesStore : public Store {
  public:
   GithubPackagesStore(std::unique_ptr<Store> inner, const StoreRef& ref, GithubPackagesOptions o)
-      : inner_(std::move(inner)), opts_(std::move(o)), http_(opts_.tls) {
+      : inner_(std::move(inner)),
+        opts_(std::move(o)),
+        http_(opts_.transport ? opts_.transport : std::make_shared<HttpClient>(opts_.tls)) {
     auto slash = ref.repository.find('/');
     owner_ = ref.repository.substr(0, slash);
     package_ = slash == std::string::npos ? "" : ref.repository.substr(slash + 1);
@@ -59,7 +70,7 @@ class GithubPackagesStore : public Store {
   Result<bool> link_blob(const Descriptor& d, const Store& from) override {
     return inner_->link_blob(d, from);
   }
-  std::string registry_repository() const override { return inner_->registry_repository(); }
+  StoreProperties properties() const override { return inner_->properties(); }
   Status get_blob(const Descriptor& d, Sink* out) override { return inner_->get_blob(d, out); }
   Status put_blob(const Descriptor& d, const BlobSource& s) override {
     return inner_->put_blob(d, s);
@@ -75,11 +86,8 @@ class GithubPackagesStore : public Store {
 
   // GitHub keeps every superseded manifest as an untagged package version, so a usage
   // tag rewritten by each restore would pile them up: tracking is off here unless
-  // REGCACHE_TRACK_USAGE=1 (claiming a native record that keeps nothing).
-  Result<bool> record_use(const std::string& digest, const std::string& when) override {
-    if (opts_.track_usage) return inner_->record_use(digest, when);
-    return true;
-  }
+  // REGCACHE_TRACK_USAGE=1 (a record that keeps nothing stands in for the tag).
+  UsageRecords* usage() override { return opts_.track_usage ? inner_->usage() : &no_usage_; }
 
   Status delete_manifest(const std::string& digest) override {
     Status st = inner_->delete_manifest(digest);
@@ -116,12 +124,17 @@ class GithubPackagesStore : public Store {
                     {"Authorization: Bearer " + opts_.token, "Accept: application/vnd.github+json",
                      "X-GitHub-Api-Version: 2022-11-28"}};
     req.sink = sink;
-    for (int attempt = 1;; ++attempt) {
-      auto r = http_.perform(req);
+    AttemptBudget budget(opts_.retry);
+    for (;;) {
+      auto r = http_->perform(req);
       bool transient = !r.ok() ? r.error().kind == ErrorKind::network
-                               : (r->status >= 500 && (!sink || r->sink_bytes == 0));
-      if (!transient || attempt >= 3) return r;
-      std::this_thread::sleep_for(std::chrono::milliseconds(500 * attempt));
+                               : (retryable_status(r->status) && (!sink || r->sink_bytes == 0));
+      if (!transient) return r;
+      Error why =
+          r.ok() ? make_error(ErrorKind::network, "GitHub API " + method + " " + redact_url(url) +
+                                                      ": HTTP " + std::to_string(r->status))
+                 : r.error();
+      RC_CHECK(budget.retry_after(why, r.ok() ? r->header("retry-after") : ""));
     }
   }
 
@@ -151,6 +164,18 @@ class GithubPackagesStore : public Store {
       }
     }
     next_url_ = next_link(r.header("link"));
+    // The token goes with every request: follow pages on the API's own origin only, each
+    // page once, and not without end.
+    if (!next_url_.empty() && origin_of(next_url_) != origin_of(opts_.api_url)) {
+      return make_error(ErrorKind::hostile,
+                        "GitHub API: the next page of versions is on another host (" +
+                            redact_url(origin_of(next_url_)) + "); not following it");
+    }
+    if (!next_url_.empty() &&
+        (!pages_seen_.insert(next_url_).second || pages_seen_.size() > kMaxPages)) {
+      return make_error(ErrorKind::integrity,
+                        "GitHub API: the version list pages in a circle or without end");
+    }
     if (next_url_.empty()) listing_done_ = true;
     return true;
   }
@@ -172,9 +197,17 @@ class GithubPackagesStore : public Store {
     return {};
   }
 
+  // Records nothing and reads nothing back.
+  struct NoUsage : UsageRecords {
+    Result<UsageTimes> read_uses() override { return UsageTimes{}; }
+    Status record_use(const std::string&, const std::string&) override { return {}; }
+  };
+
   std::unique_ptr<Store> inner_;
   GithubPackagesOptions opts_;
-  HttpClient http_;
+  NoUsage no_usage_;
+  std::shared_ptr<HttpTransport> http_;
+  std::set<std::string> pages_seen_;
   std::string owner_, package_;
   std::string route_;     // "orgs" or "users", once known
   std::string next_url_;  // next page of the listing

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "regcache/store/registry/http_client.hpp"
+#include "regcache/store/registry/retry.hpp"
 #include "regcache/store/store.hpp"
 #include "regcache/store/store_ref.hpp"
 
@@ -21,6 +22,8 @@ struct GithubPackagesOptions {
   std::string api_url = "https://api.github.com";  // REGCACHE_GITHUB_API_URL
   std::string token;                               // GITHUB_TOKEN; never printed
   bool track_usage = false;  // keep the usage tag here (each rewrite leaves a version behind)
+  RetryPolicy retry;         // the registry's policy (store/registry/retry.hpp)
+  std::shared_ptr<HttpTransport> transport;  // nullptr: libcurl with tls
   TlsOptions tls;
 };
 

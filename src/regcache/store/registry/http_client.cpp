@@ -13,6 +13,7 @@
 
 #include "regcache/util/fs.hpp"
 #include "regcache/util/interrupt.hpp"
+#include "regcache/util/json_fields.hpp"
 #include "regcache/util/log.hpp"
 
 namespace regcache {
@@ -136,17 +137,14 @@ std::string HttpResponse::header(const std::string& lower_name) const {
 
 std::string HttpResponse::error_summary() const {
   std::string out = "HTTP " + std::to_string(status);
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  if (!j.is_object()) return out;
-  if (j.contains("details") && j["details"].is_string())
-    return out + " " + j["details"].get<std::string>();
-  if (j.contains("errors") && j["errors"].is_array() && !j["errors"].empty() &&
-      j["errors"][0].is_object()) {
-    const auto& e = j["errors"][0];
-    std::string code = e.value("code", ""), msg = e.value("message", "");
-    out += " " + code + (msg.empty() ? "" : ": " + msg);
+  auto errs = errors();
+  if (!errs.empty()) {
+    return out + " " + errs[0].code_text + (errs[0].message.empty() ? "" : ": " + errs[0].message);
   }
-  return out;
+  auto j = nlohmann::json::parse(body, nullptr, false);  // a token service's {"details": …}
+  std::string details = string_field(j, "details");
+  if (details.size() > 512) details = details.substr(0, 512) + "…";
+  return details.empty() ? out : out + " " + details;
 }
 
 HttpClient::HttpClient(TlsOptions tls) : tls_(std::move(tls)) {

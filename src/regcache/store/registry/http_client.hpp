@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "regcache/store/store.hpp"
+#include "regcache/store/registry/registry_errors.hpp"
 #include "regcache/util/result.hpp"
 #include "regcache/util/sink.hpp"
 
@@ -23,11 +23,19 @@ struct TlsOptions {
   std::string ca_file;  // extra CA bundle (REGCACHE_CA_FILE), empty for the system store
 };
 
+// A request body: a file (or a range of it), or bytes in memory when file is empty.
+struct HttpBody {
+  std::string file;
+  std::string bytes;
+  uint64_t offset = 0;  // with file: where the bytes start
+  uint64_t length = 0;  // with file: how many bytes (0: to the end of the file)
+};
+
 struct HttpRequest {
   std::string method = "GET";
   std::string url;
   std::vector<std::string> headers;  // "Name: value"
-  const BlobSource* body = nullptr;  // request body (file or bytes), if any
+  const HttpBody* body = nullptr;    // request body, if any
   Sink* sink = nullptr;              // receives a 2xx response body; else it is captured
   long stall_seconds = 30;           // no progress for this long fails the transfer
   long timeout_ms = 0;               // whole-transfer limit; 0 for none
@@ -45,17 +53,26 @@ struct HttpResponse {
   std::string header(const std::string& lower_name) const;
   // Returns "HTTP <status>" plus the first registry (or token service) error in the body.
   std::string error_summary() const;
+  // Returns the registry errors the captured body lists.
+  std::vector<RegistryError> errors() const { return parse_registry_errors(body); }
 };
 
-class HttpClient {
+// Whatever performs requests: libcurl (HttpClient), or a script in tests.
+class HttpTransport {
  public:
-  explicit HttpClient(TlsOptions tls);
-  ~HttpClient();
-  HttpClient(const HttpClient&) = delete;
-  HttpClient& operator=(const HttpClient&) = delete;
+  virtual ~HttpTransport() = default;
   // Performs one request; transport failures are ErrorKind::network errors, any HTTP
   // status is a successful response.
-  Result<HttpResponse> perform(const HttpRequest& request);
+  virtual Result<HttpResponse> perform(const HttpRequest& request) = 0;
+};
+
+class HttpClient : public HttpTransport {
+ public:
+  explicit HttpClient(TlsOptions tls);
+  ~HttpClient() override;
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+  Result<HttpResponse> perform(const HttpRequest& request) override;
 
  private:
   void* acquire();

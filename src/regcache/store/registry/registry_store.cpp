@@ -1,17 +1,18 @@
 // Requests go through send(), which adds the Authorization header for the request's
 // scope, answers one 401 challenge, follows redirects (never carrying Authorization to
-// another host) and retries transient failures (connection errors, 408, 429, 5xx) with
-// exponential backoff and jitter, honouring Retry-After. A failure after response bytes
-// already reached a sink is not retried here: the caller's pipeline has consumed them.
+// another host, never from https down to http) and retries transient failures as the one
+// transport policy says (store/registry/retry.hpp). Each logical operation (a HEAD, a
+// download with its ranged resumes, an upload with its restarts, a manifest PUT with its
+// races) has one attempt budget. A failure after response bytes reached a sink is not
+// retried by send(): the caller resumes or restarts, from the same budget.
 #include "regcache/store/registry/registry_store.hpp"
 
 #include <chrono>
 #include <nlohmann/json.hpp>
-#include <random>
-#include <thread>
+#include <set>
 
-#include "regcache/core/entry_format.hpp"
 #include "regcache/store/registry/auth.hpp"
+#include "regcache/store/registry/retry.hpp"
 #include "regcache/util/interrupt.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/sha256.hpp"
@@ -21,9 +22,12 @@ namespace regcache {
 namespace {
 
 enum class Access { pull, push, remove };
-enum class Retry { here, caller };
+enum class Retry { here, caller };  // caller: a body was sent that a cut may have spoiled
 
 constexpr size_t kMaxManifestBytes = 4 << 20;
+constexpr int kMaxRedirects = 5;
+constexpr int kMaxTagPages = 10000;
+constexpr size_t kMaxTagPageBytes = 16 << 20;
 constexpr const char* kAccept =
     "Accept: application/vnd.oci.image.manifest.v1+json, "
     "application/vnd.docker.distribution.manifest.v2+json, "
@@ -34,6 +38,12 @@ std::string origin_of(const std::string& url) {
   auto scheme = url.find("://");
   auto slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
   return url.substr(0, slash);
+}
+
+std::string host_of(const std::string& url) {
+  std::string origin = origin_of(url);
+  auto scheme = origin.find("://");
+  return scheme == std::string::npos ? origin : origin.substr(scheme + 3);
 }
 
 // Counts the bytes a request delivered, so a failed transfer that already fed the
@@ -51,24 +61,41 @@ class CountingSink : public Sink {
   Sink* next_;
 };
 
-bool transient_status(long s) {
-  return s == 408 || s == 429 || (s >= 500 && s <= 599);
+HttpBody body_of(const BlobSource& s) {
+  return HttpBody{s.file, s.bytes, s.offset, s.length};
+}
+
+RetryPolicy policy_from(const RegistryOptions& o) {
+  RetryPolicy p;
+  p.max_attempts = o.max_attempts;
+  p.first_delay = std::chrono::milliseconds(o.retry_delay_ms);
+  p.deadline = o.deadline;
+  p.sleep_until = o.sleep_until;
+  return p;
 }
 
 class RegistryStore : public Store {
  public:
-  RegistryStore(const StoreRef& ref, std::optional<Credentials> creds, const RegistryOptions& o)
-      : ref_(ref), opts_(o), http_(o.tls), auth_(&http_, std::move(creds), ref.host) {
+  RegistryStore(const StoreRef& ref, std::optional<Credentials> creds, const RegistryOptions& o,
+                std::shared_ptr<HttpTransport> http)
+      : ref_(ref),
+        opts_(o),
+        policy_(policy_from(o)),
+        http_(std::move(http)),
+        auth_(http_.get(), std::move(creds), ref.host,
+              o.transport == Transport::https ? RealmScheme::https_only : RealmScheme::any) {
     base_ = std::string(o.transport == Transport::https ? "https://" : "http://") + ref.host +
             "/v2/" + ref.repository;
   }
 
   std::string describe() const override { return ref_.host + "/" + ref_.repository; }
   std::string staging_dir() const override { return opts_.staging_dir; }
+  StoreProperties properties() const override { return {ref_.host + "/" + ref_.repository}; }
 
   Result<bool> has_blob(const Descriptor& d) override {
+    AttemptBudget budget(policy_);
     HttpRequest req{"HEAD", base_ + "/blobs/" + d.digest};
-    auto r = RC_TRY(send(req, Access::pull, Retry::here));
+    auto r = RC_TRY(send(req, Access::pull, Retry::here, budget));
     if (r.status == 200) return true;
     if (r.status == 404) return false;
     return fail(req, r);
@@ -77,21 +104,19 @@ class RegistryStore : public Store {
   // Streams a blob into out; a transfer cut after some bytes resumes with a Range
   // request (a server that ignores Range is read past the bytes already delivered).
   Status get_blob(const Descriptor& d, Sink* out) override {
+    AttemptBudget budget(policy_);
     CountingSink delivered(out);
-    for (int attempt = 1;; ++attempt) {
+    for (;;) {
       HttpRequest req{"GET", base_ + "/blobs/" + d.digest};
       const uint64_t have = delivered.bytes;
       req.range_from = have;
       req.sink = &delivered;
-      auto r = send(req, Access::pull, Retry::here);
+      auto r = send(req, Access::pull, Retry::here, budget);
       if (!r.ok()) {
-        if (r.error().kind != ErrorKind::network || delivered.bytes == 0 ||
-            attempt >= opts_.max_attempts) {
-          return r.error();
-        }
+        if (r.error().kind != ErrorKind::network || delivered.bytes == 0) return r.error();
         log_verbose("GET " + d.digest + ": " + r.error().message + " after " +
                     std::to_string(delivered.bytes) + " bytes (resuming)");
-        RC_CHECK(backoff(attempt, nullptr));
+        RC_CHECK(budget.retry_after(r.error()));
         continue;
       }
       if (r->status == 200 || r->status == 206) {
@@ -109,29 +134,29 @@ class RegistryStore : public Store {
     }
   }
 
-  // Uploads a blob; an upload cut or refused mid-way starts again with a new session.
+  // Uploads a blob; an upload cut or refused mid-way starts again with a new session,
+  // from the same budget as its requests' own retries.
   Status put_blob(const Descriptor& d, const BlobSource& src) override {
-    for (int attempt = 1;; ++attempt) {
-      auto st = upload_once(d, src);
-      bool transient = !st.ok() && st.error().kind == ErrorKind::network;
-      if (!transient || attempt >= opts_.max_attempts) return st;
+    AttemptBudget budget(policy_);
+    for (;;) {
+      auto st = upload_once(d, src, budget);
+      if (st.ok() || st.error().kind != ErrorKind::network) return st;
       log_verbose("upload of " + d.digest + ": " + st.error().message + " (starting again)");
-      RC_CHECK(backoff(attempt, nullptr));
+      RC_CHECK(budget.retry_after(st.error()));
     }
   }
-
-  std::string registry_repository() const override { return ref_.host + "/" + ref_.repository; }
 
   // Mounts the blob from `from` when that is another repository of this registry (one
   // POST: 201 mounted; 202 it is not there, and the session it opened is cancelled);
   // otherwise, or when the mount fails, checks whether this repository has it.
   Result<bool> link_blob(const Descriptor& d, const Store& from) override {
-    const std::string other = from.registry_repository();
+    const std::string other = from.properties().registry_repository;
     const std::string host = ref_.host + "/";
-    if (other.rfind(host, 0) != 0 || other == registry_repository()) return has_blob(d);
+    if (other.rfind(host, 0) != 0 || other == properties().registry_repository) return has_blob(d);
     const std::string repo = other.substr(host.size());  // [a-z0-9._/-]: no escaping needed
+    AttemptBudget budget(policy_);
     HttpRequest post{"POST", base_ + "/blobs/uploads/?mount=" + d.digest + "&from=" + repo};
-    auto r = send(post, Access::push, Retry::here, repo);
+    auto r = send(post, Access::push, Retry::here, budget, repo);
     if (r.ok() && r->status == 201) {
       log_verbose("blob " + d.digest + " mounted from " + other);
       return true;
@@ -139,7 +164,9 @@ class RegistryStore : public Store {
     if (r.ok() && r->status == 202) {
       if (auto loc = location_of(*r, post); loc.ok()) {
         HttpRequest cancel{"DELETE", *loc};
-        (void)send(cancel, Access::push, Retry::caller);  // best effort: sessions expire anyway
+        AttemptBudget once(policy_);
+        (void)send(cancel, Access::push, Retry::caller,
+                   once);  // best effort: sessions expire anyway
       }
     } else {
       log_verbose("mount of " + d.digest + " from " + other +
@@ -148,22 +175,11 @@ class RegistryStore : public Store {
     return has_blob(d);
   }
 
-  Status upload_once(const Descriptor& d, const BlobSource& src) {
-    HttpRequest post{"POST", base_ + "/blobs/uploads/"};
-    auto r = RC_TRY(send(post, Access::push, Retry::here));
-    if (r.status != 202) return fail(post, r);
-    std::string location = RC_TRY(location_of(r, post));
-    if (!src.file.empty() && d.size > opts_.chunk_threshold) {
-      location = RC_TRY(upload_chunks(location, d, src));
-      return finish_upload(location, d, nullptr);
-    }
-    return finish_upload(location, d, &src);
-  }
-
   Result<std::optional<FetchedManifest>> get_manifest(const std::string& reference) override {
+    AttemptBudget budget(policy_);
     StringSink body(kMaxManifestBytes);
     HttpRequest req{"GET", base_ + "/manifests/" + reference, {kAccept}};
-    auto r = RC_TRY(fetch_small(req, &body));
+    auto r = RC_TRY(fetch_small(req, &body, budget));
     if (r.status == 404) return std::optional<FetchedManifest>();
     if (r.status != 200) return fail(req, r);
     FetchedManifest fm;
@@ -179,25 +195,29 @@ class RegistryStore : public Store {
 
   Result<std::string> put_manifest(const std::string& tag, const std::string& bytes,
                                    const std::string& media_type) override {
-    BlobSource body{"", bytes};
+    AttemptBudget budget(policy_);
+    HttpBody body{"", bytes};
     HttpRequest req{"PUT", base_ + "/manifests/" + tag, {"Content-Type: " + media_type}};
     req.body = &body;
-    for (int attempt = 1;; ++attempt) {
-      auto r = RC_TRY(send(req, Access::push, Retry::here));
+    for (;;) {
+      auto r = RC_TRY(send(req, Access::push, Retry::here, budget));
       if (r.status == 201 || r.status == 200) return sha256_digest(bytes);
       // distribution briefly fails to read a blob that a concurrent upload of the same
       // content is re-linking (DIGEST_INVALID / BLOB_UNKNOWN): a moment later it is there.
-      bool racing = r.status == 400 && (r.body.find("DIGEST_INVALID") != std::string::npos ||
-                                        r.body.find("BLOB_UNKNOWN") != std::string::npos);
-      if (!racing || attempt >= opts_.max_attempts) return fail(req, r);
+      // MANIFEST_BLOB_UNKNOWN is not that: a blob is really missing (fail() says so).
+      auto errors = r.errors();
+      bool racing = r.status == 400 && (has_code(errors, RegistryCode::digest_invalid) ||
+                                        has_code(errors, RegistryCode::blob_unknown));
+      if (!racing) return fail(req, r);
       log_verbose("PUT manifest " + tag + ": " + r.error_summary() + " (retrying)");
-      RC_CHECK(backoff(attempt, &r));
+      RC_CHECK(budget.retry_after(fail(req, r)));
     }
   }
 
   Status delete_manifest(const std::string& digest) override {
+    AttemptBudget budget(policy_);
     HttpRequest req{"DELETE", base_ + "/manifests/" + digest};
-    auto r = RC_TRY(send(req, Access::remove, Retry::here));
+    auto r = RC_TRY(send(req, Access::remove, Retry::here, budget));
     if (r.status == 202 || r.status == 200) return {};
     if (r.status == 404)
       return make_error(ErrorKind::not_found, "no manifest " + digest + " in " + describe());
@@ -208,13 +228,22 @@ class RegistryStore : public Store {
     return fail(req, r);
   }
 
+  // Follows the tag list's pages on this registry only, each page once, at most
+  // kMaxTagPages of them: a registry that points elsewhere or in circles is an error.
   Result<std::vector<std::string>> list_tags() override {
     std::vector<std::string> tags;
+    std::set<std::string> seen;
     std::string url = base_ + "/tags/list?n=1000";
-    for (int page = 0; page < 100000 && !url.empty(); ++page) {
-      StringSink body(64 << 20);
+    for (int page = 0; !url.empty(); ++page) {
+      if (page == kMaxTagPages || !seen.insert(url).second) {
+        return make_error(ErrorKind::integrity,
+                          describe() + ": the tag list " +
+                              (page == kMaxTagPages ? "has too many pages" : "pages in a circle"));
+      }
+      AttemptBudget budget(policy_);
+      StringSink body(kMaxTagPageBytes);
       HttpRequest req{"GET", url};
-      auto r = RC_TRY(fetch_small(req, &body));
+      auto r = RC_TRY(fetch_small(req, &body, budget));
       if (r.status == 404) return tags;  // NAME_UNKNOWN: an empty repository
       if (r.status != 200) return fail(req, r);
       auto j = nlohmann::json::parse(body.str(), nullptr, false);
@@ -225,7 +254,7 @@ class RegistryStore : public Store {
           if (t.is_string()) tags.push_back(t.get<std::string>());
         }
       }
-      url = next_link(r.header("link"), url);
+      url = RC_TRY(next_link(r.header("link"), url));
     }
     return tags;
   }
@@ -243,21 +272,40 @@ class RegistryStore : public Store {
     return {};
   }
 
-  std::string resolve(const std::string& location, const std::string& request_url) const {
-    if (location.rfind("http://", 0) == 0 || location.rfind("https://", 0) == 0) return location;
-    if (!location.empty() && location[0] == '/') return origin_of(request_url) + location;
-    auto slash = request_url.rfind('/');
-    return request_url.substr(0, slash + 1) + location;
+  // Resolves a URL the registry sent (a redirect, an upload location, a next page) and
+  // refuses one that would leave https for plain http: only a loopback store on plain
+  // http may go on to loopback http.
+  Result<std::string> resolve(const std::string& location, const std::string& request_url,
+                              const char* what) const {
+    std::string url;
+    if (location.rfind("http://", 0) == 0 || location.rfind("https://", 0) == 0) {
+      url = location;
+    } else if (!location.empty() && location[0] == '/') {
+      url = origin_of(request_url) + location;
+    } else {
+      url = request_url.substr(0, request_url.rfind('/') + 1) + location;
+    }
+    if (url.rfind("http://", 0) == 0 && base_.rfind("https://", 0) == 0) {
+      return make_error(ErrorKind::hostile, describe() + ": refusing " + what +
+                                                " to plain http on " + host_of(url) +
+                                                " (the store is https)");
+    }
+    return url;
   }
 
-  std::string next_link(const std::string& link, const std::string& url) const {
+  Result<std::string> next_link(const std::string& link, const std::string& url) const {
     // Link: <url>; rel="next"
     auto lt = link.find('<'), gt = link.find('>');
     if (lt == std::string::npos || gt == std::string::npos ||
         link.find("rel=\"next\"") == std::string::npos) {
-      return "";
+      return std::string();
     }
-    return resolve(link.substr(lt + 1, gt - lt - 1), url);
+    std::string next = RC_TRY(resolve(link.substr(lt + 1, gt - lt - 1), url, "a tag list page"));
+    if (origin_of(next) != origin_of(base_)) {
+      return make_error(ErrorKind::hostile,
+                        describe() + ": the tag list points to another host, " + host_of(next));
+    }
+    return next;
   }
 
   Result<std::string> location_of(const HttpResponse& r, const HttpRequest& req) {
@@ -267,73 +315,67 @@ class RegistryStore : public Store {
       return make_error(ErrorKind::network,
                         req.method + " " + redact_url(req.url) + ": no Location in the answer");
     }
-    return resolve(loc, req.url);
+    return resolve(loc, req.url, "an upload location");
+  }
+
+  Status upload_once(const Descriptor& d, const BlobSource& src, AttemptBudget& budget) {
+    HttpRequest post{"POST", base_ + "/blobs/uploads/"};
+    auto r = RC_TRY(send(post, Access::push, Retry::here, budget));
+    if (r.status != 202) return fail(post, r);
+    std::string location = RC_TRY(location_of(r, post));
+    if (!src.file.empty() && d.size > opts_.chunk_threshold) {
+      location = RC_TRY(upload_chunks(location, d, src, budget));
+      return finish_upload(location, d, nullptr, budget);
+    }
+    HttpBody body = body_of(src);
+    return finish_upload(location, d, &body, budget);
   }
 
   Result<std::string> upload_chunks(std::string location, const Descriptor& d,
-                                    const BlobSource& src) {
+                                    const BlobSource& src, AttemptBudget& budget) {
     for (uint64_t off = 0; off < d.size; off += opts_.chunk_size) {
       uint64_t len = std::min(opts_.chunk_size, d.size - off);
-      BlobSource part{src.file, "", off, len};
+      HttpBody part{src.file, "", off, len};
       HttpRequest req{
           "PATCH",
           location,
           {"Content-Type: application/octet-stream",
            "Content-Range: " + std::to_string(off) + "-" + std::to_string(off + len - 1)}};
       req.body = &part;
-      auto r = RC_TRY(send(req, Access::push, Retry::caller));
+      auto r = RC_TRY(send(req, Access::push, Retry::caller, budget));
       if (r.status != 202) return fail(req, r);
       location = RC_TRY(location_of(r, req));
     }
     return location;
   }
 
-  Status finish_upload(const std::string& location, const Descriptor& d, const BlobSource* body) {
+  Status finish_upload(const std::string& location, const Descriptor& d, const HttpBody* body,
+                       AttemptBudget& budget) {
     std::string url =
         location + (location.find('?') == std::string::npos ? "?" : "&") + "digest=" + d.digest;
     HttpRequest req{"PUT", url, {"Content-Type: application/octet-stream"}};
     req.body = body;
-    auto r = RC_TRY(send(req, Access::push, Retry::caller));
+    auto r = RC_TRY(send(req, Access::push, Retry::caller, budget));
     if (r.status == 201 || r.status == 204) return {};
     return fail(req, r);
   }
 
   Error fail(const HttpRequest& req, const HttpResponse& r) const {
     ErrorKind kind = ErrorKind::generic;
-    if (transient_status(r.status)) kind = ErrorKind::network;
+    auto errors = r.errors();
+    if (retryable_status(r.status)) kind = ErrorKind::network;
     // A lost upload session (expired, or spoiled by a cut) is restarted by put_blob.
-    if ((r.status == 404 && r.body.find("BLOB_UPLOAD_UNKNOWN") != std::string::npos) ||
+    if ((r.status == 404 && has_code(errors, RegistryCode::blob_upload_unknown)) ||
         (r.status == 416 && req.method == "PATCH")) {
       kind = ErrorKind::network;
     }
     if (r.status == 401 || r.status == 403) kind = ErrorKind::auth;
-    if (r.status == 400 && r.body.find("DIGEST_INVALID") != std::string::npos)
+    if (r.status == 400 && has_code(errors, RegistryCode::digest_invalid))
       kind = ErrorKind::integrity;
     if (r.status == 400 && req.method == "PUT" &&
-        r.body.find("MANIFEST_BLOB_UNKNOWN") != std::string::npos)
+        has_code(errors, RegistryCode::manifest_blob_unknown))
       kind = ErrorKind::not_found;  // the manifest names a blob the registry lacks
     return make_error(kind, req.method + " " + redact_url(req.url) + ": " + r.error_summary());
-  }
-
-  // Sleeps before another attempt (exponential, with jitter, or the server's
-  // Retry-After); fails with ErrorKind::timeout when the deadline comes first.
-  Status backoff(int attempt, const HttpResponse* r) {
-    double delay = opts_.retry_delay_ms / 1000.0 * (1 << std::min(attempt - 1, 6));
-    if (r) {
-      std::string ra = r->header("retry-after");
-      if (!ra.empty() && std::all_of(ra.begin(), ra.end(), ::isdigit))
-        delay = std::min(30.0, std::stod(ra));
-    }
-    thread_local std::mt19937 rng{std::random_device{}()};
-    delay *= std::uniform_real_distribution<double>(0.75, 1.25)(rng);
-    auto wake = std::chrono::steady_clock::now() +
-                std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                    std::chrono::duration<double>(std::min(delay, 30.0)));
-    if (opts_.deadline && wake >= *opts_.deadline) {
-      RC_CHECK(sleep_until_or_interrupted(*opts_.deadline));
-      return timed_out();
-    }
-    return sleep_until_or_interrupted(wake);
   }
 
   Error timed_out() const {
@@ -359,29 +401,30 @@ class RegistryStore : public Store {
   }
 
   // GETs a small body into memory; a transfer cut mid-body starts again from scratch.
-  Result<HttpResponse> fetch_small(HttpRequest req, StringSink* body) {
+  Result<HttpResponse> fetch_small(HttpRequest req, StringSink* body, AttemptBudget& budget) {
     req.sink = body;
-    for (int attempt = 1;; ++attempt) {
+    for (;;) {
       body->str().clear();
-      auto r = send(req, Access::pull, Retry::here);
-      if (r.ok() || r.error().kind != ErrorKind::network || attempt >= opts_.max_attempts) return r;
+      auto r = send(req, Access::pull, Retry::here, budget);
+      if (r.ok() || r.error().kind != ErrorKind::network) return r;
       log_verbose(r.error().message + " (fetching again)");
-      RC_CHECK(backoff(attempt, nullptr));
+      RC_CHECK(budget.retry_after(r.error()));
     }
   }
 
-  // Sends a request with auth and redirects; retries transient failures itself
-  // (Retry::here) or leaves them to the caller (Retry::caller: upload bodies, whose
-  // session a cut may have spoiled). Returns the final response. `pull_from` names another
+  // Sends a request with auth and redirects; retries transient failures from `budget`
+  // (Retry::here) or leaves them to the caller (Retry::caller: upload bodies, whose session
+  // a cut may have spoiled). Returns the final response. `pull_from` names another
   // repository the token must also allow pulling from (a cross-repository mount).
-  Result<HttpResponse> send(HttpRequest req, Access access, Retry retry,
+  Result<HttpResponse> send(HttpRequest req, Access access, Retry retry, AttemptBudget& budget,
                             const std::string& pull_from = "") {
     std::string sc = scope(ref_.repository, access);
     if (!pull_from.empty()) sc += " " + scope(pull_from, Access::pull);
     const std::string registry_origin = origin_of(base_);
     bool challenged = false;
     int redirects = 0;
-    for (int attempt = 0;;) {
+    for (;;) {
+      RC_CHECK(check_interrupted());
       HttpRequest r = req;
       CountingSink counter(req.sink);
       if (req.sink) r.sink = &counter;
@@ -391,16 +434,14 @@ class RegistryStore : public Store {
         std::string h = auth_.header_for(sc);
         if (!h.empty()) r.headers.push_back(h);
       }
-      auto resp = http_.perform(r);
+      auto resp = http_->perform(r);
       bool consumed = counter.bytes > 0;
       if (!resp.ok()) {
         if (resp.error().kind == ErrorKind::network) RC_TRY(time_left());
-        if (resp.error().kind != ErrorKind::network || consumed || retry == Retry::caller ||
-            ++attempt >= opts_.max_attempts) {
+        if (resp.error().kind != ErrorKind::network || consumed || retry == Retry::caller)
           return resp.error();
-        }
         log_verbose(resp.error().message + " (retrying)");
-        RC_CHECK(backoff(attempt, nullptr));
+        RC_CHECK(budget.retry_after(resp.error()));
         continue;
       }
       long s = resp->status;
@@ -423,17 +464,16 @@ class RegistryStore : public Store {
       }
       if ((s == 301 || s == 302 || s == 303 || s == 307 || s == 308) &&
           !resp->header("location").empty()) {
-        if (++redirects > 5)
+        if (++redirects > kMaxRedirects)
           return make_error(ErrorKind::network, "too many redirects from " + describe());
-        req.url = resolve(resp->header("location"), r.url);
+        req.url = RC_TRY(resolve(resp->header("location"), r.url, "a redirect"));
         if (s == 303) req.method = "GET";
         continue;
       }
-      if (transient_status(s) && !consumed && retry == Retry::here &&
-          ++attempt < opts_.max_attempts) {
+      if (retryable_status(s) && !consumed && retry == Retry::here) {
         log_verbose(r.method + " " + redact_url(r.url) + ": HTTP " + std::to_string(s) +
                     " (retrying)");
-        RC_CHECK(backoff(attempt, &*resp));
+        RC_CHECK(budget.retry_after(fail(r, *resp), resp->header("retry-after")));
         continue;
       }
       return resp;
@@ -442,7 +482,8 @@ class RegistryStore : public Store {
 
   StoreRef ref_;
   RegistryOptions opts_;
-  HttpClient http_;
+  RetryPolicy policy_;
+  std::shared_ptr<HttpTransport> http_;
   Authorizer auth_;
   std::string base_;
 };
@@ -450,8 +491,10 @@ class RegistryStore : public Store {
 }  // namespace
 
 std::unique_ptr<Store> make_registry_store(const StoreRef& ref, std::optional<Credentials> creds,
-                                           const RegistryOptions& options) {
-  return std::make_unique<RegistryStore>(ref, std::move(creds), options);
+                                           const RegistryOptions& options,
+                                           std::shared_ptr<HttpTransport> transport) {
+  if (!transport) transport = std::make_shared<HttpClient>(options.tls);
+  return std::make_unique<RegistryStore>(ref, std::move(creds), options, std::move(transport));
 }
 
 }  // namespace regcache

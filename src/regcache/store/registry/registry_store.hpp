@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -19,16 +20,20 @@ struct RegistryOptions {
   TlsOptions tls;
   uint64_t chunk_threshold = 1ull << 30;  // blobs larger than this upload in PATCH chunks
   uint64_t chunk_size = 64ull << 20;
-  int max_attempts = 5;              // per request, for transient failures
+  int max_attempts = 5;              // per logical operation (store/registry/retry.hpp)
   int retry_delay_ms = 250;          // first backoff delay; doubles per attempt, with jitter
   long stall_seconds = 30;           // a transfer without progress for this long is retried
   std::string staging_dir = "/tmp";  // where blobs to upload are staged ($TMPDIR)
   // Every request ends by this time (ErrorKind::timeout after it); none when unset.
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  // How retries wait (tests record the waits instead); empty: really sleep.
+  std::function<Status(std::chrono::steady_clock::time_point)> sleep_until;
 };
 
-// Returns a store for ref (a registry reference) with the given credentials.
+// Returns a store for ref (a registry reference) with the given credentials, speaking
+// through `transport` (nullptr: libcurl with options.tls).
 std::unique_ptr<Store> make_registry_store(const StoreRef& ref, std::optional<Credentials> creds,
-                                           const RegistryOptions& options);
+                                           const RegistryOptions& options,
+                                           std::shared_ptr<HttpTransport> transport = nullptr);
 
 }  // namespace regcache
