@@ -67,8 +67,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       fail("get_manifest read a file that is not a stored manifest");
   }
   (void)store.delete_manifest(sha256_digest("no such manifest"));
-  (void)store.read_uses();
-  (void)store.record_use(sha256_digest(kManifest), "2026-01-01T00:00:00Z");
+  if (UsageRecords* usage = store.usage()) {
+    (void)usage->read_uses();
+    (void)usage->record_use(sha256_digest(kManifest), "2026-01-01T00:00:00Z");
+  }
   if (!tags.ok()) return 0;
 
   // An accepted index stays usable.

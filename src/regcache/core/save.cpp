@@ -122,7 +122,12 @@ Result<bool> already_saved(Store& store, const std::string& tag, const SaveOptio
   auto m = RC_TRY(store.get_manifest(tag));
   if (!m) return false;
   auto info = parse_manifest(m->bytes);
-  if (!info.ok() || info->key != o.key) {
+  if (!info.ok()) {
+    return make_error(ErrorKind::exists, "tag " + tag + " in " + store.describe() +
+                                             " holds something that is not a regcache entry (" +
+                                             info.error().message + "); use --force to replace it");
+  }
+  if (info->key != o.key) {
     return make_error(ErrorKind::exists, "tag " + tag + " in " + store.describe() +
                                              " holds another entry; use --force to replace it");
   }

@@ -79,6 +79,17 @@ Result<Challenge> parse_challenge(std::string_view h) {
   return best;
 }
 
+Result<std::string> parse_token_response(std::string_view body) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  std::string token = string_field(j, "token", string_field(j, "access_token"));
+  if (token.empty()) return make_error(ErrorKind::auth, "token response without a token");
+  // A token goes into a header line: a control character would end it and start another.
+  if (std::any_of(token.begin(), token.end(),
+                  [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; }))
+    return make_error(ErrorKind::hostile, "the token service sent a token with control characters");
+  return token;
+}
+
 Authorizer::Authorizer(HttpTransport* http, std::optional<Credentials> credentials,
                        std::string registry, RealmScheme realms)
     : http_(http),
@@ -150,17 +161,9 @@ Result<std::string> Authorizer::fetch_token(const Challenge& c, const std::strin
     return make_error(ErrorKind::auth,
                       registry_ + ": token request failed: " + resp.error_summary());
   }
-  auto j = nlohmann::json::parse(resp.body, nullptr, false);
-  std::string token;
-  token = string_field(j, "token", string_field(j, "access_token"));
-  if (token.empty())
-    return make_error(ErrorKind::auth, registry_ + ": token response without a token");
-  // A token goes into a header line: a control character would end it and start another.
-  if (std::any_of(token.begin(), token.end(),
-                  [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; }))
-    return make_error(ErrorKind::hostile,
-                      registry_ + ": the token service sent a token with control characters");
-  return "Authorization: Bearer " + token;
+  auto token = parse_token_response(resp.body);
+  if (!token.ok()) return make_error(token.error().kind, registry_ + ": " + token.error().message);
+  return "Authorization: Bearer " + *token;
 }
 
 Status Authorizer::on_challenge(const std::string& header, const std::string& scope) {

@@ -21,6 +21,10 @@ struct Challenge {
 // Parses one WWW-Authenticate header value; an error for a malformed one.
 Result<Challenge> parse_challenge(std::string_view header);
 
+// Returns the token of a token service's answer ({"token"} or {"access_token"}); an error
+// for none, or for one that could not go into a header line.
+Result<std::string> parse_token_response(std::string_view body);
+
 // Which token realms credentials may be sent to: https ones only (an https store), or also
 // plain-http ones (a store itself on plain http: loopback, or --insecure).
 enum class RealmScheme { https_only, any };

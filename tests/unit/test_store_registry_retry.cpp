@@ -1,0 +1,255 @@
+// The transport policy against a scripted transport: exact attempt counts per logical
+// operation (resumes and upload restarts included), Retry-After honoured and capped, typed
+// registry error codes, and replies that would once have thrown.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <mutex>
+
+#include "regcache/store/registry/registry_store.hpp"
+#include "regcache/util/sha256.hpp"
+
+using namespace regcache;
+
+namespace {
+
+// Answers requests with a script and records them.
+class ScriptedTransport : public HttpTransport {
+ public:
+  using Script = std::function<Result<HttpResponse>(const HttpRequest&, int nth)>;
+  explicit ScriptedTransport(Script s) : script_(std::move(s)) {}
+  Result<HttpResponse> perform(const HttpRequest& req) override {
+    std::lock_guard lock(mu_);
+    seen.push_back(req.method + " " + req.url +
+                   (req.range_from ? " range=" + std::to_string(req.range_from) : ""));
+    return script_(req, static_cast<int>(seen.size()));
+  }
+  int count(const std::string& method) const {
+    int n = 0;
+    for (const auto& s : seen) n += s.rfind(method + " ", 0) == 0;
+    return n;
+  }
+  std::vector<std::string> seen;
+
+ private:
+  Script script_;
+  std::mutex mu_;
+};
+
+HttpResponse status(long s, std::string body = "",
+                    std::map<std::string, std::string> headers = {}) {
+  HttpResponse r;
+  r.status = s;
+  r.body = std::move(body);
+  r.headers = std::move(headers);
+  return r;
+}
+
+// Delivers `bytes` to the request's sink as a 2xx body would.
+HttpResponse deliver(const HttpRequest& req, long s, const std::string& bytes,
+                     std::map<std::string, std::string> headers = {}) {
+  if (req.sink) EXPECT_TRUE(req.sink->write(bytes.data(), bytes.size()).ok());
+  auto r = status(s, "", std::move(headers));
+  r.sink_bytes = bytes.size();
+  return r;
+}
+
+struct Fixture {
+  std::vector<std::chrono::milliseconds> waits;
+  std::shared_ptr<ScriptedTransport> transport;
+  std::unique_ptr<Store> store;
+
+  explicit Fixture(ScriptedTransport::Script script, Transport scheme = Transport::http) {
+    transport = std::make_shared<ScriptedTransport>(std::move(script));
+    RegistryOptions o;
+    o.transport = scheme;
+    o.sleep_until = [this](std::chrono::steady_clock::time_point t) {
+      waits.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(
+          t - std::chrono::steady_clock::now()));
+      return Status{};
+    };
+    StoreRef ref;
+    ref.kind = StoreKind::registry;
+    ref.host = "registry.test";
+    ref.repository = "team/cache";
+    store = make_registry_store(ref, std::nullopt, o, transport);
+  }
+};
+
+const std::string kBlob = "0123456789abcdefghij0123456789abcdefghij";
+Descriptor blob_descriptor() {
+  return {"application/octet-stream", sha256_digest(kBlob), kBlob.size(), {}};
+}
+
+}  // namespace
+
+TEST(RetryPolicy, ATransientStatusIsTriedFiveTimesInAll) {
+  Fixture f([](const HttpRequest&, int) { return status(503); });
+  StringSink out;
+  Status st = f.store->get_blob(blob_descriptor(), &out);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(f.transport->count("GET"), 5);
+  EXPECT_EQ(f.waits.size(), 4u);
+  // Exponential: each wait longer than the one before (jitter is ±25%, the factor 2).
+  for (size_t i = 1; i < f.waits.size(); ++i) EXPECT_GT(f.waits[i], f.waits[i - 1]);
+}
+
+TEST(RetryPolicy, PermanentFailuresAreNotRetried) {
+  Fixture f(
+      [](const HttpRequest&, int) { return status(403, R"({"errors":[{"code":"DENIED"}]})"); });
+  StringSink out;
+  Status st = f.store->get_blob(blob_descriptor(), &out);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().kind, ErrorKind::auth);
+  EXPECT_EQ(f.transport->count("GET"), 1);
+}
+
+TEST(RetryPolicy, ResumedDownloadsDrawFromTheSameBudget) {
+  // Every GET delivers 8 bytes and is then cut: 5 attempts in all, each resuming further.
+  Fixture f([](const HttpRequest& req, int) -> Result<HttpResponse> {
+    std::string part = kBlob.substr(req.range_from, 8);
+    if (req.sink) EXPECT_TRUE(req.sink->write(part.data(), part.size()).ok());
+    return make_error(ErrorKind::network, "connection reset");
+  });
+  StringSink out;
+  ASSERT_FALSE(f.store->get_blob(blob_descriptor(), &out).ok());
+  EXPECT_EQ(f.transport->count("GET"), 5);
+  EXPECT_EQ(out.str(), kBlob) << "each resume asked for the next range";
+}
+
+TEST(RetryPolicy, AResumedDownloadCompletes) {
+  Fixture f([](const HttpRequest& req, int nth) -> Result<HttpResponse> {
+    if (nth == 1) {
+      std::string part = kBlob.substr(0, 10);
+      EXPECT_TRUE(req.sink->write(part.data(), part.size()).ok());
+      return make_error(ErrorKind::network, "connection reset");
+    }
+    EXPECT_EQ(req.range_from, 10u);
+    return deliver(req, 206, kBlob.substr(10), {{"content-range", "bytes 10-39/40"}});
+  });
+  StringSink out;
+  ASSERT_TRUE(f.store->get_blob(blob_descriptor(), &out).ok());
+  EXPECT_EQ(out.str(), kBlob);
+  EXPECT_EQ(f.transport->count("GET"), 2);
+}
+
+TEST(RetryPolicy, UploadRestartsShareTheBudget) {
+  // The session opens, the PUT of the body fails every time: five attempts, not 5 × 5.
+  Fixture f([](const HttpRequest& req, int) {
+    if (req.method == "HEAD") return status(404);
+    if (req.method == "POST")
+      return status(202, "", {{"location", "/v2/team/cache/blobs/uploads/u1"}});
+    return status(500);
+  });
+  Status st = f.store->put_blob(blob_descriptor(), {"", kBlob});
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(f.transport->count("PUT"), 5);
+  EXPECT_EQ(f.transport->count("POST"), 5);
+  // And a POST that always fails: five POSTs, no multiplication through the restart loop.
+  Fixture g([](const HttpRequest&, int) { return status(503); });
+  ASSERT_FALSE(g.store->put_blob(blob_descriptor(), {"", kBlob}).ok());
+  EXPECT_EQ(g.transport->count("POST"), 5);
+}
+
+TEST(RetryPolicy, RetryAfterIsHonouredAndCapped) {
+  Fixture f([](const HttpRequest& req, int nth) {
+    if (nth == 1) return status(429, "", {{"retry-after", "7"}});
+    if (nth == 2) return status(429, "", {{"retry-after", std::string(400, '9')}});  // once a crash
+    return deliver(req, 200, kBlob);
+  });
+  StringSink out;
+  ASSERT_TRUE(f.store->get_blob(blob_descriptor(), &out).ok());
+  ASSERT_EQ(f.waits.size(), 2u);
+  EXPECT_NEAR(f.waits[0].count(), 7000, 200);
+  EXPECT_NEAR(f.waits[1].count(), 30000, 200);  // capped
+}
+
+TEST(RetryPolicy, ErrorCodesAreComparedExactly) {
+  // MANIFEST_BLOB_UNKNOWN: a blob is missing, not a race: one PUT, a not_found error.
+  Fixture f([](const HttpRequest&, int) {
+    return status(
+        400,
+        R"({"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry"}]})");
+  });
+  auto put = f.store->put_manifest("k", "{}", "application/vnd.oci.image.manifest.v1+json");
+  ASSERT_FALSE(put.ok());
+  EXPECT_EQ(put.error().kind, ErrorKind::not_found);
+  EXPECT_EQ(f.transport->count("PUT"), 1);
+  // BLOB_UNKNOWN while a concurrent upload relinks the blob: retried, then it works.
+  Fixture g([](const HttpRequest&, int nth) {
+    return nth < 3 ? status(400, R"({"errors":[{"code":"BLOB_UNKNOWN"}]})") : status(201);
+  });
+  ASSERT_TRUE(g.store->put_manifest("k", "{}", "application/vnd.oci.image.manifest.v1+json").ok());
+  EXPECT_EQ(g.transport->count("PUT"), 3);
+}
+
+TEST(RetryPolicy, MalformedRepliesAreMessagesNotCrashes) {
+  for (const std::string& body : std::vector<std::string>{
+           R"({"errors":[{"code":123,"message":{"x":1}}]})", R"({"errors":"x"})",
+           R"({"errors":[{"code":"BLOB_UNKNOWN",)", std::string(100000, '['), R"({"details":7})"}) {
+    Fixture f([body](const HttpRequest&, int) { return status(500, body); });
+    StringSink out;
+    Status st = f.store->get_blob(blob_descriptor(), &out);
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.error().message.find("HTTP 500"), std::string::npos) << st.error().message;
+  }
+  Fixture tags([](const HttpRequest& req, int) {
+    return deliver(req, 200, R"({"tags":[1,{"a":2},"ok"]})");
+  });
+  auto listed = tags.store->list_tags();
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed.value(), std::vector<std::string>{"ok"});
+}
+
+TEST(RetryPolicy, TokenRealmsAndTokensAreChecked) {
+  // An https store whose challenge names a plain-http realm: credentials never go there.
+  Fixture f(
+      [](const HttpRequest& req, int) {
+        if (req.url.rfind("https://registry.test/v2/", 0) == 0)
+          return status(
+              401, "",
+              {{"www-authenticate", R"(Bearer realm="http://auth.test/token",service="s")"}});
+        return status(200, R"({"token":"t"})");
+      },
+      Transport::https);
+  StringSink out;
+  Status st = f.store->get_blob(blob_descriptor(), &out);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("not https"), std::string::npos) << st.error().message;
+  EXPECT_EQ(f.transport->seen.size(), 1u) << "the realm was never asked";
+  // A token with CR/LF would add header lines of its own.
+  Fixture g([](const HttpRequest& req, int) {
+    if (req.url.rfind("http://registry.test/v2/", 0) == 0)
+      return status(401, "",
+                    {{"www-authenticate", R"(Bearer realm="http://registry.test/token")"}});
+    return status(200, "{\"token\":\"abc\\r\\nX-Evil: 1\"}");
+  });
+  st = g.store->get_blob(blob_descriptor(), &out);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("control characters"), std::string::npos) << st.error().message;
+  Fixture h([](const HttpRequest& req, int) {
+    if (req.url.rfind("http://registry.test/v2/", 0) == 0)
+      return status(401, "",
+                    {{"www-authenticate", R"(Bearer realm="http://registry.test/token")"}});
+    return status(200, R"({"token":12345})");
+  });
+  st = h.store->get_blob(blob_descriptor(), &out);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("without a token"), std::string::npos) << st.error().message;
+}
+
+TEST(RetryPolicy, NoDowngradeFromHttpsToHttp) {
+  Fixture f(
+      [](const HttpRequest& req, int) {
+        if (req.url.rfind("https://", 0) == 0)
+          return status(307, "", {{"location", "http://storage.test/blob"}});
+        return deliver(req, 200, kBlob);
+      },
+      Transport::https);
+  StringSink out;
+  Status st = f.store->get_blob(blob_descriptor(), &out);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("plain http on storage.test"), std::string::npos)
+      << st.error().message;
+  EXPECT_EQ(f.transport->seen.size(), 1u);
+}
