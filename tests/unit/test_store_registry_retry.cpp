@@ -48,7 +48,9 @@ HttpResponse status(long s, std::string body = "",
 // Delivers `bytes` to the request's sink as a 2xx body would.
 HttpResponse deliver(const HttpRequest& req, long s, const std::string& bytes,
                      std::map<std::string, std::string> headers = {}) {
-  if (req.sink) EXPECT_TRUE(req.sink->write(bytes.data(), bytes.size()).ok());
+  if (req.sink) {
+    EXPECT_TRUE(req.sink->write(bytes.data(), bytes.size()).ok());
+  }
   auto r = status(s, "", std::move(headers));
   r.sink_bytes = bytes.size();
   return r;
@@ -108,7 +110,9 @@ TEST(RetryPolicy, ResumedDownloadsDrawFromTheSameBudget) {
   // Every GET delivers 8 bytes and is then cut: 5 attempts in all, each resuming further.
   Fixture f([](const HttpRequest& req, int) -> Result<HttpResponse> {
     std::string part = kBlob.substr(req.range_from, 8);
-    if (req.sink) EXPECT_TRUE(req.sink->write(part.data(), part.size()).ok());
+    if (req.sink) {
+      EXPECT_TRUE(req.sink->write(part.data(), part.size()).ok());
+    }
     return make_error(ErrorKind::network, "connection reset");
   });
   StringSink out;
