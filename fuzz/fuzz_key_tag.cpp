@@ -10,7 +10,7 @@
 #include <regex>
 #include <string>
 
-#include "regcache/core/key_tag.hpp"
+#include "regcache/format/key_tag.hpp"
 
 using namespace regcache;
 

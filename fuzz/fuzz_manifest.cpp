@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "regcache/core/entry_format.hpp"
+#include "regcache/format/entry_format.hpp"
 
 using namespace regcache;
 

@@ -2,6 +2,7 @@
 
 #include "regcache/core/cache_paths.hpp"
 #include "regcache/util/glob.hpp"
+#include "regcache/util/glob_expand.hpp"
 #include "test_helpers.hpp"
 
 using namespace regcache;

@@ -1,5 +1,7 @@
 #include "regcache/archive/compression.hpp"
 
+#include "regcache/oci/media_types.hpp"
+
 #include <zlib.h>
 #include <zstd.h>
 
@@ -176,14 +178,12 @@ class GzipDecompressor : public Sink {
 }  // namespace
 
 std::string_view layer_media_type(Compression c) {
-  return c == Compression::zstd ? "application/vnd.oci.image.layer.v1.tar+zstd"
-                                : "application/vnd.oci.image.layer.v1.tar+gzip";
+  return c == Compression::zstd ? kOciLayerZstd : kOciLayerGzip;
 }
 
 Result<Compression> compression_for_media_type(std::string_view mt) {
-  if (mt == "application/vnd.oci.image.layer.v1.tar+zstd") return Compression::zstd;
-  if (mt == "application/vnd.oci.image.layer.v1.tar+gzip" ||
-      mt == "application/vnd.docker.image.rootfs.diff.tar.gzip") {
+  if (mt == kOciLayerZstd) return Compression::zstd;
+  if (mt == kOciLayerGzip || mt == kDockerLayerGzip) {
     return Compression::gzip;
   }
   return make_error(ErrorKind::integrity, "unsupported layer media type: " + std::string(mt));

@@ -5,8 +5,8 @@
 
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/output.hpp"
-#include "regcache/core/entry_format.hpp"
-#include "regcache/core/key_tag.hpp"
+#include "regcache/format/entry_format.hpp"
+#include "regcache/format/key_tag.hpp"
 #include "regcache/util/log.hpp"
 
 namespace regcache {

@@ -9,8 +9,8 @@
 #include "regcache/cli/keys.hpp"
 #include "regcache/cli/output.hpp"
 #include "regcache/cli/settings.hpp"
-#include "regcache/core/hash_files.hpp"
-#include "regcache/core/presets.hpp"
+#include "regcache/ecosystems/hash_files.hpp"
+#include "regcache/ecosystems/presets.hpp"
 #include "regcache/util/log.hpp"
 
 namespace regcache {

@@ -7,7 +7,7 @@
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/output.hpp"
 #include "regcache/cli/settings.hpp"
-#include "regcache/core/entry_listing.hpp"
+#include "regcache/lifecycle/entry_listing.hpp"
 #include "regcache/util/log.hpp"
 
 namespace regcache {

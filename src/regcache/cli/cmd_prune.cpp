@@ -1,5 +1,5 @@
 // `regcache prune`: reads every entry (and the last-use record), asks the pure policy in
-// core/prune_policy.hpp what goes, deletes those manifests by digest (through the GitHub
+// lifecycle/prune_policy.hpp what goes, deletes those manifests by digest (through the GitHub
 // Packages API where the registry refuses), and on a local layout collects the blobs no
 // entry references any more. --dry-run stops after the plan.
 #include <fmt/format.h>
@@ -13,9 +13,9 @@
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/output.hpp"
 #include "regcache/cli/settings.hpp"
-#include "regcache/core/entry_listing.hpp"
-#include "regcache/core/prune_policy.hpp"
-#include "regcache/core/usage_record.hpp"
+#include "regcache/lifecycle/entry_listing.hpp"
+#include "regcache/lifecycle/prune_policy.hpp"
+#include "regcache/lifecycle/usage_record.hpp"
 #include "regcache/store/oci_layout/layout_gc.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/units.hpp"

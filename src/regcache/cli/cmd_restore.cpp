@@ -11,10 +11,10 @@
 #include "regcache/cli/settings.hpp"
 #include "regcache/cli/summary.hpp"
 #include "regcache/cli/validators.hpp"
-#include "regcache/core/key_tag.hpp"
 #include "regcache/core/restore.hpp"
 #include "regcache/core/restore_state.hpp"
-#include "regcache/core/usage_record.hpp"
+#include "regcache/format/key_tag.hpp"
+#include "regcache/lifecycle/usage_record.hpp"
 #include "regcache/util/log.hpp"
 
 namespace regcache {

@@ -12,9 +12,10 @@
 #include "regcache/cli/settings.hpp"
 #include "regcache/cli/summary.hpp"
 #include "regcache/cli/validators.hpp"
-#include "regcache/core/key_tag.hpp"
 #include "regcache/core/restore_state.hpp"
 #include "regcache/core/save.hpp"
+#include "regcache/ecosystems/git_origin.hpp"
+#include "regcache/format/key_tag.hpp"
 #include "regcache/util/log.hpp"
 
 namespace regcache {

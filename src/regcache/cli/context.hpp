@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "regcache/core/anchor.hpp"
+#include "regcache/format/anchor.hpp"
 #include "regcache/store/store.hpp"
 #include "regcache/store/store_ref.hpp"
 #include "regcache/util/result.hpp"

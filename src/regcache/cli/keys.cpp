@@ -1,9 +1,9 @@
 #include "regcache/cli/keys.hpp"
 #include "regcache/cli/settings.hpp"
 
-#include "regcache/core/key_tag.hpp"
-#include "regcache/core/key_template.hpp"
-#include "regcache/core/presets.hpp"
+#include "regcache/ecosystems/key_template.hpp"
+#include "regcache/ecosystems/presets.hpp"
+#include "regcache/format/key_tag.hpp"
 
 namespace regcache {
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "regcache/cli/context.hpp"
-#include "regcache/core/hash_files.hpp"
+#include "regcache/ecosystems/hash_files.hpp"
 
 namespace regcache {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "regcache/core/anchor.hpp"
+#include "regcache/format/anchor.hpp"
 #include "regcache/util/result.hpp"
 #include "regcache/util/walk.hpp"
 
@@ -34,13 +34,5 @@ PathSpec normalized(PathSpec spec);
 
 // Returns the walk filter for a root: true for paths the spec excludes.
 ExcludeFn exclude_filter(const PathSpec& spec, const CacheRoot& root);
-
-// Decides whether a directory is left out of glob expansion (not descended into).
-using PruneFn = std::function<bool(const std::string& abs_dir)>;
-
-// Returns the absolute paths matching an absolute glob pattern, sorted; `**` does not
-// descend into directories `prune` names.
-std::vector<std::string> expand_glob(const std::string& abs_pattern,
-                                     const PruneFn& prune = nullptr);
 
 }  // namespace regcache

@@ -17,47 +17,6 @@ namespace regcache {
 
 namespace {
 
-std::vector<std::string> list_dir(int dirfd) {
-  std::vector<std::string> names;
-  int dup = ::dup(dirfd);
-  DIR* d = ::fdopendir(dup);
-  if (!d) {
-    ::close(dup);
-    return names;
-  }
-  ::rewinddir(d);  // the duplicate shares its offset with dirfd, which may have been read
-  while (auto* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  ::closedir(d);
-  return names;
-}
-
-Status remove_at(int dirfd, const std::string& name, const std::string& shown);
-
-Status remove_children(int fd, const std::string& shown) {
-  for (const auto& n : list_dir(fd)) RC_CHECK(remove_at(fd, n, shown + "/" + n));
-  return {};
-}
-
-Status remove_at(int dirfd, const std::string& name, const std::string& shown) {
-  struct stat st {};
-  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
-  if (S_ISDIR(st.st_mode)) {
-    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return errno_error("cannot open", shown, errno);
-    Status s = remove_children(fd, shown);
-    ::close(fd);
-    RC_CHECK(s);
-    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0)
-      return errno_error("cannot remove", shown, errno);
-    return {};
-  }
-  if (::unlinkat(dirfd, name.c_str(), 0) != 0) return errno_error("cannot remove", shown, errno);
-  return {};
-}
-
 // Moves src_dir/src_name onto dst_dir/dst_name, merging directories.
 Status move_at(int src_dir, const std::string& src_name, int dst_dir, const std::string& dst_name,
                const std::string& shown);
@@ -88,11 +47,11 @@ Status move_at(int src_dir, const std::string& src_name, int dst_dir, const std:
     if (sfd >= 0) ::close(sfd);
     if (dfd >= 0) ::close(dfd);
     RC_CHECK(st);
-    return remove_at(src_dir, src_name, shown);
+    return remove_tree_at(src_dir, src_name, shown);
   }
   // rename() replaces a file with a file atomically; across types the old one goes first.
   if (dst_exists && (S_ISDIR(d.st_mode) || S_ISDIR(s.st_mode)))
-    RC_CHECK(remove_at(dst_dir, dst_name, shown));
+    RC_CHECK(remove_tree_at(dst_dir, dst_name, shown));
   if (::renameat(src_dir, src_name.c_str(), dst_dir, dst_name.c_str()) != 0) {
     return errno_error("cannot move restored files into", shown, errno);
   }
@@ -196,7 +155,7 @@ Result<bool> swap_merged(int parent_fd, const std::string& staging_name, const s
   }
   // The old tree, now under the staging name. The restore itself is done: a failure here
   // leaves clutter that the next run's stale cleanup removes, not a broken destination.
-  if (auto st = remove_at(parent_fd, staging_name, dest); !st.ok())
+  if (auto st = remove_tree_at(parent_fd, staging_name, dest); !st.ok())
     log_warning("restored " + dest + ", but the old files stay behind: " + st.error().message);
   return true;
 }

@@ -1,29 +1,26 @@
+// The restore pipeline: find the entry (core/lookup.hpp), check what its manifest and
+// config claim, choose what to write (core/restore_selection.hpp), stage each destination
+// (core/staging.hpp), stream every layer through verification, decompression and the safe
+// extractor in parallel, and move the staged trees into place only when all of it held.
 #include "regcache/core/restore.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
 #include <charconv>
 #include <chrono>
-#include <cstdlib>
 #include <map>
 #include <mutex>
 
 #include "regcache/archive/compression.hpp"
-#include "regcache/core/cache_paths.hpp"
-#include "regcache/core/git_origin.hpp"
-#include "regcache/core/key_tag.hpp"
-#include "regcache/core/place.hpp"
-#include "regcache/core/restore_selection.hpp"
+#include "regcache/core/lookup.hpp"
+#include "regcache/core/staging.hpp"
+#include "regcache/format/key_tag.hpp"
+#include "regcache/store/fetch_verified.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/interrupt.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/parallel.hpp"
-#include "regcache/util/stale.hpp"
-#include "regcache/util/symlink_policy.hpp"
 
 namespace regcache {
 
@@ -33,17 +30,6 @@ constexpr uint64_t kDefaultLayerLimit = 64ull << 30;
 constexpr uint64_t kMaxFiles = 1ull << 32;     // more than any real cache holds
 constexpr size_t kMaxLayers = 10000;           // a save makes about 64 (docs/format.md)
 constexpr uint64_t kMaxConfigBytes = 4 << 20;  // a config lists one diff_id per layer
-
-Result<std::optional<FoundEntry>> entry_at(Store& store, const std::string& tag) {
-  auto m = RC_TRY(store.get_manifest(tag));
-  if (!m) return std::optional<FoundEntry>();
-  auto info = parse_manifest(m->bytes);
-  if (!info.ok()) {
-    return make_error(info.error().kind,
-                      "entry " + tag + " in " + store.describe() + ": " + info.error().message);
-  }
-  return std::optional<FoundEntry>(FoundEntry{tag, m->digest, std::move(info).value()});
-}
 
 // Tells where a layer's decompressed tar must stop: its annotation, else a bound
 // derived from the entry, else a hard cap.
@@ -58,41 +44,6 @@ uint64_t layer_limit(const Descriptor& d, const EntryInfo& e) {
   if (e.size > 0 && e.size < kDefaultLayerLimit && e.files < kMaxFiles)
     return e.size * 2 + (e.files + 1) * 4096 + (64ull << 20);
   return kDefaultLayerLimit;
-}
-
-struct Staged {
-  std::string root;   // archive path extracted (a root, or a path inside one)
-  std::string scope;  // the root holding it, when it is only part of one
-  std::string dest;   // absolute destination
-  int parent_fd = -1;
-  std::string staging_name;
-  std::string created_from;  // the first parent directory this restore created, if any
-};
-
-// A destination root that is a symlink to a directory (a target/ the runner put on another
-// disk) is restored into the directory it points to, and the link stays as it is.
-Result<std::string> follow_root_link(const std::string& dest) {
-  struct stat st {};
-  if (::lstat(dest.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return dest;
-  if (::stat(dest.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return dest;
-  RC_CHECK(check_symlink_may_be_followed(dest));
-  char* real = ::realpath(dest.c_str(), nullptr);
-  if (!real) return errno_error("cannot follow the symlink", dest, errno);
-  std::string out(real);
-  ::free(real);
-  log_verbose("restoring " + dest + " into " + out + ", where its symlink points");
-  return out;
-}
-
-// Creates dir and its missing parents; returns the topmost one it created ("" if none).
-Result<std::string> make_parents(const std::string& dir) {
-  std::string top, cur = dir;
-  while (!cur.empty() && cur != "/" && ::access(cur.c_str(), F_OK) != 0) {
-    top = cur;
-    cur = cur.substr(0, cur.rfind('/'));
-  }
-  RC_CHECK(make_dirs(dir));
-  return top;
 }
 
 // Extracts layers of one entry into the staging locations, collecting what every layer
@@ -120,20 +71,8 @@ struct LayerExtraction {
     TarReader tar(&extractor);
     auto decomp = make_decompressor(comp.value(), layer_limit(d, entry), &tar);
     StopOnError guard(decomp.get());
-    HashingSink hash(&guard);
-    LimitSink limit(&hash, d.size, "the blob");
-    ProgressSink counted(&limit, progress);
-    InterruptibleSink interruptible(&counted);
-    Status st = store.get_blob(d, &interruptible);
-    if (!st.ok() && st.error().kind != ErrorKind::integrity) return st;  // transport, not content
-    if (!st.ok()) return fail(st.error());
-    if (hash.bytes() != d.size) {
-      return fail(make_error(
-          ErrorKind::integrity,
-          "size does not match the manifest (" + std::to_string(d.size) + " bytes declared)"));
-    }
-    if (hash.digest() != d.digest)
-      return fail(make_error(ErrorKind::integrity, "content does not match its digest"));
+    Status st = fetch_verified(store, d, &guard, progress);
+    if (!st.ok()) return st.error().kind == ErrorKind::integrity ? fail(st.error()) : st;
     st = guard.finish();
     if (!st.ok()) return fail(st.error());
     {
@@ -147,14 +86,34 @@ struct LayerExtraction {
   }
 };
 
-void discard(std::vector<Staged>& staged);
-
-// True when extraction created the staging location (something lay under its prefix).
-bool was_staged(const Staged& s) {
-  struct stat st {};
-  return ::fstatat(s.parent_fd, s.staging_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+// Checks what the manifest claims before anything is written: a sane layer count and
+// sizes, and a config blob that is an image config listing one diff_id per layer.
+Status check_entry(Store& store, const FoundEntry& f) {
+  const EntryInfo& e = f.info;
+  auto bad = [&](const std::string& why) {
+    return make_error(ErrorKind::integrity, "entry " + f.tag + ": " + why);
+  };
+  if (e.layers.size() > kMaxLayers) {
+    return bad(std::to_string(e.layers.size()) + " layers (at most " + std::to_string(kMaxLayers) +
+               ")");
+  }
+  if (e.files > kMaxFiles) return bad("its file count annotation is not a sane number");
+  if (e.size > kDefaultLayerLimit * kMaxLayers)
+    return bad("its size annotation is not a sane number");
+  const std::string& mt = e.config.media_type;
+  if (mt != kOciConfig && mt != kDockerConfig)
+    return bad("its config is not an image config (" + mt + ")");
+  if (e.config.size > kMaxConfigBytes) return bad("its config is too large");
+  StringSink body(kMaxConfigBytes);
+  Status st = fetch_verified(store, e.config, &body);
+  if (!st.ok() && st.error().kind == ErrorKind::integrity)
+    return bad("its config does not match its digest");
+  RC_CHECK(st);
+  auto ids = parse_config_diff_ids(body.str());
+  if (!ids.ok()) return bad("its config: " + ids.error().message);
+  if (ids->size() != e.layers.size()) return bad("its config does not list one diff_id per layer");
+  return {};
 }
-void remove_created_parents(const std::vector<Staged>& staged);
 
 // Refuses an entry naming a root that is unsafe or would land on "/", whether or not this
 // restore writes it: no regcache save makes such an entry.
@@ -180,32 +139,12 @@ Result<std::vector<WantedPath>> wanted_paths(const RestoreOptions& o) {
   return out;
 }
 
-Result<std::vector<Staged>> prepare_staging(const std::vector<RootPick>& picks,
-                                            const RestoreOptions& o) {
-  std::vector<Staged> out;
-  for (const auto& pick : picks) {  // every destination resolved before anything is created
-    Staged s;
-    s.root = pick.prefix;
-    if (pick.prefix != pick.scope) s.scope = pick.scope;
-    std::string dest = RC_TRY(resolve_anchor(o.anchors, pick.prefix));
-    s.dest = RC_TRY(follow_root_link(dest));
-    if (s.dest == "/") return make_error(ErrorKind::hostile, "refusing to restore onto /");
-    out.push_back(std::move(s));
-  }
-  for (auto& s : out) {
-    std::string parent = s.dest.substr(0, s.dest.rfind('/'));
-    if (parent.empty()) parent = "/";
-    auto created = make_parents(parent);
-    if (created.ok()) s.created_from = *created;
-    if (created.ok()) s.parent_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (!created.ok() || s.parent_fd < 0) {
-      Error err = created.ok() ? errno_error("cannot open", parent, errno) : created.error();
-      discard(out);
-      remove_created_parents(out);
-      return err;
-    }
-    remove_stale(parent, ".regcache-stage-");  // left by a killed restore
-    s.staging_name = owned_temp_name(".regcache-stage-");
+Result<std::vector<StageTarget>> stage_targets(const std::vector<RootPick>& picks,
+                                               const Anchors& anchors) {
+  std::vector<StageTarget> out;
+  for (const auto& pick : picks) {
+    std::string dest = RC_TRY(resolve_anchor(anchors, pick.prefix));
+    out.push_back({pick.prefix, pick.prefix == pick.scope ? "" : pick.scope, dest});
   }
   return out;
 }
@@ -236,104 +175,45 @@ void explain_selection(const Selection& sel, const RestoreOptions& o, const std:
   }
 }
 
-// After a failed restore: removes the parent directories it created, if still empty.
-void remove_created_parents(const std::vector<Staged>& staged) {
-  for (const auto& s : staged) {
-    if (s.created_from.empty()) continue;
-    std::string dir = s.dest.substr(0, s.dest.rfind('/'));
-    while (dir.size() >= s.created_from.size() && ::rmdir(dir.c_str()) == 0) {
-      dir = dir.substr(0, dir.rfind('/'));
-    }
-  }
-}
-
-// Refuses to put a cached directory where the destination holds something else (a file,
-// a symlink): that is the user's, and replacing it would lose it.
-Status check_destinations(const std::vector<Staged>& staged) {
-  for (const auto& s : staged) {
-    struct stat st {
-    }, d{};
-    if (::fstatat(s.parent_fd, s.staging_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    if (!S_ISDIR(st.st_mode) || ::lstat(s.dest.c_str(), &d) != 0 || S_ISDIR(d.st_mode)) continue;
-    return make_error(ErrorKind::io, s.dest +
-                                         " exists and is not a directory, but the cache holds "
-                                         "a directory there; remove it to restore");
-  }
-  return {};
-}
-
-// Checks what the manifest claims before anything is written: a sane layer count and
-// sizes, and a config blob that is an image config listing one diff_id per layer.
-Status check_entry(Store& store, const FoundEntry& f) {
-  const EntryInfo& e = f.info;
-  auto bad = [&](const std::string& why) {
-    return make_error(ErrorKind::integrity, "entry " + f.tag + ": " + why);
-  };
-  if (e.layers.size() > kMaxLayers) {
-    return bad(std::to_string(e.layers.size()) + " layers (at most " + std::to_string(kMaxLayers) +
-               ")");
-  }
-  if (e.files > kMaxFiles) return bad("its file count annotation is not a sane number");
-  if (e.size > kDefaultLayerLimit * kMaxLayers)
-    return bad("its size annotation is not a sane number");
-  const std::string& mt = e.config.media_type;
-  if (mt != kConfigMediaType && mt != "application/vnd.docker.container.image.v1+json")
-    return bad("its config is not an image config (" + mt + ")");
-  if (e.config.size > kMaxConfigBytes) return bad("its config is too large");
-  StringSink body(kMaxConfigBytes);
-  HashingSink hash(&body);
-  LimitSink limit(&hash, e.config.size, "the config");
-  RC_CHECK(store.get_blob(e.config, &limit));
-  if (hash.bytes() != e.config.size || hash.digest() != e.config.digest)
-    return bad("its config does not match its digest");
-  auto ids = parse_config_diff_ids(body.str());
-  if (!ids.ok()) return bad("its config: " + ids.error().message);
-  if (ids->size() != e.layers.size()) return bad("its config does not list one diff_id per layer");
-  return {};
-}
-
-void discard(std::vector<Staged>& staged) {
-  for (auto& s : staged) {
-    if (s.parent_fd < 0) continue;
-    (void)remove_tree(s.dest.substr(0, s.dest.rfind('/') + 1) + s.staging_name);
-    ::close(s.parent_fd);
-    s.parent_fd = -1;
-  }
-}
-
 // A path restored on its own may hold a hard link to a file elsewhere in its root, whose
 // content the first pass did not write. Each such file is taken from its layer again and
 // written at the first link's place; the other links to it are linked to that one.
-Status materialize_links(LayerExtraction& x, const std::vector<Staged>& staged) {
-  std::map<size_t, std::map<std::string, std::vector<std::pair<const Staged*, std::string>>>> plan;
+Status materialize_links(LayerExtraction& x, const Staging& staging) {
+  struct Place {
+    size_t slot;
+    std::string rel;  // below the slot's staging location ("" for the location itself)
+  };
+  std::map<size_t, std::map<std::string, std::vector<Place>>> plan;  // layer -> target -> links
+  auto roots = staging.extract_roots();
   for (const auto& [layer, link] : x.skipped) {
-    for (const auto& s : staged) {
-      if (!archive_path_within(link.link, s.root)) continue;
-      std::string rel = link.link == s.root ? "" : link.link.substr(s.root.size() + 1);
-      plan[layer][link.target].emplace_back(&s, rel);
+    for (size_t i = 0; i < roots.size(); ++i) {
+      if (!archive_path_within(link.link, roots[i].prefix)) continue;
+      std::string rel =
+          link.link == roots[i].prefix ? "" : link.link.substr(roots[i].prefix.size() + 1);
+      plan[layer][link.target].push_back({i, rel});
     }
   }
+  auto location = [&](const Place& p) {
+    return p.rel.empty() ? roots[p.slot].staging_name : roots[p.slot].staging_name + "/" + p.rel;
+  };
   for (auto& [layer, targets] : plan) {
-    std::vector<ExtractRoot> roots;
-    for (auto& [target, links] : targets) {
-      const auto& [s, rel] = links.front();
-      roots.push_back(
-          {target, s->parent_fd, rel.empty() ? s->staging_name : s->staging_name + "/" + rel, ""});
-    }
+    std::vector<ExtractRoot> first_links;
+    for (auto& [target, links] : targets)
+      first_links.push_back(
+          {target, roots[links.front().slot].parent_fd, location(links.front()), ""});
     x.skipped.clear();
-    RC_CHECK(x.run(layer, roots));
+    RC_CHECK(x.run(layer, first_links));
     for (auto& [target, links] : targets) {
-      const auto& [first, first_rel] = links.front();
-      std::string from =
-          first_rel.empty() ? first->staging_name : first->staging_name + "/" + first_rel;
+      const Place& first = links.front();
       for (size_t i = 1; i < links.size(); ++i) {
-        const auto& [s, rel] = links[i];
-        std::string to = rel.empty() ? s->staging_name : s->staging_name + "/" + rel;
-        if (::linkat(first->parent_fd, from.c_str(), s->parent_fd, to.c_str(), 0) != 0)
-          return errno_error("cannot create hard link", links[i].second, errno);
+        if (::linkat(roots[first.slot].parent_fd, location(first).c_str(),
+                     roots[links[i].slot].parent_fd, location(links[i]).c_str(), 0) != 0)
+          return errno_error("cannot create hard link",
+                             roots[links[i].slot].prefix + "/" + links[i].rel, errno);
         ++x.files;
       }
-      log_verbose(links.front().second + ": its content taken from " + target);
+      log_verbose(roots[first.slot].prefix + "/" + first.rel + ": its content taken from " +
+                  target);
     }
   }
   return {};
@@ -341,58 +221,13 @@ Status materialize_links(LayerExtraction& x, const std::vector<Staged>& staged) 
 
 }  // namespace
 
-Result<std::optional<FoundEntry>> find_entry(Store& store, const std::string& key,
-                                             const std::vector<std::string>& prefixes,
-                                             const std::vector<std::string>& trust, bool* exact) {
-  auto trusted = [&](const FoundEntry& f) {
-    if (trust.empty() || ref_trusted(f.info.ref, trust)) return true;
-    log_info("Not trusting " + f.info.key + ": saved from " +
-             (f.info.ref.empty() ? std::string("an unknown ref") : f.info.ref) +
-             ", which no --trust pattern matches");
-    return false;
-  };
-  std::string tag = tag_for_key(key);
-  auto e = RC_TRY(entry_at(store, tag));
-  if (e && (e->info.key == key || (e->info.key.empty() && tag == key)) && trusted(*e)) {
-    *exact = true;
-    log_verbose("exact key matched: " + key);
-    return e;
-  }
-  *exact = false;
-  if (prefixes.empty()) return std::optional<FoundEntry>();
-  auto tags = RC_TRY(store.list_tags());
-  for (const auto& prefix : prefixes) {
-    std::string tp = tag_prefix_for(prefix);
-    std::optional<FoundEntry> best;
-    for (const auto& t : tags) {
-      if (t.rfind(tp, 0) != 0) continue;
-      auto cand = entry_at(store, t);
-      if (!cand.ok()) {
-        log_verbose("skipping " + t + ": " + cand.error().message);
-        continue;
-      }
-      if (!*cand || (*cand)->info.key.rfind(prefix, 0) != 0) continue;
-      if (best && (*cand)->info.created <= best->info.created) continue;
-      if (!trusted(**cand)) continue;
-      best = std::move(*cand);
-    }
-    if (best) {
-      log_verbose("restore key '" + prefix + "' matched " + best->info.key +
-                  " (newest of its prefix)");
-      return best;
-    }
-  }
-  return std::optional<FoundEntry>();
-}
-
 Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
   RC_CHECK(validate_key(o.key));
   for (const auto& p : o.restore_keys) RC_CHECK(validate_key(p));
   RestoreReport rep;
   rep.key = o.key;
-  bool exact = false;
-  auto found = RC_TRY(find_entry(store, o.key, o.restore_keys, o.trust, &exact));
+  auto found = RC_TRY(find_entry(store, o.key, o.restore_keys, o.trust));
   auto done = [&] {
     rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return rep;
@@ -401,7 +236,7 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
     rep.result = "miss";
     return done();
   }
-  rep.result = exact ? "hit" : "partial";
+  rep.result = found->match == Match::exact ? "hit" : "partial";
   rep.matched_key = found->info.key.empty() ? found->tag : found->info.key;
   rep.matched_digest = found->digest;
   const EntryInfo& e = found->info;
@@ -424,33 +259,29 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
     return done();
   }
   RC_CHECK(check_entry(store, *found));
-  auto staged = RC_TRY(prepare_staging(sel.picks, o));
-  std::vector<ExtractRoot> roots;
-  for (const auto& s : staged) roots.push_back({s.root, s.parent_fd, s.staging_name, s.scope});
+  auto targets = RC_TRY(stage_targets(sel.picks, o.anchors));
+  auto staging = RC_TRY(Staging::prepare(std::move(targets)));
+  auto roots = staging.extract_roots();
   LayerExtraction x{store, e, o.symlinks, o.progress};
   if (o.progress) {
     for (const auto& l : e.layers) o.progress->total += l.size;
   }
-  Status st = parallel_for(e.layers.size(), o.jobs, [&](size_t i) { return x.run(i, roots); });
-  if (st.ok() && !x.skipped.empty()) st = materialize_links(x, staged);
-  if (st.ok()) st = x.fixups.apply();
-  if (st.ok()) st = check_destinations(staged);
-  if (st.ok()) st = check_interrupted();  // the last moment to leave the destinations as they were
+  RC_CHECK(parallel_for(e.layers.size(), o.jobs, [&](size_t i) { return x.run(i, roots); }));
+  if (!x.skipped.empty()) RC_CHECK(materialize_links(x, staging));
+  RC_CHECK(x.fixups.apply());
+  RC_CHECK(staging.check_destinations());
+  RC_CHECK(check_interrupted());  // the last moment to leave the destinations as they were
   size_t placed = 0;
-  std::vector<Staged> unplaced;  // paths inside roots that the entry turned out not to hold
-  for (size_t i = 0; st.ok() && i < staged.size(); ++i) {
-    if (!staged[i].scope.empty() && !was_staged(staged[i])) {
-      log_warning("entry " + rep.matched_key + " holds nothing under " + staged[i].root);
-      rep.missing_paths.push_back(staged[i].root);
-      unplaced.push_back(staged[i]);
+  for (size_t i = 0; i < staging.size(); ++i) {
+    if (!staging.target(i).scope.empty() && !staging.holds(i)) {
+      log_warning("entry " + rep.matched_key + " holds nothing under " + staging.target(i).prefix);
+      rep.missing_paths.push_back(staging.target(i).prefix);
+      staging.drop(i);
       continue;
     }
-    st = place_staged(staged[i].parent_fd, staged[i].staging_name, staged[i].dest);
+    RC_CHECK(staging.place(i));
     ++placed;
   }
-  discard(staged);
-  remove_created_parents(st.ok() ? unplaced : staged);
-  RC_CHECK(st);
   rep.downloaded_bytes = x.downloaded;
   rep.files = x.files;
   rep.bytes = x.bytes;

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "regcache/archive/extractor.hpp"
-#include "regcache/core/anchor.hpp"
-#include "regcache/core/entry_format.hpp"
 #include "regcache/core/restore_selection.hpp"
+#include "regcache/format/anchor.hpp"
+#include "regcache/format/entry_format.hpp"
 #include "regcache/store/store.hpp"
 
 namespace regcache {
@@ -45,18 +45,6 @@ struct RestoreReport {
   std::vector<std::string> skipped_roots;  // roots of the entry this restore did not write
   std::string miss_reason;  // why an entry that matched still gave a miss ("" otherwise)
 };
-
-struct FoundEntry {
-  std::string tag;
-  std::string digest;  // of the manifest
-  EntryInfo info;
-};
-
-// Finds the entry for key, else the newest for each prefix in order; nullopt on a miss.
-// With trust patterns, only entries saved from a matching git ref count.
-Result<std::optional<FoundEntry>> find_entry(Store& store, const std::string& key,
-                                             const std::vector<std::string>& prefixes,
-                                             const std::vector<std::string>& trust, bool* exact);
 
 // Restores the best matching entry; a miss is a successful report with result "miss".
 Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& options);

@@ -14,11 +14,12 @@
 
 #include "regcache/archive/tar_writer.hpp"
 #include "regcache/core/cache_paths.hpp"
-#include "regcache/core/entry_format.hpp"
-#include "regcache/core/fingerprint.hpp"
-#include "regcache/core/git_origin.hpp"
-#include "regcache/core/key_tag.hpp"
-#include "regcache/core/restore.hpp"
+#include "regcache/core/lookup.hpp"
+#include "regcache/format/entry_format.hpp"
+#include "regcache/format/fingerprint.hpp"
+#include "regcache/format/key_tag.hpp"
+#include "regcache/format/trust.hpp"
+#include "regcache/store/fetch_verified.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/interrupt.hpp"
 #include "regcache/util/log.hpp"
@@ -156,8 +157,7 @@ struct Base {
 Result<std::optional<EntryInfo>> base_manifest(Store& store, const SaveOptions& o) {
   std::string ref = o.base_key.empty() ? o.base_digest : tag_for_key(o.base_key);
   if (ref.empty() && !o.base_prefixes.empty()) {
-    bool exact = false;
-    auto found = RC_TRY(find_entry(store, o.key, o.base_prefixes, o.trust, &exact));
+    auto found = RC_TRY(find_entry(store, o.key, o.base_prefixes, o.trust));
     if (!found) return std::optional<EntryInfo>();
     log_verbose("base entry by restore key: " + found->info.key);
     return std::optional<EntryInfo>(std::move(found->info));
@@ -192,11 +192,10 @@ Result<Base> load_base(Store& store, const SaveOptions& o) {
   auto info = RC_TRY(base_manifest(from, o));
   if (!info) return base;
   StringSink config(4 << 20);
-  HashingSink hashed(&config);
-  RC_CHECK(from.get_blob(info->config, &hashed));
-  if (hashed.digest() != info->config.digest) {
+  Status fetched = fetch_verified(from, info->config, &config);
+  if (!fetched.ok() && fetched.error().kind == ErrorKind::integrity)
     return make_error(ErrorKind::integrity, "config of base entry does not match its digest");
-  }
+  RC_CHECK(fetched);
   auto diff_ids = parse_config_diff_ids(config.str());
   if (!diff_ids.ok() || diff_ids->size() != info->layers.size()) {
     return make_error(ErrorKind::integrity, "config of base entry has no matching diff_ids");
@@ -396,11 +395,11 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
     info.size += e.size;
   }
   std::string config = build_config(layers);
-  info.config = {kConfigMediaType, sha256_digest(config), config.size(), {}};
+  info.config = {kOciConfig, sha256_digest(config), config.size(), {}};
   RC_CHECK(upload_if_missing(store, info.config, {"", config}, &make.uploaded));
   for (const auto& l : layers) info.layers.push_back(l.descriptor);
   RC_CHECK(check_interrupted());  // the last moment a cancelled save can leave no tag
-  auto put = store.put_manifest(rep.tag, build_manifest(info), kManifestMediaType);
+  auto put = store.put_manifest(rep.tag, build_manifest(info), kOciManifest);
   if (!put.ok() && put.error().kind == ErrorKind::not_found && make.took_unchecked()) {
     // A blob of the base went missing since its manifest was read: check each one, pack
     // again what is gone, and try once more.
@@ -408,7 +407,7 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
     RC_CHECK(make.repair());
     info.layers.clear();
     for (const auto& l : layers) info.layers.push_back(l.descriptor);
-    put = store.put_manifest(rep.tag, build_manifest(info), kManifestMediaType);
+    put = store.put_manifest(rep.tag, build_manifest(info), kOciManifest);
   }
   rep.digest = RC_TRY(std::move(put));
   rep.result = "saved";

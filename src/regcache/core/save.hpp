@@ -3,7 +3,7 @@
 // anything incomplete).
 #pragma once
 
-#include "regcache/core/git_origin.hpp"
+#include "regcache/format/trust.hpp"
 #include "regcache/util/progress_counter.hpp"
 
 #include <cstdint>
@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "regcache/archive/compression.hpp"
-#include "regcache/core/anchor.hpp"
 #include "regcache/core/cache_paths.hpp"
-#include "regcache/core/pack_plan.hpp"
+#include "regcache/format/anchor.hpp"
+#include "regcache/format/pack_plan.hpp"
 #include "regcache/store/store.hpp"
 
 namespace regcache {

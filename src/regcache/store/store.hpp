@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "regcache/core/descriptor.hpp"
+#include "regcache/oci/descriptor.hpp"
 #include "regcache/util/result.hpp"
 #include "regcache/util/sink.hpp"
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "regcache/oci/reference.hpp"
 #include "regcache/util/result.hpp"
 
 namespace regcache {
@@ -20,8 +21,5 @@ struct StoreRef {
 
 // Parses a reference; the error names what is wrong with it (ErrorKind::usage).
 Result<StoreRef> parse_store_ref(std::string_view ref);
-
-// Returns true when host (with optional port) is a loopback address or localhost.
-bool is_loopback_host(std::string_view host);
 
 }  // namespace regcache

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -94,6 +96,45 @@ Status remove_tree(const std::string& path) {
   if (ec && ec != std::errc::no_such_file_or_directory) {
     return make_error(ErrorKind::io, "cannot remove " + path + ": " + ec.message());
   }
+  return {};
+}
+
+std::vector<std::string> list_dir(int dirfd) {
+  std::vector<std::string> names;
+  int dup = ::dup(dirfd);
+  DIR* d = ::fdopendir(dup);
+  if (!d) {
+    ::close(dup);
+    return names;
+  }
+  ::rewinddir(d);  // the duplicate shares its offset with dirfd, which may have been read
+  while (auto* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  ::closedir(d);
+  return names;
+}
+
+static Status remove_children(int fd, const std::string& shown) {
+  for (const auto& n : list_dir(fd)) RC_CHECK(remove_tree_at(fd, n, shown + "/" + n));
+  return {};
+}
+
+Status remove_tree_at(int dirfd, const std::string& name, const std::string& shown) {
+  struct stat st {};
+  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
+  if (S_ISDIR(st.st_mode)) {
+    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return errno_error("cannot open", shown, errno);
+    Status s = remove_children(fd, shown);
+    ::close(fd);
+    RC_CHECK(s);
+    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0)
+      return errno_error("cannot remove", shown, errno);
+    return {};
+  }
+  if (::unlinkat(dirfd, name.c_str(), 0) != 0) return errno_error("cannot remove", shown, errno);
   return {};
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "regcache/util/result.hpp"
 
@@ -27,6 +28,13 @@ Status make_dirs(const std::string& path);
 
 // Removes a file or a directory tree; a missing path is not an error.
 Status remove_tree(const std::string& path);
+
+// Returns the names in an open directory (not "." and ".."), reading a duplicate of dirfd.
+std::vector<std::string> list_dir(int dirfd);
+
+// Removes `name` in the directory dirfd, a whole tree when it is a directory, never following
+// a symlink; a missing name is not an error. `shown` names it in errors.
+Status remove_tree_at(int dirfd, const std::string& name, const std::string& shown);
 
 // Returns a random lowercase hex string of n characters (for unique temporary names).
 std::string random_hex(size_t n);

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <nlohmann/json.hpp>
 
+#include "regcache/oci/media_types.hpp"
 #include "regcache/store/oci_layout/layout_lock.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/interrupt.hpp"
@@ -21,7 +22,6 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kRefName = "org.opencontainers.image.ref.name";
-constexpr const char* kIndexMediaType = "application/vnd.oci.image.index.v1+json";
 
 constexpr const char* kAnnoLastUsed = "dev.regcache.last-used";
 
@@ -66,8 +66,7 @@ class LayoutStore : public Store, public UsageRecords {
     LayoutLock lock(lock_path());
     if (!lock.ok()) return errno_error("cannot lock", lock_path(), errno);
     if (::access(index_path().c_str(), F_OK) != 0) {
-      json idx = {
-          {"schemaVersion", 2}, {"mediaType", kIndexMediaType}, {"manifests", json::array()}};
+      json idx = {{"schemaVersion", 2}, {"mediaType", kOciIndex}, {"manifests", json::array()}};
       RC_CHECK(write_file_atomic(index_path(), idx.dump()));
     }
     return {};

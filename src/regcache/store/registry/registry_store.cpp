@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "regcache/oci/media_types.hpp"
 #include "regcache/store/registry/auth.hpp"
 #include "regcache/store/registry/retry.hpp"
 #include "regcache/util/interrupt.hpp"
@@ -28,11 +29,8 @@ constexpr size_t kMaxManifestBytes = 4 << 20;
 constexpr int kMaxRedirects = 5;
 constexpr int kMaxTagPages = 10000;
 constexpr size_t kMaxTagPageBytes = 16 << 20;
-constexpr const char* kAccept =
-    "Accept: application/vnd.oci.image.manifest.v1+json, "
-    "application/vnd.docker.distribution.manifest.v2+json, "
-    "application/vnd.oci.image.index.v1+json, "
-    "application/vnd.docker.distribution.manifest.list.v2+json";
+const std::string kAccept = std::string("Accept: ") + kOciManifest + ", " + kDockerManifest + ", " +
+                            kOciIndex + ", " + kDockerManifestList;
 
 std::string origin_of(const std::string& url) {
   auto scheme = url.find("://");

@@ -1,0 +1,120 @@
+#include "regcache/core/staging.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "regcache/core/place.hpp"
+#include "regcache/util/dir_path.hpp"
+#include "regcache/util/fs.hpp"
+#include "regcache/util/log.hpp"
+#include "regcache/util/stale.hpp"
+
+namespace regcache {
+
+namespace {
+
+constexpr const char* kStagePrefix = ".regcache-stage-";
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string base_of(const std::string& path) {
+  return path.substr(path.rfind('/') + 1);
+}
+
+// Removes the directories from `dir` up to `top` (included) that are empty.
+void remove_empty_parents(std::string dir, const std::string& top) {
+  while (!top.empty() && dir.size() >= top.size() && ::rmdir(dir.c_str()) == 0)
+    dir = parent_of(dir);
+}
+
+}  // namespace
+
+Result<Staging> Staging::prepare(std::vector<StageTarget> targets) {
+  Staging out;
+  for (auto& t : targets) {
+    if (t.dest.empty() || t.dest[0] != '/' || t.dest == "/")
+      return make_error(ErrorKind::hostile,
+                        "refusing to restore onto " + (t.dest.empty() ? "nothing" : t.dest));
+    Slot slot;
+    auto parent = RC_TRY(open_directory(parent_of(t.dest), MissingDirs::create));
+    std::string name = base_of(t.dest);
+    struct stat st {};
+    if (::fstatat(parent.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISLNK(st.st_mode) && ::fstatat(parent.fd.get(), name.c_str(), &st, 0) == 0 &&
+        S_ISDIR(st.st_mode)) {
+      // A target/ on another disk: restore into the directory it points to; the link stays.
+      auto real = RC_TRY(open_directory(parent.path + "/" + name, MissingDirs::error));
+      log_verbose("restoring " + t.dest + " into " + real.path + ", where its symlink points");
+      if (real.path == "/") return make_error(ErrorKind::hostile, "refusing to restore onto /");
+      std::string created = parent.created_from;
+      parent = RC_TRY(open_directory(parent_of(real.path), MissingDirs::error));
+      parent.created_from = created;
+      name = base_of(real.path);
+    }
+    t.dest = (parent.path == "/" ? "" : parent.path) + "/" + name;
+    slot.target = t;
+    slot.parent = std::move(parent.fd);
+    slot.created_from = parent.created_from;
+    remove_stale(parent_of(t.dest), kStagePrefix);  // left by a killed restore
+    slot.name = owned_temp_name(kStagePrefix);
+    out.slots_.push_back(std::move(slot));  // (on a later failure, ~Staging removes its parents)
+  }
+  return out;
+}
+
+Staging::~Staging() {
+  for (size_t i = 0; i < slots_.size(); ++i) drop(i);
+}
+
+std::vector<ExtractRoot> Staging::extract_roots() const {
+  std::vector<ExtractRoot> roots;
+  for (const auto& s : slots_)
+    roots.push_back({s.target.prefix, s.parent.get(), s.name, s.target.scope});
+  return roots;
+}
+
+bool Staging::holds(size_t i) const {
+  struct stat st {};
+  return ::fstatat(slots_[i].parent.get(), slots_[i].name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+Status Staging::check_destinations() const {
+  for (const auto& s : slots_) {
+    struct stat st {
+    }, d{};
+    if (::fstatat(s.parent.get(), s.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISDIR(st.st_mode))
+      continue;
+    const std::string name = base_of(s.target.dest);
+    if (::fstatat(s.parent.get(), name.c_str(), &d, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(d.st_mode))
+      continue;
+    return make_error(ErrorKind::io,
+                      s.target.dest +
+                          " exists and is not a directory, but the cache holds a directory "
+                          "there; remove it to restore");
+  }
+  return {};
+}
+
+Status Staging::place(size_t i) {
+  Slot& s = slots_[i];
+  Status st = place_staged(s.parent.get(), s.name, s.target.dest);
+  if (st.ok()) s.done = true;
+  return st;
+}
+
+void Staging::drop(size_t i) {
+  Slot& s = slots_[i];
+  if (s.done || !s.parent) return;
+  s.done = true;
+  (void)remove_tree_at(s.parent.get(), s.name, s.target.dest);
+  remove_empty_parents(parent_of(s.target.dest), s.created_from);
+}
+
+}  // namespace regcache

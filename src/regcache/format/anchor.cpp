@@ -1,0 +1,90 @@
+#include "regcache/format/anchor.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <vector>
+
+#include "regcache/archive/safe_path.hpp"
+
+namespace regcache {
+
+namespace {
+
+std::string normalize(const std::string& abs) {
+  std::vector<std::string> parts;
+  size_t pos = 1;
+  while (pos <= abs.size()) {
+    size_t slash = abs.find('/', pos);
+    if (slash == std::string::npos) slash = abs.size();
+    std::string p = abs.substr(pos, slash - pos);
+    pos = slash + 1;
+    if (p.empty() || p == ".") continue;
+    if (p == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.push_back(p);
+  }
+  std::string out;
+  for (const auto& p : parts) out += "/" + p;
+  return out.empty() ? "/" : out;
+}
+
+bool inside(const std::string& base, const std::string& path) {
+  if (base.empty() || base == "/") return false;
+  return path == base || (path.size() > base.size() && path.compare(0, base.size(), base) == 0 &&
+                          path[base.size()] == '/');
+}
+
+}  // namespace
+
+Result<std::string> absolute_path(std::string_view path, const std::string& home) {
+  if (path.empty()) return make_error(ErrorKind::usage, "empty path");
+  std::string p(path);
+  if (p == "~" || p.rfind("~/", 0) == 0) {
+    if (home.empty()) {
+      return make_error(ErrorKind::usage,
+                        "'" + p +
+                            "' names the home directory, but there is none (HOME is unset "
+                            "and this user has none in the passwd database)");
+    }
+    p = home + p.substr(1);
+  }
+  if (p[0] != '/') {
+    std::error_code ec;
+    auto cwd = std::filesystem::current_path(ec);
+    if (ec) return make_error(ErrorKind::io, "cannot read the current directory: " + ec.message());
+    p = cwd.string() + "/" + p;
+  }
+  return normalize(p);
+}
+
+std::string anchor_path(const Anchors& a, const std::string& abs) {
+  bool in_ws = inside(a.workspace, abs), in_home = inside(a.home, abs);
+  if (in_ws && (!in_home || a.workspace.size() >= a.home.size())) {
+    return abs == a.workspace ? "ws" : "ws" + abs.substr(a.workspace.size());
+  }
+  if (in_home) return abs == a.home ? "home" : "home" + abs.substr(a.home.size());
+  return abs == "/" ? "abs" : "abs" + abs;
+}
+
+Result<std::string> resolve_anchor(const Anchors& a, std::string_view root) {
+  auto norm = normalize_archive_path(root);
+  if (!norm) return make_error(ErrorKind::hostile, "unsafe cache root: " + std::string(root));
+  std::string r = *norm;
+  auto slash = r.find('/');
+  std::string anchor = r.substr(0, slash);
+  std::string rest = slash == std::string::npos ? "" : r.substr(slash);
+  if (anchor == "ws") return a.workspace + rest;
+  if (anchor == "home") {
+    if (a.home.empty())
+      return make_error(ErrorKind::usage,
+                        "cache root " + r + " is under a home directory, but there is none");
+    return a.home + rest;
+  }
+  if (anchor == "abs") return rest.empty() ? std::string("/") : rest;
+  return make_error(ErrorKind::integrity, "cache root with unknown anchor: " + r);
+}
+
+}  // namespace regcache

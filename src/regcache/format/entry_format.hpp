@@ -1,0 +1,65 @@
+// The cache entry format (format version 1): one OCI image manifest whose config is a
+// valid image config and whose layers are tar+zstd (or tar+gzip) packs of the cached
+// files under ws/, home/ and abs/. See docs/format.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "regcache/oci/descriptor.hpp"
+#include "regcache/oci/media_types.hpp"
+#include "regcache/util/result.hpp"
+
+namespace regcache {
+
+inline constexpr const char* kAnnoCreated = "org.opencontainers.image.created";
+inline constexpr const char* kAnnoKey = "dev.regcache.key";
+inline constexpr const char* kAnnoFormat = "dev.regcache.format";
+inline constexpr const char* kAnnoRoots = "dev.regcache.roots";
+inline constexpr const char* kAnnoFiles = "dev.regcache.files";
+inline constexpr const char* kAnnoSize = "dev.regcache.size";
+inline constexpr const char* kAnnoPackTarget = "dev.regcache.pack.target";
+inline constexpr const char* kAnnoFingerprint = "dev.regcache.pack.fingerprint";
+inline constexpr const char* kAnnoPackSize = "dev.regcache.pack.tar-size";
+inline constexpr const char* kAnnoRef = "dev.regcache.ref";        // git ref that saved it
+inline constexpr const char* kAnnoCommit = "dev.regcache.commit";  // and its commit
+inline constexpr const char* kFormatVersion = "1";
+
+// A layer as saved: its descriptor plus the digest of its uncompressed tar.
+struct LayerInfo {
+  Descriptor descriptor;
+  std::string diff_id;
+};
+
+// What a manifest says about an entry.
+struct EntryInfo {
+  std::string key;                 // empty when the manifest is not a regcache entry
+  std::string created;             // RFC 3339, may be empty
+  std::vector<std::string> roots;  // archive roots, e.g. "ws/target"
+  uint64_t files = 0;
+  uint64_t size = 0;         // uncompressed content bytes
+  uint64_t pack_target = 0;  // pack size the planner aimed at (0: unknown)
+  std::string ref, commit;   // the git ref and commit of the job that saved it, if known
+  Descriptor config;
+  std::vector<Descriptor> layers;
+};
+
+// Returns the image config JSON for the given layers; it holds no timestamp, so the same
+// content always gives the same config blob.
+std::string build_config(const std::vector<LayerInfo>& layers);
+
+// Returns the manifest JSON of an entry (layers and config already described).
+std::string build_manifest(const EntryInfo& entry);
+
+// Parses a manifest (OCI or Docker schema 2); an error names what is malformed.
+Result<EntryInfo> parse_manifest(const std::string& json);
+
+// Returns an image config's rootfs.diff_ids, one per layer (an entry that is not a string
+// becomes ""), or an error when the config has none.
+Result<std::vector<std::string>> parse_config_diff_ids(const std::string& json);
+
+// Returns the current UTC time (REGCACHE_NOW when set) in RFC 3339 with nanoseconds.
+std::string now_rfc3339();
+
+}  // namespace regcache

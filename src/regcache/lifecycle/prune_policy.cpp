@@ -1,0 +1,98 @@
+#include "regcache/lifecycle/prune_policy.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <set>
+
+namespace regcache {
+
+namespace {
+
+// Returns the group an entry belongs to: the longest group_by prefix of its key, "" for
+// the single implicit group, nullopt for none.
+std::optional<std::string> group_of(const std::string& key, const PrunePolicy& p) {
+  if (p.group_by.empty()) return std::string();
+  std::optional<std::string> best;
+  for (const auto& g : p.group_by) {
+    if (key.rfind(g, 0) == 0 && (!best || g.size() > best->size())) best = g;
+  }
+  return best;
+}
+
+void apply_keep(const std::vector<PruneEntry>& e, const std::vector<size_t>& order,
+                const PrunePolicy& p, std::vector<bool>* gone) {
+  std::map<std::string, size_t> seen;
+  for (size_t i : order) {
+    auto g = group_of(e[i].key, p);
+    if (!g) continue;
+    if (++seen[*g] > *p.keep) (*gone)[i] = true;
+  }
+}
+
+void apply_max_size(const std::vector<PruneEntry>& e, const std::vector<size_t>& order,
+                    uint64_t budget, std::vector<bool>* gone) {
+  std::set<std::string> counted;
+  uint64_t total = 0;
+  bool full = false;
+  for (size_t i : order) {
+    if ((*gone)[i]) continue;
+    if (!full) {
+      uint64_t extra = 0;
+      for (const auto& [d, size] : e[i].blobs) {
+        if (!counted.count(d)) extra += size;
+      }
+      if (total + extra <= budget) {
+        total += extra;
+        for (const auto& b : e[i].blobs) counted.insert(b.first);
+        continue;
+      }
+      full = true;
+    }
+    (*gone)[i] = true;
+  }
+}
+
+}  // namespace
+
+TimePoint prune_time(const PruneEntry& e, PruneBy by) {
+  if (by == PruneBy::last_used && e.last_used && *e.last_used > e.created) return *e.last_used;
+  return e.created;
+}
+
+PrunePlan plan_prune(const std::vector<PruneEntry>& e, const PrunePolicy& p, TimePoint now) {
+  std::vector<size_t> order;  // considered entries, newest first
+  for (size_t i = 0; i < e.size(); ++i) {
+    if (e[i].key.rfind(p.prefix, 0) == 0) order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return prune_time(e[a], p.by) > prune_time(e[b], p.by);
+  });
+  std::vector<bool> gone(e.size(), false);
+  if (p.older_than) {
+    for (size_t i : order) gone[i] = now - prune_time(e[i], p.by) > *p.older_than;
+  }
+  if (p.keep) apply_keep(e, order, p, &gone);
+  if (p.max_size) apply_max_size(e, order, *p.max_size, &gone);
+  PrunePlan plan;
+  std::set<std::string> still_used;
+  for (size_t i = 0; i < e.size(); ++i) {
+    if (!gone[i]) {
+      for (const auto& b : e[i].blobs) still_used.insert(b.first);
+    }
+  }
+  std::map<std::string, uint64_t> freed;
+  for (size_t i : order) {
+    if (!gone[i]) {
+      ++plan.kept;
+      continue;
+    }
+    plan.remove.push_back(i);
+    for (const auto& [d, size] : e[i].blobs) {
+      if (!still_used.count(d)) freed[d] = size;
+    }
+  }
+  for (const auto& f : freed) plan.freed_bytes += f.second;
+  return plan;
+}
+
+}  // namespace regcache

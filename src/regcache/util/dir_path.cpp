@@ -1,0 +1,115 @@
+#include "regcache/util/dir_path.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <deque>
+#include <vector>
+
+#include "regcache/util/fs.hpp"
+
+namespace regcache {
+
+namespace {
+
+constexpr int kMaxLinks = 40;  // as the kernel's ELOOP limit
+
+std::deque<std::string> components(const std::string& path) {
+  std::deque<std::string> out;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string::npos) slash = path.size();
+    if (slash > pos) out.push_back(path.substr(pos, slash - pos));
+    pos = slash + 1;
+  }
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += "/" + n;
+  return out.empty() ? "/" : out;
+}
+
+}  // namespace
+
+Status check_link_rule(int dir_fd, const std::string& name, const std::string& shown) {
+  struct stat link {
+  }, dir{};
+  if (::fstatat(dir_fd, name.c_str(), &link, AT_SYMLINK_NOFOLLOW) != 0)
+    return errno_error("cannot stat", shown, errno);
+  if (link.st_uid == ::geteuid()) return {};
+  if (::fstat(dir_fd, &dir) != 0) return errno_error("cannot stat the directory of", shown, errno);
+  const bool shared_sticky = (dir.st_mode & S_ISVTX) && (dir.st_mode & S_IWOTH);
+  if (!shared_sticky && link.st_uid == dir.st_uid) return {};
+  return make_error(ErrorKind::hostile,
+                    "refusing to follow symlink " + shown + ": it belongs to uid " +
+                        std::to_string(link.st_uid) +
+                        ", neither this user nor the owner of the directory holding it" +
+                        (shared_sticky ? " (a shared sticky directory)" : ""));
+}
+
+Result<OpenedDir> open_directory(const std::string& abs_path, MissingDirs missing) {
+  if (abs_path.empty() || abs_path[0] != '/')
+    return make_error(ErrorKind::usage, "not an absolute path: " + abs_path);
+  std::vector<UniqueFd> stack;
+  stack.emplace_back(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!stack.back()) return errno_error("cannot open", "/", errno);
+  std::vector<std::string> names;
+  std::deque<std::string> todo = components(abs_path);
+  OpenedDir out;
+  int links = 0;
+  while (!todo.empty()) {
+    std::string c = todo.front();
+    todo.pop_front();
+    if (c == ".") continue;
+    if (c == "..") {
+      if (stack.size() > 1) {
+        stack.pop_back();
+        names.pop_back();
+      }
+      continue;
+    }
+    const int at = stack.back().get();
+    const std::string shown = joined(names) + (names.empty() ? "" : "/") + c;
+    struct stat st {};
+    if (::fstatat(at, c.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno != ENOENT || missing == MissingDirs::error)
+        return errno_error("cannot open", shown, errno);
+      if (::mkdirat(at, c.c_str(), 0755) != 0 && errno != EEXIST)
+        return errno_error("cannot create directory", shown, errno);
+      if (out.created_from.empty()) out.created_from = shown;
+      if (::fstatat(at, c.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno_error("cannot open", shown, errno);
+    }
+    if (S_ISLNK(st.st_mode)) {
+      RC_CHECK(check_link_rule(at, c, shown));
+      if (++links > kMaxLinks)
+        return make_error(ErrorKind::io, "too many symlinks on the way to " + abs_path);
+      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+      ssize_t n = ::readlinkat(at, c.c_str(), target.data(), target.size());
+      if (n < 0) return errno_error("cannot read symlink", shown, errno);
+      target.resize(static_cast<size_t>(n));
+      auto parts = components(target);
+      todo.insert(todo.begin(), parts.begin(), parts.end());
+      if (!target.empty() && target[0] == '/') {  // from the root again
+        stack.resize(1);
+        names.clear();
+      }
+      continue;
+    }
+    if (!S_ISDIR(st.st_mode)) return make_error(ErrorKind::io, shown + " is not a directory");
+    UniqueFd next(::openat(at, c.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next) return errno_error("cannot open", shown, errno);
+    stack.push_back(std::move(next));
+    names.push_back(c);
+  }
+  out.path = joined(names);
+  out.fd = std::move(stack.back());
+  return out;
+}
+
+}  // namespace regcache

@@ -1,0 +1,34 @@
+#include <gtest/gtest.h>
+
+#include "regcache/format/anchor.hpp"
+
+using namespace regcache;
+
+TEST(Anchor, WorkspaceHomeAndAbsolute) {
+  Anchors a{"/home/runner/work/proj", "/home/runner"};
+  EXPECT_EQ(anchor_path(a, "/home/runner/work/proj/target"), "ws/target");
+  EXPECT_EQ(anchor_path(a, "/home/runner/work/proj"), "ws");
+  EXPECT_EQ(anchor_path(a, "/home/runner/.cargo/registry"), "home/.cargo/registry");
+  EXPECT_EQ(anchor_path(a, "/opt/cache"), "abs/opt/cache");
+  EXPECT_EQ(anchor_path(a, "/home/runner/work/project2"), "home/work/project2");
+}
+
+TEST(Anchor, ResolvesOntoAnotherRunner) {
+  Anchors b{"/builds/group/proj", "/root"};
+  EXPECT_EQ(resolve_anchor(b, "ws/target").value(), "/builds/group/proj/target");
+  EXPECT_EQ(resolve_anchor(b, "home/.npm").value(), "/root/.npm");
+  EXPECT_EQ(resolve_anchor(b, "abs/opt/cache").value(), "/opt/cache");
+}
+
+TEST(Anchor, RejectsUnsafeOrUnknownRoots) {
+  Anchors a{"/w", "/h"};
+  EXPECT_FALSE(resolve_anchor(a, "ws/../../etc").ok());
+  EXPECT_FALSE(resolve_anchor(a, "/etc").ok());
+  EXPECT_FALSE(resolve_anchor(a, "other/x").ok());
+}
+
+TEST(Anchor, AbsolutePathNormalizes) {
+  EXPECT_EQ(absolute_path("~/x/../y/./z/", "/home/u").value(), "/home/u/y/z");
+  EXPECT_EQ(absolute_path("/a//b/../c", "/h").value(), "/a/c");
+  EXPECT_FALSE(absolute_path("", "/h").ok());
+}
