@@ -5,6 +5,8 @@
 // crafted header cannot make the reader allocate without bound.
 #include "regcache/archive/tar_reader.hpp"
 
+#include "regcache/archive/tar_layout.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -13,7 +15,7 @@ namespace regcache {
 
 namespace {
 
-constexpr size_t kBlock = 512;
+constexpr size_t kBlock = tar::kBlock;
 constexpr uint64_t kMaxExtended = 1 << 20;
 constexpr size_t kMaxSparseMap = 1 << 20;       // bytes of map text
 constexpr size_t kMaxSparseSegments = 1 << 16;  // a map of 64 Ki segments is plenty
@@ -43,11 +45,13 @@ std::string field_string(const char* field, size_t width) {
 }
 
 bool checksum_ok(const char* h) {
-  auto stored = parse_numeric(h + 148, 8);
+  auto stored = parse_numeric(h + tar::kChecksum.offset, tar::kChecksum.width);
   if (!stored.ok()) return false;
   uint64_t sum = 0;
   for (size_t i = 0; i < kBlock; ++i) {
-    sum += (i >= 148 && i < 156) ? ' ' : static_cast<unsigned char>(h[i]);
+    sum += (i >= tar::kChecksum.offset && i < tar::kChecksum.offset + tar::kChecksum.width)
+               ? ' '
+               : static_cast<unsigned char>(h[i]);
   }
   return sum == *stored;
 }
@@ -153,15 +157,17 @@ Status TarReader::on_header() {
   if (zero_blocks_ > 0) return make_error(ErrorKind::integrity, "tar: data after a zero block");
   if (!checksum_ok(h)) return make_error(ErrorKind::integrity, "tar: header checksum mismatch");
   TarHeader th;
-  th.typeflag = h[156] == '\0' ? '0' : h[156];
-  th.size = RC_TRY(parse_numeric(h + 124, 12));
-  th.mode = static_cast<uint32_t>(RC_TRY(parse_numeric(h + 100, 8)) & 07777777);
-  th.mtime_sec = static_cast<int64_t>(RC_TRY(parse_numeric(h + 136, 12)));
-  th.path = field_string(h, 100);
-  th.linkpath = field_string(h + 157, 100);
-  if (std::memcmp(h + 257, "ustar", 5) == 0) {
-    std::string prefix = field_string(h + 345, 155);
-    if (!prefix.empty() && std::memcmp(h + 257, "ustar\0", 6) == 0)
+  th.typeflag = h[tar::kTypeflag.offset] == '\0' ? '0' : h[tar::kTypeflag.offset];
+  th.size = RC_TRY(parse_numeric(h + tar::kSize.offset, tar::kSize.width));
+  th.mode = static_cast<uint32_t>(RC_TRY(parse_numeric(h + tar::kMode.offset, tar::kMode.width)) &
+                                  07777777);
+  th.mtime_sec =
+      static_cast<int64_t>(RC_TRY(parse_numeric(h + tar::kMtime.offset, tar::kMtime.width)));
+  th.path = field_string(h + tar::kName.offset, tar::kName.width);
+  th.linkpath = field_string(h + tar::kLinkname.offset, tar::kLinkname.width);
+  if (std::memcmp(h + tar::kMagic.offset, "ustar", 5) == 0) {
+    std::string prefix = field_string(h + tar::kPrefix.offset, tar::kPrefix.width);
+    if (!prefix.empty() && std::memcmp(h + tar::kMagic.offset, "ustar\0", tar::kMagic.width) == 0)
       th.path = prefix + "/" + th.path;
   }
   char t = th.typeflag;

@@ -16,13 +16,14 @@
 #include <string>
 
 #include "regcache/archive/sparse.hpp"
+#include "regcache/archive/tar_layout.hpp"
 #include "regcache/util/fs.hpp"
 
 namespace regcache {
 
 namespace {
 
-constexpr size_t kBlock = 512;
+constexpr size_t kBlock = tar::kBlock;
 constexpr uint64_t kMaxOctalSize = 077777777777ULL;  // 11 octal digits
 
 void put_octal(char* field, size_t width, uint64_t value) {
@@ -81,23 +82,25 @@ Status TarWriter::write_header(const FileEntry& e, char typeflag, uint64_t size)
     std::memcpy(h.data(), name.data(), name.size());
   else
     std::memcpy(h.data(), name.data(), 99);  // the pax header holds the full name
-  put_octal(&h[100], 8, e.mode & 07777);
-  put_octal(&h[108], 8, 0);
-  put_octal(&h[116], 8, 0);
-  put_octal(&h[124], 12, size <= kMaxOctalSize ? size : 0);
-  put_octal(&h[136], 12, e.mtime_sec > 0 ? static_cast<uint64_t>(e.mtime_sec) : 0);
-  h[156] = typeflag;
+  put_octal(&h[tar::kMode.offset], tar::kMode.width, e.mode & 07777);
+  put_octal(&h[tar::kUid.offset], tar::kUid.width, 0);
+  put_octal(&h[tar::kGid.offset], tar::kGid.width, 0);
+  put_octal(&h[tar::kSize.offset], tar::kSize.width, size <= kMaxOctalSize ? size : 0);
+  put_octal(&h[tar::kMtime.offset], tar::kMtime.width,
+            e.mtime_sec > 0 ? static_cast<uint64_t>(e.mtime_sec) : 0);
+  h[tar::kTypeflag.offset] = typeflag;
   const std::string& link = e.link_target;
-  std::memcpy(&h[157], link.data(), std::min<size_t>(link.size(), 99));
-  std::memcpy(&h[257], "ustar", 6);
-  std::memcpy(&h[263], "00", 2);
-  put_octal(&h[329], 8, 0);
-  put_octal(&h[337], 8, 0);
-  std::memset(&h[148], ' ', 8);
+  std::memcpy(&h[tar::kLinkname.offset], link.data(),
+              std::min<size_t>(link.size(), tar::kLinkname.width - 1));
+  std::memcpy(&h[tar::kMagic.offset], "ustar", tar::kMagic.width);
+  std::memcpy(&h[tar::kVersion.offset], "00", tar::kVersion.width);
+  put_octal(&h[tar::kDevmajor.offset], tar::kDevmajor.width, 0);
+  put_octal(&h[tar::kDevminor.offset], tar::kDevminor.width, 0);
+  std::memset(&h[tar::kChecksum.offset], ' ', tar::kChecksum.width);
   unsigned sum = 0;
   for (char c : h) sum += static_cast<unsigned char>(c);
-  put_octal(&h[148], 7, sum);
-  h[155] = ' ';
+  put_octal(&h[tar::kChecksum.offset], tar::kChecksum.width - 1, sum);
+  h[tar::kChecksum.offset + tar::kChecksum.width - 1] = ' ';
   return out_->write(h.data(), h.size());
 }
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "regcache/cli/commands.hpp"
+#include "regcache/cli/exit_codes.hpp"
 #include "regcache/cli/output.hpp"
 #include "regcache/cli/settings.hpp"
 #include "regcache/core/cache_paths.hpp"
@@ -35,14 +36,15 @@ struct ImportArgs {
 // Returns the absolute, normalized paths, dropping any inside another one.
 std::vector<std::string> absolute_roots(const std::vector<std::string>& paths,
                                         const Anchors& anchors) {
-  if (paths.empty()) throw CommandError(2, "--from-image needs at least one --path to restore");
+  if (paths.empty())
+    throw CommandError(kExitUsage, "--from-image needs at least one --path to restore");
   std::vector<std::string> abs;
   for (const auto& p : paths) abs.push_back(unwrap(absolute_path(p, anchors.home)));
   std::sort(abs.begin(), abs.end());
   std::vector<std::string> out;
   for (const auto& p : abs) {
     if (!out.empty() && (p == out.back() || p.rfind(out.back() + "/", 0) == 0)) continue;
-    if (p == "/") throw CommandError(2, "refusing to restore onto /");
+    if (p == "/") throw CommandError(kExitUsage, "refusing to restore onto /");
     out.push_back(p);
   }
   return out;
@@ -65,7 +67,7 @@ void run_import(const ImportArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
   auto t0 = std::chrono::steady_clock::now();
   std::string image = !a.image.empty() ? a.image : a.image_positional;
-  if (image.empty()) throw CommandError(2, "import needs an image (--from-image REF)");
+  if (image.empty()) throw CommandError(kExitUsage, "import needs an image (--from-image REF)");
   unwrap(validate_key(a.key));
   Anchors anchors = resolve_anchors(g);
   auto roots = absolute_roots(a.paths, anchors);
@@ -87,7 +89,8 @@ void run_import(const ImportArgs& a, const GlobalOptions& g) {
   for (size_t i = 0; i < roots.size(); ++i) {
     if (legacy.found[i]) spec.roots.push_back({targets[i].dest, anchor_path(anchors, roots[i])});
   }
-  if (spec.roots.empty()) throw CommandError(1, "the image holds none of the paths to import");
+  if (spec.roots.empty())
+    throw CommandError(kExitError, "the image holds none of the paths to import");
   SaveOptions o;
   o.key = a.key;
   o.anchors = anchors;
@@ -97,7 +100,7 @@ void run_import(const ImportArgs& a, const GlobalOptions& g) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (g.json) {
     print_line(nlohmann::json{
-        {"result", rep.result},
+        {"result", to_string(rep.result)},
         {"key", rep.key},
         {"image", image},
         {"image_digest", legacy.digest},
@@ -111,7 +114,7 @@ void run_import(const ImportArgs& a, const GlobalOptions& g) {
   }
   log_info(fmt::format("Imported {} as key {}: {} ({}), {}", image, rep.key,
                        counted(rep.files, "file", "files"), human_bytes(rep.bytes),
-                       rep.result == "exists" ? "the key already existed" : "saved"));
+                       rep.result == SaveResult::exists ? "the key already existed" : "saved"));
 }
 
 }  // namespace

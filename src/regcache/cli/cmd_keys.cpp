@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "regcache/cli/commands.hpp"
+#include "regcache/cli/exit_codes.hpp"
 #include "regcache/cli/keys.hpp"
 #include "regcache/cli/output.hpp"
 #include "regcache/cli/settings.hpp"
@@ -37,7 +38,7 @@ void run_key(const KeyArgs& a, const GlobalOptions& g) {
 
 void run_hash_files(const KeyArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
-  if (a.globs.empty()) throw CommandError(2, "hash-files needs at least one glob");
+  if (a.globs.empty()) throw CommandError(kExitUsage, "hash-files needs at least one glob");
   Anchors anchors = resolve_anchors(g);
   std::string digest = unwrap(hash_files(a.globs, anchors.workspace,
                                          a.allow_empty ? EmptyMatch::allow : EmptyMatch::error));

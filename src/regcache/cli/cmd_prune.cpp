@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "regcache/cli/commands.hpp"
+#include "regcache/cli/exit_codes.hpp"
 #include "regcache/cli/output.hpp"
 #include "regcache/cli/settings.hpp"
 #include "regcache/lifecycle/entry_listing.hpp"
@@ -36,7 +37,7 @@ size_t parse_count(const std::string& text) {
   size_t n = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   if (ec != std::errc() || end != text.data() + text.size()) {
-    throw CommandError(2, "invalid --keep '" + text + "' (a number of entries, e.g. 3)");
+    throw CommandError(kExitUsage, "invalid --keep '" + text + "' (a number of entries, e.g. 3)");
   }
   return n;
 }
@@ -48,16 +49,17 @@ PrunePolicy policy_from(const PruneArgs& a) {
   if (!a.max_size.empty()) {
     // A bare number is too easily meant as MiB or GiB: a unit is required.
     if (a.max_size.find_first_not_of("0123456789.") == std::string::npos)
-      throw CommandError(2, "--max-size " + a.max_size + " needs a unit (e.g. 500MiB, 5GiB, 5GB)");
+      throw CommandError(kExitUsage,
+                         "--max-size " + a.max_size + " needs a unit (e.g. 500MiB, 5GiB, 5GB)");
     p.max_size = unwrap(parse_size(a.max_size));
   }
   if (!a.keep.empty()) p.keep = parse_count(a.keep);
   p.group_by = a.group_by;
   p.by = a.by == "last-used" ? PruneBy::last_used : PruneBy::created;
   if (!p.older_than && !p.keep && !p.max_size) {
-    throw CommandError(2, "prune needs a policy: --older-than, --keep or --max-size");
+    throw CommandError(kExitUsage, "prune needs a policy: --older-than, --keep or --max-size");
   }
-  if (!p.group_by.empty() && !p.keep) throw CommandError(2, "--group-by needs --keep");
+  if (!p.group_by.empty() && !p.keep) throw CommandError(kExitUsage, "--group-by needs --keep");
   return p;
 }
 

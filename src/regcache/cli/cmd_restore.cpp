@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "regcache/cli/commands.hpp"
+#include "regcache/cli/exit_codes.hpp"
 #include "regcache/cli/keys.hpp"
 #include "regcache/cli/output.hpp"
 #include "regcache/cli/progress.hpp"
@@ -32,9 +33,9 @@ struct RestoreArgs {
 
 void report(const RestoreReport& r, const GlobalOptions& g, bool lookup_only) {
   if (g.json) {
-    const bool miss = r.result == "miss";
+    const bool miss = r.result == RestoreResult::miss;
     nlohmann::json j = {
-        {"result", r.result},
+        {"result", to_string(r.result)},
         {"key", r.key},
         {"matched_key",
          r.matched_key.empty() || miss ? nlohmann::json() : nlohmann::json(r.matched_key)},
@@ -47,17 +48,18 @@ void report(const RestoreReport& r, const GlobalOptions& g, bool lookup_only) {
     if (!r.skipped_roots.empty()) j["skipped_roots"] = r.skipped_roots;
     print_line(j.dump());
   }
-  if (r.result == "miss") {
+  if (r.result == RestoreResult::miss) {
     log_info(r.miss_reason.empty()
                  ? fmt::format("Cache miss for key {}", r.key)
                  : fmt::format("Cache miss for key {}: {}", r.key, r.miss_reason));
   } else if (lookup_only) {
     log_info(fmt::format("Cache {} for key {} (matched {}); lookup only, nothing restored",
-                         r.result, r.key, r.matched_key));
+                         to_string(r.result), r.key, r.matched_key));
   } else {
     log_info(fmt::format("Cache {}: restored {} ({}) from key {} in {:.2f}s, {} downloaded",
-                         r.result, counted(r.files, "file", "files"), human_bytes(r.bytes),
-                         r.matched_key, r.seconds, human_bytes(r.downloaded_bytes)));
+                         to_string(r.result), counted(r.files, "file", "files"),
+                         human_bytes(r.bytes), r.matched_key, r.seconds,
+                         human_bytes(r.downloaded_bytes)));
   }
 }
 
@@ -65,7 +67,7 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
   if (!a.from_image.empty()) {
     if (!a.key.empty() || !a.restore_keys.empty() || !a.presets.empty())
-      throw CommandError(2,
+      throw CommandError(kExitUsage,
                          "--from-image restores an image, not a key: drop --key, "
                          "--restore-key and --preset");
     std::vector<std::string> paths = a.positional;
@@ -104,25 +106,25 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
     log_warning(restored.error().message + " (after " + fmt::format("{:g}", a.timeout) +
                 "s; reporting a miss)");
     RestoreReport miss;
-    miss.result = "miss";
+    miss.result = RestoreResult::miss;
     miss.key = keys.key;
     miss.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     miss.miss_reason = fmt::format("the restore timed out after {:g}s (--timeout)", a.timeout);
     restored = miss;
   }
   auto rep = unwrap(std::move(restored));
-  if (rep.result != "miss") {
+  if (rep.result != RestoreResult::miss) {
     record_restore(settings().state_file, store->describe(), {rep.matched_key, rep.matched_digest});
     if (!a.lookup_only && settings().track_usage != UsageTracking::off)
       record_use(*store, rep.matched_digest);  // for prune --by last-used
   }
   report(rep, g, a.lookup_only);
-  append_summary(g, {"restore", rep.key, rep.result, rep.matched_key, rep.files, rep.bytes,
-                     rep.downloaded_bytes, 0, 0, rep.seconds});
-  if (rep.result == "miss" && a.fail_on_miss) {
-    throw CommandError(3, rep.miss_reason.empty()
-                              ? "no cache entry for key " + keys.key
-                              : "cache miss for key " + keys.key + ": " + rep.miss_reason);
+  append_summary(g, {"restore", rep.key, to_string(rep.result), rep.matched_key, rep.files,
+                     rep.bytes, rep.downloaded_bytes, 0, 0, rep.seconds});
+  if (rep.result == RestoreResult::miss && a.fail_on_miss) {
+    throw CommandError(kExitMiss, rep.miss_reason.empty()
+                                      ? "no cache entry for key " + keys.key
+                                      : "cache miss for key " + keys.key + ": " + rep.miss_reason);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "regcache/cli/commands.hpp"
+#include "regcache/cli/exit_codes.hpp"
 #include "regcache/cli/keys.hpp"
 #include "regcache/cli/output.hpp"
 #include "regcache/cli/progress.hpp"
@@ -33,15 +34,19 @@ struct SaveArgs {
 
 void report(const SaveReport& r, const GlobalOptions& g) {
   if (g.json) {
-    nlohmann::json j = {{"result", r.result},  {"key", r.key},
-                        {"digest", r.digest},  {"files", r.files},
-                        {"bytes", r.bytes},    {"uploaded_bytes", r.uploaded_bytes},
-                        {"layers", r.layers},  {"reused_layers", r.reused_layers},
+    nlohmann::json j = {{"result", to_string(r.result)},
+                        {"key", r.key},
+                        {"digest", r.digest},
+                        {"files", r.files},
+                        {"bytes", r.bytes},
+                        {"uploaded_bytes", r.uploaded_bytes},
+                        {"layers", r.layers},
+                        {"reused_layers", r.reused_layers},
                         {"seconds", r.seconds}};
     print_line(j.dump());
   }
-  if (r.result == "empty") return;  // the warning said why
-  if (r.result == "exists") {
+  if (r.result == SaveResult::empty) return;  // the warning said why
+  if (r.result == SaveResult::exists) {
     log_info(fmt::format(
         "Cache entry for key {} already exists; nothing saved (use --force to replace)", r.key));
     return;
@@ -65,7 +70,7 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
   o.paths.insert(o.paths.end(), a.paths.begin(), a.paths.end());
   o.optional_paths = keys.preset_paths;
   if (o.paths.empty() && o.optional_paths.empty())
-    throw CommandError(2, "save needs at least one path (or a --preset)");
+    throw CommandError(kExitUsage, "save needs at least one path (or a --preset)");
   o.excludes = a.excludes;
   o.excludes.insert(o.excludes.end(), keys.preset_excludes.begin(), keys.preset_excludes.end());
   o.anchors = resolve_anchors(g);
@@ -106,8 +111,8 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
     rep = unwrap(save_entry(*store, o));
   }
   report(rep, g);
-  append_summary(g, {"save", rep.key, rep.result, "", rep.files, rep.bytes, rep.uploaded_bytes,
-                     rep.layers, rep.reused_layers, rep.seconds});
+  append_summary(g, {"save", rep.key, to_string(rep.result), "", rep.files, rep.bytes,
+                     rep.uploaded_bytes, rep.layers, rep.reused_layers, rep.seconds});
 }
 
 }  // namespace
@@ -118,7 +123,7 @@ void apply_save_settings(SaveOptions& o) {
   o.cpu_jobs = settings().cpu_jobs.value_or(cores);
   o.jobs = settings().jobs.value_or(std::max(4u, 2 * cores));
   // REGCACHE_PACK_SIZE sets the target pack size (from a quarter of it to three times).
-  if (uint64_t t = settings().pack_size.value_or(0)) o.packs = PackOptions{t / 4, t, t * 3};
+  if (uint64_t t = settings().pack_size.value_or(0)) o.packs = packs_around(t);
 }
 
 void add_save_command(CLI::App& app, GlobalOptions& g) {

@@ -19,7 +19,7 @@ namespace {
 // The default store: oci:$XDG_CACHE_HOME/regcache, else oci:~/.cache/regcache.
 std::string default_store() {
   if (settings().cache_home.empty()) {
-    throw CommandError(1,
+    throw CommandError(kExitError,
                        "no home directory for the default store (HOME is unset and this user has "
                        "none in the passwd database): pass --store or set REGCACHE_STORE");
   }
@@ -39,9 +39,10 @@ Transport choose_transport(const StoreRef& ref, bool insecure) {
 }  // namespace
 
 int exit_code_for(const Error& e) {
-  if (e.kind == ErrorKind::usage) return 2;
-  if (e.kind == ErrorKind::interrupted) return 128 + (interrupt_signal() ? interrupt_signal() : 2);
-  return 1;
+  if (e.kind == ErrorKind::usage) return kExitUsage;
+  if (e.kind == ErrorKind::interrupted)
+    return kExitSignalBase + (interrupt_signal() ? interrupt_signal() : 2);
+  return kExitError;
 }
 
 void unwrap(Status s) {

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "regcache/cli/exit_codes.hpp"
 #include "regcache/format/anchor.hpp"
 #include "regcache/store/store.hpp"
 #include "regcache/store/store_ref.hpp"

@@ -1,4 +1,5 @@
 #include "regcache/cli/keys.hpp"
+#include "regcache/cli/exit_codes.hpp"
 #include "regcache/cli/settings.hpp"
 
 #include "regcache/ecosystems/key_template.hpp"
@@ -39,9 +40,9 @@ ResolvedKeys resolve_keys(const KeyRequest& r, const GlobalOptions& g, SaveExclu
   }
   out.key = r.key.empty() ? preset_key : render(r.key);
   if (out.key.empty() && !r.key.empty())
-    throw CommandError(2, "key template '" + r.key + "' expands to an empty key");
+    throw CommandError(kExitUsage, "key template '" + r.key + "' expands to an empty key");
   if (out.key.empty())
-    throw CommandError(2, "--key is required unless a --preset supplies the key");
+    throw CommandError(kExitUsage, "--key is required unless a --preset supplies the key");
   for (const auto& t : r.restore_keys) out.restore_keys.push_back(render(t));
   if (r.restore_keys.empty() && r.key.empty()) out.restore_keys = preset_chain;
   unwrap(validate_key(out.key));

@@ -77,7 +77,9 @@ int main(int argc, char** argv) {
   const bool json = std::any_of(argv + 1, argv + argc,
                                 [](const char* a) { return std::strcmp(a, "--json") == 0; });
   auto fail = [&](const std::string& message, int code) {
-    const char* kind = code == 2 ? "usage error: " : code > 128 ? "" : "error: ";
+    const char* kind = code == kExitUsage       ? "usage error: "
+                       : code > kExitSignalBase ? ""
+                                                : "error: ";
     std::fprintf(stderr, "regcache: %s%s\n", kind, message.c_str());
     if (json && !result_printed()) print_line(error_json(message, code));
     return code;
@@ -92,7 +94,7 @@ int main(int argc, char** argv) {
       std::string near = closest_name(app, unknown);
       return fail("unknown command '" + unknown + "'" +
                       (near.empty() ? " (see regcache --help)" : "; did you mean '" + near + "'?"),
-                  2);
+                  kExitUsage);
     }
     std::string message = e.what();
     for (const auto& word : unexpected_words(app)) {
@@ -102,11 +104,11 @@ int main(int argc, char** argv) {
         break;
       }
     }
-    return fail(message, 2);
+    return fail(message, kExitUsage);
   } catch (const CommandError& e) {
     return fail(e.what(), e.exit_code);
   } catch (const std::exception& e) {
-    return fail(e.what(), 1);
+    return fail(e.what(), kExitError);
   }
   return 0;
 }

@@ -27,9 +27,8 @@ namespace regcache {
 namespace {
 
 constexpr uint64_t kDefaultLayerLimit = 64ull << 30;
-constexpr uint64_t kMaxFiles = 1ull << 32;     // more than any real cache holds
-constexpr size_t kMaxLayers = 10000;           // a save makes about 64 (docs/format.md)
-constexpr uint64_t kMaxConfigBytes = 4 << 20;  // a config lists one diff_id per layer
+constexpr uint64_t kMaxFiles = 1ull << 32;  // more than any real cache holds
+constexpr size_t kMaxLayers = 10000;        // a save makes about 64 (docs/format.md)
 
 // Tells where a layer's decompressed tar must stop: its annotation, else a bound
 // derived from the entry, else a hard cap.
@@ -103,8 +102,8 @@ Status check_entry(Store& store, const FoundEntry& f) {
   const std::string& mt = e.config.media_type;
   if (mt != kOciConfig && mt != kDockerConfig)
     return bad("its config is not an image config (" + mt + ")");
-  if (e.config.size > kMaxConfigBytes) return bad("its config is too large");
-  StringSink body(kMaxConfigBytes);
+  if (e.config.size > kMaxManifestBytes) return bad("its config is too large");
+  StringSink body(kMaxManifestBytes);
   Status st = fetch_verified(store, e.config, &body);
   if (!st.ok() && st.error().kind == ErrorKind::integrity)
     return bad("its config does not match its digest");
@@ -221,6 +220,18 @@ Status materialize_links(LayerExtraction& x, const Staging& staging) {
 
 }  // namespace
 
+const char* to_string(RestoreResult r) {
+  switch (r) {
+    case RestoreResult::hit:
+      return "hit";
+    case RestoreResult::partial:
+      return "partial";
+    case RestoreResult::miss:
+      return "miss";
+  }
+  return "miss";
+}
+
 Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
   RC_CHECK(validate_key(o.key));
@@ -233,10 +244,10 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
     return rep;
   };
   if (!found) {
-    rep.result = "miss";
+    rep.result = RestoreResult::miss;
     return done();
   }
-  rep.result = found->match == Match::exact ? "hit" : "partial";
+  rep.result = found->match == Match::exact ? RestoreResult::hit : RestoreResult::partial;
   rep.matched_key = found->info.key.empty() ? found->tag : found->info.key;
   rep.matched_digest = found->digest;
   const EntryInfo& e = found->info;
@@ -252,7 +263,7 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   rep.missing_paths = sel.unheld;
   rep.skipped_roots = sel.skipped;
   if (sel.picks.empty()) {
-    rep.result = "miss";
+    rep.result = RestoreResult::miss;
     rep.miss_reason = sel.unheld.empty() && sel.optional.empty()
                           ? "entry " + rep.matched_key + " holds nothing inside the workspace"
                           : "entry " + rep.matched_key + " holds none of the paths asked for";
@@ -286,7 +297,7 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   rep.files = x.files;
   rep.bytes = x.bytes;
   if (placed == 0) {
-    rep.result = "miss";
+    rep.result = RestoreResult::miss;
     rep.miss_reason = "entry " + rep.matched_key + " holds none of the paths asked for";
   }
   return done();

@@ -35,8 +35,14 @@ struct RestoreOptions {
   ProgressCounter* progress = nullptr;  // blob bytes downloaded so far
 };
 
+// How a restore went: the exact key, a restore-key match, or nothing restored.
+enum class RestoreResult { hit, partial, miss };
+
+// Returns "hit", "partial" or "miss" (the --json and summary spelling).
+const char* to_string(RestoreResult r);
+
 struct RestoreReport {
-  std::string result;  // "hit", "partial" or "miss"
+  RestoreResult result = RestoreResult::miss;
   std::string key, matched_key;
   std::string matched_digest;  // manifest digest of the restored entry
   uint64_t files = 0, bytes = 0, downloaded_bytes = 0;

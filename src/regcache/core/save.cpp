@@ -191,7 +191,7 @@ Result<Base> load_base(Store& store, const SaveOptions& o) {
   Store& from = o.base_store ? *o.base_store : store;
   auto info = RC_TRY(base_manifest(from, o));
   if (!info) return base;
-  StringSink config(4 << 20);
+  StringSink config(kMaxManifestBytes);
   Status fetched = fetch_verified(from, info->config, &config);
   if (!fetched.ok() && fetched.error().kind == ErrorKind::integrity)
     return make_error(ErrorKind::integrity, "config of base entry does not match its digest");
@@ -232,7 +232,7 @@ PackOptions choose_packs(const std::vector<FileEntry>& entries, uint64_t base_ta
   while (target < (16ull << 20) && target * 2 * 64 <= total) target *= 2;
   if (base_target >= target / 4 && base_target <= target * 4 && base_target >= 4096)
     target = base_target;
-  return {target / 4, target, target * 3};
+  return packs_around(target);
 }
 
 Status upload_if_missing(Store& store, const Descriptor& d, const BlobSource& src,
@@ -329,6 +329,18 @@ struct LayerMaker {
 
 }  // namespace
 
+const char* to_string(SaveResult r) {
+  switch (r) {
+    case SaveResult::saved:
+      return "saved";
+    case SaveResult::exists:
+      return "exists";
+    case SaveResult::empty:
+      return "empty";
+  }
+  return "saved";
+}
+
 Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
   RC_CHECK(validate_key(o.key));
@@ -350,7 +362,7 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   if (spec.roots.empty())
     return make_error(ErrorKind::not_found, "none of the paths to save exists");
   if (o.overwrite == Overwrite::no && RC_TRY(already_saved(store, rep.tag, o, &rep))) {
-    rep.result = "exists";
+    rep.result = SaveResult::exists;
     rep.seconds = since(t0);
     return rep;
   }
@@ -361,7 +373,7 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
     std::string roots;
     for (const auto& r : spec.roots) roots += (roots.empty() ? "" : ", ") + r.archive;
     log_warning("nothing to save under " + roots + " (no regular file); no entry written");
-    rep.result = "empty";
+    rep.result = SaveResult::empty;
     rep.seconds = since(t0);
     return rep;
   }
@@ -410,7 +422,7 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
     put = store.put_manifest(rep.tag, build_manifest(info), kOciManifest);
   }
   rep.digest = RC_TRY(std::move(put));
-  rep.result = "saved";
+  rep.result = SaveResult::saved;
   rep.files = info.files;
   rep.bytes = info.size;
   rep.uploaded_bytes = make.uploaded;

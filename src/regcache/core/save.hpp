@@ -49,8 +49,14 @@ struct SaveOptions {
   ProgressCounter* progress = nullptr;  // tar bytes packed so far (reused packs count too)
 };
 
+// What a save did: wrote an entry, found the key stored already, or had nothing to save.
+enum class SaveResult { saved, exists, empty };
+
+// Returns "saved", "exists" or "empty" (the --json and summary spelling).
+const char* to_string(SaveResult r);
+
 struct SaveReport {
-  std::string result;  // "saved", "exists" or "empty" (nothing to save, nothing written)
+  SaveResult result = SaveResult::saved;
   std::string key, tag, digest;
   std::string base_key;  // the entry whose layers were considered for reuse, if any
   uint64_t files = 0, bytes = 0, uploaded_bytes = 0, layers = 0, reused_layers = 0;

@@ -15,6 +15,11 @@ struct PackOptions {
   uint64_t max_bytes = 96ull << 20;     // always cut once a pack reaches this
 };
 
+// Returns the options around a target size: packs from a quarter of it to three times it.
+inline PackOptions packs_around(uint64_t target) {
+  return {target / 4, target, target * 3};
+}
+
 struct Pack {
   std::vector<size_t> entries;  // indexes into the entry list, in archive order
   uint64_t bytes = 0;           // tar bytes estimate (content + headers)

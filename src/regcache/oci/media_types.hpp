@@ -2,7 +2,13 @@
 // regcache writes or reads.
 #pragma once
 
+#include <cstddef>
+
 namespace regcache {
+
+// The largest manifest or config regcache reads or writes: what distribution accepts (a
+// larger manifest gets 400 MANIFEST_INVALID), and far more than an entry needs.
+inline constexpr size_t kMaxManifestBytes = 4 << 20;
 
 inline constexpr const char* kOciManifest = "application/vnd.oci.image.manifest.v1+json";
 inline constexpr const char* kOciIndex = "application/vnd.oci.image.index.v1+json";

@@ -17,15 +17,8 @@ namespace {
 constexpr int kMaxLinks = 40;  // as the kernel's ELOOP limit
 
 std::deque<std::string> components(const std::string& path) {
-  std::deque<std::string> out;
-  size_t pos = 0;
-  while (pos <= path.size()) {
-    size_t slash = path.find('/', pos);
-    if (slash == std::string::npos) slash = path.size();
-    if (slash > pos) out.push_back(path.substr(pos, slash - pos));
-    pos = slash + 1;
-  }
-  return out;
+  auto parts = path_components(path);
+  return {parts.begin(), parts.end()};
 }
 
 std::string joined(const std::vector<std::string>& names) {

@@ -99,6 +99,18 @@ Status remove_tree(const std::string& path) {
   return {};
 }
 
+std::vector<std::string> path_components(std::string_view path) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string_view::npos) slash = path.size();
+    if (slash > pos) out.emplace_back(path.substr(pos, slash - pos));
+    pos = slash + 1;
+  }
+  return out;
+}
+
 std::vector<std::string> list_dir(int dirfd) {
   std::vector<std::string> names;
   int dup = ::dup(dirfd);

@@ -29,6 +29,9 @@ Status make_dirs(const std::string& path);
 // Removes a file or a directory tree; a missing path is not an error.
 Status remove_tree(const std::string& path);
 
+// Returns the non-empty components of a '/'-separated path ("/a//b/" gives a, b).
+std::vector<std::string> path_components(std::string_view path);
+
 // Returns the names in an open directory (not "." and ".."), reading a duplicate of dirfd.
 std::vector<std::string> list_dir(int dirfd);
 

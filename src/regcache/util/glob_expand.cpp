@@ -5,23 +5,12 @@
 
 #include <algorithm>
 
+#include "regcache/util/fs.hpp"
 #include "regcache/util/glob.hpp"
 
 namespace regcache {
 
 namespace {
-
-std::vector<std::string> split_components(const std::string& abs) {
-  std::vector<std::string> parts;
-  size_t pos = 1;
-  while (pos <= abs.size()) {
-    size_t slash = abs.find('/', pos);
-    if (slash == std::string::npos) slash = abs.size();
-    if (slash > pos) parts.push_back(abs.substr(pos, slash - pos));
-    pos = slash + 1;
-  }
-  return parts;
-}
 
 bool exists(const std::string& p) {
   struct stat st {};
@@ -81,7 +70,7 @@ void expand(const std::string& base, const std::vector<std::string>& parts, size
 
 std::vector<std::string> expand_glob(const std::string& abs_pattern, const PruneFn& prune) {
   std::vector<std::string> out;
-  expand("", split_components(abs_pattern), 0, out, prune);
+  expand("", path_components(abs_pattern), 0, out, prune);
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;

@@ -14,6 +14,7 @@
 #include <set>
 #include <vector>
 
+#include "regcache/oci/media_types.hpp"
 #include "regcache/store/oci_layout/layout_lock.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/log.hpp"
@@ -24,8 +25,6 @@ namespace regcache {
 namespace {
 
 using nlohmann::json;
-
-constexpr size_t kMaxManifestBytes = 4 << 20;
 
 bool is_hex64(const std::string& s) {
   return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;

@@ -1,8 +1,8 @@
 #include "regcache/store/registry/auth.hpp"
 
+#include "regcache/store/registry/urls.hpp"
 #include "regcache/util/json_fields.hpp"
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -25,13 +25,6 @@ std::string base64(const std::string& in) {
                           reinterpret_cast<const unsigned char*>(in.data()),
                           static_cast<int>(in.size()));
   out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-std::string url_escape(const std::string& s) {
-  char* e = curl_easy_escape(nullptr, s.c_str(), static_cast<int>(s.size()));
-  std::string out = e ? e : "";
-  curl_free(e);
   return out;
 }
 

@@ -9,48 +9,14 @@
 #include <thread>
 #include <utility>
 
+#include "regcache/store/registry/urls.hpp"
 #include "regcache/util/log.hpp"
 
 namespace regcache {
 
 namespace {
 
-std::string url_encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 constexpr size_t kMaxPages = 1000;  // 100 versions a page
-
-std::string origin_of(const std::string& url) {
-  auto scheme = url.find("://");
-  auto slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-  return url.substr(0, slash);
-}
-
-// Returns the URL of Link: <url>; rel="next", or "".
-std::string next_link(const std::string& link) {
-  size_t pos = 0;
-  while ((pos = link.find('<', pos)) != std::string::npos) {
-    size_t gt = link.find('>', pos);
-    if (gt == std::string::npos) return "";
-    size_t end = link.find(',', gt);
-    std::string params = link.substr(gt, end == std::string::npos ? end : end - gt);
-    if (params.find("rel=\"next\"") != std::string::npos) return link.substr(pos + 1, gt - pos - 1);
-    pos = gt;
-  }
-  return "";
-}
 
 class GithubPackagesStore : public Store {
  public:
@@ -143,8 +109,8 @@ class GithubPackagesStore : public Store {
     if (listing_done_) return false;
     if (next_url_.empty()) {
       route_ = route_.empty() ? "orgs" : route_;
-      next_url_ = opts_.api_url + "/" + route_ + "/" + url_encode(owner_) + "/packages/container/" +
-                  url_encode(package_) + "/versions?per_page=100";
+      next_url_ = opts_.api_url + "/" + route_ + "/" + url_escape(owner_) + "/packages/container/" +
+                  url_escape(package_) + "/versions?per_page=100";
     }
     StringSink body(16 << 20);
     auto r = RC_TRY(call("GET", next_url_, &body));
@@ -163,13 +129,13 @@ class GithubPackagesStore : public Store {
         versions_[v["name"].get<std::string>()] = v["id"].get<int64_t>();
       }
     }
-    next_url_ = next_link(r.header("link"));
+    next_url_ = next_link_target(r.header("link"));
     // The token goes with every request: follow pages on the API's own origin only, each
     // page once, and not without end.
-    if (!next_url_.empty() && origin_of(next_url_) != origin_of(opts_.api_url)) {
+    if (!next_url_.empty() && url_origin(next_url_) != url_origin(opts_.api_url)) {
       return make_error(ErrorKind::hostile,
                         "GitHub API: the next page of versions is on another host (" +
-                            redact_url(origin_of(next_url_)) + "); not following it");
+                            redact_url(url_origin(next_url_)) + "); not following it");
     }
     if (!next_url_.empty() &&
         (!pages_seen_.insert(next_url_).second || pages_seen_.size() > kMaxPages)) {
@@ -188,8 +154,8 @@ class GithubPackagesStore : public Store {
       return make_error(ErrorKind::not_found, "no package version " + digest + " of " + owner_ +
                                                   "/" + package_ + " in the GitHub API");
     }
-    std::string url = opts_.api_url + "/" + route_ + "/" + url_encode(owner_) +
-                      "/packages/container/" + url_encode(package_) + "/versions/" +
+    std::string url = opts_.api_url + "/" + route_ + "/" + url_escape(owner_) +
+                      "/packages/container/" + url_escape(package_) + "/versions/" +
                       std::to_string(it->second);
     auto r = RC_TRY(call("DELETE", url, nullptr));
     if (r.status != 204 && r.status != 200 && r.status != 404) return api_error("DELETE", url, r);

@@ -14,6 +14,7 @@
 #include "regcache/oci/media_types.hpp"
 #include "regcache/store/registry/auth.hpp"
 #include "regcache/store/registry/retry.hpp"
+#include "regcache/store/registry/urls.hpp"
 #include "regcache/util/interrupt.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/sha256.hpp"
@@ -25,24 +26,11 @@ namespace {
 enum class Access { pull, push, remove };
 enum class Retry { here, caller };  // caller: a body was sent that a cut may have spoiled
 
-constexpr size_t kMaxManifestBytes = 4 << 20;
 constexpr int kMaxRedirects = 5;
 constexpr int kMaxTagPages = 10000;
 constexpr size_t kMaxTagPageBytes = 16 << 20;
 const std::string kAccept = std::string("Accept: ") + kOciManifest + ", " + kDockerManifest + ", " +
                             kOciIndex + ", " + kDockerManifestList;
-
-std::string origin_of(const std::string& url) {
-  auto scheme = url.find("://");
-  auto slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-  return url.substr(0, slash);
-}
-
-std::string host_of(const std::string& url) {
-  std::string origin = origin_of(url);
-  auto scheme = origin.find("://");
-  return scheme == std::string::npos ? origin : origin.substr(scheme + 3);
-}
 
 // Counts the bytes a request delivered, so a failed transfer that already fed the
 // caller's pipeline is not retried into it twice.
@@ -279,29 +267,25 @@ class RegistryStore : public Store {
     if (location.rfind("http://", 0) == 0 || location.rfind("https://", 0) == 0) {
       url = location;
     } else if (!location.empty() && location[0] == '/') {
-      url = origin_of(request_url) + location;
+      url = url_origin(request_url) + location;
     } else {
       url = request_url.substr(0, request_url.rfind('/') + 1) + location;
     }
     if (url.rfind("http://", 0) == 0 && base_.rfind("https://", 0) == 0) {
       return make_error(ErrorKind::hostile, describe() + ": refusing " + what +
-                                                " to plain http on " + host_of(url) +
+                                                " to plain http on " + url_host(url) +
                                                 " (the store is https)");
     }
     return url;
   }
 
   Result<std::string> next_link(const std::string& link, const std::string& url) const {
-    // Link: <url>; rel="next"
-    auto lt = link.find('<'), gt = link.find('>');
-    if (lt == std::string::npos || gt == std::string::npos ||
-        link.find("rel=\"next\"") == std::string::npos) {
-      return std::string();
-    }
-    std::string next = RC_TRY(resolve(link.substr(lt + 1, gt - lt - 1), url, "a tag list page"));
-    if (origin_of(next) != origin_of(base_)) {
+    std::string target = next_link_target(link);
+    if (target.empty()) return std::string();
+    std::string next = RC_TRY(resolve(target, url, "a tag list page"));
+    if (url_origin(next) != url_origin(base_)) {
       return make_error(ErrorKind::hostile,
-                        describe() + ": the tag list points to another host, " + host_of(next));
+                        describe() + ": the tag list points to another host, " + url_host(next));
     }
     return next;
   }
@@ -418,7 +402,7 @@ class RegistryStore : public Store {
                             const std::string& pull_from = "") {
     std::string sc = scope(ref_.repository, access);
     if (!pull_from.empty()) sc += " " + scope(pull_from, Access::pull);
-    const std::string registry_origin = origin_of(base_);
+    const std::string registry_origin = url_origin(base_);
     bool challenged = false;
     int redirects = 0;
     for (;;) {
@@ -428,7 +412,7 @@ class RegistryStore : public Store {
       if (req.sink) r.sink = &counter;
       r.stall_seconds = opts_.stall_seconds;
       r.timeout_ms = RC_TRY(time_left());
-      if (origin_of(r.url) == registry_origin) {
+      if (url_origin(r.url) == registry_origin) {
         std::string h = auth_.header_for(sc);
         if (!h.empty()) r.headers.push_back(h);
       }
@@ -443,7 +427,7 @@ class RegistryStore : public Store {
         continue;
       }
       long s = resp->status;
-      if (s == 401 && origin_of(r.url) == registry_origin) {
+      if (s == 401 && url_origin(r.url) == registry_origin) {
         if (challenged) {
           if (!auth_.has_credentials()) {
             return make_error(ErrorKind::auth,
