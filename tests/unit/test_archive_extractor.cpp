@@ -214,3 +214,49 @@ TEST(Extractor, KeepsSymlinksThatClimbOnlyThroughRealDirectories) {
   EXPECT_TRUE(exists_nofollow(h.staged("bin/x")));
   EXPECT_TRUE(exists_nofollow(h.staged("bin/up")));
 }
+
+// Issue 17 (5): an entry cannot make what it restores writable by others.
+TEST(Extractor, MasksGroupAndOtherWriteBits) {
+  auto tar =
+      RawTar().add("ws/root/", '5', "", "", 0777).add("ws/root/f", '0', "x", "", 0666).bytes();
+  for (uint32_t mask : {022u, 0u}) {
+    Harness h;
+    Extractor ex({{"ws/root", h.parent_fd, "stage"}}, ExternalSymlinks::refuse, &h.fixups);
+    ex.mask_modes(mask);
+    TarReader reader(&ex);
+    ASSERT_TRUE(reader.write(tar.data(), tar.size()).ok());
+    ASSERT_TRUE(reader.finish().ok());
+    ASSERT_TRUE(h.fixups.apply().ok());
+    struct stat d {
+    }, f{};
+    ::stat(h.staged().c_str(), &d);
+    ::stat(h.staged("f").c_str(), &f);
+    EXPECT_EQ(d.st_mode & 07777, 0777 & ~mask);
+    EXPECT_EQ(f.st_mode & 07777, 0666 & ~mask);
+  }
+}
+
+// Issue 17 (2): the directory fix-ups after extraction walk with O_NOFOLLOW per component,
+// so a staged directory swapped for a link meanwhile gets no chmod of ours elsewhere.
+TEST(Extractor, DirectoryFixupsFollowNoSwappedLink) {
+  Harness h;
+  std::filesystem::create_directories(h.dir / "outside/b");
+  ::chmod((h.dir / "outside/b").c_str(), 0700);
+  Extractor ex({{"ws/root", h.parent_fd, "stage"}}, ExternalSymlinks::refuse, &h.fixups);
+  auto tar = RawTar()
+                 .add("ws/root/", '5', "", "", 0755)
+                 .add("ws/root/a/", '5', "", "", 0755)
+                 .add("ws/root/a/b/", '5', "", "", 0777)
+                 .bytes();
+  TarReader reader(&ex);
+  ASSERT_TRUE(reader.write(tar.data(), tar.size()).ok());
+  ASSERT_TRUE(reader.finish().ok());
+  // Whoever owns the destination's parent swaps stage/a for a link to a directory of theirs.
+  std::filesystem::remove_all(h.staged("a"));
+  ASSERT_EQ(::symlink((h.dir / "outside").c_str(), h.staged("a").c_str()), 0);
+  Status st = h.fixups.apply();
+  ASSERT_FALSE(st.ok());
+  struct stat b {};
+  ::stat((h.dir / "outside/b").c_str(), &b);
+  EXPECT_EQ(b.st_mode & 07777, 0700u) << "a chmod went through the swapped link";
+}

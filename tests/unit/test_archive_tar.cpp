@@ -151,3 +151,26 @@ TEST(Tar, FileThatShrankIsAnError) {
   TarWriter w(&out);
   EXPECT_FALSE(w.add(entries[0]).ok());
 }
+
+// Issue 17 (3): a file is read only when it is still the inode the walk found, so a
+// directory swapped for a link between walk and pack cannot put another file in the cache.
+TEST(Tar, AFileSwappedAfterTheWalkIsRefused) {
+  TempDir dir;
+  regcache::testing::write_file(dir / "t/sub/data", "mine");
+  regcache::testing::write_file(dir / "secret/data", "root only");
+  auto entries = walk_tree(dir / "t", "ws/t", nullptr);
+  ASSERT_TRUE(entries.ok());
+  std::filesystem::remove_all(dir / "t/sub");
+  ASSERT_EQ(::symlink((dir / "secret").c_str(), (dir / "t/sub").c_str()), 0);
+  StringSink out;
+  TarWriter w(&out);
+  Status st;
+  for (const auto& e : entries.value()) {
+    st = w.add(e);
+    if (!st.ok()) break;
+  }
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("changed while saving"), std::string::npos)
+      << st.error().message;
+  EXPECT_EQ(out.str().find("root only"), std::string::npos) << "the other file's bytes were stored";
+}

@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "regcache/archive/safe_path.hpp"
+#include "regcache/util/dir_path.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/sink.hpp"
 
@@ -64,13 +65,14 @@ Status DirFixups::apply() {
   for (const auto& [depth, index] : order) {
     const DirFixup& f = list_[index];
     std::string path = f.rel.empty() ? f.staging_name : f.staging_name + "/" + f.rel;
-    // Components were created by us as real directories; NOFOLLOW on the last one.
-    int fd = ::openat(f.parent_fd, path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return errno_error("cannot open restored directory", path, errno);
-    ::fchmod(fd, f.mode & 07777);
+    // Every component with O_NOFOLLOW: whoever owns the destination's parent may swap a
+    // staged directory for a link while we work, and must not get a chmod of ours elsewhere.
+    auto fd = open_dir_below(f.parent_fd, path);
+    if (!fd.ok())
+      return make_error(fd.error().kind, "cannot open restored directory: " + fd.error().message);
+    ::fchmod(fd->get(), f.mode & 07777);
     timespec ts[2] = {to_ts(f.mtime_sec, f.mtime_nsec), to_ts(f.mtime_sec, f.mtime_nsec)};
-    ::futimens(fd, ts);
-    ::close(fd);
+    ::futimens(fd->get(), ts);
   }
   return {};
 }
@@ -160,7 +162,8 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
       if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
         return hostile(shown, "duplicate path");
       }
-      fixups_->add({root.parent_fd, rel, root.staging_name, h.mode, h.mtime_sec, h.mtime_nsec});
+      fixups_->add({root.parent_fd, rel, root.staging_name, h.mode & ~mode_mask_, h.mtime_sec,
+                    h.mtime_nsec});
       return {};
     }
     case '2': {
@@ -270,7 +273,7 @@ Status Extractor::end() {
   // A file that ends in a hole gets its size from its length, not from a last write.
   if (current_.sparse && ::ftruncate(fd, static_cast<off_t>(current_.size)) != 0)
     st = errno_error("cannot write", file_path_, errno);
-  if (st.ok() && ::fchmod(fd, current_.mode & 0777) != 0)
+  if (st.ok() && ::fchmod(fd, current_.mode & 0777 & ~mode_mask_) != 0)
     st = errno_error("cannot chmod", file_path_, errno);
   timespec ts[2] = {to_ts(current_.mtime_sec, current_.mtime_nsec),
                     to_ts(current_.mtime_sec, current_.mtime_nsec)};

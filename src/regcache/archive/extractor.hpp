@@ -61,6 +61,9 @@ class Extractor : public TarEntryHandler {
   Status end() override;
   // Refuses a file larger than `bytes` (the size the entry declares for all its files).
   void limit_file_size(uint64_t bytes) { max_file_size_ = bytes; }
+  // Clears these permission bits of every file and directory (the umask's group and other
+  // write bits by default at restore; none with --same-permissions).
+  void mask_modes(uint32_t bits) { mode_mask_ = bits; }
   // Number of regular files and bytes written so far.
   uint64_t files() const { return files_; }
   uint64_t bytes() const { return bytes_; }
@@ -85,6 +88,7 @@ class Extractor : public TarEntryHandler {
   std::string cached_key_;
   uint64_t files_ = 0, bytes_ = 0;
   uint64_t max_file_size_ = UINT64_MAX;
+  uint32_t mode_mask_ = 0;
   std::vector<SkippedLink> skipped_links_;
 };
 

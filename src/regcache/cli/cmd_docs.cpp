@@ -15,9 +15,9 @@ void add_docs_commands(CLI::App& app) {
       ->required()
       ->check(CLI::IsMember({"bash", "zsh"}));
   completion->callback(
-      [shell, &app] { print_line(*shell == "bash" ? bash_completion(app) : zsh_completion(app)); });
+      [shell, &app] { print_text(*shell == "bash" ? bash_completion(app) : zsh_completion(app)); });
   auto* man = app.add_subcommand("man", "Print the man page (roff)");
-  man->callback([&app] { print_line(man_page(app, REGCACHE_VERSION)); });
+  man->callback([&app] { print_text(man_page(app, REGCACHE_VERSION)); });
 }
 
 }  // namespace regcache

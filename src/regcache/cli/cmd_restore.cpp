@@ -16,6 +16,7 @@
 #include "regcache/core/restore_state.hpp"
 #include "regcache/format/key_tag.hpp"
 #include "regcache/lifecycle/usage_record.hpp"
+#include "regcache/util/fs.hpp"
 #include "regcache/util/log.hpp"
 
 namespace regcache {
@@ -26,7 +27,7 @@ struct RestoreArgs {
   std::string key;
   std::vector<std::string> restore_keys, positional, paths, presets, trust;
   bool lookup_only = false, fail_on_miss = false, no_external_symlinks = false, allow_empty = false,
-       all_roots = false;
+       all_roots = false, same_permissions = false;
   double timeout = 300;
   std::string from_image;  // --from-image: an image of the 2021 workaround (cmd_import.cpp)
 };
@@ -90,6 +91,9 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   o.lookup_only = a.lookup_only ? LookupOnly::yes : LookupOnly::no;
   o.jobs = settings().jobs.value_or(o.jobs);
   o.symlinks = a.no_external_symlinks ? ExternalSymlinks::refuse : ExternalSymlinks::allow;
+  // An entry must not make files writable by others: the umask's group and other write
+  // bits are cleared, as tar does for a user who is not root (--same-permissions: exact).
+  o.mode_mask = a.same_permissions ? 0 : process_umask() & 022;
   o.trust = a.trust;
   GlobalOptions gt = g;
   gt.timeout_seconds = a.timeout;
@@ -157,6 +161,9 @@ void add_restore_command(CLI::App& app, GlobalOptions& g) {
   sub->add_flag("--all-roots", args->all_roots,
                 "Without paths, restore every root of the entry, also those outside the "
                 "workspace (home/…, abs/…); by default only the workspace's");
+  sub->add_flag("--same-permissions", args->same_permissions,
+                "Restore modes exactly as saved (default: clear the group and other write bits "
+                "the umask clears)");
   sub->add_flag("--lookup-only", args->lookup_only, "Only report whether an entry matches");
   sub->add_flag("--fail-on-miss", args->fail_on_miss, "Exit with status 3 when nothing matches");
   sub->add_option("--timeout", args->timeout,

@@ -80,7 +80,8 @@ int main(int argc, char** argv) {
     const char* kind = code == kExitUsage       ? "usage error: "
                        : code > kExitSignalBase ? ""
                                                 : "error: ";
-    std::fprintf(stderr, "regcache: %s%s\n", kind, message.c_str());
+    std::fprintf(stderr, "%s\n",
+                 printable_line(std::string("regcache: ") + kind + message).c_str());
     if (json && !result_printed()) print_line(error_json(message, code));
     return code;
   };

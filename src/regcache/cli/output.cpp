@@ -1,5 +1,7 @@
 #include "regcache/cli/output.hpp"
 
+#include "regcache/util/log.hpp"
+
 #include <cstdio>
 
 namespace regcache {
@@ -26,8 +28,16 @@ bool g_printed = false;
 nlohmann::json g_error_fields = nlohmann::json::object();
 }  // namespace
 
-void print_line(const std::string& line) {
+void print_line(const std::string& text) {
+  const std::string line = printable_line(text);
   std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+  g_printed = true;
+}
+
+void print_text(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
   std::fputc('\n', stdout);
   std::fflush(stdout);
   g_printed = true;

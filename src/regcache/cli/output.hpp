@@ -16,6 +16,10 @@ std::string counted(uint64_t n, const char* singular, const char* plural);
 // Prints one line (a result: JSON, a key, a listing row) on stdout.
 void print_line(const std::string& line);
 
+// Prints text regcache generated itself (a completion script, the man page) as it is: it
+// holds no string from an entry, a registry or the user, so its lines are not escaped.
+void print_text(const std::string& text);
+
 // Returns true once a result line has been printed on stdout.
 bool result_printed();
 

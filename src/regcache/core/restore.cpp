@@ -51,6 +51,7 @@ struct LayerExtraction {
   Store& store;
   const EntryInfo& entry;
   ExternalSymlinks symlinks;
+  uint32_t mode_mask;
   ProgressCounter* progress;
   DirFixups fixups;
   std::atomic<uint64_t> files{0}, bytes{0}, downloaded{0};
@@ -67,6 +68,7 @@ struct LayerExtraction {
     if (!comp.ok()) return fail(comp.error());
     Extractor extractor(roots, symlinks, &fixups);
     if (entry.size > 0) extractor.limit_file_size(entry.size);
+    extractor.mask_modes(mode_mask);
     TarReader tar(&extractor);
     auto decomp = make_decompressor(comp.value(), layer_limit(d, entry), &tar);
     StopOnError guard(decomp.get());
@@ -273,7 +275,7 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   auto targets = RC_TRY(stage_targets(sel.picks, o.anchors));
   auto staging = RC_TRY(Staging::prepare(std::move(targets)));
   auto roots = staging.extract_roots();
-  LayerExtraction x{store, e, o.symlinks, o.progress};
+  LayerExtraction x{store, e, o.symlinks, o.mode_mask, o.progress};
   if (o.progress) {
     for (const auto& l : e.layers) o.progress->total += l.size;
   }

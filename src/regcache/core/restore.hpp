@@ -30,6 +30,7 @@ struct RestoreOptions {
   Anchors anchors;
   LookupOnly lookup_only = LookupOnly::no;
   ExternalSymlinks symlinks = ExternalSymlinks::allow;
+  uint32_t mode_mask = 0;  // permission bits cleared on everything restored (see Extractor)
   size_t jobs = 4;
   std::vector<std::string> trust;       // --trust ref patterns; empty: every entry counts
   ProgressCounter* progress = nullptr;  // blob bytes downloaded so far

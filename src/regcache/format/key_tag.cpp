@@ -59,6 +59,11 @@ Status validate_key(std::string_view key) {
       return make_error(ErrorKind::usage, "cache key must not contain control characters");
     }
   }
+  // A CI runner takes a line starting with "::" or "##[" as a command; `regcache key`
+  // prints the key at the start of a line.
+  if (key.substr(0, 2) == "::" || key.substr(0, 3) == "##[") {
+    return make_error(ErrorKind::usage, "a cache key must not start with \"::\" or \"##[\"");
+  }
   if (key == kUsageTag) {
     return make_error(ErrorKind::usage,
                       std::string(kUsageTag) + " is reserved for the last-use record");

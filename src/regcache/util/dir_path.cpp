@@ -45,6 +45,24 @@ Status check_link_rule(int dir_fd, const std::string& name, const std::string& s
                         (shared_sticky ? " (a shared sticky directory)" : ""));
 }
 
+Result<UniqueFd> open_dir_below(int dirfd, const std::string& rel) {
+  UniqueFd fd(::dup(dirfd));
+  if (!fd) return errno_error("cannot open", rel, errno);
+  for (const auto& c : path_components(rel)) {
+    if (c == "." || c == "..")
+      return make_error(ErrorKind::hostile, "unexpected '" + c + "' in " + rel);
+    UniqueFd next(::openat(fd.get(), c.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next) {
+      if (errno == ELOOP || errno == ENOTDIR)
+        return make_error(ErrorKind::hostile,
+                          rel + ": " + c + " is no longer the directory it was");
+      return errno_error("cannot open", rel, errno);
+    }
+    fd = std::move(next);
+  }
+  return fd;
+}
+
 Result<OpenedDir> open_directory(const std::string& abs_path, MissingDirs missing) {
   if (abs_path.empty() || abs_path[0] != '/')
     return make_error(ErrorKind::usage, "not an absolute path: " + abs_path);

@@ -24,6 +24,11 @@ struct OpenedDir {
 // 0755 less the umask). Errors name the component and, for a refused link, its owner.
 Result<OpenedDir> open_directory(const std::string& abs_path, MissingDirs missing);
 
+// Opens the directory at `rel` below the open directory dirfd, one component at a time,
+// following no symlink at all (for trees this process made, such as a staging location,
+// which another user may not redirect while it works in them).
+Result<UniqueFd> open_dir_below(int dirfd, const std::string& rel);
+
 // Returns ok when the symlink `name` in the directory `dir_fd` may be followed by this
 // process under the protected-symlinks rule; `shown` names the link in the error.
 Status check_link_rule(int dir_fd, const std::string& name, const std::string& shown);

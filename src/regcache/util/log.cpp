@@ -11,11 +11,33 @@ std::atomic<int> g_verbosity{static_cast<int>(Verbosity::normal)};
 std::mutex g_mutex;
 
 void emit(std::string_view prefix, std::string_view line) {
+  std::string out = printable_line(std::string(prefix) + std::string(line));
   std::lock_guard lock(g_mutex);
-  std::fprintf(stderr, "%.*s%.*s\n", static_cast<int>(prefix.size()), prefix.data(),
-               static_cast<int>(line.size()), line.data());
+  std::fprintf(stderr, "%s\n", out.c_str());
 }
 }  // namespace
+
+std::string printable_line(std::string_view line) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(line.size());
+  for (unsigned char c : line) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  // A CI runner takes a line starting with "::" (GitHub) or "##[" (Azure) as a command.
+  if (out.rfind("::", 0) == 0 || out.rfind("##[", 0) == 0) out = "regcache: " + out;
+  return out;
+}
 
 void set_verbosity(Verbosity v) {
   g_verbosity = static_cast<int>(v);

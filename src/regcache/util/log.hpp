@@ -24,6 +24,11 @@ void log_verbose(std::string_view line);
 // Prints "regcache: warning: <line>" on stderr unless quiet.
 void log_warning(std::string_view line);
 
+// Returns the line as it may be printed: control characters escaped (\n, \r, \xNN), so a
+// string from an entry, a registry or a user cannot start a line of its own, and a line
+// that would start with a CI runner's command marker ("::", "##[") prefixed.
+std::string printable_line(std::string_view line);
+
 // Returns the URL with any user-info (user:password@) and query string removed.
 std::string redact_url(std::string_view url);
 
