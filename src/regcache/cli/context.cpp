@@ -74,14 +74,20 @@ StoreRef selected_store_ref(const GlobalOptions& g) {
 
 std::unique_ptr<Store> open_store(const GlobalOptions& g, StoreUse use) {
   StoreRef ref = selected_store_ref(g);
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  if (g.timeout_seconds > 0) {
+    deadline = std::chrono::steady_clock::now() +
+               std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                   std::chrono::duration<double>(g.timeout_seconds));
+  }
   if (ref.kind == StoreKind::layout && use == StoreUse::read) {
-    auto store = open_layout_store(ref.path, LayoutOpen::existing);
+    auto store = open_layout_store(ref.path, LayoutOpen::existing, deadline);
     if (store.ok()) return std::move(store).value();
     if (store.error().kind != ErrorKind::not_found) unwrap(Status(store.error()));
     log_warning(store.error().message);  // "no store at oci:PATH": nothing to read, nothing made
     return make_memory_store("oci:" + ref.path, settings().tmpdir);
   }
-  if (ref.kind == StoreKind::layout) return unwrap(open_layout_store(ref.path));
+  if (ref.kind == StoreKind::layout) return unwrap(open_layout_store(ref.path, LayoutOpen::create, deadline));
   const Settings& s = settings();
   RegistryOptions opts;
   opts.tls.ca_file = s.ca_file;
@@ -94,13 +100,13 @@ std::unique_ptr<Store> open_store(const GlobalOptions& g, StoreUse use) {
   opts.transport = choose_transport(ref, g.insecure);
   opts.retry_delay_ms = s.retry_delay_ms.value_or(opts.retry_delay_ms);
   opts.stall_seconds = s.stall_seconds.value_or(opts.stall_seconds);
-  if (g.timeout_seconds > 0) {
-    opts.deadline = std::chrono::steady_clock::now() +
-                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                        std::chrono::duration<double>(g.timeout_seconds));
-  }
+  opts.deadline = deadline;
   if (s.upload_chunk) opts.chunk_threshold = opts.chunk_size = *s.upload_chunk;
-  auto creds = unwrap(find_credentials(ref.host, s.env));
+  // A credential helper that hangs must not outlast the command's own time budget.
+  HelperRun helper{std::chrono::seconds(30), s.helper_env};
+  if (g.timeout_seconds > 0)
+    helper.timeout = std::min(helper.timeout, std::chrono::milliseconds(static_cast<long>(g.timeout_seconds * 1000)));
+  auto creds = unwrap(find_credentials(ref.host, s.env, helper));
   log_verbose("store " + ref.host + "/" + ref.repository + " over " +
               (opts.transport == Transport::https ? "https" : "http") +
               (creds ? " with credentials" : " anonymously"));

@@ -1,6 +1,8 @@
 #include "regcache/cli/settings.hpp"
 
 #include <charconv>
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include "regcache/cli/context.hpp"
@@ -140,6 +142,28 @@ Result<Settings> read_settings(const EnvFn& env) {
   return s;
 }
 
+namespace {
+
+// Picks from the process environment what a credential helper gets (see Settings).
+std::vector<std::string> helper_environment(char** environ_list) {
+  static const char* names[] = {"PATH", "HOME", "USER", "LOGNAME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME",
+                                "XDG_DATA_HOME", "DBUS_SESSION_BUS_ADDRESS", "GNUPGHOME",
+                                "PASSWORD_STORE_DIR", "DOCKER_CONFIG", "TMPDIR", "LANG"};
+  static const char* prefixes[] = {"AWS_", "GOOGLE_", "CLOUDSDK_", "AZURE_"};
+  std::vector<std::string> out;
+  for (char** e = environ_list; e && *e; ++e) {
+    std::string entry(*e);
+    std::string name = entry.substr(0, entry.find('='));
+    bool keep = false;
+    for (const char* n : names) keep = keep || name == n;
+    for (const char* p : prefixes) keep = keep || name.rfind(p, 0) == 0;
+    if (keep) out.push_back(entry);
+  }
+  return out;
+}
+
+}  // namespace
+
 EnvFn process_env() {
   return [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());
@@ -150,7 +174,9 @@ EnvFn process_env() {
 const Settings& settings() {
   static const Settings s = [] {
     static const EnvFn env = process_env();
-    return unwrap(read_settings(env));
+    Settings read = unwrap(read_settings(env));
+    read.helper_env = helper_environment(environ);
+    return read;
   }();
   return s;
 }

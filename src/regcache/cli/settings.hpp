@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "regcache/util/env.hpp"
 #include "regcache/util/result.hpp"
@@ -45,6 +46,9 @@ struct Settings {
   std::string now;                                    // REGCACHE_NOW (tests: a fixed clock)
   // The whole environment, for what reads variables by name (templates, credentials).
   EnvFn env;
+  // What a docker credential helper gets: its home, a session bus, a keyring, cloud SDK
+  // settings (AWS_*, GOOGLE_*, CLOUDSDK_*, AZURE_*), never the job's other secrets.
+  std::vector<std::string> helper_env;
 };
 
 // Reads and checks the settings from `env`; the error names the first malformed variable.

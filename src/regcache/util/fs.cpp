@@ -83,6 +83,50 @@ unsigned process_umask() {
   return mask;
 }
 
+Result<std::string> read_file_at(int dirfd, const std::string& name, const std::string& shown,
+                                 size_t max) {
+  int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return errno_error("cannot open", shown, errno == ELOOP ? ELOOP : errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return make_error(ErrorKind::integrity, shown + " is not a regular file");
+  }
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return errno_error("cannot read", shown, err);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max) {
+      ::close(fd);
+      return make_error(ErrorKind::integrity, shown + " is larger than " + std::to_string(max) + " bytes");
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+Status write_file_atomic_at(int dirfd, const std::string& name, std::string_view data,
+                            const std::string& shown) {
+  std::string tmp = owned_temp_name(kAtomicTempPrefix);
+  int fd = ::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+  if (fd < 0) return errno_error("cannot create a temporary file beside", shown, errno);
+  Status st = write_all(fd, data, shown);
+  if (st.ok() && ::fsync(fd) != 0) st = errno_error("cannot sync", shown, errno);
+  ::close(fd);
+  if (st.ok() && ::renameat(dirfd, tmp.c_str(), dirfd, name.c_str()) != 0)
+    st = errno_error("cannot rename into", shown, errno);
+  if (!st.ok()) ::unlinkat(dirfd, tmp.c_str(), 0);
+  return st;
+}
+
 Status make_dirs(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);

@@ -1,6 +1,7 @@
 // Small filesystem helpers that report failures as values naming the path.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -22,6 +23,16 @@ inline constexpr const char* kAtomicTempPrefix = ".regcache-tmp-";
 
 // Returns the process's umask (read once, at the first call).
 unsigned process_umask();
+
+// Reads the regular file `name` in the directory dirfd, never through a symlink and never
+// from a FIFO or device (which could hang or lie); at most `max` bytes. `shown` names it.
+Result<std::string> read_file_at(int dirfd, const std::string& name, const std::string& shown,
+                                 size_t max = SIZE_MAX);
+
+// write_file_atomic relative to a directory descriptor: a temporary created with O_EXCL and
+// O_NOFOLLOW beside `name`, synced, then renamed onto it.
+Status write_file_atomic_at(int dirfd, const std::string& name, std::string_view data,
+                            const std::string& shown);
 
 // Creates a directory and its missing parents (mode 0755).
 Status make_dirs(const std::string& path);

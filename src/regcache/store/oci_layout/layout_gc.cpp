@@ -16,6 +16,7 @@
 
 #include "regcache/oci/media_types.hpp"
 #include "regcache/store/oci_layout/layout_lock.hpp"
+#include "regcache/util/dir_path.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/sha256.hpp"
@@ -35,11 +36,10 @@ void add_digest(const json& desc, std::vector<std::string>* todo) {
     todo->push_back(desc["digest"].get<std::string>());
 }
 
-// Adds the digests a manifest or index blob refers to.
-void add_references(const std::string& path, std::vector<std::string>* todo) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || static_cast<size_t>(st.st_size) > kMaxManifestBytes) return;
-  auto text = read_file(path);
+// Adds the digests a manifest or index blob refers to (a blob that is not a regular file, or
+// larger than a manifest can be, refers to nothing).
+void add_references(int blobs_fd, const std::string& name, std::vector<std::string>* todo) {
+  auto text = read_file_at(blobs_fd, name, name, kMaxManifestBytes);
   if (!text.ok()) return;
   json j = json::parse(*text, nullptr, false);
   if (!j.is_object() || !j.contains("schemaVersion")) return;
@@ -52,8 +52,8 @@ void add_references(const std::string& path, std::vector<std::string>* todo) {
   if (j.contains("subject")) add_digest(j["subject"], todo);
 }
 
-Result<std::set<std::string>> mark(const std::string& root) {
-  auto text = RC_TRY(read_file(root + "/index.json"));
+Result<std::set<std::string>> mark(int root_fd, int blobs_fd, const std::string& root) {
+  auto text = RC_TRY(read_file_at(root_fd, "index.json", root + "/index.json", 256 << 20));
   json idx = json::parse(text, nullptr, false);
   if (!idx.is_object() || !idx.contains("manifests") || !idx["manifests"].is_array())
     return make_error(ErrorKind::integrity, "malformed " + root + "/index.json");
@@ -64,7 +64,7 @@ Result<std::set<std::string>> mark(const std::string& root) {
     std::string d = todo.back();
     todo.pop_back();
     if (!is_valid_digest(d) || !seen.insert(d).second) continue;
-    add_references(root + "/blobs/sha256/" + d.substr(7), &todo);
+    add_references(blobs_fd, d.substr(7), &todo);
   }
   return seen;
 }
@@ -72,31 +72,26 @@ Result<std::set<std::string>> mark(const std::string& root) {
 }  // namespace
 
 Result<GcReport> collect_layout_garbage(const std::string& root, std::chrono::seconds grace) {
-  LayoutLock lock(layout_lock_path(root));
+  // Relative to the layout's directory and never through a symlink: another user who can
+  // write into the layout must not turn a sweep into deletions elsewhere.
+  auto dir = RC_TRY(open_directory(root, MissingDirs::error));
+  LayoutLock lock(dir.fd.get());
   if (!lock.ok()) return errno_error("cannot lock", layout_lock_path(root), errno);
-  auto reachable = RC_TRY(mark(root));
-  std::string dir = root + "/blobs/sha256";
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return errno_error("cannot read", dir, errno);
-  std::vector<std::string> names;
-  while (auto* e = ::readdir(d)) {
-    if (is_hex64(e->d_name) && !reachable.count(std::string("sha256:") + e->d_name))
-      names.push_back(e->d_name);
-  }
-  ::closedir(d);
+  auto blobs = RC_TRY(open_dir_below(dir.fd.get(), "blobs/sha256"));
+  auto reachable = RC_TRY(mark(dir.fd.get(), blobs.get(), root));
   GcReport rep;
   const auto cutoff = std::chrono::system_clock::now() - grace;
-  for (const auto& n : names) {
-    std::string path = dir + "/" + n;
+  for (const auto& n : list_dir(blobs.get())) {
+    if (!is_hex64(n) || reachable.count("sha256:" + n)) continue;
     struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (::fstatat(blobs.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
     if (std::chrono::system_clock::from_time_t(st.st_mtime) > cutoff) {
       ++rep.young_blobs;
       rep.young_bytes += static_cast<uint64_t>(st.st_size);
       continue;
     }
-    if (::unlink(path.c_str()) != 0) {
-      log_warning(errno_message("cannot remove", path, errno));
+    if (::unlinkat(blobs.get(), n.c_str(), 0) != 0) {
+      log_warning(errno_message("cannot remove", root + "/blobs/sha256/" + n, errno));
       continue;
     }
     ++rep.removed_blobs;

@@ -14,9 +14,12 @@ namespace regcache {
 
 class LayoutLock {
  public:
-  // Blocks until the lock on `path` is held; ok() is false when it cannot be opened.
-  explicit LayoutLock(const std::string& path) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  static constexpr const char* kLockName = ".regcache.lock";
+
+  // Blocks until the lock on the layout whose directory is root_fd is held; ok() is false
+  // when the lock file cannot be opened (never through a symlink planted in its place).
+  explicit LayoutLock(int root_fd) {
+    fd_ = ::openat(root_fd, kLockName, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd_ >= 0) {
       while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
       }
@@ -34,9 +37,9 @@ class LayoutLock {
   int fd_ = -1;
 };
 
-// Returns the lock file of the layout at root.
+// Returns the lock file of the layout at root (for messages).
 inline std::string layout_lock_path(const std::string& root) {
-  return root + "/.regcache.lock";
+  return root + "/" + LayoutLock::kLockName;
 }
 
 }  // namespace regcache

@@ -9,6 +9,8 @@
 
 #include "regcache/oci/media_types.hpp"
 #include "regcache/store/oci_layout/layout_lock.hpp"
+#include "regcache/util/dir_path.hpp"
+#include "regcache/util/fd.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/interrupt.hpp"
 #include "regcache/util/json_fields.hpp"
@@ -24,6 +26,7 @@ namespace {
 constexpr const char* kRefName = "org.opencontainers.image.ref.name";
 
 constexpr const char* kAnnoLastUsed = "dev.regcache.last-used";
+constexpr size_t kMaxIndexBytes = 256 << 20;  // some 800,000 entries
 
 // Checks what the rest of this file relies on in an index.json entry: an object with a
 // string digest (get_manifest only follows valid sha256 ones into blobs/) and a string ref
@@ -37,16 +40,23 @@ bool valid_index_entry(const json& m) {
 
 class LayoutStore : public Store, public UsageRecords {
  public:
-  explicit LayoutStore(std::string root) : root_(std::move(root)) {}
+  LayoutStore(std::string root, std::optional<SteadyClock> deadline)
+      : root_(std::move(root)), deadline_(deadline) {}
 
-  // Checks that the layout exists, without writing anything.
-  Status check_exists() const {
+  // Opens an existing layout without writing anything: its directory (symlinks on the way
+  // only under the protected-symlinks rule), then blobs/sha256 with no symlink at all.
+  Status open_existing() {
+    auto dir = open_directory(root_, MissingDirs::error);
+    if (!dir.ok() && dir.error().kind == ErrorKind::not_found)
+      return make_error(ErrorKind::not_found, "no store at " + describe());
+    root_fd_ = std::move(RC_TRY(std::move(dir)).fd);
     struct stat st {};
-    if (::stat((root_ + "/oci-layout").c_str(), &st) == 0 ||
-        ::stat(index_path().c_str(), &st) == 0) {
-      return {};
+    if (::fstatat(root_fd_.get(), "oci-layout", &st, AT_SYMLINK_NOFOLLOW) != 0 &&
+        ::fstatat(root_fd_.get(), "index.json", &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      return make_error(ErrorKind::not_found, "no store at " + describe());
     }
-    return make_error(ErrorKind::not_found, "no store at " + describe());
+    if (auto blobs = open_dir_below(root_fd_.get(), "blobs/sha256"); blobs.ok()) blobs_fd_ = std::move(*blobs);
+    return {};
   }
 
   // Removes what killed runs left (best effort: a read-only layout keeps them).
@@ -55,19 +65,25 @@ class LayoutStore : public Store, public UsageRecords {
     remove_stale(root_ + "/blobs/sha256", kAtomicTempPrefix);
   }
 
+  // Opens the layout, creating what is missing of it.
   Status init() {
-    RC_CHECK(make_dirs(root_ + "/blobs/sha256"));
-    std::string layout = root_ + "/oci-layout";
-    if (::access(layout.c_str(), F_OK) != 0) {
-      RC_CHECK(write_file_atomic(layout, R"({"imageLayoutVersion":"1.0.0"})"));
+    root_fd_ = std::move(RC_TRY(open_directory(root_, MissingDirs::create)).fd);
+    for (const char* dir : {"blobs", "blobs/sha256"}) {
+      if (::mkdirat(root_fd_.get(), dir, 0755) != 0 && errno != EEXIST)
+        return errno_error("cannot create directory", root_ + "/" + dir, errno);
     }
-    remove_stale(root_, kAtomicTempPrefix);  // left by killed runs
-    remove_stale(root_ + "/blobs/sha256", kAtomicTempPrefix);
-    LayoutLock lock(lock_path());
+    blobs_fd_ = RC_TRY(open_dir_below(root_fd_.get(), "blobs/sha256"));
+    struct stat st {};
+    if (::fstatat(root_fd_.get(), "oci-layout", &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      RC_CHECK(write_file_atomic_at(root_fd_.get(), "oci-layout", R"({"imageLayoutVersion":"1.0.0"})",
+                                    root_ + "/oci-layout"));
+    }
+    clear_leftovers();
+    LayoutLock lock(root_fd_.get());
     if (!lock.ok()) return errno_error("cannot lock", lock_path(), errno);
-    if (::access(index_path().c_str(), F_OK) != 0) {
+    if (::fstatat(root_fd_.get(), "index.json", &st, AT_SYMLINK_NOFOLLOW) != 0) {
       json idx = {{"schemaVersion", 2}, {"mediaType", kOciIndex}, {"manifests", json::array()}};
-      RC_CHECK(write_file_atomic(index_path(), idx.dump()));
+      RC_CHECK(write_file_atomic_at(root_fd_.get(), "index.json", idx.dump(), index_path()));
     }
     return {};
   }
@@ -76,56 +92,61 @@ class LayoutStore : public Store, public UsageRecords {
   std::string staging_dir() const override { return root_; }
 
   // A blob found here is touched: a save about to reference it is then covered by the
-  // garbage collector's grace period (store/oci_layout/layout_gc.hpp).
+  // garbage collector's grace period (store/oci_layout/layout_gc.hpp). Only a regular file
+  // counts: a symlink or FIFO planted as a blob is not one.
   Result<bool> has_blob(const Descriptor& d) override {
-    std::string path = blob_path(d.digest);
+    if (!is_valid_digest(d.digest) || !blobs_fd_) return false;
+    const std::string name = d.digest.substr(7);
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return false;
-    if (static_cast<uint64_t>(st.st_size) != d.size) return false;
-    ::utimensat(AT_FDCWD, path.c_str(), nullptr, 0);
+    if (::fstatat(blobs_fd_.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+    if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != d.size) return false;
+    ::utimensat(blobs_fd_.get(), name.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
     return true;
   }
 
   Status get_blob(const Descriptor& d, Sink* out) override {
-    std::string path = blob_path(d.digest);
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      if (errno == ENOENT) {
-        return make_error(ErrorKind::not_found,
-                          "blob " + d.digest + " is missing from " + describe());
-      }
-      return errno_error("cannot open", path, errno);
+    if (!is_valid_digest(d.digest)) return make_error(ErrorKind::integrity, "bad digest " + d.digest);
+    const std::string shown = blob_path(d.digest);
+    if (!blobs_fd_) return make_error(ErrorKind::not_found, "blob " + d.digest + " is missing from " + describe());
+    UniqueFd fd(::openat(blobs_fd_.get(), d.digest.substr(7).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!fd) {
+      if (errno == ENOENT)
+        return make_error(ErrorKind::not_found, "blob " + d.digest + " is missing from " + describe());
+      return errno_error("cannot open", shown, errno);
     }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+      return make_error(ErrorKind::integrity, shown + " is not a regular file");
     std::vector<char> buf(1 << 18);
-    Status st;
     for (;;) {
-      ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (deadline_ && std::chrono::steady_clock::now() >= *deadline_)
+        return make_error(ErrorKind::timeout, describe() + ": gave up, the time budget ran out");
+      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) st = errno_error("cannot read", path, errno);
-      if (n <= 0) break;
-      st = check_interrupted();
-      if (st.ok()) st = out->write(buf.data(), static_cast<size_t>(n));
-      if (!st.ok()) break;
+      if (n < 0) return errno_error("cannot read", shown, errno);
+      if (n == 0) return {};
+      RC_CHECK(check_interrupted());
+      RC_CHECK(out->write(buf.data(), static_cast<size_t>(n)));
     }
-    ::close(fd);
-    return st;
   }
 
   Status put_blob(const Descriptor& d, const BlobSource& src) override {
     if (!is_valid_digest(d.digest))
       return make_error(ErrorKind::integrity, "bad digest " + d.digest);
-    std::string dest = blob_path(d.digest);
+    if (!blobs_fd_) return make_error(ErrorKind::io, describe() + " has no blobs/sha256 directory");
+    const std::string name = d.digest.substr(7);
     if (has_blob(d).value()) return {};
-    if (src.file.empty()) return write_file_atomic(dest, src.bytes);
+    if (src.file.empty()) return write_file_atomic_at(blobs_fd_.get(), name, src.bytes, blob_path(d.digest));
     // Staged inside this layout: a link is enough (given the modes every other file of the
     // layout has: the umask's); otherwise copy.
-    if (::link(src.file.c_str(), dest.c_str()) == 0) {
-      ::chmod(dest.c_str(), 0666 & ~process_umask());
+    if (::linkat(AT_FDCWD, src.file.c_str(), blobs_fd_.get(), name.c_str(), 0) == 0) {
+      UniqueFd fd(::openat(blobs_fd_.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (fd) ::fchmod(fd.get(), 0666 & ~process_umask());
       return {};
     }
     if (errno == EEXIST) return {};
     auto data = RC_TRY(read_file(src.file));
-    return write_file_atomic(dest, data);
+    return write_file_atomic_at(blobs_fd_.get(), name, data, blob_path(d.digest));
   }
 
   Result<std::optional<FetchedManifest>> get_manifest(const std::string& ref) override {
@@ -144,7 +165,8 @@ class LayoutStore : public Store, public UsageRecords {
                           "tag " + ref + " in " + index_path() + " names an unsupported digest");
       }
     }
-    auto bytes = read_file(blob_path(digest));
+    if (!blobs_fd_) return std::optional<FetchedManifest>();
+    auto bytes = read_file_at(blobs_fd_.get(), digest.substr(7), blob_path(digest), kMaxManifestBytes);
     if (!bytes.ok()) {
       if (bytes.error().kind == ErrorKind::not_found) return std::optional<FetchedManifest>();
       return bytes.error();
@@ -161,7 +183,7 @@ class LayoutStore : public Store, public UsageRecords {
                                    const std::string& media_type) override {
     std::string digest = sha256_digest(bytes);
     RC_CHECK(put_blob({media_type, digest, bytes.size(), {}}, {"", bytes}));
-    LayoutLock lock(lock_path());
+    LayoutLock lock(root_fd_.get());
     if (!lock.ok()) return errno_error("cannot lock", lock_path(), errno);
     auto idx = RC_TRY(read_index());
     json kept = json::array();
@@ -175,12 +197,12 @@ class LayoutStore : public Store, public UsageRecords {
                     {"size", bytes.size()},
                     {"annotations", {{kRefName, tag}}}});
     idx["manifests"] = kept;
-    RC_CHECK(write_file_atomic(index_path(), idx.dump()));
+    RC_CHECK(write_file_atomic_at(root_fd_.get(), "index.json", idx.dump(), index_path()));
     return digest;
   }
 
   Status delete_manifest(const std::string& digest) override {
-    LayoutLock lock(lock_path());
+    LayoutLock lock(root_fd_.get());
     if (!lock.ok()) return errno_error("cannot lock", lock_path(), errno);
     auto idx = RC_TRY(read_index());
     json kept = json::array();
@@ -194,7 +216,7 @@ class LayoutStore : public Store, public UsageRecords {
     if (!found)
       return make_error(ErrorKind::not_found, "no manifest " + digest + " in " + describe());
     idx["manifests"] = kept;
-    return write_file_atomic(index_path(), idx.dump());
+    return write_file_atomic_at(root_fd_.get(), "index.json", idx.dump(), index_path());
   }
 
   // Last uses live in index.json, as an annotation on each entry's descriptor: no extra
@@ -214,7 +236,7 @@ class LayoutStore : public Store, public UsageRecords {
   }
 
   Status record_use(const std::string& digest, const std::string& when) override {
-    LayoutLock lock(lock_path());
+    LayoutLock lock(root_fd_.get());
     if (!lock.ok()) return errno_error("cannot lock", lock_path(), errno);
     auto idx = RC_TRY(read_index());
     bool changed = false;
@@ -228,7 +250,7 @@ class LayoutStore : public Store, public UsageRecords {
       a[kAnnoLastUsed] = when;
       changed = true;
     }
-    if (changed) RC_CHECK(write_file_atomic(index_path(), idx.dump()));
+    if (changed) RC_CHECK(write_file_atomic_at(root_fd_.get(), "index.json", idx.dump(), index_path()));
     return {};
   }
 
@@ -250,7 +272,7 @@ class LayoutStore : public Store, public UsageRecords {
     return root_ + "/blobs/sha256/" + digest.substr(7);
   }
   Result<json> read_index() {
-    auto text = RC_TRY(read_file(index_path()));
+    auto text = RC_TRY(read_file_at(root_fd_.get(), "index.json", index_path(), kMaxIndexBytes));
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("manifests") ||
         !j["manifests"].is_array()) {
@@ -265,13 +287,16 @@ class LayoutStore : public Store, public UsageRecords {
     return j;
   }
   std::string root_;
+  std::optional<SteadyClock> deadline_;  // reads end by then (restore --timeout)
+  UniqueFd root_fd_, blobs_fd_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> open_layout_store(const std::string& root, LayoutOpen mode) {
-  auto store = std::make_unique<LayoutStore>(root);
-  RC_CHECK(mode == LayoutOpen::create ? store->init() : store->check_exists());
+Result<std::unique_ptr<Store>> open_layout_store(const std::string& root, LayoutOpen mode,
+                                                 std::optional<SteadyClock> deadline) {
+  auto store = std::make_unique<LayoutStore>(root, deadline);
+  RC_CHECK(mode == LayoutOpen::create ? store->init() : store->open_existing());
   if (mode == LayoutOpen::existing) store->clear_leftovers();
   return std::unique_ptr<Store>(std::move(store));
 }

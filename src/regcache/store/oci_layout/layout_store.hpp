@@ -4,12 +4,16 @@
 // processes may save into one layout at once.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "regcache/store/store.hpp"
 
 namespace regcache {
+
+using SteadyClock = std::chrono::steady_clock::time_point;
 
 // Whether opening a layout may create it (save, import) or needs it to exist (everything
 // that only reads, or deletes: they must not turn a mistyped path into an empty store).
@@ -17,7 +21,10 @@ enum class LayoutOpen { create, existing };
 
 // Opens the layout at root; with LayoutOpen::existing an absent layout is a not_found
 // error, and nothing is written on opening (so a read-only layout can be read).
+// Every path inside the layout is opened relative to its directory, with O_NOFOLLOW, and
+// only regular files are read as blobs, index or manifests. Blob reads end at `deadline`.
 Result<std::unique_ptr<Store>> open_layout_store(const std::string& root,
-                                                 LayoutOpen mode = LayoutOpen::create);
+                                                 LayoutOpen mode = LayoutOpen::create,
+                                                 std::optional<SteadyClock> deadline = std::nullopt);
 
 }  // namespace regcache

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "regcache/util/fs.hpp"
+#include "regcache/util/subprocess.hpp"
 #include "regcache/util/json_fields.hpp"
 
 namespace regcache {
@@ -52,7 +53,7 @@ std::vector<std::string> host_keys(const std::string& host) {
 }
 
 Result<std::optional<Credentials>> from_auth_file(const std::string& path,
-                                                  const std::string& host) {
+                                                  const std::string& host, const HelperRun& run) {
   auto text = read_file(path);
   if (!text.ok()) return std::optional<Credentials>();  // absent or unreadable: not configured
   json j = json::parse(*text, nullptr, false);
@@ -62,7 +63,7 @@ Result<std::optional<Credentials>> from_auth_file(const std::string& path,
   if (j.contains("credHelpers") && j["credHelpers"].is_object()) {
     for (const auto& k : host_keys(host)) {
       if (j["credHelpers"].contains(k) && j["credHelpers"][k].is_string()) {
-        return run_credential_helper(j["credHelpers"][k].get<std::string>(), k);
+        return run_credential_helper(j["credHelpers"][k].get<std::string>(), k, run);
       }
     }
   }
@@ -91,7 +92,7 @@ Result<std::optional<Credentials>> from_auth_file(const std::string& path,
   }
   if (j.contains("credsStore") && j["credsStore"].is_string()) {
     for (const auto& k : host_keys(host)) {
-      auto c = RC_TRY(run_credential_helper(j["credsStore"].get<std::string>(), k));
+      auto c = RC_TRY(run_credential_helper(j["credsStore"].get<std::string>(), k, run));
       if (c) return c;
     }
   }
@@ -101,48 +102,28 @@ Result<std::optional<Credentials>> from_auth_file(const std::string& path,
 }  // namespace
 
 Result<std::optional<Credentials>> run_credential_helper(const std::string& helper,
-                                                         const std::string& server) {
+                                                         const std::string& server,
+                                                         const HelperRun& run) {
   for (char c : helper) {
     if (!isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
       return make_error(ErrorKind::auth, "invalid credential helper name: " + helper);
     }
   }
   std::string prog = "docker-credential-" + helper;
-  int in[2], out[2];
-  if (::pipe(in) != 0 || ::pipe(out) != 0) return errno_error("cannot run", prog, errno);
-  pid_t pid = ::fork();
-  if (pid < 0) return errno_error("cannot run", prog, errno);
-  if (pid == 0) {
-    ::dup2(in[0], 0);
-    ::dup2(out[1], 1);
-    int devnull = ::open("/dev/null", O_WRONLY);
-    if (devnull >= 0) ::dup2(devnull, 2);
-    ::close(in[1]);
-    ::close(out[0]);
-    ::execlp(prog.c_str(), prog.c_str(), "get", static_cast<char*>(nullptr));
-    ::_exit(127);
+  CommandSpec spec;
+  spec.argv = {prog, "get"};
+  spec.input = server;
+  spec.env = run.env;
+  spec.timeout = run.timeout;
+  spec.max_output = 1 << 20;
+  auto r = run_command(spec);
+  if (!r.ok()) {
+    if (r.error().kind == ErrorKind::not_found) return make_error(ErrorKind::auth, prog + " is not installed");
+    return make_error(ErrorKind::auth, "credential helper " + r.error().message);
   }
-  ::close(in[0]);
-  ::close(out[1]);
-  // A helper that is missing or exits early closes the pipe: EPIPE, not a fatal SIGPIPE.
-  struct sigaction ignore {
-  }, old{};
-  ignore.sa_handler = SIG_IGN;
-  ::sigaction(SIGPIPE, &ignore, &old);
-  ssize_t wr = ::write(in[1], server.data(), server.size());
-  ::sigaction(SIGPIPE, &old, nullptr);
-  (void)wr;
-  ::close(in[1]);
-  std::string reply;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(out[0], buf, sizeof buf)) > 0) reply.append(buf, static_cast<size_t>(n));
-  ::close(out[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status)) return make_error(ErrorKind::auth, prog + " crashed");
-  if (WEXITSTATUS(status) == 127) return make_error(ErrorKind::auth, prog + " is not installed");
-  if (WEXITSTATUS(status) != 0) return std::optional<Credentials>();  // not found
+  if (r->exit_code >= 128) return make_error(ErrorKind::auth, prog + " crashed");
+  if (r->exit_code != 0) return std::optional<Credentials>();  // not found
+  const std::string& reply = r->out;
   json j = json::parse(reply, nullptr, false);
   if (!j.is_object()) return make_error(ErrorKind::auth, prog + " printed malformed output");
   Credentials c;
@@ -155,7 +136,8 @@ Result<std::optional<Credentials>> run_credential_helper(const std::string& help
   return std::optional<Credentials>(c);
 }
 
-Result<std::optional<Credentials>> find_credentials(const std::string& host, const EnvFn& env) {
+Result<std::optional<Credentials>> find_credentials(const std::string& host, const EnvFn& env,
+                                                    const HelperRun& run) {
   auto user = env("REGCACHE_USERNAME"), pass = env("REGCACHE_PASSWORD");
   if (pass && !pass->empty()) {
     return std::optional<Credentials>(Credentials{user.value_or("regcache"), *pass, ""});
@@ -174,7 +156,7 @@ Result<std::optional<Credentials>> find_credentials(const std::string& host, con
   else if (home)
     files.push_back(*home + "/.docker/config.json");
   for (const auto& f : files) {
-    auto c = RC_TRY(from_auth_file(f, host));
+    auto c = RC_TRY(from_auth_file(f, host, run));
     if (c) return c;
   }
   // GitLab CI: the job's registry credentials, for the project's own registry.

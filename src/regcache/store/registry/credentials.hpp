@@ -7,7 +7,9 @@
 // Anonymous (nullopt) when none applies.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <vector>
 #include <optional>
 #include <string>
 
@@ -22,14 +24,23 @@ struct Credentials {
   std::string identity_token;  // OAuth2 refresh token from `docker login`, when set
 };
 
-// Reads an environment variable (injectable for tests).
+// How a credential helper runs: bounded in time, with a minimal environment (what
+// credential stores need, never the job's other secrets: cli/settings.cpp chooses it).
+struct HelperRun {
+  std::chrono::milliseconds timeout{30000};
+  std::vector<std::string> env;  // "NAME=value"
+};
 
 // Looks up credentials for host ("ghcr.io", "127.0.0.1:5000"); errors only for a broken
-// credential helper or auth file, never for "no credentials".
-Result<std::optional<Credentials>> find_credentials(const std::string& host, const EnvFn& env);
+// credential helper or auth file, never for "no credentials". A helper running longer than
+// run.timeout is killed (an error naming it).
+Result<std::optional<Credentials>> find_credentials(const std::string& host, const EnvFn& env,
+                                                    const HelperRun& run = {});
 
-// Runs `docker-credential-<helper> get` for server; nullopt when it has none.
+// Runs `docker-credential-<helper> get` for server (at most 1 MiB of output); nullopt when
+// it has none.
 Result<std::optional<Credentials>> run_credential_helper(const std::string& helper,
-                                                         const std::string& server);
+                                                         const std::string& server,
+                                                         const HelperRun& run = {});
 
 }  // namespace regcache
