@@ -5,6 +5,7 @@
 
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/output.hpp"
+#include "regcache/cli/validators.hpp"
 #include "regcache/format/entry_format.hpp"
 #include "regcache/format/key_tag.hpp"
 #include "regcache/util/log.hpp"
@@ -15,6 +16,7 @@ namespace {
 
 struct DeleteArgs {
   std::vector<std::string> keys;
+  double timeout = 600;
 };
 
 // Deletes one key's entry: "deleted", or "missing" (a warning: delete is idempotent).
@@ -35,7 +37,9 @@ Result<nlohmann::json> delete_one(Store& store, const std::string& key) {
 void run_delete(const DeleteArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
   for (const auto& key : a.keys) unwrap(validate_key(key));
-  auto store = open_store(g, StoreUse::read);
+  GlobalOptions gt = g;
+  gt.timeout_seconds = a.timeout;
+  auto store = open_store(gt, StoreUse::read);
   nlohmann::json keys = nlohmann::json::array();
   size_t deleted = 0, missing = 0;
   auto print = [&](const char* result) {
@@ -65,6 +69,7 @@ void add_delete_command(CLI::App& app, GlobalOptions& g) {
   auto args = std::make_shared<DeleteArgs>();
   auto* sub = app.add_subcommand("delete", "Delete the entries for the given keys");
   sub->add_option("keys", args->keys, "Cache keys to delete")->required();
+  add_timeout_option(sub, &args->timeout);
   sub->callback([args, &g] { run_delete(*args, g); });
 }
 

@@ -14,6 +14,7 @@
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/exit_codes.hpp"
 #include "regcache/cli/output.hpp"
+#include "regcache/cli/validators.hpp"
 #include "regcache/cli/settings.hpp"
 #include "regcache/core/cache_paths.hpp"
 #include "regcache/core/save.hpp"
@@ -31,6 +32,7 @@ struct ImportArgs {
   std::string image, image_positional, key;
   std::vector<std::string> paths;
   bool no_external_symlinks = false;
+  double timeout = 3600;
 };
 
 // Returns the absolute, normalized paths, dropping any inside another one.
@@ -71,8 +73,10 @@ void run_import(const ImportArgs& a, const GlobalOptions& g) {
   unwrap(validate_key(a.key));
   Anchors anchors = resolve_anchors(g);
   auto roots = absolute_roots(a.paths, anchors);
-  auto [source, reference] = open_image(image, g);
-  auto store = open_store(g, StoreUse::write);
+  GlobalOptions gt = g;
+  gt.timeout_seconds = a.timeout;
+  auto [source, reference] = open_image(image, gt);
+  auto store = open_store(gt, StoreUse::write);
   remove_stale(temp_root(), ".regcache-stage-");
   std::string tmp = temp_root() + "/" + owned_temp_name(".regcache-stage-");
   if (::mkdir(tmp.c_str(), 0700) != 0) unwrap(Status(errno_error("cannot create", tmp, errno)));
@@ -155,6 +159,7 @@ void add_import_command(CLI::App& app, GlobalOptions& g) {
   sub->add_option("image", args->image_positional, "The image (same as --from-image)");
   sub->add_option("--from-image", args->image, "The image: [docker://]HOST/REPO[:TAG|@DIGEST]");
   sub->add_option("--key", args->key, "Key of the new entry")->required();
+  add_timeout_option(sub, &args->timeout);
   sub->add_option("--path", args->paths,
                   "A path the image's cache.tgz holds (a relative one is taken from the "
                   "current directory; repeatable; required)")

@@ -6,6 +6,7 @@
 
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/output.hpp"
+#include "regcache/cli/validators.hpp"
 #include "regcache/cli/settings.hpp"
 #include "regcache/lifecycle/entry_listing.hpp"
 #include "regcache/util/log.hpp"
@@ -16,11 +17,14 @@ namespace {
 
 struct ListArgs {
   std::string prefix;
+  double timeout = 600;
 };
 
 void run_list(const ListArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
-  auto store = open_store(g, StoreUse::read);
+  GlobalOptions gt = g;
+  gt.timeout_seconds = a.timeout;
+  auto store = open_store(gt, StoreUse::read);
   nlohmann::json out = nlohmann::json::array();
   for (const auto& e : unwrap(list_entries(*store, a.prefix, settings().jobs.value_or(8)))) {
     nlohmann::json j = {{"key", e.info.key},
@@ -69,6 +73,7 @@ void add_list_command(CLI::App& app, GlobalOptions& g) {
   auto args = std::make_shared<ListArgs>();
   auto* sub = app.add_subcommand("list", "List cache entries, newest first");
   sub->add_option("--prefix", args->prefix, "Only keys starting with this prefix");
+  add_timeout_option(sub, &args->timeout);
   sub->callback([args, &g] { run_list(*args, g); });
 }
 

@@ -13,6 +13,7 @@
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/exit_codes.hpp"
 #include "regcache/cli/output.hpp"
+#include "regcache/cli/validators.hpp"
 #include "regcache/cli/settings.hpp"
 #include "regcache/lifecycle/entry_listing.hpp"
 #include "regcache/lifecycle/prune_policy.hpp"
@@ -30,6 +31,7 @@ struct PruneArgs {
   std::string keep;  // empty: no --keep
   std::vector<std::string> group_by;
   bool dry_run = false;
+  double timeout = 600;
 };
 
 // Parses --keep: a non-negative whole number.
@@ -84,7 +86,9 @@ void run_prune(const PruneArgs& a, const GlobalOptions& g) {
   PrunePolicy policy = policy_from(a);
   auto grace = settings().gc_grace;
   StoreRef ref = selected_store_ref(g);
-  auto store = open_store(g, StoreUse::read);
+  GlobalOptions gt = g;
+  gt.timeout_seconds = a.timeout;
+  auto store = open_store(gt, StoreUse::read);
   auto listed = unwrap(list_entries(*store, "", settings().jobs.value_or(8)));
   UsageTimes uses;
   if (policy.by == PruneBy::last_used) uses = unwrap(read_usage(*store));
@@ -166,6 +170,7 @@ void add_prune_command(CLI::App& app, GlobalOptions& g) {
       ->check(CLI::IsMember({"created", "last-used"}));
   sub->add_option("--prefix", args->prefix, "Only consider keys starting with PREFIX");
   sub->add_flag("--dry-run", args->dry_run, "Only print what would be deleted and freed");
+  add_timeout_option(sub, &args->timeout);
   sub->callback([args, &g] { run_prune(*args, g); });
 }
 

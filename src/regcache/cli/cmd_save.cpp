@@ -28,7 +28,7 @@ struct SaveArgs {
   std::vector<std::string> positional, paths, excludes, presets, trust, restore_keys;
   bool force = false, allow_empty = false;
   int level = -1;
-  double timeout = 0;
+  double timeout = 3600;
   std::string compression = "zstd";
 };
 
@@ -150,9 +150,7 @@ void add_save_command(CLI::App& app, GlobalOptions& g) {
                   "Where the base entry lives, if not in --store (a repository of the same "
                   "registry lends its blobs by cross-repository mount)");
   sub->add_flag("--force", args->force, "Replace an existing entry with the same key");
-  sub->add_option("--timeout", args->timeout,
-                  "Give up after this long (seconds, or 5m), retries included (default: no limit)")
-      ->transform(duration_in_seconds(ZeroMeans::no_limit));
+  add_timeout_option(sub, &args->timeout);
   sub->add_option("--trust", args->trust,
                   "Replace an existing entry for the key saved from a git ref matching none of "
                   "these globs, and reuse no layer of a base saved from one (repeatable)")

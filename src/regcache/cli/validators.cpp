@@ -29,4 +29,12 @@ CLI::Validator duration_in_seconds(ZeroMeans zero) {
       "DURATION");
 }
 
+void add_timeout_option(CLI::App* command, double* seconds) {
+  command
+      ->add_option("--timeout", *seconds,
+                   "Give up after this long (seconds, or 5m; 0: no limit), retries included "
+                   "(default " + std::to_string(static_cast<long>(*seconds)) + "s)")
+      ->transform(duration_in_seconds(ZeroMeans::no_limit));
+}
+
 }  // namespace regcache

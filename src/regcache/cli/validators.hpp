@@ -12,4 +12,8 @@ enum class ZeroMeans { invalid, no_limit };
 // zero only with ZeroMeans::no_limit.
 CLI::Validator duration_in_seconds(ZeroMeans zero);
 
+// Adds --timeout DURATION (0: no limit) to a command whose whole run, retries included,
+// must end by then; *seconds holds the default on entry.
+void add_timeout_option(CLI::App* command, double* seconds);
+
 }  // namespace regcache

@@ -31,9 +31,9 @@ struct Transfer {
   uint64_t left = 0;
   uint64_t skip = 0;  // body bytes still to drop (a 200 answer to a Range request)
   Status sink_status;
-  // Stall detection: when a byte last moved either way, and how long is too long.
-  curl_off_t last_down = 0, last_up = 0;
-  std::chrono::steady_clock::time_point last_move = std::chrono::steady_clock::now();
+  // Stall detection: bytes moved either way since the window began, and its length.
+  curl_off_t window_bytes = 0;
+  std::chrono::steady_clock::time_point window_start = std::chrono::steady_clock::now();
   std::chrono::milliseconds stall_limit{30000};
   bool stalled = false;
   bool interrupted = false;  // a cancelling signal arrived (util/interrupt.hpp)
@@ -83,8 +83,12 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
   return len;
 }
 
-// Aborts a transfer once no byte moved in either direction for the stall limit (curl's
-// own low-speed check averages over seconds and misses a stall after a fast start).
+// Aborts a transfer that moves fewer than kMinBytesPerSecond over a whole stall window, in
+// either direction. Judged per window, not "since the last byte": a server trickling a
+// byte a second would otherwise keep a transfer alive for ever (curl's own low-speed
+// check averages over seconds and misses a stall after a fast start).
+constexpr curl_off_t kMinBytesPerSecond = 1024;
+
 int on_progress(void* user, curl_off_t, curl_off_t down, curl_off_t, curl_off_t up) {
   auto* t = static_cast<Transfer*>(user);
   if (interrupt_signal() != 0) {
@@ -92,15 +96,16 @@ int on_progress(void* user, curl_off_t, curl_off_t down, curl_off_t, curl_off_t 
     return 1;
   }
   auto now = std::chrono::steady_clock::now();
-  if (down != t->last_down || up != t->last_up) {
-    t->last_down = down;
-    t->last_up = up;
-    t->last_move = now;
-    return 0;
+  if (now - t->window_start < t->stall_limit) return 0;
+  const curl_off_t moved = down + up - t->window_bytes;
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(t->stall_limit).count();
+  if (moved < kMinBytesPerSecond * std::max<curl_off_t>(1, seconds)) {
+    t->stalled = true;
+    return 1;
   }
-  if (now - t->last_move < t->stall_limit) return 0;
-  t->stalled = true;
-  return 1;
+  t->window_bytes = down + up;
+  t->window_start = now;
+  return 0;
 }
 
 size_t on_read(char* buf, size_t size, size_t n, void* user) {
@@ -255,7 +260,7 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& req) {
   if (t.interrupted) return check_interrupted().error();
   if (rc != CURLE_OK) {
     ErrorKind kind = ErrorKind::network;
-    std::string msg = t.stalled ? "no data moved for " + std::to_string(req.stall_seconds) + "s"
+    std::string msg = t.stalled ? "less than 1 KiB/s moved for " + std::to_string(req.stall_seconds) + "s"
                                 : std::string(curl_easy_strerror(rc));
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
       kind = ErrorKind::auth;
