@@ -118,7 +118,9 @@ std::unique_ptr<Store> open_store(const GlobalOptions& g, StoreUse use) {
     gh.retry.max_attempts = opts.max_attempts;
     gh.retry.first_delay = std::chrono::milliseconds(opts.retry_delay_ms);
     gh.retry.deadline = opts.deadline;
-    gh.tls = opts.tls;
+    // The API client carries GITHUB_TOKEN: --insecure (meant for the registry) never turns
+    // its certificate checks off.
+    gh.tls = TlsOptions{TlsVerify::on, s.ca_file};
     return wrap_github_packages(make_registry_store(ref, std::move(creds), opts), ref,
                                 std::move(gh));
   }
