@@ -6,6 +6,7 @@
 #include <functional>
 #include <mutex>
 
+#include "regcache/store/registry/github_packages.hpp"
 #include "regcache/store/registry/registry_store.hpp"
 #include "regcache/util/sha256.hpp"
 
@@ -256,4 +257,46 @@ TEST(RetryPolicy, NoDowngradeFromHttpsToHttp) {
   EXPECT_NE(st.error().message.find("plain http on storage.test"), std::string::npos)
       << st.error().message;
   EXPECT_EQ(f.transport->seen.size(), 1u);
+}
+
+TEST(RetryPolicy, NoUploadLocationOnPlainHttp) {
+  Fixture f(
+      [](const HttpRequest& req, int) {
+        if (req.method == "HEAD") return status(404);
+        if (req.method == "POST") return status(202, "", {{"location", "http://registry.test/v2/team/cache/blobs/uploads/u"}});
+        return status(201);
+      },
+      Transport::https);
+  Status st = f.store->put_blob(blob_descriptor(), {"", kBlob});
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("plain http"), std::string::npos) << st.error().message;
+  EXPECT_EQ(f.transport->count("PUT"), 0) << "the blob went to a plain-http location";
+}
+
+// GitHub Packages: the token goes with every page, so pages are followed on the API's own
+// origin only, each once.
+TEST(GithubPackages, PagesStayOnTheApiAndDoNotCircle) {
+  for (const std::string next : {"https://evil.test/orgs/acme/page2", "https://api.test/orgs/acme/same"}) {
+    auto transport = std::make_shared<ScriptedTransport>([next](const HttpRequest& req, int) {
+      if (req.method == "DELETE" && req.url.find("registry.test") != std::string::npos) return status(405);
+      if (req.url.find("evil.test") != std::string::npos) return status(200, "[]");
+      HttpResponse r = deliver(req, 200, "[]", {{"link", "<" + next + ">; rel=\"next\""}});
+      return r;
+    });
+    RegistryOptions o;
+    o.transport = Transport::https;
+    StoreRef ref;
+    ref.kind = StoreKind::registry;
+    ref.host = "registry.test";
+    ref.repository = "acme/app";
+    GithubPackagesOptions gh;
+    gh.api_url = "https://api.test";
+    gh.token = "ghs_token";
+    gh.transport = transport;
+    auto store = wrap_github_packages(make_registry_store(ref, std::nullopt, o, transport), ref, gh);
+    Status st = store->delete_manifest(sha256_digest("m"));
+    ASSERT_FALSE(st.ok()) << next;
+    for (const auto& seen : transport->seen) EXPECT_EQ(seen.find("evil.test"), std::string::npos) << seen;
+    EXPECT_LE(transport->count("GET"), 3) << "it kept following the pages";
+  }
 }
