@@ -1,8 +1,10 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <cstring>
+#include <memory>
 
 #include "regcache/archive/extractor.hpp"
 #include "regcache/archive/tar_layout.hpp"
@@ -259,4 +261,47 @@ TEST(Extractor, DirectoryFixupsFollowNoSwappedLink) {
   struct stat b {};
   ::stat((h.dir / "outside/b").c_str(), &b);
   EXPECT_EQ(b.st_mode & 07777, 0700u) << "a chmod went through the swapped link";
+}
+
+namespace {
+
+// Returns true when someone holds a lock on path (util/stale.hpp).
+bool held(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool taken = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+  ::close(fd);
+  return taken;
+}
+
+}  // namespace
+
+// The staging location stays held from its creation until its holder goes: a cleanup in
+// another PID namespace can tell it from a leftover.
+TEST(Extractor, TheStagingLocationIsHeldWhileItsHolderLives) {
+  for (bool root_entry : {false, true}) {
+    for (bool file_root : {false, true}) {
+      if (root_entry && file_root) continue;
+      Harness h;
+      auto holds = std::make_unique<TempHolds>();
+      RawTar tar;
+      if (file_root) {
+        tar.add("ws/root", '0', "a file root");
+      } else {
+        if (root_entry) tar.add("ws/root/", '5');
+        tar.add("ws/root/sub/f", '0', "x");
+      }
+      {
+        Extractor ex({{"ws/root", h.parent_fd, "stage", "", holds.get()}}, ExternalSymlinks::refuse,
+                     &h.fixups);
+        TarReader reader(&ex);
+        std::string bytes = tar.bytes();
+        ASSERT_TRUE(reader.write(bytes.data(), bytes.size()).ok());
+        ASSERT_TRUE(reader.finish().ok());
+      }
+      EXPECT_TRUE(held(h.staged())) << root_entry << file_root;
+      holds.reset();
+      EXPECT_FALSE(held(h.staged())) << root_entry << file_root;
+    }
+  }
 }

@@ -17,6 +17,7 @@
 
 #include "regcache/archive/safe_path.hpp"
 #include "regcache/util/dir_path.hpp"
+#include "regcache/util/fd.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/sink.hpp"
 
@@ -96,6 +97,7 @@ Result<int> Extractor::open_dir(const ExtractRoot& root, const std::string& rel_
     }
     fd = ::openat(root.parent_fd, root.staging_name.c_str(),
                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 && root.holds) root.holds->keep(fd);
   }
   if (fd < 0 && (errno == ENOTDIR || errno == ELOOP))
     return hostile(root.prefix, "the cache root is not a directory here");
@@ -149,6 +151,7 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
           ::openat(dfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
       if (fd < 0 && errno == EEXIST) return hostile(shown, "duplicate path");
       if (fd < 0) return errno_error("cannot create", shown, errno);
+      if (rel.empty() && root.holds) root.holds->keep(fd);
       file_fd_ = fd;
       file_path_ = shown;
       ++files_;
@@ -161,6 +164,10 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
       struct stat st {};
       if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
         return hostile(shown, "duplicate path");
+      }
+      if (rel.empty() && root.holds) {
+        UniqueFd made(::openat(dfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (made) root.holds->keep(made.get());
       }
       fixups_->add({root.parent_fd, rel, root.staging_name, h.mode & ~mode_mask_, h.mtime_sec,
                     h.mtime_nsec});

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "regcache/archive/tar_reader.hpp"
+#include "regcache/util/stale.hpp"
 
 namespace regcache {
 
@@ -24,6 +25,7 @@ struct ExtractRoot {
   // The cache root holding prefix, when prefix is only part of it ("" when it is the
   // root): a hard link to elsewhere in the root cannot be made, and is skipped.
   std::string scope;
+  TempHolds* holds = nullptr;  // keeps the staging location held once made (may be null)
 };
 
 // Metadata of directories, applied after every layer has been extracted.

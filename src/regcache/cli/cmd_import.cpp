@@ -2,6 +2,7 @@
 // paths from such an image; `import` turns one into a regcache entry by restoring it into
 // a private staging directory and running the ordinary save pipeline on that, with each
 // root archived under the anchor (ws/, home/, abs/) its original absolute path has here.
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 
@@ -14,12 +15,13 @@
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/exit_codes.hpp"
 #include "regcache/cli/output.hpp"
-#include "regcache/cli/validators.hpp"
 #include "regcache/cli/settings.hpp"
+#include "regcache/cli/validators.hpp"
 #include "regcache/core/cache_paths.hpp"
 #include "regcache/core/save.hpp"
 #include "regcache/format/key_tag.hpp"
 #include "regcache/lifecycle/migration.hpp"
+#include "regcache/util/fd.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/stale.hpp"
@@ -80,6 +82,8 @@ void run_import(const ImportArgs& a, const GlobalOptions& g) {
   remove_stale(temp_root(), ".regcache-stage-");
   std::string tmp = temp_root() + "/" + owned_temp_name(".regcache-stage-");
   if (::mkdir(tmp.c_str(), 0700) != 0) unwrap(Status(errno_error("cannot create", tmp, errno)));
+  UniqueFd held(::open(tmp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (held) hold_temp(held.get());  // until the staged copy is gone
   struct Cleanup {
     std::string path;
     ~Cleanup() { (void)remove_tree(path); }

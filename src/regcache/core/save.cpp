@@ -35,21 +35,32 @@ double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Removes a temporary file when it goes out of scope.
+// A temporary file, held (util/stale.hpp) while it exists and removed when it goes out of
+// scope.
 struct TempFile {
   std::string path;
+  UniqueFd fd;
+  explicit TempFile(std::string p) : path(std::move(p)) {}
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
   ~TempFile() {
-    if (!path.empty()) ::unlink(path.c_str());
+    if (fd) ::unlink(path.c_str());
+  }
+  // Creates the file, which must not exist.
+  Status create() {
+    fd.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd) return errno_error("cannot create", path, errno);
+    hold_temp(fd.get());
+    return {};
   }
 };
 
-// Writes one pack as a compressed tar into a temporary file and describes it, fingerprint
-// included (computed from the same tar bytes on their way to the compressor).
+// Writes one pack as a compressed tar into a new temporary file and describes it,
+// fingerprint included (computed from the same tar bytes on their way to the compressor).
 Result<LayerInfo> build_layer(const std::vector<FileEntry>& entries, const Pack& pack,
-                              const SaveOptions& o, const std::string& tmp_path) {
-  int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return errno_error("cannot create", tmp_path, errno);
-  FdSink file(fd, tmp_path);
+                              const SaveOptions& o, TempFile& tmp) {
+  RC_CHECK(tmp.create());
+  FdSink file(tmp.fd.get(), tmp.path);
   HashingSink compressed(&file);
   auto compressor = make_compressor(o.compression, o.level, &compressed);
   HashingSink tar_bytes(compressor.get());
@@ -63,7 +74,6 @@ Result<LayerInfo> build_layer(const std::vector<FileEntry>& entries, const Pack&
     if (!st.ok()) break;
   }
   if (st.ok()) st = tar.close();
-  ::close(fd);
   RC_CHECK(st);
   LayerInfo info;
   info.diff_id = tar_bytes.digest();
@@ -312,17 +322,16 @@ struct LayerMaker {
   }
 
   Status build_and_send(size_t i, TaskPool& transfers) {
-    auto tmp = std::make_shared<TempFile>();
-    tmp->path = stage + std::to_string(i);
-    layers[i] = RC_TRY(build_layer(entries, packs[i], o, tmp->path));
+    auto tmp = std::make_shared<TempFile>(stage + std::to_string(i));
+    layers[i] = RC_TRY(build_layer(entries, packs[i], o, *tmp));
     return transfers.submit([this, i, tmp]() -> Status {
       return upload_if_missing(store, layers[i].descriptor, {tmp->path, ""}, &uploaded);
     });
   }
 
   Status build_and_upload(size_t i) {
-    auto tmp = TempFile{stage + std::to_string(i)};
-    layers[i] = RC_TRY(build_layer(entries, packs[i], o, tmp.path));
+    TempFile tmp(stage + std::to_string(i));
+    layers[i] = RC_TRY(build_layer(entries, packs[i], o, tmp));
     return upload_if_missing(store, layers[i].descriptor, {tmp.path, ""}, &uploaded);
   }
 };

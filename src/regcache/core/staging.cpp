@@ -75,7 +75,7 @@ Staging::~Staging() {
 std::vector<ExtractRoot> Staging::extract_roots() const {
   std::vector<ExtractRoot> roots;
   for (const auto& s : slots_)
-    roots.push_back({s.target.prefix, s.parent.get(), s.name, s.target.scope});
+    roots.push_back({s.target.prefix, s.parent.get(), s.name, s.target.scope, holds_.get()});
   return roots;
 }
 

@@ -4,6 +4,7 @@
 // fails or a location stays empty. Used by restore and by the migration of 2021 images.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,7 @@ class Staging {
     bool done = false;
   };
   Staging() = default;
+  std::unique_ptr<TempHolds> holds_ = std::make_unique<TempHolds>();  // the staging locations
   std::vector<Slot> slots_;
 };
 

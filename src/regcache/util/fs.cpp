@@ -62,13 +62,14 @@ Status write_file_atomic(const std::string& path, std::string_view data) {
   std::string tmp = dir + "/" + owned_temp_name(kAtomicTempPrefix);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd < 0) return errno_error("cannot create", tmp, errno);
+  hold_temp(fd);  // until it is renamed: closed only then
   Status st = write_all(fd, data, tmp);
   if (st.ok() && ::fsync(fd) != 0) st = errno_error("cannot sync", tmp, errno);
-  ::close(fd);
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     st = errno_error("cannot rename into", path, errno);
   }
   if (!st.ok()) ::unlink(tmp.c_str());
+  ::close(fd);
   return st;
 }
 
@@ -106,7 +107,8 @@ Result<std::string> read_file_at(int dirfd, const std::string& name, const std::
     out.append(buf, static_cast<size_t>(n));
     if (out.size() > max) {
       ::close(fd);
-      return make_error(ErrorKind::integrity, shown + " is larger than " + std::to_string(max) + " bytes");
+      return make_error(ErrorKind::integrity,
+                        shown + " is larger than " + std::to_string(max) + " bytes");
     }
   }
   ::close(fd);
@@ -118,12 +120,13 @@ Status write_file_atomic_at(int dirfd, const std::string& name, std::string_view
   std::string tmp = owned_temp_name(kAtomicTempPrefix);
   int fd = ::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (fd < 0) return errno_error("cannot create a temporary file beside", shown, errno);
+  hold_temp(fd);  // until it is renamed: closed only then
   Status st = write_all(fd, data, shown);
   if (st.ok() && ::fsync(fd) != 0) st = errno_error("cannot sync", shown, errno);
-  ::close(fd);
   if (st.ok() && ::renameat(dirfd, tmp.c_str(), dirfd, name.c_str()) != 0)
     st = errno_error("cannot rename into", shown, errno);
   if (!st.ok()) ::unlinkat(dirfd, tmp.c_str(), 0);
+  ::close(fd);
   return st;
 }
 

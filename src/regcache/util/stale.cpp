@@ -1,11 +1,15 @@
 #include "regcache/util/stale.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <ctime>
 #include <vector>
 
 #include "regcache/util/fs.hpp"
@@ -22,8 +26,9 @@ const std::string& pid_namespace() {
     ssize_t n = ::readlink("/proc/self/ns/pid", buf, sizeof buf - 1);
     std::string link(buf, n > 0 ? static_cast<size_t>(n) : 0);
     auto open = link.find('['), close = link.find(']');
-    return open != std::string::npos && close != std::string::npos ? link.substr(open + 1, close - open - 1)
-                                                                   : std::string("0");
+    return open != std::string::npos && close != std::string::npos
+               ? link.substr(open + 1, close - open - 1)
+               : std::string("0");
   }();
   return ns;
 }
@@ -38,22 +43,58 @@ std::string owned_temp_name(const std::string& prefix) {
   return temp_name_of(prefix, ::getpid());
 }
 
+bool hold_temp(int fd) {
+  return ::flock(fd, LOCK_SH | LOCK_NB) == 0;
+}
+
+void TempHolds::keep(int fd) {
+  UniqueFd own(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  if (!own) return;
+  hold_temp(own.get());
+  std::lock_guard<std::mutex> lock(mu_);
+  fds_.push_back(std::move(own));
+}
+
+namespace {
+
+// Returns true when nobody holds the entry `name` of dir and it is older than the grace.
+bool unheld_and_old(int dirfd, const std::string& name) {
+  UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+    return false;                                               // cannot judge: leave it
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return false;  // held, or no locks here
+  return std::time(nullptr) - st.st_mtime >= kForeignGraceSeconds;
+}
+
+}  // namespace
+
 int remove_stale(const std::string& dir, const std::string& prefix) {
-  DIR* d = ::opendir(dir.c_str());
+  UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dirfd) return 0;
+  DIR* d = ::fdopendir(::fcntl(dirfd.get(), F_DUPFD_CLOEXEC, 0));
   if (!d) return 0;
-  const std::string ns = "-" + pid_namespace() + "-";
+  const std::string ours = pid_namespace();
   std::vector<std::string> stale;
   while (auto* e = ::readdir(d)) {
     std::string name = e->d_name;
     if (name.compare(0, prefix.size(), prefix) != 0) continue;
     char* end = nullptr;
     long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
-    if (pid <= 0 || !end || std::string(end).compare(0, ns.size(), ns) != 0) continue;  // another namespace's
-    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) stale.push_back(name);
+    if (pid <= 0 || !end || *end != '-') continue;
+    std::string rest = end + 1;
+    auto dash = rest.find('-');
+    if (dash == std::string::npos || dash == 0) continue;
+    if (rest.substr(0, dash) == ours) {
+      if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) stale.push_back(name);
+    } else if (unheld_and_old(dirfd.get(), name)) {
+      stale.push_back(name);
+    }
   }
   ::closedir(d);
   for (const auto& name : stale) {
-    if (remove_tree(dir + "/" + name).ok()) log_verbose("removed the leftover " + dir + "/" + name);
+    if (remove_tree_at(dirfd.get(), name, dir + "/" + name).ok())
+      log_verbose("removed the leftover " + dir + "/" + name);
   }
   return static_cast<int>(stale.size());
 }
