@@ -534,6 +534,20 @@ class MigrationTest(RegcacheTestCase):
                 self.regcache("restore", "--from-image", ref, "--path", self.target, "--path", self.ext, check=True)
                 self.check_restored()
 
+    def test_restore_from_image_checks_destinations_like_any_restore(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to play another user")
+        elsewhere = os.path.dirname(self.ext)
+        shutil.rmtree(elsewhere)
+        private = os.path.join(self.tmp, "root-only")
+        os.makedirs(private, mode=0o700)
+        os.symlink(private, elsewhere)
+        os.lchown(elsewhere, 65534, 65534)  # planted by another user
+        rc, _, err = self.regcache("restore", "--from-image", self.refs["oci"], "--path", self.ext)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("refusing to follow symlink", err)
+        self.assertEqual(os.listdir(private), [], "the restore wrote through the planted link")
+
     def test_restore_from_image_needs_a_path(self):
         rc, _, err = self.regcache("restore", "--from-image", self.refs["oci"])
         self.assertEqual(rc, 2, err)
