@@ -11,17 +11,37 @@ function defaultStore(env = process.env) {
   return `ghcr.io/${repository.toLowerCase()}/cache`;
 }
 
-// Returns the compression-level input as a string of digits, or '' when unset.
-function compressionLevel() {
-  const level = getInput('compression-level');
-  if (level !== '' && !/^[0-9]+$/.test(level)) {
-    throw new Error(`input compression-level must be a number, not "${level}"`);
+// Returns input `name` as a string of digits, or '' when unset; throws on anything else.
+function digits(name) {
+  const value = getInput(name);
+  if (value !== '' && !/^[0-9]+$/.test(value)) {
+    throw new Error(`input ${name} must be a number, not "${value}"`);
   }
-  return level;
+  return value;
 }
 
+// The upload-chunk-size input (bytes, as actions/cache has it), or '' when unset.
+function uploadChunkSize() {
+  const value = digits('upload-chunk-size');
+  if (value !== '' && Number(value) < 1024) {
+    throw new Error(`input upload-chunk-size must be at least 1024 (bytes), not ${value}`);
+  }
+  return value;
+}
+
+// The inputs of actions/cache v4 that mean nothing here, accepted so that switching is a
+// one-line change, each with the notice it gets when set.
+const IGNORED = {
+  enableCrossOsArchive: 'enableCrossOsArchive has no effect: regcache entries restore on any OS',
+};
+
 // Reads every input; throws on a value that cannot be right (the step then fails).
+// `notices` lists one line per actions/cache input that was mapped or ignored.
 function readInputs(env = process.env) {
+  const notices = [];
+  for (const [name, text] of Object.entries(IGNORED)) if (getInput(name) !== '') notices.push(text);
+  const saveAlways = getBoolean('save-always', false);
+  if (saveAlways) notices.push('save-always is taken as save-on-failure (actions/cache deprecated it)');
   const options = {
     key: getInput('key'),
     restoreKeys: getList('restore-keys'),
@@ -34,11 +54,14 @@ function readInputs(env = process.env) {
     failOnCacheMiss: getBoolean('fail-on-cache-miss', false),
     externalSymlinks: getBoolean('external-symlinks', true),
     saveIf: getBoolean('save-if', !isForkPullRequest(env)),
-    saveOnFailure: getBoolean('save-on-failure', false),
+    forkDefault: getInput('save-if') === '',
+    saveOnFailure: getBoolean('save-on-failure', false) || saveAlways,
     failOnSaveError: getBoolean('fail-on-save-error', false),
-    compressionLevel: compressionLevel(),
+    compressionLevel: digits('compression-level'),
+    uploadChunkSize: uploadChunkSize(),
     regcachePath: getInput('regcache-path'),
     jobStatus: getInput('job-status'),
+    notices,
   };
   if (!options.key && options.presets.length === 0) {
     throw new Error('set the key input, or a preset that supplies one');
@@ -46,4 +69,22 @@ function readInputs(env = process.env) {
   return options;
 }
 
-module.exports = { readInputs };
+// What the post step needs of the main step's options (the token excepted: it is read
+// again from the input, never written to the step state).
+const RECORDED = ['store', 'paths', 'presets', 'username', 'lookupOnly', 'saveIf', 'forkDefault', 'saveOnFailure',
+  'failOnSaveError', 'compressionLevel', 'uploadChunkSize', 'regcachePath'];
+
+// Returns the options to record for the post step, as JSON.
+function recordOptions(options) {
+  const kept = {};
+  for (const name of RECORDED) kept[name] = options[name];
+  return JSON.stringify(kept);
+}
+
+// Returns the options the main step recorded (JSON from recordOptions) with the token input.
+function recordedOptions(json) {
+  const kept = JSON.parse(json);
+  return { ...kept, token: getInput('token'), jobStatus: getInput('job-status'), notices: [] };
+}
+
+module.exports = { readInputs, recordOptions, recordedOptions };

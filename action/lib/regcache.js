@@ -23,12 +23,15 @@ function credentials(options, env = process.env) {
 }
 
 // The environment regcache runs with: the step's, minus the action inputs (the token among
-// them), plus credentials; GITHUB_WORKSPACE and RUNNER_TEMP pass through unchanged.
+// them), plus credentials and the upload chunk size; GITHUB_WORKSPACE and RUNNER_TEMP pass
+// through unchanged.
 function regcacheEnv(options, env = process.env) {
   const result = {};
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('INPUT_')) result[name] = value;
   }
+  // actions/cache's upload-chunk-size: blobs larger than this go up in PATCH chunks of it.
+  if (options.uploadChunkSize) result.REGCACHE_UPLOAD_CHUNK = options.uploadChunkSize;
   return Object.assign(result, credentials(options, env));
 }
 

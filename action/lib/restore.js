@@ -2,10 +2,13 @@
 // outputs and records in the step state what the post step needs to save.
 'use strict';
 
-const { mask, setOutput, saveState, warning, fail } = require('./runner');
-const { readInputs } = require('./inputs');
+const { mask, notice, setOutput, saveState, exportVariable, warning, fail } = require('./runner');
+const { readInputs, recordOptions } = require('./inputs');
 const { resolveBinary } = require('./binary');
 const { globalArgs, runRegcache } = require('./regcache');
+
+// The job environment variable action.yml's post-if reads.
+const SAVE_ON_FAILURE = 'REGCACHE_SAVE_ON_FAILURE';
 
 // The arguments of `regcache restore` for these options.
 function restoreArgs(options) {
@@ -34,6 +37,7 @@ async function primaryKeyOf(bin, options) {
 async function restoreStep() {
   const options = readInputs();
   mask(options.token);
+  options.notices.forEach(notice);
   const bin = await resolveBinary(options.regcachePath);
   const { code, result, message } = await runRegcache(bin, restoreArgs(options), options);
   const answered = Boolean(result) && (code === 0 || code === 3);
@@ -51,6 +55,10 @@ async function restoreStep() {
   saveState('primary_key', primaryKey);
   saveState('matched_key', matchedKey);
   saveState('cache_hit', String(hit));
+  saveState('options', recordOptions(options));
+  // Read by action.yml's post-if: the post step then runs after a failed job too. Never
+  // set to false, so one step cannot take this away from another's.
+  if (options.saveOnFailure) exportVariable(SAVE_ON_FAILURE, 'true');
 }
 
-module.exports = { restoreStep };
+module.exports = { restoreStep, SAVE_ON_FAILURE };

@@ -39,6 +39,7 @@ function info(message) {
   process.stdout.write(`${message}\n`);
 }
 
+const notice = (message) => command('notice', message);
 const warning = (message) => command('warning', message);
 const error = (message) => command('error', message);
 
@@ -62,6 +63,8 @@ function appendFileCommand(fileVar, name, value) {
 
 const setOutput = (name, value) => appendFileCommand('GITHUB_OUTPUT', name, value);
 const saveState = (name, value) => appendFileCommand('GITHUB_STATE', name, value);
+// Sets an environment variable for the job's later steps (and their post-if conditions).
+const exportVariable = (name, value) => appendFileCommand('GITHUB_ENV', name, value);
 
 // Returns what the main step saved with saveState (the runner passes it as env STATE_<name>).
 function getState(name) {
@@ -80,6 +83,6 @@ function run(step) {
 }
 
 module.exports = {
-  getInput, getList, getBoolean, info, warning, mask,
-  setOutput, saveState, getState, fail, run,
+  getInput, getList, getBoolean, info, notice, warning, mask,
+  setOutput, saveState, exportVariable, getState, fail, run,
 };

@@ -3,8 +3,8 @@
 'use strict';
 
 const fs = require('node:fs');
-const { getInput, getState, info, mask, warning, fail } = require('./runner');
-const { readInputs } = require('./inputs');
+const { getState, info, mask, notice, warning, fail } = require('./runner');
+const { readInputs, recordedOptions } = require('./inputs');
 const { resolveBinary } = require('./binary');
 const { globalArgs, runRegcache } = require('./regcache');
 
@@ -28,14 +28,17 @@ async function saveCache(bin, options, key, base) {
   else warning(`${text} (set fail-on-save-error to fail the step)`);
 }
 
-// Why the post step must not save, or '' when it should.
+// Why the post step must not save, or '' when it should. The runner started it only after
+// a successful job or, when a step asked for save-on-failure, after a failed one
+// (action.yml's post-if); with several regcache steps in a job, the job-status input tells
+// a step that did not ask for it that the job failed.
 function postSkipReason(options) {
   const primaryKey = getState('primary_key');
   if (!primaryKey) return 'the restore step did not finish or found no key';
   if (getState('cache_hit') === 'true') return `exact hit on key ${primaryKey}, nothing new to save`;
   if (options.lookupOnly) return 'lookup-only is set';
   if (!options.saveIf) {
-    return getInput('save-if') === '' ? 'this run is for a pull request from a fork (see save-if)' : 'save-if is false';
+    return options.forkDefault ? 'this run is for a pull request from a fork (see save-if)' : 'save-if is false';
   }
   if (options.jobStatus && options.jobStatus !== 'success' && !options.saveOnFailure) {
     return `the job status is ${options.jobStatus} (set save-on-failure to save anyway)`;
@@ -43,9 +46,11 @@ function postSkipReason(options) {
   return '';
 }
 
-// The post step of the action.
+// The post step of the action: saves with the options the main step recorded.
 async function postStep() {
-  const options = readInputs();
+  const recordedJson = getState('options');
+  if (!recordedJson) return info('Not saving the cache: the restore step did not finish or found no key.');
+  const options = recordedOptions(recordedJson);
   mask(options.token);
   const reason = postSkipReason(options);
   if (reason) return info(`Not saving the cache: ${reason}.`);
@@ -58,6 +63,7 @@ async function postStep() {
 async function saveStep() {
   const options = readInputs();
   mask(options.token);
+  options.notices.forEach(notice);
   if (!options.saveIf) return info('Not saving the cache: save-if is false (or a pull request from a fork).');
   const bin = await resolveBinary(options.regcachePath);
   await saveCache(bin, options, options.key, '');
