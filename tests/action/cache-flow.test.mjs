@@ -109,7 +109,7 @@ test('save-if false, or a pull request from a fork, skips the save', async () =>
   const cache = inputs('saveif');
   const job = new Job();
   job.write('target/out.txt', 'x');
-  ok(await job.run('main.js', { ...cache, key: 'si-1' }));
+  ok(await job.run('main.js', { ...cache, key: 'si-1', 'save-if': 'false' }));
   const post = await job.run('post.js', { ...cache, key: 'si-1', 'save-if': 'false' });
   ok(post);
   assert.match(post.stdout, /Not saving the cache: save-if is false/);
@@ -133,7 +133,11 @@ test('a failed save is a warning, and fails the step only with fail-on-save-erro
   const warned = await job.run('post.js', { ...cache, key: 'se-1' });
   ok(warned);
   assert.match(commands(warned.stdout, 'warning').join('\n'), /Cache not saved: .*missing-dir/);
-  const failed = await job.run('post.js', { ...cache, key: 'se-1', 'fail-on-save-error': 'true' });
+  // fail-on-save-error is one of the options the main step records for the post step.
+  const strict = new Job();
+  const strictInputs = { ...cache, key: 'se-1', 'fail-on-save-error': 'true' };
+  ok(await strict.run('main.js', strictInputs));
+  const failed = await strict.run('post.js', strictInputs);
   assert.notEqual(failed.code, 0);
   assert.match(commands(failed.stdout, 'error').join('\n'), /Cache not saved: .*missing-dir/);
 });

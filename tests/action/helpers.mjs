@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { condition } from './expressions.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const SOURCE_DIR = path.resolve(here, '..', '..');
@@ -79,11 +80,12 @@ export class Job {
   }
 
   // Runs action/<script> with `inputs` (INPUT_<NAME>, dashes kept) like the runner runs a step.
-  // Resolves to { code, stdout, stderr, outputs, state, summary, files }.
+  // Resolves to { code, stdout, stderr, outputs, state, exported (GITHUB_ENV), summary, files };
+// what the step exported is in the env of the job's later steps.
   async run(script, inputs = {}, env = {}) {
     const n = ++this.steps;
     const files = {};
-    for (const name of ['GITHUB_OUTPUT', 'GITHUB_STATE', 'GITHUB_STEP_SUMMARY']) {
+    for (const name of ['GITHUB_OUTPUT', 'GITHUB_STATE', 'GITHUB_ENV', 'GITHUB_STEP_SUMMARY']) {
       files[name] = path.join(this.root, 'files', `${n}-${name}`);
       fs.writeFileSync(files[name], '');
     }
@@ -98,13 +100,25 @@ export class Job {
       code, stdout, stderr,
       outputs: parseFileCommands(read('GITHUB_OUTPUT')),
       state: parseFileCommands(read('GITHUB_STATE')),
+      exported: parseFileCommands(read('GITHUB_ENV')),
       summary: read('GITHUB_STEP_SUMMARY'),
       files: Object.values(files).map((f) => fs.readFileSync(f, 'utf8')).join('\n'),
     };
     if (script === 'main.js') this.state = result.state;
+    Object.assign(this.env, result.exported);  // as the runner does for the job's later steps
     return result;
   }
+
+  // Returns true when the runner would start the action's post step after a job that ended
+  // with `status` (success, failure, cancelled): action.yml's post-if in this job's env.
+  postRuns(status) {
+    return condition(ACTION_POST_IF, { env: this.env, job: { status } });
+  }
 }
+
+// The post-if condition of the action (action.yml).
+export const ACTION_POST_IF = /^\s*post-if:\s*(.+)$/m.exec(
+  fs.readFileSync(path.join(SOURCE_DIR, 'action.yml'), 'utf8'))[1].trim();
 
 // Runs `node script` with exactly `env`; resolves to { code, stdout, stderr }.
 function runNode(script, env, cwd) {
@@ -145,14 +159,15 @@ export async function startServices() {
 }
 
 // Writes an executable stand-in for regcache into `dir`: it appends its arguments (one call
-// per line) and whether credentials reached it (never their values) to $FAKE_LOG, and prints
+// per line), whether credentials reached it (never their values) and the upload chunk size
+// to $FAKE_LOG, and prints
 // the JSON regcache would. Returns its path.
 export function fakeRegcache(dir, { version = '0.0.0-fake' } = {}) {
   const file = path.join(dir, 'regcache');
   fs.writeFileSync(file, `#!/bin/sh
 # Stand-in for regcache in the action tests.
 [ "$1" = "--version" ] && { echo "regcache ${version}"; exit 0; }
-echo "$* user=\${REGCACHE_USERNAME:-none} password=\${REGCACHE_PASSWORD:+set} inputs=$(env | grep -c '^INPUT_')" >> "\${FAKE_LOG:-/dev/null}"
+echo "$* user=\${REGCACHE_USERNAME:-none} password=\${REGCACHE_PASSWORD:+set} inputs=$(env | grep -c '^INPUT_')\${REGCACHE_UPLOAD_CHUNK:+ chunk=\$REGCACHE_UPLOAD_CHUNK}" >> "\${FAKE_LOG:-/dev/null}"
 case " $* " in
   *" restore "*) echo '{"result":"miss","key":"fake-key","matched_key":null,"files":0,"bytes":0,"downloaded_bytes":0,"seconds":0}' ;;
   *" save "*) echo '{"result":"saved","key":"fake-key","files":1,"bytes":1,"uploaded_bytes":1,"seconds":0}' ;;

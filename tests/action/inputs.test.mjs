@@ -70,8 +70,86 @@ test('the post step saves under the primary key with paths, presets and level, u
   const failed = await job.run('post.js', { ...inputs, 'job-status': 'failure' });
   assert.match(failed.stdout, /Not saving the cache: the job status is failure \(set save-on-failure/);
   assert.equal(job.calls().length, 2);
-  await job.run('post.js', { ...inputs, 'job-status': 'failure', 'save-on-failure': 'true' });
-  assert.deepEqual(job.calls().slice(2), [saveCall]);
+  const anyway = { ...inputs, 'save-on-failure': 'true' };
+  assert.equal((await job.run('main.js', anyway)).code, 0);
+  await job.run('post.js', { ...anyway, 'job-status': 'failure' });
+  assert.deepEqual(job.calls().slice(3), [saveCall]);
+});
+
+test('the post step saves with what the main step recorded, whatever inputs it gets itself', async () => {
+  const job = fakeJob();
+  const inputs = { key: 'k', path: 'target\nvendor', preset: 'rust', 'compression-level': '5', store: 'oci:/s',
+    'regcache-path': job.bin, 'upload-chunk-size': '4096' };
+  assert.equal((await job.run('main.js', inputs)).code, 0);
+  assert.ok(!JSON.stringify(job.state).includes('ghs_'), 'no token in the state');
+  const post = await job.run('post.js', { token: 'ghs_secret' });
+  assert.equal(post.code, 0, post.stdout);
+  assert.deepEqual(job.calls().slice(1), ['--store oci:/s --json save --key fake-key --path target --path vendor ' +
+    '--preset rust --level 5 user=none password= inputs=0 chunk=4096']);
+  const lost = fakeJob();
+  const orphan = await lost.run('post.js', inputs);
+  assert.match(orphan.stdout, /Not saving the cache: the restore step did not finish/);
+  assert.deepEqual(lost.calls(), []);
+});
+
+// The runner starts the post step by action.yml's post-if, in the job's environment: the
+// main step exports REGCACHE_SAVE_ON_FAILURE when asked to save after a failure.
+test('save-on-failure: the main step tells post-if, and the post step then saves after a failure', async () => {
+  const plain = fakeJob();
+  const inputs = { key: 'k', path: 'target', store: 'oci:/s', 'regcache-path': plain.bin };
+  const quiet = await plain.run('main.js', inputs);
+  assert.deepEqual(quiet.exported, {});
+  assert.deepEqual(['success', 'failure', 'cancelled'].map((s) => plain.postRuns(s)), [true, false, false]);
+
+  for (const flag of ['save-on-failure', 'save-always']) {
+    const job = fakeJob();
+    const main = await job.run('main.js', { ...inputs, 'regcache-path': job.bin, [flag]: 'true' });
+    assert.equal(main.code, 0, main.stdout);
+    assert.deepEqual(main.exported, { REGCACHE_SAVE_ON_FAILURE: 'true' }, flag);
+    assert.deepEqual(['success', 'failure', 'cancelled'].map((s) => job.postRuns(s)), [true, true, false], flag);
+    const post = await job.run('post.js', { ...inputs, 'regcache-path': job.bin, [flag]: 'true' });
+    assert.equal(post.code, 0, post.stdout);
+    assert.match(job.calls()[1], / save --key fake-key /, flag);
+  }
+
+  // Two regcache steps, one asking: the other's main step leaves the flag alone, and its post
+  // step, started after a failure because of the first, skips by the job status.
+  const both = fakeJob();
+  await both.run('main.js', { ...inputs, 'regcache-path': both.bin, 'save-on-failure': 'true' });
+  const second = await both.run('main.js', { ...inputs, 'regcache-path': both.bin });
+  assert.deepEqual(second.exported, {});
+  assert.equal(both.postRuns('failure'), true);
+  const skipped = await both.run('post.js', { ...inputs, 'regcache-path': both.bin, 'job-status': 'failure' });
+  assert.match(skipped.stdout, /the job status is failure/);
+});
+
+test('every input of actions/cache v4 is accepted: the meaningless ones with a notice', async () => {
+  const job = fakeJob();
+  const inputs = { key: 'k', path: 'target', 'restore-keys': 'k-', store: 'oci:/s', 'regcache-path': job.bin,
+    'lookup-only': 'false', 'fail-on-cache-miss': 'false', enableCrossOsArchive: 'true',
+    'upload-chunk-size': '1048576', 'save-always': 'true' };
+  const main = await job.run('main.js', inputs);
+  assert.equal(main.code, 0, main.stdout);
+  assert.deepEqual(commands(main.stdout, 'notice'), [
+    'enableCrossOsArchive has no effect: regcache entries restore on any OS',
+    'save-always is taken as save-on-failure (actions/cache deprecated it)']);
+  assert.deepEqual(commands(main.stdout, 'warning'), []);
+  const post = await job.run('post.js', inputs);
+  assert.deepEqual(commands(post.stdout, 'notice'), [], 'the post step does not repeat them');
+  assert.match(job.calls()[1], / save --key fake-key .* chunk=1048576$/);
+
+  const saver = fakeJob();
+  const saved = await saver.run('save.js', { key: 'k', path: 'target', store: 'oci:/s', 'regcache-path': saver.bin,
+    'upload-chunk-size': '65536', enableCrossOsArchive: 'false' });
+  assert.equal(saved.code, 0, saved.stdout);
+  assert.equal(commands(saved.stdout, 'notice').length, 1);
+  assert.match(saver.calls()[0], / chunk=65536$/);
+
+  for (const [value, message] of [['32MB', /must be a number/], ['100', /must be at least 1024/]]) {
+    const r = await fakeJob().run('main.js', { ...inputs, 'upload-chunk-size': value });
+    assert.equal(r.code, 1);
+    assert.match(commands(r.stdout, 'error').join('\n'), message);
+  }
 });
 
 test('pull requests from forks skip the save by default; save-if true overrides', async () => {
@@ -82,8 +160,9 @@ test('pull requests from forks skip the save by default; save-if true overrides'
   const skipped = await job.run('post.js', inputs);
   assert.match(skipped.stdout, /pull request from a fork/);
   assert.equal(job.calls().length, 1);
+  await job.run('main.js', { ...inputs, 'save-if': 'true' });
   await job.run('post.js', { ...inputs, 'save-if': 'true' });
-  assert.match(job.calls()[1], / save --key fake-key /);
+  assert.match(job.calls()[2], / save --key fake-key /);
 });
 
 test('fork detection reads the event payload', () => {
@@ -128,11 +207,11 @@ test('each action.yml declares the inputs its script reads and the outputs it se
   const read = (rel) => fs.readFileSync(path.join(SOURCE_DIR, rel), 'utf8');
   const declared = (yml, section) => {
     const body = yml.split(/^(?=\S)/m).find((s) => s.startsWith(`${section}:`)) || '';
-    return [...body.matchAll(/^ {2}([a-z-]+):/gm)].map((m) => m[1]).sort();
+    return [...body.matchAll(/^ {2}([A-Za-z-]+):/gm)].map((m) => m[1]).sort();
   };
-  const all = ['compression-level', 'external-symlinks', 'fail-on-cache-miss', 'fail-on-save-error', 'job-status',
-    'key', 'lookup-only',
-    'path', 'preset', 'regcache-path', 'restore-keys', 'save-if', 'save-on-failure', 'store', 'token', 'username'];
+  const all = ['compression-level', 'enableCrossOsArchive', 'external-symlinks', 'fail-on-cache-miss',
+    'fail-on-save-error', 'job-status', 'key', 'lookup-only', 'path', 'preset', 'regcache-path', 'restore-keys',
+    'save-always', 'save-if', 'save-on-failure', 'store', 'token', 'upload-chunk-size', 'username'].sort();
   const outputs = ['cache-hit', 'cache-matched-key', 'cache-primary-key'];
   const root = read('action.yml');
   assert.deepEqual(declared(root, 'inputs'), all);
@@ -145,5 +224,28 @@ test('each action.yml declares the inputs its script reads and the outputs it se
   assert.match(read('save/action.yml'), /main: \.\.\/action\/save\.js/);
   for (const yml of [restore, read('save/action.yml')]) {
     for (const input of declared(yml, 'inputs')) assert.ok(all.includes(input), input);
+  }
+  // actions/cache/restore and actions/cache/save's inputs, so that switching is one line.
+  for (const input of ['key', 'restore-keys', 'path', 'lookup-only', 'fail-on-cache-miss', 'enableCrossOsArchive'])
+    assert.ok(declared(restore, 'inputs').includes(input), `restore/ lacks ${input}`);
+  for (const input of ['key', 'path', 'upload-chunk-size', 'enableCrossOsArchive'])
+    assert.ok(declared(read('save/action.yml'), 'inputs').includes(input), `save/ lacks ${input}`);
+});
+
+test('every action runs on Node 24, and its scripts need nothing newer than this node', () => {
+  for (const rel of ['action.yml', 'restore/action.yml', 'save/action.yml']) {
+    const yml = fs.readFileSync(path.join(SOURCE_DIR, rel), 'utf8');
+    assert.match(yml, /^ {2}using: node24$/m, rel);
+  }
+  const [major] = process.versions.node.split('.').map(Number);
+  assert.ok(major >= 18, `the action and its tests need Node 18 or later (fetch, node:test); this is ${major}`);
+  // No dependencies: every require is node's own or a file of the action.
+  const dir = path.join(SOURCE_DIR, 'action');
+  const files = fs.readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.js'));
+  assert.ok(files.length > 5);
+  for (const file of files) {
+    const text = fs.readFileSync(path.join(dir, file), 'utf8');
+    for (const [, name] of text.matchAll(/require\('([^']+)'\)/g))
+      assert.ok(name.startsWith('node:') || name.startsWith('./') || name.startsWith('../'), `${file}: ${name}`);
   }
 });
