@@ -9,7 +9,7 @@ CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # and still gives ASan/UBSan reports with file and line.
 SAN_CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1"
 
-.PHONY: all deps test-deps build demo test test-sanitize fuzz format clean
+.PHONY: all deps test-deps bench-deps build demo test test-sanitize fuzz bench bench-quick format clean
 
 all: build
 
@@ -18,6 +18,9 @@ deps:
 
 test-deps:
 	@scripts/install-deps.sh --test
+
+bench-deps:
+	@scripts/install-deps.sh --bench
 
 build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
@@ -49,6 +52,15 @@ fuzz: test-deps
 	  -DREGCACHE_TESTS=OFF -DREGCACHE_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	@cmake --build $(BUILD_FUZZ) --target fuzzers -j $(JOBS)
 	@cd $(BUILD_FUZZ) && ctest --output-on-failure -j $(JOBS) -L fuzz
+
+# The benchmarks (bench/README.md): installs what they need, builds, runs bench/run.sh, which
+# writes docs/benchmarks.md; bench-quick is the small smoke run (a few minutes), whose
+# report stays in bench/out/benchmarks-quick.md.
+bench: bench-deps build
+	@BENCH_COMMAND="make bench" bench/run.sh
+
+bench-quick: bench-deps build
+	@BENCH_COMMAND="make bench-quick" bench/run.sh --quick
 
 format:
 	@clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'fuzz/*.cpp')

@@ -11,12 +11,14 @@
 #
 # Everything it makes stays under bench/out/ (gitignored): corpora/ (kept and reused by the
 # next run), services/ (the registry, fresh each run), work/ (scratch), logs/,
-# results.tsv and meta.tsv. It writes docs/benchmarks.md and nothing else outside bench/out/.
+# results.tsv and meta.tsv. A full run writes docs/benchmarks.md and nothing else outside
+# bench/out/; a quick run writes its report to bench/out/benchmarks-quick.md.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
-CMDLINE="bench/run.sh${*:+ $*}"
+# The command named in the report: `make bench` sets BENCH_COMMAND.
+CMDLINE=${BENCH_COMMAND:-"bench/run.sh${*:+ $*}"}
 MODE=full
 for arg in "$@"; do
   case $arg in
@@ -43,7 +45,9 @@ RESULTS=$OUT/results.tsv
 META=$OUT/meta.tsv
 PY=/usr/bin/python3
 TREE="$PY $HERE/tree.py"
+# A quick run is a smoke test: its report stays in bench/out, docs/ keeps the full run's.
 REPORT_MD=$ROOT/docs/benchmarks.md
+[ "$MODE" = quick ] && REPORT_MD=$OUT/benchmarks-quick.md
 
 die() { echo "run.sh: error: $*" >&2; exit 1; }
 say() { echo "== $*"; }
@@ -106,8 +110,14 @@ build_node() {
   say "corpus node: npm ci from the committed lockfile"
   rm -rf "$ws"; mkdir -p "$ws"
   cp "$HERE/corpus/node/package.json" "$HERE/corpus/node/package-lock.json" "$ws/"
-  ( cd "$ws" && npm ci --no-audit --no-fund --prefer-offline --cache "$OUT/npm-cache" ) \
-    > "$LOGS/npm-ci.log" 2>&1 || { tail -30 "$LOGS/npm-ci.log"; die "npm ci failed (log: $LOGS/npm-ci.log)"; }
+  if ! ( cd "$ws" && npm ci --no-audit --no-fund --prefer-offline --cache "$OUT/npm-cache" ) \
+    > "$LOGS/npm-ci.log" 2>&1; then
+    tail -30 "$LOGS/npm-ci.log"
+    if grep -qE 'ENOTFOUND|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|ENETUNREACH|network' "$LOGS/npm-ci.log"; then
+      die "the node corpus needs the npm registry ($(npm config get registry)) once, for npm ci of bench/corpus/node; it cannot be reached from here (later runs reuse $ws)"
+    fi
+    die "npm ci failed (log: $LOGS/npm-ci.log)"
+  fi
   mark_built "$ws" "$stamp"
 }
 
