@@ -54,7 +54,7 @@ Backend make_backend(const std::string& mode, uint64_t chunk_threshold = 1ull <<
     o.transport = Transport::http;
   } else if (mode == "basic") {
     ref.host = (*s)["REG_BASIC"];
-    o.tls.ca_file = (*s)["REG_CA"];
+    o.tls.ca.file = (*s)["REG_CA"];
     creds = Credentials{(*s)["REG_BASIC_USER"], (*s)["REG_BASIC_PASSWORD"], ""};
   } else {
     ref.host = (*s)["REG_TOKEN"];

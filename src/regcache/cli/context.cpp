@@ -30,10 +30,16 @@ std::string default_store() {
 // --insecure was given and it does not speak TLS.
 Transport choose_transport(const StoreRef& ref, bool insecure) {
   if (!insecure && !is_loopback_host(ref.host)) return Transport::https;
-  HttpClient probe(TlsOptions{TlsVerify::off, ""});
+  HttpClient probe(TlsOptions{TlsVerify::off, {}});
   HttpRequest req{"GET", "https://" + ref.host + "/v2/"};
   auto r = probe.perform(req);
   return r.ok() ? Transport::https : Transport::http;
+}
+
+// The trust anchors for a TLS connection that verifies its peer; none found is an error
+// only for a command that needs one.
+CaLocations trust_anchors() {
+  return unwrap(find_ca_locations(settings().ca));
 }
 
 }  // namespace
@@ -87,10 +93,10 @@ std::unique_ptr<Store> open_store(const GlobalOptions& g, StoreUse use) {
     log_warning(store.error().message);  // "no store at oci:PATH": nothing to read, nothing made
     return make_memory_store("oci:" + ref.path, settings().tmpdir);
   }
-  if (ref.kind == StoreKind::layout) return unwrap(open_layout_store(ref.path, LayoutOpen::create, deadline));
+  if (ref.kind == StoreKind::layout)
+    return unwrap(open_layout_store(ref.path, LayoutOpen::create, deadline));
   const Settings& s = settings();
   RegistryOptions opts;
-  opts.tls.ca_file = s.ca_file;
   opts.staging_dir = s.tmpdir;
   if (g.insecure) {
     log_warning("--insecure: TLS certificates of " + ref.host +
@@ -98,6 +104,8 @@ std::unique_ptr<Store> open_store(const GlobalOptions& g, StoreUse use) {
     opts.tls.verify = TlsVerify::off;
   }
   opts.transport = choose_transport(ref, g.insecure);
+  if (opts.transport == Transport::https && opts.tls.verify == TlsVerify::on)
+    opts.tls.ca = trust_anchors();
   opts.retry_delay_ms = s.retry_delay_ms.value_or(opts.retry_delay_ms);
   opts.stall_seconds = s.stall_seconds.value_or(opts.stall_seconds);
   opts.deadline = deadline;
@@ -105,7 +113,8 @@ std::unique_ptr<Store> open_store(const GlobalOptions& g, StoreUse use) {
   // A credential helper that hangs must not outlast the command's own time budget.
   HelperRun helper{std::chrono::seconds(30), s.helper_env};
   if (g.timeout_seconds > 0)
-    helper.timeout = std::min(helper.timeout, std::chrono::milliseconds(static_cast<long>(g.timeout_seconds * 1000)));
+    helper.timeout = std::min(
+        helper.timeout, std::chrono::milliseconds(static_cast<long>(g.timeout_seconds * 1000)));
   auto creds = unwrap(find_credentials(ref.host, s.env, helper));
   log_verbose("store " + ref.host + "/" + ref.repository + " over " +
               (opts.transport == Transport::https ? "https" : "http") +
@@ -120,7 +129,7 @@ std::unique_ptr<Store> open_store(const GlobalOptions& g, StoreUse use) {
     gh.retry.deadline = opts.deadline;
     // The API client carries GITHUB_TOKEN: --insecure (meant for the registry) never turns
     // its certificate checks off.
-    gh.tls = TlsOptions{TlsVerify::on, s.ca_file};
+    gh.tls = TlsOptions{TlsVerify::on, trust_anchors()};
     return wrap_github_packages(make_registry_store(ref, std::move(creds), opts), ref,
                                 std::move(gh));
   }

@@ -1,7 +1,7 @@
 #include "regcache/cli/settings.hpp"
 
-#include <charconv>
 #include <unistd.h>
+#include <charconv>
 
 #include <cstdlib>
 
@@ -112,8 +112,7 @@ Result<Settings> read_settings(const EnvFn& env) {
     if (s.workspace.empty()) s.workspace = r.text(var);
   }
   s.store = r.text("REGCACHE_STORE");
-  s.ca_file = r.text("REGCACHE_CA_FILE");
-  if (s.ca_file.empty()) s.ca_file = r.text("SSL_CERT_FILE");
+  s.ca = {r.text("REGCACHE_CA_FILE"), r.text("SSL_CERT_FILE"), r.text("SSL_CERT_DIR")};
   s.retry_delay_ms = RC_TRY(r.integer<int>("REGCACHE_RETRY_DELAY_MS", 0, 60000));
   s.stall_seconds = RC_TRY(r.integer<long>("REGCACHE_STALL_TIMEOUT", 1, 3600));
   s.upload_chunk = RC_TRY(r.size("REGCACHE_UPLOAD_CHUNK", 1024));
@@ -146,9 +145,19 @@ namespace {
 
 // Picks from the process environment what a credential helper gets (see Settings).
 std::vector<std::string> helper_environment(char** environ_list) {
-  static const char* names[] = {"PATH", "HOME", "USER", "LOGNAME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME",
-                                "XDG_DATA_HOME", "DBUS_SESSION_BUS_ADDRESS", "GNUPGHOME",
-                                "PASSWORD_STORE_DIR", "DOCKER_CONFIG", "TMPDIR", "LANG"};
+  static const char* names[] = {"PATH",
+                                "HOME",
+                                "USER",
+                                "LOGNAME",
+                                "XDG_RUNTIME_DIR",
+                                "XDG_CONFIG_HOME",
+                                "XDG_DATA_HOME",
+                                "DBUS_SESSION_BUS_ADDRESS",
+                                "GNUPGHOME",
+                                "PASSWORD_STORE_DIR",
+                                "DOCKER_CONFIG",
+                                "TMPDIR",
+                                "LANG"};
   static const char* prefixes[] = {"AWS_", "GOOGLE_", "CLOUDSDK_", "AZURE_"};
   std::vector<std::string> out;
   for (char** e = environ_list; e && *e; ++e) {

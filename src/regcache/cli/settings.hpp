@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "regcache/store/registry/ca_bundle.hpp"
 #include "regcache/util/env.hpp"
 #include "regcache/util/result.hpp"
 
@@ -26,7 +27,7 @@ struct Settings {
   std::string workspace;   // the CI's checkout ($GITHUB_WORKSPACE, $CI_PROJECT_DIR, …), or ""
   // The store and its transport.
   std::string store;                     // REGCACHE_STORE
-  std::string ca_file;                   // REGCACHE_CA_FILE, else SSL_CERT_FILE
+  CaVariables ca;                        // REGCACHE_CA_FILE, SSL_CERT_FILE, SSL_CERT_DIR
   std::optional<int> retry_delay_ms;     // REGCACHE_RETRY_DELAY_MS
   std::optional<long> stall_seconds;     // REGCACHE_STALL_TIMEOUT
   std::optional<uint64_t> upload_chunk;  // REGCACHE_UPLOAD_CHUNK (bytes)

@@ -210,8 +210,9 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& req) {
   if (tls_.verify == TlsVerify::off) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-  } else if (!tls_.ca_file.empty()) {
-    curl_easy_setopt(c, CURLOPT_CAINFO, tls_.ca_file.c_str());
+  } else {
+    if (!tls_.ca.file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, tls_.ca.file.c_str());
+    if (!tls_.ca.dir.empty()) curl_easy_setopt(c, CURLOPT_CAPATH, tls_.ca.dir.c_str());
   }
   curl_slist* headers = nullptr;
   for (const auto& h : req.headers) headers = curl_slist_append(headers, h.c_str());
@@ -260,8 +261,9 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& req) {
   if (t.interrupted) return check_interrupted().error();
   if (rc != CURLE_OK) {
     ErrorKind kind = ErrorKind::network;
-    std::string msg = t.stalled ? "less than 1 KiB/s moved for " + std::to_string(req.stall_seconds) + "s"
-                                : std::string(curl_easy_strerror(rc));
+    std::string msg = t.stalled
+                          ? "less than 1 KiB/s moved for " + std::to_string(req.stall_seconds) + "s"
+                          : std::string(curl_easy_strerror(rc));
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
       kind = ErrorKind::auth;
       msg +=

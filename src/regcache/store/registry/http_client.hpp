@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "regcache/store/registry/ca_bundle.hpp"
 #include "regcache/store/registry/registry_errors.hpp"
 #include "regcache/util/result.hpp"
 #include "regcache/util/sink.hpp"
@@ -20,7 +21,7 @@ enum class TlsVerify { on, off };
 
 struct TlsOptions {
   TlsVerify verify = TlsVerify::on;
-  std::string ca_file;  // extra CA bundle (REGCACHE_CA_FILE), empty for the system store
+  CaLocations ca;  // the trust anchors (find_ca_locations); both empty: libcurl's default
 };
 
 // A request body: a file (or a range of it), or bytes in memory when file is empty.
