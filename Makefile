@@ -2,6 +2,7 @@
 BUILD      ?= build
 BUILD_SAN  ?= build-sanitize
 BUILD_FUZZ ?= build-fuzz
+BUILD_STATIC ?= build-static
 FUZZ_SECONDS ?= 15
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -9,7 +10,7 @@ CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # and still gives ASan/UBSan reports with file and line.
 SAN_CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1"
 
-.PHONY: all deps test-deps bench-deps build demo test test-sanitize fuzz bench bench-quick format clean
+.PHONY: all deps test-deps static-deps bench-deps build static demo test test-sanitize fuzz bench bench-quick format clean
 
 all: build
 
@@ -19,12 +20,25 @@ deps:
 test-deps:
 	@scripts/install-deps.sh --test
 
+static-deps:
+	@scripts/install-deps.sh --static
+
 bench-deps:
 	@scripts/install-deps.sh --bench
 
 build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# One fully static executable, $(BUILD_STATIC)/regcache (docs/install.md): libcurl and libfmt
+# built from Debian's source packages into $(BUILD_STATIC)/deps, the rest Debian's static
+# archives; the same objects as $(BUILD)/regcache.
+static: static-deps
+	@scripts/static-deps.sh $(BUILD_STATIC)/deps
+	@cmake -S . -B $(BUILD) $(CMAKE_ARGS) -DREGCACHE_STATIC_PREFIX=$(abspath $(BUILD_STATIC))/deps/prefix >/dev/null
+	@cmake --build $(BUILD) --target regcache-static -j $(JOBS)
+	@cp $(BUILD)/regcache-static $(BUILD_STATIC)/regcache
+	@echo "$(BUILD_STATIC)/regcache: static, $$(stat -c %s $(BUILD_STATIC)/regcache) bytes"
 
 # Saves a sample directory into the default local store, restores it, prints the summary.
 demo: build
@@ -34,7 +48,7 @@ demo: build
 # then runs the unit and integration suites again under ASan and UBSan (but those labelled
 # once: the long sweeps, the harness self-tests, the action's tests), then each fuzz
 # target for 5 seconds.
-test: test-deps build
+test: test-deps build static
 	@cd $(BUILD) && ctest --output-on-failure --timeout 1500 -j 2
 	@$(MAKE) --no-print-directory test-sanitize
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=5

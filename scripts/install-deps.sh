@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages regcache needs to build; with --test, also what its tests
-# need; with --bench, what bench/run.sh needs (its cargo corpus builds offline against
+# need (the static build's included); with --static, what `make static` needs to build the
+# static binary (scripts/static-deps.sh); with --bench, what bench/run.sh needs (its cargo corpus builds offline against
 # Debian's librust-*-dev crates). Only packages that are missing are installed; nothing is
 # downloaded from anywhere else (the bench's npm corpus aside, which npm fetches itself).
 set -eu
@@ -9,6 +10,9 @@ BUILD_PKGS="g++ cmake make pkg-config libcurl4-openssl-dev libzstd-dev zlib1g-de
 TEST_PKGS="docker-registry skopeo apache2-utils python3 python3-jwt python3-cryptography python3-yaml
   zstd curl ccache librust-serde-dev librust-serde-json-dev librust-itoa-dev
   clang-14 libfuzzer-14-dev"
+# The static build: c-ares's static archive, and what builds curl and fmt from Debian's
+# source packages (apt-get source, dpkg-source, autoreconf).
+STATIC_PKGS="libc-ares-dev dpkg-dev xz-utils autoconf automake libtool binutils"
 # The crates of bench/corpus/cargo/Cargo.toml with the features it asks for (serde's derive,
 # indexmap's serde-1, the default features of the others), named by the real packages that
 # carry them.
@@ -18,18 +22,19 @@ BENCH_PKGS="time tar gzip zstd curl jq docker-registry python3
   librust-indexmap-dev librust-once-cell-dev librust-crossbeam-channel-dev"
 mode="${1:-}"
 case "$mode" in
-  ""|--test|--bench) ;;
-  *) echo "install-deps.sh: unknown argument: $mode (usage: install-deps.sh [--test|--bench])" >&2; exit 2 ;;
+  ""|--test|--static|--bench) ;;
+  *) echo "install-deps.sh: unknown argument: $mode (usage: install-deps.sh [--test|--static|--bench])" >&2; exit 2 ;;
 esac
 pkgs="$BUILD_PKGS"
-[ "$mode" = "--test" ] && pkgs="$pkgs $TEST_PKGS"
+[ "$mode" = "--test" ] && pkgs="$pkgs $TEST_PKGS $STATIC_PKGS"
+[ "$mode" = "--static" ] && pkgs="$pkgs $STATIC_PKGS"
 [ "$mode" = "--bench" ] && pkgs="$pkgs $BENCH_PKGS"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 # cargo: any cargo on PATH will do (rustup's or Debian's); install Debian's only when none.
-if [ -n "$mode" ] && ! command -v cargo >/dev/null 2>&1; then missing="$missing cargo"; fi
+if { [ "$mode" = "--test" ] || [ "$mode" = "--bench" ]; } && ! command -v cargo >/dev/null 2>&1; then missing="$missing cargo"; fi
 # node (the GitHub Action's tests, node --test): any node on PATH; else Debian's nodejs.
 if [ "$mode" = "--test" ] && ! command -v node >/dev/null 2>&1; then missing="$missing nodejs"; fi
 # npm (the bench's node corpus): any npm on PATH; else Debian's.
