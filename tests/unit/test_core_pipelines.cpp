@@ -94,7 +94,10 @@ class TestStore : public Store {
     hidden_.erase(d.digest);
     return {};
   }
-  StoreProperties properties() const override { return {repository_}; }
+  StoreProperties properties() const override {
+    return {repository_.empty() ? ManifestBlobCheck::none : ManifestBlobCheck::refused,
+            repository_};
+  }
   Result<std::optional<FetchedManifest>> get_manifest(const std::string& reference) override {
     return inner_.get_manifest(reference);
   }

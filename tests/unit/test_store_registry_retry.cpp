@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <mutex>
+#include <set>
 
 #include "regcache/store/registry/github_packages.hpp"
 #include "regcache/store/registry/registry_store.hpp"
@@ -202,8 +203,15 @@ TEST(RetryPolicy, MalformedRepliesAreMessagesNotCrashes) {
     return deliver(req, 200, R"({"tags":[1,{"a":2},"ok"]})");
   });
   auto listed = tags.store->list_tags();
-  ASSERT_TRUE(listed.ok());
-  EXPECT_EQ(listed.value(), std::vector<std::string>{"ok"});
+  ASSERT_FALSE(listed.ok()) << "tags that are not strings are a malformed list";
+  EXPECT_NE(listed.error().message.find("malformed tag list"), std::string::npos)
+      << listed.error().message;
+  for (const std::string body : {R"({"tags":null})", R"({"name":"team/cache"})"}) {
+    Fixture empty([body](const HttpRequest& req, int) { return deliver(req, 200, body); });
+    auto none = empty.store->list_tags();
+    ASSERT_TRUE(none.ok()) << body << ": distribution's answer for a repository without tags";
+    EXPECT_TRUE(none.value().empty());
+  }
 }
 
 TEST(RetryPolicy, TokenRealmsAndTokensAreChecked) {
@@ -263,7 +271,9 @@ TEST(RetryPolicy, NoUploadLocationOnPlainHttp) {
   Fixture f(
       [](const HttpRequest& req, int) {
         if (req.method == "HEAD") return status(404);
-        if (req.method == "POST") return status(202, "", {{"location", "http://registry.test/v2/team/cache/blobs/uploads/u"}});
+        if (req.method == "POST")
+          return status(202, "",
+                        {{"location", "http://registry.test/v2/team/cache/blobs/uploads/u"}});
         return status(201);
       },
       Transport::https);
@@ -276,9 +286,11 @@ TEST(RetryPolicy, NoUploadLocationOnPlainHttp) {
 // GitHub Packages: the token goes with every page, so pages are followed on the API's own
 // origin only, each once.
 TEST(GithubPackages, PagesStayOnTheApiAndDoNotCircle) {
-  for (const std::string next : {"https://evil.test/orgs/acme/page2", "https://api.test/orgs/acme/same"}) {
+  for (const std::string next :
+       {"https://evil.test/orgs/acme/page2", "https://api.test/orgs/acme/same"}) {
     auto transport = std::make_shared<ScriptedTransport>([next](const HttpRequest& req, int) {
-      if (req.method == "DELETE" && req.url.find("registry.test") != std::string::npos) return status(405);
+      if (req.method == "DELETE" && req.url.find("registry.test") != std::string::npos)
+        return status(405);
       if (req.url.find("evil.test") != std::string::npos) return status(200, "[]");
       HttpResponse r = deliver(req, 200, "[]", {{"link", "<" + next + ">; rel=\"next\""}});
       return r;
@@ -293,10 +305,64 @@ TEST(GithubPackages, PagesStayOnTheApiAndDoNotCircle) {
     gh.api_url = "https://api.test";
     gh.token = "ghs_token";
     gh.transport = transport;
-    auto store = wrap_github_packages(make_registry_store(ref, std::nullopt, o, transport), ref, gh);
+    auto store =
+        wrap_github_packages(make_registry_store(ref, std::nullopt, o, transport), ref, gh);
     Status st = store->delete_manifest(sha256_digest("m"));
     ASSERT_FALSE(st.ok()) << next;
-    for (const auto& seen : transport->seen) EXPECT_EQ(seen.find("evil.test"), std::string::npos) << seen;
+    for (const auto& seen : transport->seen)
+      EXPECT_EQ(seen.find("evil.test"), std::string::npos) << seen;
     EXPECT_LE(transport->count("GET"), 3) << "it kept following the pages";
+  }
+}
+
+// GitHub Packages' REST API goes through the registry's policy: a transient status is tried
+// max_attempts times in all with growing waits (Retry-After honoured), a permanent one once.
+TEST(GithubPackages, TheApiUsesTheRegistrysRetryPolicy) {
+  for (long api_status : {503L, 429L, 404L}) {
+    auto transport = std::make_shared<ScriptedTransport>([api_status](const HttpRequest& req, int) {
+      if (req.method == "DELETE" && req.url.find("registry.test") != std::string::npos)
+        return status(405);
+      return status(api_status, "{\"message\":\"no\"}", {{"retry-after", "2"}});
+    });
+    RegistryOptions o;
+    o.transport = Transport::https;
+    StoreRef ref;
+    ref.kind = StoreKind::registry;
+    ref.host = "registry.test";
+    ref.repository = "acme/app";
+    GithubPackagesOptions gh;
+    gh.api_url = "https://api.test";
+    gh.token = "ghs_token";
+    gh.transport = transport;
+    std::vector<std::chrono::milliseconds> waits;
+    gh.retry.sleep_until = [&waits](SteadyTime t) {
+      waits.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(
+          t - std::chrono::steady_clock::now()));
+      return Status{};
+    };
+    auto store =
+        wrap_github_packages(make_registry_store(ref, std::nullopt, o, transport), ref, gh);
+    Status st = store->delete_manifest(sha256_digest("m"));
+    ASSERT_FALSE(st.ok()) << api_status;
+    int api_calls = 0;
+    std::set<std::string> api_urls;
+    for (const auto& seen : transport->seen) {
+      if (seen.find("api.test") == std::string::npos) continue;
+      ++api_calls;
+      api_urls.insert(seen);
+    }
+    if (api_status == 404) {  // (the org's packages, then the user's: two URLs, each asked once)
+      EXPECT_EQ(static_cast<size_t>(api_calls), api_urls.size())
+          << "a permanent answer was retried";
+      EXPECT_TRUE(waits.empty());
+      continue;
+    }
+    EXPECT_EQ(api_urls.size(), 1u) << "a transient answer moved on to another URL";
+    EXPECT_EQ(api_calls, gh.retry.max_attempts) << api_status;
+    ASSERT_EQ(waits.size(), static_cast<size_t>(gh.retry.max_attempts - 1)) << api_status;
+    if (api_status == 429) {
+      for (auto w : waits)
+        EXPECT_GT(w, std::chrono::milliseconds(1500)) << "Retry-After: 2 was not honoured";
+    }
   }
 }

@@ -4,6 +4,9 @@
 #include <chrono>
 #include <thread>
 
+#include <stdexcept>
+
+#include "regcache/util/parallel.hpp"
 #include "regcache/util/task_pool.hpp"
 
 using namespace regcache;
@@ -69,4 +72,26 @@ TEST(TaskPool, FirstFailureDropsTheRestAndIsReported) {
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().message, "first");
   EXPECT_LT(ran.load(), 21);
+}
+
+TEST(TaskPool, AnExceptionEscapingATaskIsAnErrorNotACrash) {
+  TaskPool pool(2, 4);
+  ASSERT_TRUE(pool.submit([]() -> Status { throw std::out_of_range("stod"); }).ok());
+  Status st = pool.wait();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("internal error: stod"), std::string::npos)
+      << st.error().message;
+}
+
+TEST(ParallelFor, AnExceptionEscapingAnIterationIsAnErrorNotACrash) {
+  std::atomic<int> ran{0};
+  Status st = parallel_for(8, 2, [&](size_t i) -> Status {
+    ++ran;
+    if (i == 3) throw std::runtime_error("bad reply");
+    return {};
+  });
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("internal error: bad reply"), std::string::npos)
+      << st.error().message;
+  EXPECT_GE(ran.load(), 1);
 }

@@ -24,7 +24,12 @@ Result<nlohmann::json> delete_one(Store& store, const std::string& key) {
   std::string tag = tag_for_key(key);
   auto m = RC_TRY(store.get_manifest(tag));
   auto info = m ? parse_manifest(m->bytes) : Result<EntryInfo>(Error{});
-  if (!m || !info.ok() || (info->key != key && !(info->key.empty() && tag == key))) {
+  if (m && !info.ok()) {
+    return make_error(ErrorKind::integrity, "tag " + tag + " in " + store.describe() +
+                                                " holds something that is not a regcache entry (" +
+                                                info.error().message + "); nothing deleted");
+  }
+  if (!m || (info->key != key && !(info->key.empty() && tag == key))) {
     log_warning("no cache entry for key " + key + " in " + store.describe() +
                 "; nothing to delete");
     return nlohmann::json{{"key", key}, {"result", "missing"}};

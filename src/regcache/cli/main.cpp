@@ -33,12 +33,6 @@ void default_home_from_passwd() {
   if (pw && pw->pw_dir && pw->pw_dir[0] == '/') ::setenv("HOME", pw->pw_dir, 1);
 }
 
-// REGCACHE_NOW pins the clock (tests of prune and of recorded times).
-void fix_clock_for_tests() {
-  const char* now = std::getenv("REGCACHE_NOW");
-  if (now && *now) regcache::set_fixed_time(regcache::parse_rfc3339(now));
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -47,7 +41,6 @@ int main(int argc, char** argv) {
   default_home_from_passwd();
   (void)process_umask();  // read once while this is the only thread
   install_interrupt_handlers();
-  fix_clock_for_tests();
   GlobalOptions g;
   CLI::App app{"regcache: save and restore CI caches in any OCI registry or local OCI layout",
                "regcache"};

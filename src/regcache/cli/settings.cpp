@@ -1,4 +1,5 @@
 #include "regcache/cli/settings.hpp"
+#include "regcache/util/clock.hpp"
 
 #include <unistd.h>
 #include <charconv>
@@ -185,6 +186,9 @@ const Settings& settings() {
     static const EnvFn env = process_env();
     Settings read = unwrap(read_settings(env));
     read.helper_env = helper_environment(environ);
+    // REGCACHE_NOW pins the clock (tests of prune and of recorded times); every command
+    // reads its settings before it looks at the clock.
+    if (!read.now.empty()) set_fixed_time(parse_rfc3339(read.now));
     return read;
   }();
   return s;

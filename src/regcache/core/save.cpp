@@ -275,9 +275,10 @@ struct LayerMaker {
     const Store& base_store = o.base_store ? *o.base_store : store;
     // A registry refuses a manifest naming a blob it lacks, so the layers of a base entry
     // in this very repository need no HEAD each: the manifest PUT checks them at once.
-    const std::string here = store.properties().registry_repository;
-    const bool base_here =
-        !here.empty() && (!o.base_store || o.base_store->properties().registry_repository == here);
+    const StoreProperties here = store.properties();
+    const bool base_here = here.manifest_blobs == ManifestBlobCheck::refused &&
+                           (!o.base_store || o.base_store->properties().registry_repository ==
+                                                 here.registry_repository);
     TaskPool transfers(o.jobs, 2 * o.jobs);
     Status built = parallel_for(packs.size(), o.cpu_jobs, [&](size_t i) -> Status {
       if (base.by_fingerprint.empty()) return build_and_send(i, transfers);

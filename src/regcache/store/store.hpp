@@ -27,11 +27,17 @@ struct BlobSource {
 // When each manifest (by digest) was last restored: digest -> RFC 3339 time.
 using UsageTimes = std::map<std::string, std::string>;
 
-// What a store is, beyond the operations every store has.
+// Whether put_manifest checks the blobs a manifest names.
+enum class ManifestBlobCheck {
+  none,     // the manifest is stored as given (a layout)
+  refused,  // a manifest naming a blob the store lacks fails with ErrorKind::not_found
+};
+
+// What a store is and can do, beyond the operations every store has.
 struct StoreProperties {
-  // "HOST/REPOSITORY" for a registry repository, "" for other stores. A registry refuses a
-  // manifest naming a blob it lacks (put_manifest fails with ErrorKind::not_found), and
-  // lends its blobs to other repositories of the same registry (link_blob).
+  ManifestBlobCheck manifest_blobs = ManifestBlobCheck::none;
+  // "HOST/REPOSITORY" for a registry repository, "" for other stores: which store this is,
+  // and where link_blob can mount from (other repositories of the same registry).
   std::string registry_repository;
 };
 

@@ -76,7 +76,9 @@ class RegistryStore : public Store {
 
   std::string describe() const override { return ref_.host + "/" + ref_.repository; }
   std::string staging_dir() const override { return opts_.staging_dir; }
-  StoreProperties properties() const override { return {ref_.host + "/" + ref_.repository}; }
+  StoreProperties properties() const override {
+    return {ManifestBlobCheck::refused, ref_.host + "/" + ref_.repository};
+  }
 
   Result<bool> has_blob(const Descriptor& d) override {
     AttemptBudget budget(policy_);
@@ -233,11 +235,16 @@ class RegistryStore : public Store {
       if (r.status == 404) return tags;  // NAME_UNKNOWN: an empty repository
       if (r.status != 200) return fail(req, r);
       auto j = nlohmann::json::parse(body.str(), nullptr, false);
-      if (!j.is_object())
+      // "tags": null is how distribution answers for a repository without tags.
+      const bool tags_ok =
+          j.is_object() && (!j.contains("tags") || j["tags"].is_null() || j["tags"].is_array());
+      if (!tags_ok)
         return make_error(ErrorKind::integrity, "malformed tag list from " + describe());
       if (j.contains("tags") && j["tags"].is_array()) {
         for (const auto& t : j["tags"]) {
-          if (t.is_string()) tags.push_back(t.get<std::string>());
+          if (!t.is_string())
+            return make_error(ErrorKind::integrity, "malformed tag list from " + describe());
+          tags.push_back(t.get<std::string>());
         }
       }
       url = RC_TRY(next_link(r.header("link"), url));
