@@ -33,6 +33,9 @@ class JsonOnEveryOutcomeTest(RegcacheTestCase):
             (["key", "{{ nosuch }}"], 2, "nosuch"),
             (["hash-files", "no-match-*"], 1, "no file matches"),
             (["frobnicate"], 2, "frobnicate"),
+            (["presets", "--bogus"], 2, "--bogus"),
+            (["completion", "fish"], 2, "fish"),
+            (["man", "--bogus"], 2, "--bogus"),
         ]
         for args, code, mention in cases:
             with self.subTest(args=args):

@@ -194,17 +194,21 @@ class CancelTest(RegcacheTestCase):
         shutil.rmtree(os.path.join(self.ws, "big"))
         make_small_tree(os.path.join(self.ws, "big"))  # the job's own files, to keep
         before = snapshot(os.path.join(self.ws, "big"))
-        self.proxy.set_rules([{"method": "GET", "path": r"/blobs/sha256:", "always": True, "action": "stall",
-                               "where": "body", "after": MIB, "seconds": 60}])
-        p = self.start("restore", "--key", "k")
-        self.wait_for_request("GET", "/blobs/sha256:")
-        time.sleep(0.1)  # (not needed for correctness: the signal is handled whenever it lands)
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=60)
-        self.assertEqual(p.returncode, 130, err)
-        self.assertIn("interrupted by SIGINT", err)
-        self.assertTreeEqual(before, snapshot(os.path.join(self.ws, "big")))
-        self.assertNoLeftovers(self.tmp)
+        for sig, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
+            with self.subTest(signal=sig.name):
+                self.proxy.reset()
+                self.proxy.set_rules([{"method": "GET", "path": r"/blobs/sha256:", "always": True,
+                                       "action": "stall", "where": "body", "after": MIB, "seconds": 60}])
+                p = self.start("restore", "--key", "k")
+                self.wait_for_request("GET", "/blobs/sha256:")
+                time.sleep(0.1)  # (not needed for correctness: the signal is handled whenever it lands)
+                p.send_signal(sig)
+                out, err = p.communicate(timeout=60)
+                self.assertEqual(p.returncode, code, err)
+                self.assertIn("interrupted by " + sig.name, err)
+                self.assertEqual(parse_json(out)["result"], "error")
+                self.assertTreeEqual(before, snapshot(os.path.join(self.ws, "big")))
+                self.assertNoLeftovers(self.tmp)
 
 
 if __name__ == "__main__":
