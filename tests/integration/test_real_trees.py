@@ -285,6 +285,37 @@ class ConfinedRestoreTest(RegcacheTestCase):
                     self.assertIn("abs" + self.planted, said[0])
                     self.assertConfined()
 
+    def test_a_preset_restores_only_its_own_paths(self):
+        # An entry under the node preset's key that also holds ~/.bashrc and an absolute
+        # path: a restore with --preset node (exact key, then a restore-key match after the
+        # lockfile changed) writes ~/.npm and nothing else.
+        npm = os.path.join(self.home, ".npm")
+        make_small_tree(os.path.join(npm, "_cacache"))
+        want_npm = snapshot(npm)
+        with open(os.path.join(self.ws, "package-lock.json"), "w") as f:
+            f.write('{"lockfileVersion": 3}\n')
+        with open(self.planted, "w") as f:
+            f.write("echo planted\n")
+        with open(os.path.join(self.home, ".bashrc"), "w") as f:
+            f.write("echo pwned\n")
+        self.regcache("--store", self.st.ref, "save", "--preset", "node", "~/.bashrc", self.planted, check=True)
+        for lock, result in (('{"lockfileVersion": 3}\n', "hit"), ('{"lockfileVersion": 3, "x": 1}\n', "partial")):
+            with self.subTest(result=result):
+                with open(os.path.join(self.ws, "package-lock.json"), "w") as f:
+                    f.write(lock)
+                for p in (self.planted, os.path.join(self.home, ".bashrc")):
+                    if os.path.exists(p):
+                        os.unlink(p)
+                shutil.rmtree(npm, ignore_errors=True)
+                rc, out, err = self.regcache("--store", self.st.ref, "--json", "restore", "--preset", "node",
+                                             check=True)
+                got = parse_json(out)
+                self.assertEqual(got["result"], result)
+                self.assertEqual(sorted(got["skipped_roots"]), sorted(["home/.bashrc", "abs" + self.planted]))
+                self.assertFalse(os.path.exists(os.path.join(self.home, ".bashrc")), "wrote ~/.bashrc")
+                self.assertFalse(os.path.exists(self.planted), "wrote an absolute path")
+                self.assertTreeEqual(want_npm, snapshot(npm))
+
     def test_all_roots_writes_every_root_and_says_so(self):
         rc, out, err = self.regcache("--store", self.st.ref, "--json", "restore", "--key", "widget-evil",
                                      "--all-roots", check=True)

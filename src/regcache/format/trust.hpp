@@ -1,6 +1,7 @@
 // Where an entry comes from, as it records it (dev.regcache.ref, dev.regcache.commit), and
 // whether a restore or a save trusts that origin (--trust): the defence against cache
-// poisoning by mistake; signatures are the one against an attacker (docs/security.md).
+// poisoning by mistake; signed entries (planned) will be the one against an attacker
+// (docs/security.md).
 #pragma once
 
 #include <string>
