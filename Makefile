@@ -10,7 +10,7 @@ CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # and still gives ASan/UBSan reports with file and line.
 SAN_CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1"
 
-.PHONY: all deps test-deps static-deps bench-deps build static demo test test-sanitize fuzz bench bench-quick format clean
+.PHONY: all deps test-deps static-deps bench-deps build static deb demo test test-sanitize fuzz bench bench-quick format clean
 
 all: build
 
@@ -40,6 +40,11 @@ static: static-deps
 	@cp $(BUILD)/regcache-static $(BUILD_STATIC)/regcache
 	@echo "$(BUILD_STATIC)/regcache: static, $$(stat -c %s $(BUILD_STATIC)/regcache) bytes"
 
+# A Debian package of the static binary, man page and completions: $(BUILD_STATIC)/regcache_*.deb.
+deb: static
+	@cd $(BUILD) && cpack -G DEB >/dev/null
+	@ls $(BUILD_STATIC)/regcache_*.deb
+
 # Saves a sample directory into the default local store, restores it, prints the summary.
 demo: build
 	@scripts/demo.sh $(BUILD)/regcache
@@ -48,7 +53,7 @@ demo: build
 # then runs the unit and integration suites again under ASan and UBSan (but those labelled
 # once: the long sweeps, the harness self-tests, the action's tests), then each fuzz
 # target for 5 seconds.
-test: test-deps build static
+test: test-deps build deb
 	@cd $(BUILD) && ctest --output-on-failure --timeout 1500 -j 2
 	@$(MAKE) --no-print-directory test-sanitize
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=5
