@@ -9,7 +9,7 @@ BUILD_PKGS="g++ cmake make pkg-config libcurl4-openssl-dev libzstd-dev zlib1g-de
   libxxhash-dev nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev"
 TEST_PKGS="docker-registry skopeo apache2-utils python3 python3-jwt python3-cryptography python3-yaml
   zstd curl ccache librust-serde-dev librust-serde-json-dev librust-itoa-dev
-  clang-14 libfuzzer-14-dev"
+  clang-14 libfuzzer-14-dev debootstrap"
 # The static build: c-ares's static archive, and what builds curl and fmt from Debian's
 # source packages (apt-get source, dpkg-source, autoreconf).
 STATIC_PKGS="libc-ares-dev dpkg-dev xz-utils autoconf automake libtool binutils"
