@@ -120,7 +120,8 @@ class FaultProxySelfTest(unittest.TestCase):
         time.sleep(0.3)
         t0 = time.monotonic()
         p.stop()
-        self.assertLess(time.monotonic() - t0, 3)
+        # Interrupted, not waited out: well under the 60 s stall, however busy the machine.
+        self.assertLess(time.monotonic() - t0, 30)
         with self.assertRaises((http.client.RemoteDisconnected, ConnectionError)):
             conn.getresponse()
         conn.close()

@@ -317,7 +317,7 @@ class HostileManifestTest(HostileCase):
         # ends as a miss (exit 0), which fails the refusal check.
         self.refuse("many-layers", mentions=[("too many layers", "layer count", "20000")], existing=(False,),
                     extra=["--timeout", "6"])
-        self.assertLess(time.monotonic() - t0, 15)
+        self.assertLess(time.monotonic() - t0, 60)  # refused, not fetched: however busy the machine
         # 100000 in a layout: refused for its count, or (now that a layout reads manifests up
         # to the same 4 MiB as a registry) for its size.
         cfg = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
@@ -327,7 +327,7 @@ class HostileManifestTest(HostileCase):
         t0 = time.monotonic()
         self.refuse("many-layers", mentions=[("too many layers", "layer count", "100000", "larger than")], store=st,
                     existing=(False,), extra=["--timeout", "6"])
-        self.assertLess(time.monotonic() - t0, 15)
+        self.assertLess(time.monotonic() - t0, 60)  # refused, not fetched: however busy the machine
 
     def test_absurd_file_count_annotation(self):
         gz, raw = self.innocent()
