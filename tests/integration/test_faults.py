@@ -355,7 +355,7 @@ class FaultBehaviourTest(FaultTestBase):
                     ws = self.new_ws()
                     dest = prepare_destination(ws)
                     before = snapshot(dest)
-                    rc, out, err, secs = self.restore_through(proxy, ws, "--timeout", "4", *extra, timeout=20)
+                    rc, out, err, secs = self.restore_through(proxy, ws, "--timeout", "4", *extra, timeout=60)
                     self.assertEqual(rc, want_rc, err)
                     self.assertEqual(parse_json(out)["result"], "miss")
                     # Cut by --timeout, not waited out: well under the 60 s stall, however busy
