@@ -32,7 +32,7 @@ build: deps
 
 # One fully static executable, $(BUILD_STATIC)/regcache (docs/install.md): libcurl and libfmt
 # built from Debian's source packages into $(BUILD_STATIC)/deps, the rest Debian's static
-# archives; the same objects as $(BUILD)/regcache.
+# archives; the same sources as $(BUILD)/regcache, compiled for size.
 static: static-deps
 	@scripts/static-deps.sh $(BUILD_STATIC)/deps
 	@cmake -S . -B $(BUILD) $(CMAKE_ARGS) -DREGCACHE_STATIC_PREFIX=$(abspath $(BUILD_STATIC))/deps/prefix >/dev/null

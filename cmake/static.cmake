@@ -1,6 +1,7 @@
-# regcache-static: the same objects as regcache, linked into one fully static, stripped
-# executable (no interpreter, no shared library) against Debian's static archives and the
-# libcurl and libfmt that scripts/static-deps.sh built into REGCACHE_STATIC_PREFIX.
+# regcache-static: the same sources as regcache, compiled for size (-Os: the hot loops are
+# zstd's, OpenSSL's and xxHash's, compiled by Debian), linked into one fully static,
+# stripped executable (no interpreter, no shared library) against Debian's static archives
+# and the libcurl and libfmt that scripts/static-deps.sh built into REGCACHE_STATIC_PREFIX.
 
 # Returns in VAR the static archive libNAME.a: from the prefix only when WHERE is "prefix"
 # (Debian's own libcurl.a must not be taken), else from the system.
@@ -25,9 +26,18 @@ regcache_static_archive(STATIC_ZSTD zstd system)
 regcache_static_archive(STATIC_Z z system)
 regcache_static_archive(STATIC_XXHASH xxhash system)
 
-add_executable(regcache-static src/regcache/cli/main.cpp $<TARGET_OBJECTS:regcache_objs>)
+add_library(regcache_static_objs OBJECT ${REGCACHE_SOURCES})
+target_include_directories(regcache_static_objs PRIVATE src ${REGCACHE_STATIC_PREFIX}/include)
+target_compile_definitions(regcache_static_objs PRIVATE REGCACHE_VERSION="${PROJECT_VERSION}")
+target_link_libraries(regcache_static_objs PRIVATE nlohmann_json::nlohmann_json CLI11::CLI11
+  CURL::libcurl OpenSSL::Crypto PkgConfig::ZSTD PkgConfig::XXHASH)
+# After the build type's -O2 -g: the last -O wins; no debug info for a stripped binary.
+target_compile_options(regcache_static_objs PRIVATE -Os -g0)
+
+add_executable(regcache-static src/regcache/cli/main.cpp $<TARGET_OBJECTS:regcache_static_objs>)
 target_include_directories(regcache-static PRIVATE src ${REGCACHE_STATIC_PREFIX}/include)
 target_compile_definitions(regcache-static PRIVATE REGCACHE_VERSION="${PROJECT_VERSION}")
+target_compile_options(regcache-static PRIVATE -Os -g0)
 target_link_libraries(regcache-static PRIVATE nlohmann_json::nlohmann_json CLI11::CLI11
   ${STATIC_CURL} ${STATIC_CARES} ${STATIC_SSL} ${STATIC_CRYPTO} ${STATIC_ZSTD} ${STATIC_Z}
   ${STATIC_XXHASH} ${STATIC_FMT} -lpthread -ldl)
