@@ -10,7 +10,7 @@ CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # and still gives ASan/UBSan reports with file and line.
 SAN_CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1"
 
-.PHONY: all deps test-deps static-deps bench-deps build static deb demo test test-sanitize fuzz bench bench-quick format clean
+.PHONY: all deps test-deps static-deps bench-deps build static deb demo test test-sanitize fuzz bench bench-quick bench-static format clean
 
 all: build
 
@@ -80,6 +80,11 @@ bench: bench-deps build
 
 bench-quick: bench-deps build
 	@BENCH_COMMAND="make bench-quick" bench/run.sh --quick
+
+# The same benchmarks with the static binary (make static), into docs/benchmarks-static.md.
+bench-static: bench-deps static
+	@REGCACHE=$(abspath $(BUILD_STATIC))/regcache BENCH_REPORT=docs/benchmarks-static.md \
+	  BENCH_COMMAND="make bench-static" bench/run.sh
 
 format:
 	@clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'fuzz/*.cpp')

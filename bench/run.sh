@@ -46,7 +46,8 @@ META=$OUT/meta.tsv
 PY=/usr/bin/python3
 TREE="$PY $HERE/tree.py"
 # A quick run is a smoke test: its report stays in bench/out, docs/ keeps the full run's.
-REPORT_MD=$ROOT/docs/benchmarks.md
+# BENCH_REPORT (relative to the checkout) names another report: make bench-static's.
+REPORT_MD=$ROOT/${BENCH_REPORT:-docs/benchmarks.md}
 [ "$MODE" = quick ] && REPORT_MD=$OUT/benchmarks-quick.md
 
 die() { echo "run.sh: error: $*" >&2; exit 1; }
