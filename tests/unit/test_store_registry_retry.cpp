@@ -85,6 +85,28 @@ Descriptor blob_descriptor() {
   return {"application/octet-stream", sha256_digest(kBlob), kBlob.size(), {}};
 }
 
+// GitHub Packages options for the API at https://api.test over `transport`.
+GithubPackagesOptions github_options(std::shared_ptr<ScriptedTransport> transport) {
+  GithubPackagesOptions gh;
+  gh.api_url = "https://api.test";
+  gh.token = "ghs_token";
+  gh.transport = std::move(transport);
+  return gh;
+}
+
+// A GitHub Packages store of registry.test/acme/app, registry and API over `transport`.
+std::unique_ptr<Store> github_store(std::shared_ptr<ScriptedTransport> transport,
+                                    GithubPackagesOptions gh) {
+  RegistryOptions o;
+  o.transport = Transport::https;
+  StoreRef ref;
+  ref.kind = StoreKind::registry;
+  ref.host = "registry.test";
+  ref.repository = "acme/app";
+  return wrap_github_packages(make_registry_store(ref, std::nullopt, o, transport), ref,
+                              std::move(gh));
+}
+
 }  // namespace
 
 TEST(RetryPolicy, ATransientStatusIsTriedFiveTimesInAll) {
@@ -295,18 +317,7 @@ TEST(GithubPackages, PagesStayOnTheApiAndDoNotCircle) {
       HttpResponse r = deliver(req, 200, "[]", {{"link", "<" + next + ">; rel=\"next\""}});
       return r;
     });
-    RegistryOptions o;
-    o.transport = Transport::https;
-    StoreRef ref;
-    ref.kind = StoreKind::registry;
-    ref.host = "registry.test";
-    ref.repository = "acme/app";
-    GithubPackagesOptions gh;
-    gh.api_url = "https://api.test";
-    gh.token = "ghs_token";
-    gh.transport = transport;
-    auto store =
-        wrap_github_packages(make_registry_store(ref, std::nullopt, o, transport), ref, gh);
+    auto store = github_store(transport, github_options(transport));
     Status st = store->delete_manifest(sha256_digest("m"));
     ASSERT_FALSE(st.ok()) << next;
     for (const auto& seen : transport->seen)
@@ -324,24 +335,14 @@ TEST(GithubPackages, TheApiUsesTheRegistrysRetryPolicy) {
         return status(405);
       return status(api_status, "{\"message\":\"no\"}", {{"retry-after", "2"}});
     });
-    RegistryOptions o;
-    o.transport = Transport::https;
-    StoreRef ref;
-    ref.kind = StoreKind::registry;
-    ref.host = "registry.test";
-    ref.repository = "acme/app";
-    GithubPackagesOptions gh;
-    gh.api_url = "https://api.test";
-    gh.token = "ghs_token";
-    gh.transport = transport;
+    GithubPackagesOptions gh = github_options(transport);
     std::vector<std::chrono::milliseconds> waits;
     gh.retry.sleep_until = [&waits](SteadyTime t) {
       waits.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(
           t - std::chrono::steady_clock::now()));
       return Status{};
     };
-    auto store =
-        wrap_github_packages(make_registry_store(ref, std::nullopt, o, transport), ref, gh);
+    auto store = github_store(transport, gh);
     Status st = store->delete_manifest(sha256_digest("m"));
     ASSERT_FALSE(st.ok()) << api_status;
     int api_calls = 0;
