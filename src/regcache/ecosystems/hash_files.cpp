@@ -15,6 +15,7 @@
 #include <cerrno>
 
 #include "regcache/format/anchor.hpp"
+#include "regcache/util/fd.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/glob.hpp"
 #include "regcache/util/glob_expand.hpp"
@@ -25,22 +26,13 @@ namespace regcache {
 namespace {
 
 Result<std::string> file_digest_raw(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno_error("cannot open", path, errno);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno_error("cannot open", path, errno);
   Sha256 h;
-  std::array<char, 1 << 16> buf;
-  for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return errno_error("cannot read", path, err);
-    }
-    if (n == 0) break;
-    h.update(buf.data(), static_cast<size_t>(n));
-  }
-  ::close(fd);
+  RC_CHECK(read_chunks(fd.get(), path, [&](const char* data, size_t size) {
+    h.update(data, size);
+    return Status{};
+  }));
   return h.raw_final();
 }
 

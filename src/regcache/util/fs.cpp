@@ -1,5 +1,7 @@
 #include "regcache/util/fs.hpp"
 
+#include "regcache/util/fd.hpp"
+
 #include "regcache/util/stale.hpp"
 
 #include <fcntl.h>
@@ -24,23 +26,26 @@ Error errno_error(std::string_view what, const std::string& path, int err) {
                     errno_message(what, path, err));
 }
 
-Result<std::string> read_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno_error("cannot open", path, errno);
-  std::string out;
-  char buf[65536];
+Status read_chunks(int fd, const std::string& shown,
+                   const std::function<Status(const char* data, size_t size)>& chunk) {
+  std::vector<char> buf(1 << 16);
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return errno_error("cannot read", path, err);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("cannot read", shown, errno);
+    if (n == 0) return {};
+    RC_CHECK(chunk(buf.data(), static_cast<size_t>(n)));
   }
-  ::close(fd);
+}
+
+Result<std::string> read_file(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno_error("cannot open", path, errno);
+  std::string out;
+  RC_CHECK(read_chunks(fd.get(), path, [&](const char* data, size_t size) {
+    out.append(data, size);
+    return Status{};
+  }));
   return out;
 }
 
@@ -86,32 +91,19 @@ unsigned process_umask() {
 
 Result<std::string> read_file_at(int dirfd, const std::string& name, const std::string& shown,
                                  size_t max) {
-  int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return errno_error("cannot open", shown, errno == ELOOP ? ELOOP : errno);
+  UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) return errno_error("cannot open", shown, errno);
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return make_error(ErrorKind::integrity, shown + " is not a regular file");
   }
   std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return errno_error("cannot read", shown, err);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > max) {
-      ::close(fd);
-      return make_error(ErrorKind::integrity,
-                        shown + " is larger than " + std::to_string(max) + " bytes");
-    }
-  }
-  ::close(fd);
+  RC_CHECK(read_chunks(fd.get(), shown, [&](const char* data, size_t size) -> Status {
+    out.append(data, size);
+    if (out.size() <= max) return {};
+    return make_error(ErrorKind::integrity,
+                      shown + " is larger than " + std::to_string(max) + " bytes");
+  }));
   return out;
 }
 

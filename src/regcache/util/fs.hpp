@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,11 @@
 #include "regcache/util/result.hpp"
 
 namespace regcache {
+
+// Reads fd to its end, handing each chunk read to `chunk`, whose error stops the read;
+// `shown` names the file in a read error.
+Status read_chunks(int fd, const std::string& shown,
+                   const std::function<Status(const char* data, size_t size)>& chunk);
 
 // Reads a whole (small) file into memory.
 Result<std::string> read_file(const std::string& path);
