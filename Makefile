@@ -3,6 +3,7 @@ BUILD      ?= build
 BUILD_SAN  ?= build-sanitize
 BUILD_FUZZ ?= build-fuzz
 BUILD_STATIC ?= build-static
+BUILD_STATIC_ARM64 ?= build-static-arm64
 FUZZ_SECONDS ?= 15
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -10,7 +11,7 @@ CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # and still gives ASan/UBSan reports with file and line.
 SAN_CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1"
 
-.PHONY: all deps test-deps static-deps bench-deps build static deb demo test test-sanitize fuzz bench bench-quick bench-static format clean
+.PHONY: all deps test-deps static-deps bench-deps build static static-arm64 deb demo test test-sanitize fuzz bench bench-quick bench-static format clean
 
 all: build
 
@@ -40,6 +41,18 @@ static: static-deps
 	@cp $(BUILD)/regcache-static $(BUILD_STATIC)/regcache
 	@echo "$(BUILD_STATIC)/regcache: static, $$(stat -c %s $(BUILD_STATIC)/regcache) bytes"
 
+# The same static executable for linux arm64, $(BUILD_STATIC_ARM64)/regcache: cross-built with
+# Debian's aarch64 compiler against Debian's arm64 static archives (docs/install.md).
+static-arm64: static-deps
+	@scripts/static-deps.sh $(BUILD_STATIC_ARM64)/deps --arch arm64
+	@cmake -S . -B $(BUILD_STATIC_ARM64)/cmake -DCMAKE_BUILD_TYPE=Release \
+	  -DCMAKE_TOOLCHAIN_FILE=$(abspath cmake/aarch64-linux-gnu.cmake) \
+	  -DREGCACHE_STATIC_PREFIX=$(abspath $(BUILD_STATIC_ARM64))/deps/prefix \
+	  -DREGCACHE_STATIC_SYSROOT=$(abspath $(BUILD_STATIC_ARM64))/deps/sysroot >/dev/null
+	@cmake --build $(BUILD_STATIC_ARM64)/cmake --target regcache-static -j $(JOBS)
+	@cp $(BUILD_STATIC_ARM64)/cmake/regcache-static $(BUILD_STATIC_ARM64)/regcache
+	@echo "$(BUILD_STATIC_ARM64)/regcache: static arm64, $$(stat -c %s $(BUILD_STATIC_ARM64)/regcache) bytes"
+
 # A Debian package of the static binary, man page and completions: $(BUILD_STATIC)/regcache_*.deb.
 deb: static
 	@cd $(BUILD) && cpack -G DEB >/dev/null
@@ -53,7 +66,7 @@ demo: build
 # then runs the unit and integration suites again under ASan and UBSan (but those labelled
 # once: the long sweeps, the harness self-tests, the action's tests), then each fuzz
 # target for 5 seconds.
-test: test-deps build deb
+test: test-deps build deb static-arm64
 	@cd $(BUILD) && ctest --output-on-failure --timeout 1500 -j 2
 	@$(MAKE) --no-print-directory test-sanitize
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=5
@@ -90,4 +103,4 @@ format:
 	@clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'fuzz/*.cpp')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ) $(BUILD_STATIC) $(BUILD_STATIC_ARM64)
