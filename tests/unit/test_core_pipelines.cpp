@@ -773,14 +773,14 @@ TEST(PipelineTrust, UntrustedEntryIsSkippedByRestoreAndSave) {
   const std::vector<std::string> trust = {"refs/heads/main"};
 
   auto untrusted = restore_options(d.dst, "deps-pr");
-  untrusted.trust = trust;
+  untrusted.filter.trust = trust;
   EXPECT_EQ(restore_ok(*store, untrusted).result, RestoreResult::miss);
   EXPECT_TRUE(names_in(d.dst.workspace).empty());
   // Without trust patterns every entry counts.
   EXPECT_EQ(restore_ok(*store, restore_options(d.dst, "deps-pr")).result, RestoreResult::hit);
 
   auto by_prefix = restore_options(d.dst, "deps-pr", {"deps-"});
-  by_prefix.trust = trust;
+  by_prefix.filter.trust = trust;
   auto rep = restore_ok(*store, by_prefix);
   EXPECT_EQ(rep.result, RestoreResult::partial);
   EXPECT_EQ(rep.matched_key, "deps-main");
@@ -789,14 +789,14 @@ TEST(PipelineTrust, UntrustedEntryIsSkippedByRestoreAndSave) {
   clock.at("2024-03-01T00:00:00Z");
   auto o = save_options(d.src, "next", {d.src.workspace + "/cache"});
   o.base_key = "deps-pr";
-  o.trust = trust;
+  o.filter.trust = trust;
   auto b = save_ok(*store, o);
   EXPECT_EQ(b.base_key, "");
   EXPECT_EQ(b.reused_layers, 0u);
   // The same save without trust patterns reuses the pull request's layers.
   auto again = o;
   again.key = "next-untrusting";
-  again.trust.clear();
+  again.filter.trust.clear();
   auto c = save_ok(*store, again);
   EXPECT_EQ(c.base_key, "deps-pr");
   EXPECT_EQ(c.reused_layers, pr.layers);
@@ -814,7 +814,7 @@ TEST(PipelineTrust, UntrustedExistingEntryIsReplaced) {
   make_cache(d, "main");
   auto main_opts = save_options(d.src, "k", {d.src.workspace + "/cache"});
   main_opts.origin.ref = "refs/heads/main";
-  main_opts.trust = {"refs/heads/main"};
+  main_opts.filter.trust = {"refs/heads/main"};
   auto second = save_ok(*store, main_opts);
   EXPECT_EQ(second.result, SaveResult::saved);
   EXPECT_NE(second.digest, first.digest);

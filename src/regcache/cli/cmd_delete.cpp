@@ -8,6 +8,7 @@
 #include "regcache/cli/validators.hpp"
 #include "regcache/format/entry_format.hpp"
 #include "regcache/format/key_tag.hpp"
+#include "regcache/store/referrers.hpp"
 #include "regcache/util/log.hpp"
 
 namespace regcache {
@@ -35,6 +36,7 @@ Result<nlohmann::json> delete_one(Store& store, const std::string& key) {
     return nlohmann::json{{"key", key}, {"result", "missing"}};
   }
   RC_CHECK(store.delete_manifest(m->digest));
+  RC_CHECK(delete_referrers(store, m->digest));  // its signatures go with it
   log_info("Deleted cache entry " + key);
   return nlohmann::json{{"key", key}, {"result", "deleted"}, {"digest", m->digest}};
 }

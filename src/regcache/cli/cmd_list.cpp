@@ -6,8 +6,8 @@
 
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/output.hpp"
-#include "regcache/cli/validators.hpp"
 #include "regcache/cli/settings.hpp"
+#include "regcache/cli/validators.hpp"
 #include "regcache/lifecycle/entry_listing.hpp"
 #include "regcache/util/log.hpp"
 
@@ -36,6 +36,7 @@ void run_list(const ListArgs& a, const GlobalOptions& g) {
                         {"compressed_bytes", e.compressed_bytes()},
                         {"layers", e.info.layers.size()}};
     if (!e.ref.empty()) j["ref"] = e.ref;
+    j["signed_by"] = e.signers;
     out.push_back(std::move(j));
   }
   if (g.json) {
@@ -50,19 +51,29 @@ void run_list(const ListArgs& a, const GlobalOptions& g) {
   // A table with a header, the key column as wide as the longest key.
   size_t width = 3;
   for (const auto& e : out) width = std::max(width, e["key"].get<std::string>().size());
+  // SIGNED: the start of the key fingerprint its signature names ("-": unsigned).
   auto row = [&](const std::string& created, const std::string& key, const std::string& size,
-                 const std::string& stored, const std::string& layers, const std::string& ref) {
-    std::string line = fmt::format("{:<19}  {:<{}}  {:>10}  {:>10}  {:>6}", created, key, width,
-                                   size, stored, layers);
+                 const std::string& stored, const std::string& layers, const std::string& signed_by,
+                 const std::string& ref) {
+    std::string line = fmt::format("{:<19}  {:<{}}  {:>10}  {:>10}  {:>6}  {:<19}", created, key,
+                                   width, size, stored, layers, signed_by);
     if (!ref.empty()) line += "  " + ref;
+    while (!line.empty() && line.back() == ' ') line.pop_back();
     return line;
   };
-  print_line(row("CREATED", "KEY", "SIZE", "STORED", "LAYERS", "REF"));
+  auto signed_by = [](const nlohmann::json& signers) {
+    if (signers.empty()) return std::string("-");
+    std::string s = signers[0].get<std::string>().substr(0, 19);
+    if (signers.size() > 1) s += " +" + std::to_string(signers.size() - 1);
+    return s;
+  };
+  print_line(row("CREATED", "KEY", "SIZE", "STORED", "LAYERS", "SIGNED", "REF"));
   for (const auto& e : out) {
     std::string created = e["created"].get<std::string>().substr(0, 19);
     std::replace(created.begin(), created.end(), 'T', ' ');
     print_line(row(created, e["key"].get<std::string>(), human_bytes(e["bytes"]),
                    human_bytes(e["compressed_bytes"]), std::to_string(e["layers"].get<size_t>()),
+                   signed_by(e["signed_by"]),
                    e.contains("ref") ? e["ref"].get<std::string>() : ""));
   }
 }

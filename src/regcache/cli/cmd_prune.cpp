@@ -13,12 +13,13 @@
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/exit_codes.hpp"
 #include "regcache/cli/output.hpp"
-#include "regcache/cli/validators.hpp"
 #include "regcache/cli/settings.hpp"
+#include "regcache/cli/validators.hpp"
 #include "regcache/lifecycle/entry_listing.hpp"
 #include "regcache/lifecycle/prune_policy.hpp"
 #include "regcache/lifecycle/usage_record.hpp"
 #include "regcache/store/oci_layout/layout_gc.hpp"
+#include "regcache/store/referrers.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/units.hpp"
 
@@ -96,7 +97,10 @@ void run_prune(const PruneArgs& a, const GlobalOptions& g) {
   nlohmann::json deleted = nlohmann::json::array();
   for (size_t i : plan.remove) {
     const ListedEntry& e = listed[i];
-    if (!a.dry_run) unwrap(store->delete_manifest(e.digest));
+    if (!a.dry_run) {
+      unwrap(store->delete_manifest(e.digest));
+      if (!e.signers.empty()) unwrap(delete_referrers(*store, e.digest));  // and its signatures
+    }
     log_info(fmt::format("{} {} (created {}, {})", a.dry_run ? "Would delete" : "Deleted",
                          e.info.key, e.info.created.substr(0, 19),
                          human_bytes(e.compressed_bytes())));

@@ -10,6 +10,7 @@
 #include "regcache/cli/output.hpp"
 #include "regcache/cli/progress.hpp"
 #include "regcache/cli/settings.hpp"
+#include "regcache/cli/signing_keys.hpp"
 #include "regcache/cli/summary.hpp"
 #include "regcache/cli/validators.hpp"
 #include "regcache/core/restore.hpp"
@@ -25,7 +26,7 @@ namespace {
 
 struct RestoreArgs {
   std::string key;
-  std::vector<std::string> restore_keys, positional, paths, presets, trust;
+  std::vector<std::string> restore_keys, positional, paths, presets, trust, verify_keys;
   bool lookup_only = false, fail_on_miss = false, no_external_symlinks = false, allow_empty = false,
        all_roots = false, same_permissions = false;
   double timeout = 300;
@@ -45,6 +46,7 @@ void report(const RestoreReport& r, const GlobalOptions& g, bool lookup_only) {
         {"downloaded_bytes", r.downloaded_bytes},
         {"seconds", r.seconds}};
     if (!r.miss_reason.empty()) j["reason"] = r.miss_reason;
+    if (!r.signer.empty() && !miss) j["signed_by"] = r.signer;
     if (!r.missing_paths.empty()) j["missing_paths"] = r.missing_paths;
     if (!r.skipped_roots.empty()) j["skipped_roots"] = r.skipped_roots;
     print_line(j.dump());
@@ -94,7 +96,8 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   // An entry must not make files writable by others: the umask's group and other write
   // bits are cleared, as tar does for a user who is not root (--same-permissions: exact).
   o.mode_mask = a.same_permissions ? 0 : process_umask() & 022;
-  o.trust = a.trust;
+  o.filter.trust = a.trust;
+  o.filter.verify_keys = load_verify_keys(a.verify_keys);
   GlobalOptions gt = g;
   gt.timeout_seconds = a.timeout;
   const auto t0 = std::chrono::steady_clock::now();  // before the deadline is set
@@ -172,6 +175,10 @@ void add_restore_command(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--trust", args->trust,
                   "Only restore entries saved from a git ref matching this glob (repeatable), "
                   "e.g. refs/heads/main, 'refs/tags/*'")
+      ->allow_extra_args(false);
+  sub->add_option("--verify-key", args->verify_keys,
+                  "Only restore entries with a valid signature by this Ed25519 public key (PEM; "
+                  "repeatable; or REGCACHE_VERIFY_KEYS holding one or more)")
       ->allow_extra_args(false);
   add_external_symlink_flags(sub, &args->no_external_symlinks);
   sub->add_option("--from-image", args->from_image,

@@ -11,6 +11,7 @@
 #include "regcache/cli/output.hpp"
 #include "regcache/cli/progress.hpp"
 #include "regcache/cli/settings.hpp"
+#include "regcache/cli/signing_keys.hpp"
 #include "regcache/cli/summary.hpp"
 #include "regcache/cli/validators.hpp"
 #include "regcache/core/restore_state.hpp"
@@ -24,8 +25,8 @@ namespace regcache {
 namespace {
 
 struct SaveArgs {
-  std::string key, base, base_store;
-  std::vector<std::string> positional, paths, excludes, presets, trust, restore_keys;
+  std::string key, base, base_store, sign_key;
+  std::vector<std::string> positional, paths, excludes, presets, trust, restore_keys, verify_keys;
   bool force = false, allow_empty = false;
   int level = -1;
   double timeout = 3600;
@@ -43,6 +44,7 @@ void report(const SaveReport& r, const GlobalOptions& g) {
                         {"layers", r.layers},
                         {"reused_layers", r.reused_layers},
                         {"seconds", r.seconds}};
+    if (!r.signer.empty()) j["signed_by"] = r.signer;
     print_line(j.dump());
   }
   if (r.result == SaveResult::empty) return;  // the warning said why
@@ -56,6 +58,7 @@ void report(const SaveReport& r, const GlobalOptions& g) {
                        counted(r.layers, "layer", "layers"), r.reused_layers,
                        human_bytes(r.uploaded_bytes)));
   if (!r.base_key.empty()) log_verbose("based on entry " + r.base_key);
+  if (!r.signer.empty()) log_info("Signed with key " + r.signer);
 }
 
 void run_save(const SaveArgs& a, const GlobalOptions& g) {
@@ -86,7 +89,10 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
   apply_save_settings(o);
   o.base_key = a.base;
   o.origin = git_origin_from_env(settings().env);
-  o.trust = a.trust;
+  o.filter.trust = a.trust;
+  o.filter.verify_keys = load_verify_keys(a.verify_keys);
+  auto sign_key = load_signing_key(a.sign_key);
+  if (sign_key) o.sign_key = &*sign_key;
   GlobalOptions gt = g;
   gt.timeout_seconds = a.timeout;
   auto store = open_store(gt, StoreUse::write);
@@ -154,6 +160,13 @@ void add_save_command(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--trust", args->trust,
                   "Replace an existing entry for the key saved from a git ref matching none of "
                   "these globs, and reuse no layer of a base saved from one (repeatable)")
+      ->allow_extra_args(false);
+  sub->add_option("--sign-key", args->sign_key,
+                  "Sign the entry with this Ed25519 private key (PEM; or REGCACHE_SIGNING_KEY "
+                  "holding it; regcache keygen makes one)");
+  sub->add_option("--verify-key", args->verify_keys,
+                  "Replace an existing entry for the key, and reuse no layer of a base, without "
+                  "a valid signature by this public key (repeatable; or REGCACHE_VERIFY_KEYS)")
       ->allow_extra_args(false);
   sub->add_option("--level", args->level,
                   "Compression level (zstd 1-19, default 3; gzip 1-9, default 6)");

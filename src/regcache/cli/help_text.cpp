@@ -22,14 +22,16 @@ std::string examples_for(const std::string& command) {
        "  regcache save --key 'build-{{ os }}-{{ hashFiles \"Cargo.lock\" }}' target "
        "~/.cargo/registry\n"
        "  regcache save --preset node --preset rust\n"
-       "  regcache save --key k 'out/**' '!*.tmp' --level 6"},
+       "  regcache save --key k 'out/**' '!*.tmp' --level 6\n"
+       "  REGCACHE_SIGNING_KEY=\"$SECRET_PEM\" regcache save --preset rust   # signed"},
       {"restore",
        "Examples:\n"
        "  regcache restore --key build-linux-abc --restore-key build-linux- --restore-key build- "
        "target\n"
        "  regcache restore --key k ~/.cargo/registry   # one path out of a larger entry\n"
        "  regcache restore --preset rust --fail-on-miss\n"
-       "  regcache --json restore --key k --lookup-only"},
+       "  regcache --json restore --key k --lookup-only\n"
+       "  regcache restore --preset rust --verify-key keys/regcache.pub   # signed entries only"},
       {"list", "Examples:\n  regcache list --prefix rust-\n  regcache --json list"},
       {"delete", "Examples:\n  regcache delete old-key another-key"},
       {"prune",
@@ -47,6 +49,8 @@ std::string examples_for(const std::string& command) {
       {"completion",
        "Examples:\n  source <(regcache completion bash)\n"
        "  regcache completion zsh > \"${fpath[1]}/_regcache\""},
+      {"keygen",
+       "Examples:\n  regcache keygen --out keys   # then keep keys/regcache.key in a CI secret"},
       {"man", "Examples:\n  regcache man > regcache.1 && man -l regcache.1"},
   };
   auto it = examples.find(command);

@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
   add_prune_command(app, g);
   add_import_command(app, g);
   add_key_commands(app, g);
+  add_keygen_command(app, g);
   add_docs_commands(app);
   add_examples(app);
   // With --json every outcome is one JSON value on stdout, failures included.

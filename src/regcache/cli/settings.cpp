@@ -128,6 +128,8 @@ Result<Settings> read_settings(const EnvFn& env) {
     s.github_api_url = r.text("REGCACHE_GITHUB_API_URL");
   s.github_registry = r.text("REGCACHE_GITHUB_REGISTRY");
   s.github_token = r.text("GITHUB_TOKEN");
+  s.signing_key = r.text("REGCACHE_SIGNING_KEY");
+  s.verify_keys = r.text("REGCACHE_VERIFY_KEYS");
   s.progress = RC_TRY(r.choice<ProgressChoice>("REGCACHE_PROGRESS",
                                                {{"off", ProgressChoice::off},
                                                 {"bar", ProgressChoice::bar},

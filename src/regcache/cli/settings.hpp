@@ -39,6 +39,9 @@ struct Settings {
   std::string github_api_url = "https://api.github.com";  // REGCACHE_GITHUB_API_URL
   std::string github_registry;                            // REGCACHE_GITHUB_REGISTRY
   std::string github_token;                               // GITHUB_TOKEN
+  // Signatures (docs/format.md): PEM text, as CI secrets hold keys; never printed.
+  std::string signing_key;  // REGCACHE_SIGNING_KEY: a private key
+  std::string verify_keys;  // REGCACHE_VERIFY_KEYS: one or more public keys
   // Output.
   ProgressChoice progress = ProgressChoice::automatic;
   std::chrono::milliseconds progress_interval{5000};  // REGCACHE_PROGRESS_INTERVAL (seconds)

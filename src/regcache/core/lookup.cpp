@@ -1,7 +1,11 @@
 #include "regcache/core/lookup.hpp"
 
+#include <algorithm>
+
+#include "regcache/core/entry_signing.hpp"
 #include "regcache/format/key_tag.hpp"
 #include "regcache/format/trust.hpp"
+#include "regcache/store/referrers.hpp"
 #include "regcache/util/log.hpp"
 
 namespace regcache {
@@ -21,19 +25,31 @@ Result<std::optional<FoundEntry>> entry_at(Store& store, const std::string& tag)
 
 }  // namespace
 
-Result<std::optional<FoundEntry>> find_entry(Store& store, const std::string& key,
-                                             const std::vector<std::string>& prefixes,
-                                             const std::vector<std::string>& trust) {
-  auto trusted = [&](const FoundEntry& f) {
-    if (trust.empty() || ref_trusted(f.info.ref, trust)) return true;
-    log_info("Not trusting " + f.info.key + ": saved from " +
-             (f.info.ref.empty() ? std::string("an unknown ref") : f.info.ref) +
+Result<bool> entry_accepted(Store& store, FoundEntry& found, const EntryFilter& filter) {
+  if (!filter.trust.empty() && !ref_trusted(found.info.ref, filter.trust)) {
+    log_info("Not trusting " + found.info.key + ": saved from " +
+             (found.info.ref.empty() ? std::string("an unknown ref") : found.info.ref) +
              ", which no --trust pattern matches");
     return false;
-  };
+  }
+  if (filter.verify_keys.empty()) return true;
+  auto check = RC_TRY(check_entry_signature(store, found.digest, filter.verify_keys));
+  if (!check.valid) {
+    log_verbose("skipping " + found.info.key + ": no valid signature (" + check.reason + ")");
+    return false;
+  }
+  log_verbose(found.info.key + ": signature by " + check.key_fingerprint + " is valid");
+  found.signer = check.key_fingerprint;
+  return true;
+}
+
+Result<std::optional<FoundEntry>> find_entry(Store& store, const std::string& key,
+                                             const std::vector<std::string>& prefixes,
+                                             const EntryFilter& filter) {
   std::string tag = tag_for_key(key);
   auto e = RC_TRY(entry_at(store, tag));
-  if (e && (e->info.key == key || (e->info.key.empty() && tag == key)) && trusted(*e)) {
+  if (e && (e->info.key == key || (e->info.key.empty() && tag == key)) &&
+      RC_TRY(entry_accepted(store, *e, filter))) {
     log_verbose("exact key matched: " + key);
     return e;
   }
@@ -41,24 +57,26 @@ Result<std::optional<FoundEntry>> find_entry(Store& store, const std::string& ke
   auto tags = RC_TRY(store.list_tags());
   for (const auto& prefix : prefixes) {
     std::string tp = tag_prefix_for(prefix);
-    std::optional<FoundEntry> best;
+    std::vector<FoundEntry> candidates;
     for (const auto& t : tags) {
-      if (t.rfind(tp, 0) != 0) continue;
+      if (t.rfind(tp, 0) != 0 || is_referrers_tag(t)) continue;
       auto cand = entry_at(store, t);
       if (!cand.ok()) {
         log_verbose("skipping " + t + ": " + cand.error().message);
         continue;
       }
       if (!*cand || (*cand)->info.key.rfind(prefix, 0) != 0) continue;
-      if (best && (*cand)->info.created <= best->info.created) continue;
-      if (!trusted(**cand)) continue;
-      best = std::move(*cand);
-      best->match = Match::prefix;
+      candidates.push_back(std::move(**cand));
     }
-    if (best) {
-      log_verbose("restore key '" + prefix + "' matched " + best->info.key +
-                  " (newest of its prefix)");
-      return best;
+    // Newest first; the first one the filter accepts is the match.
+    std::stable_sort(
+        candidates.begin(), candidates.end(),
+        [](const FoundEntry& a, const FoundEntry& b) { return a.info.created > b.info.created; });
+    for (auto& c : candidates) {
+      if (!RC_TRY(entry_accepted(store, c, filter))) continue;
+      c.match = Match::prefix;
+      log_verbose("restore key '" + prefix + "' matched " + c.info.key + " (newest of its prefix)");
+      return std::optional<FoundEntry>(std::move(c));
     }
   }
   return std::optional<FoundEntry>();

@@ -1,6 +1,7 @@
 // Finding an entry: the exact key, else for each restore-key prefix in order the newest
 // entry whose key really starts with it (tags only narrow the search; the key annotation
-// decides), skipping entries saved from a ref no --trust pattern matches.
+// decides), skipping entries saved from a ref no --trust pattern matches and, with verify
+// keys, entries without a valid signature by one of them.
 #pragma once
 
 #include <optional>
@@ -9,6 +10,7 @@
 
 #include "regcache/format/entry_format.hpp"
 #include "regcache/store/store.hpp"
+#include "regcache/util/ed25519.hpp"
 
 namespace regcache {
 
@@ -19,12 +21,22 @@ struct FoundEntry {
   std::string digest;  // of the manifest
   EntryInfo info;
   Match match = Match::exact;
+  std::string signer;  // with verify keys: the fingerprint of the key whose signature is valid
 };
 
-// Returns the entry for key, else the newest for each prefix in order; nullopt on a miss.
-// With trust patterns, only entries saved from a matching git ref count.
+// Which entries may be used.
+struct EntryFilter {
+  std::vector<std::string> trust;       // --trust ref patterns; empty: any ref
+  std::vector<Ed25519Key> verify_keys;  // --verify-key; empty: no signature needed
+};
+
+// Returns whether the entry passes the filter (logging why not); sets found.signer.
+Result<bool> entry_accepted(Store& store, FoundEntry& found, const EntryFilter& filter);
+
+// Returns the entry for key, else the newest accepted one for each prefix in order;
+// nullopt on a miss.
 Result<std::optional<FoundEntry>> find_entry(Store& store, const std::string& key,
                                              const std::vector<std::string>& prefixes,
-                                             const std::vector<std::string>& trust);
+                                             const EntryFilter& filter);
 
 }  // namespace regcache

@@ -240,7 +240,7 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   for (const auto& p : o.restore_keys) RC_CHECK(validate_key(p));
   RestoreReport rep;
   rep.key = o.key;
-  auto found = RC_TRY(find_entry(store, o.key, o.restore_keys, o.trust));
+  auto found = RC_TRY(find_entry(store, o.key, o.restore_keys, o.filter));
   auto done = [&] {
     rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return rep;
@@ -252,6 +252,7 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   rep.result = found->match == Match::exact ? RestoreResult::hit : RestoreResult::partial;
   rep.matched_key = found->info.key.empty() ? found->tag : found->info.key;
   rep.matched_digest = found->digest;
+  rep.signer = found->signer;
   const EntryInfo& e = found->info;
   if (o.lookup_only == LookupOnly::yes) return done();
   if (e.roots.empty()) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "regcache/archive/extractor.hpp"
+#include "regcache/core/lookup.hpp"
 #include "regcache/core/restore_selection.hpp"
 #include "regcache/format/anchor.hpp"
 #include "regcache/format/entry_format.hpp"
@@ -32,7 +33,7 @@ struct RestoreOptions {
   ExternalSymlinks symlinks = ExternalSymlinks::allow;
   uint32_t mode_mask = 0;  // permission bits cleared on everything restored (see Extractor)
   size_t jobs = 4;
-  std::vector<std::string> trust;       // --trust ref patterns; empty: every entry counts
+  EntryFilter filter;                   // --trust and --verify-key; empty: every entry counts
   ProgressCounter* progress = nullptr;  // blob bytes downloaded so far
 };
 
@@ -46,6 +47,7 @@ struct RestoreReport {
   RestoreResult result = RestoreResult::miss;
   std::string key, matched_key;
   std::string matched_digest;  // manifest digest of the restored entry
+  std::string signer;          // with verify keys: the key fingerprint whose signature held
   uint64_t files = 0, bytes = 0, downloaded_bytes = 0;
   double seconds = 0;
   std::vector<std::string> missing_paths;  // paths asked for that the entry does not hold

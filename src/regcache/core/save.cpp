@@ -14,6 +14,7 @@
 
 #include "regcache/archive/tar_writer.hpp"
 #include "regcache/core/cache_paths.hpp"
+#include "regcache/core/entry_signing.hpp"
 #include "regcache/core/lookup.hpp"
 #include "regcache/format/entry_format.hpp"
 #include "regcache/format/fingerprint.hpp"
@@ -142,11 +143,23 @@ Result<bool> already_saved(Store& store, const std::string& tag, const SaveOptio
     return make_error(ErrorKind::exists, "tag " + tag + " in " + store.describe() +
                                              " holds another entry; use --force to replace it");
   }
-  if (!o.trust.empty() && !ref_trusted(info->ref, o.trust)) {
+  if (!o.filter.trust.empty() && !ref_trusted(info->ref, o.filter.trust)) {
     log_info("Replacing the entry for " + o.key + ": it was saved from " +
              (info->ref.empty() ? std::string("an unknown ref") : info->ref) +
              ", which no --trust pattern matches");
     return false;
+  }
+  // An entry that verifying restores would skip must not stop this save from writing one
+  // they take: with keys, only a validly signed entry is kept.
+  std::vector<Ed25519Key> keys = o.filter.verify_keys;
+  if (o.sign_key) keys.push_back(*o.sign_key);
+  if (!keys.empty()) {
+    auto check = RC_TRY(check_entry_signature(store, m->digest, keys));
+    if (!check.valid) {
+      log_info("Replacing the entry for " + o.key + ": no valid signature (" + check.reason + ")");
+      return false;
+    }
+    rep->signer = check.key_fingerprint;
   }
   rep->digest = m->digest;
   rep->files = info->files;
@@ -167,7 +180,7 @@ struct Base {
 Result<std::optional<EntryInfo>> base_manifest(Store& store, const SaveOptions& o) {
   std::string ref = o.base_key.empty() ? o.base_digest : tag_for_key(o.base_key);
   if (ref.empty() && !o.base_prefixes.empty()) {
-    auto found = RC_TRY(find_entry(store, o.key, o.base_prefixes, o.trust));
+    auto found = RC_TRY(find_entry(store, o.key, o.base_prefixes, o.filter));
     if (!found) return std::optional<EntryInfo>();
     log_verbose("base entry by restore key: " + found->info.key);
     return std::optional<EntryInfo>(std::move(found->info));
@@ -186,11 +199,19 @@ Result<std::optional<EntryInfo>> base_manifest(Store& store, const SaveOptions& 
   }
   // Reused layers are taken on the base's word (their fingerprints), so with --trust only
   // an entry saved from a trusted ref may serve as the base.
-  if (!o.trust.empty() && !ref_trusted(info.ref, o.trust)) {
+  if (!o.filter.trust.empty() && !ref_trusted(info.ref, o.filter.trust)) {
     log_info("Not reusing layers of " + info.key + ": saved from " +
              (info.ref.empty() ? std::string("an unknown ref") : info.ref) +
              ", which no --trust pattern matches");
     return std::optional<EntryInfo>();
+  }
+  // So with verify keys: only a validly signed entry.
+  if (!o.filter.verify_keys.empty()) {
+    auto check = RC_TRY(check_entry_signature(store, m->digest, o.filter.verify_keys));
+    if (!check.valid) {
+      log_info("Not reusing layers of " + info.key + ": no valid signature (" + check.reason + ")");
+      return std::optional<EntryInfo>();
+    }
   }
   return std::optional<EntryInfo>(std::move(info));
 }
@@ -421,7 +442,14 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   RC_CHECK(upload_if_missing(store, info.config, {"", config}, &make.uploaded));
   for (const auto& l : layers) info.layers.push_back(l.descriptor);
   RC_CHECK(check_interrupted());  // the last moment a cancelled save can leave no tag
-  auto put = store.put_manifest(rep.tag, build_manifest(info), kOciManifest);
+  // A signed entry's manifest goes in by digest first, then its signature, then its tag:
+  // a tag never names a manifest whose signature is not stored yet.
+  std::string manifest = build_manifest(info);
+  auto push = [&] {
+    return store.put_manifest(o.sign_key ? sha256_digest(manifest) : rep.tag, manifest,
+                              kOciManifest);
+  };
+  auto put = push();
   if (!put.ok() && put.error().kind == ErrorKind::not_found && make.took_unchecked()) {
     // A blob of the base went missing since its manifest was read: check each one, pack
     // again what is gone, and try once more.
@@ -429,9 +457,16 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
     RC_CHECK(make.repair());
     info.layers.clear();
     for (const auto& l : layers) info.layers.push_back(l.descriptor);
-    put = store.put_manifest(rep.tag, build_manifest(info), kOciManifest);
+    manifest = build_manifest(info);
+    put = push();
   }
   rep.digest = RC_TRY(std::move(put));
+  if (o.sign_key) {
+    RC_CHECK(sign_entry(store, {kOciManifest, rep.digest, manifest.size(), {}}, *o.sign_key));
+    RC_CHECK(check_interrupted());
+    RC_TRY(store.put_manifest(rep.tag, manifest, kOciManifest));
+    rep.signer = o.sign_key->fingerprint();
+  }
   rep.result = SaveResult::saved;
   rep.files = info.files;
   rep.bytes = info.size;

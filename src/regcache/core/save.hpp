@@ -3,9 +3,6 @@
 // anything incomplete).
 #pragma once
 
-#include "regcache/format/trust.hpp"
-#include "regcache/util/progress_counter.hpp"
-
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,9 +10,13 @@
 
 #include "regcache/archive/compression.hpp"
 #include "regcache/core/cache_paths.hpp"
+#include "regcache/core/lookup.hpp"
 #include "regcache/format/anchor.hpp"
 #include "regcache/format/pack_plan.hpp"
+#include "regcache/format/trust.hpp"
 #include "regcache/store/store.hpp"
+#include "regcache/util/ed25519.hpp"
+#include "regcache/util/progress_counter.hpp"
 
 namespace regcache {
 
@@ -44,9 +45,12 @@ struct SaveOptions {
 
   // Roots already resolved, used instead of paths (import: sources in a staging directory).
   std::optional<PathSpec> resolved;
-  GitOrigin origin;                     // recorded in the entry (dev.regcache.ref/commit)
-  std::vector<std::string> trust;       // an existing entry from a ref matching none is replaced
-  ProgressCounter* progress = nullptr;  // tar bytes packed so far (reused packs count too)
+  GitOrigin origin;  // recorded in the entry (dev.regcache.ref/commit)
+  // An existing entry the filter does not accept is replaced, and only an accepted entry
+  // may serve as the base (its layers are reused on its word).
+  EntryFilter filter;
+  const Ed25519Key* sign_key = nullptr;  // signs the entry (docs/format.md, "Signatures")
+  ProgressCounter* progress = nullptr;   // tar bytes packed so far (reused packs count too)
 };
 
 // What a save did: wrote an entry, found the key stored already, or had nothing to save.
@@ -59,6 +63,7 @@ struct SaveReport {
   SaveResult result = SaveResult::saved;
   std::string key, tag, digest;
   std::string base_key;  // the entry whose layers were considered for reuse, if any
+  std::string signer;    // the fingerprint of the key that signed it, when signed
   uint64_t files = 0, bytes = 0, uploaded_bytes = 0, layers = 0, reused_layers = 0;
   double seconds = 0;
 };

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
+#include "regcache/core/entry_signing.hpp"
 #include "regcache/format/key_tag.hpp"
 #include "regcache/lifecycle/usage_record.hpp"
+#include "regcache/store/referrers.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/parallel.hpp"
 
@@ -37,8 +40,12 @@ Result<std::vector<ListedEntry>> list_entries(Store& store, const std::string& p
                                               size_t jobs) {
   std::string tag_prefix = prefix.empty() ? "" : tag_prefix_for(prefix);
   std::vector<std::string> tags;
+  std::set<std::string> referrers;
   for (auto& t : RC_TRY(store.list_tags())) {
-    if (t.rfind(tag_prefix, 0) == 0 && !is_usage_tag(t)) tags.push_back(std::move(t));
+    if (is_referrers_tag(t))
+      referrers.insert(std::move(t));
+    else if (t.rfind(tag_prefix, 0) == 0 && !is_usage_tag(t))
+      tags.push_back(std::move(t));
   }
   std::vector<std::optional<ListedEntry>> found(tags.size());
   RC_CHECK(parallel_for(tags.size(), jobs, [&](size_t i) -> Status {
@@ -50,7 +57,15 @@ Result<std::vector<ListedEntry>> list_entries(Store& store, const std::string& p
       return {};
     }
     if (info->key.rfind(prefix, 0) != 0) return {};
-    found[i] = ListedEntry{tags[i], m->digest, std::move(info).value(), ref_annotation(m->bytes)};
+    found[i] =
+        ListedEntry{tags[i], m->digest, std::move(info).value(), ref_annotation(m->bytes), {}};
+    if (referrers.count(referrers_tag(m->digest))) {
+      auto signers = claimed_signers(store, m->digest);
+      if (signers.ok())
+        found[i]->signers = std::move(signers).value();
+      else
+        log_verbose(tags[i] + ": cannot read its signatures: " + signers.error().message);
+    }
     return {};
   }));
   std::vector<ListedEntry> out;

@@ -81,7 +81,8 @@ class Store {
   virtual StoreProperties properties() const { return {}; }
   // Returns the manifest a tag or digest names, or nullopt when there is none.
   virtual Result<std::optional<FetchedManifest>> get_manifest(const std::string& reference) = 0;
-  // Stores a manifest under a tag and returns its digest.
+  // Stores a manifest under a tag and returns its digest; a digest as the tag stores it
+  // untagged (for a manifest that another one, tagged later, refers to).
   virtual Result<std::string> put_manifest(const std::string& tag, const std::string& bytes,
                                            const std::string& media_type) = 0;
   // Deletes a manifest by digest (and so every tag pointing at it).

@@ -80,7 +80,7 @@ class MemoryStore : public Store {
     }
     std::string digest = sha256_digest(bytes);
     manifests_[digest] = FetchedManifest{bytes, media_type, digest};
-    tags_[tag] = digest;
+    if (tag != digest) tags_[tag] = digest;
     return digest;
   }
 

@@ -55,7 +55,8 @@ class LayoutStore : public Store, public UsageRecords {
         ::fstatat(root_fd_.get(), "index.json", &st, AT_SYMLINK_NOFOLLOW) != 0) {
       return make_error(ErrorKind::not_found, "no store at " + describe());
     }
-    if (auto blobs = open_dir_below(root_fd_.get(), "blobs/sha256"); blobs.ok()) blobs_fd_ = std::move(*blobs);
+    if (auto blobs = open_dir_below(root_fd_.get(), "blobs/sha256"); blobs.ok())
+      blobs_fd_ = std::move(*blobs);
     return {};
   }
 
@@ -75,8 +76,8 @@ class LayoutStore : public Store, public UsageRecords {
     blobs_fd_ = RC_TRY(open_dir_below(root_fd_.get(), "blobs/sha256"));
     struct stat st {};
     if (::fstatat(root_fd_.get(), "oci-layout", &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      RC_CHECK(write_file_atomic_at(root_fd_.get(), "oci-layout", R"({"imageLayoutVersion":"1.0.0"})",
-                                    root_ + "/oci-layout"));
+      RC_CHECK(write_file_atomic_at(root_fd_.get(), "oci-layout",
+                                    R"({"imageLayoutVersion":"1.0.0"})", root_ + "/oci-layout"));
     }
     clear_leftovers();
     LayoutLock lock(root_fd_.get());
@@ -105,13 +106,18 @@ class LayoutStore : public Store, public UsageRecords {
   }
 
   Status get_blob(const Descriptor& d, Sink* out) override {
-    if (!is_valid_digest(d.digest)) return make_error(ErrorKind::integrity, "bad digest " + d.digest);
+    if (!is_valid_digest(d.digest))
+      return make_error(ErrorKind::integrity, "bad digest " + d.digest);
     const std::string shown = blob_path(d.digest);
-    if (!blobs_fd_) return make_error(ErrorKind::not_found, "blob " + d.digest + " is missing from " + describe());
-    UniqueFd fd(::openat(blobs_fd_.get(), d.digest.substr(7).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!blobs_fd_)
+      return make_error(ErrorKind::not_found,
+                        "blob " + d.digest + " is missing from " + describe());
+    UniqueFd fd(::openat(blobs_fd_.get(), d.digest.substr(7).c_str(),
+                         O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!fd) {
       if (errno == ENOENT)
-        return make_error(ErrorKind::not_found, "blob " + d.digest + " is missing from " + describe());
+        return make_error(ErrorKind::not_found,
+                          "blob " + d.digest + " is missing from " + describe());
       return errno_error("cannot open", shown, errno);
     }
     struct stat st {};
@@ -136,7 +142,8 @@ class LayoutStore : public Store, public UsageRecords {
     if (!blobs_fd_) return make_error(ErrorKind::io, describe() + " has no blobs/sha256 directory");
     const std::string name = d.digest.substr(7);
     if (has_blob(d).value()) return {};
-    if (src.file.empty()) return write_file_atomic_at(blobs_fd_.get(), name, src.bytes, blob_path(d.digest));
+    if (src.file.empty())
+      return write_file_atomic_at(blobs_fd_.get(), name, src.bytes, blob_path(d.digest));
     // Staged inside this layout: a link is enough (given the modes every other file of the
     // layout has: the umask's); otherwise copy.
     if (::linkat(AT_FDCWD, src.file.c_str(), blobs_fd_.get(), name.c_str(), 0) == 0) {
@@ -166,7 +173,8 @@ class LayoutStore : public Store, public UsageRecords {
       }
     }
     if (!blobs_fd_) return std::optional<FetchedManifest>();
-    auto bytes = read_file_at(blobs_fd_.get(), digest.substr(7), blob_path(digest), kMaxManifestBytes);
+    auto bytes =
+        read_file_at(blobs_fd_.get(), digest.substr(7), blob_path(digest), kMaxManifestBytes);
     if (!bytes.ok()) {
       if (bytes.error().kind == ErrorKind::not_found) return std::optional<FetchedManifest>();
       return bytes.error();
@@ -182,7 +190,10 @@ class LayoutStore : public Store, public UsageRecords {
   Result<std::string> put_manifest(const std::string& tag, const std::string& bytes,
                                    const std::string& media_type) override {
     std::string digest = sha256_digest(bytes);
+    if (is_valid_digest(tag) && tag != digest)
+      return make_error(ErrorKind::integrity, "manifest does not match its digest " + tag);
     RC_CHECK(put_blob({media_type, digest, bytes.size(), {}}, {"", bytes}));
+    if (is_valid_digest(tag)) return digest;  // by digest: untagged, reachable from a tag later
     LayoutLock lock(root_fd_.get());
     if (!lock.ok()) return errno_error("cannot lock", lock_path(), errno);
     auto idx = RC_TRY(read_index());
@@ -250,7 +261,8 @@ class LayoutStore : public Store, public UsageRecords {
       a[kAnnoLastUsed] = when;
       changed = true;
     }
-    if (changed) RC_CHECK(write_file_atomic_at(root_fd_.get(), "index.json", idx.dump(), index_path()));
+    if (changed)
+      RC_CHECK(write_file_atomic_at(root_fd_.get(), "index.json", idx.dump(), index_path()));
     return {};
   }
 

@@ -1,0 +1,191 @@
+// Signed entries against the in-memory store: Ed25519 keys and fingerprints, a signature
+// stored as a referrer and checked, and everything that must not pass: another key, a
+// signature copied from another entry, a changed signature blob, a manifest that is not a
+// signature; and the lookup taking the newest validly signed entry of a prefix.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "regcache/core/entry_signing.hpp"
+#include "regcache/core/lookup.hpp"
+#include "regcache/format/entry_format.hpp"
+#include "regcache/format/entry_signature.hpp"
+#include "regcache/oci/media_types.hpp"
+#include "regcache/store/memory/memory_store.hpp"
+#include "regcache/store/referrers.hpp"
+#include "regcache/util/sha256.hpp"
+
+namespace regcache {
+namespace {
+
+Ed25519Key new_key() {
+  auto k = Ed25519Key::generate();
+  EXPECT_TRUE(k.ok());
+  return std::move(k).value();
+}
+
+// Stores an entry manifest (no layers) under the tag of key; returns its descriptor.
+Descriptor put_entry(Store& store, const std::string& key, const std::string& created) {
+  EntryInfo info;
+  info.key = key;
+  info.created = created;
+  info.roots = {"ws/cache"};
+  std::string config = build_config({});
+  info.config = {kOciConfig, sha256_digest(config), config.size(), {}};
+  std::string m = build_manifest(info);
+  auto digest = store.put_manifest(key, m, kOciManifest);
+  EXPECT_TRUE(digest.ok());
+  return {kOciManifest, digest.value(), m.size(), {}};
+}
+
+TEST(Ed25519, SignsVerifiesAndReadsItsOwnPem) {
+  Ed25519Key key = new_key();
+  ASSERT_TRUE(key.can_sign());
+  auto sig = key.sign("message");
+  ASSERT_TRUE(sig.ok());
+  EXPECT_EQ(sig->size(), 64u);
+  EXPECT_TRUE(key.verify("message", *sig));
+  EXPECT_FALSE(key.verify("messagf", *sig));
+
+  auto pub = Ed25519Key::from_public_pems(key.public_pem().value(), "pub");
+  ASSERT_TRUE(pub.ok());
+  ASSERT_EQ(pub->size(), 1u);
+  EXPECT_FALSE((*pub)[0].can_sign());
+  EXPECT_TRUE((*pub)[0].verify("message", *sig));
+  EXPECT_EQ((*pub)[0].fingerprint(), key.fingerprint());
+  EXPECT_TRUE(is_valid_digest(key.fingerprint()));
+
+  auto again = Ed25519Key::from_private_pem(key.private_pem().value(), "key");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->fingerprint(), key.fingerprint());
+}
+
+TEST(Ed25519, ReadsSeveralPublicKeysAndRefusesWhatIsNotAKey) {
+  Ed25519Key a = new_key(), b = new_key();
+  auto both =
+      Ed25519Key::from_public_pems(a.public_pem().value() + "\n" + b.public_pem().value(), "VAR");
+  ASSERT_TRUE(both.ok());
+  ASSERT_EQ(both->size(), 2u);
+  EXPECT_EQ((*both)[1].fingerprint(), b.fingerprint());
+
+  auto none = Ed25519Key::from_public_pems("hello", "VAR");
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().kind, ErrorKind::usage);
+  EXPECT_EQ(none.error().message, "VAR: no public key in PEM form");
+  auto pub_as_private = Ed25519Key::from_private_pem(a.public_pem().value(), "FILE");
+  ASSERT_FALSE(pub_as_private.ok());
+  EXPECT_EQ(pub_as_private.error().message, "FILE: not a private key in PEM form");
+}
+
+TEST(EntrySigning, ASignatureByTheKeyIsValidAndListed) {
+  auto store = make_memory_store();
+  Ed25519Key key = new_key();
+  Descriptor entry = put_entry(*store, "k1", "2024-01-01T00:00:00Z");
+  ASSERT_TRUE(sign_entry(*store, entry, key).ok());
+
+  auto check = check_entry_signature(*store, entry.digest, {key});
+  ASSERT_TRUE(check.ok());
+  EXPECT_TRUE(check->valid) << check->reason;
+  EXPECT_EQ(check->key_fingerprint, key.fingerprint());
+  auto signers = claimed_signers(*store, entry.digest);
+  ASSERT_TRUE(signers.ok());
+  EXPECT_EQ(*signers, std::vector<std::string>{key.fingerprint()});
+  auto tags = store->list_tags().value();
+  EXPECT_NE(std::find(tags.begin(), tags.end(), referrers_tag(entry.digest)), tags.end());
+}
+
+TEST(EntrySigning, UnsignedOrSignedByAnotherKeyIsNotValid) {
+  auto store = make_memory_store();
+  Ed25519Key key = new_key(), other = new_key();
+  Descriptor entry = put_entry(*store, "k1", "2024-01-01T00:00:00Z");
+  auto unsigned_check = check_entry_signature(*store, entry.digest, {key});
+  ASSERT_TRUE(unsigned_check.ok());
+  EXPECT_FALSE(unsigned_check->valid);
+  EXPECT_EQ(unsigned_check->reason, "it is not signed");
+
+  ASSERT_TRUE(sign_entry(*store, entry, other).ok());
+  auto check = check_entry_signature(*store, entry.digest, {key});
+  ASSERT_TRUE(check.ok());
+  EXPECT_FALSE(check->valid);
+  EXPECT_NE(check->reason.find("not by a --verify-key"), std::string::npos) << check->reason;
+}
+
+TEST(EntrySigning, ASignatureCopiedFromAnotherEntryIsNotValid) {
+  auto store = make_memory_store();
+  Ed25519Key key = new_key();
+  Descriptor signed_entry = put_entry(*store, "a", "2024-01-01T00:00:00Z");
+  Descriptor other = put_entry(*store, "b", "2024-01-02T00:00:00Z");
+  ASSERT_TRUE(sign_entry(*store, signed_entry, key).ok());
+  // b's referrers list gets a's signature manifest, annotation and all.
+  auto a_refs = list_referrers(*store, signed_entry.digest).value();
+  ASSERT_EQ(a_refs.size(), 1u);
+  ASSERT_TRUE(add_referrer(*store, other.digest, a_refs[0].manifest, a_refs[0].artifact_type).ok());
+  auto check = check_entry_signature(*store, other.digest, {key});
+  ASSERT_TRUE(check.ok());
+  EXPECT_FALSE(check->valid);
+  EXPECT_EQ(check->reason, "the signature is for another entry");
+}
+
+TEST(EntrySigning, ASignatureMadeForTheEntryButOverOtherBytesIsNotValid) {
+  auto store = make_memory_store();
+  Ed25519Key key = new_key();
+  Descriptor entry = put_entry(*store, "k1", "2024-01-01T00:00:00Z");
+  // A signature manifest naming the entry, whose signature signs something else.
+  std::string forged = key.sign(signature_payload(sha256_digest("elsewhere"))).value();
+  Descriptor blob{kSignatureBlobType, sha256_digest(forged), forged.size(), {}};
+  ASSERT_TRUE(store->put_blob(blob, {"", forged}).ok());
+  std::string manifest =
+      build_signature_manifest(entry, blob, key.fingerprint(), "2024-01-01T00:00:00Z");
+  std::string digest = sha256_digest(manifest);
+  ASSERT_TRUE(store->put_manifest(digest, manifest, kOciManifest).ok());
+  ASSERT_TRUE(add_referrer(
+                  *store, entry.digest,
+                  {kOciManifest, digest, manifest.size(), {{kAnnoSignatureKey, key.fingerprint()}}},
+                  kSignatureArtifactType)
+                  .ok());
+  auto check = check_entry_signature(*store, entry.digest, {key});
+  ASSERT_TRUE(check.ok());
+  EXPECT_FALSE(check->valid);
+  EXPECT_NE(check->reason.find("does not match the entry"), std::string::npos) << check->reason;
+}
+
+TEST(EntrySigning, AMalformedReferrersListIsAnInvalidSignatureNotAnError) {
+  auto store = make_memory_store();
+  Ed25519Key key = new_key();
+  Descriptor entry = put_entry(*store, "k1", "2024-01-01T00:00:00Z");
+  ASSERT_TRUE(store->put_manifest(referrers_tag(entry.digest), "[1,2,3]", kOciIndex).ok());
+  auto check = check_entry_signature(*store, entry.digest, {key});
+  ASSERT_TRUE(check.ok());
+  EXPECT_FALSE(check->valid);
+  EXPECT_NE(check->reason.find("is not an image index"), std::string::npos) << check->reason;
+}
+
+TEST(EntrySigning, TheLookupTakesTheNewestValidlySignedEntryOfAPrefix) {
+  auto store = make_memory_store();
+  Ed25519Key key = new_key();
+  Descriptor older = put_entry(*store, "build-1", "2024-01-01T00:00:00Z");
+  put_entry(*store, "build-2", "2024-02-01T00:00:00Z");  // newest, unsigned
+  ASSERT_TRUE(sign_entry(*store, older, key).ok());
+
+  EntryFilter filter;
+  filter.verify_keys = {key};
+  auto found = find_entry(*store, "build-2", {"build-"}, filter);
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->info.key, "build-1");
+  EXPECT_EQ((*found)->match, Match::prefix);
+  EXPECT_EQ((*found)->signer, key.fingerprint());
+
+  auto without = find_entry(*store, "build-2", {"build-"}, {});
+  ASSERT_TRUE(without.ok() && without->has_value());
+  EXPECT_EQ((*without)->info.key, "build-2");
+
+  EntryFilter other;
+  other.verify_keys = {new_key()};
+  auto none = find_entry(*store, "build-2", {"build-"}, other);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
+}  // namespace
+}  // namespace regcache
