@@ -11,10 +11,12 @@
 
 namespace regcache {
 
-// Returns the signing key of --sign-key FILE, else of REGCACHE_SIGNING_KEY; nullopt if neither.
+// Returns the signing key of --sign-key FILE, else of REGCACHE_SIGNING_KEY (PEM, or the path
+// of a PEM file); nullopt if neither.
 std::optional<Ed25519Key> load_signing_key(const std::string& file);
 
-// Returns the keys of every --verify-key FILE, else those of REGCACHE_VERIFY_KEYS.
+// Returns the keys of every --verify-key FILE, else those of REGCACHE_VERIFY_KEYS (PEM, or
+// the path of a PEM file).
 std::vector<Ed25519Key> load_verify_keys(const std::vector<std::string>& files);
 
 }  // namespace regcache
