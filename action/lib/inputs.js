@@ -60,6 +60,8 @@ function readInputs(env = process.env) {
     compressionLevel: digits('compression-level'),
     uploadChunkSize: uploadChunkSize(),
     regcachePath: getInput('regcache-path'),
+    signKey: getInput('sign-key'),
+    verifyKeys: getInput('verify-keys'),
     jobStatus: getInput('job-status'),
     notices,
   };
@@ -69,10 +71,10 @@ function readInputs(env = process.env) {
   return options;
 }
 
-// What the post step needs of the main step's options (the token excepted: it is read
-// again from the input, never written to the step state).
+// What the post step needs of the main step's options (the token and the signing key
+// excepted: they are read again from the inputs, never written to the step state).
 const RECORDED = ['store', 'paths', 'presets', 'username', 'lookupOnly', 'saveIf', 'forkDefault', 'saveOnFailure',
-  'failOnSaveError', 'compressionLevel', 'uploadChunkSize', 'regcachePath'];
+  'failOnSaveError', 'compressionLevel', 'uploadChunkSize', 'regcachePath', 'verifyKeys'];
 
 // Returns the options to record for the post step, as JSON.
 function recordOptions(options) {
@@ -81,10 +83,12 @@ function recordOptions(options) {
   return JSON.stringify(kept);
 }
 
-// Returns the options the main step recorded (JSON from recordOptions) with the token input.
+// Returns the options the main step recorded (JSON from recordOptions) with the token and
+// signing key inputs.
 function recordedOptions(json) {
   const kept = JSON.parse(json);
-  return { ...kept, token: getInput('token'), jobStatus: getInput('job-status'), notices: [] };
+  return { ...kept, token: getInput('token'), signKey: getInput('sign-key'), jobStatus: getInput('job-status'),
+    notices: [] };
 }
 
 module.exports = { readInputs, recordOptions, recordedOptions };

@@ -23,15 +23,17 @@ function credentials(options, env = process.env) {
 }
 
 // The environment regcache runs with: the step's, minus the action inputs (the token among
-// them), plus credentials and the upload chunk size; GITHUB_WORKSPACE and RUNNER_TEMP pass
-// through unchanged.
-function regcacheEnv(options, env = process.env) {
+// them), plus credentials, the upload chunk size and the keys of signed entries (the
+// signing key only for a save); GITHUB_WORKSPACE and RUNNER_TEMP pass through unchanged.
+function regcacheEnv(options, env = process.env, command = '') {
   const result = {};
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('INPUT_')) result[name] = value;
   }
   // actions/cache's upload-chunk-size: blobs larger than this go up in PATCH chunks of it.
   if (options.uploadChunkSize) result.REGCACHE_UPLOAD_CHUNK = options.uploadChunkSize;
+  if (options.verifyKeys) result.REGCACHE_VERIFY_KEYS = options.verifyKeys;
+  if (options.signKey && command === 'save') result.REGCACHE_SIGNING_KEY = options.signKey;
   return Object.assign(result, credentials(options, env));
 }
 
@@ -46,7 +48,7 @@ function runRegcache(bin, args, options) {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, {
       cwd: process.env.GITHUB_WORKSPACE || process.cwd(),
-      env: regcacheEnv(options),
+      env: regcacheEnv(options, process.env, args[globalArgs(options).length]),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -71,4 +73,4 @@ function errorLine(stderr, code, signal) {
   return code ? `regcache exited with status ${code}` : '';
 }
 
-module.exports = { globalArgs, runRegcache };
+module.exports = { globalArgs, regcacheEnv, runRegcache };

@@ -37,6 +37,7 @@ async function primaryKeyOf(bin, options) {
 async function restoreStep() {
   const options = readInputs();
   mask(options.token);
+  mask(options.signKey);
   options.notices.forEach(notice);
   const bin = await resolveBinary(options.regcachePath);
   const { code, result, message } = await runRegcache(bin, restoreArgs(options), options);

@@ -43,9 +43,14 @@ const notice = (message) => command('notice', message);
 const warning = (message) => command('warning', message);
 const error = (message) => command('error', message);
 
-// Tells the runner to hide `secret` everywhere in the log from now on.
+// Tells the runner to hide `secret` everywhere in the log from now on; a PEM key line by
+// line (the runner masks single lines), its BEGIN and END lines aside.
 function mask(secret) {
-  if (secret) command('add-mask', secret);
+  if (!secret) return;
+  if (!secret.includes('\n')) return command('add-mask', secret);
+  for (const line of secret.split('\n').map((l) => l.trim())) {
+    if (line && !line.startsWith('-----')) command('add-mask', line);
+  }
 }
 
 // Appends `name=value` to the runner's file named by env var `fileVar` (GITHUB_OUTPUT, GITHUB_STATE).

@@ -52,6 +52,7 @@ async function postStep() {
   if (!recordedJson) return info('Not saving the cache: the restore step did not finish or found no key.');
   const options = recordedOptions(recordedJson);
   mask(options.token);
+  mask(options.signKey);
   const reason = postSkipReason(options);
   if (reason) return info(`Not saving the cache: ${reason}.`);
   const recorded = getState('regcache');
@@ -63,6 +64,7 @@ async function postStep() {
 async function saveStep() {
   const options = readInputs();
   mask(options.token);
+  mask(options.signKey);
   options.notices.forEach(notice);
   if (!options.saveIf) return info('Not saving the cache: save-if is false (or a pull request from a fork).');
   const bin = await resolveBinary(options.regcachePath);

@@ -203,3 +203,43 @@ test('an entry with extra home/ and abs/ roots, matched by a restore key, writes
   assert.ok(!fs.existsSync(path.join(victim.workspace, 'Makefile')), 'the restore wrote a root not in path');
   assert.match(main.stderr + main.stdout, /Not restoring .*home\/\.bashrc/);
 });
+
+// Two key pairs from regcache keygen, as a repository's secret and variable would hold them.
+function keyPair(dir) {
+  const r = spawnSync(REGCACHE_BIN, ['--json', 'keygen', '--out', dir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return {
+    key: fs.readFileSync(path.join(dir, 'regcache.key'), 'utf8'),
+    pub: fs.readFileSync(path.join(dir, 'regcache.pub'), 'utf8'),
+    fingerprint: JSON.parse(r.stdout).fingerprint,
+  };
+}
+
+test('sign-key signs the post step\'s save, verify-keys restores only signed entries, the key is never shown', async () => {
+  const keysDir = fs.mkdtempSync(path.join(fs.realpathSync(process.env.TMPDIR || '/tmp'), 'regcache-keys-'));
+  try {
+    const trusted = keyPair(path.join(keysDir, 'trusted'));
+    const other = keyPair(path.join(keysDir, 'other'));
+    const cache = inputs('signed', { 'restore-keys': 'sig-', 'verify-keys': trusted.pub });
+    // An unsigned entry first: a verifying job does not take it.
+    await seed(inputs('signed'), 'sig-unsigned', 'unsigned');
+    const { main, post } = await seed({ ...cache, 'sign-key': trusted.key }, 'sig-1', 'signed');
+    assert.deepEqual(outputs(main), ['false', 'sig-1', ''], 'the unsigned entry is not a match');
+    const body = trusted.key.split('\n').filter((l) => l && !l.startsWith('-----'));
+    for (const line of body) {
+      assert.ok(!post.stdout.replace(/::add-mask::.*\n/g, '').includes(line), 'the signing key reached the log');
+      assert.ok(!post.stderr.includes(line) && !main.stdout.replace(/::add-mask::.*\n/g, '').includes(line));
+      assert.ok(commands(post.stdout, 'add-mask').includes(line), 'the signing key is masked');
+    }
+    const job = new Job();
+    const hit = await job.run('main.js', { ...cache, key: 'sig-2' });
+    ok(hit);
+    assert.deepEqual(outputs(hit), ['false', 'sig-2', 'sig-1']);
+    assert.equal(fs.readFileSync(path.join(job.workspace, 'target/out.txt'), 'utf8'), 'signed');
+    const foreign = await new Job().run('main.js', { ...cache, key: 'sig-2', 'verify-keys': other.pub });
+    ok(foreign);
+    assert.deepEqual(outputs(foreign), ['false', 'sig-2', ''], 'no entry is signed by the other key');
+  } finally {
+    fs.rmSync(keysDir, { recursive: true, force: true });
+  }
+});

@@ -644,3 +644,28 @@ test('an entry with extra home/ and abs/ roots, matched by a restore key, writes
   assert.ok(!fs.existsSync(planted), 'an absolute path was written');
   assert.ok(!fs.existsSync(path.join(job.dirs.project, 'Makefile')), 'a workspace root not in REGCACHE_PATHS was written');
 });
+
+test('signed entries: protected File variables REGCACHE_SIGNING_KEY and REGCACHE_VERIFY_KEYS pass through', async () => {
+  const dir = tempDir();
+  const keygen = (name) => JSON.parse(execFileSync(REGCACHE_BIN, ['--json', 'keygen', '--out', path.join(dir, name)],
+    { encoding: 'utf8' })).fingerprint;
+  const fingerprint = keygen('trusted');
+  keygen('other');
+  // A GitLab "File" variable's value is the path of a file holding it.
+  const signed = { REGCACHE_SIGNING_KEY: path.join(dir, 'trusted', 'regcache.key'),
+    REGCACHE_VERIFY_KEYS: path.join(dir, 'trusted', 'regcache.pub') };
+  const one = await runJob(npmJob, lock('signed'), { env: signed });
+  clean(one);
+  assert.match(one.step.output, /npm-stub: made/, `no unsigned entry is restored\n${log(one)}`);
+  const entry = entries(gitlabStore()).find((e) => e.key === one.key);
+  assert.deepEqual(entry.signed_by, [fingerprint], log(one));
+  const secret = fs.readFileSync(signed.REGCACHE_SIGNING_KEY, 'utf8').split('\n')[1];
+  assert.ok(!(one.step.output + one.after.output).includes(secret), 'the signing key was printed');
+  const two = await runJob(npmJob, lock('signed'), { env: { REGCACHE_VERIFY_KEYS: signed.REGCACHE_VERIFY_KEYS } });
+  clean(two);
+  assert.match(two.step.output, /npm-stub: hit/, log(two));
+  const other = await runJob(npmJob, lock('signed'),
+    { env: { REGCACHE_VERIFY_KEYS: path.join(dir, 'other', 'regcache.pub') } });
+  clean(other);
+  assert.match(other.step.output, /npm-stub: made/, `an entry signed by another key is not restored\n${log(other)}`);
+});
