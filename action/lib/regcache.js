@@ -24,7 +24,7 @@ function credentials(options, env = process.env) {
 
 // The environment regcache runs with: the step's, minus the action inputs (the token among
 // them), plus credentials, the upload chunk size and the keys of signed entries (the
-// signing key only for a save); GITHUB_WORKSPACE and RUNNER_TEMP pass through unchanged.
+// signing key only for save and restore); GITHUB_WORKSPACE and RUNNER_TEMP pass through.
 function regcacheEnv(options, env = process.env, command = '') {
   const result = {};
   for (const [name, value] of Object.entries(env)) {
@@ -33,7 +33,9 @@ function regcacheEnv(options, env = process.env, command = '') {
   // actions/cache's upload-chunk-size: blobs larger than this go up in PATCH chunks of it.
   if (options.uploadChunkSize) result.REGCACHE_UPLOAD_CHUNK = options.uploadChunkSize;
   if (options.verifyKeys) result.REGCACHE_VERIFY_KEYS = options.verifyKeys;
-  if (options.signKey && command === 'save') result.REGCACHE_SIGNING_KEY = options.signKey;
+  // A job holding the signing key restores only entries signed with it (regcache restore
+  // verifies with its public half) and signs what it saves.
+  if (options.signKey && (command === 'save' || command === 'restore')) result.REGCACHE_SIGNING_KEY = options.signKey;
   return Object.assign(result, credentials(options, env));
 }
 

@@ -275,6 +275,9 @@ class SigningTest(RegcacheTestCase):
             unverified = self.save(store, "base-3", "cache", extra=("--restore-key", "base-"))
             self.assertGreater(unverified["reused_layers"], 0, "control: without --verify-key the base is used")
 
+            signing = self.save(store, "base-4", "cache", extra=("--restore-key", "base-", "--sign-key", self.key))
+            self.assertEqual(signing["reused_layers"], 0, "a signed entry took layers from an unsigned base")
+
             self.save(store, "same", "cache")
             r = self.save(store, "same", "cache", extra=("--sign-key", self.key))
             self.assertEqual(r["result"], "saved", "an unsigned entry must not stop a signed save")
@@ -283,6 +286,31 @@ class SigningTest(RegcacheTestCase):
             again = self.save(store, "same", "cache", extra=("--sign-key", self.key))
             self.assertEqual(again["result"], "exists")
         self.each_backend(check, ("layout", "open"))
+
+    def test_a_job_holding_the_signing_key_restores_only_what_it_signed(self):
+        store = self.store("open")
+        self.tree(b"planted")
+        self.save(store, "job-1", "cache")
+        pem = open(self.key).read()
+        shutil.rmtree(self.cache)
+        rc, out, err = self.regcache("--store", store.ref, "--json", "-v", "restore", "--key", "job-1", "cache",
+                                     env={**store.env, "REGCACHE_SIGNING_KEY": pem}, check=True)
+        self.assertEqual(json.loads(out)["result"], "miss", err)
+        self.assertIn("no valid signature (it is not signed)", err)
+        self.assertFalse(os.path.exists(self.cache))
+
+    def test_misuse_is_refused_in_one_line(self):
+        store = self.store("layout")
+        cases = [(("restore", "--from-image", "localhost:1/x:y", "--verify-key", self.pub), "--from-image"),
+                 (("restore", "--key", "k", "--verify-key", self.key), "give the public key (regcache.pub)"),
+                 (("save", "--key", "sha256-" + "a" * 64, "cache"), "reserved for signatures")]
+        self.tree(b"m")
+        for args, message in cases:
+            with self.subTest(args=args[:2]):
+                rc, out, err = self.regcache("--store", store.ref, *args, env=store.env)
+                self.assertEqual(rc, 2, err)
+                self.assertEqual(len(err.strip().splitlines()), 1, err)
+                self.assertIn(message, err)
 
     # --- list, delete, prune --------------------------------------------------------------
 

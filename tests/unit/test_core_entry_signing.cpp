@@ -75,6 +75,10 @@ TEST(Ed25519, ReadsSeveralPublicKeysAndRefusesWhatIsNotAKey) {
   auto pub_as_private = Ed25519Key::from_private_pem(a.public_pem().value(), "FILE");
   ASSERT_FALSE(pub_as_private.ok());
   EXPECT_EQ(pub_as_private.error().message, "FILE: not a private key in PEM form");
+  auto private_as_public = Ed25519Key::from_public_pems(a.private_pem().value(), "FILE");
+  ASSERT_FALSE(private_as_public.ok());
+  EXPECT_EQ(private_as_public.error().message,
+            "FILE: a private key; give the public key (regcache.pub) to verify");
 }
 
 TEST(EntrySigning, ASignatureByTheKeyIsValidAndListed) {
@@ -158,6 +162,25 @@ TEST(EntrySigning, AMalformedReferrersListIsAnInvalidSignatureNotAnError) {
   ASSERT_TRUE(check.ok());
   EXPECT_FALSE(check->valid);
   EXPECT_NE(check->reason.find("is not an image index"), std::string::npos) << check->reason;
+}
+
+TEST(EntrySigning, ABadSignatureListedFirstDoesNotHideAValidOne) {
+  auto store = make_memory_store();
+  Ed25519Key key = new_key();
+  Descriptor entry = put_entry(*store, "k1", "2024-01-01T00:00:00Z");
+  // A referrer naming the key whose manifest is not a signature at all, listed first.
+  std::string junk = R"({"schemaVersion":2,"artifactType":"application/vnd.dev.regcache.signature.v1"})";
+  std::string junk_digest = sha256_digest(junk);
+  ASSERT_TRUE(store->put_manifest(junk_digest, junk, kOciManifest).ok());
+  ASSERT_TRUE(add_referrer(*store, entry.digest,
+                           {kOciManifest, junk_digest, junk.size(), {{kAnnoSignatureKey, key.fingerprint()}}},
+                           kSignatureArtifactType)
+                  .ok());
+  ASSERT_TRUE(sign_entry(*store, entry, key).ok());
+  ASSERT_EQ(list_referrers(*store, entry.digest).value().size(), 2u);
+  auto check = check_entry_signature(*store, entry.digest, {key});
+  ASSERT_TRUE(check.ok());
+  EXPECT_TRUE(check->valid) << check->reason;
 }
 
 TEST(EntrySigning, TheLookupTakesTheNewestValidlySignedEntryOfAPrefix) {

@@ -99,7 +99,7 @@ void run_prune(const PruneArgs& a, const GlobalOptions& g) {
     const ListedEntry& e = listed[i];
     if (!a.dry_run) {
       unwrap(store->delete_manifest(e.digest));
-      if (!e.signers.empty()) unwrap(delete_referrers(*store, e.digest));  // and its signatures
+      if (e.has_referrers) unwrap(delete_referrers(*store, e.digest));  // and its signatures
     }
     log_info(fmt::format("{} {} (created {}, {})", a.dry_run ? "Would delete" : "Deleted",
                          e.info.key, e.info.created.substr(0, 19),

@@ -17,6 +17,7 @@
 #include "regcache/core/restore_state.hpp"
 #include "regcache/format/key_tag.hpp"
 #include "regcache/lifecycle/usage_record.hpp"
+#include "regcache/store/oci_layout/layout_store.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/log.hpp"
 
@@ -47,6 +48,10 @@ void report(const RestoreReport& r, const GlobalOptions& g, bool lookup_only) {
         {"seconds", r.seconds}};
     if (!r.miss_reason.empty()) j["reason"] = r.miss_reason;
     if (!r.signer.empty() && !miss) j["signed_by"] = r.signer;
+    if (!r.source.empty()) {
+      j["source"] = r.source;
+      j["local_bytes"] = r.local_bytes;
+    }
     if (!r.missing_paths.empty()) j["missing_paths"] = r.missing_paths;
     if (!r.skipped_roots.empty()) j["skipped_roots"] = r.skipped_roots;
     print_line(j.dump());
@@ -69,6 +74,10 @@ void report(const RestoreReport& r, const GlobalOptions& g, bool lookup_only) {
 void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
   if (!a.from_image.empty()) {
+    if (!a.verify_keys.empty() || !settings().verify_keys.empty())
+      throw CommandError(kExitUsage,
+                         "--from-image restores an unsigned image: --verify-key (or "
+                         "REGCACHE_VERIFY_KEYS) cannot apply; drop it");
     if (!a.key.empty() || !a.restore_keys.empty() || !a.presets.empty())
       throw CommandError(kExitUsage,
                          "--from-image restores an image, not a key: drop --key, "
@@ -98,6 +107,13 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   o.mode_mask = a.same_permissions ? 0 : process_umask() & 022;
   o.filter.trust = a.trust;
   o.filter.verify_keys = load_verify_keys(a.verify_keys);
+  // A job that holds the signing key is a trusted one: it restores only what that key (or a
+  // verify key) signed, so that it never signs a tree built on an unsigned entry.
+  if (auto signing = load_signing_key("")) {
+    log_verbose("REGCACHE_SIGNING_KEY is set: only entries signed by " + signing->fingerprint() +
+                " or a --verify-key count");
+    o.filter.verify_keys.push_back(*signing);
+  }
   GlobalOptions gt = g;
   gt.timeout_seconds = a.timeout;
   const auto t0 = std::chrono::steady_clock::now();  // before the deadline is set
@@ -108,6 +124,19 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
     ProgressReporter reporter("restoring", &progress, progress_style_from_env());
     return restore_entry(*store, o);
   }();
+  // With a local tier, a registry that cannot be reached leaves the newest matching entry
+  // this machine kept (said in a warning; "source":"local").
+  std::string source = local_tier_counters() ? "registry" : "";
+  if (!restored.ok() && restored.error().kind == ErrorKind::network && local_tier_counters()) {
+    const std::string dir = local_tier_dir(gt);
+    log_warning(restored.error().message + "; restoring from the local cache " + dir + " instead");
+    auto local = open_layout_store(dir, LayoutOpen::existing);
+    if (local.ok()) {
+      ProgressReporter reporter("restoring", &progress, progress_style_from_env());
+      restored = restore_entry(**local, o);
+      source = "local";
+    }
+  }
   if (!restored.ok() && restored.error().kind == ErrorKind::timeout) {
     // A stalled registry must not fail the job: the build runs cold instead.
     log_warning(restored.error().message + " (after " + fmt::format("{:g}", a.timeout) +
@@ -120,11 +149,21 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
     restored = miss;
   }
   auto rep = unwrap(std::move(restored));
-  if (rep.result != RestoreResult::miss) {
+  rep.source = source;
+  if (auto* tier = local_tier_counters(); tier && source == "registry") {
+    rep.downloaded_bytes = tier->remote_bytes;
+    rep.local_bytes = tier->local_bytes;
+    if (rep.result != RestoreResult::miss && !a.lookup_only) {
+      if (auto kept = keep_entry_locally(*store, tag_for_key(rep.matched_key)); !kept.ok())
+        log_verbose("local cache: cannot keep the entry: " + kept.error().message);
+    }
+  }
+  if (rep.result != RestoreResult::miss && source != "local") {
     record_restore(settings().state_file, store->describe(), {rep.matched_key, rep.matched_digest});
     if (!a.lookup_only && settings().track_usage != UsageTracking::off)
       record_use(*store, rep.matched_digest);  // for prune --by last-used
   }
+  trim_local_tier(gt);
   report(rep, g, a.lookup_only);
   append_summary(g, {"restore", rep.key, to_string(rep.result), rep.matched_key, rep.files,
                      rep.bytes, rep.downloaded_bytes, 0, 0, rep.seconds});

@@ -116,6 +116,7 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
     ProgressReporter reporter("saving", &progress, progress_style_from_env());
     rep = unwrap(save_entry(*store, o));
   }
+  trim_local_tier(gt);
   report(rep, g);
   append_summary(g, {"save", rep.key, to_string(rep.result), "", rep.files, rep.bytes,
                      rep.uploaded_bytes, rep.layers, rep.reused_layers, rep.seconds});

@@ -9,8 +9,10 @@
 #include "regcache/store/registry/github_packages.hpp"
 #include "regcache/store/registry/registry_store.hpp"
 #include "regcache/store/store_ref.hpp"
+#include "regcache/store/tiered/local_eviction.hpp"
 #include "regcache/util/interrupt.hpp"
 #include "regcache/util/log.hpp"
+#include "regcache/util/units.hpp"
 
 namespace regcache {
 
@@ -78,7 +80,66 @@ StoreRef selected_store_ref(const GlobalOptions& g) {
   return ref;
 }
 
+namespace {
+
+TierCounters tier_counters;
+bool tier_open = false;
+
+// The local tier's size limit in bytes; nullopt when none is set.
+std::optional<uint64_t> local_tier_max(const GlobalOptions& g) {
+  std::string max = !g.local_cache_max.empty() ? g.local_cache_max : settings().local_cache_max;
+  if (max.empty()) return std::nullopt;
+  auto limit = parse_size(max);
+  if (!limit.ok())
+    throw CommandError(kExitUsage,
+                       "--local-cache-max (or REGCACHE_LOCAL_CACHE_MAX): " + limit.error().message);
+  return *limit;
+}
+
+std::unique_ptr<Store> open_store_alone(const GlobalOptions& g, StoreUse use);
+
+}  // namespace
+
+std::string local_tier_dir(const GlobalOptions& g) {
+  std::string dir = !g.local_cache.empty() ? g.local_cache : settings().local_cache;
+  if (dir.empty() || selected_store_ref(g).kind == StoreKind::layout) return "";
+  return unwrap(absolute_path(dir, settings().home));
+}
+
+TierCounters* local_tier_counters() {
+  return tier_open ? &tier_counters : nullptr;
+}
+
+void trim_local_tier(const GlobalOptions& g) {
+  std::string dir = local_tier_dir(g);
+  auto limit = local_tier_max(g);
+  if (dir.empty() || !limit) return;
+  auto rep = evict_least_recently_used(dir, *limit);
+  if (!rep.ok()) return log_warning("local cache " + dir + ": " + rep.error().message);
+  if (rep->removed_blobs)
+    log_verbose("local cache: removed " + std::to_string(rep->removed_blobs) +
+                " least recently used blobs");
+}
+
 std::unique_ptr<Store> open_store(const GlobalOptions& g, StoreUse use) {
+  (void)local_tier_max(g);  // a malformed size stops the command before it does anything
+  auto remote = open_store_alone(g, use);
+  std::string dir = local_tier_dir(g);
+  if (dir.empty()) {
+    if (!g.local_cache.empty())
+      log_warning("--local-cache is for a registry store; " + remote->describe() +
+                  " is local already");
+    return remote;
+  }
+  auto local = unwrap(open_layout_store(dir, LayoutOpen::create));
+  log_verbose("local cache " + dir + " in front of " + remote->describe());
+  tier_open = true;
+  return make_tiered_store(std::move(remote), std::move(local), dir, &tier_counters);
+}
+
+namespace {
+
+std::unique_ptr<Store> open_store_alone(const GlobalOptions& g, StoreUse use) {
   StoreRef ref = selected_store_ref(g);
   std::optional<std::chrono::steady_clock::time_point> deadline;
   if (g.timeout_seconds > 0) {
@@ -135,5 +196,7 @@ std::unique_ptr<Store> open_store(const GlobalOptions& g, StoreUse use) {
   }
   return make_registry_store(ref, std::move(creds), opts);
 }
+
+}  // namespace
 
 }  // namespace regcache

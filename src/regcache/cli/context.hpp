@@ -10,6 +10,7 @@
 #include "regcache/format/anchor.hpp"
 #include "regcache/store/store.hpp"
 #include "regcache/store/store_ref.hpp"
+#include "regcache/store/tiered/tiered_store.hpp"
 #include "regcache/util/result.hpp"
 
 namespace regcache {
@@ -21,8 +22,10 @@ struct GlobalOptions {
   int verbose = 0;
   bool insecure = false;
   std::string workspace;
-  std::string summary;         // --summary FILE (else $GITHUB_STEP_SUMMARY)
-  double timeout_seconds = 0;  // registry requests end after this (restore --timeout); 0: none
+  std::string summary;          // --summary FILE (else $GITHUB_STEP_SUMMARY)
+  double timeout_seconds = 0;   // registry requests end after this (restore --timeout); 0: none
+  std::string local_cache;      // --local-cache DIR / REGCACHE_LOCAL_CACHE: a local tier
+  std::string local_cache_max;  // --local-cache-max SIZE / REGCACHE_LOCAL_CACHE_MAX
 };
 
 // A failure that ends the command with an exit code (1 error, 2 usage, 3 miss).
@@ -59,6 +62,16 @@ enum class StoreUse { write, read };
 // Opens the store the options name. A store on ghcr.io (or $REGCACHE_GITHUB_REGISTRY)
 // deletes through the GitHub Packages API.
 std::unique_ptr<Store> open_store(const GlobalOptions& g, StoreUse use);
+
+// Returns the local tier's directory (absolute) when the store is a registry and a local
+// tier is asked for, else "".
+std::string local_tier_dir(const GlobalOptions& g);
+
+// Returns the blob byte counts of the local tier that open_store set up, or nullptr.
+TierCounters* local_tier_counters();
+
+// Keeps the local tier under --local-cache-max, if one is set (a warning on failure).
+void trim_local_tier(const GlobalOptions& g);
 
 // Returns the parsed store reference the options name (a layout path made absolute).
 StoreRef selected_store_ref(const GlobalOptions& g);

@@ -53,6 +53,12 @@ int main(int argc, char** argv) {
   app.add_flag("--insecure", g.insecure, "Skip TLS verification and allow plain HTTP");
   app.add_option("--workspace", g.workspace,
                  "Workspace directory (default: CI checkout or current directory)");
+  app.add_option("--local-cache", g.local_cache,
+                 "A local OCI layout kept as a blob cache in front of a registry store (env "
+                 "REGCACHE_LOCAL_CACHE)");
+  app.add_option("--local-cache-max", g.local_cache_max,
+                 "Keep the local cache under SIZE, evicting least recently used blobs (env "
+                 "REGCACHE_LOCAL_CACHE_MAX)");
   app.add_option("--summary", g.summary,
                  "Append a Markdown result table to FILE (default $GITHUB_STEP_SUMMARY)");
   app.require_subcommand(1);

@@ -129,6 +129,8 @@ Result<Settings> read_settings(const EnvFn& env) {
   s.github_registry = r.text("REGCACHE_GITHUB_REGISTRY");
   s.github_token = r.text("GITHUB_TOKEN");
   s.signing_key = r.text("REGCACHE_SIGNING_KEY");
+  s.local_cache = r.text("REGCACHE_LOCAL_CACHE");
+  s.local_cache_max = r.text("REGCACHE_LOCAL_CACHE_MAX");
   s.verify_keys = r.text("REGCACHE_VERIFY_KEYS");
   s.progress = RC_TRY(r.choice<ProgressChoice>("REGCACHE_PROGRESS",
                                                {{"off", ProgressChoice::off},
@@ -191,6 +193,9 @@ const Settings& settings() {
     // REGCACHE_NOW pins the clock (tests of prune and of recorded times); every command
     // reads its settings before it looks at the clock.
     if (!read.now.empty()) set_fixed_time(parse_rfc3339(read.now));
+    // The signing key stays with regcache: no process it starts (credential helpers,
+    // hashCommand, cargo metadata) inherits it.
+    ::unsetenv("REGCACHE_SIGNING_KEY");
     return read;
   }();
   return s;

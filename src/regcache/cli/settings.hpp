@@ -27,6 +27,8 @@ struct Settings {
   std::string workspace;   // the CI's checkout ($GITHUB_WORKSPACE, $CI_PROJECT_DIR, …), or ""
   // The store and its transport.
   std::string store;                     // REGCACHE_STORE
+  std::string local_cache;               // REGCACHE_LOCAL_CACHE: a local tier's directory
+  std::string local_cache_max;           // REGCACHE_LOCAL_CACHE_MAX: its size limit
   CaVariables ca;                        // REGCACHE_CA_FILE, SSL_CERT_FILE, SSL_CERT_DIR
   std::optional<int> retry_delay_ms;     // REGCACHE_RETRY_DELAY_MS
   std::optional<long> stall_seconds;     // REGCACHE_STALL_TIMEOUT

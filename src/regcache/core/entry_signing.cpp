@@ -12,6 +12,8 @@ namespace regcache {
 namespace {
 
 constexpr uint64_t kMaxSignatureBytes = 1024;
+// Signatures checked per entry at most: each costs requests, and an entry has one or two.
+constexpr size_t kMaxSignaturesChecked = 16;
 
 Status put_if_missing(Store& store, const Descriptor& d, const std::string& bytes) {
   if (RC_TRY(store.has_blob(d))) return {};
@@ -75,17 +77,25 @@ Result<SignatureCheck> check_entry_signature(Store& store, const std::string& en
   // Malformed content where a signature should be is a signature that is not valid (an
   // entry must not be able to stop a restore); a store that cannot be read is an error.
   auto content_or_error = [&](const Error& e) -> Result<SignatureCheck> {
-    if (e.kind != ErrorKind::integrity) return e;
+    if (e.kind != ErrorKind::integrity && e.kind != ErrorKind::io) return e;
     check.reason = e.message;
     return check;
   };
   auto referrers = list_referrers(store, entry_digest);
   if (!referrers.ok()) return content_or_error(referrers.error());
+  size_t checked_count = 0;
   for (const auto& r : *referrers) {
     if (r.artifact_type != kSignatureArtifactType) continue;
+    if (++checked_count > kMaxSignaturesChecked) break;
     std::string fingerprint;
     auto checked = check_one(store, r, entry_digest, keys, &fingerprint);
-    if (!checked.ok()) return content_or_error(checked.error());
+    if (!checked.ok()) {
+      // Malformed content in one signature does not hide a valid one listed after it.
+      if (checked.error().kind != ErrorKind::integrity && checked.error().kind != ErrorKind::io)
+        return checked.error();
+      check.reason = checked.error().message;
+      continue;
+    }
     const std::string& why = *checked;
     if (why.empty()) {
       check.valid = true;

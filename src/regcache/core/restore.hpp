@@ -48,6 +48,8 @@ struct RestoreReport {
   std::string key, matched_key;
   std::string matched_digest;  // manifest digest of the restored entry
   std::string signer;          // with verify keys: the key fingerprint whose signature held
+  std::string source;          // with a local tier: "registry" or "local" (the fallback)
+  uint64_t local_bytes = 0;    // with a local tier: blob bytes read from it
   uint64_t files = 0, bytes = 0, downloaded_bytes = 0;
   double seconds = 0;
   std::vector<std::string> missing_paths;  // paths asked for that the entry does not hold

@@ -168,6 +168,14 @@ Result<bool> already_saved(Store& store, const std::string& tag, const SaveOptio
   return true;
 }
 
+// Which entries may serve as the base: the filter's, and with a signing key only entries
+// signed by it or a verify key (a signed entry must not take layers on an unsigned word).
+EntryFilter base_filter(const SaveOptions& o) {
+  EntryFilter f = o.filter;
+  if (o.sign_key) f.verify_keys.push_back(*o.sign_key);
+  return f;
+}
+
 // The layers of the base entry, by fingerprint.
 struct Base {
   std::string key;
@@ -180,7 +188,7 @@ struct Base {
 Result<std::optional<EntryInfo>> base_manifest(Store& store, const SaveOptions& o) {
   std::string ref = o.base_key.empty() ? o.base_digest : tag_for_key(o.base_key);
   if (ref.empty() && !o.base_prefixes.empty()) {
-    auto found = RC_TRY(find_entry(store, o.key, o.base_prefixes, o.filter));
+    auto found = RC_TRY(find_entry(store, o.key, o.base_prefixes, base_filter(o)));
     if (!found) return std::optional<EntryInfo>();
     log_verbose("base entry by restore key: " + found->info.key);
     return std::optional<EntryInfo>(std::move(found->info));
@@ -205,9 +213,9 @@ Result<std::optional<EntryInfo>> base_manifest(Store& store, const SaveOptions& 
              ", which no --trust pattern matches");
     return std::optional<EntryInfo>();
   }
-  // So with verify keys: only a validly signed entry.
-  if (!o.filter.verify_keys.empty()) {
-    auto check = RC_TRY(check_entry_signature(store, m->digest, o.filter.verify_keys));
+  // So with keys (a signing save's own included): only a validly signed entry.
+  if (auto keys = base_filter(o).verify_keys; !keys.empty()) {
+    auto check = RC_TRY(check_entry_signature(store, m->digest, keys));
     if (!check.valid) {
       log_info("Not reusing layers of " + info.key + ": no valid signature (" + check.reason + ")");
       return std::optional<EntryInfo>();

@@ -1,5 +1,6 @@
 #include "regcache/format/key_tag.hpp"
 
+#include "regcache/store/referrers.hpp"
 #include "regcache/util/sha256.hpp"
 
 namespace regcache {
@@ -67,6 +68,10 @@ Status validate_key(std::string_view key) {
   if (key == kUsageTag) {
     return make_error(ErrorKind::usage,
                       std::string(kUsageTag) + " is reserved for the last-use record");
+  }
+  if (is_referrers_tag(std::string(key))) {
+    return make_error(ErrorKind::usage,
+                      "a cache key of the form sha256-<64 hex digits> is reserved for signatures");
   }
   return {};
 }

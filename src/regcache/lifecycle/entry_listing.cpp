@@ -60,6 +60,7 @@ Result<std::vector<ListedEntry>> list_entries(Store& store, const std::string& p
     found[i] =
         ListedEntry{tags[i], m->digest, std::move(info).value(), ref_annotation(m->bytes), {}};
     if (referrers.count(referrers_tag(m->digest))) {
+      found[i]->has_referrers = true;
       auto signers = claimed_signers(store, m->digest);
       if (signers.ok())
         found[i]->signers = std::move(signers).value();

@@ -19,6 +19,7 @@ struct ListedEntry {
   EntryInfo info;
   std::string ref;  // dev.regcache.ref: the git ref that wrote the entry, when annotated
   std::vector<std::string> signers;  // key fingerprints its signatures claim (not checked)
+  bool has_referrers = false;        // its referrers tag exists (signatures, or anything else)
   // Returns the compressed size: the sum of the layer sizes.
   uint64_t compressed_bytes() const;
 };

@@ -81,7 +81,10 @@ Status delete_referrers(Store& store, const std::string& subject_digest) {
   const std::string tag = referrers_tag(subject_digest);
   auto list = RC_TRY(store.get_manifest(tag));
   if (!list) return {};
-  for (const auto& r : RC_TRY(list_referrers(store, subject_digest))) {
+  // A list that does not parse is deleted all the same: it refers to nothing regcache knows.
+  auto referrers = list_referrers(store, subject_digest);
+  if (!referrers.ok() && referrers.error().kind != ErrorKind::integrity) return referrers.error();
+  for (const auto& r : referrers.ok() ? *referrers : std::vector<Referrer>{}) {
     auto st = store.delete_manifest(r.manifest.digest);
     if (!st.ok() && st.error().kind != ErrorKind::not_found) return st;
   }

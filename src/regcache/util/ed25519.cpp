@@ -26,6 +26,11 @@ struct MdCtxFree {
 };
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
 
+// A passphrase callback that gives none: an encrypted key is refused, never prompted for.
+int no_passphrase(char*, int, int, void*) {
+  return 0;
+}
+
 std::string bio_text(BIO* bio) {
   char* data = nullptr;
   long n = BIO_get_mem_data(bio, &data);
@@ -56,7 +61,11 @@ Result<Ed25519Key> Ed25519Key::generate() {
 
 Result<Ed25519Key> Ed25519Key::from_private_pem(std::string_view pem, const std::string& what) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  EVP_PKEY* pkey = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr;
+  EVP_PKEY* pkey =
+      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr;
+  if (!pkey && pem.find("ENCRYPTED") != std::string_view::npos)
+    return make_error(ErrorKind::usage,
+                      what + ": an encrypted key; regcache takes unencrypted PEM keys");
   if (!pkey) return make_error(ErrorKind::usage, what + ": not a private key in PEM form");
   Ed25519Key key(pkey);
   if (EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519)
@@ -76,11 +85,11 @@ Result<std::vector<Ed25519Key>> Ed25519Key::from_public_pems(std::string_view pe
     std::string_view block = pem.substr(pos, end + 5 - pos);
     pos = end + 5;
     BioPtr bio(BIO_new_mem_buf(block.data(), static_cast<int>(block.size())));
-    EVP_PKEY* pkey = bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr;
-    if (!pkey) {
-      BioPtr again(BIO_new_mem_buf(block.data(), static_cast<int>(block.size())));
-      pkey = again ? PEM_read_bio_PrivateKey(again.get(), nullptr, nullptr, nullptr) : nullptr;
-    }
+    EVP_PKEY* pkey =
+        bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, no_passphrase, nullptr) : nullptr;
+    if (!pkey && block.find("PRIVATE KEY") != std::string_view::npos)
+      return make_error(ErrorKind::usage,
+                        what + ": a private key; give the public key (regcache.pub) to verify");
     if (!pkey) return make_error(ErrorKind::usage, what + ": a PEM block that is not a key");
     Ed25519Key key(pkey);
     if (EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519)

@@ -20,7 +20,8 @@ class Ed25519Key {
   static Result<Ed25519Key> generate();
   // Reads a private key from PEM text; `what` names its source in errors (a path, a variable).
   static Result<Ed25519Key> from_private_pem(std::string_view pem, const std::string& what);
-  // Reads every public key of PEM text holding one or more (a private key gives its public half).
+  // Reads every public key of PEM text holding one or more (a private key is refused: it
+  // does not belong where verify keys are kept).
   static Result<std::vector<Ed25519Key>> from_public_pems(std::string_view pem,
                                                           const std::string& what);
 

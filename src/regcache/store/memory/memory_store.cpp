@@ -79,6 +79,8 @@ class MemoryStore : public Store {
       }
     }
     std::string digest = sha256_digest(bytes);
+    if (is_valid_digest(tag) && tag != digest)
+      return make_error(ErrorKind::integrity, "manifest does not match its digest " + tag);
     manifests_[digest] = FetchedManifest{bytes, media_type, digest};
     if (tag != digest) tags_[tag] = digest;
     return digest;

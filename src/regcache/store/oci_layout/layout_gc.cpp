@@ -49,7 +49,7 @@ void add_references(int blobs_fd, const std::string& name, std::vector<std::stri
     }
   }
   if (j.contains("config")) add_digest(j["config"], todo);
-  if (j.contains("subject")) add_digest(j["subject"], todo);
+  // Not the subject: a referrer (a signature) does not keep the entry it refers to.
 }
 
 Result<std::set<std::string>> mark(int root_fd, int blobs_fd, const std::string& root) {

@@ -1,0 +1,201 @@
+#include "regcache/store/tiered/tiered_store.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <map>
+#include <mutex>
+
+#include "regcache/oci/media_types.hpp"
+#include "regcache/util/fd.hpp"
+#include "regcache/util/fs.hpp"
+#include "regcache/util/log.hpp"
+#include "regcache/util/sha256.hpp"
+#include "regcache/util/sink.hpp"
+#include "regcache/util/stale.hpp"
+
+namespace regcache {
+
+namespace {
+
+// Passes bytes to `out` and, until writing it first fails, to `copy`, hashing what it copies.
+class TeeSink : public Sink {
+ public:
+  TeeSink(Sink* out, int copy_fd, std::string copy_path)
+      : out_(out), file_(copy_fd, std::move(copy_path)), hashed_(&file_) {}
+  Status write(const char* data, size_t size) override {
+    if (copying_ && !hashed_.write(data, size).ok()) copying_ = false;
+    bytes_ += size;
+    return out_->write(data, size);
+  }
+  Status finish() override { return out_->finish(); }
+  // Returns true when the copy holds exactly the blob `d`.
+  bool copy_is(const Descriptor& d) {
+    return copying_ && bytes_ == d.size && hashed_.digest() == d.digest;
+  }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  Sink* out_;
+  FdSink file_;
+  HashingSink hashed_;
+  bool copying_ = true;
+  uint64_t bytes_ = 0;
+};
+
+// Counts the bytes passed on.
+class CountingSink : public Sink {
+ public:
+  explicit CountingSink(Sink* next) : next_(next) {}
+  Status write(const char* data, size_t size) override {
+    bytes += size;
+    return next_->write(data, size);
+  }
+  Status finish() override { return next_->finish(); }
+  uint64_t bytes = 0;
+
+ private:
+  Sink* next_;
+};
+
+class TieredStore : public Store {
+ public:
+  TieredStore(std::unique_ptr<Store> remote, std::unique_ptr<Store> local, std::string root,
+              TierCounters* counters)
+      : remote_(std::move(remote)),
+        local_(std::move(local)),
+        root_(std::move(root)),
+        counters_(counters) {}
+
+  std::string describe() const override { return remote_->describe(); }
+  std::string staging_dir() const override { return remote_->staging_dir(); }
+  Result<bool> has_blob(const Descriptor& d) override { return remote_->has_blob(d); }
+  Result<bool> link_blob(const Descriptor& d, const Store& from) override {
+    return remote_->link_blob(d, from);
+  }
+  StoreProperties properties() const override { return remote_->properties(); }
+  Result<std::optional<FetchedManifest>> get_manifest(const std::string& reference) override {
+    auto m = RC_TRY(remote_->get_manifest(reference));
+    if (m) {
+      std::lock_guard lock(mu_);
+      fetched_[reference] = *m;
+    }
+    return m;
+  }
+
+  // Copies the manifest last fetched under tag into the layout, under the same tag.
+  Status keep_tag(const std::string& tag) {
+    FetchedManifest m;
+    {
+      std::lock_guard lock(mu_);
+      auto it = fetched_.find(tag);
+      if (it == fetched_.end())
+        return make_error(ErrorKind::not_found, "manifest " + tag + " was not fetched");
+      m = it->second;
+    }
+    RC_TRY(local_->put_manifest(tag, m.bytes, m.media_type.empty() ? kOciManifest : m.media_type));
+    return {};
+  }
+  Status delete_manifest(const std::string& digest) override {
+    return remote_->delete_manifest(digest);
+  }
+  Result<std::vector<std::string>> list_tags() override { return remote_->list_tags(); }
+  UsageRecords* usage() override { return remote_->usage(); }
+
+  Status get_blob(const Descriptor& d, Sink* out) override {
+    if (local_copy_is_good(d)) {
+      CountingSink counted(out);
+      Status st = local_->get_blob(d, &counted);
+      counters_->local_bytes += counted.bytes;
+      if (st.ok() || counted.bytes > 0) return st;  // bytes already reached the caller
+    }
+    TempFile tmp(root_ + "/" + owned_temp_name(kAtomicTempPrefix));
+    if (!tmp.create().ok()) {  // no room for a copy: the registry alone
+      CountingSink counted(out);
+      Status st = remote_->get_blob(d, &counted);
+      counters_->remote_bytes += counted.bytes;
+      return st;
+    }
+    TeeSink tee(out, tmp.fd.get(), tmp.path);
+    Status st = remote_->get_blob(d, &tee);
+    counters_->remote_bytes += tee.bytes();
+    if (st.ok() && tee.copy_is(d)) keep_locally(d, {tmp.path, ""});
+    return st;
+  }
+
+  Status put_blob(const Descriptor& d, const BlobSource& source) override {
+    RC_CHECK(remote_->put_blob(d, source));
+    if (source.offset == 0 && source.length == 0) keep_locally(d, source);
+    return {};
+  }
+
+  Result<std::string> put_manifest(const std::string& tag, const std::string& bytes,
+                                   const std::string& media_type) override {
+    auto digest = RC_TRY(remote_->put_manifest(tag, bytes, media_type));
+    if (auto st = local_->put_manifest(tag, bytes, media_type); !st.ok())
+      log_verbose("local cache: cannot keep manifest " + tag + ": " + st.error().message);
+    return digest;
+  }
+
+ private:
+  // A temporary file, removed unless renamed into the layout.
+  struct TempFile {
+    std::string path;
+    UniqueFd fd;
+    explicit TempFile(std::string p) : path(std::move(p)) {}
+    TempFile(const TempFile&) = delete;
+    TempFile& operator=(const TempFile&) = delete;
+    ~TempFile() {
+      if (fd) ::unlink(path.c_str());
+    }
+    Status create() {
+      fd.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+      if (!fd) return errno_error("cannot create", path, errno);
+      hold_temp(fd.get());
+      return {};
+    }
+  };
+
+  // Returns true when the layout holds d and its content matches the digest; a damaged copy
+  // is removed (the next download replaces it).
+  bool local_copy_is_good(const Descriptor& d) {
+    auto present = local_->has_blob(d);
+    if (!present.ok() || !*present) return false;
+    HashingSink hash(nullptr);
+    Status st = local_->get_blob(d, &hash);
+    if (st.ok() && hash.bytes() == d.size && hash.digest() == d.digest) return true;
+    if (!st.ok() && st.error().kind == ErrorKind::not_found) return false;  // evicted meanwhile
+    log_warning("local cache: blob " + d.digest + " is damaged; fetching it from " + describe());
+    ::unlink((root_ + "/blobs/sha256/" + d.digest.substr(7)).c_str());
+    return false;
+  }
+
+  void keep_locally(const Descriptor& d, const BlobSource& source) {
+    if (auto st = local_->put_blob(d, source); !st.ok())
+      log_verbose("local cache: cannot keep blob " + d.digest + ": " + st.error().message);
+  }
+
+  std::unique_ptr<Store> remote_, local_;
+  std::string root_;
+  TierCounters* counters_;
+  std::mutex mu_;
+  std::map<std::string, FetchedManifest> fetched_;  // by the reference asked for
+};
+
+}  // namespace
+
+Status keep_entry_locally(Store& tiered, const std::string& tag) {
+  auto* t = dynamic_cast<TieredStore*>(&tiered);
+  if (!t) return make_error(ErrorKind::unsupported, "not a store with a local tier");
+  return t->keep_tag(tag);
+}
+
+std::unique_ptr<Store> make_tiered_store(std::unique_ptr<Store> remote,
+                                         std::unique_ptr<Store> local, std::string local_root,
+                                         TierCounters* counters) {
+  return std::make_unique<TieredStore>(std::move(remote), std::move(local), std::move(local_root),
+                                       counters);
+}
+
+}  // namespace regcache

@@ -1,0 +1,34 @@
+// A machine-local tier in front of a registry (--local-cache DIR): an OCI layout that keeps
+// the blobs this machine downloaded or uploaded. Tags and manifests come from the registry,
+// which stays the source of truth; a blob the layout holds is read from there once its
+// digest checks (a damaged copy is fetched again), any other blob streams from the registry
+// into the caller and into the layout at once. Writes go to both. Several processes may
+// share one layout (its own locking and atomic renames).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "regcache/store/store.hpp"
+
+namespace regcache {
+
+// Blob bytes by where they came from.
+struct TierCounters {
+  std::atomic<uint64_t> local_bytes{0};
+  std::atomic<uint64_t> remote_bytes{0};
+};
+
+// Wraps `remote` with the layout `local` (rooted at local_root); counts into `counters`,
+// which must outlive the store.
+std::unique_ptr<Store> make_tiered_store(std::unique_ptr<Store> remote,
+                                         std::unique_ptr<Store> local, std::string local_root,
+                                         TierCounters* counters);
+
+// Keeps the entry manifest that `tiered` last fetched under tag in its local layout, under
+// the same tag, so that a restore can fall back on it when the registry is unreachable.
+Status keep_entry_locally(Store& tiered, const std::string& tag);
+
+}  // namespace regcache
