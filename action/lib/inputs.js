@@ -61,6 +61,8 @@ function readInputs(env = process.env) {
     uploadChunkSize: uploadChunkSize(),
     regcachePath: getInput('regcache-path'),
     signKey: getInput('sign-key'),
+    localCache: getInput('local-cache'),
+    localCacheMax: getInput('local-cache-max'),
     verifyKeys: getInput('verify-keys'),
     jobStatus: getInput('job-status'),
     notices,
@@ -74,7 +76,8 @@ function readInputs(env = process.env) {
 // What the post step needs of the main step's options (the token and the signing key
 // excepted: they are read again from the inputs, never written to the step state).
 const RECORDED = ['store', 'paths', 'presets', 'username', 'lookupOnly', 'saveIf', 'forkDefault', 'saveOnFailure',
-  'failOnSaveError', 'compressionLevel', 'uploadChunkSize', 'regcachePath', 'verifyKeys'];
+  'failOnSaveError', 'compressionLevel', 'uploadChunkSize', 'regcachePath', 'verifyKeys', 'localCache',
+  'localCacheMax'];
 
 // Returns the options to record for the post step, as JSON.
 function recordOptions(options) {

@@ -33,6 +33,9 @@ function regcacheEnv(options, env = process.env, command = '') {
   // actions/cache's upload-chunk-size: blobs larger than this go up in PATCH chunks of it.
   if (options.uploadChunkSize) result.REGCACHE_UPLOAD_CHUNK = options.uploadChunkSize;
   if (options.verifyKeys) result.REGCACHE_VERIFY_KEYS = options.verifyKeys;
+  // A machine-local tier in front of the registry (self-hosted runners keep a disk).
+  if (options.localCache) result.REGCACHE_LOCAL_CACHE = options.localCache;
+  if (options.localCacheMax) result.REGCACHE_LOCAL_CACHE_MAX = options.localCacheMax;
   // A job holding the signing key restores only entries signed with it (regcache restore
   // verifies with its public half) and signs what it saves.
   if (options.signKey && (command === 'save' || command === 'restore')) result.REGCACHE_SIGNING_KEY = options.signKey;

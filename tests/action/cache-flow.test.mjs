@@ -243,3 +243,20 @@ test('sign-key signs the post step\'s save, verify-keys restores only signed ent
     fs.rmSync(keysDir, { recursive: true, force: true });
   }
 });
+
+test('local-cache keeps blobs on the runner: the next job restores from them', async () => {
+  const tier = fs.mkdtempSync(path.join(fs.realpathSync(process.env.TMPDIR || '/tmp'), 'regcache-tier-'));
+  try {
+    const cache = inputs('tier', { 'local-cache': tier, 'local-cache-max': '1GiB' });
+    await seed(cache, 'tier-1', 'kept');
+    const blobs = fs.readdirSync(path.join(tier, 'blobs', 'sha256'));
+    assert.ok(blobs.length >= 3, `the save kept its blobs in the local cache: ${blobs}`);
+    const job = new Job();
+    const hit = await job.run('main.js', { ...cache, key: 'tier-1' });
+    ok(hit);
+    assert.deepEqual(outputs(hit), ['true', 'tier-1', 'tier-1']);
+    assert.equal(fs.readFileSync(path.join(job.workspace, 'target/out.txt'), 'utf8'), 'kept');
+  } finally {
+    fs.rmSync(tier, { recursive: true, force: true });
+  }
+});

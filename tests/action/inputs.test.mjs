@@ -212,7 +212,7 @@ test('each action.yml declares the inputs its script reads and the outputs it se
   const all = ['compression-level', 'enableCrossOsArchive', 'external-symlinks', 'fail-on-cache-miss',
     'fail-on-save-error', 'job-status', 'key', 'lookup-only', 'path', 'preset', 'regcache-path', 'restore-keys',
     'save-always', 'save-if', 'save-on-failure', 'sign-key', 'store', 'token', 'upload-chunk-size', 'username',
-    'verify-keys'].sort();
+    'verify-keys', 'local-cache', 'local-cache-max'].sort();
   const outputs = ['cache-hit', 'cache-matched-key', 'cache-primary-key'];
   const root = read('action.yml');
   assert.deepEqual(declared(root, 'inputs'), all);

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "regcache/cli/settings.hpp"
+#include "regcache/format/key_tag.hpp"
 #include "regcache/store/memory/memory_store.hpp"
 #include "regcache/store/oci_layout/layout_store.hpp"
 #include "regcache/store/registry/github_packages.hpp"
@@ -134,7 +135,7 @@ std::unique_ptr<Store> open_store(const GlobalOptions& g, StoreUse use) {
   auto local = unwrap(open_layout_store(dir, LayoutOpen::create));
   log_verbose("local cache " + dir + " in front of " + remote->describe());
   tier_open = true;
-  return make_tiered_store(std::move(remote), std::move(local), dir, &tier_counters);
+  return make_tiered_store(std::move(remote), std::move(local), dir, &tier_counters, kUsageTag);
 }
 
 namespace {

@@ -62,11 +62,12 @@ class CountingSink : public Sink {
 class TieredStore : public Store {
  public:
   TieredStore(std::unique_ptr<Store> remote, std::unique_ptr<Store> local, std::string root,
-              TierCounters* counters)
+              TierCounters* counters, std::string remote_only_tag)
       : remote_(std::move(remote)),
         local_(std::move(local)),
         root_(std::move(root)),
-        counters_(counters) {}
+        counters_(counters),
+        remote_only_tag_(std::move(remote_only_tag)) {}
 
   std::string describe() const override { return remote_->describe(); }
   std::string staging_dir() const override { return remote_->staging_dir(); }
@@ -133,6 +134,7 @@ class TieredStore : public Store {
   Result<std::string> put_manifest(const std::string& tag, const std::string& bytes,
                                    const std::string& media_type) override {
     auto digest = RC_TRY(remote_->put_manifest(tag, bytes, media_type));
+    if (tag == remote_only_tag_) return digest;
     if (auto st = local_->put_manifest(tag, bytes, media_type); !st.ok())
       log_verbose("local cache: cannot keep manifest " + tag + ": " + st.error().message);
     return digest;
@@ -179,6 +181,7 @@ class TieredStore : public Store {
   std::unique_ptr<Store> remote_, local_;
   std::string root_;
   TierCounters* counters_;
+  std::string remote_only_tag_;
   std::mutex mu_;
   std::map<std::string, FetchedManifest> fetched_;  // by the reference asked for
 };
@@ -193,9 +196,9 @@ Status keep_entry_locally(Store& tiered, const std::string& tag) {
 
 std::unique_ptr<Store> make_tiered_store(std::unique_ptr<Store> remote,
                                          std::unique_ptr<Store> local, std::string local_root,
-                                         TierCounters* counters) {
+                                         TierCounters* counters, std::string remote_only_tag) {
   return std::make_unique<TieredStore>(std::move(remote), std::move(local), std::move(local_root),
-                                       counters);
+                                       counters, std::move(remote_only_tag));
 }
 
 }  // namespace regcache

@@ -22,10 +22,11 @@ struct TierCounters {
 };
 
 // Wraps `remote` with the layout `local` (rooted at local_root); counts into `counters`,
-// which must outlive the store.
+// which must outlive the store. Manifests put under `remote_only_tag` (the usage record)
+// are not kept locally.
 std::unique_ptr<Store> make_tiered_store(std::unique_ptr<Store> remote,
                                          std::unique_ptr<Store> local, std::string local_root,
-                                         TierCounters* counters);
+                                         TierCounters* counters, std::string remote_only_tag);
 
 // Keeps the entry manifest that `tiered` last fetched under tag in its local layout, under
 // the same tag, so that a restore can fall back on it when the registry is unreachable.

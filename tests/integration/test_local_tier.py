@@ -1,0 +1,178 @@
+"""The machine-local tier (--local-cache DIR, docs/usage.md): an OCI layout kept as a blob
+cache in front of a registry. A restore whose blobs are all local downloads no blob byte;
+a cold tier fills as it downloads; a damaged local copy is fetched again; an unreachable
+registry falls back to the newest matching entry kept locally ("source":"local"); several
+jobs share one tier at once; --local-cache-max evicts the least recently used blobs."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import unittest
+
+from common import BIN, RegcacheTestCase, clean_env, make_tree, snapshot
+
+
+def blob_files(tier):
+    d = os.path.join(tier, "blobs", "sha256")
+    return {n: os.path.getsize(os.path.join(d, n)) for n in os.listdir(d) if len(n) == 64}
+
+
+def dead_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class LocalTierTest(RegcacheTestCase):
+    def setUp(self):
+        super().setUp()
+        self.st = self.store("open")
+        self.tier = os.path.join(self.tmp, "tier")
+        self.cache = os.path.join(self.ws, "cache")
+
+    def tree(self, seed):
+        shutil.rmtree(self.cache, ignore_errors=True)
+        make_tree(self.cache, big=False, seed=seed)
+        return snapshot(self.cache)
+
+    def tiered(self, *args, tier=None, env=None, check=True):  # check: as common.run's
+        e = dict(self.st.env, REGCACHE_RETRY_DELAY_MS="1")
+        e.update(env or {})
+        return self.regcache("--store", self.st.ref, "--local-cache", tier or self.tier, "--json", *args,
+                             env=e, check=check)
+
+    def restore_json(self, key, *extra, tier=None, env=None):
+        shutil.rmtree(self.cache, ignore_errors=True)
+        rc, out, err = self.tiered("restore", "--key", key, *extra, "cache", tier=tier, env=env)
+        return json.loads(out), err
+
+    def test_a_warm_tier_serves_every_blob_and_a_cold_one_fills(self):
+        expected = self.tree(1)
+        self.tiered("save", "--key", "k1", "cache")
+        self.assertTrue(blob_files(self.tier), "the save kept its blobs locally")
+        r, _ = self.restore_json("k1")
+        self.assertEqual((r["result"], r["source"], r["downloaded_bytes"]), ("hit", "registry", 0))
+        self.assertGreater(r["local_bytes"], 0)
+        self.assertEqual(snapshot(self.cache), expected)
+
+        cold = os.path.join(self.tmp, "cold")
+        r, _ = self.restore_json("k1", tier=cold)
+        self.assertGreater(r["downloaded_bytes"], 0)
+        self.assertEqual(r["local_bytes"], 0)
+        self.assertEqual(snapshot(self.cache), expected)
+        empty = "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"  # {}, the usage record's config
+        self.assertEqual(set(blob_files(cold)), set(blob_files(self.tier)) - {empty},
+                         "the restore kept every blob it fetched, and nothing else (no usage record)")
+        r, _ = self.restore_json("k1", tier=cold)
+        self.assertEqual(r["downloaded_bytes"], 0)
+        self.assertEqual(snapshot(self.cache), expected)
+
+    def test_a_damaged_local_blob_is_fetched_again(self):
+        expected = self.tree(2)
+        self.tiered("save", "--key", "k2", "cache")
+        blobs = blob_files(self.tier)
+        victim = max(blobs, key=blobs.get)
+        path = os.path.join(self.tier, "blobs", "sha256", victim)
+        with open(path, "r+b") as f:
+            f.write(b"\0" * 16)
+        r, err = self.restore_json("k2")
+        self.assertEqual(r["result"], "hit")
+        self.assertEqual(r["downloaded_bytes"], blobs[victim], err)
+        self.assertIn("is damaged", err)
+        self.assertEqual(snapshot(self.cache), expected)
+        r, _ = self.restore_json("k2")
+        self.assertEqual(r["downloaded_bytes"], 0, "the good copy replaced the damaged one")
+
+    def test_an_unreachable_registry_falls_back_to_the_local_tier(self):
+        expected = self.tree(3)
+        self.tiered("save", "--key", "deps-1", "cache")
+        dead = f"127.0.0.1:{dead_port()}/{self.st.repo}"
+        shutil.rmtree(self.cache)
+        rc, out, err = self.regcache("--store", dead, "--local-cache", self.tier, "--json", "restore", "--key",
+                                     "deps-2", "--restore-key", "deps-", "cache",
+                                     env={"REGCACHE_RETRY_DELAY_MS": "1"}, check=True)
+        r = json.loads(out)
+        self.assertEqual((r["result"], r["matched_key"], r["source"]), ("partial", "deps-1", "local"), err)
+        self.assertIn("restoring from the local cache", err)
+        self.assertEqual(snapshot(self.cache), expected)
+        # Without a tier, the same failure is an error.
+        rc, out, err = self.regcache("--store", dead, "restore", "--key", "deps-2", "cache",
+                                     env={"REGCACHE_RETRY_DELAY_MS": "1"})
+        self.assertEqual(rc, 1)
+
+    def test_a_restored_entry_is_kept_for_the_fallback(self):
+        expected = self.tree(4)
+        self.save(self.st, "only-remote", "cache")  # saved without the tier
+        r, _ = self.restore_json("only-remote")
+        self.assertEqual(r["result"], "hit")
+        dead = f"127.0.0.1:{dead_port()}/{self.st.repo}"
+        shutil.rmtree(self.cache)
+        rc, out, err = self.regcache("--store", dead, "--local-cache", self.tier, "--json", "restore", "--key",
+                                     "only-remote", "cache", env={"REGCACHE_RETRY_DELAY_MS": "1"}, check=True)
+        self.assertEqual(json.loads(out)["source"], "local")
+        self.assertEqual(snapshot(self.cache), expected)
+
+    def test_jobs_share_one_tier_at_once(self):
+        trees = {}
+        for i in range(2):
+            trees[f"c{i}"] = self.tree(10 + i)
+            self.save(self.st, f"c{i}", "cache")
+        results = []
+
+        def job(n, key):
+            ws = os.path.join(self.tmp, f"job{n}")
+            os.makedirs(ws)
+            args = [BIN, "--store", self.st.ref, "--local-cache", self.tier, "--json", "restore", "--key", key, "cache"]
+            r = subprocess.run(args, cwd=ws, env=clean_env(self.home, self.st.env, self.tmpdir),
+                               capture_output=True, text=True, timeout=180)
+            results.append((n, key, r.returncode, r.stderr, snapshot(os.path.join(ws, "cache")) if r.returncode == 0 else None))
+
+        threads = [threading.Thread(target=job, args=(n, f"c{n % 2}")) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for n, key, rc, err, tree in results:
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(tree, trees[key], f"job {n} restored {key} wrong")
+        self.assertFalse([n for n in os.listdir(self.tier) if n.startswith(".regcache-tmp-")], "temporaries left")
+        r, _ = self.restore_json("c1")
+        self.assertEqual(r["downloaded_bytes"], 0)
+
+    def test_local_cache_max_evicts_the_least_recently_used_blobs(self):
+        self.tree(5)
+        self.tiered("save", "--key", "old", "cache")
+        old = set(blob_files(self.tier))
+        self.tree(6)
+        self.tiered("save", "--key", "new", "cache")
+        new_only = set(blob_files(self.tier)) - old
+        new_size = sum(v for k, v in blob_files(self.tier).items() if k in new_only)
+        r, _ = self.restore_json("new", env={"REGCACHE_LOCAL_CACHE_MAX": str(new_size + 1024)})
+        self.assertEqual(r["result"], "hit")
+        left = blob_files(self.tier)
+        self.assertLessEqual(sum(left.values()), new_size + 1024)
+        self.assertTrue(new_only <= set(left), "the blobs just used were evicted")
+        r, _ = self.restore_json("old")
+        self.assertEqual(r["result"], "hit")
+        self.assertGreater(r["downloaded_bytes"], 0, "the old entry's blobs were evicted and fetched again")
+
+    def test_bad_limits_and_a_layout_store(self):
+        rc, out, err = self.tiered("restore", "--key", "x", "cache", env={"REGCACHE_LOCAL_CACHE_MAX": "lots"},
+                                   check=None)
+        self.assertEqual(rc, 2, err)
+        self.assertIn("--local-cache-max", err)
+        layout = self.store("layout")
+        self.tree(7)
+        rc, out, err = self.regcache("--store", layout.ref, "--local-cache", self.tier, "save", "--key", "l", "cache")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("--local-cache is for a registry store", err)
+        self.assertFalse(os.path.exists(self.tier))
+
+
+if __name__ == "__main__":
+    unittest.main()
