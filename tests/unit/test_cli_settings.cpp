@@ -23,6 +23,7 @@ TEST(Settings, DefaultsFromAnAlmostEmptyEnvironment) {
   EXPECT_FALSE(s->jobs);
   EXPECT_EQ(s->gc_grace, std::chrono::seconds(3600));
   EXPECT_EQ(s->progress, ProgressChoice::automatic);
+  EXPECT_EQ(s->loopback, LoopbackTransport::probe);
 }
 
 TEST(Settings, RelativeXdgPathsAndHomeAreIgnored) {
@@ -44,6 +45,7 @@ TEST(Settings, ValuesAreParsed) {
                               {"REGCACHE_PROGRESS", "lines"},
                               {"REGCACHE_PROGRESS_INTERVAL", "0.5"},
                               {"REGCACHE_TRACK_USAGE", "0"},
+                              {"REGCACHE_LOOPBACK_TRANSPORT", "https"},
                               {"GITHUB_WORKSPACE", "/w"},
                               {"CI_PROJECT_DIR", "/g"}}));
   ASSERT_TRUE(s.ok()) << s.error().message;
@@ -53,6 +55,7 @@ TEST(Settings, ValuesAreParsed) {
   EXPECT_EQ(s->progress, ProgressChoice::lines);
   EXPECT_EQ(s->progress_interval, std::chrono::milliseconds(500));
   EXPECT_EQ(s->track_usage, UsageTracking::off);
+  EXPECT_EQ(s->loopback, LoopbackTransport::https);
   EXPECT_EQ(s->workspace, "/w");  // GitHub's first
 }
 
@@ -69,7 +72,8 @@ TEST(Settings, MalformedValuesNameTheVariable) {
            {"REGCACHE_GC_GRACE", "x"},
            {"REGCACHE_PROGRESS", "fancy"},
            {"REGCACHE_PROGRESS_INTERVAL", "0"},
-           {"REGCACHE_TRACK_USAGE", "yes"}}) {
+           {"REGCACHE_TRACK_USAGE", "yes"},
+           {"REGCACHE_LOOPBACK_TRANSPORT", "tls"}}) {
     auto s = read_settings(env({{name, value}}));
     ASSERT_FALSE(s.ok()) << name << "=" << value;
     EXPECT_EQ(s.error().kind, ErrorKind::usage);

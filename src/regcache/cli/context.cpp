@@ -33,6 +33,9 @@ std::string default_store() {
 // --insecure was given and it does not speak TLS.
 Transport choose_transport(const StoreRef& ref, bool insecure) {
   if (!insecure && !is_loopback_host(ref.host)) return Transport::https;
+  // A loopback registry whose scheme is known needs no probe (REGCACHE_LOOPBACK_TRANSPORT).
+  if (settings().loopback == LoopbackTransport::https) return Transport::https;
+  if (settings().loopback == LoopbackTransport::http) return Transport::http;
   HttpClient probe(TlsOptions{TlsVerify::off, {}});
   HttpRequest req{"GET", "https://" + ref.host + "/v2/"};
   auto r = probe.perform(req);

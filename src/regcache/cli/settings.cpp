@@ -121,6 +121,10 @@ Result<Settings> read_settings(const EnvFn& env) {
   s.cpu_jobs = RC_TRY(r.integer<size_t>("REGCACHE_CPU_JOBS", 1, 256));
   s.pack_size = RC_TRY(r.size("REGCACHE_PACK_SIZE", 4096));
   if (auto grace = RC_TRY(r.duration("REGCACHE_GC_GRACE"))) s.gc_grace = *grace;
+  s.loopback = RC_TRY(r.choice<LoopbackTransport>(
+      "REGCACHE_LOOPBACK_TRANSPORT",
+      {{"https", LoopbackTransport::https}, {"http", LoopbackTransport::http}},
+      LoopbackTransport::probe));
   s.track_usage = RC_TRY(r.choice<UsageTracking>(
       "REGCACHE_TRACK_USAGE", {{"1", UsageTracking::on}, {"0", UsageTracking::off}},
       UsageTracking::automatic));

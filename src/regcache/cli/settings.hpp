@@ -17,6 +17,7 @@ namespace regcache {
 
 enum class ProgressChoice { automatic, off, bar, lines };  // REGCACHE_PROGRESS
 enum class UsageTracking { automatic, on, off };           // REGCACHE_TRACK_USAGE
+enum class LoopbackTransport { probe, https, http };       // REGCACHE_LOOPBACK_TRANSPORT
 
 struct Settings {
   // Places.
@@ -30,6 +31,7 @@ struct Settings {
   std::string local_cache;               // REGCACHE_LOCAL_CACHE: a local tier's directory
   std::string local_cache_max;           // REGCACHE_LOCAL_CACHE_MAX: its size limit
   CaVariables ca;                        // REGCACHE_CA_FILE, SSL_CERT_FILE, SSL_CERT_DIR
+  LoopbackTransport loopback = LoopbackTransport::probe;  // a loopback registry: probe TLS
   std::optional<int> retry_delay_ms;     // REGCACHE_RETRY_DELAY_MS
   std::optional<long> stall_seconds;     // REGCACHE_STALL_TIMEOUT
   std::optional<uint64_t> upload_chunk;  // REGCACHE_UPLOAD_CHUNK (bytes)
