@@ -11,7 +11,7 @@ CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # and still gives ASan/UBSan reports with file and line.
 SAN_CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1"
 
-.PHONY: all deps test-deps static-deps bench-deps build static static-arm64 deb demo test test-sanitize fuzz bench bench-quick bench-static format clean
+.PHONY: all deps test-deps static-deps bench-deps build static static-arm64 deb demo test test-sanitize fuzz bench bench-quick bench-wan bench-static format clean
 
 all: build
 
@@ -93,6 +93,11 @@ bench: bench-deps build
 
 bench-quick: bench-deps build
 	@BENCH_COMMAND="make bench-quick" bench/run.sh --quick
+
+# The same operations through a wide-area link emulator (near and far profiles), into
+# docs/benchmarks-wan.md (bench/README.md).
+bench-wan: bench-deps build
+	@BENCH_COMMAND="make bench-wan" bench/wan.sh
 
 # The same benchmarks with the static binary (make static), into docs/benchmarks-static.md.
 bench-static: bench-deps static

@@ -4,10 +4,11 @@
 # docs/benchmarks.md (bench/report.py) and prints the ratios.
 #
 #   --quick   small corpora, a smoke test of the whole pipeline (about 3 minutes)
+#   --corpora-only   build (or reuse) the corpora and stop (bench/wan.sh uses them)
 #   default   full corpora (see bench/README.md for the sizes and the run time)
 #
 # Environment: REGCACHE (binary, default build/regcache), BENCH_BIG_COUNT, BENCH_BIG_MIB,
-# BENCH_SMALL_SIZES (space-separated file counts) override the corpus sizes.
+# BENCH_SMALL_SIZES (space-separated file counts, or "none") override the corpus sizes.
 #
 # Everything it makes stays under bench/out/ (gitignored): corpora/ (kept and reused by the
 # next run), services/ (the registry, fresh each run), work/ (scratch), logs/,
@@ -20,11 +21,13 @@ ROOT=$(dirname "$HERE")
 # The command named in the report: `make bench` sets BENCH_COMMAND.
 CMDLINE=${BENCH_COMMAND:-"bench/run.sh${*:+ $*}"}
 MODE=full
+CORPORA_ONLY=no
 for arg in "$@"; do
   case $arg in
     --quick) MODE=quick ;;
+    --corpora-only) CORPORA_ONLY=yes ;;
     -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "run.sh: unknown argument: $arg (usage: bench/run.sh [--quick])" >&2; exit 2 ;;
+    *) echo "run.sh: unknown argument: $arg (usage: bench/run.sh [--quick] [--corpora-only])" >&2; exit 2 ;;
   esac
 done
 
@@ -35,6 +38,7 @@ else
   BIG_COUNT=${BENCH_BIG_COUNT:-8} BIG_MIB=${BENCH_BIG_MIB:-256}
   SMALL_SIZES=${BENCH_SMALL_SIZES:-"10000 100000 1000000"}
 fi
+[ "$SMALL_SIZES" = none ] && SMALL_SIZES=""  # BENCH_SMALL_SIZES=none: no small-file corpora
 
 OUT=$HERE/out
 CORP=$OUT/corpora
@@ -362,6 +366,7 @@ for n in $SMALL_SIZES; do build_small "small-$n" "$n"; done
 for d in "$WORK"/{cp,tgz,zst,regcache}; do [ -e "$d" ] && TRASH+=("$d"); done
 empty_trash  # trees an interrupted run left behind
 corpora_done=$(date +%s)
+[ "$CORPORA_ONLY" = yes ] && { say "corpora ready in $CORP"; exit 0; }
 
 # A fresh registry for every run, so that a cold save really is cold.
 cleanup() {

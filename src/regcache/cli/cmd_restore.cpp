@@ -3,6 +3,7 @@
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/exit_codes.hpp"
@@ -120,6 +121,21 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   auto store = open_store(gt, StoreUse::read);
   ProgressCounter progress;
   o.progress = &progress;
+  // The last-use record (for prune --by last-used) is written while the blobs download,
+  // not after them: on a distant registry its requests would otherwise add round trips to
+  // every restore. It is joined before the command ends.
+  std::thread usage_writer;
+  if (!a.lookup_only && settings().track_usage != UsageTracking::off) {
+    o.on_match = [&](const std::string& digest) {
+      usage_writer = std::thread([&store, digest] { record_use(*store, digest); });
+    };
+  }
+  struct Join {
+    std::thread& t;
+    ~Join() {
+      if (t.joinable()) t.join();
+    }
+  } join_usage{usage_writer};
   auto restored = [&] {
     ProgressReporter reporter("restoring", &progress, progress_style_from_env());
     return restore_entry(*store, o);
@@ -133,6 +149,7 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
     auto local = open_layout_store(dir, LayoutOpen::existing);
     if (local.ok()) {
       ProgressReporter reporter("restoring", &progress, progress_style_from_env());
+      o.on_match = nullptr;  // the registry is out of reach: no last use to record there
       restored = restore_entry(**local, o);
       source = "local";
     }
@@ -160,8 +177,6 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   }
   if (rep.result != RestoreResult::miss && source != "local") {
     record_restore(settings().state_file, store->describe(), {rep.matched_key, rep.matched_digest});
-    if (!a.lookup_only && settings().track_usage != UsageTracking::off)
-      record_use(*store, rep.matched_digest);  // for prune --by last-used
   }
   trim_local_tier(gt);
   report(rep, g, a.lookup_only);

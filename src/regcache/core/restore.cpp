@@ -260,6 +260,7 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
                       "entry " + found->tag + " is not a regcache entry (no roots)");
   }
   RC_CHECK(check_roots(e, o.anchors));
+  if (o.on_match) o.on_match(found->digest);
   auto wanted = RC_TRY(wanted_paths(o));
   Selection sel = select_roots(e.roots, wanted, o.all_roots);
   explain_selection(sel, o, rep.matched_key);

@@ -7,6 +7,7 @@
 #include "regcache/util/progress_counter.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,9 @@ struct RestoreOptions {
   size_t jobs = 4;
   EntryFilter filter;                   // --trust and --verify-key; empty: every entry counts
   ProgressCounter* progress = nullptr;  // blob bytes downloaded so far
+  // Called with the manifest digest once an entry is matched and will be restored (not for
+  // a lookup only), before any blob is read: work that may run alongside the downloads.
+  std::function<void(const std::string&)> on_match;
 };
 
 // How a restore went: the exact key, a restore-key match, or nothing restored.
