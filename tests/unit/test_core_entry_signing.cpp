@@ -169,13 +169,16 @@ TEST(EntrySigning, ABadSignatureListedFirstDoesNotHideAValidOne) {
   Ed25519Key key = new_key();
   Descriptor entry = put_entry(*store, "k1", "2024-01-01T00:00:00Z");
   // A referrer naming the key whose manifest is not a signature at all, listed first.
-  std::string junk = R"({"schemaVersion":2,"artifactType":"application/vnd.dev.regcache.signature.v1"})";
+  std::string junk =
+      R"({"schemaVersion":2,"artifactType":"application/vnd.dev.regcache.signature.v1"})";
   std::string junk_digest = sha256_digest(junk);
   ASSERT_TRUE(store->put_manifest(junk_digest, junk, kOciManifest).ok());
-  ASSERT_TRUE(add_referrer(*store, entry.digest,
-                           {kOciManifest, junk_digest, junk.size(), {{kAnnoSignatureKey, key.fingerprint()}}},
-                           kSignatureArtifactType)
-                  .ok());
+  ASSERT_TRUE(
+      add_referrer(
+          *store, entry.digest,
+          {kOciManifest, junk_digest, junk.size(), {{kAnnoSignatureKey, key.fingerprint()}}},
+          kSignatureArtifactType)
+          .ok());
   ASSERT_TRUE(sign_entry(*store, entry, key).ok());
   ASSERT_EQ(list_referrers(*store, entry.digest).value().size(), 2u);
   auto check = check_entry_signature(*store, entry.digest, {key});

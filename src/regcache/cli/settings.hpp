@@ -27,18 +27,18 @@ struct Settings {
   std::string state_file;  // where a restore records its entry for the next save; "" none
   std::string workspace;   // the CI's checkout ($GITHUB_WORKSPACE, $CI_PROJECT_DIR, …), or ""
   // The store and its transport.
-  std::string store;                     // REGCACHE_STORE
-  std::string local_cache;               // REGCACHE_LOCAL_CACHE: a local tier's directory
-  std::string local_cache_max;           // REGCACHE_LOCAL_CACHE_MAX: its size limit
-  CaVariables ca;                        // REGCACHE_CA_FILE, SSL_CERT_FILE, SSL_CERT_DIR
+  std::string store;            // REGCACHE_STORE
+  std::string local_cache;      // REGCACHE_LOCAL_CACHE: a local tier's directory
+  std::string local_cache_max;  // REGCACHE_LOCAL_CACHE_MAX: its size limit
+  CaVariables ca;               // REGCACHE_CA_FILE, SSL_CERT_FILE, SSL_CERT_DIR
   LoopbackTransport loopback = LoopbackTransport::probe;  // a loopback registry: probe TLS
-  std::optional<int> retry_delay_ms;     // REGCACHE_RETRY_DELAY_MS
-  std::optional<long> stall_seconds;     // REGCACHE_STALL_TIMEOUT
-  std::optional<uint64_t> upload_chunk;  // REGCACHE_UPLOAD_CHUNK (bytes)
-  std::optional<size_t> jobs;            // REGCACHE_JOBS: transfers at once
-  std::optional<size_t> cpu_jobs;        // REGCACHE_CPU_JOBS: packs compressed at once
-  std::optional<uint64_t> pack_size;     // REGCACHE_PACK_SIZE (bytes)
-  std::chrono::seconds gc_grace{3600};   // REGCACHE_GC_GRACE
+  std::optional<int> retry_delay_ms;                      // REGCACHE_RETRY_DELAY_MS
+  std::optional<long> stall_seconds;                      // REGCACHE_STALL_TIMEOUT
+  std::optional<uint64_t> upload_chunk;                   // REGCACHE_UPLOAD_CHUNK (bytes)
+  std::optional<size_t> jobs;                             // REGCACHE_JOBS: transfers at once
+  std::optional<size_t> cpu_jobs;       // REGCACHE_CPU_JOBS: packs compressed at once
+  std::optional<uint64_t> pack_size;    // REGCACHE_PACK_SIZE (bytes)
+  std::chrono::seconds gc_grace{3600};  // REGCACHE_GC_GRACE
   UsageTracking track_usage = UsageTracking::automatic;
   std::string github_api_url = "https://api.github.com";  // REGCACHE_GITHUB_API_URL
   std::string github_registry;                            // REGCACHE_GITHUB_REGISTRY

@@ -84,7 +84,8 @@ Result<GcReport> collect_layout_garbage(const std::string& root, std::chrono::se
   for (const auto& n : list_dir(blobs.get())) {
     if (!is_hex64(n) || reachable.count("sha256:" + n)) continue;
     struct stat st {};
-    if (::fstatat(blobs.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (::fstatat(blobs.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+      continue;
     if (std::chrono::system_clock::from_time_t(st.st_mtime) > cutoff) {
       ++rep.young_blobs;
       rep.young_bytes += static_cast<uint64_t>(st.st_size);
