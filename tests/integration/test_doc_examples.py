@@ -67,7 +67,8 @@ def help_examples():
     """[(command, [example lines])] from `regcache --help` and each command's help."""
     wait_for_binary()
     out = []
-    names = [""] + ["save", "restore", "list", "delete", "prune", "import", "key", "hash-files", "presets"]
+    names = [""] + ["save", "restore", "list", "delete", "prune", "import", "key", "hash-files", "presets",
+                    "keygen"]
     for name in names:
         text = subprocess.run([BIN] + ([name] if name else []) + ["--help"], capture_output=True, text=True).stdout
         lines = [l.strip() for l in text.split("Examples:", 1)[-1].splitlines() if l.startswith("  regcache")]

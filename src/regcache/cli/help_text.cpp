@@ -31,7 +31,8 @@ std::string examples_for(const std::string& command) {
        "  regcache restore --key k ~/.cargo/registry   # one path out of a larger entry\n"
        "  regcache restore --preset rust --fail-on-miss\n"
        "  regcache --json restore --key k --lookup-only\n"
-       "  regcache restore --preset rust --verify-key keys/regcache.pub   # signed entries only"},
+       "  regcache keygen --out keys && regcache restore --preset rust --verify-key "
+       "keys/regcache.pub   # signed entries only"},
       {"list", "Examples:\n  regcache list --prefix rust-\n  regcache --json list"},
       {"delete", "Examples:\n  regcache delete old-key another-key"},
       {"prune",
