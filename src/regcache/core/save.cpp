@@ -27,6 +27,7 @@
 #include "regcache/util/parallel.hpp"
 #include "regcache/util/stale.hpp"
 #include "regcache/util/task_pool.hpp"
+#include "regcache/util/temp_file.hpp"
 
 namespace regcache {
 
@@ -35,26 +36,6 @@ namespace {
 double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
-
-// A temporary file, held (util/stale.hpp) while it exists and removed when it goes out of
-// scope.
-struct TempFile {
-  std::string path;
-  UniqueFd fd;
-  explicit TempFile(std::string p) : path(std::move(p)) {}
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    if (fd) ::unlink(path.c_str());
-  }
-  // Creates the file, which must not exist.
-  Status create() {
-    fd.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!fd) return errno_error("cannot create", path, errno);
-    hold_temp(fd.get());
-    return {};
-  }
-};
 
 // Writes one pack as a compressed tar into a new temporary file and describes it,
 // fingerprint included (computed from the same tar bytes on their way to the compressor).

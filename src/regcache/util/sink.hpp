@@ -92,4 +92,20 @@ class FdSink : public Sink {
   std::string path_;
 };
 
+// Passes bytes on and counts them (a retry knows what already reached its caller; a
+// tiered read knows where its bytes came from).
+class CountingSink : public Sink {
+ public:
+  explicit CountingSink(Sink* next) : next_(next) {}
+  Status write(const char* data, size_t size) override {
+    bytes += size;
+    return next_->write(data, size);
+  }
+  Status finish() override { return next_->finish(); }
+  uint64_t bytes = 0;
+
+ private:
+  Sink* next_;
+};
+
 }  // namespace regcache

@@ -32,21 +32,6 @@ constexpr size_t kMaxTagPageBytes = 16 << 20;
 const std::string kAccept = std::string("Accept: ") + kOciManifest + ", " + kDockerManifest + ", " +
                             kOciIndex + ", " + kDockerManifestList;
 
-// Counts the bytes a request delivered, so a failed transfer that already fed the
-// caller's pipeline is not retried into it twice.
-class CountingSink : public Sink {
- public:
-  explicit CountingSink(Sink* next) : next_(next) {}
-  Status write(const char* data, size_t size) override {
-    bytes += size;
-    return next_->write(data, size);
-  }
-  uint64_t bytes = 0;
-
- private:
-  Sink* next_;
-};
-
 HttpBody body_of(const BlobSource& s) {
   return HttpBody{s.file, s.bytes, s.offset, s.length};
 }

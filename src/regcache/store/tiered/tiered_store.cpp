@@ -14,6 +14,7 @@
 #include "regcache/util/sha256.hpp"
 #include "regcache/util/sink.hpp"
 #include "regcache/util/stale.hpp"
+#include "regcache/util/temp_file.hpp"
 
 namespace regcache {
 
@@ -42,21 +43,6 @@ class TeeSink : public Sink {
   HashingSink hashed_;
   bool copying_ = true;
   uint64_t bytes_ = 0;
-};
-
-// Counts the bytes passed on.
-class CountingSink : public Sink {
- public:
-  explicit CountingSink(Sink* next) : next_(next) {}
-  Status write(const char* data, size_t size) override {
-    bytes += size;
-    return next_->write(data, size);
-  }
-  Status finish() override { return next_->finish(); }
-  uint64_t bytes = 0;
-
- private:
-  Sink* next_;
 };
 
 class TieredStore : public Store {
@@ -141,24 +127,6 @@ class TieredStore : public Store {
   }
 
  private:
-  // A temporary file, removed unless renamed into the layout.
-  struct TempFile {
-    std::string path;
-    UniqueFd fd;
-    explicit TempFile(std::string p) : path(std::move(p)) {}
-    TempFile(const TempFile&) = delete;
-    TempFile& operator=(const TempFile&) = delete;
-    ~TempFile() {
-      if (fd) ::unlink(path.c_str());
-    }
-    Status create() {
-      fd.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-      if (!fd) return errno_error("cannot create", path, errno);
-      hold_temp(fd.get());
-      return {};
-    }
-  };
-
   // Returns true when the layout holds d and its content matches the digest; a damaged copy
   // is removed (the next download replaces it).
   bool local_copy_is_good(const Descriptor& d) {
