@@ -84,15 +84,19 @@ Result<std::string> parse_token_response(std::string_view body) {
 }
 
 Authorizer::Authorizer(HttpTransport* http, std::optional<Credentials> credentials,
-                       std::string registry, RealmScheme realms)
+                       std::string registry, RealmScheme realms, FirstRequest first)
     : http_(http),
       creds_(std::move(credentials)),
       registry_(std::move(registry)),
-      realms_(realms) {}
+      realms_(realms),
+      // An identity token is for a token service only; it is never sent as Basic.
+      basic_first_(first == FirstRequest::basic && creds_ && creds_->identity_token.empty() &&
+                   !creds_->username.empty()) {}
 
 std::string Authorizer::header_for(const std::string& scope) {
   std::lock_guard lock(mu_);
-  if (basic_ && creds_)
+  const bool basic = scheme_ == Scheme::basic || (scheme_ == Scheme::unknown && basic_first_);
+  if (basic && creds_)
     return "Authorization: Basic " + base64(creds_->username + ":" + creds_->secret);
   auto it = tokens_.find(scope);
   return it == tokens_.end() ? std::string() : it->second;
@@ -172,9 +176,9 @@ Status Authorizer::on_challenge(const std::string& header, const std::string& sc
                             "found (set REGCACHE_USERNAME/REGCACHE_PASSWORD or log in)");
     }
     std::lock_guard lock(mu_);
-    if (basic_)
+    if (scheme_ == Scheme::basic)
       return make_error(ErrorKind::auth, registry_ + ": the registry refused the credentials");
-    basic_ = true;
+    scheme_ = Scheme::basic;
     return {};
   }
   if (c.scheme != "bearer") {
@@ -183,6 +187,7 @@ Status Authorizer::on_challenge(const std::string& header, const std::string& sc
   auto token = RC_TRY(fetch_token(c, scope));
   log_verbose("got a token for " + scope);
   std::lock_guard lock(mu_);
+  scheme_ = Scheme::bearer;
   tokens_[scope] = token;
   return {};
 }

@@ -29,10 +29,16 @@ Result<std::string> parse_token_response(std::string_view body);
 // plain-http ones (a store itself on plain http: loopback, or --insecure).
 enum class RealmScheme { https_only, any };
 
+// What the first request to the registry carries: nothing until a challenge asks, or the
+// Basic credentials at once (saving the round trip of a 401 on registries that take them;
+// a token registry answers with its challenge as it would have anyway).
+enum class FirstRequest { anonymous, basic };
+
 class Authorizer {
  public:
   Authorizer(HttpTransport* http, std::optional<Credentials> credentials, std::string registry,
-             RealmScheme realms = RealmScheme::https_only);
+             RealmScheme realms = RealmScheme::https_only,
+             FirstRequest first = FirstRequest::anonymous);
   // Returns the Authorization header line to send for a scope, or "" for none yet.
   std::string header_for(const std::string& scope);
   // Answers a 401: fetches a token for scope or switches to Basic. Fails when the
@@ -50,7 +56,9 @@ class Authorizer {
   std::string registry_;
   RealmScheme realms_;
   std::mutex mu_;
-  bool basic_ = false;
+  enum class Scheme { unknown, basic, bearer };
+  Scheme scheme_ = Scheme::unknown;
+  bool basic_first_ = false;                   // send Basic credentials while the scheme is unknown
   std::map<std::string, std::string> tokens_;  // scope -> "Bearer ..."
 };
 
