@@ -367,3 +367,91 @@ TEST(GithubPackages, TheApiUsesTheRegistrysRetryPolicy) {
     }
   }
 }
+
+// Credentials go with the first request over TLS (or to loopback), saving the round trip
+// of a 401; over plain http to another host they wait for a challenge.
+TEST(RegistryAuth, BasicCredentialsGoFirstOnlyOverTls) {
+  for (Transport scheme : {Transport::https, Transport::http}) {
+    std::vector<std::string> auth_headers;
+    auto transport = std::make_shared<ScriptedTransport>([&](const HttpRequest& req, int) {
+      std::string auth;
+      for (const auto& h : req.headers)
+        if (h.rfind("Authorization:", 0) == 0) auth = h;
+      auth_headers.push_back(auth);
+      if (auth.empty())
+        return Result<HttpResponse>(status(401, "", {{"www-authenticate", "Basic realm=\"r\""}}));
+      return Result<HttpResponse>(status(404));
+    });
+    RegistryOptions o;
+    o.transport = scheme;
+    StoreRef ref;
+    ref.kind = StoreKind::registry;
+    ref.host = "registry.test";
+    ref.repository = "team/cache";
+    auto store = make_registry_store(ref, Credentials{"user", "pw", ""}, o, transport);
+    auto m = store->get_manifest("k");
+    ASSERT_TRUE(m.ok()) << m.error().message;
+    EXPECT_FALSE(m->has_value());
+    if (scheme == Transport::https) {
+      ASSERT_EQ(auth_headers.size(), 1u) << "no 401 round trip over TLS";
+      EXPECT_EQ(auth_headers[0].rfind("Authorization: Basic ", 0), 0u);
+    } else {
+      ASSERT_EQ(auth_headers.size(), 2u) << "plain http to another host: the challenge first";
+      EXPECT_EQ(auth_headers[0], "");
+    }
+  }
+}
+
+// A token registry answers Basic credentials sent first with its challenge, as it would
+// have answered no credentials; the token is fetched and used from then on.
+TEST(RegistryAuth, BasicFirstStillFollowsABearerChallenge) {
+  std::vector<std::string> seen;
+  auto transport = std::make_shared<ScriptedTransport>([&](const HttpRequest& req, int) {
+    std::string auth;
+    for (const auto& h : req.headers)
+      if (h.rfind("Authorization:", 0) == 0) auth = h;
+    seen.push_back(req.url + " " + auth);
+    if (req.url.rfind("https://auth.test/token", 0) == 0)
+      return Result<HttpResponse>(status(200, R"({"token":"tok"})"));
+    if (auth != "Authorization: Bearer tok")
+      return Result<HttpResponse>(status(
+          401, "",
+          {{"www-authenticate", "Bearer realm=\"https://auth.test/token\",service=\"reg\""}}));
+    return Result<HttpResponse>(status(404));
+  });
+  RegistryOptions o;
+  StoreRef ref;
+  ref.kind = StoreKind::registry;
+  ref.host = "registry.test";
+  ref.repository = "team/cache";
+  auto store = make_registry_store(ref, Credentials{"user", "pw", ""}, o, transport);
+  auto m = store->get_manifest("k");
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_NE(seen[0].find("Basic"), std::string::npos);
+  EXPECT_EQ(seen[1].rfind("https://auth.test/token", 0), 0u);
+  EXPECT_NE(seen[2].find("Bearer tok"), std::string::npos);
+  auto again = store->get_manifest("k2");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(seen.size(), 4u) << "the token is reused, no Basic sent again";
+  EXPECT_NE(seen[3].find("Bearer tok"), std::string::npos);
+}
+
+// warm_up opens connections beside the first request: parallel-1 requests for the API root.
+TEST(RegistryStore, WarmUpAsksForTheApiRootBesideTheFirstRequest) {
+  auto transport = std::make_shared<ScriptedTransport>(
+      [&](const HttpRequest&, int) { return Result<HttpResponse>(status(200)); });
+  RegistryOptions o;
+  o.transport = Transport::https;
+  StoreRef ref;
+  ref.kind = StoreKind::registry;
+  ref.host = "registry.test";
+  ref.repository = "team/cache";
+  {
+    auto store = make_registry_store(ref, std::nullopt, o, transport);
+    store->warm_up(4);
+    store->warm_up(4);  // no more than asked for in all
+  }                     // the store waits for its warmers
+  EXPECT_EQ(transport->seen.size(), 3u);
+  for (const auto& s : transport->seen) EXPECT_EQ(s, "GET https://registry.test/v2/");
+}

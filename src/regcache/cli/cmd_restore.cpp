@@ -3,7 +3,7 @@
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <thread>
+#include <optional>
 
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/exit_codes.hpp"
@@ -121,21 +121,14 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   auto store = open_store(gt, StoreUse::read);
   ProgressCounter progress;
   o.progress = &progress;
-  // The last-use record (for prune --by last-used) is written while the blobs download,
-  // not after them: on a distant registry its requests would otherwise add round trips to
-  // every restore. It is joined before the command ends.
-  std::thread usage_writer;
+  // The last-use record (for prune --by last-used) is read beside the lookup and written
+  // beside the downloads, never after them: on a distant registry its requests would
+  // otherwise add round trips to every restore. It is joined before the command ends.
+  std::optional<UsageRecorder> usage;
   if (!a.lookup_only && settings().track_usage != UsageTracking::off) {
-    o.on_match = [&](const std::string& digest) {
-      usage_writer = std::thread([&store, digest] { record_use(*store, digest); });
-    };
+    usage.emplace(*store);
+    o.on_match = [&](const std::string& digest) { usage->matched(digest); };
   }
-  struct Join {
-    std::thread& t;
-    ~Join() {
-      if (t.joinable()) t.join();
-    }
-  } join_usage{usage_writer};
   auto restored = [&] {
     ProgressReporter reporter("restoring", &progress, progress_style_from_env());
     return restore_entry(*store, o);

@@ -59,26 +59,73 @@ std::string usage_manifest(const UsageTimes& uses, const std::string& now) {
   return j.dump();
 }
 
-Status record_in_tag(Store& store, const std::string& digest, const std::string& now) {
+// Writes the record `current` (the tag's manifest as read, nullopt when there was none)
+// with digest used at `now`. The empty blob is sent only when no record existed, or the
+// store says the manifest names a blob it lacks: an existing record already holds it.
+Status record_in_tag(Store& store, const std::optional<FetchedManifest>& current,
+                     const std::string& digest, const std::string& now) {
   UsageTimes uses;
-  if (auto m = RC_TRY(store.get_manifest(kUsageTag))) uses = parse_usage_manifest(m->bytes);
+  if (current) uses = parse_usage_manifest(current->bytes);
   auto it = uses.find(digest);
   if (it != uses.end() && it->second >= now) return {};
   uses[digest] = now;
   bound(&uses);
+  const std::string manifest = usage_manifest(uses, now);
   Descriptor e = empty_descriptor();
-  if (!RC_TRY(store.has_blob(e))) RC_CHECK(store.put_blob(e, {"", kEmptyJson}));
-  RC_TRY(store.put_manifest(kUsageTag, usage_manifest(uses, now), kOciManifest));
-  return {};
+  auto put_empty = [&]() -> Status {
+    if (!RC_TRY(store.has_blob(e))) RC_CHECK(store.put_blob(e, {"", kEmptyJson}));
+    return {};
+  };
+  if (!current) RC_CHECK(put_empty());
+  auto put = store.put_manifest(kUsageTag, manifest, kOciManifest);
+  if (!put.ok() && current && put.error().kind == ErrorKind::not_found) {
+    RC_CHECK(put_empty());
+    put = store.put_manifest(kUsageTag, manifest, kOciManifest);
+  }
+  return put.ok() ? Status{} : Status(put.error());
+}
+
+void log_failure(const std::string& digest, const Status& st) {
+  if (!st.ok()) log_verbose("could not record the use of " + digest + ": " + st.error().message);
 }
 
 }  // namespace
 
-void record_use(Store& store, const std::string& digest) {
+UsageRecorder::UsageRecorder(Store& store) : store_(store), thread_([this] { run(); }) {}
+
+UsageRecorder::~UsageRecorder() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void UsageRecorder::matched(const std::string& digest) {
+  {
+    std::lock_guard lock(mu_);
+    if (digest_) return;
+    digest_ = digest;
+  }
+  cv_.notify_all();
+}
+
+void UsageRecorder::run() {
+  UsageRecords* native = store_.usage();
+  std::optional<Result<std::optional<FetchedManifest>>> current;
+  if (!native) current = store_.get_manifest(kUsageTag);
+  std::string digest;
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return digest_.has_value() || closed_; });
+    if (!digest_) return;  // no match: nothing to record
+    digest = *digest_;
+  }
   const std::string now = now_rfc3339();
-  UsageRecords* native = store.usage();
-  Status st = native ? native->record_use(digest, now) : record_in_tag(store, digest, now);
-  if (!st.ok()) log_verbose("could not record the use of " + digest + ": " + st.error().message);
+  if (native) return log_failure(digest, native->record_use(digest, now));
+  log_failure(digest, current->ok() ? record_in_tag(store_, **current, digest, now)
+                                    : Status(current->error()));
 }
 
 Result<UsageTimes> read_usage(Store& store) {

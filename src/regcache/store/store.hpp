@@ -91,6 +91,9 @@ class Store {
   virtual Result<std::vector<std::string>> list_tags() = 0;
   // Returns the store's own record of restores, or nullptr when it keeps none.
   virtual UsageRecords* usage() { return nullptr; }
+  // Prepares for up to `parallel` requests at once, in the background (a registry opens
+  // its connections while the first requests run); returns at once. Best effort.
+  virtual void warm_up(size_t parallel) { (void)parallel; }
 };
 
 }  // namespace regcache

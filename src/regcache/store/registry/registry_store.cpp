@@ -8,10 +8,13 @@
 #include "regcache/store/registry/registry_store.hpp"
 
 #include <chrono>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "regcache/oci/media_types.hpp"
+#include "regcache/oci/reference.hpp"
 #include "regcache/store/registry/auth.hpp"
 #include "regcache/store/registry/retry.hpp"
 #include "regcache/store/registry/urls.hpp"
@@ -54,9 +57,37 @@ class RegistryStore : public Store {
         policy_(policy_from(o)),
         http_(std::move(http)),
         auth_(http_.get(), std::move(creds), ref.host,
-              o.transport == Transport::https ? RealmScheme::https_only : RealmScheme::any) {
+              o.transport == Transport::https ? RealmScheme::https_only : RealmScheme::any,
+              // Credentials go with the first request only where they cannot be read on
+              // the way: over TLS, or to this machine.
+              o.transport == Transport::https || is_loopback_host(ref.host)
+                  ? FirstRequest::basic
+                  : FirstRequest::anonymous) {
     base_ = std::string(o.transport == Transport::https ? "https://" : "http://") + ref.host +
             "/v2/" + ref.repository;
+  }
+
+  ~RegistryStore() override {
+    for (auto& t : warmers_) t.join();
+  }
+
+  // Opens connections beside the first requests: each warmer asks for the API root once
+  // (GET /v2/, answered at once, with credentials when they go first) and leaves its
+  // connection, set up and kept alive, in the client's pool for the parallel transfers.
+  void warm_up(size_t parallel) override {
+    std::lock_guard lock(warm_mu_);
+    for (size_t i = warmers_.size(); i + 1 < parallel; ++i) {
+      warmers_.emplace_back([this] {
+        HttpRequest req{"GET", url_origin(base_) + "/v2/"};
+        std::string h = auth_.header_for(scope(ref_.repository, Access::pull));
+        if (!h.empty()) req.headers.push_back(h);
+        req.stall_seconds = opts_.stall_seconds;
+        auto left = time_left();
+        if (!left.ok()) return;
+        req.timeout_ms = *left;
+        (void)http_->perform(req);  // best effort: a failure shows on the real requests
+      });
+    }
   }
 
   std::string describe() const override { return ref_.host + "/" + ref_.repository; }
@@ -460,6 +491,8 @@ class RegistryStore : public Store {
   std::shared_ptr<HttpTransport> http_;
   Authorizer auth_;
   std::string base_;
+  std::mutex warm_mu_;
+  std::vector<std::thread> warmers_;  // joined by the destructor
 };
 
 }  // namespace

@@ -89,6 +89,7 @@ class TieredStore : public Store {
   }
   Result<std::vector<std::string>> list_tags() override { return remote_->list_tags(); }
   UsageRecords* usage() override { return remote_->usage(); }
+  void warm_up(size_t parallel) override { remote_->warm_up(parallel); }
 
   Status get_blob(const Descriptor& d, Sink* out) override {
     if (local_copy_is_good(d)) {
