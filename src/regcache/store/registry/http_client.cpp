@@ -152,6 +152,16 @@ std::string HttpResponse::error_summary() const {
   return details.empty() ? out : out + " " + details;
 }
 
+namespace {
+
+// Called by libcurl once the connection is made, before the request goes out.
+int on_prereq(void* user, char*, char*, int, int) {
+  (*static_cast<const std::function<void()>*>(user))();
+  return CURL_PREREQFUNC_OK;
+}
+
+}  // namespace
+
 HttpClient::HttpClient(TlsOptions tls) : tls_(std::move(tls)) {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -165,33 +175,74 @@ HttpClient::HttpClient(TlsOptions tls) : tls_(std::move(tls)) {
 }
 
 HttpClient::~HttpClient() {
+  for (auto& t : warmers_) t.join();
   for (void* h : pool_) curl_easy_cleanup(static_cast<CURL*>(h));
   curl_share_cleanup(static_cast<CURLSH*>(share_));
 }
 
 void* HttpClient::acquire() {
-  {
-    std::lock_guard lock(pool_mu_);
-    if (!pool_.empty()) {
-      void* h = pool_.back();
-      pool_.pop_back();
-      return h;
-    }
+  std::unique_lock lock(pool_mu_);
+  // A warm-up whose connection is made frees it within its one request, sooner than a new
+  // connection would be set up: wait for it rather than open another.
+  if (pool_.empty() && connected_warmups_ > 0) {
+    pool_cv_.wait(lock, [&] { return !pool_.empty() || connected_warmups_ == 0; });
   }
-  CURL* c = curl_easy_init();
-  return c;
+  if (!pool_.empty()) {
+    void* h = pool_.back();
+    pool_.pop_back();
+    return h;
+  }
+  lock.unlock();
+  return curl_easy_init();
 }
 
 void HttpClient::release(void* handle) {
+  {
+    std::lock_guard lock(pool_mu_);
+    pool_.push_back(handle);
+  }
+  pool_cv_.notify_one();
+}
+
+void HttpClient::warm_up(const HttpRequest& request, size_t count) {
   std::lock_guard lock(pool_mu_);
-  pool_.push_back(handle);
+  for (size_t i = 0; i < count; ++i) {
+    warmers_.emplace_back([this, request] {
+      CURL* c = curl_easy_init();  // a handle of its own: a connection of its own
+      bool connected = false;
+      // Best effort: a failure shows on the real requests.
+      (void)perform_on(c, request, [&] {
+        std::lock_guard made(pool_mu_);
+        connected = true;
+        ++connected_warmups_;
+      });
+      {
+        std::lock_guard done(pool_mu_);
+        pool_.push_back(c);
+        if (connected) --connected_warmups_;
+      }
+      pool_cv_.notify_all();
+    });
+  }
 }
 
 Result<HttpResponse> HttpClient::perform(const HttpRequest& req) {
   CURL* c = static_cast<CURL*>(acquire());
+  auto r = perform_on(c, req);
+  release(c);
+  return r;
+}
+
+Result<HttpResponse> HttpClient::perform_on(void* handle, const HttpRequest& req,
+                                            const std::function<void()>& on_connected) {
+  CURL* c = static_cast<CURL*>(handle);
   curl_easy_reset(c);
   HttpResponse resp;
   Transfer t{&req, &resp, c};
+  if (on_connected) {
+    curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(c, CURLOPT_PREREQDATA, &on_connected);
+  }
   curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
   curl_easy_setopt(c, CURLOPT_SHARE, share_);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -256,7 +307,6 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& req) {
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
   if (t.fd >= 0) ::close(t.fd);
   curl_slist_free_all(headers);
-  release(c);
   if (!t.sink_status.ok()) return t.sink_status.error();
   if (t.interrupted) return check_interrupted().error();
   if (rc != CURLE_OK) {

@@ -4,10 +4,13 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "regcache/store/registry/ca_bundle.hpp"
@@ -65,6 +68,12 @@ class HttpTransport {
   // Performs one request; transport failures are ErrorKind::network errors, any HTTP
   // status is a successful response.
   virtual Result<HttpResponse> perform(const HttpRequest& request) = 0;
+  // Sends `count` copies of request in the background, each on a connection of its own,
+  // to be reused by the requests that follow; returns at once. Best effort.
+  virtual void warm_up(const HttpRequest& request, size_t count) {
+    (void)request;
+    (void)count;
+  }
 };
 
 class HttpClient : public HttpTransport {
@@ -74,14 +83,22 @@ class HttpClient : public HttpTransport {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
   Result<HttpResponse> perform(const HttpRequest& request) override;
+  // While a warm-up request runs on a connection already made, a request that finds no
+  // idle connection waits for that one instead of opening another.
+  void warm_up(const HttpRequest& request, size_t count) override;
 
  private:
   void* acquire();
   void release(void* handle);
+  Result<HttpResponse> perform_on(void* handle, const HttpRequest& request,
+                                  const std::function<void()>& on_connected = {});
   TlsOptions tls_;
   void* share_ = nullptr;
   std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
   std::vector<void*> pool_;
+  size_t connected_warmups_ = 0;      // warm-up requests in flight on a connection made
+  std::vector<std::thread> warmers_;  // joined by the destructor
   std::mutex share_mu_[8];
   friend struct ShareLock;
 };
