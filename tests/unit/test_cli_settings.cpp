@@ -1,3 +1,4 @@
+#include "regcache/cli/context.hpp"
 #include "regcache/cli/settings.hpp"
 
 #include <gtest/gtest.h>
@@ -83,3 +84,14 @@ TEST(Settings, MalformedValuesNameTheVariable) {
 
 }  // namespace
 }  // namespace regcache
+
+// A registry's transfers each wait a round trip away: more of them at once than for a
+// layout, which the machine's own disk and cores bound.
+TEST(CliContext, RegistriesGetMoreTransfersThanLayouts) {
+  regcache::GlobalOptions g;
+  g.store = "oci:/tmp/regcache-unit-layout";
+  EXPECT_EQ(regcache::default_transfers(g, 4), 4u);
+  g.store = "registry.example/acme/cache";
+  EXPECT_EQ(regcache::default_transfers(g, 4), regcache::kRegistryTransfers);
+  EXPECT_GT(regcache::kRegistryTransfers, 4u);
+}

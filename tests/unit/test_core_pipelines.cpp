@@ -65,11 +65,12 @@ class TestStore : public Store {
     corrupt_.insert(digest);
   }
 
-  std::atomic<int> put_blobs{0}, put_manifests{0};
+  std::atomic<int> put_blobs{0}, put_manifests{0}, has_blobs{0};
 
   std::string describe() const override { return "test(" + inner_.describe() + ")"; }
   std::string staging_dir() const override { return inner_.staging_dir(); }
   Result<bool> has_blob(const Descriptor& d) override {
+    ++has_blobs;
     if (is_hidden(d.digest)) return false;
     return inner_.has_blob(d);
   }
@@ -895,6 +896,25 @@ TEST(PipelineRepair, MissingBaseBlobIsPackedAgainAfterTheManifestIsRefused) {
   auto rep = restore_ok(store, restore_options(d.dst, "B"));
   EXPECT_EQ(rep.result, RestoreResult::hit);
   EXPECT_EQ(tree(d.dst.workspace + "/cache"), tree(d.src.workspace + "/cache"));
+}
+
+// An unchanged tree saved with a base in the same repository asks about no blob: its
+// layers are the base's (the manifest PUT checks them) and so is its config, just read.
+TEST(PipelineRepair, UnchangedSaveOnABaseChecksNoBlob) {
+  Dirs d;
+  auto memory = make_memory_store("memory", d.tmp.path());
+  TestStore store(*memory, "host/repo");
+  make_cache(d);
+  save_ok(store, save_options(d.src, "A", {d.src.workspace + "/cache"}));
+  auto o = save_options(d.src, "A2", {d.src.workspace + "/cache"});
+  o.base_key = "A";
+  int heads = store.has_blobs, blobs = store.put_blobs;
+  auto s = save_ok(store, o);
+  EXPECT_EQ(s.result, SaveResult::saved);
+  EXPECT_EQ(s.uploaded_bytes, 0u);
+  EXPECT_EQ(store.has_blobs - heads, 0);
+  EXPECT_EQ(store.put_blobs - blobs, 0);
+  EXPECT_EQ(entry_of(store, "A2").config.digest, entry_of(store, "A").config.digest);
 }
 
 // ---------------------------------------------------------------------------------------

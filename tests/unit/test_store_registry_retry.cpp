@@ -437,9 +437,18 @@ TEST(RegistryAuth, BasicFirstStillFollowsABearerChallenge) {
   EXPECT_NE(seen[3].find("Bearer tok"), std::string::npos);
 }
 
-// warm_up opens connections beside the first request: parallel-1 requests for the API root.
+// warm_up opens connections beside the first request: parallel-1 requests for the API
+// root, with the credentials that go first.
 TEST(RegistryStore, WarmUpAsksForTheApiRootBesideTheFirstRequest) {
-  auto transport = std::make_shared<ScriptedTransport>(
+  struct Warmed : ScriptedTransport {
+    using ScriptedTransport::ScriptedTransport;
+    void warm_up(const HttpRequest& req, size_t count) override {
+      warmed.push_back(req.method + " " + req.url + " x" + std::to_string(count) +
+                       (req.headers.empty() ? "" : " " + req.headers[0].substr(0, 20)));
+    }
+    std::vector<std::string> warmed;
+  };
+  auto transport = std::make_shared<Warmed>(
       [&](const HttpRequest&, int) { return Result<HttpResponse>(status(200)); });
   RegistryOptions o;
   o.transport = Transport::https;
@@ -447,11 +456,12 @@ TEST(RegistryStore, WarmUpAsksForTheApiRootBesideTheFirstRequest) {
   ref.kind = StoreKind::registry;
   ref.host = "registry.test";
   ref.repository = "team/cache";
-  {
-    auto store = make_registry_store(ref, std::nullopt, o, transport);
-    store->warm_up(4);
-    store->warm_up(4);  // no more than asked for in all
-  }                     // the store waits for its warmers
-  EXPECT_EQ(transport->seen.size(), 3u);
-  for (const auto& s : transport->seen) EXPECT_EQ(s, "GET https://registry.test/v2/");
+  auto store = make_registry_store(ref, Credentials{"u", "p", ""}, o, transport);
+  store->warm_up(4);
+  store->warm_up(4);  // no more than asked for in all
+  store->warm_up(6);
+  EXPECT_EQ(transport->warmed,
+            (std::vector<std::string>{"GET https://registry.test/v2/ x3 Authorization: Basic",
+                                      "GET https://registry.test/v2/ x2 Authorization: Basic"}));
+  EXPECT_TRUE(transport->seen.empty());
 }

@@ -103,7 +103,7 @@ void run_import(const ImportArgs& a, const GlobalOptions& g) {
   o.key = a.key;
   o.anchors = anchors;
   o.resolved = normalized(std::move(spec));
-  apply_save_settings(o);  // the same pack size and job counts as `save`
+  apply_save_settings(o, g);  // the same pack size and job counts as `save`
   auto rep = unwrap(save_entry(*store, o));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (g.json) {

@@ -101,7 +101,7 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   o.all_roots = a.all_roots ? AllRoots::yes : AllRoots::no;
   o.anchors = resolve_anchors(g);
   o.lookup_only = a.lookup_only ? LookupOnly::yes : LookupOnly::no;
-  o.jobs = settings().jobs.value_or(o.jobs);
+  o.jobs = settings().jobs.value_or(default_transfers(g, o.jobs));
   o.symlinks = a.no_external_symlinks ? ExternalSymlinks::refuse : ExternalSymlinks::allow;
   // An entry must not make files writable by others: the umask's group and other write
   // bits are cleared, as tar does for a user who is not root (--same-permissions: exact).

@@ -86,7 +86,7 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
     throw CommandError(
         2, fmt::format("--level must be between 1 and {} for {}", max_level, a.compression));
   }
-  apply_save_settings(o);
+  apply_save_settings(o, g);
   o.base_key = a.base;
   o.origin = git_origin_from_env(settings().env);
   o.filter.trust = a.trust;
@@ -124,11 +124,11 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
 
 }  // namespace
 
-void apply_save_settings(SaveOptions& o) {
-  // Compression on every core; transfers wait on the network, so twice as many of them.
+void apply_save_settings(SaveOptions& o, const GlobalOptions& g) {
+  // Compression on every core; transfers wait on the network or the disk.
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   o.cpu_jobs = settings().cpu_jobs.value_or(cores);
-  o.jobs = settings().jobs.value_or(std::max(4u, 2 * cores));
+  o.jobs = settings().jobs.value_or(default_transfers(g, std::max(4u, 2 * cores)));
   // REGCACHE_PACK_SIZE sets the target pack size (from a quarter of it to three times).
   if (uint64_t t = settings().pack_size.value_or(0)) o.packs = packs_around(t);
 }

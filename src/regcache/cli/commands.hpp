@@ -27,7 +27,7 @@ void run_restore_from_image(const std::string& image, const std::vector<std::str
 // Adds --no-external-symlinks (sets *refuse) and the accepted no-op --allow-external-symlinks.
 void add_external_symlink_flags(CLI::App* sub, bool* refuse);
 // Sets what a save takes from the settings: job counts and pack size (save and import).
-void apply_save_settings(SaveOptions& o);
+void apply_save_settings(SaveOptions& o, const GlobalOptions& g);
 // Adds `keygen` to app.
 void add_keygen_command(CLI::App& app, GlobalOptions& g);
 // Adds `key`, `hash-files` and `presets` to app.

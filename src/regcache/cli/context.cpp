@@ -84,6 +84,10 @@ StoreRef selected_store_ref(const GlobalOptions& g) {
   return ref;
 }
 
+size_t default_transfers(const GlobalOptions& g, size_t local) {
+  return selected_store_ref(g).kind == StoreKind::registry ? kRegistryTransfers : local;
+}
+
 namespace {
 
 TierCounters tier_counters;

@@ -251,7 +251,9 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   for (const auto& p : o.restore_keys) RC_CHECK(validate_key(p));
   RestoreReport rep;
   rep.key = o.key;
-  if (o.lookup_only == LookupOnly::no) store.warm_up(o.jobs);
+  // Connections for the config and the first layers open while the key is looked up; the
+  // other transfers open theirs beside those.
+  if (o.lookup_only == LookupOnly::no) store.warm_up(std::min(o.jobs, kWarmUpConnections));
   auto found = RC_TRY(find_entry(store, o.key, o.restore_keys, o.filter));
   auto done = [&] {
     rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

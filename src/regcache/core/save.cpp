@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <future>
 #include <map>
 #include <memory>
 
@@ -161,6 +162,7 @@ EntryFilter base_filter(const SaveOptions& o) {
 struct Base {
   std::string key;
   uint64_t pack_target = 0;
+  std::string config_here;  // the base's config digest when this store holds it (read here)
   std::map<std::string, LayerInfo> by_fingerprint;
 };
 
@@ -227,6 +229,7 @@ Result<Base> load_base(Store& store, const SaveOptions& o) {
   }
   base.key = info->key;
   base.pack_target = info->pack_target;
+  if (!o.base_store) base.config_here = info->config.digest;
   log_verbose("base entry " + base.key + ": " + std::to_string(base.by_fingerprint.size()) +
               " layers with fingerprints");
   return base;
@@ -381,12 +384,17 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   }
   if (spec.roots.empty())
     return make_error(ErrorKind::not_found, "none of the paths to save exists");
+  store.warm_up(std::min(o.jobs, kWarmUpConnections));
   if (o.overwrite == Overwrite::no && RC_TRY(already_saved(store, rep.tag, o, &rep))) {
     rep.result = SaveResult::exists;
     rep.seconds = since(t0);
     return rep;
   }
-  auto entries = RC_TRY(walk_roots(spec));
+  // The base entry is read while the tree is walked: its requests wait on nothing local.
+  auto base_read = std::async(std::launch::async, [&] { return load_base(store, o); });
+  auto walked = walk_roots(spec);
+  auto base_loaded = base_read.get();
+  auto entries = RC_TRY(std::move(walked));
   if (o.empty == EmptySave::skip && !holds_a_file(entries)) {
     // An empty entry would hit forever and restore nothing: a build that has not made its
     // cache yet must not stop the next one from saving it.
@@ -398,10 +406,10 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
     return rep;
   }
   Base base;
-  if (auto b = load_base(store, o); b.ok()) {
-    base = std::move(b).value();
+  if (base_loaded.ok()) {
+    base = std::move(base_loaded).value();
   } else {
-    log_warning("cannot use the base entry: " + b.error().message);
+    log_warning("cannot use the base entry: " + base_loaded.error().message);
   }
   rep.base_key = base.key;
   PackOptions pack_opts = o.packs ? *o.packs : choose_packs(entries, base.pack_target);
@@ -428,7 +436,9 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   }
   std::string config = build_config(layers);
   info.config = {kOciConfig, sha256_digest(config), config.size(), {}};
-  RC_CHECK(upload_if_missing(store, info.config, {"", config}, &make.uploaded));
+  // An unchanged tree has the base's config, just read from this store: no HEAD for it.
+  const bool config_known = info.config.digest == base.config_here;
+  if (!config_known) RC_CHECK(upload_if_missing(store, info.config, {"", config}, &make.uploaded));
   for (const auto& l : layers) info.layers.push_back(l.descriptor);
   RC_CHECK(check_interrupted());  // the last moment a cancelled save can leave no tag
   // A signed entry's manifest goes in by digest first, then its signature, then its tag:
@@ -439,11 +449,13 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
                               kOciManifest);
   };
   auto put = push();
-  if (!put.ok() && put.error().kind == ErrorKind::not_found && make.took_unchecked()) {
+  if (!put.ok() && put.error().kind == ErrorKind::not_found &&
+      (make.took_unchecked() || config_known)) {
     // A blob of the base went missing since its manifest was read: check each one, pack
     // again what is gone, and try once more.
     log_verbose(put.error().message + "; checking the base entry's blobs");
     RC_CHECK(make.repair());
+    if (config_known) RC_CHECK(upload_if_missing(store, info.config, {"", config}, &make.uploaded));
     info.layers.clear();
     for (const auto& l : layers) info.layers.push_back(l.descriptor);
     manifest = build_manifest(info);

@@ -33,6 +33,10 @@ enum class ManifestBlobCheck {
   refused,  // a manifest naming a blob the store lacks fails with ErrorKind::not_found
 };
 
+// How many connections a command asks a store to open ahead (Store::warm_up): enough for
+// the first requests and a small entry; further transfers open theirs beside those.
+inline constexpr size_t kWarmUpConnections = 4;
+
 // What a store is and can do, beyond the operations every store has.
 struct StoreProperties {
   ManifestBlobCheck manifest_blobs = ManifestBlobCheck::none;

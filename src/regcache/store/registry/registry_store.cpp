@@ -67,27 +67,25 @@ class RegistryStore : public Store {
             "/v2/" + ref.repository;
   }
 
-  ~RegistryStore() override {
-    for (auto& t : warmers_) t.join();
-  }
-
-  // Opens connections beside the first requests: each warmer asks for the API root once
+  // Opens connections beside the first requests: each warm-up asks for the API root once
   // (GET /v2/, answered at once, with credentials when they go first) and leaves its
-  // connection, set up and kept alive, in the client's pool for the parallel transfers.
+  // connection, set up and kept alive, for the parallel transfers.
   void warm_up(size_t parallel) override {
-    std::lock_guard lock(warm_mu_);
-    for (size_t i = warmers_.size(); i + 1 < parallel; ++i) {
-      warmers_.emplace_back([this] {
-        HttpRequest req{"GET", url_origin(base_) + "/v2/"};
-        std::string h = auth_.header_for(scope(ref_.repository, Access::pull));
-        if (!h.empty()) req.headers.push_back(h);
-        req.stall_seconds = opts_.stall_seconds;
-        auto left = time_left();
-        if (!left.ok()) return;
-        req.timeout_ms = *left;
-        (void)http_->perform(req);  // best effort: a failure shows on the real requests
-      });
+    size_t more = 0;
+    {
+      std::lock_guard lock(warm_mu_);
+      if (parallel > warmed_ + 1) more = parallel - 1 - warmed_;
+      warmed_ += more;
     }
+    if (more == 0) return;
+    HttpRequest req{"GET", url_origin(base_) + "/v2/"};
+    std::string h = auth_.header_for(scope(ref_.repository, Access::pull));
+    if (!h.empty()) req.headers.push_back(h);
+    req.stall_seconds = opts_.stall_seconds;
+    auto left = time_left();
+    if (!left.ok()) return;
+    req.timeout_ms = *left;
+    http_->warm_up(req, more);
   }
 
   std::string describe() const override { return ref_.host + "/" + ref_.repository; }
@@ -492,7 +490,7 @@ class RegistryStore : public Store {
   Authorizer auth_;
   std::string base_;
   std::mutex warm_mu_;
-  std::vector<std::thread> warmers_;  // joined by the destructor
+  size_t warmed_ = 0;  // connections asked for by warm_up
 };
 
 }  // namespace

@@ -89,7 +89,9 @@ class TieredStore : public Store {
   }
   Result<std::vector<std::string>> list_tags() override { return remote_->list_tags(); }
   UsageRecords* usage() override { return remote_->usage(); }
-  void warm_up(size_t parallel) override { remote_->warm_up(parallel); }
+  // Nothing to warm: a warm tier fetches no blob from the registry, and the manifest and
+  // the usage record open their own connections.
+  void warm_up(size_t) override {}
 
   Status get_blob(const Descriptor& d, Sink* out) override {
     if (local_copy_is_good(d)) {
