@@ -465,3 +465,69 @@ TEST(RegistryStore, WarmUpAsksForTheApiRootBesideTheFirstRequest) {
                                       "GET https://registry.test/v2/ x2 Authorization: Basic"}));
   EXPECT_TRUE(transport->seen.empty());
 }
+
+namespace {
+
+// A blob large enough to come as ranges, served by a script that honours Range or not.
+struct RangedBlob {
+  std::string bytes = std::string(40u << 20, 'r');
+  Descriptor descriptor() {
+    for (size_t i = 0; i < bytes.size(); i += 4096) bytes[i] = static_cast<char>(i / 4096);
+    return {"application/octet-stream", sha256_digest(bytes), bytes.size(), {}};
+  }
+};
+
+}  // namespace
+
+TEST(RegistryRanges, ALargeBlobComesAsParallelRangesInOrder) {
+  RangedBlob blob;
+  Descriptor d = blob.descriptor();
+  std::atomic<int> ranged{0};
+  Fixture f([&](const HttpRequest& req, int) -> Result<HttpResponse> {
+    if (req.range_length == 0) return deliver(req, 200, blob.bytes);
+    ++ranged;
+    uint64_t end = req.range_from + req.range_length - 1;
+    return deliver(
+        req, 206, blob.bytes.substr(req.range_from, req.range_length),
+        {{"content-range", "bytes " + std::to_string(req.range_from) + "-" + std::to_string(end) +
+                               "/" + std::to_string(blob.bytes.size())}});
+  });
+  StringSink out;
+  ASSERT_TRUE(f.store->get_blob(d, &out).ok());
+  EXPECT_TRUE(out.str() == blob.bytes);
+  EXPECT_EQ(ranged, 5) << "40 MiB in 8 MiB ranges";
+}
+
+TEST(RegistryRanges, ARegistryIgnoringRangesIsReadInOneStream) {
+  RangedBlob blob;
+  Descriptor d = blob.descriptor();
+  Fixture f([&](const HttpRequest& req, int) -> Result<HttpResponse> {
+    // As HttpClient answers a 200 to a bounded Range request: nothing delivered.
+    if (req.range_length > 0) return status(200);
+    return deliver(req, 200, blob.bytes);
+  });
+  StringSink out;
+  ASSERT_TRUE(f.store->get_blob(d, &out).ok());
+  EXPECT_TRUE(out.str() == blob.bytes);
+  EXPECT_EQ(f.transport->count("GET"), 2) << "the first range, then the whole blob";
+}
+
+TEST(RegistryRanges, ACutRangeIsFetchedAgain) {
+  RangedBlob blob;
+  Descriptor d = blob.descriptor();
+  std::atomic<int> cuts{0};
+  Fixture f([&](const HttpRequest& req, int) -> Result<HttpResponse> {
+    if (req.range_from == (16u << 20) && cuts.fetch_add(1) == 0)
+      return make_error(ErrorKind::network, "connection reset");
+    uint64_t end = req.range_from + req.range_length - 1;
+    return deliver(
+        req, 206, blob.bytes.substr(req.range_from, req.range_length),
+        {{"content-range", "bytes " + std::to_string(req.range_from) + "-" + std::to_string(end) +
+                               "/" + std::to_string(blob.bytes.size())}});
+  });
+  StringSink out;
+  auto st = f.store->get_blob(d, &out);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_TRUE(out.str() == blob.bytes);
+  EXPECT_EQ(f.waits.size(), 1u) << "one retry, after a backoff";
+}

@@ -29,7 +29,8 @@ struct Transfer {
   int fd = -1;
   size_t bytes_pos = 0;
   uint64_t left = 0;
-  uint64_t skip = 0;  // body bytes still to drop (a 200 answer to a Range request)
+  uint64_t skip = 0;        // body bytes still to drop (a 200 answer to a Range request)
+  bool whole_body = false;  // a 200 answer to a bounded Range request, cut short
   Status sink_status;
   // Stall detection: bytes moved either way since the window began, and its length.
   curl_off_t window_bytes = 0;
@@ -63,6 +64,10 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
   size_t len = size * n;
   long status = 0;
   curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+  if (t->req->sink && status == 200 && t->req->range_length > 0) {
+    t->whole_body = true;  // a bounded range answered with the whole body: delivered to no one
+    return 0;              // ends the transfer
+  }
   if (t->req->sink && status >= 200 && status < 300) {
     const size_t total = len;
     if (status == 200 && t->skip > 0) {  // the server ignored Range: drop what we have
@@ -267,8 +272,10 @@ Result<HttpResponse> HttpClient::perform_on(void* handle, const HttpRequest& req
   }
   curl_slist* headers = nullptr;
   for (const auto& h : req.headers) headers = curl_slist_append(headers, h.c_str());
-  std::string range = "Range: bytes=" + std::to_string(req.range_from) + "-";
-  if (req.range_from > 0) {
+  std::string range =
+      "Range: bytes=" + std::to_string(req.range_from) + "-" +
+      (req.range_length ? std::to_string(req.range_from + req.range_length - 1) : "");
+  if (req.range_from > 0 || req.range_length > 0) {
     headers = curl_slist_append(headers, range.c_str());
     t.skip = req.range_from;
   }
@@ -285,7 +292,6 @@ Result<HttpResponse> HttpClient::perform_on(void* handle, const HttpRequest& req
       t.fd = ::open(req.body->file.c_str(), O_RDONLY | O_CLOEXEC);
       if (t.fd < 0) {
         curl_slist_free_all(headers);
-        release(c);
         return errno_error("cannot open", req.body->file, errno);
       }
       off_t end = ::lseek(t.fd, 0, SEEK_END);
@@ -309,6 +315,7 @@ Result<HttpResponse> HttpClient::perform_on(void* handle, const HttpRequest& req
   curl_slist_free_all(headers);
   if (!t.sink_status.ok()) return t.sink_status.error();
   if (t.interrupted) return check_interrupted().error();
+  if (t.whole_body) return resp;  // status 200, nothing delivered
   if (rc != CURLE_OK) {
     ErrorKind kind = ErrorKind::network;
     std::string msg = t.stalled

@@ -46,6 +46,9 @@ struct HttpRequest {
   // Asks for the body from this offset (Range); a server answering 200 with the whole
   // body has the first range_from bytes dropped before the sink sees them.
   uint64_t range_from = 0;
+  // With range_from: asks for this many bytes only (0: to the end). A server answering
+  // 200 with the whole body then delivers nothing to the sink: the response says 200.
+  uint64_t range_length = 0;
 };
 
 struct HttpResponse {

@@ -7,6 +7,7 @@
 // retried by send(): the caller resumes or restarts, from the same budget.
 #include "regcache/store/registry/registry_store.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include "regcache/oci/media_types.hpp"
 #include "regcache/oci/reference.hpp"
 #include "regcache/store/registry/auth.hpp"
+#include "regcache/store/registry/ranged_download.hpp"
 #include "regcache/store/registry/retry.hpp"
 #include "regcache/store/registry/urls.hpp"
 #include "regcache/util/interrupt.hpp"
@@ -30,6 +32,12 @@ enum class Access { pull, push, remove };
 enum class Retry { here, caller };  // caller: a body was sent that a cut may have spoiled
 
 constexpr int kMaxRedirects = 5;
+// Blobs of kRangedMin bytes or more come as kRangeChunk ranges, kRangeWindow of them fetched
+// or waiting at once, for at most kRangedBlobs blobs at a time: 2 x 6 x 8 MiB of buffers.
+constexpr uint64_t kRangeChunk = 8 << 20;
+constexpr uint64_t kRangedMin = 4 * kRangeChunk;
+constexpr size_t kRangeWindow = 6;
+constexpr int kRangedBlobs = 2;
 constexpr int kMaxTagPages = 10000;
 constexpr size_t kMaxTagPageBytes = 16 << 20;
 const std::string kAccept = std::string("Accept: ") + kOciManifest + ", " + kDockerManifest + ", " +
@@ -103,9 +111,66 @@ class RegistryStore : public Store {
     return fail(req, r);
   }
 
+  // Streams a blob into out. A large one comes as ranges on parallel connections (one
+  // TCP stream to a distant registry moves a fraction of what the link can), at most
+  // kRangedBlobs blobs at a time so that the buffers stay bounded.
+  Status get_blob(const Descriptor& d, Sink* out) override {
+    if (d.size >= kRangedMin) {
+      if (ranged_.fetch_add(1) < kRangedBlobs) {
+        Status st = get_blob_ranged(d, out);
+        --ranged_;
+        return st;
+      }
+      --ranged_;
+    }
+    return get_blob_streamed(d, out);
+  }
+
+  // The first range tells whether the registry answers ranges at all (206); one that
+  // sends the whole body instead (200) streams it as usual.
+  Status get_blob_ranged(const Descriptor& d, Sink* out) {
+    auto first = RC_TRY(fetch_range(d, 0, kRangeChunk));
+    if (!first) return get_blob_streamed(d, out);
+    RC_CHECK(out->write(first->data(), first->size()));
+    RangePlan plan{kRangeChunk, d.size, kRangeChunk, kRangeWindow};
+    return download_in_ranges(
+        plan,
+        [&](uint64_t offset, uint64_t length) -> Result<std::string> {
+          auto bytes = RC_TRY(fetch_range(d, offset, length));
+          if (!bytes)
+            return make_error(ErrorKind::network,
+                              "GET " + d.digest + ": the registry stopped answering ranges");
+          return std::move(*bytes);
+        },
+        out);
+  }
+
+  // Fetches [offset, offset + length) of a blob; nullopt when the registry answered with
+  // the whole blob (it ignores ranges). A cut range is fetched again from its start.
+  Result<std::optional<std::string>> fetch_range(const Descriptor& d, uint64_t offset,
+                                                 uint64_t length) {
+    AttemptBudget budget(policy_);
+    StringSink body(length);
+    HttpRequest req{"GET", base_ + "/blobs/" + d.digest};
+    req.range_from = offset;
+    req.range_length = length;
+    auto r = RC_TRY(fetch_small(req, &body, budget));
+    if (r.status == 200) return std::optional<std::string>();
+    if (r.status == 206) {
+      if (!range_starts_at(r.header("content-range"), offset))
+        return make_error(ErrorKind::integrity,
+                          "GET " + d.digest + ": the registry sent another range");
+      return std::optional<std::string>(std::move(body.str()));
+    }
+    if (r.status == 404)
+      return make_error(ErrorKind::not_found,
+                        "blob " + d.digest + " is missing from " + describe());
+    return fail(req, r);
+  }
+
   // Streams a blob into out; a transfer cut after some bytes resumes with a Range
   // request (a server that ignores Range is read past the bytes already delivered).
-  Status get_blob(const Descriptor& d, Sink* out) override {
+  Status get_blob_streamed(const Descriptor& d, Sink* out) {
     AttemptBudget budget(policy_);
     CountingSink delivered(out);
     for (;;) {
@@ -490,7 +555,8 @@ class RegistryStore : public Store {
   Authorizer auth_;
   std::string base_;
   std::mutex warm_mu_;
-  size_t warmed_ = 0;  // connections asked for by warm_up
+  size_t warmed_ = 0;           // connections asked for by warm_up
+  std::atomic<int> ranged_{0};  // blobs being fetched as ranges
 };
 
 }  // namespace
