@@ -189,6 +189,11 @@ bench_corpus() {  # PROFILE CORPUS
   [ "$(jq -r .downloaded_bytes "$LOGS/$p-$c-regcache-restore-tier-warm.out")" = 0 ] \
     || die "$p $c: the warm local tier still downloaded blob bytes"
   verify "$ws/$tree" "$dest/$tree" ns "regcache (local tier)"
+  # The floor under the warm tier: the same restore from its layout alone, no registry.
+  new_dest
+  REPEAT=3 measure "$p" "$c" regcache restore-layout "" bash -c 'cd "$1" && exec "$RC" --store "oci:$2" --json --workspace "$1" restore --key k1' _ \
+    "$dest" "$tier"
+  verify "$ws/$tree" "$dest/$tree" ns "regcache (the local tier's layout)"
   rm -rf "$tier"
 }
 
