@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from fault_proxy import FaultProxy  # noqa: E402
 
 MIB = 1 << 20
-CHUNK = 8 * MIB  # store/registry/registry_store.cpp: kRangeChunk
+CHUNK = 4 * MIB  # store/registry/registry_store.cpp: kRangeChunk
 ENV = {"REGCACHE_RETRY_DELAY_MS": "10", "REGCACHE_STALL_TIMEOUT": "5"}
 
 

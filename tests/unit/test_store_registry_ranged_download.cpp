@@ -25,9 +25,10 @@ TEST(RangedDownload, WritesEveryRangeInOrder) {
     std::atomic<int> calls{0};
     auto st = download_in_ranges(
         {1000, blob.size(), 4096, window},
-        [&](uint64_t off, uint64_t len) -> Result<std::string> {
+        [&](uint64_t off, uint64_t len, std::string* into) -> Status {
           ++calls;
-          return blob.substr(off, len);
+          *into = blob.substr(off, len);
+          return {};
         },
         &out);
     ASSERT_TRUE(st.ok()) << st.error().message;
@@ -41,9 +42,10 @@ TEST(RangedDownload, AFailedRangeStopsTheRestAndNothingAfterItIsWritten) {
   StringSink out;
   auto st = download_in_ranges(
       {0, blob.size(), 1024, 4},
-      [&](uint64_t off, uint64_t len) -> Result<std::string> {
+      [&](uint64_t off, uint64_t len, std::string* into) -> Status {
         if (off == 10 * 1024) return make_error(ErrorKind::network, "cut");
-        return blob.substr(off, len);
+        *into = blob.substr(off, len);
+        return {};
       },
       &out);
   ASSERT_FALSE(st.ok());
@@ -56,8 +58,9 @@ TEST(RangedDownload, AShortRangeIsAnIntegrityError) {
   StringSink out;
   auto st = download_in_ranges(
       {0, blob.size(), 1000, 2},
-      [&](uint64_t off, uint64_t len) -> Result<std::string> {
-        return blob.substr(off, off == 3000 ? len - 1 : len);
+      [&](uint64_t off, uint64_t len, std::string* into) -> Status {
+        *into = blob.substr(off, off == 3000 ? len - 1 : len);
+        return {};
       },
       &out);
   ASSERT_FALSE(st.ok());
@@ -71,9 +74,10 @@ TEST(RangedDownload, ASinkErrorStopsTheDownload) {
   std::atomic<int> calls{0};
   auto st = download_in_ranges(
       {0, blob.size(), 1000, 2},
-      [&](uint64_t off, uint64_t len) -> Result<std::string> {
+      [&](uint64_t off, uint64_t len, std::string* into) -> Status {
         ++calls;
-        return blob.substr(off, len);
+        *into = blob.substr(off, len);
+        return {};
       },
       &out);
   ASSERT_FALSE(st.ok());

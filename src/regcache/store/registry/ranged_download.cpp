@@ -19,58 +19,72 @@ Status download_in_ranges(const RangePlan& plan, const RangeFetch& fetch, Sink* 
 
   std::mutex mu;
   std::condition_variable cv;
-  std::map<uint64_t, Result<std::string>> ready;  // fetched, not yet written
+  const size_t window = std::max<size_t>(plan.window, 1);
+  // The window's buffers: a range is fetched into a free one and returns it once written.
+  std::vector<std::string> free_buffers(std::min<uint64_t>(window, count));
+  struct Fetched {
+    Status status;
+    std::string bytes;
+  };
+  std::map<uint64_t, Fetched> ready;  // fetched, not yet written
   uint64_t next_fetch = 0, next_write = 0;
   bool stop = false;
-  const size_t window = std::max<size_t>(plan.window, 1);
 
   auto worker = [&] {
     for (;;) {
       uint64_t i;
+      std::string buffer;
       {
         std::unique_lock lock(mu);
-        cv.wait(lock,
-                [&] { return stop || next_fetch >= count || next_fetch < next_write + window; });
+        cv.wait(lock, [&] {
+          return stop || next_fetch >= count ||
+                 (next_fetch < next_write + window && !free_buffers.empty());
+        });
         if (stop || next_fetch >= count) return;
         i = next_fetch++;
+        buffer = std::move(free_buffers.back());
+        free_buffers.pop_back();
       }
-      auto bytes = fetch(offset_of(i), length_of(i));
-      if (bytes.ok() && bytes->size() != length_of(i)) {
-        bytes = make_error(ErrorKind::integrity, "range at " + std::to_string(offset_of(i)) +
-                                                     " came with " + std::to_string(bytes->size()) +
-                                                     " bytes instead of " +
-                                                     std::to_string(length_of(i)));
+      Status st = fetch(offset_of(i), length_of(i), &buffer);
+      if (st.ok() && buffer.size() != length_of(i)) {
+        st = make_error(ErrorKind::integrity, "range at " + std::to_string(offset_of(i)) +
+                                                  " came with " + std::to_string(buffer.size()) +
+                                                  " bytes instead of " +
+                                                  std::to_string(length_of(i)));
       }
       {
         std::lock_guard lock(mu);
-        ready.emplace(i, std::move(bytes));
+        ready.emplace(i, Fetched{std::move(st), std::move(buffer)});
       }
       cv.notify_all();
     }
   };
   std::vector<std::thread> workers;
-  for (size_t w = 0; w < std::min<uint64_t>(window, count); ++w) workers.emplace_back(worker);
+  for (size_t w = 0; w < free_buffers.size(); ++w) workers.emplace_back(worker);
 
   Status result;
   while (next_write < count) {
-    Result<std::string> bytes = std::string();
+    Fetched got;
     {
       std::unique_lock lock(mu);
       cv.wait(lock, [&] { return ready.count(next_write) > 0; });
       auto it = ready.find(next_write);
-      bytes = std::move(it->second);
+      got = std::move(it->second);
       ready.erase(it);
     }
-    Status st = bytes.ok() ? out->write(bytes->data(), bytes->size()) : Status(bytes.error());
-    std::lock_guard lock(mu);
-    if (!st.ok()) {
-      result = st;
-      stop = true;
-    } else {
-      ++next_write;
+    Status st = got.status.ok() ? out->write(got.bytes.data(), got.bytes.size()) : got.status;
+    {
+      std::lock_guard lock(mu);
+      free_buffers.push_back(std::move(got.bytes));
+      if (!st.ok()) {
+        result = st;
+        stop = true;
+      } else {
+        ++next_write;
+      }
     }
     cv.notify_all();
-    if (stop) break;
+    if (!result.ok()) break;
   }
   for (auto& t : workers) t.join();
   return result;

@@ -18,12 +18,14 @@ struct RangePlan {
   size_t window = 1;   // ranges fetched or waiting to be written at once (bounds memory)
 };
 
-// Fetches the bytes [offset, offset + length); called from several threads at once.
-using RangeFetch = std::function<Result<std::string>(uint64_t offset, uint64_t length)>;
+// Fetches the bytes [offset, offset + length) into *into, replacing what it held (its
+// capacity is reused); called from several threads at once.
+using RangeFetch = std::function<Status(uint64_t offset, uint64_t length, std::string* into)>;
 
 // Writes [plan.from, plan.size) to out in order, fetching up to plan.window ranges at
-// once. The first failure (a fetch, a short range, the sink) stops the rest and is
-// returned; nothing after the failed range reaches out.
+// once into plan.window buffers allocated once. The first failure (a fetch, a short
+// range, the sink) stops the rest and is returned; nothing after the failed range
+// reaches out.
 Status download_in_ranges(const RangePlan& plan, const RangeFetch& fetch, Sink* out);
 
 }  // namespace regcache

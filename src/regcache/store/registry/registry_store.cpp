@@ -33,10 +33,11 @@ enum class Retry { here, caller };  // caller: a body was sent that a cut may ha
 
 constexpr int kMaxRedirects = 5;
 // Blobs of kRangedMin bytes or more come as kRangeChunk ranges, kRangeWindow of them fetched
-// or waiting at once, for at most kRangedBlobs blobs at a time: 2 x 6 x 8 MiB of buffers.
-constexpr uint64_t kRangeChunk = 8 << 20;
-constexpr uint64_t kRangedMin = 4 * kRangeChunk;
-constexpr size_t kRangeWindow = 6;
+// or waiting at once (8 x 25 MB/s fills a 200 MB/s link), for at most kRangedBlobs blobs at
+// a time: 2 x 8 x 4 MiB of buffers.
+constexpr uint64_t kRangeChunk = 4 << 20;
+constexpr uint64_t kRangedMin = 32 << 20;
+constexpr size_t kRangeWindow = 8;
 constexpr int kRangedBlobs = 2;
 constexpr int kMaxTagPages = 10000;
 constexpr size_t kMaxTagPageBytes = 16 << 20;
@@ -129,43 +130,48 @@ class RegistryStore : public Store {
   // The first range tells whether the registry answers ranges at all (206); one that
   // sends the whole body instead (200) streams it as usual.
   Status get_blob_ranged(const Descriptor& d, Sink* out) {
-    auto first = RC_TRY(fetch_range(d, 0, kRangeChunk));
-    if (!first) return get_blob_streamed(d, out);
-    RC_CHECK(out->write(first->data(), first->size()));
+    std::string first;
+    if (!RC_TRY(fetch_range(d, 0, kRangeChunk, &first))) return get_blob_streamed(d, out);
+    RC_CHECK(out->write(first.data(), first.size()));
+    first = std::string();
     RangePlan plan{kRangeChunk, d.size, kRangeChunk, kRangeWindow};
     return download_in_ranges(
         plan,
-        [&](uint64_t offset, uint64_t length) -> Result<std::string> {
-          auto bytes = RC_TRY(fetch_range(d, offset, length));
-          if (!bytes)
+        [&](uint64_t offset, uint64_t length, std::string* into) -> Status {
+          if (!RC_TRY(fetch_range(d, offset, length, into)))
             return make_error(ErrorKind::network,
                               "GET " + d.digest + ": the registry stopped answering ranges");
-          return std::move(*bytes);
+          return {};
         },
         out);
   }
 
-  // Fetches [offset, offset + length) of a blob; nullopt when the registry answered with
-  // the whole blob (it ignores ranges). A cut range is fetched again from its start.
-  Result<std::optional<std::string>> fetch_range(const Descriptor& d, uint64_t offset,
-                                                 uint64_t length) {
+  // Fetches [offset, offset + length) of a blob into *into (its capacity reused); false
+  // when the registry answered with the whole blob (it ignores ranges). A cut range is
+  // fetched again from its start.
+  Result<bool> fetch_range(const Descriptor& d, uint64_t offset, uint64_t length,
+                           std::string* into) {
     AttemptBudget budget(policy_);
     StringSink body(length);
+    body.str().swap(*into);
+    body.str().reserve(length);
     HttpRequest req{"GET", base_ + "/blobs/" + d.digest};
     req.range_from = offset;
     req.range_length = length;
-    auto r = RC_TRY(fetch_small(req, &body, budget));
-    if (r.status == 200) return std::optional<std::string>();
-    if (r.status == 206) {
-      if (!range_starts_at(r.header("content-range"), offset))
+    auto r = fetch_small(req, &body, budget);
+    body.str().swap(*into);
+    if (!r.ok()) return r.error();
+    if (r->status == 200) return false;
+    if (r->status == 206) {
+      if (!range_starts_at(r->header("content-range"), offset))
         return make_error(ErrorKind::integrity,
                           "GET " + d.digest + ": the registry sent another range");
-      return std::optional<std::string>(std::move(body.str()));
+      return true;
     }
-    if (r.status == 404)
+    if (r->status == 404)
       return make_error(ErrorKind::not_found,
                         "blob " + d.digest + " is missing from " + describe());
-    return fail(req, r);
+    return fail(req, *r);
   }
 
   // Streams a blob into out; a transfer cut after some bytes resumes with a Range
