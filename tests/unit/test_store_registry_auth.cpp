@@ -87,3 +87,52 @@ TEST(StoreRef, CredentialsInTheReferenceAreRefusedWithoutEchoingThem) {
     EXPECT_EQ(r.error().message.find("s3cret-pw"), std::string::npos) << r.error().message;
   }
 }
+
+namespace {
+
+// A token service answering token-1, token-2, ... and counting the requests.
+class TokenService : public HttpTransport {
+ public:
+  Result<HttpResponse> perform(const HttpRequest&) override {
+    HttpResponse r;
+    r.status = 200;
+    r.body = R"({"token":"token-)" + std::to_string(++fetched) + R"("})";
+    return r;
+  }
+  int fetched = 0;
+};
+
+const std::string kBearer = R"(Bearer realm="https://auth.test/token",service="reg")";
+const std::string kScope = "repository:a/b:pull";
+
+}  // namespace
+
+// Requests challenged at the same time (the lookup and the last-use record when a restore
+// starts): the second one keeps the token the first fetched, instead of dropping it.
+TEST(Authorizer, RequestsChallengedTogetherShareOneToken) {
+  TokenService tokens;
+  Authorizer auth(&tokens, Credentials{"u", "p", ""}, "reg.test");
+  ASSERT_TRUE(auth.on_challenge(kBearer, kScope, "").ok());
+  ASSERT_TRUE(auth.on_challenge(kBearer, kScope, "").ok());  // sent before the token came
+  EXPECT_EQ(tokens.fetched, 1);
+  EXPECT_EQ(auth.header_for(kScope), "Authorization: Bearer token-1");
+  // The token itself refused (expired): a new one.
+  ASSERT_TRUE(auth.on_challenge(kBearer, kScope, "Authorization: Bearer token-1").ok());
+  EXPECT_EQ(tokens.fetched, 2);
+  EXPECT_EQ(auth.header_for(kScope), "Authorization: Bearer token-2");
+}
+
+// The same for Basic: a request sent anonymously before another one learnt the scheme
+// is not told the credentials were refused; one that sent them is.
+TEST(Authorizer, BasicIsRefusedOnlyWhenItWasSent) {
+  TokenService none;
+  Authorizer auth(&none, Credentials{"u", "p", ""}, "reg.test");
+  ASSERT_TRUE(auth.on_challenge("Basic realm=\"r\"", kScope, "").ok());
+  ASSERT_TRUE(auth.on_challenge("Basic realm=\"r\"", kScope, "").ok());
+  std::string basic = auth.header_for(kScope);
+  ASSERT_EQ(basic.rfind("Authorization: Basic ", 0), 0u);
+  auto refused = auth.on_challenge("Basic realm=\"r\"", kScope, basic);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("refused"), std::string::npos);
+  EXPECT_EQ(none.fetched, 0);
+}

@@ -58,6 +58,15 @@ HttpResponse deliver(const HttpRequest& req, long s, const std::string& bytes,
   return r;
 }
 
+// The repository every scripted store here stands for.
+StoreRef test_ref() {
+  StoreRef ref;
+  ref.kind = StoreKind::registry;
+  ref.host = "registry.test";
+  ref.repository = "team/cache";
+  return ref;
+}
+
 struct Fixture {
   std::vector<std::chrono::milliseconds> waits;
   std::shared_ptr<ScriptedTransport> transport;
@@ -72,10 +81,7 @@ struct Fixture {
           t - std::chrono::steady_clock::now()));
       return Status{};
     };
-    StoreRef ref;
-    ref.kind = StoreKind::registry;
-    ref.host = "registry.test";
-    ref.repository = "team/cache";
+    StoreRef ref = test_ref();
     store = make_registry_store(ref, std::nullopt, o, transport);
   }
 };
@@ -384,10 +390,7 @@ TEST(RegistryAuth, BasicCredentialsGoFirstOnlyOverTls) {
     });
     RegistryOptions o;
     o.transport = scheme;
-    StoreRef ref;
-    ref.kind = StoreKind::registry;
-    ref.host = "registry.test";
-    ref.repository = "team/cache";
+    StoreRef ref = test_ref();
     auto store = make_registry_store(ref, Credentials{"user", "pw", ""}, o, transport);
     auto m = store->get_manifest("k");
     ASSERT_TRUE(m.ok()) << m.error().message;
@@ -420,10 +423,7 @@ TEST(RegistryAuth, BasicFirstStillFollowsABearerChallenge) {
     return Result<HttpResponse>(status(404));
   });
   RegistryOptions o;
-  StoreRef ref;
-  ref.kind = StoreKind::registry;
-  ref.host = "registry.test";
-  ref.repository = "team/cache";
+  StoreRef ref = test_ref();
   auto store = make_registry_store(ref, Credentials{"user", "pw", ""}, o, transport);
   auto m = store->get_manifest("k");
   ASSERT_TRUE(m.ok()) << m.error().message;
@@ -452,10 +452,7 @@ TEST(RegistryStore, WarmUpAsksForTheApiRootBesideTheFirstRequest) {
       [&](const HttpRequest&, int) { return Result<HttpResponse>(status(200)); });
   RegistryOptions o;
   o.transport = Transport::https;
-  StoreRef ref;
-  ref.kind = StoreKind::registry;
-  ref.host = "registry.test";
-  ref.repository = "team/cache";
+  StoreRef ref = test_ref();
   auto store = make_registry_store(ref, Credentials{"u", "p", ""}, o, transport);
   store->warm_up(4);
   store->warm_up(4);  // no more than asked for in all

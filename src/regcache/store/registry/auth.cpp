@@ -102,11 +102,6 @@ std::string Authorizer::header_for(const std::string& scope) {
   return it == tokens_.end() ? std::string() : it->second;
 }
 
-void Authorizer::forget(const std::string& scope) {
-  std::lock_guard lock(mu_);
-  tokens_.erase(scope);
-}
-
 Result<std::string> Authorizer::fetch_token(const Challenge& c, const std::string& scope) {
   auto realm = c.params.find("realm");
   if (realm == c.params.end() || realm->second.empty()) {
@@ -163,7 +158,8 @@ Result<std::string> Authorizer::fetch_token(const Challenge& c, const std::strin
   return "Authorization: Bearer " + *token;
 }
 
-Status Authorizer::on_challenge(const std::string& header, const std::string& scope) {
+Status Authorizer::on_challenge(const std::string& header, const std::string& scope,
+                                const std::string& sent) {
   if (header.empty()) {
     return make_error(ErrorKind::auth, registry_ + ": access denied (401 without a challenge)");
   }
@@ -176,13 +172,20 @@ Status Authorizer::on_challenge(const std::string& header, const std::string& sc
                             "found (set REGCACHE_USERNAME/REGCACHE_PASSWORD or log in)");
     }
     std::lock_guard lock(mu_);
-    if (scheme_ == Scheme::basic)
+    if (sent.rfind("Authorization: Basic ", 0) == 0)
       return make_error(ErrorKind::auth, registry_ + ": the registry refused the credentials");
     scheme_ = Scheme::basic;
     return {};
   }
   if (c.scheme != "bearer") {
     return make_error(ErrorKind::auth, registry_ + ": unsupported auth scheme " + c.scheme);
+  }
+  {
+    // A token for this scope that another request fetched since this one was sent.
+    std::lock_guard lock(mu_);
+    auto it = tokens_.find(scope);
+    if (it != tokens_.end() && it->second != sent) return {};
+    if (it != tokens_.end()) tokens_.erase(it);  // the token sent was refused (expired)
   }
   auto token = RC_TRY(fetch_token(c, scope));
   log_verbose("got a token for " + scope);

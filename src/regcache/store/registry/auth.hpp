@@ -41,13 +41,15 @@ class Authorizer {
              FirstRequest first = FirstRequest::anonymous);
   // Returns the Authorization header line to send for a scope, or "" for none yet.
   std::string header_for(const std::string& scope);
-  // Answers a 401: fetches a token for scope or switches to Basic. Fails when the
-  // challenge cannot be met (no credentials, or credentials refused).
-  Status on_challenge(const std::string& www_authenticate, const std::string& scope);
+  // Answers a 401 to a request that carried the Authorization line `sent` ("" for none):
+  // fetches a token for scope or switches to Basic. What another request already set up
+  // since `sent` was chosen (a newer token, Basic) is kept and used, so requests challenged
+  // at the same time do not undo each other. Fails when the challenge cannot be met (no
+  // credentials, or the very credentials sent were refused).
+  Status on_challenge(const std::string& www_authenticate, const std::string& scope,
+                      const std::string& sent);
   // Returns true when credentials were found for this registry.
   bool has_credentials() const { return creds_.has_value(); }
-  // Forgets a cached token (after it was refused).
-  void forget(const std::string& scope);
 
  private:
   Result<std::string> fetch_token(const Challenge& c, const std::string& scope);

@@ -504,9 +504,10 @@ class RegistryStore : public Store {
       if (req.sink) r.sink = &counter;
       r.stall_seconds = opts_.stall_seconds;
       r.timeout_ms = RC_TRY(time_left());
+      std::string sent_auth;  // the Authorization line this attempt carries
       if (url_origin(r.url) == registry_origin) {
-        std::string h = auth_.header_for(sc);
-        if (!h.empty()) r.headers.push_back(h);
+        sent_auth = auth_.header_for(sc);
+        if (!sent_auth.empty()) r.headers.push_back(sent_auth);
       }
       auto resp = http_->perform(r);
       bool consumed = counter.bytes > 0;
@@ -532,8 +533,7 @@ class RegistryStore : public Store {
                                                  resp->error_summary() + ")");
         }
         challenged = true;
-        auth_.forget(sc);
-        RC_CHECK(auth_.on_challenge(resp->header("www-authenticate"), sc));
+        RC_CHECK(auth_.on_challenge(resp->header("www-authenticate"), sc, sent_auth));
         continue;
       }
       if ((s == 301 || s == 302 || s == 303 || s == 307 || s == 308) &&
