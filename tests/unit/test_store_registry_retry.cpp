@@ -472,6 +472,14 @@ struct RangedBlob {
     for (size_t i = 0; i < bytes.size(); i += 4096) bytes[i] = static_cast<char>(i / 4096);
     return {"application/octet-stream", sha256_digest(bytes), bytes.size(), {}};
   }
+  // Answers a bounded Range request as a registry does: 206 with Content-Range.
+  HttpResponse serve_range(const HttpRequest& req) const {
+    uint64_t end = req.range_from + req.range_length - 1;
+    return deliver(
+        req, 206, bytes.substr(req.range_from, req.range_length),
+        {{"content-range", "bytes " + std::to_string(req.range_from) + "-" + std::to_string(end) +
+                               "/" + std::to_string(bytes.size())}});
+  }
 };
 
 }  // namespace
@@ -483,11 +491,7 @@ TEST(RegistryRanges, ALargeBlobComesAsParallelRangesInOrder) {
   Fixture f([&](const HttpRequest& req, int) -> Result<HttpResponse> {
     if (req.range_length == 0) return deliver(req, 200, blob.bytes);
     ++ranged;
-    uint64_t end = req.range_from + req.range_length - 1;
-    return deliver(
-        req, 206, blob.bytes.substr(req.range_from, req.range_length),
-        {{"content-range", "bytes " + std::to_string(req.range_from) + "-" + std::to_string(end) +
-                               "/" + std::to_string(blob.bytes.size())}});
+    return blob.serve_range(req);
   });
   StringSink out;
   ASSERT_TRUE(f.store->get_blob(d, &out).ok());
@@ -516,11 +520,7 @@ TEST(RegistryRanges, ACutRangeIsFetchedAgain) {
   Fixture f([&](const HttpRequest& req, int) -> Result<HttpResponse> {
     if (req.range_from == (16u << 20) && cuts.fetch_add(1) == 0)
       return make_error(ErrorKind::network, "connection reset");
-    uint64_t end = req.range_from + req.range_length - 1;
-    return deliver(
-        req, 206, blob.bytes.substr(req.range_from, req.range_length),
-        {{"content-range", "bytes " + std::to_string(req.range_from) + "-" + std::to_string(end) +
-                               "/" + std::to_string(blob.bytes.size())}});
+    return blob.serve_range(req);
   });
   StringSink out;
   auto st = f.store->get_blob(d, &out);
