@@ -12,7 +12,6 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <thread>
 
 #include "regcache/oci/media_types.hpp"
 #include "regcache/oci/reference.hpp"
@@ -98,6 +97,10 @@ class RegistryStore : public Store {
   }
 
   std::string describe() const override { return ref_.host + "/" + ref_.repository; }
+  // The error for a blob the registry answers 404 for.
+  Error missing(const Descriptor& d) const {
+    return make_error(ErrorKind::not_found, "blob " + d.digest + " is missing from " + describe());
+  }
   std::string staging_dir() const override { return opts_.staging_dir; }
   StoreProperties properties() const override {
     return {ManifestBlobCheck::refused, ref_.host + "/" + ref_.repository};
@@ -168,9 +171,7 @@ class RegistryStore : public Store {
                           "GET " + d.digest + ": the registry sent another range");
       return true;
     }
-    if (r->status == 404)
-      return make_error(ErrorKind::not_found,
-                        "blob " + d.digest + " is missing from " + describe());
+    if (r->status == 404) return missing(d);
     return fail(req, *r);
   }
 
@@ -200,8 +201,7 @@ class RegistryStore : public Store {
         return {};
       }
       if (r->status == 404) {
-        return make_error(ErrorKind::not_found,
-                          "blob " + d.digest + " is missing from " + describe());
+        return missing(d);
       }
       return fail(req, *r);
     }
