@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "regcache/core/entry_index.hpp"
 #include "regcache/core/lookup.hpp"
 #include "regcache/core/restore.hpp"
 #include "regcache/core/save.hpp"
@@ -299,6 +300,35 @@ TEST(PipelineLookup, ExactKeyHitsAndPrefixTakesTheNewest) {
   auto none = restore_ok(*store, restore_options(d.dst, "build-9", {"test-"}));
   EXPECT_EQ(none.result, RestoreResult::miss);
   EXPECT_TRUE(none.miss_reason.empty());
+}
+
+// On a store that keeps the lookup index (a registry), each save writes its entry's row,
+// and a restore key finds the newest entry through it.
+TEST(PipelineLookup, SavesWriteTheirRowsToTheLookupIndex) {
+  Dirs d;
+  FixedClock clock;
+  StoreProperties registry_like;
+  registry_like.lookup_index = LookupIndexUse::kept;
+  auto store = make_memory_store("memory", d.tmp.path(), registry_like);
+  make_cache(d, "1");
+  clock.at("2024-01-01T00:00:00Z");
+  save_ok(*store, save_options(d.src, "build-1", {d.src.workspace + "/cache"}));
+  make_cache(d, "2");
+  clock.at("2024-02-01T00:00:00Z");
+  auto newest = save_ok(*store, save_options(d.src, "build-2", {d.src.workspace + "/cache"}));
+
+  LookupIndex index(*store);
+  auto rows = index.rows();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows.at("build-2").digest, newest.digest);
+  EXPECT_EQ(rows.at("build-2").created.substr(0, 19), "2024-02-01T00:00:00");
+  EXPECT_EQ(rows.at("build-2").files, newest.files);
+  ASSERT_TRUE(rows.at("build-2").signers);
+  EXPECT_TRUE(rows.at("build-2").signers->empty()) << "an unsigned save says so";
+
+  auto rep = restore_ok(*store, restore_options(d.dst, "build-9", {"build-"}));
+  EXPECT_EQ(rep.matched_key, "build-2");
+  EXPECT_EQ(slurp(d.dst.workspace + "/cache/a.txt"), "alpha 2");
 }
 
 // Restore-key prefixes are tried in order: the first one with any match wins, even when a

@@ -4,47 +4,15 @@
 
 #include <atomic>
 
+#include "counting_store.hpp"
 #include "regcache/format/key_tag.hpp"
 #include "regcache/lifecycle/usage_record.hpp"
 #include "regcache/store/memory/memory_store.hpp"
 
 using namespace regcache;
+using regcache::testing::CountingStore;
 
 namespace {
-
-// A memory store that counts the requests a registry would get.
-class CountingStore : public Store {
- public:
-  std::unique_ptr<Store> inner = make_memory_store();
-  std::atomic<bool> refuse_next_put{false};
-  std::atomic<int> manifest_gets{0}, manifest_puts{0}, blob_heads{0}, blob_puts{0};
-
-  std::string describe() const override { return inner->describe(); }
-  std::string staging_dir() const override { return inner->staging_dir(); }
-  Result<bool> has_blob(const Descriptor& d) override {
-    ++blob_heads;
-    return inner->has_blob(d);
-  }
-  Status get_blob(const Descriptor& d, Sink* out) override { return inner->get_blob(d, out); }
-  Status put_blob(const Descriptor& d, const BlobSource& s) override {
-    ++blob_puts;
-    return inner->put_blob(d, s);
-  }
-  Result<std::optional<FetchedManifest>> get_manifest(const std::string& ref) override {
-    ++manifest_gets;
-    return inner->get_manifest(ref);
-  }
-  Result<std::string> put_manifest(const std::string& tag, const std::string& bytes,
-                                   const std::string& media_type) override {
-    ++manifest_puts;
-    if (refuse_next_put.exchange(false)) return make_error(ErrorKind::not_found, "blob unknown");
-    return inner->put_manifest(tag, bytes, media_type);
-  }
-  Status delete_manifest(const std::string& digest) override {
-    return inner->delete_manifest(digest);
-  }
-  Result<std::vector<std::string>> list_tags() override { return inner->list_tags(); }
-};
 
 const std::string kA = "sha256:" + std::string(64, 'a');
 const std::string kB = "sha256:" + std::string(64, 'b');

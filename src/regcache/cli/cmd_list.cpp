@@ -26,15 +26,16 @@ void run_list(const ListArgs& a, const GlobalOptions& g) {
   gt.timeout_seconds = a.timeout;
   auto store = open_store(gt, StoreUse::read);
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& e : unwrap(list_entries(*store, a.prefix, settings().jobs.value_or(8)))) {
+  for (const auto& e :
+       unwrap(list_entries(*store, a.prefix, ListFrom::index, settings().jobs.value_or(8)))) {
     nlohmann::json j = {{"key", e.info.key},
                         {"tag", e.tag},
                         {"digest", e.digest},
                         {"created", e.info.created},
                         {"files", e.info.files},
                         {"bytes", e.info.size},
-                        {"compressed_bytes", e.compressed_bytes()},
-                        {"layers", e.info.layers.size()}};
+                        {"compressed_bytes", e.stored},
+                        {"layers", e.layers}};
     if (!e.ref.empty()) j["ref"] = e.ref;
     j["signed_by"] = e.signers;
     out.push_back(std::move(j));
@@ -72,7 +73,7 @@ void run_list(const ListArgs& a, const GlobalOptions& g) {
     std::string created = e["created"].get<std::string>().substr(0, 19);
     std::replace(created.begin(), created.end(), 'T', ' ');
     print_line(row(created, e["key"].get<std::string>(), human_bytes(e["bytes"]),
-                   human_bytes(e["compressed_bytes"]), std::to_string(e["layers"].get<size_t>()),
+                   human_bytes(e["compressed_bytes"]), std::to_string(e["layers"].get<uint64_t>()),
                    signed_by(e["signed_by"]),
                    e.contains("ref") ? e["ref"].get<std::string>() : ""));
   }

@@ -90,7 +90,7 @@ void run_prune(const PruneArgs& a, const GlobalOptions& g) {
   GlobalOptions gt = g;
   gt.timeout_seconds = a.timeout;
   auto store = open_store(gt, StoreUse::read);
-  auto listed = unwrap(list_entries(*store, "", settings().jobs.value_or(8)));
+  auto listed = unwrap(list_entries(*store, "", ListFrom::manifests, settings().jobs.value_or(8)));
   UsageTimes uses;
   if (policy.by == PruneBy::last_used) uses = unwrap(read_usage(*store));
   auto plan = plan_prune(policy_entries(listed, uses), policy, current_time());
@@ -102,13 +102,12 @@ void run_prune(const PruneArgs& a, const GlobalOptions& g) {
       if (e.has_referrers) unwrap(delete_referrers(*store, e.digest));  // and its signatures
     }
     log_info(fmt::format("{} {} (created {}, {})", a.dry_run ? "Would delete" : "Deleted",
-                         e.info.key, e.info.created.substr(0, 19),
-                         human_bytes(e.compressed_bytes())));
+                         e.info.key, e.info.created.substr(0, 19), human_bytes(e.stored)));
     deleted.push_back({{"key", e.info.key},
                        {"tag", e.tag},
                        {"digest", e.digest},
                        {"created", e.info.created},
-                       {"bytes", e.compressed_bytes()}});
+                       {"bytes", e.stored}});
   }
   const bool layout =
       ref.kind == StoreKind::layout && ::access((ref.path + "/oci-layout").c_str(), F_OK) == 0;

@@ -142,7 +142,8 @@ std::unique_ptr<Store> open_store(const GlobalOptions& g, StoreUse use) {
   auto local = unwrap(open_layout_store(dir, LayoutOpen::create));
   log_verbose("local cache " + dir + " in front of " + remote->describe());
   tier_open = true;
-  return make_tiered_store(std::move(remote), std::move(local), dir, &tier_counters, kUsageTag);
+  return make_tiered_store(std::move(remote), std::move(local), dir, &tier_counters,
+                           {kUsageTag, kIndexTag});
 }
 
 namespace {
@@ -167,6 +168,7 @@ std::unique_ptr<Store> open_store_alone(const GlobalOptions& g, StoreUse use) {
   const Settings& s = settings();
   RegistryOptions opts;
   opts.staging_dir = s.tmpdir;
+  if (s.lookup_index == LookupIndexChoice::off) opts.lookup_index = LookupIndexUse::none;
   if (g.insecure) {
     log_warning("--insecure: TLS certificates of " + ref.host +
                 " are not verified and plain HTTP is allowed");
@@ -193,6 +195,7 @@ std::unique_ptr<Store> open_store_alone(const GlobalOptions& g, StoreUse use) {
     gh.api_url = s.github_api_url;
     gh.token = !s.github_token.empty() ? s.github_token : creds ? creds->secret : "";
     gh.track_usage = s.track_usage == UsageTracking::on;
+    gh.lookup_index = s.lookup_index == LookupIndexChoice::on;
     gh.retry.max_attempts = opts.max_attempts;
     gh.retry.first_delay = std::chrono::milliseconds(opts.retry_delay_ms);
     gh.retry.deadline = opts.deadline;

@@ -128,6 +128,9 @@ Result<Settings> read_settings(const EnvFn& env) {
   s.track_usage = RC_TRY(r.choice<UsageTracking>(
       "REGCACHE_TRACK_USAGE", {{"1", UsageTracking::on}, {"0", UsageTracking::off}},
       UsageTracking::automatic));
+  s.lookup_index = RC_TRY(r.choice<LookupIndexChoice>(
+      "REGCACHE_LOOKUP_INDEX", {{"1", LookupIndexChoice::on}, {"0", LookupIndexChoice::off}},
+      LookupIndexChoice::automatic));
   if (!r.text("REGCACHE_GITHUB_API_URL").empty())
     s.github_api_url = r.text("REGCACHE_GITHUB_API_URL");
   s.github_registry = r.text("REGCACHE_GITHUB_REGISTRY");

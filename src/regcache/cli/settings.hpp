@@ -17,6 +17,7 @@ namespace regcache {
 
 enum class ProgressChoice { automatic, off, bar, lines };  // REGCACHE_PROGRESS
 enum class UsageTracking { automatic, on, off };           // REGCACHE_TRACK_USAGE
+enum class LookupIndexChoice { automatic, on, off };       // REGCACHE_LOOKUP_INDEX
 enum class LoopbackTransport { probe, https, http };       // REGCACHE_LOOPBACK_TRANSPORT
 
 struct Settings {
@@ -40,6 +41,7 @@ struct Settings {
   std::optional<uint64_t> pack_size;    // REGCACHE_PACK_SIZE (bytes)
   std::chrono::seconds gc_grace{3600};  // REGCACHE_GC_GRACE
   UsageTracking track_usage = UsageTracking::automatic;
+  LookupIndexChoice lookup_index = LookupIndexChoice::automatic;
   std::string github_api_url = "https://api.github.com";  // REGCACHE_GITHUB_API_URL
   std::string github_registry;                            // REGCACHE_GITHUB_REGISTRY
   std::string github_token;                               // GITHUB_TOKEN

@@ -1,13 +1,15 @@
 // Finding an entry: the exact key, else for each restore-key prefix in order the newest
-// entry whose key really starts with it (tags only narrow the search; the key annotation
-// decides), skipping entries saved from a ref no --trust pattern matches and, with verify
-// keys, entries without a valid signature by one of them.
+// entry whose key really starts with it (tags only narrow the search, the lookup index
+// only places entries; the manifest's key annotation decides), skipping entries saved
+// from a ref no --trust pattern matches and, with verify keys, entries without a valid
+// signature by one of them.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "regcache/core/entry_index.hpp"
 #include "regcache/format/entry_format.hpp"
 #include "regcache/store/store.hpp"
 #include "regcache/util/ed25519.hpp"
@@ -34,9 +36,12 @@ struct EntryFilter {
 Result<bool> entry_accepted(Store& store, FoundEntry& found, const EntryFilter& filter);
 
 // Returns the entry for key, else the newest accepted one for each prefix in order;
-// nullopt on a miss.
+// nullopt on a miss. Prefixes are placed with the store's lookup index (`index`, else one
+// of its own that it does not write): only entries it does not place, and the candidates
+// in turn from the newest, have their manifests read; what it reads, it tells the index.
 Result<std::optional<FoundEntry>> find_entry(Store& store, const std::string& key,
                                              const std::vector<std::string>& prefixes,
-                                             const EntryFilter& filter);
+                                             const EntryFilter& filter,
+                                             LookupIndex* index = nullptr);
 
 }  // namespace regcache

@@ -254,7 +254,9 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   // Connections for the config and the first layers open while the key is looked up; the
   // other transfers open theirs beside those.
   if (o.lookup_only == LookupOnly::no) store.warm_up(std::min(o.jobs, kWarmUpConnections));
-  auto found = RC_TRY(find_entry(store, o.key, o.restore_keys, o.filter));
+  LookupIndex index(store);
+  auto found = RC_TRY(find_entry(store, o.key, o.restore_keys, o.filter, &index));
+  index.write_in_background();  // what the lookup learned, beside the downloads
   auto done = [&] {
     rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return rep;

@@ -15,6 +15,7 @@
 
 #include "regcache/archive/tar_writer.hpp"
 #include "regcache/core/cache_paths.hpp"
+#include "regcache/core/entry_index.hpp"
 #include "regcache/core/entry_signing.hpp"
 #include "regcache/core/lookup.hpp"
 #include "regcache/format/entry_format.hpp"
@@ -168,10 +169,11 @@ struct Base {
 
 // The base entry: --base, else the entry the last restore used, else the newest entry
 // matching the restore-key prefixes (find_entry, as restore looks them up).
-Result<std::optional<EntryInfo>> base_manifest(Store& store, const SaveOptions& o) {
+Result<std::optional<EntryInfo>> base_manifest(Store& store, const SaveOptions& o,
+                                               LookupIndex* index) {
   std::string ref = o.base_key.empty() ? o.base_digest : tag_for_key(o.base_key);
   if (ref.empty() && !o.base_prefixes.empty()) {
-    auto found = RC_TRY(find_entry(store, o.key, o.base_prefixes, base_filter(o)));
+    auto found = RC_TRY(find_entry(store, o.key, o.base_prefixes, base_filter(o), index));
     if (!found) return std::optional<EntryInfo>();
     log_verbose("base entry by restore key: " + found->info.key);
     return std::optional<EntryInfo>(std::move(found->info));
@@ -208,10 +210,11 @@ Result<std::optional<EntryInfo>> base_manifest(Store& store, const SaveOptions& 
 }
 
 // Loads the base entry's layers and their diff_ids (from its config); none on failure.
-Result<Base> load_base(Store& store, const SaveOptions& o) {
+// `index` is the store's lookup index.
+Result<Base> load_base(Store& store, const SaveOptions& o, LookupIndex& index) {
   Base base;
   Store& from = o.base_store ? *o.base_store : store;
-  auto info = RC_TRY(base_manifest(from, o));
+  auto info = RC_TRY(base_manifest(from, o, o.base_store ? nullptr : &index));
   if (!info) return base;
   StringSink config(kMaxManifestBytes);
   Status fetched = fetch_verified(from, info->config, &config);
@@ -385,13 +388,15 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   if (spec.roots.empty())
     return make_error(ErrorKind::not_found, "none of the paths to save exists");
   store.warm_up(std::min(o.jobs, kWarmUpConnections));
+  LookupIndex index(store);
+  index.start_read(IndexWrite::expected);  // beside the first requests: it gets our row
   if (o.overwrite == Overwrite::no && RC_TRY(already_saved(store, rep.tag, o, &rep))) {
     rep.result = SaveResult::exists;
     rep.seconds = since(t0);
     return rep;
   }
   // The base entry is read while the tree is walked: its requests wait on nothing local.
-  auto base_read = std::async(std::launch::async, [&] { return load_base(store, o); });
+  auto base_read = std::async(std::launch::async, [&] { return load_base(store, o, index); });
   auto walked = walk_roots(spec);
   auto base_loaded = base_read.get();
   auto entries = RC_TRY(std::move(walked));
@@ -444,7 +449,16 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   // A signed entry's manifest goes in by digest first, then its signature, then its tag:
   // a tag never names a manifest whose signature is not stored yet.
   std::string manifest = build_manifest(info);
+  // The index gets the entry's row beside the request that tags it.
+  auto index_entry = [&] {
+    IndexRow row = index_row(sha256_digest(manifest), info);
+    row.signers.emplace();
+    if (o.sign_key) row.signers->push_back(o.sign_key->fingerprint());
+    index.learned(rep.tag, std::move(row));
+    index.write_in_background();
+  };
   auto push = [&] {
+    if (!o.sign_key) index_entry();
     return store.put_manifest(o.sign_key ? sha256_digest(manifest) : rep.tag, manifest,
                               kOciManifest);
   };
@@ -465,6 +479,7 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   if (o.sign_key) {
     RC_CHECK(sign_entry(store, {kOciManifest, rep.digest, manifest.size(), {}}, *o.sign_key));
     RC_CHECK(check_interrupted());
+    index_entry();
     RC_TRY(store.put_manifest(rep.tag, manifest, kOciManifest));
     rep.signer = o.sign_key->fingerprint();
   }

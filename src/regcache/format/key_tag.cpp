@@ -65,9 +65,10 @@ Status validate_key(std::string_view key) {
   if (key.substr(0, 2) == "::" || key.substr(0, 3) == "##[") {
     return make_error(ErrorKind::usage, "a cache key must not start with \"::\" or \"##[\"");
   }
-  if (key == kUsageTag) {
-    return make_error(ErrorKind::usage,
-                      std::string(kUsageTag) + " is reserved for the last-use record");
+  if (is_reserved_tag(std::string(key))) {
+    return make_error(ErrorKind::usage, std::string(key) +
+                                            " is reserved for regcache's own records (last use, "
+                                            "lookup index)");
   }
   if (is_referrers_tag(std::string(key))) {
     return make_error(ErrorKind::usage,

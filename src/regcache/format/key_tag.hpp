@@ -14,15 +14,18 @@ namespace regcache {
 // no key maps to it.
 inline constexpr const char* kUsageTag = "regcache-usage";
 
-// Returns true for the tag that holds the usage record.
-inline bool is_usage_tag(const std::string& tag) {
-  return tag == kUsageTag;
+// The tag that holds the lookup index (format/entry_index_format.hpp), never a cache entry.
+inline constexpr const char* kIndexTag = "regcache-index";
+
+// Returns true for the tags regcache keeps its own records under (usage, lookup index).
+inline bool is_reserved_tag(const std::string& tag) {
+  return tag == kUsageTag || tag == kIndexTag;
 }
 
 inline constexpr size_t kMaxKeyLength = 512;
 
 // Checks a key (or restore-key prefix): non-empty, at most 512 characters, no comma,
-// no control characters, not the reserved "regcache-usage". The error names the problem.
+// no control characters, not a reserved tag (is_reserved_tag). The error names the problem.
 Status validate_key(std::string_view key);
 
 // Returns true when s is a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127}).

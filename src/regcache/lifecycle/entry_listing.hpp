@@ -1,8 +1,9 @@
 // Reads every cache entry of a store: lists the tags, then reads the manifests a bounded
-// number at a time in parallel (a registry with thousands of tags costs one request per
-// tag, 8 in flight by default). Tags that hold no regcache entry, the usage record and
-// referrers tags are skipped; an entry whose referrers tag is listed costs one more request
-// for the keys its signatures name.
+// number at a time in parallel (8 in flight by default), or for what it is shown, takes
+// the lookup index's rows for the tags it knows. Tags that hold no regcache entry,
+// regcache's own records and referrers tags are skipped; an entry whose referrers tag is
+// listed and whose signers the index does not know costs one more request for the keys
+// its signatures name.
 #pragma once
 
 #include <cstdint>
@@ -16,17 +17,23 @@ namespace regcache {
 
 struct ListedEntry {
   std::string tag, digest;
-  EntryInfo info;
+  EntryInfo info;   // from the index: without config, layers, roots and commit
   std::string ref;  // dev.regcache.ref: the git ref that wrote the entry, when annotated
   std::vector<std::string> signers;  // key fingerprints its signatures claim (not checked)
   bool has_referrers = false;        // its referrers tag exists (signatures, or anything else)
-  // Returns the compressed size: the sum of the layer sizes.
-  uint64_t compressed_bytes() const;
+  uint64_t stored = 0;               // the compressed size: the sum of the layer sizes
+  uint64_t layers = 0;               // how many layers
+};
+
+// Where the listing takes what it says about an entry.
+enum class ListFrom {
+  index,      // the lookup index's rows, for the tags it knows (to show entries)
+  manifests,  // every manifest (to delete entries and their blobs)
 };
 
 // Returns the entries whose key starts with prefix, newest first, reading up to `jobs`
 // manifests at once.
 Result<std::vector<ListedEntry>> list_entries(Store& store, const std::string& prefix,
-                                              size_t jobs = 8);
+                                              ListFrom from, size_t jobs = 8);
 
 }  // namespace regcache

@@ -37,12 +37,17 @@ enum class ManifestBlobCheck {
 // the first requests and a small entry; further transfers open theirs beside those.
 inline constexpr size_t kWarmUpConnections = 4;
 
+// Whether commands keep a lookup index (core/entry_index.hpp) in the store: worth it
+// where reading a manifest costs a request, not where it is a local file.
+enum class LookupIndexUse { none, kept };
+
 // What a store is and can do, beyond the operations every store has.
 struct StoreProperties {
   ManifestBlobCheck manifest_blobs = ManifestBlobCheck::none;
   // "HOST/REPOSITORY" for a registry repository, "" for other stores: which store this is,
   // and where link_blob can mount from (other repositories of the same registry).
   std::string registry_repository;
+  LookupIndexUse lookup_index = LookupIndexUse::none;
 };
 
 // A store that records restores natively (a local layout, in index.json); others get a

@@ -14,8 +14,12 @@ namespace {
 
 class MemoryStore : public Store {
  public:
-  MemoryStore(std::string description, std::string staging)
-      : description_(std::move(description)), staging_(std::move(staging)) {}
+  MemoryStore(std::string description, std::string staging, StoreProperties properties)
+      : description_(std::move(description)),
+        staging_(std::move(staging)),
+        properties_(std::move(properties)) {}
+
+  StoreProperties properties() const override { return properties_; }
 
   std::string describe() const override { return description_; }
 
@@ -105,6 +109,7 @@ class MemoryStore : public Store {
 
  private:
   std::string description_, staging_;
+  StoreProperties properties_;
   std::mutex mu_;
   std::map<std::string, std::string> blobs_;          // digest -> bytes
   std::map<std::string, FetchedManifest> manifests_;  // digest -> manifest
@@ -113,8 +118,10 @@ class MemoryStore : public Store {
 
 }  // namespace
 
-std::unique_ptr<Store> make_memory_store(std::string description, std::string staging_dir) {
-  return std::make_unique<MemoryStore>(std::move(description), std::move(staging_dir));
+std::unique_ptr<Store> make_memory_store(std::string description, std::string staging_dir,
+                                         StoreProperties properties) {
+  return std::make_unique<MemoryStore>(std::move(description), std::move(staging_dir),
+                                       std::move(properties));
 }
 
 }  // namespace regcache

@@ -10,9 +10,10 @@
 
 namespace regcache {
 
-// Returns an empty in-memory store that describes itself as `description` and stages
-// uploads in `staging_dir`.
+// Returns an empty in-memory store that describes itself as `description`, stages uploads
+// in `staging_dir` and states `properties` (as the store it stands for would).
 std::unique_ptr<Store> make_memory_store(std::string description = "memory",
-                                         std::string staging_dir = "/tmp");
+                                         std::string staging_dir = "/tmp",
+                                         StoreProperties properties = {});
 
 }  // namespace regcache

@@ -36,7 +36,13 @@ class GithubPackagesStore : public Store {
   Result<bool> link_blob(const Descriptor& d, const Store& from) override {
     return inner_->link_blob(d, from);
   }
-  StoreProperties properties() const override { return inner_->properties(); }
+  // The lookup index is off here unless REGCACHE_LOOKUP_INDEX=1, for the same reason as the
+  // usage record below.
+  StoreProperties properties() const override {
+    StoreProperties p = inner_->properties();
+    if (!opts_.lookup_index) p.lookup_index = LookupIndexUse::none;
+    return p;
+  }
   Status get_blob(const Descriptor& d, Sink* out) override { return inner_->get_blob(d, out); }
   Status put_blob(const Descriptor& d, const BlobSource& s) override {
     return inner_->put_blob(d, s);

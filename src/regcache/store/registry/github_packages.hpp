@@ -21,8 +21,9 @@ namespace regcache {
 struct GithubPackagesOptions {
   std::string api_url = "https://api.github.com";  // REGCACHE_GITHUB_API_URL
   std::string token;                               // GITHUB_TOKEN; never printed
-  bool track_usage = false;  // keep the usage tag here (each rewrite leaves a version behind)
-  RetryPolicy retry;         // the registry's policy (store/registry/retry.hpp)
+  bool track_usage = false;   // keep the usage tag here (each rewrite leaves a version behind)
+  bool lookup_index = false;  // keep the lookup index here (likewise)
+  RetryPolicy retry;          // the registry's policy (store/registry/retry.hpp)
   std::shared_ptr<HttpTransport> transport;  // nullptr: libcurl with tls
   TlsOptions tls;
 };

@@ -103,7 +103,7 @@ class RegistryStore : public Store {
   }
   std::string staging_dir() const override { return opts_.staging_dir; }
   StoreProperties properties() const override {
-    return {ManifestBlobCheck::refused, ref_.host + "/" + ref_.repository};
+    return {ManifestBlobCheck::refused, ref_.host + "/" + ref_.repository, opts_.lookup_index};
   }
 
   Result<bool> has_blob(const Descriptor& d) override {

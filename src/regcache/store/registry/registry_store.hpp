@@ -24,6 +24,7 @@ struct RegistryOptions {
   int retry_delay_ms = 250;          // first backoff delay; doubles per attempt, with jitter
   long stall_seconds = 30;           // a transfer without progress for this long is retried
   std::string staging_dir = "/tmp";  // where blobs to upload are staged ($TMPDIR)
+  LookupIndexUse lookup_index = LookupIndexUse::kept;  // REGCACHE_LOOKUP_INDEX=0: none
   // Every request ends by this time (ErrorKind::timeout after it); none when unset.
   std::optional<std::chrono::steady_clock::time_point> deadline;
   // How retries wait (tests record the waits instead); empty: really sleep.

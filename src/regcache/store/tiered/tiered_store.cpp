@@ -1,5 +1,7 @@
 #include "regcache/store/tiered/tiered_store.hpp"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -48,12 +50,12 @@ class TeeSink : public Sink {
 class TieredStore : public Store {
  public:
   TieredStore(std::unique_ptr<Store> remote, std::unique_ptr<Store> local, std::string root,
-              TierCounters* counters, std::string remote_only_tag)
+              TierCounters* counters, std::vector<std::string> remote_only_tags)
       : remote_(std::move(remote)),
         local_(std::move(local)),
         root_(std::move(root)),
         counters_(counters),
-        remote_only_tag_(std::move(remote_only_tag)) {}
+        remote_only_tags_(std::move(remote_only_tags)) {}
 
   std::string describe() const override { return remote_->describe(); }
   std::string staging_dir() const override { return remote_->staging_dir(); }
@@ -123,7 +125,9 @@ class TieredStore : public Store {
   Result<std::string> put_manifest(const std::string& tag, const std::string& bytes,
                                    const std::string& media_type) override {
     auto digest = RC_TRY(remote_->put_manifest(tag, bytes, media_type));
-    if (tag == remote_only_tag_) return digest;
+    if (std::find(remote_only_tags_.begin(), remote_only_tags_.end(), tag) !=
+        remote_only_tags_.end())
+      return digest;
     if (auto st = local_->put_manifest(tag, bytes, media_type); !st.ok())
       log_verbose("local cache: cannot keep manifest " + tag + ": " + st.error().message);
     return digest;
@@ -152,7 +156,7 @@ class TieredStore : public Store {
   std::unique_ptr<Store> remote_, local_;
   std::string root_;
   TierCounters* counters_;
-  std::string remote_only_tag_;
+  std::vector<std::string> remote_only_tags_;
   std::mutex mu_;
   std::map<std::string, FetchedManifest> fetched_;  // by the reference asked for
 };
@@ -167,9 +171,10 @@ Status keep_entry_locally(Store& tiered, const std::string& tag) {
 
 std::unique_ptr<Store> make_tiered_store(std::unique_ptr<Store> remote,
                                          std::unique_ptr<Store> local, std::string local_root,
-                                         TierCounters* counters, std::string remote_only_tag) {
+                                         TierCounters* counters,
+                                         std::vector<std::string> remote_only_tags) {
   return std::make_unique<TieredStore>(std::move(remote), std::move(local), std::move(local_root),
-                                       counters, std::move(remote_only_tag));
+                                       counters, std::move(remote_only_tags));
 }
 
 }  // namespace regcache

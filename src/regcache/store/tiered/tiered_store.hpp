@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "regcache/store/store.hpp"
 
@@ -22,11 +23,12 @@ struct TierCounters {
 };
 
 // Wraps `remote` with the layout `local` (rooted at local_root); counts into `counters`,
-// which must outlive the store. Manifests put under `remote_only_tag` (the usage record)
-// are not kept locally.
+// which must outlive the store. Manifests put under `remote_only_tags` (the usage record,
+// the lookup index) are not kept locally.
 std::unique_ptr<Store> make_tiered_store(std::unique_ptr<Store> remote,
                                          std::unique_ptr<Store> local, std::string local_root,
-                                         TierCounters* counters, std::string remote_only_tag);
+                                         TierCounters* counters,
+                                         std::vector<std::string> remote_only_tags);
 
 // Keeps the entry manifest that `tiered` last fetched under tag in its local layout, under
 // the same tag, so that a restore can fall back on it when the registry is unreachable.

@@ -1,0 +1,227 @@
+#include "regcache/core/entry_index.hpp"
+
+#include <algorithm>
+
+#include "regcache/archive/compression.hpp"
+#include "regcache/store/fetch_verified.hpp"
+#include "regcache/util/log.hpp"
+#include "regcache/util/sha256.hpp"
+
+namespace regcache {
+
+namespace {
+
+constexpr const char* kEmptyJson = "{}";
+constexpr int kRowsCompressionLevel = 3;
+
+// Makes sure the store holds the OCI empty blob (the index's config).
+Status put_empty_blob(Store& store) {
+  const Descriptor e{kOciEmpty, sha256_digest(kEmptyJson), 2, {}};
+  if (!RC_TRY(store.has_blob(e))) RC_CHECK(store.put_blob(e, {"", kEmptyJson}));
+  return {};
+}
+
+// Reads the rows blob: its rows, or an integrity error when it is damaged.
+Result<IndexRows> read_rows_blob(Store& store, const Descriptor& blob) {
+  StringSink text(kMaxIndexRowsBytes);
+  auto decompress = make_decompressor(Compression::zstd, kMaxIndexRowsBytes, &text);
+  StopOnError guard(decompress.get());
+  Status st = fetch_verified(store, blob, &guard);
+  if (st.ok()) st = guard.finish();
+  if (!st.ok()) return st.error();
+  return parse_rows_json(text.str());
+}
+
+Result<std::string> compress_rows(const IndexRows& rows) {
+  StringSink out;
+  auto compress = make_compressor(Compression::zstd, kRowsCompressionLevel, &out);
+  const std::string text = rows_json(rows);
+  RC_CHECK(compress->write(text.data(), text.size()));
+  RC_CHECK(compress->finish());
+  return std::move(out.str());
+}
+
+// Keeps the newest kMaxIndexRows rows.
+void bound(IndexRows* rows) {
+  if (rows->size() <= kMaxIndexRows) return;
+  std::vector<std::pair<std::string, std::string>> by_age;  // created, tag
+  for (const auto& [tag, row] : *rows) by_age.emplace_back(row.created, tag);
+  std::sort(by_age.begin(), by_age.end());
+  for (size_t i = 0; i + kMaxIndexRows < by_age.size(); ++i) rows->erase(by_age[i].second);
+}
+
+}  // namespace
+
+IndexRow index_row(const std::string& digest, const EntryInfo& info) {
+  IndexRow r;
+  r.digest = digest;
+  r.key = info.key;
+  r.created = info.created;
+  r.ref = info.ref;
+  r.files = info.files;
+  r.size = info.size;
+  for (const auto& l : info.layers) r.stored += l.size;
+  r.layers = info.layers.size();
+  return r;
+}
+
+LookupIndex::LookupIndex(Store& store)
+    : store_(store), kept_(store.properties().lookup_index == LookupIndexUse::kept) {}
+
+LookupIndex::~LookupIndex() {
+  if (write_done_.valid()) write_done_.wait();
+  if (read_done_.valid()) read_done_.wait();
+}
+
+void LookupIndex::start_read(IndexWrite intent) {
+  if (!kept_) return;
+  std::call_once(read_once_, [this, intent] {
+    read_done_ = std::async(std::launch::async, [this, intent] { read(intent); }).share();
+  });
+}
+
+IndexRows LookupIndex::rows() {
+  start_read();
+  if (read_done_.valid()) read_done_.wait();
+  std::lock_guard lock(mu_);
+  return rows_;
+}
+
+void LookupIndex::learned(const std::string& tag, IndexRow row) {
+  if (!kept_) return;
+  std::lock_guard lock(mu_);
+  learned_[tag] = std::move(row);
+}
+
+void LookupIndex::tags_listed(const std::vector<std::string>& tags) {
+  std::lock_guard lock(mu_);
+  tags_.emplace(tags.begin(), tags.end());
+}
+
+void LookupIndex::write_in_background() {
+  if (!kept_) return;
+  {
+    std::lock_guard lock(mu_);
+    if (learned_.empty() && !tags_) return;  // nothing that could change it
+  }
+  start_read();
+  if (write_done_.valid()) write_done_.wait();
+  write_done_ = std::async(std::launch::async, [this] {
+    read_done_.wait();
+    write();
+  });
+}
+
+void LookupIndex::read(IndexWrite intent) {
+  auto m = store_.get_manifest(kIndexTag);
+  std::lock_guard lock(mu_);
+  if (!m.ok()) {
+    log_verbose("cannot read the lookup index: " + m.error().message);
+    readable_ = false;  // a write would replace what could not be seen
+    return;
+  }
+  if (!*m) {
+    // The first index's config goes in now, so that its write costs one request.
+    if (intent == IndexWrite::expected) {
+      Status st = put_empty_blob(store_);
+      empty_blob_ready_ = st.ok();
+      if (!st.ok()) log_verbose("could not prepare the lookup index: " + st.error().message);
+    }
+    return;
+  }
+  exists_ = true;
+  auto index = parse_index_manifest((*m)->bytes);
+  if (!index.ok()) {
+    log_verbose(index.error().message + "; it will be written anew");
+    return;
+  }
+  if (index->rows_blob) {
+    auto blob_rows = read_rows_blob(store_, *index->rows_blob);
+    if (!blob_rows.ok() && blob_rows.error().kind != ErrorKind::integrity) {
+      log_verbose("cannot read the lookup index's rows: " + blob_rows.error().message);
+      readable_ = false;
+      return;
+    }
+    if (!blob_rows.ok()) {
+      log_verbose("the lookup index's rows are damaged (" + blob_rows.error().message +
+                  "); they will be written anew");
+      return;
+    }
+    blob_rows_ = std::move(blob_rows).value();
+    rows_blob_ = index->rows_blob;
+  }
+  rows_ = blob_rows_;
+  for (auto& [tag, row] : index->inline_rows) rows_[tag] = std::move(row);
+}
+
+void LookupIndex::write() {
+  std::unique_lock lock(mu_);
+  if (!readable_) return;
+  IndexRows rows = rows_;
+  for (const auto& [tag, row] : learned_) {
+    // A row read from a manifest does not know its signers: keep what the saver wrote.
+    auto known = rows.find(tag);
+    if (known != rows.end() && !row.signers && known->second.digest == row.digest) {
+      IndexRow kept = row;
+      kept.signers = known->second.signers;
+      known->second = std::move(kept);
+    } else {
+      rows[tag] = row;
+    }
+  }
+  const bool changed = rows != rows_;
+  size_t dead = 0;  // rows of the blob whose tag is gone
+  if (tags_) {
+    for (auto it = rows.begin(); it != rows.end();) {
+      if (tags_->count(it->first)) {
+        ++it;
+        continue;
+      }
+      dead += blob_rows_.count(it->first);
+      it = rows.erase(it);
+    }
+  }
+  IndexManifest next;
+  for (const auto& [tag, row] : rows) {
+    auto in_blob = blob_rows_.find(tag);
+    if (in_blob == blob_rows_.end() || in_blob->second != row) next.inline_rows[tag] = row;
+  }
+  const bool compact = next.inline_rows.size() > kInlineIndexRows ||
+                       dead > std::max(kInlineIndexRows, blob_rows_.size() / 4);
+  if (!changed && !compact) return;
+  Store& store = store_;
+  const bool existed = exists_, empty_ready = empty_blob_ready_;
+  std::optional<Descriptor> rows_blob = rows_blob_;
+  lock.unlock();
+  auto fail = [&](const Error& e) {
+    log_verbose("could not write the lookup index: " + e.message);
+  };
+  if (compact) {
+    bound(&rows);
+    auto bytes = compress_rows(rows);
+    if (!bytes.ok()) return fail(bytes.error());
+    Descriptor blob{kIndexRowsMediaType, sha256_digest(*bytes), bytes->size(), {}};
+    if (Status st = store.put_blob(blob, {"", *bytes}); !st.ok()) return fail(st.error());
+    rows_blob = blob;
+    next.inline_rows.clear();
+  }
+  next.rows_blob = rows_blob;
+  const std::string manifest = build_index_manifest(next, now_rfc3339());
+  if (!existed && !empty_ready) {
+    if (Status st = put_empty_blob(store); !st.ok()) return fail(st.error());
+  }
+  auto put = store.put_manifest(kIndexTag, manifest, kOciManifest);
+  if (!put.ok() && (existed || empty_ready) && put.error().kind == ErrorKind::not_found) {
+    if (Status st = put_empty_blob(store); !st.ok()) return fail(st.error());
+    put = store.put_manifest(kIndexTag, manifest, kOciManifest);
+  }
+  if (!put.ok()) return fail(put.error());
+  lock.lock();
+  exists_ = true;
+  rows_ = std::move(rows);
+  if (compact) blob_rows_ = rows_;
+  rows_blob_ = rows_blob;
+  learned_.clear();
+}
+
+}  // namespace regcache
