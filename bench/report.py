@@ -11,6 +11,8 @@ import platform
 import subprocess
 import sys
 
+import entries_report
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 MIB = 1 << 20
@@ -225,6 +227,8 @@ def render(meta, rows, out_dir):
     small_names = [k for k in corpora if k.startswith("small-")]
     big_name = meta.get("big_corpus", "")
     targets = evaluate(corpora, big_name, small_names)
+    entry_rows = entries_report.read(os.path.join(out_dir, "entries.tsv"))
+    targets += entries_report.targets(entry_rows)
     m = machine(out_dir)
     quick = meta.get("mode") == "quick"
 
@@ -321,6 +325,7 @@ def render(meta, rows, out_dir):
                           fmt(max(float(x["peak_kib"]) for x in corpora["small-%d" % n].rows
                                   if x["tool"] == "regcache") / 1024, "%.0f")]
                          for n, s, r, cp in curve]), ""]
+    md += entries_report.section(entry_rows, md_table)
     return "\n".join(md), targets
 
 

@@ -8,7 +8,8 @@
 #   default   full corpora (see bench/README.md for the sizes and the run time)
 #
 # Environment: REGCACHE (binary, default build/regcache), BENCH_BIG_COUNT, BENCH_BIG_MIB,
-# BENCH_SMALL_SIZES (space-separated file counts, or "none") override the corpus sizes.
+# BENCH_SMALL_SIZES (space-separated file counts, or "none") override the corpus sizes;
+# BENCH_ENTRY_SIZES (entry counts, or "none") the many-entries repositories.
 #
 # Everything it makes stays under bench/out/ (gitignored): corpora/ (kept and reused by the
 # next run), services/ (the registry, fresh each run), work/ (scratch), logs/,
@@ -34,10 +35,13 @@ done
 if [ "$MODE" = quick ]; then
   BIG_COUNT=${BENCH_BIG_COUNT:-2} BIG_MIB=${BENCH_BIG_MIB:-16}
   SMALL_SIZES=${BENCH_SMALL_SIZES:-"1000 10000"}
+  ENTRY_SIZES=${BENCH_ENTRY_SIZES:-"100 1000"}
 else
   BIG_COUNT=${BENCH_BIG_COUNT:-8} BIG_MIB=${BENCH_BIG_MIB:-256}
   SMALL_SIZES=${BENCH_SMALL_SIZES:-"10000 100000 1000000"}
+  ENTRY_SIZES=${BENCH_ENTRY_SIZES:-"100 1000 10000"}
 fi
+[ "$ENTRY_SIZES" = none ] && ENTRY_SIZES=""  # BENCH_ENTRY_SIZES=none: no many-entries step
 [ "$SMALL_SIZES" = none ] && SMALL_SIZES=""  # BENCH_SMALL_SIZES=none: no small-file corpora
 
 OUT=$HERE/out
@@ -314,6 +318,22 @@ save_changed() {
     "$how: $n_changed of $n_total files changed ($(awk -v a="$b_changed" -v b="$C_BYTES" 'BEGIN { printf "%.1f%%", 100 * a / b }') of the bytes); $(json_field "$LOGS/$log.out" reused_layers)/$(json_field "$LOGS/$log.out" layers) layers reused$base_note"
 }
 
+# bench_entries: repositories with many entries (bench/entries.py), on a registry of their
+# own whose access log counts the requests (logging every request would cost the other
+# steps' registry CPU).
+bench_entries() {
+  say "repositories with many entries: $ENTRY_SIZES"
+  "$PY" "$ROOT/tests/harness/services.py" start --dir "$SVC_ENTRIES" --access-log \
+    > "$LOGS/services-entries.log" 2>&1 \
+    || { cat "$LOGS/services-entries.log"; die "could not start the many-entries registry"; }
+  local reg
+  reg=$(. "$SVC_ENTRIES/services.env" && echo "$REG_OPEN")
+  "$PY" "$HERE/entries.py" --registry "$reg" --log "$SVC_ENTRIES/open.log" --regcache "$RC" \
+    --sizes "$ENTRY_SIZES" --work "$WORK/entries" --out "$OUT/entries.tsv" \
+    || die "the many-entries step failed"
+  "$PY" "$ROOT/tests/harness/services.py" stop --dir "$SVC_ENTRIES" || true
+}
+
 # bench_small NAME: the linearity curve: regcache save and restore, and cp -a.
 bench_small() {
   local c=$1 tree=files ws=$CORP/$1 dest store=$REG/bench/${1,,}-regcache
@@ -369,11 +389,14 @@ corpora_done=$(date +%s)
 [ "$CORPORA_ONLY" = yes ] && { say "corpora ready in $CORP"; exit 0; }
 
 # A fresh registry for every run, so that a cold save really is cold.
+SVC_ENTRIES=$OUT/services-entries
 cleanup() {
   local rc=$?
   [ -f "$UNDO" ] && $TREE unmutate "$UNDO"
-  if [ -f "$SVC/pids" ]; then "$PY" "$ROOT/tests/harness/services.py" stop --dir "$SVC" || true; fi
-  if [ $rc -eq 0 ]; then rm -rf "$SVC" "$WORK"/{cp,tgz,zst,regcache}; else echo "run.sh: FAILED; registry log: $SVC/open.log, logs: $LOGS" >&2; fi
+  for d in "$SVC" "$SVC_ENTRIES"; do
+    if [ -f "$d/pids" ]; then "$PY" "$ROOT/tests/harness/services.py" stop --dir "$d" || true; fi
+  done
+  if [ $rc -eq 0 ]; then rm -rf "$SVC" "$SVC_ENTRIES" "$WORK"/{cp,tgz,zst,regcache,entries}; else echo "run.sh: FAILED; registry log: $SVC/open.log, logs: $LOGS" >&2; fi
 }
 trap cleanup EXIT
 if [ -f "$SVC/pids" ]; then "$PY" "$ROOT/tests/harness/services.py" stop --dir "$SVC" || true; fi
@@ -392,6 +415,8 @@ bench_main cargo target; empty_trash
 bench_main node node_modules; empty_trash
 bench_main "$BIG" data; empty_trash
 for n in $SMALL_SIZES; do bench_small "small-$n"; [ "$n" = "${SMALL_SIZES##* }" ] || empty_trash; done
+rm -f "$OUT/entries.tsv"
+[ -n "$ENTRY_SIZES" ] && bench_entries
 
 finished=$(date +%s) elapsed=$(( $(date +%s) - started ))
 {
@@ -406,6 +431,7 @@ finished=$(date +%s) elapsed=$(( $(date +%s) - started ))
   printf 'has_base\t%s\n' "$HAS_BASE"
   printf 'big\t%s files x %s MiB\n' "$BIG_COUNT" "$BIG_MIB"
   printf 'small_sizes\t%s\n' "$SMALL_SIZES"
+  printf 'entry_sizes\t%s\n' "$ENTRY_SIZES"
   printf 'big_corpus\t%s\n' "$BIG"
   printf 'tools\t%s; %s; %s; %s; %s\n' "$(tar --version | head -1)" "$(gzip --version | head -1)" \
     "$(zstd --version | sed 's/^\*\*\* //; s/, by.*//')" "$(curl --version | head -1 | cut -d' ' -f1-2)" \
