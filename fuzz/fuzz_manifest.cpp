@@ -1,13 +1,15 @@
-// Fuzz target for the entry format parsers: any text given to parse_manifest and
-// parse_config_diff_ids must give a value or an error (never an exception or a crash),
-// and whatever parses must survive a round trip: building the manifest (or config) from
-// the parsed value and parsing that again gives the same value.
+// Fuzz target for the entry format parsers: any text given to parse_manifest,
+// parse_config_diff_ids and the lookup index's parse_index_manifest and parse_rows_json
+// must give a value or an error (never an exception or a crash), and whatever parses must
+// survive a round trip: building the manifest (config, index, rows) from the parsed value
+// and parsing that again gives the same value.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
 #include "regcache/format/entry_format.hpp"
+#include "regcache/format/entry_index_format.hpp"
 
 using namespace regcache;
 
@@ -50,6 +52,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& d : *diff_ids) layers.push_back({Descriptor{}, d});
     auto again = parse_config_diff_ids(build_config(layers));
     if (!again.ok() || *again != *diff_ids) fail("config round trip changed the diff_ids");
+  }
+  auto index = parse_index_manifest(text);
+  if (index.ok()) {
+    auto again = parse_index_manifest(build_index_manifest(*index, "t"));
+    if (!again.ok()) fail("a built index does not parse");
+    if (again->inline_rows != index->inline_rows ||
+        again->rows_blob.has_value() != index->rows_blob.has_value() ||
+        (index->rows_blob && !same(*again->rows_blob, *index->rows_blob)))
+      fail("index round trip changed the index");
+  }
+  auto rows = parse_rows_json(text);
+  if (rows.ok()) {
+    auto again = parse_rows_json(rows_json(*rows));
+    if (!again.ok() || *again != *rows) fail("rows round trip changed the rows");
   }
   return 0;
 }
