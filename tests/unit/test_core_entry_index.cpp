@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "counting_store.hpp"
+#include "regcache/archive/compression.hpp"
 #include "regcache/core/entry_index.hpp"
 #include "regcache/core/lookup.hpp"
 #include "regcache/format/entry_index_format.hpp"
@@ -352,4 +353,83 @@ TEST(EntryListing, TheIndexShowsEntriesWithoutReadingThem) {
   EXPECT_EQ(read->size(), 10u);
   EXPECT_EQ(s.manifest_gets, 10);
   EXPECT_EQ(read->front().stored, listed->front().stored);
+}
+
+TEST(EntryIndexFormat, TooManyValuesAreRefusedBeforeParsing) {
+  std::string text = "{\"rows\":{\"a\":{\"signers\":[0";
+  for (size_t i = 0; i < kMaxIndexJsonValues; ++i) text += ",0";
+  text += "]}}}";
+  auto parsed = parse_rows_json(text);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.error().kind, ErrorKind::integrity);
+}
+
+TEST(EntryIndexFormat, TheOldestRowsGoFirst) {
+  IndexRows rows;
+  const IndexRow base{sha256_digest("a"), "k", "", "", 1, 1, 1, 1, std::nullopt};
+  for (size_t i = 0; i < kMaxIndexRows + 10; ++i) {
+    IndexRow r = base;
+    r.created = time_at(static_cast<int>(i));
+    rows.emplace("t" + std::to_string(i), r);
+  }
+  keep_newest_rows(&rows);
+  EXPECT_EQ(rows.size(), kMaxIndexRows);
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(rows.count("t" + std::to_string(i))) << i;
+  EXPECT_TRUE(rows.count("t10"));
+
+  // Rows of the largest size allowed: the bytes bound holds before the count does.
+  IndexRows big;
+  IndexRow wide = base;
+  wide.ref = std::string(kMaxIndexFieldChars, 'r');
+  for (int i = 0; i < 20000; ++i) {
+    wide.created = time_at(i);
+    big.emplace("t" + std::to_string(i), wide);
+  }
+  keep_newest_rows(&big);
+  EXPECT_LT(big.size(), 20000u);
+  EXPECT_LE(rows_json(big).size(), kMaxIndexRowsBytes);
+  EXPECT_TRUE(big.count("t19999")) << "the newest stays";
+}
+
+// A save whose base is found by restore key lists the tags before its own exists: its row
+// must survive the trimming of rows whose tags are not listed.
+TEST(LookupIndex, ARowLearnedSurvivesATagListWithoutItsTag) {
+  CountingStore s(registry_like());
+  put_entries(s, 3);
+  lookup(s);
+  {
+    LookupIndex saver(s);
+    saver.start_read(IndexWrite::expected);
+    auto base = find_entry(s, "build-new", {"build-"}, {}, &saver);
+    ASSERT_TRUE(base.ok() && *base);
+    put_entry(s, "build-new", time_at(100));
+    auto m = s.get_manifest("build-new").value();
+    saver.learned("build-new", index_row(m->digest, parse_manifest(m->bytes).value()));
+    saver.write_in_background();
+  }
+  EXPECT_TRUE(rows_in(s).count("build-new"));
+}
+
+// A rows blob that cannot be used (here: it decompresses past the bound) is written anew,
+// not left to cost every later lookup its download and every manifest.
+TEST(LookupIndex, AnOversizedRowsBlobIsWrittenAnew) {
+  CountingStore s(registry_like());
+  put_entries(s, 5);
+  StringSink packed;
+  auto z = make_compressor(Compression::zstd, 3, &packed);
+  const std::string huge = "{\"rows\":{}" + std::string(kMaxIndexRowsBytes, ' ') + "}";
+  ASSERT_TRUE(z->write(huge.data(), huge.size()).ok());
+  ASSERT_TRUE(z->finish().ok());
+  Descriptor blob{kIndexRowsMediaType, sha256_digest(packed.str()), packed.str().size(), {}};
+  ASSERT_TRUE(s.put_blob(blob, {"", packed.str()}).ok());
+  const std::string empty = "{}";
+  ASSERT_TRUE(s.put_blob({kOciEmpty, sha256_digest(empty), 2, {}}, {"", empty}).ok());
+  ASSERT_TRUE(s.put_manifest(kIndexTag, build_index_manifest({{}, blob}, "t"), kOciManifest).ok());
+  s.reset_counts();
+  EXPECT_EQ(lookup(s), "build-004");
+  EXPECT_EQ(s.manifest_puts, 1) << "written anew";
+  auto parsed = parse_index_manifest(s.get_manifest(kIndexTag).value()->bytes);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_FALSE(parsed->rows_blob);
+  EXPECT_EQ(parsed->inline_rows.size(), 5u);
 }

@@ -1,6 +1,7 @@
 #include "regcache/core/entry_index.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "regcache/archive/compression.hpp"
 #include "regcache/store/fetch_verified.hpp"
@@ -41,13 +42,10 @@ Result<std::string> compress_rows(const IndexRows& rows) {
   return std::move(out.str());
 }
 
-// Keeps the newest kMaxIndexRows rows.
-void bound(IndexRows* rows) {
-  if (rows->size() <= kMaxIndexRows) return;
-  std::vector<std::pair<std::string, std::string>> by_age;  // created, tag
-  for (const auto& [tag, row] : *rows) by_age.emplace_back(row.created, tag);
-  std::sort(by_age.begin(), by_age.end());
-  for (size_t i = 0; i + kMaxIndexRows < by_age.size(); ++i) rows->erase(by_age[i].second);
+// Returns true for errors that say nothing about the index itself (it may read next time).
+bool is_transient(ErrorKind kind) {
+  return kind == ErrorKind::network || kind == ErrorKind::auth || kind == ErrorKind::timeout ||
+         kind == ErrorKind::interrupted;
 }
 
 }  // namespace
@@ -113,41 +111,45 @@ void LookupIndex::write_in_background() {
 }
 
 void LookupIndex::read(IndexWrite intent) {
+  // Requests go out without the lock: learned() may be called meanwhile.
   auto m = store_.get_manifest(kIndexTag);
-  std::lock_guard lock(mu_);
   if (!m.ok()) {
     log_verbose("cannot read the lookup index: " + m.error().message);
+    std::lock_guard lock(mu_);
     readable_ = false;  // a write would replace what could not be seen
     return;
   }
   if (!*m) {
     // The first index's config goes in now, so that its write costs one request.
-    if (intent == IndexWrite::expected) {
-      Status st = put_empty_blob(store_);
-      empty_blob_ready_ = st.ok();
-      if (!st.ok()) log_verbose("could not prepare the lookup index: " + st.error().message);
-    }
+    Status st;
+    if (intent == IndexWrite::expected) st = put_empty_blob(store_);
+    if (!st.ok()) log_verbose("could not prepare the lookup index: " + st.error().message);
+    std::lock_guard lock(mu_);
+    empty_blob_ready_ = intent == IndexWrite::expected && st.ok();
     return;
   }
-  exists_ = true;
   auto index = parse_index_manifest((*m)->bytes);
+  std::optional<Result<IndexRows>> blob_rows;
+  if (index.ok() && index->rows_blob) blob_rows = read_rows_blob(store_, *index->rows_blob);
+  std::lock_guard lock(mu_);
+  exists_ = true;
   if (!index.ok()) {
     log_verbose(index.error().message + "; it will be written anew");
     return;
   }
-  if (index->rows_blob) {
-    auto blob_rows = read_rows_blob(store_, *index->rows_blob);
-    if (!blob_rows.ok() && blob_rows.error().kind != ErrorKind::integrity) {
-      log_verbose("cannot read the lookup index's rows: " + blob_rows.error().message);
+  if (blob_rows && !blob_rows->ok()) {
+    if (is_transient(blob_rows->error().kind)) {
+      log_verbose("cannot read the lookup index's rows: " + blob_rows->error().message);
       readable_ = false;
       return;
     }
-    if (!blob_rows.ok()) {
-      log_verbose("the lookup index's rows are damaged (" + blob_rows.error().message +
-                  "); they will be written anew");
-      return;
-    }
-    blob_rows_ = std::move(blob_rows).value();
+    // Damaged, missing, too large: what it held is read again from the manifests.
+    log_verbose("the lookup index's rows cannot be used (" + blob_rows->error().message +
+                "); they will be written anew");
+    return;
+  }
+  if (blob_rows) {
+    blob_rows_ = std::move(*blob_rows).value();
     rows_blob_ = index->rows_blob;
   }
   rows_ = blob_rows_;
@@ -173,7 +175,8 @@ void LookupIndex::write() {
   size_t dead = 0;  // rows of the blob whose tag is gone
   if (tags_) {
     for (auto it = rows.begin(); it != rows.end();) {
-      if (tags_->count(it->first)) {
+      // A row this command learned stays: a save's own tag is not in the list it read.
+      if (tags_->count(it->first) || learned_.count(it->first)) {
         ++it;
         continue;
       }
@@ -197,7 +200,7 @@ void LookupIndex::write() {
     log_verbose("could not write the lookup index: " + e.message);
   };
   if (compact) {
-    bound(&rows);
+    keep_newest_rows(&rows);
     auto bytes = compress_rows(rows);
     if (!bytes.ok()) return fail(bytes.error());
     Descriptor blob{kIndexRowsMediaType, sha256_digest(*bytes), bytes->size(), {}};

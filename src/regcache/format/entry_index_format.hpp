@@ -26,9 +26,16 @@ inline constexpr const char* kAnnoIndexRows = "dev.regcache.index.rows";
 
 // The most rows kept in the manifest's annotation before they move to the blob.
 inline constexpr size_t kInlineIndexRows = 128;
-// The most rows an index holds (the oldest go first), and the largest rows blob read.
-inline constexpr size_t kMaxIndexRows = 200000;
-inline constexpr uint64_t kMaxIndexRowsBytes = 128ull << 20;
+// The most rows an index holds and the most bytes their JSON takes (the oldest rows go
+// first), which also bound what a reader accepts: a rows blob decompresses to at most
+// kMaxIndexRowsBytes, and rows JSON holds at most kMaxIndexJsonValues values, checked
+// before it is parsed into memory.
+inline constexpr size_t kMaxIndexRows = 50000;
+inline constexpr uint64_t kMaxIndexRowsBytes = 16ull << 20;
+inline constexpr size_t kMaxIndexJsonValues = kMaxIndexRows * 24;
+// Per row: at most this many signers, and this many characters in a field.
+inline constexpr size_t kMaxIndexSigners = 16;
+inline constexpr size_t kMaxIndexFieldChars = 1024;
 
 // What the index says about one entry tag.
 struct IndexRow {
@@ -54,9 +61,13 @@ struct IndexManifest {
 // Returns rows as JSON ({"rows":{TAG:{...}}}).
 std::string rows_json(const IndexRows& rows);
 
-// Parses rows JSON; a row with an invalid tag, digest or field is dropped, as is all beyond
-// kMaxIndexRows. Malformed JSON is an ErrorKind::integrity error.
+// Parses rows JSON; a row with an invalid tag, digest or field is dropped, and the oldest
+// beyond the bounds above. Malformed JSON, or more values than kMaxIndexJsonValues, is an
+// ErrorKind::integrity error.
 Result<IndexRows> parse_rows_json(const std::string& json);
+
+// Drops the oldest rows (by created) until kMaxIndexRows and kMaxIndexRowsBytes hold.
+void keep_newest_rows(IndexRows* rows);
 
 // Returns the index manifest (config and absent blob: the OCI empty descriptor).
 std::string build_index_manifest(const IndexManifest& index, const std::string& created);
