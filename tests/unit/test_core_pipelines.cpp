@@ -231,6 +231,14 @@ void make_cache(const Dirs& d, const std::string& tag = "v1") {
   write_file(d.src.workspace + "/cache/other/d.txt", "delta");
 }
 
+// Saves the cache directory (made with `content`) under key, with the clock at `when`.
+SaveReport save_at(Store& store, const Dirs& d, FixedClock& clock, const std::string& key,
+                   const std::string& content, const char* when) {
+  make_cache(d, content);
+  clock.at(when);
+  return save_ok(store, save_options(d.src, key, {d.src.workspace + "/cache"}));
+}
+
 // ---------------------------------------------------------------------------------------
 // Round trip
 
@@ -271,15 +279,10 @@ TEST(PipelineLookup, ExactKeyHitsAndPrefixTakesTheNewest) {
   Dirs d;
   FixedClock clock;
   auto store = make_memory_store("memory", d.tmp.path());
-  make_cache(d, "1");
-  clock.at("2024-01-01T00:00:00Z");
-  save_ok(*store, save_options(d.src, "build-1", {d.src.workspace + "/cache"}));
-  make_cache(d, "2");
-  clock.at("2024-03-01T00:00:00Z");
-  auto newest = save_ok(*store, save_options(d.src, "build-2", {d.src.workspace + "/cache"}));
-  make_cache(d, "3");
-  clock.at("2024-02-01T00:00:00Z");  // last in tag order, but older than build-2
-  save_ok(*store, save_options(d.src, "build-3", {d.src.workspace + "/cache"}));
+  save_at(*store, d, clock, "build-1", "1", "2024-01-01T00:00:00Z");
+  auto newest = save_at(*store, d, clock, "build-2", "2", "2024-03-01T00:00:00Z");
+  // last in tag order, but older than build-2
+  save_at(*store, d, clock, "build-3", "3", "2024-02-01T00:00:00Z");
 
   auto exact = find_entry(*store, "build-1", {"build-"}, {});
   ASSERT_TRUE(exact.ok() && exact.value());
@@ -310,12 +313,8 @@ TEST(PipelineLookup, SavesWriteTheirRowsToTheLookupIndex) {
   StoreProperties registry_like;
   registry_like.lookup_index = LookupIndexUse::kept;
   auto store = make_memory_store("memory", d.tmp.path(), registry_like);
-  make_cache(d, "1");
-  clock.at("2024-01-01T00:00:00Z");
-  save_ok(*store, save_options(d.src, "build-1", {d.src.workspace + "/cache"}));
-  make_cache(d, "2");
-  clock.at("2024-02-01T00:00:00Z");
-  auto newest = save_ok(*store, save_options(d.src, "build-2", {d.src.workspace + "/cache"}));
+  save_at(*store, d, clock, "build-1", "1", "2024-01-01T00:00:00Z");
+  auto newest = save_at(*store, d, clock, "build-2", "2", "2024-02-01T00:00:00Z");
 
   LookupIndex index(*store);
   auto rows = index.rows();
@@ -337,12 +336,8 @@ TEST(PipelineLookup, PrefixesAreTriedInOrder) {
   Dirs d;
   FixedClock clock;
   auto store = make_memory_store("memory", d.tmp.path());
-  make_cache(d, "old");
-  clock.at("2024-01-01T00:00:00Z");
-  save_ok(*store, save_options(d.src, "linux-old", {d.src.workspace + "/cache"}));
-  make_cache(d, "new");
-  clock.at("2025-01-01T00:00:00Z");
-  save_ok(*store, save_options(d.src, "any-new", {d.src.workspace + "/cache"}));
+  save_at(*store, d, clock, "linux-old", "old", "2024-01-01T00:00:00Z");
+  save_at(*store, d, clock, "any-new", "new", "2025-01-01T00:00:00Z");
 
   auto first = find_entry(*store, "linux-x", {"linux-", "any-"}, {});
   ASSERT_TRUE(first.ok() && first.value());
