@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "regcache/archive/compression.hpp"
+#include "regcache/store/empty_blob.hpp"
 #include "regcache/store/fetch_verified.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/sha256.hpp"
@@ -12,15 +13,7 @@ namespace regcache {
 
 namespace {
 
-constexpr const char* kEmptyJson = "{}";
 constexpr int kRowsCompressionLevel = 3;
-
-// Makes sure the store holds the OCI empty blob (the index's config).
-Status put_empty_blob(Store& store) {
-  const Descriptor e{kOciEmpty, sha256_digest(kEmptyJson), 2, {}};
-  if (!RC_TRY(store.has_blob(e))) RC_CHECK(store.put_blob(e, {"", kEmptyJson}));
-  return {};
-}
 
 // Reads the rows blob: its rows, or an integrity error when it is damaged.
 Result<IndexRows> read_rows_blob(Store& store, const Descriptor& blob) {

@@ -3,6 +3,7 @@
 #include "regcache/format/entry_format.hpp"
 #include "regcache/format/entry_signature.hpp"
 #include "regcache/oci/media_types.hpp"
+#include "regcache/store/empty_blob.hpp"
 #include "regcache/store/fetch_verified.hpp"
 #include "regcache/store/referrers.hpp"
 #include "regcache/util/sha256.hpp"
@@ -61,7 +62,7 @@ Status sign_entry(Store& store, const Descriptor& entry, const Ed25519Key& key) 
   std::string signature = RC_TRY(key.sign(signature_payload(entry.digest)));
   Descriptor sig{kSignatureBlobType, sha256_digest(signature), signature.size(), {}};
   RC_CHECK(put_if_missing(store, sig, signature));
-  RC_CHECK(put_if_missing(store, {kOciEmpty, sha256_digest(kEmptyJson), 2, {}}, kEmptyJson));
+  RC_CHECK(put_empty_blob(store));
   std::string manifest = build_signature_manifest(entry, sig, key.fingerprint(), now_rfc3339());
   std::string digest = sha256_digest(manifest);
   RC_TRY(store.put_manifest(digest, manifest, kOciManifest));

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "regcache/format/descriptor_json.hpp"
 #include "regcache/util/clock.hpp"
 #include "regcache/util/sha256.hpp"
 
@@ -12,12 +13,6 @@ namespace regcache {
 using nlohmann::json;
 
 namespace {
-
-json descriptor_json(const Descriptor& d) {
-  json j = {{"mediaType", d.media_type}, {"digest", d.digest}, {"size", d.size}};
-  if (!d.annotations.empty()) j["annotations"] = d.annotations;
-  return j;
-}
 
 Result<Descriptor> parse_descriptor(const json& j, const char* what) {
   auto bad = [&](const std::string& why) {

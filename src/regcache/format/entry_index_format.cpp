@@ -4,8 +4,10 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "regcache/format/descriptor_json.hpp"
 #include "regcache/format/entry_format.hpp"
 #include "regcache/format/key_tag.hpp"
+#include "regcache/oci/empty_blob.hpp"
 #include "regcache/oci/media_types.hpp"
 #include "regcache/util/json_fields.hpp"
 #include "regcache/util/sha256.hpp"
@@ -15,8 +17,6 @@ namespace regcache {
 using nlohmann::json;
 
 namespace {
-
-constexpr const char* kEmptyJson = "{}";
 
 json row_json(const IndexRow& r) {
   json j = {{"digest", r.digest}, {"key", r.key},       {"created", r.created}, {"files", r.files},
@@ -87,10 +87,6 @@ size_t row_bytes(const std::string& tag, const IndexRow& r) {
   return row_json(r).dump().size() + tag.size() + 4;
 }
 
-json empty_descriptor_json() {
-  return {{"mediaType", kOciEmpty}, {"digest", sha256_digest(kEmptyJson)}, {"size", 2}};
-}
-
 }  // namespace
 
 std::string rows_json(const IndexRows& rows) {
@@ -131,17 +127,12 @@ void keep_newest_rows(IndexRows* rows) {
 }
 
 std::string build_index_manifest(const IndexManifest& index, const std::string& created) {
-  json layer = empty_descriptor_json();
-  if (index.rows_blob) {
-    layer = {{"mediaType", index.rows_blob->media_type},
-             {"digest", index.rows_blob->digest},
-             {"size", index.rows_blob->size}};
-  }
+  json layer = descriptor_json(index.rows_blob.value_or(oci_empty_descriptor()));
   json j = {
       {"schemaVersion", 2},
       {"mediaType", kOciManifest},
       {"artifactType", kIndexArtifactType},
-      {"config", empty_descriptor_json()},
+      {"config", descriptor_json(oci_empty_descriptor())},
       {"layers", json::array({layer})},
       {"annotations", {{kAnnoCreated, created}, {kAnnoIndexRows, rows_json(index.inline_rows)}}}};
   return j.dump();

@@ -2,7 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "regcache/format/descriptor_json.hpp"
 #include "regcache/format/entry_format.hpp"
+#include "regcache/oci/empty_blob.hpp"
 #include "regcache/oci/media_types.hpp"
 #include "regcache/util/json_fields.hpp"
 #include "regcache/util/sha256.hpp"
@@ -11,14 +13,6 @@ namespace regcache {
 
 using nlohmann::json;
 
-namespace {
-
-json descriptor_json(const Descriptor& d) {
-  return {{"mediaType", d.media_type}, {"digest", d.digest}, {"size", d.size}};
-}
-
-}  // namespace
-
 std::string signature_payload(const std::string& manifest_digest) {
   return "regcache entry signature v1\n" + manifest_digest + "\n";
 }
@@ -26,14 +20,13 @@ std::string signature_payload(const std::string& manifest_digest) {
 std::string build_signature_manifest(const Descriptor& subject, const Descriptor& signature,
                                      const std::string& key_fingerprint,
                                      const std::string& created) {
-  json m = {
-      {"schemaVersion", 2},
-      {"mediaType", kOciManifest},
-      {"artifactType", kSignatureArtifactType},
-      {"config", {{"mediaType", kOciEmpty}, {"digest", sha256_digest(kEmptyJson)}, {"size", 2}}},
-      {"layers", json::array({descriptor_json(signature)})},
-      {"subject", descriptor_json(subject)},
-      {"annotations", {{kAnnoSignatureKey, key_fingerprint}, {kAnnoCreated, created}}}};
+  json m = {{"schemaVersion", 2},
+            {"mediaType", kOciManifest},
+            {"artifactType", kSignatureArtifactType},
+            {"config", descriptor_json(oci_empty_descriptor())},
+            {"layers", json::array({descriptor_json(signature)})},
+            {"subject", descriptor_json(subject)},
+            {"annotations", {{kAnnoSignatureKey, key_fingerprint}, {kAnnoCreated, created}}}};
   return m.dump();
 }
 

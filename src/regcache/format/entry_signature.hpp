@@ -14,9 +14,6 @@ inline constexpr const char* kSignatureArtifactType = "application/vnd.dev.regca
 inline constexpr const char* kSignatureBlobType =
     "application/vnd.dev.regcache.signature.v1.ed25519";
 inline constexpr const char* kAnnoSignatureKey = "dev.regcache.signature.key";
-// The OCI empty JSON blob, the artifact manifest's config.
-inline constexpr const char* kEmptyJson = "{}";
-
 // Returns the bytes an entry's signature signs: "regcache entry signature v1\n<digest>\n".
 std::string signature_payload(const std::string& manifest_digest);
 

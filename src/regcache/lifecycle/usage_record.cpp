@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "regcache/format/descriptor_json.hpp"
 #include "regcache/format/entry_format.hpp"
+#include "regcache/store/empty_blob.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/sha256.hpp"
 
@@ -17,12 +19,6 @@ using nlohmann::json;
 
 constexpr const char* kAnnoUsage = "dev.regcache.usage";
 constexpr const char* kUsageArtifactType = "application/vnd.dev.regcache.usage.v1+json";
-constexpr const char* kEmptyMediaType = kOciEmpty;
-constexpr const char* kEmptyJson = "{}";
-
-Descriptor empty_descriptor() {
-  return {kEmptyMediaType, sha256_digest(kEmptyJson), 2, {}};
-}
 
 UsageTimes parse_usage_manifest(const std::string& bytes) {
   UsageTimes out;
@@ -48,8 +44,7 @@ void bound(UsageTimes* uses) {
 }
 
 std::string usage_manifest(const UsageTimes& uses, const std::string& now) {
-  Descriptor e = empty_descriptor();
-  json desc = {{"mediaType", e.media_type}, {"digest", e.digest}, {"size", e.size}};
+  json desc = descriptor_json(oci_empty_descriptor());
   json j = {{"schemaVersion", 2},
             {"mediaType", kOciManifest},
             {"artifactType", kUsageArtifactType},
@@ -71,15 +66,10 @@ Status record_in_tag(Store& store, const std::optional<FetchedManifest>& current
   uses[digest] = now;
   bound(&uses);
   const std::string manifest = usage_manifest(uses, now);
-  Descriptor e = empty_descriptor();
-  auto put_empty = [&]() -> Status {
-    if (!RC_TRY(store.has_blob(e))) RC_CHECK(store.put_blob(e, {"", kEmptyJson}));
-    return {};
-  };
-  if (!current) RC_CHECK(put_empty());
+  if (!current) RC_CHECK(put_empty_blob(store));
   auto put = store.put_manifest(kUsageTag, manifest, kOciManifest);
   if (!put.ok() && current && put.error().kind == ErrorKind::not_found) {
-    RC_CHECK(put_empty());
+    RC_CHECK(put_empty_blob(store));
     put = store.put_manifest(kUsageTag, manifest, kOciManifest);
   }
   return put.ok() ? Status{} : Status(put.error());
