@@ -36,7 +36,7 @@ void run_list(const ListArgs& a, const GlobalOptions& g) {
                         {"bytes", e.info.size},
                         {"compressed_bytes", e.stored},
                         {"layers", e.layers}};
-    if (!e.ref.empty()) j["ref"] = e.ref;
+    if (!e.info.ref.empty()) j["ref"] = e.info.ref;
     j["signed_by"] = e.signers;
     out.push_back(std::move(j));
   }

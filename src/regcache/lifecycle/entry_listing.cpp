@@ -1,7 +1,6 @@
 #include "regcache/lifecycle/entry_listing.hpp"
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 
@@ -17,18 +16,6 @@ namespace regcache {
 
 namespace {
 
-// Written by save from the CI's git ref (another change); only read here.
-constexpr const char* kRefAnnotation = "dev.regcache.ref";
-
-std::string ref_annotation(const std::string& manifest) {
-  auto j = nlohmann::json::parse(manifest, nullptr, false);
-  if (!j.is_object() || !j.contains("annotations") || !j["annotations"].is_object()) return "";
-  const auto& a = j["annotations"];
-  return a.contains(kRefAnnotation) && a[kRefAnnotation].is_string()
-             ? a[kRefAnnotation].get<std::string>()
-             : "";
-}
-
 // Returns the entry under tag as its manifest says, or nullopt when it is gone, is not a
 // regcache entry or its key does not start with prefix.
 Result<std::optional<ListedEntry>> read_entry(Store& store, const std::string& tag,
@@ -41,7 +28,7 @@ Result<std::optional<ListedEntry>> read_entry(Store& store, const std::string& t
     return std::optional<ListedEntry>();
   }
   if (info->key.rfind(prefix, 0) != 0) return std::optional<ListedEntry>();
-  ListedEntry e{tag, m->digest, std::move(info).value(), ref_annotation(m->bytes), {}};
+  ListedEntry e{tag, m->digest, std::move(info).value(), {}};
   for (const auto& l : e.info.layers) e.stored += l.size;
   e.layers = e.info.layers.size();
   return std::optional<ListedEntry>(std::move(e));
@@ -57,7 +44,6 @@ ListedEntry from_row(const std::string& tag, const IndexRow& row) {
   e.info.files = row.files;
   e.info.size = row.size;
   e.info.ref = row.ref;
-  e.ref = row.ref;
   e.stored = row.stored;
   e.layers = row.layers;
   return e;

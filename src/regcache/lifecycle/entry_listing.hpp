@@ -17,8 +17,7 @@ namespace regcache {
 
 struct ListedEntry {
   std::string tag, digest;
-  EntryInfo info;   // from the index: without config, layers, roots and commit
-  std::string ref;  // dev.regcache.ref: the git ref that wrote the entry, when annotated
+  EntryInfo info;                    // from the index: without config, layers, roots and commit
   std::vector<std::string> signers;  // key fingerprints its signatures claim (not checked)
   bool has_referrers = false;        // its referrers tag exists (signatures, or anything else)
   uint64_t stored = 0;               // the compressed size: the sum of the layer sizes
