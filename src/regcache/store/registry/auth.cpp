@@ -1,9 +1,8 @@
 #include "regcache/store/registry/auth.hpp"
 
 #include "regcache/store/registry/urls.hpp"
+#include "regcache/util/base64.hpp"
 #include "regcache/util/json_fields.hpp"
-
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -17,15 +16,6 @@ namespace {
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), ::tolower);
   return s;
-}
-
-std::string base64(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
 }
 
 }  // namespace
@@ -97,7 +87,7 @@ std::string Authorizer::header_for(const std::string& scope) {
   std::lock_guard lock(mu_);
   const bool basic = scheme_ == Scheme::basic || (scheme_ == Scheme::unknown && basic_first_);
   if (basic && creds_)
-    return "Authorization: Basic " + base64(creds_->username + ":" + creds_->secret);
+    return "Authorization: Basic " + base64_encode(creds_->username + ":" + creds_->secret);
   auto it = tokens_.find(scope);
   return it == tokens_.end() ? std::string() : it->second;
 }
@@ -141,7 +131,7 @@ Result<std::string> Authorizer::fetch_token(const Challenge& c, const std::strin
     req.headers.push_back("Content-Type: application/x-www-form-urlencoded");
   } else if (creds_) {
     req.headers.push_back("Authorization: Basic " +
-                          base64(creds_->username + ":" + creds_->secret));
+                          base64_encode(creds_->username + ":" + creds_->secret));
   }
   auto resp = RC_TRY(http_->perform(req));
   if (resp.status == 401 || resp.status == 403) {

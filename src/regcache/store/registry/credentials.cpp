@@ -1,6 +1,5 @@
 #include "regcache/store/registry/credentials.hpp"
 
-#include <openssl/evp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,33 +12,16 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "regcache/util/base64.hpp"
 #include "regcache/util/fs.hpp"
-#include "regcache/util/subprocess.hpp"
 #include "regcache/util/json_fields.hpp"
+#include "regcache/util/subprocess.hpp"
 
 namespace regcache {
 
 using nlohmann::json;
 
 namespace {
-
-std::string base64_decode(const std::string& in) {
-  std::string clean;
-  for (char c : in) {
-    if (c != '\n' && c != '\r' && c != ' ') clean.push_back(c);
-  }
-  if (clean.empty() || clean.size() % 4 != 0) return {};
-  std::string out(clean.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(clean.data()),
-                          static_cast<int>(clean.size()));
-  if (n < 0) return {};
-  size_t pad = 0;
-  if (clean.back() == '=') ++pad;
-  if (clean.size() > 1 && clean[clean.size() - 2] == '=') ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
-}
 
 // The keys under which an auth file may list a host.
 std::vector<std::string> host_keys(const std::string& host) {
@@ -52,8 +34,8 @@ std::vector<std::string> host_keys(const std::string& host) {
   return keys;
 }
 
-Result<std::optional<Credentials>> from_auth_file(const std::string& path,
-                                                  const std::string& host, const HelperRun& run) {
+Result<std::optional<Credentials>> from_auth_file(const std::string& path, const std::string& host,
+                                                  const HelperRun& run) {
   auto text = read_file(path);
   if (!text.ok()) return std::optional<Credentials>();  // absent or unreadable: not configured
   json j = json::parse(*text, nullptr, false);
@@ -76,7 +58,7 @@ Result<std::optional<Credentials>> from_auth_file(const std::string& path,
         c.identity_token = a["identitytoken"].get<std::string>();
       }
       if (a.contains("auth") && a["auth"].is_string()) {
-        std::string up = base64_decode(a["auth"].get<std::string>());
+        std::string up = base64_decode(a["auth"].get<std::string>()).value_or("");
         auto colon = up.find(':');
         if (colon == std::string::npos) {
           return make_error(ErrorKind::auth, "malformed auth entry for " + k + " in " + path);
@@ -118,7 +100,8 @@ Result<std::optional<Credentials>> run_credential_helper(const std::string& help
   spec.max_output = 1 << 20;
   auto r = run_command(spec);
   if (!r.ok()) {
-    if (r.error().kind == ErrorKind::not_found) return make_error(ErrorKind::auth, prog + " is not installed");
+    if (r.error().kind == ErrorKind::not_found)
+      return make_error(ErrorKind::auth, prog + " is not installed");
     return make_error(ErrorKind::auth, "credential helper " + r.error().message);
   }
   if (r->exit_code >= 128) return make_error(ErrorKind::auth, prog + " crashed");
