@@ -5,7 +5,8 @@
 // and then checked: nothing appeared, changed or got hard-linked outside the staging
 // locations; only files, directories and symlinks exist, none setuid/setgid; with external
 // symlinks refused, every symlink resolves (following the other symlinks on disk, as the
-// kernel would) inside its root; no file descriptor is left open. TMP is removed after.
+// kernel would) inside its root; no file descriptor is left open. TMP is removed after. A
+// third pass reads the input as a delta layer (whiteouts scanned first, then a mask).
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "regcache/archive/extractor.hpp"
+#include "regcache/archive/layer_mask.hpp"
 #include "regcache/archive/tar_reader.hpp"
 
 using namespace regcache;
@@ -126,7 +128,7 @@ size_t open_fds() {
   return list_dir("/proc/self/fd").size();
 }
 
-void extract_and_check(const uint8_t* data, size_t size, ExternalSymlinks links) {
+void extract_and_check(const uint8_t* data, size_t size, ExternalSymlinks links, LayerRole role) {
   char tmpl[] = "/tmp/regcache-fuzz-extract.XXXXXX";
   if (!::mkdtemp(tmpl)) fail("mkdtemp");
   std::string tmp = tmpl, sandbox = tmp + "/sandbox", outside = tmp + "/outside";
@@ -146,8 +148,20 @@ void extract_and_check(const uint8_t* data, size_t size, ExternalSymlinks links)
                   {"home/b", parent, "stage-home"},
                   {"abs/tmp/c", parent, "stage-abs"}},
                  links, &fixups);
+    // As a delta layer: its headers are scanned first, as a restore does, and the layer is
+    // then extracted under the mask it makes (its whiteouts are markers).
+    LayerMask mask;
+    Status st;
+    if (role == LayerRole::delta) {
+      LayerScan scan({"ws/a", "home/b", "abs/tmp/c"});
+      TarReader headers(&scan);
+      st = headers.write(reinterpret_cast<const char*>(data), size);
+      if (st.ok()) st = headers.finish();
+      if (st.ok()) mask.add(1, scan.marks());
+      ex.stack(&mask, 1, role);
+    }
     TarReader reader(&ex);
-    Status st = reader.write(reinterpret_cast<const char*>(data), size);
+    if (st.ok()) st = reader.write(reinterpret_cast<const char*>(data), size);
     if (st.ok()) st = reader.finish();
     if (st.ok()) st = fixups.apply();  // as a restore does once every layer is in
   }
@@ -178,7 +192,8 @@ void extract_and_check(const uint8_t* data, size_t size, ExternalSymlinks links)
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  extract_and_check(data, size, ExternalSymlinks::refuse);
-  extract_and_check(data, size, ExternalSymlinks::allow);
+  extract_and_check(data, size, ExternalSymlinks::refuse, LayerRole::base);
+  extract_and_check(data, size, ExternalSymlinks::allow, LayerRole::base);
+  extract_and_check(data, size, ExternalSymlinks::refuse, LayerRole::delta);
   return 0;
 }

@@ -86,6 +86,13 @@ TARS = {
     "hostile_device_fifo": [entry("ws/a/dev", tarfile.CHRTYPE), entry("ws/a/fifo", tarfile.FIFOTYPE)],
     "hostile_setuid": [entry("ws/a/suid", F, b"x", 0o4755)],
     "hostile_duplicate": [entry("ws/a/dup", F, b"1"), entry("ws/a/dup", F, b"2")],
+    # Whiteouts, read as markers in the target's delta pass: a removed file, an opaque
+    # directory, and ones refused (of a root, outside the roots, with content, malformed).
+    "whiteouts": [entry("ws/a/.wh.gone", F), entry("ws/a/d", D),
+                  entry("ws/a/d/.wh..wh..opq", F), entry("ws/a/d/kept", F, b"k"),
+                  entry("ws/a/l", H, link="ws/a/d/kept")],
+    "hostile_whiteouts": [entry("ws/.wh.a", F), entry("home/.wh..wh..opq", F),
+                          entry("ws/a/.wh.x", F, b"content"), entry("ws/a/.wh..wh.plnk", F)],
 }
 
 

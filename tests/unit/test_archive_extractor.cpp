@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 
+#include "raw_tar.hpp"
 #include "regcache/archive/extractor.hpp"
 #include "regcache/archive/tar_layout.hpp"
 #include "regcache/archive/tar_reader.hpp"
@@ -13,42 +14,10 @@
 
 using namespace regcache;
 using regcache::testing::exists_nofollow;
+using regcache::testing::RawTar;
 using regcache::testing::TempDir;
 
 namespace {
-
-// Builds raw tar entries with any header content, hostile ones included.
-class RawTar {
- public:
-  RawTar& add(const std::string& path, char type, const std::string& content = "",
-              const std::string& link = "", unsigned mode = 0644) {
-    char h[tar::kBlock] = {};
-    std::memcpy(h, path.data(), std::min<size_t>(path.size(), 99));
-    std::snprintf(h + tar::kMode.offset, tar::kMode.width, "%07o", mode);
-    std::snprintf(h + tar::kUid.offset, tar::kUid.width, "%07o", 0);
-    std::snprintf(h + tar::kGid.offset, tar::kGid.width, "%07o", 0);
-    std::snprintf(h + tar::kSize.offset, tar::kSize.width, "%011lo",
-                  static_cast<unsigned long>(content.size()));
-    std::snprintf(h + tar::kMtime.offset, tar::kMtime.width, "%011o", 1600000000);
-    h[tar::kTypeflag.offset] = type;
-    std::memcpy(h + tar::kLinkname.offset, link.data(),
-                std::min<size_t>(link.size(), tar::kLinkname.width - 1));
-    std::memcpy(h + tar::kMagic.offset, "ustar", tar::kMagic.width);
-    std::memcpy(h + tar::kVersion.offset, "00", tar::kVersion.width);
-    std::memset(h + tar::kChecksum.offset, ' ', tar::kChecksum.width);
-    unsigned sum = 0;
-    for (unsigned char c : h) sum += c;
-    std::snprintf(h + tar::kChecksum.offset, tar::kChecksum.width, "%06o", sum);
-    data_.append(h, 512);
-    data_ += content;
-    data_.append((512 - content.size() % 512) % 512, '\0');
-    return *this;
-  }
-  std::string bytes() const { return data_ + std::string(1024, '\0'); }
-
- private:
-  std::string data_;
-};
 
 struct Harness {
   TempDir dir;

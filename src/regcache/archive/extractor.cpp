@@ -169,8 +169,9 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
         UniqueFd made(::openat(dfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (made) root.holds->keep(made.get());
       }
-      fixups_->add({root.parent_fd, rel, root.staging_name, h.mode & ~mode_mask_, h.mtime_sec,
-                    h.mtime_nsec});
+      if (!merged_dir_)
+        fixups_->add({root.parent_fd, rel, root.staging_name, h.mode & ~mode_mask_, h.mtime_sec,
+                      h.mtime_nsec});
       return {};
     }
     case '2': {
@@ -200,6 +201,10 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
         }
         return hostile(shown, "hard link points outside the cache root (" + h.linkpath + ")");
       }
+      if (mask_ && mask_->visibility(layer_, *target, false) == Visibility::hidden)
+        return hostile(shown, "hard link to a file a layer above replaces (" + h.linkpath + ")");
+      if (mask_ && role_ == LayerRole::delta && !mask_->holds_file(layer_, *target))
+        return hostile(shown, "hard link target not in this layer: " + h.linkpath);
       std::string trel = target->substr(prefix.size());
       int tfd = RC_TRY(open_dir(root, dir_of(trel)));
       int tdup = ::dup(tfd);  // open_dir below may replace the cached descriptor
@@ -245,6 +250,13 @@ Status Extractor::begin(const TarHeader& h) {
   // are not, so its size is checked against the size the entry declares for all its files.
   if (h.sparse && h.size > max_file_size_)
     return hostile(*path, "sparse file larger than the entry declares for all its files");
+  merged_dir_ = false;
+  if (role_ == LayerRole::delta && RC_TRY(whiteout_of(*path))) return {};  // a marker
+  if (mask_) {
+    auto seen = mask_->visibility(layer_, *path, h.typeflag == '5');
+    if (seen == Visibility::hidden) return {};
+    merged_dir_ = seen == Visibility::merged_dir;
+  }
   std::lock_guard lock(creation_mutex());
   for (const auto& root : roots_) {
     if (*path == root.prefix) return make_entry(root, "", h);

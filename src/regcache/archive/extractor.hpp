@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "regcache/archive/layer_mask.hpp"
 #include "regcache/archive/tar_reader.hpp"
 #include "regcache/util/stale.hpp"
 
@@ -66,6 +67,13 @@ class Extractor : public TarEntryHandler {
   // Clears these permission bits of every file and directory (the umask's group and other
   // write bits by default at restore; none with --same-permissions).
   void mask_modes(uint32_t bits) { mode_mask_ = bits; }
+  // Makes this the extractor of layer `layer` of a stack: entries the layers above hide are
+  // skipped, and in a delta layer whiteouts are markers, not files.
+  void stack(const LayerMask* mask, size_t layer, LayerRole role) {
+    mask_ = mask;
+    layer_ = layer;
+    role_ = role;
+  }
   // Number of regular files and bytes written so far.
   uint64_t files() const { return files_; }
   uint64_t bytes() const { return bytes_; }
@@ -92,6 +100,10 @@ class Extractor : public TarEntryHandler {
   uint64_t max_file_size_ = UINT64_MAX;
   uint32_t mode_mask_ = 0;
   std::vector<SkippedLink> skipped_links_;
+  const LayerMask* mask_ = nullptr;
+  size_t layer_ = 0;
+  LayerRole role_ = LayerRole::base;
+  bool merged_dir_ = false;  // the current directory's metadata is the upper layer's
 };
 
 }  // namespace regcache

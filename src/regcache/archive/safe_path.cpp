@@ -52,4 +52,9 @@ bool symlink_stays_inside(std::string_view link_rel, std::string_view target) {
   return true;
 }
 
+bool archive_path_within(std::string_view path, std::string_view base) {
+  return path == base || (path.size() > base.size() && path.compare(0, base.size(), base) == 0 &&
+                          path[base.size()] == '/');
+}
+
 }  // namespace regcache

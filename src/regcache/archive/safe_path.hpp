@@ -16,4 +16,7 @@ std::optional<std::string> normalize_archive_path(std::string_view path);
 // point at: relative, and ".." only before the first name (like "../lib/x").
 bool symlink_stays_inside(std::string_view link_rel, std::string_view target);
 
+// Returns true when `path` is `base` or lies below it ('/'-separated archive paths).
+bool archive_path_within(std::string_view path, std::string_view base);
+
 }  // namespace regcache

@@ -13,6 +13,8 @@
 #include <mutex>
 
 #include "regcache/archive/compression.hpp"
+#include "regcache/archive/layer_mask.hpp"
+#include "regcache/archive/safe_path.hpp"
 #include "regcache/core/lookup.hpp"
 #include "regcache/core/staging.hpp"
 #include "regcache/format/key_tag.hpp"
@@ -29,6 +31,26 @@ namespace {
 constexpr uint64_t kDefaultLayerLimit = 64ull << 30;
 constexpr uint64_t kMaxFiles = 1ull << 32;  // more than any real cache holds
 constexpr size_t kMaxLayers = 10000;        // a save makes about 64 (docs/format.md)
+constexpr size_t kMaxDeltaLayers = 64;      // a save stacks at most 8 (docs/format.md)
+// Delta layers are read twice (their headers first); bytes kept from the first read, per
+// layer and in all, spare the second download.
+constexpr uint64_t kKeepDeltaBytes = 64ull << 20;
+constexpr uint64_t kKeepAllDeltaBytes = 256ull << 20;
+
+// Keeps a copy of the bytes on their way to the next sink.
+class CopySink : public Sink {
+ public:
+  CopySink(std::string* copy, Sink* next) : copy_(copy), next_(next) {}
+  Status write(const char* data, size_t size) override {
+    copy_->append(data, size);
+    return next_->write(data, size);
+  }
+  Status finish() override { return next_->finish(); }
+
+ private:
+  std::string* copy_;
+  Sink* next_;
+};
 
 // Tells where a layer's decompressed tar must stop: its annotation, else a bound
 // derived from the entry, else a hard cap.
@@ -57,32 +79,86 @@ struct LayerExtraction {
   std::atomic<uint64_t> files{0}, bytes{0}, downloaded{0};
   std::mutex mu;
   std::vector<std::pair<size_t, Extractor::SkippedLink>> skipped;  // (layer, link)
+  // With delta layers: what they hide, and the bytes of those read once already.
+  LayerMask mask;
+  bool stacked = false;
+  std::vector<std::string> kept = std::vector<std::string>(entry.layers.size());
 
   // Streams layer i through digest check, decompression and extraction into roots.
   Status run(size_t i, const std::vector<ExtractRoot>& roots) {
-    const Descriptor& d = entry.layers[i];
-    auto fail = [&](const Error& err) {
-      return make_error(err.kind, "layer " + d.digest + ": " + err.message);
-    };
-    auto comp = compression_for_media_type(d.media_type);
-    if (!comp.ok()) return fail(comp.error());
     Extractor extractor(roots, symlinks, &fixups);
     if (entry.size > 0) extractor.limit_file_size(entry.size);
     extractor.mask_modes(mode_mask);
+    if (stacked)
+      extractor.stack(&mask, i,
+                      is_delta_layer(entry.layers[i]) ? LayerRole::delta : LayerRole::base);
     TarReader tar(&extractor);
-    auto decomp = make_decompressor(comp.value(), layer_limit(d, entry), &tar);
-    StopOnError guard(decomp.get());
-    Status st = fetch_verified(store, d, &guard, progress);
-    if (!st.ok()) return st.error().kind == ErrorKind::integrity ? fail(st.error()) : st;
-    st = guard.finish();
-    if (!st.ok()) return fail(st.error());
+    RC_CHECK(read_layer(i, &tar, nullptr));
     {
       std::lock_guard lock(mu);
       for (const auto& link : extractor.skipped_links()) skipped.emplace_back(i, link);
     }
     files += extractor.files();
     bytes += extractor.bytes();
-    downloaded += d.size;
+    return {};
+  }
+
+  // Reads the headers of every delta layer into the mask, keeping the bytes of the small
+  // ones, before any layer is extracted: each layer must know what the layers above hide.
+  Status scan_deltas(size_t jobs) {
+    std::vector<size_t> deltas;
+    for (size_t i = 0; i < entry.layers.size(); ++i) {
+      if (is_delta_layer(entry.layers[i])) deltas.push_back(i);
+    }
+    if (deltas.empty()) return {};
+    stacked = true;
+    std::vector<char> keep(entry.layers.size(), 0);
+    uint64_t budget = kKeepAllDeltaBytes;
+    for (size_t i : deltas) {
+      uint64_t size = entry.layers[i].size;
+      if (size <= kKeepDeltaBytes && size <= budget) {
+        keep[i] = 1;
+        budget -= size;
+      } else if (progress) {
+        progress->total += size;  // downloaded twice
+      }
+    }
+    std::vector<LayerScan> scans(deltas.size(), LayerScan(entry.roots));
+    RC_CHECK(parallel_for(deltas.size(), jobs, [&](size_t k) {
+      TarReader tar(&scans[k]);
+      size_t i = deltas[k];
+      return read_layer(i, &tar, keep[i] ? &kept[i] : nullptr);
+    }));
+    for (size_t k = 0; k < deltas.size(); ++k) mask.add(deltas[k], scans[k].marks());
+    return {};
+  }
+
+ private:
+  // Feeds layer i's tar into `tar`: from the bytes kept, else downloaded and verified
+  // (keeping a copy in `copy` when given).
+  Status read_layer(size_t i, TarReader* tar, std::string* copy) {
+    const Descriptor& d = entry.layers[i];
+    auto fail = [&](const Error& err) {
+      return make_error(err.kind, "layer " + d.digest + ": " + err.message);
+    };
+    auto comp = compression_for_media_type(d.media_type);
+    if (!comp.ok()) return fail(comp.error());
+    auto decomp = make_decompressor(comp.value(), layer_limit(d, entry), tar);
+    StopOnError guard(decomp.get());
+    if (!kept[i].empty()) {
+      RC_CHECK(guard.write(kept[i].data(), kept[i].size()));  // verified when it was read
+    } else {
+      CopySink keeping(copy, &guard);
+      Sink* out = copy ? static_cast<Sink*>(&keeping) : &guard;
+      Status st = fetch_verified(store, d, out, progress);
+      if (!st.ok()) {
+        if (copy) copy->clear();
+        return st.error().kind == ErrorKind::integrity ? fail(st.error()) : st;
+      }
+      downloaded += d.size;
+    }
+    Status st = guard.finish();
+    if (!st.ok()) return fail(st.error());
     return {};
   }
 };
@@ -104,7 +180,18 @@ Status check_manifest_claims(const FoundEntry& f) {
   const std::string& mt = e.config.media_type;
   if (mt != kOciConfig && mt != kDockerConfig)
     return bad("its config is not an image config (" + mt + ")");
-  if (e.config.size > kMaxManifestBytes) return bad("its config is too large");
+  if (e.config.size > kMaxConfigBytes) return bad("its config is too large");
+  size_t deltas = 0;
+  for (const auto& l : e.layers) {
+    if (is_delta_layer(l)) {
+      ++deltas;
+    } else if (deltas > 0) {
+      return bad("a pack layer lies above a delta layer");
+    }
+  }
+  if (deltas > kMaxDeltaLayers)
+    return bad(std::to_string(deltas) + " delta layers (at most " +
+               std::to_string(kMaxDeltaLayers) + ")");
   return {};
 }
 
@@ -116,7 +203,7 @@ Status check_config(Store& store, const FoundEntry& f) {
   auto bad = [&](const std::string& why) {
     return make_error(ErrorKind::integrity, "entry " + f.tag + ": " + why);
   };
-  StringSink body(kMaxManifestBytes);
+  StringSink body(kMaxConfigBytes);
   Status st = fetch_verified(store, e.config, &body);
   if (!st.ok() && st.error().kind == ErrorKind::integrity)
     return bad("its config does not match its digest");
@@ -297,6 +384,7 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   if (o.progress) {
     for (const auto& l : e.layers) o.progress->total += l.size;
   }
+  RC_CHECK(x.scan_deltas(o.jobs));
   // Task 0 checks the config, the others extract one layer each.
   RC_CHECK(parallel_for(e.layers.size() + 1, o.jobs, [&](size_t i) {
     return i == 0 ? check_config(store, *found) : x.run(i - 1, roots);

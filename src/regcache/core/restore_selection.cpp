@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "regcache/archive/safe_path.hpp"
 #include "regcache/util/glob.hpp"
 
 namespace regcache {
@@ -28,11 +29,6 @@ void add_pick(std::vector<RootPick>& picks, RootPick p) {
 }
 
 }  // namespace
-
-bool archive_path_within(const std::string& path, const std::string& base) {
-  return path == base || (path.size() > base.size() && path.compare(0, base.size(), base) == 0 &&
-                          path[base.size()] == '/');
-}
 
 Selection select_roots(const std::vector<std::string>& roots, const std::vector<WantedPath>& wanted,
                        AllRoots all) {

@@ -34,7 +34,4 @@ struct Selection {
 Selection select_roots(const std::vector<std::string>& roots, const std::vector<WantedPath>& wanted,
                        AllRoots all);
 
-// Returns true when `path` is `base` or lies below it ('/'-separated archive paths).
-bool archive_path_within(const std::string& path, const std::string& base);
-
 }  // namespace regcache

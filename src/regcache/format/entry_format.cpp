@@ -47,13 +47,14 @@ uint64_t to_u64(const std::string& s) {
 
 }  // namespace
 
-std::string build_config(const std::vector<LayerInfo>& layers) {
+std::string build_config(const std::vector<LayerInfo>& layers, std::string_view file_list) {
   json diff_ids = json::array();
   for (const auto& l : layers) diff_ids.push_back(l.diff_id);
   json j = {{"architecture", "amd64"},
             {"os", "linux"},
             {"config", json::object()},
             {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
+  if (!file_list.empty()) j[kConfigFileList] = file_list;
   return j.dump();
 }
 
@@ -76,6 +77,11 @@ std::string build_manifest(const EntryInfo& e) {
   if (!e.ref.empty()) j["annotations"][kAnnoRef] = e.ref;
   if (!e.commit.empty()) j["annotations"][kAnnoCommit] = e.commit;
   return j.dump();
+}
+
+bool is_delta_layer(const Descriptor& layer) {
+  auto it = layer.annotations.find(kAnnoDelta);
+  return it != layer.annotations.end() && it->second == "true";
 }
 
 Result<EntryInfo> parse_manifest(const std::string& text) {
@@ -135,6 +141,17 @@ Result<std::vector<std::string>> parse_config_diff_ids(const std::string& text) 
   for (const auto& d : j["rootfs"]["diff_ids"])
     ids.push_back(d.is_string() ? d.get<std::string>() : "");
   return ids;
+}
+
+Result<std::string> parse_config_file_list(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return make_error(ErrorKind::integrity, "malformed image config");
+  auto it = j.find(kConfigFileList);
+  if (it == j.end()) return std::string();
+  if (!it->is_string())
+    return make_error(ErrorKind::integrity, "malformed file list in the image config");
+  return it->get<std::string>();
 }
 
 std::string now_rfc3339() {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "regcache/oci/descriptor.hpp"
@@ -24,6 +25,9 @@ inline constexpr const char* kAnnoFingerprint = "dev.regcache.pack.fingerprint";
 inline constexpr const char* kAnnoPackSize = "dev.regcache.pack.tar-size";
 inline constexpr const char* kAnnoRef = "dev.regcache.ref";        // git ref that saved it
 inline constexpr const char* kAnnoCommit = "dev.regcache.commit";  // and its commit
+// On a layer: "true" when it is a delta stacked on the layers before it (OCI whiteouts
+// inside), rather than a pack disjoint from the others.
+inline constexpr const char* kAnnoDelta = "dev.regcache.pack.delta";
 inline constexpr const char* kFormatVersion = "1";
 
 // A layer as saved: its descriptor plus the digest of its uncompressed tar.
@@ -45,9 +49,17 @@ struct EntryInfo {
   std::vector<Descriptor> layers;
 };
 
-// Returns the image config JSON for the given layers; it holds no timestamp, so the same
-// content always gives the same config blob.
-std::string build_config(const std::vector<LayerInfo>& layers);
+// Returns true when the layer is marked as a delta (kAnnoDelta).
+bool is_delta_layer(const Descriptor& layer);
+
+// The config's field holding the entry's file list (format/file_list.hpp).
+inline constexpr const char* kConfigFileList = "dev.regcache.file-list";
+// An entry's config is read whole; its file list makes it larger than a manifest.
+inline constexpr size_t kMaxConfigBytes = 64 << 20;
+
+// Returns the image config JSON for the given layers and, when given, the encoded file list
+// of the tree; it holds no timestamp, so the same content always gives the same config blob.
+std::string build_config(const std::vector<LayerInfo>& layers, std::string_view file_list = {});
 
 // Returns the manifest JSON of an entry (layers and config already described).
 std::string build_manifest(const EntryInfo& entry);
@@ -58,6 +70,9 @@ Result<EntryInfo> parse_manifest(const std::string& json);
 // Returns an image config's rootfs.diff_ids, one per layer (an entry that is not a string
 // becomes ""), or an error when the config has none.
 Result<std::vector<std::string>> parse_config_diff_ids(const std::string& json);
+
+// Returns the encoded file list an image config carries ("" when it has none).
+Result<std::string> parse_config_file_list(const std::string& json);
 
 // Returns the current UTC time (REGCACHE_NOW when set) in RFC 3339 with nanoseconds.
 std::string now_rfc3339();

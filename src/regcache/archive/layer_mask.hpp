@@ -1,0 +1,77 @@
+// What the upper layers of an entry hide from the layers below them: OCI whiteouts
+// (".wh.NAME"), opaque directories (".wh..wh..opq") and paths an upper layer replaces. It is
+// learned from the headers of the delta layers before any layer is extracted, so every
+// layer writes only what stays visible and no file is written twice.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "regcache/archive/tar_reader.hpp"
+#include "regcache/util/result.hpp"
+
+namespace regcache {
+
+// A layer's place in the stack: a base pack (disjoint from the other bases; a ".wh." name
+// there is an ordinary file) or a delta on top of them (its ".wh." names are whiteouts).
+enum class LayerRole { base, delta };
+
+// What a lower layer's entry is, given the layers above it.
+enum class Visibility {
+  shown,       // written
+  hidden,      // an upper layer replaces, removes or hides it: skipped
+  merged_dir,  // a directory an upper layer states too: made, its metadata left to the upper
+};
+
+// A whiteout named by an archive path: the path it removes, or the directory it makes
+// opaque. Returns nullopt when the name is not a whiteout, and an error when it is a
+// malformed one (".wh." alone, ".wh..", an unknown ".wh..wh." marker).
+struct Whiteout {
+  enum class Kind { remove, opaque } kind;
+  std::string target;  // the removed path, or the opaque directory ("" for the top)
+};
+Result<std::optional<Whiteout>> whiteout_of(const std::string& normalized_path);
+
+class LayerMask {
+ public:
+  // Adds what layer `layer` holds (from a LayerScan); layers may be added in any order.
+  void add(size_t layer, const std::vector<std::pair<std::string, int>>& marks);
+  // Tells what becomes of the entry at `path` (normalized) of layer `layer`.
+  Visibility visibility(size_t layer, const std::string& path, bool is_dir) const;
+  // Returns true when layer `layer` itself holds a non-directory at `path`.
+  bool holds_file(size_t layer, const std::string& path) const;
+  bool empty() const { return marks_.empty(); }
+
+  // Kinds of marks; public for LayerScan.
+  enum Kind : int { file = 1, dir = 2, implied_dir = 4, removed = 8, opaque = 16 };
+
+ private:
+  struct Mark {
+    size_t layer;
+    int kinds;
+  };
+  std::unordered_map<std::string, std::vector<Mark>> marks_;
+};
+
+// A tar handler that collects a delta layer's marks (for LayerMask::add) without writing.
+class LayerScan : public TarEntryHandler {
+ public:
+  explicit LayerScan(std::vector<std::string> roots) : roots_(std::move(roots)) {}
+  Status begin(const TarHeader& header) override;
+  Status data(const char*, size_t) override { return {}; }
+  Status end() override { return {}; }
+  // Returns (path, LayerMask::Kind bits) for every path the layer states or implies.
+  const std::vector<std::pair<std::string, int>>& marks() const { return marks_; }
+
+ private:
+  void mark(const std::string& path, int kind);
+  std::vector<std::string> roots_;
+  std::vector<std::pair<std::string, int>> marks_;
+  std::unordered_set<std::string> implied_;  // ancestors already marked
+};
+
+}  // namespace regcache
