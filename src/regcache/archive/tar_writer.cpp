@@ -197,6 +197,10 @@ Status TarWriter::add_regular(const FileEntry& e) {
 }
 
 Status TarWriter::add(const FileEntry& e) {
+  if (e.type == FileType::regular && !e.source_dir && e.size == 0) {
+    RC_CHECK(write_pax(e, 0, nullptr));  // an empty file from nowhere: a whiteout
+    return write_header(e, '0', 0);
+  }
   if (e.type == FileType::regular) return add_regular(e);
   RC_CHECK(write_pax(e, 0, nullptr));
   return write_header(e, typeflag_for(e.type), 0);

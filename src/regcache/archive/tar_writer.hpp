@@ -15,7 +15,8 @@ class TarWriter {
   explicit TarWriter(Sink* out) : out_(out) {}
   // Writes one entry; regular files are read from where the walk found them and must
   // still be that file with entry.size bytes (a swapped or shrunk file is an error). A
-  // sparse file is stored with its holes (GNU sparse format 1.0, archive/sparse.hpp).
+  // sparse file is stored with its holes (GNU sparse format 1.0, archive/sparse.hpp). An
+  // empty regular entry with no source_dir is written as an empty file (a whiteout).
   Status add(const FileEntry& entry);
   // Writes the two zero blocks that end the archive.
   Status close();

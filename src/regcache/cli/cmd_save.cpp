@@ -131,6 +131,7 @@ void apply_save_settings(SaveOptions& o, const GlobalOptions& g) {
   o.jobs = settings().jobs.value_or(default_transfers(g, std::max(4u, 2 * cores)));
   // REGCACHE_PACK_SIZE sets the target pack size (from a quarter of it to three times).
   if (uint64_t t = settings().pack_size.value_or(0)) o.packs = packs_around(t);
+  o.deltas = settings().deltas;
 }
 
 void add_save_command(CLI::App& app, GlobalOptions& g) {

@@ -131,6 +131,9 @@ Result<Settings> read_settings(const EnvFn& env) {
   s.lookup_index = RC_TRY(r.choice<LookupIndexChoice>(
       "REGCACHE_LOOKUP_INDEX", {{"1", LookupIndexChoice::on}, {"0", LookupIndexChoice::off}},
       LookupIndexChoice::automatic));
+  s.deltas = RC_TRY(r.choice<DeltaLayers>("REGCACHE_DELTAS",
+                                          {{"1", DeltaLayers::allowed}, {"0", DeltaLayers::never}},
+                                          DeltaLayers::allowed));
   if (!r.text("REGCACHE_GITHUB_API_URL").empty())
     s.github_api_url = r.text("REGCACHE_GITHUB_API_URL");
   s.github_registry = r.text("REGCACHE_GITHUB_REGISTRY");

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "regcache/core/save.hpp"
 #include "regcache/store/registry/ca_bundle.hpp"
 #include "regcache/util/env.hpp"
 #include "regcache/util/result.hpp"
@@ -42,6 +43,7 @@ struct Settings {
   std::chrono::seconds gc_grace{3600};  // REGCACHE_GC_GRACE
   UsageTracking track_usage = UsageTracking::automatic;
   LookupIndexChoice lookup_index = LookupIndexChoice::automatic;
+  DeltaLayers deltas = DeltaLayers::allowed;              // REGCACHE_DELTAS=0: saves stack no delta
   std::string github_api_url = "https://api.github.com";  // REGCACHE_GITHUB_API_URL
   std::string github_registry;                            // REGCACHE_GITHUB_REGISTRY
   std::string github_token;                               // GITHUB_TOKEN

@@ -15,10 +15,12 @@
 
 #include "regcache/archive/tar_writer.hpp"
 #include "regcache/core/cache_paths.hpp"
+#include "regcache/core/delta_plan.hpp"
 #include "regcache/core/entry_index.hpp"
 #include "regcache/core/entry_signing.hpp"
 #include "regcache/core/lookup.hpp"
 #include "regcache/format/entry_format.hpp"
+#include "regcache/format/file_list.hpp"
 #include "regcache/format/fingerprint.hpp"
 #include "regcache/format/key_tag.hpp"
 #include "regcache/format/trust.hpp"
@@ -42,7 +44,8 @@ double since(std::chrono::steady_clock::time_point t0) {
 // Writes one pack as a compressed tar into a new temporary file and describes it,
 // fingerprint included (computed from the same tar bytes on their way to the compressor).
 Result<LayerInfo> build_layer(const std::vector<FileEntry>& entries, const Pack& pack,
-                              const SaveOptions& o, TempFile& tmp) {
+                              const SaveOptions& o, TempFile& tmp,
+                              std::vector<EntryPrint>* prints) {
   RC_CHECK(tmp.create());
   FdSink file(tmp.fd.get(), tmp.path);
   HashingSink compressed(&file);
@@ -56,6 +59,8 @@ Result<LayerInfo> build_layer(const std::vector<FileEntry>& entries, const Pack&
     st = check_interrupted();
     if (st.ok()) st = tar.add(entries[i]);
     if (!st.ok()) break;
+    EntryPrint p = fingerprint.take_entry();
+    if (prints) (*prints)[i] = p;
   }
   if (st.ok()) st = tar.close();
   RC_CHECK(st);
@@ -66,6 +71,31 @@ Result<LayerInfo> build_layer(const std::vector<FileEntry>& entries, const Pack&
   info.descriptor.size = compressed.bytes();
   info.descriptor.annotations[kAnnoPackSize] = std::to_string(tar_bytes.bytes());
   info.descriptor.annotations[kAnnoFingerprint] = fingerprint.fingerprint();
+  return info;
+}
+
+// Writes the delta layer of a plan: its changed entries and its whiteouts, in path order.
+Result<LayerInfo> build_delta_layer(const std::vector<FileEntry>& entries, const DeltaPlan& plan,
+                                    const SaveOptions& o, TempFile& tmp) {
+  std::vector<FileEntry> items;
+  items.reserve(plan.changed.size() + plan.whiteouts.size());
+  for (size_t i : plan.changed) items.push_back(entries[i]);
+  for (const auto& path : plan.whiteouts) {
+    FileEntry w;
+    auto slash = path.rfind('/');
+    w.path = slash == std::string::npos
+                 ? ".wh." + path
+                 : path.substr(0, slash + 1) + ".wh." + path.substr(slash + 1);
+    w.mode = 0644;
+    items.push_back(std::move(w));
+  }
+  std::sort(items.begin(), items.end(),
+            [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
+  Pack all;
+  for (size_t i = 0; i < items.size(); ++i) all.entries.push_back(i);
+  LayerInfo info = RC_TRY(build_layer(items, all, o, tmp, nullptr));
+  info.descriptor.annotations.erase(kAnnoFingerprint);  // never taken for a pack
+  info.descriptor.annotations[kAnnoDelta] = "true";
   return info;
 }
 
@@ -165,6 +195,9 @@ struct Base {
   uint64_t pack_target = 0;
   std::string config_here;  // the base's config digest when this store holds it (read here)
   std::map<std::string, LayerInfo> by_fingerprint;
+  // For a delta: the base's layers (when this store holds them) with their diff_ids.
+  DeltaBase delta;
+  std::vector<std::string> diff_ids;
 };
 
 // The base entry: --base, else the entry the last restore used, else the newest entry
@@ -216,7 +249,7 @@ Result<Base> load_base(Store& store, const SaveOptions& o, LookupIndex& index) {
   Store& from = o.base_store ? *o.base_store : store;
   auto info = RC_TRY(base_manifest(from, o, o.base_store ? nullptr : &index));
   if (!info) return base;
-  StringSink config(kMaxManifestBytes);
+  StringSink config(kMaxConfigBytes);
   Status fetched = fetch_verified(from, info->config, &config);
   if (!fetched.ok() && fetched.error().kind == ErrorKind::integrity)
     return make_error(ErrorKind::integrity, "config of base entry does not match its digest");
@@ -233,6 +266,17 @@ Result<Base> load_base(Store& store, const SaveOptions& o, LookupIndex& index) {
   base.key = info->key;
   base.pack_target = info->pack_target;
   if (!o.base_store) base.config_here = info->config.digest;
+  if (!o.base_store) {
+    auto list = parse_config_file_list(config.str());
+    auto files = list.ok() && !list->empty()
+                     ? decode_file_list(*list)
+                     : Result<std::vector<FileRecord>>(std::vector<FileRecord>());
+    if (!files.ok()) log_verbose("base entry " + info->key + ": " + files.error().message);
+    if (files.ok() && !files->empty()) {
+      base.delta = {info->layers, info->roots, std::move(files).value()};
+      base.diff_ids = std::move(diff_ids).value();
+    }
+  }
   log_verbose("base entry " + base.key + ": " + std::to_string(base.by_fingerprint.size()) +
               " layers with fingerprints");
   return base;
@@ -281,6 +325,8 @@ struct LayerMaker {
   const std::vector<FileEntry>& entries;
   const std::vector<Pack>& packs;
   const Base& base;
+  std::vector<EntryPrint>& prints;                // filled in for every entry of every pack
+  const std::vector<std::string>* fps = nullptr;  // the packs' fingerprints, when known
   std::vector<LayerInfo> layers = std::vector<LayerInfo>(packs.size());
   std::vector<char> unchecked = std::vector<char>(packs.size(), 0);  // reused without a HEAD
   std::atomic<uint64_t> uploaded{0}, reused{0};
@@ -298,7 +344,7 @@ struct LayerMaker {
     TaskPool transfers(o.jobs, 2 * o.jobs);
     Status built = parallel_for(packs.size(), o.cpu_jobs, [&](size_t i) -> Status {
       if (base.by_fingerprint.empty()) return build_and_send(i, transfers);
-      std::string fp = RC_TRY(pack_fingerprint(entries, packs[i]));
+      std::string fp = fps ? (*fps)[i] : RC_TRY(pack_fingerprint(entries, packs[i], &prints));
       auto again = candidate(base, fp, o.compression);
       if (!again) return build_and_send(i, transfers);
       if (base_here) {
@@ -334,13 +380,13 @@ struct LayerMaker {
   Status take(size_t i, const LayerInfo& layer) {
     layers[i] = layer;
     ++reused;
-    if (o.progress) o.progress->done += packs[i].bytes;
+    if (o.progress && !fps) o.progress->done += packs[i].bytes;  // else counted when read
     return {};
   }
 
   Status build_and_send(size_t i, TaskPool& transfers) {
     auto tmp = std::make_shared<TempFile>(stage + std::to_string(i));
-    layers[i] = RC_TRY(build_layer(entries, packs[i], o, *tmp));
+    layers[i] = RC_TRY(build_layer(entries, packs[i], o, *tmp, &prints));
     return transfers.submit([this, i, tmp]() -> Status {
       return upload_if_missing(store, layers[i].descriptor, {tmp->path, ""}, &uploaded);
     });
@@ -348,10 +394,58 @@ struct LayerMaker {
 
   Status build_and_upload(size_t i) {
     TempFile tmp(stage + std::to_string(i));
-    layers[i] = RC_TRY(build_layer(entries, packs[i], o, tmp));
+    layers[i] = RC_TRY(build_layer(entries, packs[i], o, tmp, &prints));
     return upload_if_missing(store, layers[i].descriptor, {tmp.path, ""}, &uploaded);
   }
 };
+
+// Fingerprints every pack (reading every file once) and fills in each entry's print.
+Result<std::vector<std::string>> fingerprint_packs(const std::vector<FileEntry>& entries,
+                                                   const std::vector<Pack>& packs,
+                                                   const SaveOptions& o,
+                                                   std::vector<EntryPrint>& prints) {
+  std::vector<std::string> fps(packs.size());
+  Status st = parallel_for(packs.size(), o.cpu_jobs, [&](size_t i) -> Status {
+    RC_CHECK(check_interrupted());
+    fps[i] = RC_TRY(pack_fingerprint(entries, packs[i], &prints));
+    if (o.progress) o.progress->done += packs[i].bytes;
+    return {};
+  });
+  RC_CHECK(st);
+  return fps;
+}
+
+// Takes the base's layers as they are, with the plan's delta layer on top when it has one.
+// Returns no layers when a base blob is gone (the save then packs as usual); `unchecked`
+// says they were taken on the word of the manifest PUT, which a registry checks.
+Result<std::vector<LayerInfo>> stack_on_base(Store& store, const SaveOptions& o, const Base& base,
+                                             const std::vector<FileEntry>& entries,
+                                             const DeltaPlan& plan, std::atomic<uint64_t>& uploaded,
+                                             bool* unchecked) {
+  std::vector<LayerInfo> layers;
+  for (size_t i = 0; i < base.delta.layers.size(); ++i)
+    layers.push_back({base.delta.layers[i], base.diff_ids[i]});
+  *unchecked = store.properties().manifest_blobs == ManifestBlobCheck::refused;
+  if (!*unchecked) {
+    std::atomic<bool> all{true};
+    Status st = parallel_for(layers.size(), o.jobs, [&](size_t i) -> Status {
+      if (!RC_TRY(store.has_blob(layers[i].descriptor))) all = false;
+      return {};
+    });
+    RC_CHECK(st);
+    if (!all) {
+      log_verbose("a blob of the base entry is gone; packing as usual");
+      return std::vector<LayerInfo>();
+    }
+  }
+  if (plan.choice == DeltaChoice::delta) {
+    TempFile tmp(store.staging_dir() + "/" + owned_temp_name(".regcache-upload-") + "-delta");
+    LayerInfo top = RC_TRY(build_delta_layer(entries, plan, o, tmp));
+    RC_CHECK(upload_if_missing(store, top.descriptor, {tmp.path, ""}, &uploaded));
+    layers.push_back(std::move(top));
+  }
+  return layers;
+}
 
 }  // namespace
 
@@ -425,30 +519,63 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
     for (const auto& p : packs) o.progress->total += p.bytes;
   }
   remove_stale(store.staging_dir(), ".regcache-upload-");  // left by a killed save
-  LayerMaker make{store, o, entries, packs, base};
-  RC_CHECK(make.run());
-  auto& layers = make.layers;
   EntryInfo info;
+  for (const auto& r : spec.roots) info.roots.push_back(r.archive);
+  // With a base that lists its files, every pack is read first to learn which files
+  // changed: a few changed files make a delta layer rather than new packs.
+  std::vector<EntryPrint> prints(entries.size());
+  std::vector<std::string> fps;
+  DeltaPlan delta;
+  if (!base.delta.files.empty() && o.deltas == DeltaLayers::allowed) {
+    fps = RC_TRY(fingerprint_packs(entries, packs, o, prints));
+    delta = plan_delta(entries, prints, info.roots, base.delta);
+    log_verbose("delta layer: " + delta.why);
+  }
+  LayerMaker make{store, o, entries, packs, base, prints, fps.empty() ? nullptr : &fps};
+  std::vector<LayerInfo> layers;
+  bool stacked_unchecked = false;
+  if (delta.choice != DeltaChoice::repack) {
+    layers =
+        RC_TRY(stack_on_base(store, o, base, entries, delta, make.uploaded, &stacked_unchecked));
+    make.reused = layers.size() - (delta.choice == DeltaChoice::delta ? 1 : 0);
+  }
+  if (layers.empty()) {
+    stacked_unchecked = false;
+    RC_CHECK(make.run());
+    layers = make.layers;
+  }
   info.key = o.key;
   info.created = now_rfc3339();
   info.pack_target = pack_opts.target_bytes;
   info.ref = o.origin.ref;
   info.commit = o.origin.commit;
-  for (const auto& r : spec.roots) info.roots.push_back(r.archive);
-  for (const auto& e : entries) {
+  std::vector<FileRecord> records;
+  records.reserve(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const FileEntry& e = entries[i];
     info.files += e.type == FileType::regular || e.type == FileType::hardlink;
     info.size += e.size;
+    records.push_back({e.path, prints[i].hash, prints[i].bytes});
   }
-  std::string config = build_config(layers);
-  info.config = {kOciConfig, sha256_digest(config), config.size(), {}};
-  // An unchanged tree has the base's config, just read from this store: no HEAD for it.
-  const bool config_known = info.config.digest == base.config_here;
-  if (!config_known) RC_CHECK(upload_if_missing(store, info.config, {"", config}, &make.uploaded));
-  for (const auto& l : layers) info.layers.push_back(l.descriptor);
-  RC_CHECK(check_interrupted());  // the last moment a cancelled save can leave no tag
+  const std::string file_list = encode_file_list(records);
+  std::string config;
+  bool config_known = false;
+  // Describes the layers: the config (uploaded unless it is the base's, just read from this
+  // store: an unchanged tree needs no HEAD for it) and the manifest.
+  auto compose = [&]() -> Result<std::string> {
+    config = build_config(layers, file_list);
+    info.config = {kOciConfig, sha256_digest(config), config.size(), {}};
+    config_known = info.config.digest == base.config_here;
+    if (!config_known)
+      RC_CHECK(upload_if_missing(store, info.config, {"", config}, &make.uploaded));
+    info.layers.clear();
+    for (const auto& l : layers) info.layers.push_back(l.descriptor);
+    return build_manifest(info);
+  };
   // A signed entry's manifest goes in by digest first, then its signature, then its tag:
   // a tag never names a manifest whose signature is not stored yet.
-  std::string manifest = build_manifest(info);
+  std::string manifest = RC_TRY(compose());
+  RC_CHECK(check_interrupted());  // the last moment a cancelled save can leave no tag
   // The index gets the entry's row beside the request that tags it.
   auto index_entry = [&] {
     IndexRow row = index_row(sha256_digest(manifest), info);
@@ -463,13 +590,24 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
                               kOciManifest);
   };
   auto put = push();
-  if (!put.ok() && put.error().kind == ErrorKind::not_found &&
-      (make.took_unchecked() || config_known)) {
+  if (!put.ok() && put.error().kind == ErrorKind::not_found && stacked_unchecked) {
+    // A blob of the base went missing since its manifest was read: pack as usual instead.
+    log_verbose(put.error().message + "; packing without the base entry's layers");
+    make.reused = 0;
+    RC_CHECK(make.run());
+    if (make.took_unchecked()) RC_CHECK(make.repair());
+    layers = make.layers;
+    manifest = RC_TRY(compose());
+    if (config_known) RC_CHECK(upload_if_missing(store, info.config, {"", config}, &make.uploaded));
+    put = push();
+  } else if (!put.ok() && put.error().kind == ErrorKind::not_found &&
+             (make.took_unchecked() || config_known)) {
     // A blob of the base went missing since its manifest was read: check each one, pack
     // again what is gone, and try once more.
     log_verbose(put.error().message + "; checking the base entry's blobs");
     RC_CHECK(make.repair());
     if (config_known) RC_CHECK(upload_if_missing(store, info.config, {"", config}, &make.uploaded));
+    layers = make.layers;
     info.layers.clear();
     for (const auto& l : layers) info.layers.push_back(l.descriptor);
     manifest = build_manifest(info);

@@ -25,6 +25,9 @@ enum class Overwrite { no, yes };
 // A save whose paths hold no regular file: write nothing ("empty"), or an empty entry.
 enum class EmptySave { skip, keep };
 
+// Whether a save may stack a delta layer on its base entry (REGCACHE_DELTAS=0: never).
+enum class DeltaLayers { allowed, never };
+
 struct SaveOptions {
   std::string key;
   std::vector<std::string> paths;           // as given: may hold '~', globs and "!exclusions"
@@ -51,6 +54,7 @@ struct SaveOptions {
   EntryFilter filter;
   const Ed25519Key* sign_key = nullptr;  // signs the entry (docs/format.md, "Signatures")
   ProgressCounter* progress = nullptr;   // tar bytes packed so far (reused packs count too)
+  DeltaLayers deltas = DeltaLayers::allowed;
 };
 
 // What a save did: wrote an entry, found the key stored already, or had nothing to save.

@@ -18,17 +18,25 @@ namespace regcache {
 
 struct FingerprintSink::State {
   XXH3_state_t* xxh = XXH3_createState();
-  ~State() { XXH3_freeState(xxh); }
+  XXH3_state_t* entry = XXH3_createState();
+  uint64_t entry_bytes = 0;
+  ~State() {
+    XXH3_freeState(xxh);
+    XXH3_freeState(entry);
+  }
 };
 
 FingerprintSink::FingerprintSink(Sink* next) : next_(next), state_(std::make_unique<State>()) {
   XXH3_128bits_reset(state_->xxh);
+  XXH3_64bits_reset(state_->entry);
 }
 
 FingerprintSink::~FingerprintSink() = default;
 
 Status FingerprintSink::write(const char* data, size_t size) {
   XXH3_128bits_update(state_->xxh, data, size);
+  XXH3_64bits_update(state_->entry, data, size);
+  state_->entry_bytes += size;
   return next_ ? next_->write(data, size) : Status{};
 }
 
@@ -45,10 +53,22 @@ std::string FingerprintSink::fingerprint() const {
   return hex;
 }
 
-Result<std::string> pack_fingerprint(const std::vector<FileEntry>& entries, const Pack& pack) {
+EntryPrint FingerprintSink::take_entry() {
+  EntryPrint p{XXH3_64bits_digest(state_->entry), state_->entry_bytes};
+  XXH3_64bits_reset(state_->entry);
+  state_->entry_bytes = 0;
+  return p;
+}
+
+Result<std::string> pack_fingerprint(const std::vector<FileEntry>& entries, const Pack& pack,
+                                     std::vector<EntryPrint>* prints) {
   FingerprintSink sink(nullptr);
   TarWriter tar(&sink);
-  for (size_t i : pack.entries) RC_CHECK(tar.add(entries[i]));
+  for (size_t i : pack.entries) {
+    RC_CHECK(tar.add(entries[i]));
+    EntryPrint p = sink.take_entry();
+    if (prints) (*prints)[i] = p;
+  }
   RC_CHECK(tar.close());
   return sink.fingerprint();
 }

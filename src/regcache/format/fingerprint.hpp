@@ -13,7 +13,14 @@
 
 namespace regcache {
 
-// Hashes bytes with XXH3-128 on their way to another sink (which may be null).
+// One tar entry's bytes (header, content, padding): their XXH3-64 and their count.
+struct EntryPrint {
+  uint64_t hash = 0;
+  uint64_t bytes = 0;
+};
+
+// Hashes bytes with XXH3-128 on their way to another sink (which may be null), and each
+// entry's bytes with XXH3-64 when take_entry() marks where entries end.
 class FingerprintSink : public Sink {
  public:
   explicit FingerprintSink(Sink* next);
@@ -22,6 +29,8 @@ class FingerprintSink : public Sink {
   Status finish() override;
   // Returns "xxh3-128:<hex>" of everything written.
   std::string fingerprint() const;
+  // Returns the print of the bytes written since the previous call (or the start).
+  EntryPrint take_entry();
 
  private:
   Sink* next_;
@@ -29,7 +38,9 @@ class FingerprintSink : public Sink {
   std::unique_ptr<State> state_;
 };
 
-// Returns the fingerprint of a pack by producing its tar (uncompressed, not stored).
-Result<std::string> pack_fingerprint(const std::vector<FileEntry>& entries, const Pack& pack);
+// Returns the fingerprint of a pack by producing its tar (uncompressed, not stored); with
+// `prints` (one per entry of `entries`), fills in the print of each entry of the pack.
+Result<std::string> pack_fingerprint(const std::vector<FileEntry>& entries, const Pack& pack,
+                                     std::vector<EntryPrint>* prints = nullptr);
 
 }  // namespace regcache

@@ -1,0 +1,28 @@
+// The list of an entry's files that its config carries: path, print and tar size of every
+// entry of the tree, so that the next save can tell which files changed and stack a delta
+// layer holding only those (docs/format.md, "Delta layers").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "regcache/util/result.hpp"
+
+namespace regcache {
+
+struct FileRecord {
+  std::string path;        // archive path
+  uint64_t hash = 0;       // XXH3-64 of the entry's tar bytes (format/fingerprint.hpp)
+  uint64_t tar_bytes = 0;  // how many bytes the entry takes in a tar
+};
+
+// Returns the records (sorted by path) as zstd-compressed text in base64.
+std::string encode_file_list(const std::vector<FileRecord>& records);
+
+// Reads what encode_file_list wrote; an error names what is malformed. Refuses lists that
+// decompress beyond 512 MiB, paths that are not sorted and unique, and unsafe paths.
+Result<std::vector<FileRecord>> decode_file_list(std::string_view encoded);
+
+}  // namespace regcache
