@@ -437,3 +437,46 @@ class DecompressionBombTest(HostileCase):
 if __name__ == "__main__":
     import unittest
     unittest.main()
+
+
+class HostileDeltaTest(HostileCase):
+    """Delta layers (dev.regcache.pack.delta) whose whiteouts or links reach too far."""
+
+    def push_delta(self, key, *delta_members, base=None, order=None):
+        """Pushes a pack holding a small tree, then a delta layer of the given members."""
+        pack = self.layer(root_dir(), m("ws/target/a.txt", data=b"a"), m("ws/target/sub", DIR, 0o755),
+                          m("ws/target/sub/b.txt", data=b"b"))
+        layers = [base or pack, self.layer(*delta_members)]
+
+        def mark(manifest):
+            manifest["layers"][1]["annotations"]["dev.regcache.pack.delta"] = "true"
+            if order:
+                manifest["layers"].reverse()
+
+        self.push_entry(key, layers, mutate=mark)
+
+    def test_whiteout_of_the_root(self):
+        self.push_delta("delta-wh-root", m("ws/.wh.target", data=b""))
+        self.refuse("delta-wh-root", mentions=["whiteout outside the cache roots"])
+
+    def test_whiteout_outside_the_roots(self):
+        self.push_delta("delta-wh-outside", m("ws/outside/.wh.sentinel.txt", data=b""))
+        self.refuse("delta-wh-outside", mentions=["whiteout outside the cache roots"])
+
+    def test_whiteout_climbing_out(self):
+        self.push_delta("delta-wh-dotdot", m("ws/target/../../.wh.outside", data=b""))
+        self.refuse("delta-wh-dotdot", mentions=["unsafe path"])
+
+    def test_whiteout_that_is_a_symlink_or_has_content(self):
+        self.push_delta("delta-wh-symlink", m("ws/target/.wh.a.txt", SYM, 0o777, "/etc/passwd"))
+        self.refuse("delta-wh-symlink", mentions=["whiteout that is not an empty file"])
+        self.push_delta("delta-wh-content", m("ws/target/.wh.a.txt", data=b"content"))
+        self.refuse("delta-wh-content", mentions=["whiteout that is not an empty file"])
+
+    def test_hard_link_from_a_delta_into_the_pack(self):
+        self.push_delta("delta-link-down", m("ws/target/l", LNK, 0o644, "ws/target/a.txt"))
+        self.refuse("delta-link-down", mentions=["hard link target not in this layer"])
+
+    def test_pack_above_a_delta(self):
+        self.push_delta("delta-below-pack", m("ws/target/n.txt", data=b"n"), order="reversed")
+        self.refuse("delta-below-pack", mentions=["a pack layer lies above a delta layer"])
