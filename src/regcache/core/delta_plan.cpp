@@ -1,7 +1,6 @@
 #include "regcache/core/delta_plan.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -22,16 +21,6 @@ std::string parent_of(const std::string& path) {
 bool whiteout_name(const std::string& path) {
   auto slash = path.rfind('/');
   return path.compare(slash == std::string::npos ? 0 : slash + 1, 4, ".wh.") == 0;
-}
-
-// The tar bytes a layer declares, or nullopt when it does not say.
-std::optional<uint64_t> declared_tar_bytes(const Descriptor& d) {
-  auto it = d.annotations.find(kAnnoPackSize);
-  if (it == d.annotations.end()) return std::nullopt;
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
-  if (ec != std::errc() || end != it->second.data() + it->second.size()) return std::nullopt;
-  return v;
 }
 
 DeltaPlan repack(std::string why) {
@@ -105,7 +94,7 @@ DeltaPlan plan_delta(const std::vector<FileEntry>& entries, const std::vector<En
     return repack("compacting: the base entry has " + std::to_string(deltas) + " delta layers");
   uint64_t stored = plan.tar_bytes, visible = 2 * kBlock * (base.layers.size() + 1);
   for (const auto& l : base.layers) {
-    auto bytes = declared_tar_bytes(l);
+    auto bytes = declared_tar_size(l);
     if (!bytes) return repack("a layer of the base entry does not declare its tar size");
     stored += *bytes;
   }

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -32,8 +31,8 @@ constexpr uint64_t kDefaultLayerLimit = 64ull << 30;
 constexpr uint64_t kMaxFiles = 1ull << 32;  // more than any real cache holds
 constexpr size_t kMaxLayers = 10000;        // a save makes about 64 (docs/format.md)
 constexpr size_t kMaxDeltaLayers = 64;      // a save stacks at most 8 (docs/format.md)
-// Delta layers are read twice (their headers first); bytes kept from the first read, per
-// layer and in all, spare the second download.
+// Delta layers are read twice (their headers first); their tars kept from the first read,
+// up to these sizes per layer and in all, spare the second download and decompression.
 constexpr uint64_t kKeepDeltaBytes = 64ull << 20;
 constexpr uint64_t kKeepAllDeltaBytes = 256ull << 20;
 
@@ -55,13 +54,7 @@ class CopySink : public Sink {
 // Tells where a layer's decompressed tar must stop: its annotation, else a bound
 // derived from the entry, else a hard cap.
 uint64_t layer_limit(const Descriptor& d, const EntryInfo& e) {
-  auto it = d.annotations.find(kAnnoPackSize);
-  uint64_t declared = 0;
-  if (it != d.annotations.end()) {
-    const std::string& v = it->second;
-    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), declared);
-    if (ec == std::errc() && end == v.data() + v.size()) return declared;
-  }
+  if (auto declared = declared_tar_size(d)) return *declared;
   if (e.size > 0 && e.size < kDefaultLayerLimit && e.files < kMaxFiles)
     return e.size * 2 + (e.files + 1) * 4096 + (64ull << 20);
   return kDefaultLayerLimit;
@@ -115,12 +108,12 @@ struct LayerExtraction {
     std::vector<char> keep(entry.layers.size(), 0);
     uint64_t budget = kKeepAllDeltaBytes;
     for (size_t i : deltas) {
-      uint64_t size = entry.layers[i].size;
+      uint64_t size = declared_tar_size(entry.layers[i]).value_or(UINT64_MAX);
       if (size <= kKeepDeltaBytes && size <= budget) {
         keep[i] = 1;
         budget -= size;
       } else if (progress) {
-        progress->total += size;  // downloaded twice
+        progress->total += entry.layers[i].size;  // downloaded twice
       }
     }
     std::vector<LayerScan> scans(deltas.size(), LayerScan(entry.roots));
@@ -134,31 +127,31 @@ struct LayerExtraction {
   }
 
  private:
-  // Feeds layer i's tar into `tar`: from the bytes kept, else downloaded and verified
-  // (keeping a copy in `copy` when given).
+  // Feeds layer i's tar into `tar`: the tar kept, else downloaded, verified and
+  // decompressed (keeping a copy of the tar in `copy` when given).
   Status read_layer(size_t i, TarReader* tar, std::string* copy) {
     const Descriptor& d = entry.layers[i];
     auto fail = [&](const Error& err) {
       return make_error(err.kind, "layer " + d.digest + ": " + err.message);
     };
+    if (!kept[i].empty()) {  // verified and bounded when it was read
+      Status st = tar->write(kept[i].data(), kept[i].size());
+      if (st.ok()) st = tar->finish();
+      return st.ok() ? st : fail(st.error());
+    }
     auto comp = compression_for_media_type(d.media_type);
     if (!comp.ok()) return fail(comp.error());
-    auto decomp = make_decompressor(comp.value(), layer_limit(d, entry), tar);
+    CopySink keeping(copy, tar);
+    Sink* into = copy ? static_cast<Sink*>(&keeping) : tar;
+    auto decomp = make_decompressor(comp.value(), layer_limit(d, entry), into);
     StopOnError guard(decomp.get());
-    if (!kept[i].empty()) {
-      RC_CHECK(guard.write(kept[i].data(), kept[i].size()));  // verified when it was read
-    } else {
-      CopySink keeping(copy, &guard);
-      Sink* out = copy ? static_cast<Sink*>(&keeping) : &guard;
-      Status st = fetch_verified(store, d, out, progress);
-      if (!st.ok()) {
-        if (copy) copy->clear();
-        return st.error().kind == ErrorKind::integrity ? fail(st.error()) : st;
-      }
-      downloaded += d.size;
+    Status st = fetch_verified(store, d, &guard, progress);
+    if (!st.ok() || !(st = guard.finish()).ok()) {
+      if (copy) copy->clear();
+      bool transport = guard.error().ok() && st.error().kind != ErrorKind::integrity;
+      return transport ? st : fail(st.error());
     }
-    Status st = guard.finish();
-    if (!st.ok()) return fail(st.error());
+    downloaded += d.size;
     return {};
   }
 };

@@ -84,6 +84,16 @@ bool is_delta_layer(const Descriptor& layer) {
   return it != layer.annotations.end() && it->second == "true";
 }
 
+std::optional<uint64_t> declared_tar_size(const Descriptor& layer) {
+  auto it = layer.annotations.find(kAnnoPackSize);
+  if (it == layer.annotations.end()) return std::nullopt;
+  const std::string& v = it->second;
+  uint64_t size = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), size);
+  if (ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
+  return size;
+}
+
 Result<EntryInfo> parse_manifest(const std::string& text) {
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +52,9 @@ struct EntryInfo {
 
 // Returns true when the layer is marked as a delta (kAnnoDelta).
 bool is_delta_layer(const Descriptor& layer);
+
+// Returns the size of the layer's uncompressed tar that it declares (kAnnoPackSize), if any.
+std::optional<uint64_t> declared_tar_size(const Descriptor& layer);
 
 // The config's field holding the entry's file list (format/file_list.hpp).
 inline constexpr const char* kConfigFileList = "dev.regcache.file-list";
