@@ -91,7 +91,7 @@ class DeltaChainTest(DeltaCase):
 
     def test_the_ninth_change_compacts(self):
         st = self.store("layout")
-        make_tree(self.target)  # its 3 MiB file keeps what the deltas hide under a fifth
+        make_tree(self.target)  # its 3 MiB file keeps what the deltas hide under a tenth
         self.save_on(st, "c0")
         for n in range(1, 10):
             self.change(n)

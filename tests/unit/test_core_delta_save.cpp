@@ -219,7 +219,7 @@ TEST(DeltaSave, TheNinthChangeCompacts) {
   for (int n = 1; n <= 10; n += 9) EXPECT_EQ(t.deltas_in(n), 0u);
 }
 
-TEST(DeltaSave, HidingMoreThanAFifthOfTheBytesCompacts) {
+TEST(DeltaSave, HidingMoreThanATenthOfTheBytesCompacts) {
   DeltaSave t;
   t.save();
   write_file(t.cache + "/big.bin", std::string(200000, 'C'));  // most of the cache's bytes
@@ -249,6 +249,27 @@ TEST(DeltaSave, NoDeltaWhenTurnedOffOrTheRootsChange) {
   o.packs = packs_around(64 << 10);
   ASSERT_TRUE(save_entry(t.store, o).ok());
   EXPECT_EQ(t.deltas_in(4), 0u);
+}
+
+// A delta keeps every layer of its base: a base compressed otherwise lends none of them.
+TEST(DeltaSave, ABaseCompressedOtherwiseIsPackedAgain) {
+  DeltaSave t;
+  SaveOptions o;
+  o.key = "gz";
+  o.paths = {t.cache};
+  o.anchors = t.src;
+  o.packs = packs_around(64 << 10);
+  o.compression = Compression::gzip;
+  ASSERT_TRUE(save_entry(t.store, o).ok());
+  o.key = "zst";
+  o.base_key = "gz";
+  o.compression = Compression::zstd;
+  auto r = save_entry(t.store, o);  // the tree is unchanged
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->reused_layers, 0u);
+  auto m = t.store.get_manifest(tag_for_key("zst"));
+  auto e = parse_manifest(m.value()->bytes).value();
+  for (const auto& l : e.layers) EXPECT_EQ(l.media_type, layer_media_type(Compression::zstd));
 }
 
 // A blob of the base gone from a registry repository: the manifest PUT naming it is

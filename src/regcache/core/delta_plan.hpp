@@ -15,7 +15,7 @@
 namespace regcache {
 
 inline constexpr size_t kMaxDeltaStack = 8;      // delta layers an entry may carry
-inline constexpr double kMaxHiddenShare = 0.20;  // of the tar bytes all its layers hold
+inline constexpr double kMaxHiddenShare = 0.10;  // of the tar bytes all its layers hold
 
 // What the base entry offers a delta: its layers, roots and tree.
 struct DeltaBase {

@@ -272,7 +272,11 @@ Result<Base> load_base(Store& store, const SaveOptions& o, LookupIndex& index) {
                      ? decode_file_list(*list)
                      : Result<std::vector<FileRecord>>(std::vector<FileRecord>());
     if (!files.ok()) log_verbose("base entry " + info->key + ": " + files.error().message);
-    if (files.ok() && !files->empty()) {
+    // A delta keeps every layer of the base, so only a base compressed as asked lends them.
+    const bool same_compression = std::all_of(
+        info->layers.begin(), info->layers.end(),
+        [&](const Descriptor& l) { return l.media_type == layer_media_type(o.compression); });
+    if (files.ok() && !files->empty() && same_compression) {
       base.delta = {info->layers, info->roots, std::move(files).value()};
       base.diff_ids = std::move(diff_ids).value();
     }
