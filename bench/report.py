@@ -31,6 +31,10 @@ OP_LABEL = {
     "save-unchanged": "save, unchanged tree (`--base` the cold entry)",
     "save-1pct": "save, 1% of the files changed, spread (`--base` the unchanged entry)",
     "save-1pct-clustered": "save, 1% of the files changed, clustered (`--base` the unchanged entry)",
+    "save-stack": "saves each changing 1% more of the files (spread), each on the one before, up to the most deltas",
+    "save-compacted": "save of the last one's tree compacted (`REGCACHE_DELTAS=0`)",
+    "restore-deltas": "restore of the last one (delta layers)",
+    "restore-compacted": "restore of the same tree compacted",
 }
 
 
@@ -124,6 +128,10 @@ class Corpus:
         self.rows = rows
         self.by = {(r["tool"], r["op"]): r for r in rows}
 
+    def median(self, tool, op, field="wall_s"):
+        vals = sorted(float(r[field]) for r in self.rows if (r["tool"], r["op"]) == (tool, op) and r[field] != "")
+        return vals[len(vals) // 2] if vals else None
+
     def get(self, tool, op, field="wall_s"):
         r = self.by.get((tool, op))
         if r is None or r[field] == "":
@@ -165,10 +173,18 @@ def evaluate(corpora, big_name, small_names):
         else:
             check(res, c.name, "1% save bytes / cold save bytes", r, "<= 5%", r is not None and r <= 0.05,
                   "%.1f%%" % (100 * (r or 0)))
+            check(res, c.name, "1% save bytes / cold save bytes, spread, with delta layers", r, "<= 3%",
+                  r is not None and r <= 0.03, "%.1f%%" % (100 * (r or 0)))
             r = ratio(g("regcache", "save-1pct-clustered", "up_bytes"), g("regcache", "save-cold", "up_bytes"))
             if r is not None:
                 res.append({"corpus": c.name, "target": "1% save bytes / cold save bytes, clustered",
                             "measured": "%.1f%%" % (100 * r), "goal": "(information)", "status": "info"})
+        stack = c.by.get(("regcache", "save-stack"))
+        if stack:
+            deltas = int(stack["note"].split(":")[0].split("=")[1])
+            r = ratio(c.median("regcache", "restore-deltas"), c.median("regcache", "restore-compacted"))
+            name = "restore with the most delta layers (%d) / restore compacted (medians of 3)" % deltas
+            check(res, c.name, name, r, "<= 1.15", r is not None and r <= 1.15, "%.2fx" % (r or 0))
         r = ratio(g("regcache", "restore"), g("cp", "restore"))
         check(res, c.name, "restore / cp -a", r, "<= 1.10", r is not None and r <= 1.1, "%.2fx" % (r or 0))
         r = ratio(g("regcache", "restore"), g("tar-zstd", "restore"))

@@ -318,6 +318,55 @@ save_changed() {
     "$how: $n_changed of $n_total files changed ($(awk -v a="$b_changed" -v b="$C_BYTES" 'BEGIN { printf "%.1f%%", 100 * a / b }') of the bytes); $(json_field "$LOGS/$log.out" reused_layers)/$(json_field "$LOGS/$log.out" layers) layers reused$base_note"
 }
 
+# bench_stack CORPUS TREE: saves that each change another 1% of the files (spread) on the
+# one before, until the entry carries as many delta layers as a save stacks (8,
+# docs/format.md) or the next save compacts (then that change is put back and the entry
+# before it is the one measured); then the same tree saved compacted (REGCACHE_DELTAS=0);
+# then the two entries restored three times each, alternating. The changed files are put
+# back after.
+bench_stack() {
+  local c=$1 tree=$2 ws=$CORP/$1 store=$REG/bench/${1,,}-regcache prev=$1-k2 key j dest round up=0 n=""
+  [ "$HAS_BASE" = yes ] || { say "$c: no --base, no delta stack"; return 0; }
+  corpus_stats "$ws" "$tree"
+  for j in 1 2 3 4 5 6 7 8; do
+    key=$c-stack$j
+    $TREE mutate "$ws/$tree" 1 "$UNDO.$j" "spread+$j" > /dev/null
+    measure "$c-rc-stack-$j" bash -c 'cd "$1" && shift && exec "$RC" "$@"' _ "$ws" \
+      --store "$store" --json --workspace "$ws" save --key "$key" --base "$prev" "$tree"
+    expect_json "$LOGS/$c-rc-stack-$j.out" result saved
+    if [ "$(delta_layers "$store" "$key")" = 0 ]; then $TREE unmutate "$UNDO.$j"; break; fi
+    up=$(( up + $(json_field "$LOGS/$c-rc-stack-$j.out" uploaded_bytes) ))
+    prev=$key n=$j
+  done
+  [ -n "$n" ] || { say "$c: the first 1% change compacts; no delta stack to measure"; return 0; }
+  local deltas; deltas=$(delta_layers "$store" "$prev")
+  record "$c" regcache save-stack "$up" "" "deltas=$deltas: $n saves, each changing another 1% of the files (spread) on the one before; the last has $(json_field "$LOGS/$c-rc-stack-$n.out" layers) layers, $deltas of them deltas; bytes: all $n saves"
+  measure "$c-rc-save-compacted" bash -c 'cd "$1" && shift && REGCACHE_DELTAS=0 exec "$RC" "$@"' _ "$ws" \
+    --store "$store" --json --workspace "$ws" save --key "$c-compacted" --base "$prev" "$tree"
+  expect_json "$LOGS/$c-rc-save-compacted.out" result saved
+  record "$c" regcache save-compacted "$(json_field "$LOGS/$c-rc-save-compacted.out" uploaded_bytes)" "" \
+    "the same tree, REGCACHE_DELTAS=0 (--base the last): $(json_field "$LOGS/$c-rc-save-compacted.out" layers) layers"
+  for round in 1 2 3; do
+    for key in "$prev" "$c-compacted"; do
+      local op=restore-deltas; [ "$key" = "$prev" ] || op=restore-compacted
+      dest=$WORK/regcache/$c-$op-$round; fresh_dir "$dest"
+      measure "$c-rc-$op-$round" bash -c 'cd "$1" && exec "$RC" --store "$2" --json --workspace "$1" restore --key "$3"' _ \
+        "$dest" "$store" "$key"
+      expect_json "$LOGS/$c-rc-$op-$round.out" result hit
+      record "$c" regcache "$op" "" "$(json_field "$LOGS/$c-rc-$op-$round.out" downloaded_bytes)" "round $round"
+      verify "$ws/$tree" "$dest/$tree" ns "regcache $op"; TRASH+=("$dest")
+    done
+  done
+  for j in 8 7 6 5 4 3 2 1; do [ -f "$UNDO.$j" ] && $TREE unmutate "$UNDO.$j"; done
+  return 0
+}
+
+# delta_layers STORE KEY: how many delta layers the entry tagged KEY carries.
+delta_layers() {
+  curl -sSf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://${1%%/*}/v2/${1#*/}/manifests/$2" \
+    | jq '[.layers[] | select(.annotations["dev.regcache.pack.delta"] == "true")] | length'
+}
+
 # bench_entries: repositories with many entries (bench/entries.py), on a registry of their
 # own whose access log counts the requests (logging every request would cost the other
 # steps' registry CPU).
@@ -393,6 +442,8 @@ SVC_ENTRIES=$OUT/services-entries
 cleanup() {
   local rc=$?
   [ -f "$UNDO" ] && $TREE unmutate "$UNDO"
+  local u
+  for u in "$UNDO".{8,7,6,5,4,3,2,1}; do [ -f "$u" ] && $TREE unmutate "$u"; done
   for d in "$SVC" "$SVC_ENTRIES"; do
     if [ -f "$d/pids" ]; then "$PY" "$ROOT/tests/harness/services.py" stop --dir "$d" || true; fi
   done
@@ -411,8 +462,8 @@ export REG
 
 printf 'corpus\ttool\top\twall_s\tcpu_s\tpeak_kib\tup_bytes\tdown_bytes\tfiles\ttree_bytes\tnote\tregistry_cpu_s\n' > "$RESULTS"
 say "measuring against the registry at $REG (regcache: $("$RC" --version), --base: $HAS_BASE)"
-bench_main cargo target; empty_trash
-bench_main node node_modules; empty_trash
+bench_main cargo target; bench_stack cargo target; empty_trash
+bench_main node node_modules; bench_stack node node_modules; empty_trash
 bench_main "$BIG" data; empty_trash
 for n in $SMALL_SIZES; do bench_small "small-$n"; [ "$n" = "${SMALL_SIZES##* }" ] || empty_trash; done
 rm -f "$OUT/entries.tsv"

@@ -4,12 +4,14 @@
   tree.py gen-small DIR N         N tiny files (8..120 bytes) in subdirectories of 1000 files
   tree.py warm TREE               read every file once (page cache warm-up, not timed)
   tree.py stats TREE              print "FILES BYTES" (regular files, their total size)
-  tree.py mutate TREE PCT UNDO [spread|clustered]
+  tree.py mutate TREE PCT UNDO [spread|spread+J|clustered]
                                   append one byte to PCT % of the regular files, the same
                                   files every run: spread = every (100/PCT)-th file in sorted
-                                  path order; clustered = one run of consecutive files in
-                                  that order, from the middle. UNDO records their old size
-                                  and times. Prints "CHANGED TOTAL CHANGED_BYTES".
+                                  path order (spread+J: each one J files further on, so that
+                                  J = 1, 2, ... change other files); clustered = one run of
+                                  consecutive files in that order, from the middle. UNDO
+                                  records their old size and times. Prints "CHANGED TOTAL
+                                  CHANGED_BYTES".
   tree.py unmutate UNDO           truncate those files back and reset their times
   tree.py verify ORIG COPY --mtime ns|s
                                   compare two trees: the same paths, types, permission bits,
@@ -20,6 +22,7 @@
 """
 import json
 import os
+import re
 import stat
 import sys
 
@@ -71,9 +74,10 @@ def stats(root):
 
 def mutate(root, pct, undo_path, how):
     files = regular_files(root)
-    if how == "spread":
+    if how.startswith("spread"):
         step = max(1, round(100 / pct))
-        chosen = files[step // 2::step] or files[:1]
+        shift = int(how[len("spread+"):]) if how.startswith("spread+") else 0
+        chosen = files[(step // 2 + shift) % step::step] or files[:1]
     else:
         n = max(1, round(len(files) * pct / 100))
         start = min(len(files) // 2, len(files) - n)
@@ -175,7 +179,7 @@ def main(argv):
         warm(args[0])
     elif cmd == "stats" and len(args) == 1:
         stats(args[0])
-    elif cmd == "mutate" and len(args) in (3, 4) and (args[3:] or ["spread"])[0] in ("spread", "clustered"):
+    elif cmd == "mutate" and len(args) in (3, 4) and re.fullmatch(r"spread(\+\d+)?|clustered", (args[3:] or ["spread"])[0]):
         mutate(args[0], float(args[1]), args[2], (args[3:] or ["spread"])[0])
     elif cmd == "unmutate" and len(args) == 1:
         unmutate(args[0])
