@@ -157,7 +157,7 @@ void extract_and_check(const uint8_t* data, size_t size, ExternalSymlinks links,
       TarReader headers(&scan);
       st = headers.write(reinterpret_cast<const char*>(data), size);
       if (st.ok()) st = headers.finish();
-      if (st.ok()) mask.add(1, scan.marks());
+      if (st.ok()) st = mask.add(1, scan.marks());
       ex.stack(&mask, 1, role);
     }
     TarReader reader(&ex);

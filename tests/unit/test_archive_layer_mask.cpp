@@ -26,7 +26,9 @@ LayerMask mask_of(size_t layer, const RawTar& tar) {
   auto marks = scan(tar);
   EXPECT_TRUE(marks.ok()) << marks.error().message;
   LayerMask m;
-  if (marks.ok()) m.add(layer, marks.value());
+  if (marks.ok()) {
+    EXPECT_TRUE(m.add(layer, marks.value()).ok());
+  }
   return m;
 }
 
@@ -100,12 +102,28 @@ TEST(LayerMask, LayersStackInTheirOrder) {
   auto low = scan(RawTar().add("ws/cache/x", '0', "1"));
   auto high = scan(RawTar().add("ws/cache/.wh.x", '0'));
   ASSERT_TRUE(low.ok() && high.ok());
-  m.add(5, high.value());  // added in any order
-  m.add(3, low.value());
+  ASSERT_TRUE(m.add(5, high.value()).ok());  // added in any order
+  ASSERT_TRUE(m.add(3, low.value()).ok());
   EXPECT_EQ(m.visibility(0, "ws/cache/x", false), Visibility::hidden);
   EXPECT_EQ(m.visibility(3, "ws/cache/x", false), Visibility::hidden);  // removed by 5
   EXPECT_EQ(m.visibility(4, "ws/cache/x", false), Visibility::hidden);
   EXPECT_EQ(m.visibility(5, "ws/cache/x", false), Visibility::shown);
+}
+
+// A path's cost in the mask is its length: a path of thousands of components is refused,
+// not stored once per ancestor.
+TEST(LayerMask, RefusesPathsDeeperThanItsBound) {
+  std::string deep = "ws/cache";
+  for (size_t i = 0; i < LayerMask::kMaxDepth; ++i) deep += "/a";
+  LayerMask m;
+  auto st = m.add(1, {{deep, LayerMask::file}});
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().kind, ErrorKind::hostile);
+  EXPECT_NE(st.error().message.find("deeper than"), std::string::npos);
+  LayerMask ok;
+  ASSERT_TRUE(ok.add(1, {{deep.substr(0, deep.size() - 4), LayerMask::file}}).ok());
+  EXPECT_EQ(ok.visibility(0, deep.substr(0, deep.size() - 4), false), Visibility::hidden);
+  EXPECT_EQ(ok.visibility(0, deep, false), Visibility::hidden);  // below a file above
 }
 
 TEST(LayerScan, RefusesWhiteoutsOfARootOrOutsideTheRoots) {

@@ -219,6 +219,26 @@ TEST(DeltaRestore, AHardLinkToAFileADeltaReplacesIsRefused) {
   f.expect_refused("k", "hard link to a file a layer above replaces");
 }
 
+// Restoring only a part of the root: the lower layer's link to a replaced file lies in the
+// part, its target outside it. The link is refused all the same.
+TEST(DeltaRestore, AHardLinkToAReplacedFileIsRefusedInAPartialRestoreToo) {
+  DeltaFixture f;
+  auto layers = f.base;
+  layers.push_back(push_layer(
+      *f.store, RawTar().add("ws/cache/t", '0', "t").add("ws/cache/sub/l", '1', "", "ws/cache/t"),
+      Role::pack));
+  layers.push_back(push_layer(*f.store, RawTar().add("ws/cache/t", '0', "t2"), Role::delta));
+  push_entry(*f.store, "k", layers);
+  RestoreOptions o;
+  o.key = "k";
+  o.anchors = f.dst;
+  o.paths = {f.dst.workspace + "/cache/sub"};
+  auto r = restore_entry(*f.store, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("hard link to a file a layer above replaces"), std::string::npos)
+      << r.error().message;
+}
+
 TEST(DeltaRestore, APackAboveADeltaIsRefused) {
   DeltaFixture f;
   std::vector<LayerInfo> layers = {

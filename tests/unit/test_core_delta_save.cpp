@@ -204,6 +204,23 @@ TEST(DeltaSave, AChangedFileTakesItsHardLinksAlong) {
   EXPECT_EQ(slurp(t.cache + "/pkg3/alias.txt"), "shared, changed");
 }
 
+// A file named like a whiteout is an ordinary file in a pack; once it is removed, the
+// whiteout of it would read as a marker (".wh..wh..opq" makes a directory opaque), so the
+// save packs as usual.
+TEST(DeltaSave, RemovingAFileNamedLikeAWhiteoutPacksAsUsual) {
+  for (const char* name : {".wh.foo", ".wh..opq"}) {
+    DeltaSave t;
+    write_file(t.cache + "/pkg0/" + name, "a file");
+    t.settle();
+    t.save();
+    fs::remove(t.cache + "/pkg0/" + name);
+    t.settle();
+    t.save();
+    EXPECT_EQ(t.deltas_in(2), 0u) << name;
+    t.expect_restores_exactly(2);
+  }
+}
+
 TEST(DeltaSave, TheNinthChangeCompacts) {
   DeltaSave t;
   t.save();

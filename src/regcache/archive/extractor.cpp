@@ -192,6 +192,11 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
     }
     case '1': {
       auto target = normalize_archive_path(h.linkpath);
+      // Checked before anything else, a partial restore's skipped links included.
+      if (target && mask_ && mask_->visibility(layer_, *target, false) == Visibility::hidden)
+        return hostile(shown, "hard link to a file a layer above replaces (" + h.linkpath + ")");
+      if (target && mask_ && role_ == LayerRole::delta && !mask_->holds_file(layer_, *target))
+        return hostile(shown, "hard link target not in this layer: " + h.linkpath);
       std::string prefix = root.prefix + "/";
       if (!target || target->compare(0, prefix.size(), prefix) != 0) {
         std::string scope = root.scope + "/";
@@ -201,10 +206,6 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
         }
         return hostile(shown, "hard link points outside the cache root (" + h.linkpath + ")");
       }
-      if (mask_ && mask_->visibility(layer_, *target, false) == Visibility::hidden)
-        return hostile(shown, "hard link to a file a layer above replaces (" + h.linkpath + ")");
-      if (mask_ && role_ == LayerRole::delta && !mask_->holds_file(layer_, *target))
-        return hostile(shown, "hard link target not in this layer: " + h.linkpath);
       std::string trel = target->substr(prefix.size());
       int tfd = RC_TRY(open_dir(root, dir_of(trel)));
       int tdup = ::dup(tfd);  // open_dir below may replace the cached descriptor

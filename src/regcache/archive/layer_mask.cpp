@@ -2,6 +2,10 @@
 // "Delta layers"), so the base layers, which hold nearly every file, are never read twice.
 #include "regcache/archive/layer_mask.hpp"
 
+#include <functional>
+#include <string_view>
+#include <unordered_map>
+
 #include "regcache/archive/safe_path.hpp"
 
 namespace regcache {
@@ -36,54 +40,122 @@ Result<std::optional<Whiteout>> whiteout_of(const std::string& path) {
   return std::optional<Whiteout>(Whiteout{Whiteout::Kind::remove, target});
 }
 
-void LayerMask::add(size_t layer, const std::vector<std::pair<std::string, int>>& marks) {
-  for (const auto& [path, kinds] : marks) {
-    auto& list = marks_[path];
-    if (!list.empty() && list.back().layer == layer) {
-      list.back().kinds |= kinds;
-    } else {
-      list.push_back({layer, kinds});
-    }
+namespace {
+
+struct ViewHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+
+// Calls f(component, last) for each component of a normalized path, stopping early when f
+// returns false.
+template <typename F>
+void for_each_component(const std::string& path, F f) {
+  size_t pos = 0;
+  while (true) {
+    size_t slash = path.find('/', pos);
+    bool last = slash == std::string::npos;
+    std::string_view comp(path.data() + pos, (last ? path.size() : slash) - pos);
+    if (!f(comp, last) || last) return;
+    pos = slash + 1;
   }
 }
 
-Visibility LayerMask::visibility(size_t layer, const std::string& path, bool is_dir) const {
-  bool stated_above = false;
-  if (auto it = marks_.find(path); it != marks_.end()) {
-    for (const Mark& m : it->second) {
-      if (m.layer <= layer) continue;
-      if (m.kinds & (file | removed)) return Visibility::hidden;
-      if (!is_dir) return Visibility::hidden;  // a directory above replaces it
-      if (m.kinds & dir) stated_above = true;
+}  // namespace
+
+struct LayerMask::Node {
+  struct Mark {
+    size_t layer;
+    int kinds;
+  };
+  std::unordered_map<std::string, std::unique_ptr<Node>, ViewHash, std::equal_to<>> kids;
+  std::vector<Mark> marks;
+
+  void mark(size_t layer, int kinds) {
+    if (!marks.empty() && marks.back().layer == layer) {
+      marks.back().kinds |= kinds;
+    } else {
+      marks.push_back({layer, kinds});
     }
   }
-  for (auto slash = path.rfind('/'); slash != std::string::npos && slash > 0;
-       slash = path.rfind('/', slash - 1)) {
-    auto it = marks_.find(path.substr(0, slash));
-    if (it == marks_.end()) continue;
-    for (const Mark& m : it->second) {
-      if (m.layer > layer && (m.kinds & (file | removed | opaque))) return Visibility::hidden;
+};
+
+LayerMask::LayerMask() : root_(std::make_unique<Node>()) {}
+LayerMask::~LayerMask() = default;
+LayerMask::LayerMask(LayerMask&&) noexcept = default;
+LayerMask& LayerMask::operator=(LayerMask&&) noexcept = default;
+
+Status LayerMask::add(size_t layer, const std::vector<std::pair<std::string, int>>& marks) {
+  for (const auto& [path, kinds] : marks) {
+    Node* node = root_.get();
+    size_t depth = 0;
+    Status st;
+    for_each_component(path, [&](std::string_view comp, bool last) {
+      if (++depth > kMaxDepth) {
+        st = hostile(path.substr(0, 200), "path deeper than " + std::to_string(kMaxDepth));
+        return false;
+      }
+      auto it = node->kids.find(comp);
+      if (it == node->kids.end()) {
+        if (++paths_ > kMaxPaths) {
+          st = make_error(ErrorKind::hostile,
+                          "refusing cache entry: its delta layers name more than " +
+                              std::to_string(kMaxPaths) + " paths");
+          return false;
+        }
+        it = node->kids.emplace(std::string(comp), std::make_unique<Node>()).first;
+      }
+      node = it->second.get();
+      // Every directory above a path the layer holds is a directory in this layer too.
+      node->mark(layer, last ? kinds : implied_dir);
+      return true;
+    });
+    RC_CHECK(st);
+  }
+  return {};
+}
+
+const LayerMask::Node* LayerMask::find(const std::string& path) const {
+  const Node* node = root_.get();
+  for_each_component(path, [&](std::string_view comp, bool) {
+    auto it = node->kids.find(comp);
+    node = it == node->kids.end() ? nullptr : it->second.get();
+    return node != nullptr;
+  });
+  return node;
+}
+
+Visibility LayerMask::visibility(size_t layer, const std::string& path, bool is_dir) const {
+  const Node* node = root_.get();
+  bool hidden = false;
+  for_each_component(path, [&](std::string_view comp, bool last) {
+    auto it = node->kids.find(comp);
+    node = it == node->kids.end() ? nullptr : it->second.get();
+    if (!node || last) return false;
+    for (const auto& m : node->marks) {  // a strict ancestor of the path
+      if (m.layer > layer && (m.kinds & (file | removed | opaque))) hidden = true;
     }
+    return !hidden;
+  });
+  if (hidden) return Visibility::hidden;
+  if (!node) return Visibility::shown;  // no layer above marks it
+  bool stated_above = false;
+  for (const auto& m : node->marks) {
+    if (m.layer <= layer) continue;
+    if (m.kinds & (file | removed)) return Visibility::hidden;
+    if (!is_dir) return Visibility::hidden;  // a directory above replaces it
+    if (m.kinds & dir) stated_above = true;
   }
   return stated_above ? Visibility::merged_dir : Visibility::shown;
 }
 
 bool LayerMask::holds_file(size_t layer, const std::string& path) const {
-  auto it = marks_.find(path);
-  if (it == marks_.end()) return false;
-  for (const Mark& m : it->second) {
+  const Node* node = find(path);
+  if (!node) return false;
+  for (const auto& m : node->marks) {
     if (m.layer == layer && (m.kinds & file)) return true;
   }
   return false;
-}
-
-void LayerScan::mark(const std::string& path, int kind) {
-  marks_.emplace_back(path, kind);
-  // Every directory above a path the layer holds is a directory in this layer too.
-  for (std::string up = parent_of(path); !up.empty(); up = parent_of(up)) {
-    if (!implied_.insert(up).second) break;
-    marks_.emplace_back(up, LayerMask::implied_dir);
-  }
 }
 
 Status LayerScan::begin(const TarHeader& h) {
@@ -91,7 +163,7 @@ Status LayerScan::begin(const TarHeader& h) {
   if (!path) return hostile(h.path.substr(0, 200), "unsafe path");
   auto wo = RC_TRY(whiteout_of(*path));
   if (!wo) {
-    mark(*path, h.typeflag == '5' ? LayerMask::dir : LayerMask::file);
+    marks_.emplace_back(*path, h.typeflag == '5' ? LayerMask::dir : LayerMask::file);
     return {};
   }
   if (h.typeflag != '0' || h.size != 0) return hostile(*path, "whiteout that is not an empty file");
@@ -103,8 +175,9 @@ Status LayerScan::begin(const TarHeader& h) {
   // A whiteout hides what the layers below hold; one above a root, or of a root itself,
   // would stand for removing what the job has there, which no restore does.
   if (!inside) return hostile(*path, "whiteout outside the cache roots");
-  mark(wo->target, wo->kind == Whiteout::Kind::remove ? LayerMask::removed
-                                                      : LayerMask::opaque | LayerMask::implied_dir);
+  marks_.emplace_back(wo->target, wo->kind == Whiteout::Kind::remove
+                                      ? LayerMask::removed
+                                      : LayerMask::opaque | LayerMask::implied_dir);
   return {};
 }
 

@@ -5,10 +5,9 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "regcache/archive/tar_reader.hpp"
@@ -38,23 +37,31 @@ Result<std::optional<Whiteout>> whiteout_of(const std::string& normalized_path);
 
 class LayerMask {
  public:
+  LayerMask();
+  ~LayerMask();
+  LayerMask(LayerMask&&) noexcept;
+  LayerMask& operator=(LayerMask&&) noexcept;
+
   // Adds what layer `layer` holds (from a LayerScan); layers may be added in any order.
-  void add(size_t layer, const std::vector<std::pair<std::string, int>>& marks);
+  // Fails (hostile) past kMaxPaths paths in all, or on a path deeper than kMaxDepth.
+  Status add(size_t layer, const std::vector<std::pair<std::string, int>>& marks);
   // Tells what becomes of the entry at `path` (normalized) of layer `layer`.
   Visibility visibility(size_t layer, const std::string& path, bool is_dir) const;
   // Returns true when layer `layer` itself holds a non-directory at `path`.
   bool holds_file(size_t layer, const std::string& path) const;
-  bool empty() const { return marks_.empty(); }
+  bool empty() const { return paths_ == 0; }
 
   // Kinds of marks; public for LayerScan.
   enum Kind : int { file = 1, dir = 2, implied_dir = 4, removed = 8, opaque = 16 };
+  static constexpr size_t kMaxPaths = 4'000'000;  // paths and the directories above them
+  static constexpr size_t kMaxDepth = 4096;       // components in a path
 
  private:
-  struct Mark {
-    size_t layer;
-    int kinds;
-  };
-  std::unordered_map<std::string, std::vector<Mark>> marks_;
+  // A tree of path components: what a path costs is its own length, whatever its depth.
+  struct Node;
+  const Node* find(const std::string& path) const;
+  std::unique_ptr<Node> root_;
+  size_t paths_ = 0;
 };
 
 // A tar handler that collects a delta layer's marks (for LayerMask::add) without writing.
@@ -64,14 +71,12 @@ class LayerScan : public TarEntryHandler {
   Status begin(const TarHeader& header) override;
   Status data(const char*, size_t) override { return {}; }
   Status end() override { return {}; }
-  // Returns (path, LayerMask::Kind bits) for every path the layer states or implies.
+  // Returns (path, LayerMask::Kind bits) for every path the layer states or removes.
   const std::vector<std::pair<std::string, int>>& marks() const { return marks_; }
 
  private:
-  void mark(const std::string& path, int kind);
   std::vector<std::string> roots_;
   std::vector<std::pair<std::string, int>> marks_;
-  std::unordered_set<std::string> implied_;  // ancestors already marked
 };
 
 }  // namespace regcache

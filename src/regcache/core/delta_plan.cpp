@@ -13,14 +13,14 @@ namespace {
 
 constexpr uint64_t kBlock = 512;
 
-std::string parent_of(const std::string& path) {
+std::string_view parent_of(std::string_view path) {
   auto slash = path.rfind('/');
-  return slash == std::string::npos ? std::string() : path.substr(0, slash);
+  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
 }
 
-bool whiteout_name(const std::string& path) {
+bool whiteout_name(std::string_view path) {
   auto slash = path.rfind('/');
-  return path.compare(slash == std::string::npos ? 0 : slash + 1, 4, ".wh.") == 0;
+  return path.substr(slash == std::string_view::npos ? 0 : slash + 1, 4) == ".wh.";
 }
 
 DeltaPlan repack(std::string why) {
@@ -36,12 +36,12 @@ DeltaPlan plan_delta(const std::vector<FileEntry>& entries, const std::vector<En
   if (base.files.empty()) return repack("the base entry has no file list");
   if (roots != base.roots) return repack("the roots differ from the base entry's");
   DeltaPlan plan;
-  std::unordered_map<std::string, size_t> index;  // path -> entry
+  std::unordered_map<std::string_view, size_t> index;  // path -> entry
   index.reserve(entries.size());
   for (size_t i = 0; i < entries.size(); ++i) index.emplace(entries[i].path, i);
   std::vector<char> changed(entries.size(), 0);
-  size_t j = 0;  // both lists are sorted by path
-  std::vector<std::string> removed;
+  size_t j = 0;                           // both lists are sorted by path
+  std::vector<std::string_view> removed;  // paths of base.files
   for (size_t i = 0; i < entries.size(); ++i) {
     while (j < base.files.size() && base.files[j].path < entries[i].path)
       removed.push_back(base.files[j++].path);
@@ -66,15 +66,19 @@ DeltaPlan plan_delta(const std::vector<FileEntry>& entries, const std::vector<En
   }
   // A removed path needs a whiteout unless something above it already hides it: a removed
   // ancestor, or an ancestor that is no longer a directory.
-  std::unordered_set<std::string> gone(removed.begin(), removed.end());
+  std::unordered_set<std::string_view> gone(removed.begin(), removed.end());
   for (const auto& path : removed) {
     bool covered = false;
-    for (std::string up = parent_of(path); !up.empty() && !covered; up = parent_of(up)) {
+    for (std::string_view up = parent_of(path); !up.empty() && !covered; up = parent_of(up)) {
       auto now = index.find(up);
       covered = gone.count(up) ||
                 (now != index.end() && entries[now->second].type != FileType::directory);
     }
-    if (!covered) plan.whiteouts.push_back(path);
+    if (covered) continue;
+    // ".wh.NAME" removed would need ".wh..wh.NAME", which reads as a marker, not a whiteout.
+    if (whiteout_name(path))
+      return repack(std::string(path) + " was removed and its name reads as a whiteout");
+    plan.whiteouts.emplace_back(path);
   }
   for (size_t i = 0; i < entries.size(); ++i) {
     if (!changed[i]) continue;

@@ -122,7 +122,7 @@ struct LayerExtraction {
       size_t i = deltas[k];
       return read_layer(i, &tar, keep[i] ? &kept[i] : nullptr);
     }));
-    for (size_t k = 0; k < deltas.size(); ++k) mask.add(deltas[k], scans[k].marks());
+    for (size_t k = 0; k < deltas.size(); ++k) RC_CHECK(mask.add(deltas[k], scans[k].marks()));
     return {};
   }
 
@@ -145,11 +145,18 @@ struct LayerExtraction {
     Sink* into = copy ? static_cast<Sink*>(&keeping) : tar;
     auto decomp = make_decompressor(comp.value(), layer_limit(d, entry), into);
     StopOnError guard(decomp.get());
+    // A transport error is returned as the store gave it; anything about the bytes names
+    // the layer.
     Status st = fetch_verified(store, d, &guard, progress);
-    if (!st.ok() || !(st = guard.finish()).ok()) {
+    if (st.ok()) {
+      st = guard.finish();
+      if (!st.ok()) st = fail(st.error());
+    } else if (st.error().kind == ErrorKind::integrity) {
+      st = fail(st.error());
+    }
+    if (!st.ok()) {
       if (copy) copy->clear();
-      bool transport = guard.error().ok() && st.error().kind != ErrorKind::integrity;
-      return transport ? st : fail(st.error());
+      return st;
     }
     downloaded += d.size;
     return {};

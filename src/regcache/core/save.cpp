@@ -75,8 +75,10 @@ Result<LayerInfo> build_layer(const std::vector<FileEntry>& entries, const Pack&
 }
 
 // Writes the delta layer of a plan: its changed entries and its whiteouts, in path order.
+// The prints of the changed entries become those of the bytes written.
 Result<LayerInfo> build_delta_layer(const std::vector<FileEntry>& entries, const DeltaPlan& plan,
-                                    const SaveOptions& o, TempFile& tmp) {
+                                    const SaveOptions& o, TempFile& tmp,
+                                    std::vector<EntryPrint>& prints) {
   std::vector<FileEntry> items;
   items.reserve(plan.changed.size() + plan.whiteouts.size());
   for (size_t i : plan.changed) items.push_back(entries[i]);
@@ -89,11 +91,17 @@ Result<LayerInfo> build_delta_layer(const std::vector<FileEntry>& entries, const
     w.mode = 0644;
     items.push_back(std::move(w));
   }
-  std::sort(items.begin(), items.end(),
-            [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
+  // Whiteouts sort among the entries; plan.changed is in path order, so entry k of
+  // `items` before sorting is plan.changed[k].
+  std::vector<size_t> order(items.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return items[a].path < items[b].path; });
   Pack all;
-  for (size_t i = 0; i < items.size(); ++i) all.entries.push_back(i);
-  LayerInfo info = RC_TRY(build_layer(items, all, o, tmp, nullptr));
+  all.entries = order;
+  std::vector<EntryPrint> written(items.size());
+  LayerInfo info = RC_TRY(build_layer(items, all, o, tmp, &written));
+  for (size_t k = 0; k < plan.changed.size(); ++k) prints[plan.changed[k]] = written[k];
   info.descriptor.annotations.erase(kAnnoFingerprint);  // never taken for a pack
   info.descriptor.annotations[kAnnoDelta] = "true";
   return info;
@@ -271,6 +279,7 @@ Result<Base> load_base(Store& store, const SaveOptions& o, LookupIndex& index) {
     auto files = list.ok() && !list->empty()
                      ? decode_file_list(*list)
                      : Result<std::vector<FileRecord>>(std::vector<FileRecord>());
+    if (!list.ok()) log_verbose("base entry " + info->key + ": " + list.error().message);
     if (!files.ok()) log_verbose("base entry " + info->key + ": " + files.error().message);
     // A delta keeps every layer of the base, so only a base compressed as asked lends them.
     const bool same_compression = std::all_of(
@@ -424,8 +433,8 @@ Result<std::vector<std::string>> fingerprint_packs(const std::vector<FileEntry>&
 // says they were taken on the word of the manifest PUT, which a registry checks.
 Result<std::vector<LayerInfo>> stack_on_base(Store& store, const SaveOptions& o, const Base& base,
                                              const std::vector<FileEntry>& entries,
-                                             const DeltaPlan& plan, std::atomic<uint64_t>& uploaded,
-                                             bool* unchecked) {
+                                             const DeltaPlan& plan, std::vector<EntryPrint>& prints,
+                                             std::atomic<uint64_t>& uploaded, bool* unchecked) {
   std::vector<LayerInfo> layers;
   for (size_t i = 0; i < base.delta.layers.size(); ++i)
     layers.push_back({base.delta.layers[i], base.diff_ids[i]});
@@ -444,7 +453,7 @@ Result<std::vector<LayerInfo>> stack_on_base(Store& store, const SaveOptions& o,
   }
   if (plan.choice == DeltaChoice::delta) {
     TempFile tmp(store.staging_dir() + "/" + owned_temp_name(".regcache-upload-") + "-delta");
-    LayerInfo top = RC_TRY(build_delta_layer(entries, plan, o, tmp));
+    LayerInfo top = RC_TRY(build_delta_layer(entries, plan, o, tmp, prints));
     RC_CHECK(upload_if_missing(store, top.descriptor, {tmp.path, ""}, &uploaded));
     layers.push_back(std::move(top));
   }
@@ -539,8 +548,8 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   std::vector<LayerInfo> layers;
   bool stacked_unchecked = false;
   if (delta.choice != DeltaChoice::repack) {
-    layers =
-        RC_TRY(stack_on_base(store, o, base, entries, delta, make.uploaded, &stacked_unchecked));
+    layers = RC_TRY(
+        stack_on_base(store, o, base, entries, delta, prints, make.uploaded, &stacked_unchecked));
     make.reused = layers.size() - (delta.choice == DeltaChoice::delta ? 1 : 0);
   }
   if (layers.empty()) {
@@ -553,15 +562,19 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   info.pack_target = pack_opts.target_bytes;
   info.ref = o.origin.ref;
   info.commit = o.origin.commit;
-  std::vector<FileRecord> records;
-  records.reserve(entries.size());
+  // Past what a config may hold (kMaxConfigBytes), the entry goes without a file list: the
+  // next save on it packs as usual.
+  FileListWriter list(kMaxConfigBytes - (64 << 10));
   for (size_t i = 0; i < entries.size(); ++i) {
     const FileEntry& e = entries[i];
     info.files += e.type == FileType::regular || e.type == FileType::hardlink;
     info.size += e.size;
-    records.push_back({e.path, prints[i].hash, prints[i].bytes});
+    list.add(e.path, prints[i].hash, prints[i].bytes);
   }
-  const std::string file_list = encode_file_list(records);
+  const std::string file_list = list.finish();
+  if (file_list.empty())
+    log_verbose("no file list in the entry: " + std::to_string(entries.size()) +
+                " paths take more than a config holds");
   std::string config;
   bool config_known = false;
   // Describes the layers: the config (uploaded unless it is the base's, just read from this

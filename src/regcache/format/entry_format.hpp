@@ -58,8 +58,9 @@ std::optional<uint64_t> declared_tar_size(const Descriptor& layer);
 
 // The config's field holding the entry's file list (format/file_list.hpp).
 inline constexpr const char* kConfigFileList = "dev.regcache.file-list";
-// An entry's config is read whole; its file list makes it larger than a manifest.
-inline constexpr size_t kMaxConfigBytes = 64 << 20;
+// An entry's config is read whole, as large as a manifest may be (what regcache before the
+// file list read too); a save leaves out a file list that would make it larger.
+inline constexpr size_t kMaxConfigBytes = kMaxManifestBytes;
 
 // Returns the image config JSON for the given layers and, when given, the encoded file list
 // of the tree; it holds no timestamp, so the same content always gives the same config blob.

@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <memory>
 
 #include "regcache/archive/compression.hpp"
 #include "regcache/archive/safe_path.hpp"
@@ -23,25 +24,54 @@ Error bad(const std::string& why) {
 
 }  // namespace
 
-std::string encode_file_list(const std::vector<FileRecord>& records) {
-  std::string text;
-  char hex[24];
-  for (const auto& r : records) {
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(r.hash));
-    text += r.path;
-    text += '\0';
-    text += hex;
-    text += '\0';
-    text += std::to_string(r.tar_bytes);
-    text += '\n';
+struct FileListWriter::State {
+  uint64_t max_bytes;
+  StringSink packed{kMaxListBytes};
+  std::unique_ptr<Sink> zstd = make_compressor(Compression::zstd, 3, &packed);
+  std::string pending;  // text not compressed yet
+  bool over = false;
+
+  void flush(bool last) {
+    // Writing into memory cannot fail below kMaxListBytes; max_bytes stops long before.
+    if (!pending.empty()) (void)zstd->write(pending.data(), pending.size());
+    pending.clear();
+    if (last) (void)zstd->finish();
+    over = over || packed.str().size() / 3 * 4 > max_bytes;
   }
-  StringSink out(kMaxListBytes);
-  auto zstd = make_compressor(Compression::zstd, 3, &out);
-  // Writing into memory cannot fail below the limit, which the text cannot reach: it is
-  // bounded by the tree the save just walked.
-  (void)zstd->write(text.data(), text.size());
-  (void)zstd->finish();
-  return base64_encode(out.str());
+};
+
+FileListWriter::FileListWriter(uint64_t max_bytes) : state_(std::make_unique<State>()) {
+  state_->max_bytes = max_bytes;
+}
+
+FileListWriter::~FileListWriter() = default;
+
+void FileListWriter::add(std::string_view path, uint64_t hash, uint64_t tar_bytes) {
+  State& st = *state_;
+  if (st.over) return;
+  char hex[24];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  st.pending.append(path);
+  st.pending += '\0';
+  st.pending += hex;
+  st.pending += '\0';
+  st.pending += std::to_string(tar_bytes);
+  st.pending += '\n';
+  if (st.pending.size() >= (1u << 20)) st.flush(false);
+}
+
+std::string FileListWriter::finish() {
+  State& st = *state_;
+  if (!st.over) st.flush(true);
+  if (st.over) return {};
+  std::string out = base64_encode(st.packed.str());
+  return out.size() > st.max_bytes ? std::string() : out;
+}
+
+std::string encode_file_list(const std::vector<FileRecord>& records) {
+  FileListWriter w(kMaxListBytes);
+  for (const auto& r : records) w.add(r.path, r.hash, r.tar_bytes);
+  return w.finish();
 }
 
 Result<std::vector<FileRecord>> decode_file_list(std::string_view encoded) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,7 +19,22 @@ struct FileRecord {
   uint64_t tar_bytes = 0;  // how many bytes the entry takes in a tar
 };
 
-// Returns the records (sorted by path) as zstd-compressed text in base64.
+// Writes records (added in path order) as zstd-compressed text, then base64, holding only
+// the compressed bytes; past `max_bytes` of base64 it gives up (finish() returns "").
+class FileListWriter {
+ public:
+  explicit FileListWriter(uint64_t max_bytes);
+  ~FileListWriter();
+  void add(std::string_view path, uint64_t hash, uint64_t tar_bytes);
+  // Returns the encoded list, or "" when it grew past max_bytes.
+  std::string finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Returns the records (sorted by path) encoded as FileListWriter writes them.
 std::string encode_file_list(const std::vector<FileRecord>& records);
 
 // Reads what encode_file_list wrote; an error names what is malformed. Refuses lists that
