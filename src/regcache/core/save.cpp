@@ -262,7 +262,9 @@ Result<Base> load_base(Store& store, const SaveOptions& o, LookupIndex& index) {
   if (!fetched.ok() && fetched.error().kind == ErrorKind::integrity)
     return make_error(ErrorKind::integrity, "config of base entry does not match its digest");
   RC_CHECK(fetched);
-  auto diff_ids = parse_config_diff_ids(config.str());
+  auto parsed = parse_config(config.str());
+  auto diff_ids = parsed.ok() ? Result<std::vector<std::string>>(std::move(parsed->diff_ids))
+                              : Result<std::vector<std::string>>(parsed.error());
   if (!diff_ids.ok() || diff_ids->size() != info->layers.size()) {
     return make_error(ErrorKind::integrity, "config of base entry has no matching diff_ids");
   }
@@ -275,7 +277,7 @@ Result<Base> load_base(Store& store, const SaveOptions& o, LookupIndex& index) {
   base.pack_target = info->pack_target;
   if (!o.base_store) base.config_here = info->config.digest;
   if (!o.base_store) {
-    auto list = parse_config_file_list(config.str());
+    auto& list = parsed->file_list;
     auto files = list.ok() && !list->empty()
                      ? decode_file_list(*list)
                      : Result<std::vector<FileRecord>>(std::vector<FileRecord>());

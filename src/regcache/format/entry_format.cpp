@@ -54,8 +54,17 @@ std::string build_config(const std::vector<LayerInfo>& layers, std::string_view 
             {"os", "linux"},
             {"config", json::object()},
             {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
-  if (!file_list.empty()) j[kConfigFileList] = file_list;
-  return j.dump();
+  std::string out = j.dump();
+  if (file_list.empty()) return out;
+  // Spliced in rather than dumped: base64 needs no escaping, and the list is most of the
+  // config (dumping it went character by character).
+  out.pop_back();  // the closing brace
+  out += ",\"";
+  out += kConfigFileList;
+  out += "\":\"";
+  out += file_list;
+  out += "\"}";
+  return out;
 }
 
 std::string build_manifest(const EntryInfo& e) {
@@ -141,27 +150,31 @@ Result<EntryInfo> parse_manifest(const std::string& text) {
   return e;
 }
 
-Result<std::vector<std::string>> parse_config_diff_ids(const std::string& text) {
+Result<ImageConfig> parse_config(const std::string& text) {
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("rootfs") || !j["rootfs"].is_object() ||
       !j["rootfs"].contains("diff_ids") || !j["rootfs"]["diff_ids"].is_array()) {
     return make_error(ErrorKind::integrity, "malformed image config: no rootfs.diff_ids");
   }
-  std::vector<std::string> ids;
+  ImageConfig c;
   for (const auto& d : j["rootfs"]["diff_ids"])
-    ids.push_back(d.is_string() ? d.get<std::string>() : "");
-  return ids;
+    c.diff_ids.push_back(d.is_string() ? d.get<std::string>() : "");
+  if (auto it = j.find(kConfigFileList); it != j.end()) {
+    if (it->is_string()) {
+      c.file_list = std::move(it->get_ref<std::string&>());
+    } else {
+      c.file_list = make_error(ErrorKind::integrity, "malformed file list in the image config");
+    }
+  }
+  return c;
+}
+
+Result<std::vector<std::string>> parse_config_diff_ids(const std::string& text) {
+  return RC_TRY(parse_config(text)).diff_ids;
 }
 
 Result<std::string> parse_config_file_list(const std::string& text) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    return make_error(ErrorKind::integrity, "malformed image config");
-  auto it = j.find(kConfigFileList);
-  if (it == j.end()) return std::string();
-  if (!it->is_string())
-    return make_error(ErrorKind::integrity, "malformed file list in the image config");
-  return it->get<std::string>();
+  return RC_TRY(parse_config(text)).file_list;
 }
 
 std::string now_rfc3339() {

@@ -72,8 +72,16 @@ std::string build_manifest(const EntryInfo& entry);
 // Parses a manifest (OCI or Docker schema 2); an error names what is malformed.
 Result<EntryInfo> parse_manifest(const std::string& json);
 
-// Returns an image config's rootfs.diff_ids, one per layer (an entry that is not a string
-// becomes ""), or an error when the config has none.
+// What an entry's image config says.
+struct ImageConfig {
+  std::vector<std::string> diff_ids;  // one per layer; an entry that is not a string is ""
+  Result<std::string> file_list = std::string();  // encoded; "" when none, an error if malformed
+};
+
+// Parses an image config; an error when it has no rootfs.diff_ids.
+Result<ImageConfig> parse_config(const std::string& json);
+
+// Returns an image config's rootfs.diff_ids (parse_config's).
 Result<std::vector<std::string>> parse_config_diff_ids(const std::string& json);
 
 // Returns the encoded file list an image config carries ("" when it has none).

@@ -19,15 +19,16 @@ struct EntryPrint {
   uint64_t bytes = 0;
 };
 
-// Hashes bytes with XXH3-128 on their way to another sink (which may be null), and each
-// entry's bytes with XXH3-64 when take_entry() marks where entries end.
+// Hashes each entry's bytes with XXH3-64 on their way to another sink (which may be null),
+// take_entry() marking where entries end, and the entries' prints with XXH3-128.
 class FingerprintSink : public Sink {
  public:
   explicit FingerprintSink(Sink* next);
   ~FingerprintSink() override;
   Status write(const char* data, size_t size) override;
   Status finish() override;
-  // Returns "xxh3-128:<hex>" of everything written.
+  // Returns "xxh3-128-entries:<hex>" of everything written (the prints of the entries
+  // taken, then of the bytes after the last one).
   std::string fingerprint() const;
   // Returns the print of the bytes written since the previous call (or the start).
   EntryPrint take_entry();
