@@ -153,7 +153,8 @@ void extract_and_check(const uint8_t* data, size_t size, ExternalSymlinks links,
     LayerMask mask;
     Status st;
     if (role == LayerRole::delta) {
-      LayerScan scan({"ws/a", "home/b", "abs/tmp/c"});
+      LayerScan::Budget budget;
+      LayerScan scan({"ws/a", "home/b", "abs/tmp/c"}, &budget);
       TarReader headers(&scan);
       st = headers.write(reinterpret_cast<const char*>(data), size);
       if (st.ok()) st = headers.finish();

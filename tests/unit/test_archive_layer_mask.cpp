@@ -14,7 +14,8 @@ namespace {
 
 // Scans a delta layer's tar against the root "ws/cache".
 Result<std::vector<std::pair<std::string, int>>> scan(const RawTar& tar) {
-  LayerScan s({"ws/cache"});
+  LayerScan::Budget budget;
+  LayerScan s({"ws/cache"}, &budget);
   TarReader reader(&s);
   std::string bytes = tar.bytes();
   RC_CHECK(reader.write(bytes.data(), bytes.size()));

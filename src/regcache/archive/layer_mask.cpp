@@ -2,6 +2,7 @@
 // "Delta layers"), so the base layers, which hold nearly every file, are never read twice.
 #include "regcache/archive/layer_mask.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <string_view>
 #include <unordered_map>
@@ -158,9 +159,21 @@ bool LayerMask::holds_file(size_t layer, const std::string& path) const {
   return false;
 }
 
+Status LayerScan::count(const std::string& path) {
+  if (static_cast<size_t>(std::count(path.begin(), path.end(), '/')) >= LayerMask::kMaxDepth)
+    return hostile(path.substr(0, 200), "path deeper than " + std::to_string(LayerMask::kMaxDepth));
+  if (budget_->paths.fetch_add(1) >= LayerMask::kMaxPaths ||
+      budget_->bytes.fetch_add(path.size()) >= kMaxPathBytes)
+    return make_error(ErrorKind::hostile, "refusing cache entry: its delta layers name more than " +
+                                              std::to_string(LayerMask::kMaxPaths) + " paths or " +
+                                              std::to_string(kMaxPathBytes >> 20) + " MiB of them");
+  return {};
+}
+
 Status LayerScan::begin(const TarHeader& h) {
   auto path = normalize_archive_path(h.path);
   if (!path) return hostile(h.path.substr(0, 200), "unsafe path");
+  RC_CHECK(count(*path));
   auto wo = RC_TRY(whiteout_of(*path));
   if (!wo) {
     marks_.emplace_back(*path, h.typeflag == '5' ? LayerMask::dir : LayerMask::file);

@@ -4,6 +4,7 @@
 // layer writes only what stays visible and no file is written twice.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -54,7 +55,7 @@ class LayerMask {
   // Kinds of marks; public for LayerScan.
   enum Kind : int { file = 1, dir = 2, implied_dir = 4, removed = 8, opaque = 16 };
   static constexpr size_t kMaxPaths = 4'000'000;  // paths and the directories above them
-  static constexpr size_t kMaxDepth = 4096;       // components in a path
+  static constexpr size_t kMaxDepth = 1024;       // components in a path
 
  private:
   // A tree of path components: what a path costs is its own length, whatever its depth.
@@ -67,7 +68,14 @@ class LayerMask {
 // A tar handler that collects a delta layer's marks (for LayerMask::add) without writing.
 class LayerScan : public TarEntryHandler {
  public:
-  explicit LayerScan(std::vector<std::string> roots) : roots_(std::move(roots)) {}
+  // What the scans of one entry's deltas may hold together: LayerMask's bounds on paths and
+  // depth, and kMaxPathBytes of path text.
+  struct Budget {
+    std::atomic<uint64_t> paths{0}, bytes{0};
+  };
+  static constexpr uint64_t kMaxPathBytes = 256ull << 20;
+  LayerScan(std::vector<std::string> roots, Budget* budget)
+      : roots_(std::move(roots)), budget_(budget) {}
   Status begin(const TarHeader& header) override;
   Status data(const char*, size_t) override { return {}; }
   Status end() override { return {}; }
@@ -75,7 +83,9 @@ class LayerScan : public TarEntryHandler {
   const std::vector<std::pair<std::string, int>>& marks() const { return marks_; }
 
  private:
+  Status count(const std::string& path);
   std::vector<std::string> roots_;
+  Budget* budget_;
   std::vector<std::pair<std::string, int>> marks_;
 };
 

@@ -116,7 +116,8 @@ struct LayerExtraction {
         progress->total += entry.layers[i].size;  // downloaded twice
       }
     }
-    std::vector<LayerScan> scans(deltas.size(), LayerScan(entry.roots));
+    LayerScan::Budget bounds;  // shared: the bounds hold for all the deltas together
+    std::vector<LayerScan> scans(deltas.size(), LayerScan(entry.roots, &bounds));
     RC_CHECK(parallel_for(deltas.size(), jobs, [&](size_t k) {
       TarReader tar(&scans[k]);
       size_t i = deltas[k];
@@ -151,8 +152,10 @@ struct LayerExtraction {
     if (st.ok()) {
       st = guard.finish();
       if (!st.ok()) st = fail(st.error());
-    } else if (st.error().kind == ErrorKind::integrity) {
+    } else if (st.error().kind == ErrorKind::integrity) {  // a digest mismatch explains all
       st = fail(st.error());
+    } else if (!guard.error().ok()) {  // the bytes failed before the transport did
+      st = fail(guard.error().error());
     }
     if (!st.ok()) {
       if (copy) copy->clear();

@@ -566,22 +566,26 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   info.commit = o.origin.commit;
   // Past what a config may hold (kMaxConfigBytes), the entry goes without a file list: the
   // next save on it packs as usual.
-  FileListWriter list(kMaxConfigBytes - (64 << 10));
-  for (size_t i = 0; i < entries.size(); ++i) {
-    const FileEntry& e = entries[i];
+  for (const auto& e : entries) {
     info.files += e.type == FileType::regular || e.type == FileType::hardlink;
     info.size += e.size;
-    list.add(e.path, prints[i].hash, prints[i].bytes);
   }
-  const std::string file_list = list.finish();
-  if (file_list.empty())
-    log_verbose("no file list in the entry: " + std::to_string(entries.size()) +
-                " paths take more than a config holds");
   std::string config;
   bool config_known = false;
   // Describes the layers: the config (uploaded unless it is the base's, just read from this
   // store: an unchanged tree needs no HEAD for it) and the manifest.
+  // The file list is written from the prints of the bytes the layers hold now (a repair
+  // packs again), within what a config may hold beside its diff_ids; past that the entry
+  // goes without, and the next save on it packs as usual.
   auto compose = [&]() -> Result<std::string> {
+    const size_t rest = build_config(layers).size() + 64;
+    FileListWriter list(kMaxConfigBytes > rest ? kMaxConfigBytes - rest : 0);
+    for (size_t i = 0; i < entries.size(); ++i)
+      list.add(entries[i].path, prints[i].hash, prints[i].bytes);
+    const std::string file_list = list.finish();
+    if (file_list.empty())
+      log_verbose("no file list in the entry: " + std::to_string(entries.size()) +
+                  " paths take more than a config holds");
     config = build_config(layers, file_list);
     info.config = {kOciConfig, sha256_digest(config), config.size(), {}};
     config_known = info.config.digest == base.config_here;
