@@ -147,7 +147,7 @@ MIB = 1024 * 1024
 BASE_NS = 1_600_000_000_123_456_789
 
 
-def _write(path, data, mode=0o644):
+def write_file(path, data, mode=0o644):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
         f.write(data)
@@ -187,7 +187,7 @@ def make_tree(root, big=True, seed=0):
     if big:
         files["big/random-3mib.bin"] = (os.urandom(3 * MIB + 12345), 0o644)
     for rel, (data, mode) in files.items():
-        _write(os.path.join(root, rel), data, mode)
+        write_file(os.path.join(root, rel), data, mode)
     # A hard link pair (in different directories).
     os.makedirs(os.path.join(root, "nested/hl"), exist_ok=True)
     os.link(os.path.join(root, "links/hard-a"), os.path.join(root, "nested/hl/hard-b"))
@@ -199,7 +199,7 @@ def make_tree(root, big=True, seed=0):
     os.makedirs(os.path.join(root, "nested/empty-inner"), exist_ok=True)
     # A directory with mode 0750.
     os.makedirs(os.path.join(root, "private/data"), exist_ok=True)
-    _write(os.path.join(root, "private/data/x.txt"), b"x\n", 0o640)
+    write_file(os.path.join(root, "private/data/x.txt"), b"x\n", 0o640)
     os.chmod(os.path.join(root, "private"), 0o750)
     # Explicit nanosecond mtimes on every non-directory (symlinks included).
     entries = []
@@ -222,8 +222,8 @@ def make_tree(root, big=True, seed=0):
 def make_small_tree(root, content=b"v1", seed_ns=BASE_NS):
     """A few files, for tests where variety does not matter."""
     os.makedirs(os.path.join(root, "sub"), exist_ok=True)
-    _write(os.path.join(root, "a.txt"), b"a: " + content + b"\n")
-    _write(os.path.join(root, "sub/b.txt"), b"b: " + content + b"\n" * 10)
+    write_file(os.path.join(root, "a.txt"), b"a: " + content + b"\n")
+    write_file(os.path.join(root, "sub/b.txt"), b"b: " + content + b"\n" * 10)
     os.utime(os.path.join(root, "a.txt"), ns=(seed_ns, seed_ns))
     os.utime(os.path.join(root, "sub/b.txt"), ns=(seed_ns + 1, seed_ns + 1))
     set_dir_mtimes(root, seed_ns + 10)

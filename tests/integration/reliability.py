@@ -20,7 +20,7 @@ import subprocess
 import time
 
 from common import (ANNO_KEY, BIN, OCI_MANIFEST, RegistryClient, clean_env, parse_json, set_dir_mtimes,
-                    wait_for_binary)
+                    wait_for_binary, write_file)
 
 REF_NAME = "org.opencontainers.image.ref.name"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -91,23 +91,16 @@ class Procs:
 # Trees
 
 
-def _write(path, data, mode):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
-    os.chmod(path, mode)
-
-
 def make_crash_tree(root, rng, small=300, big=3, big_size=1 << 20):
     """A tree that takes regcache ~100-300 ms to save or restore with 256 KiB packs:
     `small` files of 100 B-8 KiB in 12 directories (modes 644/755/600), `big` random files,
     two relative symlinks, an empty directory, explicit nanosecond mtimes everywhere."""
     modes = (0o644, 0o644, 0o755, 0o600)
     for i in range(small):
-        _write(os.path.join(root, f"d{i % 12:02d}", f"f{i:04d}.txt"), rng.randbytes(rng.randint(100, 8000)),
+        write_file(os.path.join(root, f"d{i % 12:02d}", f"f{i:04d}.txt"), rng.randbytes(rng.randint(100, 8000)),
                modes[i % len(modes)])
     for i in range(big):
-        _write(os.path.join(root, f"big{i}.bin"), rng.randbytes(big_size), 0o644)
+        write_file(os.path.join(root, f"big{i}.bin"), rng.randbytes(big_size), 0o644)
     os.symlink("d00/f0000.txt", os.path.join(root, "link-file"))
     os.symlink("d01", os.path.join(root, "link-dir"))
     os.makedirs(os.path.join(root, "empty"), exist_ok=True)
@@ -119,8 +112,8 @@ def churn_tree(root, rng):
     """Rewrites one big file and one small file with new random content, so the next save
     has layers to compress and upload (and others it finds already stored)."""
     p = os.path.join(root, rng.choice(sorted(n for n in os.listdir(root) if n.startswith("big"))))
-    _write(p, rng.randbytes(os.path.getsize(p)), 0o644)
-    _write(os.path.join(root, "d03", "f0003.txt"), rng.randbytes(rng.randint(100, 8000)), 0o644)
+    write_file(p, rng.randbytes(os.path.getsize(p)), 0o644)
+    write_file(os.path.join(root, "d03", "f0003.txt"), rng.randbytes(rng.randint(100, 8000)), 0o644)
     touch_all(root, rng)
 
 

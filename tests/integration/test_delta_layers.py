@@ -4,23 +4,16 @@ token modes; every entry of a chain restores exactly the tree it saved; the nint
 compacts; and umoci, unpacking the entry as the ordinary OCI image it is, gives exactly
 the tree regcache restores."""
 
-import json
 import os
 import shutil
 import subprocess
 import unittest
 
-from common import RegcacheTestCase, make_tree, services, set_dir_mtimes, snapshot
+from common import RegcacheTestCase, make_tree, set_dir_mtimes, snapshot, write_file as write
 
 UMOCI = shutil.which("umoci") or "/usr/bin/umoci"
 SKOPEO = shutil.which("skopeo") or "/usr/bin/skopeo"
 DELTA = "dev.regcache.pack.delta"
-
-
-def write(path, data):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
 
 
 class DeltaCase(RegcacheTestCase):

@@ -13,7 +13,8 @@ import sys
 import tarfile
 import unittest
 
-from common import OCI_CONFIG, OCI_MANIFEST, SOURCE_DIR, RegcacheTestCase, RegistryClient, services, unique_repo
+from common import (OCI_CONFIG, OCI_MANIFEST, SOURCE_DIR, RegcacheTestCase, RegistryClient, services, unique_repo,
+                    write_file)
 
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "harness"))
 from legacy_image import DOCKER_MANIFEST, SKOPEO, build_legacy_archive, push_legacy_image  # noqa: E402
@@ -25,10 +26,7 @@ OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 def write_files(root, files):
     for rel, data in files.items():
-        p = os.path.join(root, rel)
-        os.makedirs(os.path.dirname(p), exist_ok=True)
-        with open(p, "wb") as f:
-            f.write(data)
+        write_file(os.path.join(root, rel), data)
 
 
 class LegacyImageHarnessTest(RegcacheTestCase):

@@ -208,14 +208,19 @@ TEST(DeltaRestore, AHardLinkFromADeltaIntoAPackIsRefused) {
   f.expect_refused("k", "hard link target not in this layer");
 }
 
-TEST(DeltaRestore, AHardLinkToAFileADeltaReplacesIsRefused) {
-  DeltaFixture f;
+// Stores under "k" the packs, one more pack holding ws/cache/t and a hard link to it at
+// `link`, and a delta replacing ws/cache/t.
+void push_replaced_link_entry(DeltaFixture& f, const std::string& link) {
   auto layers = f.base;
   layers.push_back(push_layer(
-      *f.store, RawTar().add("ws/cache/t", '0', "t").add("ws/cache/l", '1', "", "ws/cache/t"),
-      Role::pack));
+      *f.store, RawTar().add("ws/cache/t", '0', "t").add(link, '1', "", "ws/cache/t"), Role::pack));
   layers.push_back(push_layer(*f.store, RawTar().add("ws/cache/t", '0', "t2"), Role::delta));
   push_entry(*f.store, "k", layers);
+}
+
+TEST(DeltaRestore, AHardLinkToAFileADeltaReplacesIsRefused) {
+  DeltaFixture f;
+  push_replaced_link_entry(f, "ws/cache/l");
   f.expect_refused("k", "hard link to a file a layer above replaces");
 }
 
@@ -223,12 +228,7 @@ TEST(DeltaRestore, AHardLinkToAFileADeltaReplacesIsRefused) {
 // part, its target outside it. The link is refused all the same.
 TEST(DeltaRestore, AHardLinkToAReplacedFileIsRefusedInAPartialRestoreToo) {
   DeltaFixture f;
-  auto layers = f.base;
-  layers.push_back(push_layer(
-      *f.store, RawTar().add("ws/cache/t", '0', "t").add("ws/cache/sub/l", '1', "", "ws/cache/t"),
-      Role::pack));
-  layers.push_back(push_layer(*f.store, RawTar().add("ws/cache/t", '0', "t2"), Role::delta));
-  push_entry(*f.store, "k", layers);
+  push_replaced_link_entry(f, "ws/cache/sub/l");
   RestoreOptions o;
   o.key = "k";
   o.anchors = f.dst;

@@ -87,7 +87,10 @@ LayerMask::LayerMask(LayerMask&&) noexcept = default;
 LayerMask& LayerMask::operator=(LayerMask&&) noexcept = default;
 
 Status LayerMask::add(size_t layer, const std::vector<std::pair<std::string, int>>& marks) {
-  for (const auto& [path, kinds] : marks) {
+  for (const auto& mark : marks) {
+    // Named, not bound: clang 14 (the fuzz build) cannot capture structured bindings.
+    const std::string& path = mark.first;
+    const int kinds = mark.second;
     Node* node = root_.get();
     size_t depth = 0;
     Status st;
