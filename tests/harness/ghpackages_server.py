@@ -382,11 +382,13 @@ def main():
         with open(a.seed, encoding="utf-8") as f:
             for v in json.load(f):
                 server.add_version(v["owner"], v["package"], v["digest"], v.get("tags", ()), v.get("created_at"))
-    server.start()
-    print(server.port, flush=True)
+    # The handlers go in before the port is printed: whoever reads the port may stop the
+    # server at once, and a SIGTERM before them killed it (exit -15) on a busy machine.
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
+    server.start()
+    print(server.port, flush=True)
     done.wait()
     server.stop()
     return 0
