@@ -25,10 +25,6 @@ namespace regcache {
 
 namespace {
 
-Error hostile(const std::string& path, std::string_view why) {
-  return make_error(ErrorKind::hostile, "refusing cache entry " + path + ": " + std::string(why));
-}
-
 timespec to_ts(int64_t sec, uint32_t nsec) {
   timespec ts{};
   ts.tv_sec = static_cast<time_t>(sec);
@@ -36,9 +32,12 @@ timespec to_ts(int64_t sec, uint32_t nsec) {
   return ts;
 }
 
+Error hostile(std::string_view path, std::string_view why) {
+  return hostile_entry(path, why);
+}
+
 std::string dir_of(const std::string& rel) {
-  auto slash = rel.rfind('/');
-  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
+  return std::string(archive_parent(rel));
 }
 
 std::string base_of(const std::string& rel) {

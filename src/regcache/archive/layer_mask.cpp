@@ -16,13 +16,8 @@ namespace {
 constexpr std::string_view kPrefix = ".wh.";
 constexpr std::string_view kOpaque = ".wh..wh..opq";
 
-Error hostile(const std::string& path, std::string_view why) {
-  return make_error(ErrorKind::hostile, "refusing cache entry " + path + ": " + std::string(why));
-}
-
-std::string parent_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? std::string() : path.substr(0, slash);
+Error hostile(std::string_view path, std::string_view why) {
+  return hostile_entry(path, why);
 }
 
 }  // namespace
@@ -32,7 +27,7 @@ Result<std::optional<Whiteout>> whiteout_of(const std::string& path) {
   std::string_view base = slash == std::string::npos ? std::string_view(path)
                                                      : std::string_view(path).substr(slash + 1);
   if (base.substr(0, kPrefix.size()) != kPrefix) return std::optional<Whiteout>();
-  std::string dir = parent_of(path);
+  std::string dir(archive_parent(path));
   if (base == kOpaque) return std::optional<Whiteout>(Whiteout{Whiteout::Kind::opaque, dir});
   std::string_view name = base.substr(kPrefix.size());
   if (name.empty() || name == "." || name == ".." || name.substr(0, kPrefix.size()) == kPrefix)

@@ -52,6 +52,16 @@ bool symlink_stays_inside(std::string_view link_rel, std::string_view target) {
   return true;
 }
 
+std::string_view archive_parent(std::string_view path) {
+  auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+}
+
+Error hostile_entry(std::string_view path, std::string_view why) {
+  return make_error(ErrorKind::hostile,
+                    "refusing cache entry " + std::string(path) + ": " + std::string(why));
+}
+
 bool archive_path_within(std::string_view path, std::string_view base) {
   return path == base || (path.size() > base.size() && path.compare(0, base.size(), base) == 0 &&
                           path[base.size()] == '/');

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "regcache/util/result.hpp"
+
 namespace regcache {
 
 // Returns the path with "./" prefixes and trailing '/' removed, or nullopt when it is
@@ -15,6 +17,12 @@ std::optional<std::string> normalize_archive_path(std::string_view path);
 // with target `target` resolves inside that root whatever the other symlinks in the root
 // point at: relative, and ".." only before the first name (like "../lib/x").
 bool symlink_stays_inside(std::string_view link_rel, std::string_view target);
+
+// Returns the directory part of an archive path ("" for a path with no '/').
+std::string_view archive_parent(std::string_view path);
+
+// Returns the error refusing a cache entry because of what it holds at `path`.
+Error hostile_entry(std::string_view path, std::string_view why);
 
 // Returns true when `path` is `base` or lies below it ('/'-separated archive paths).
 bool archive_path_within(std::string_view path, std::string_view base);

@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "regcache/archive/safe_path.hpp"
 #include "regcache/format/entry_format.hpp"
 
 namespace regcache {
@@ -12,11 +13,6 @@ namespace regcache {
 namespace {
 
 constexpr uint64_t kBlock = 512;
-
-std::string_view parent_of(std::string_view path) {
-  auto slash = path.rfind('/');
-  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
-}
 
 bool whiteout_name(std::string_view path) {
   auto slash = path.rfind('/');
@@ -69,7 +65,8 @@ DeltaPlan plan_delta(const std::vector<FileEntry>& entries, const std::vector<En
   std::unordered_set<std::string_view> gone(removed.begin(), removed.end());
   for (const auto& path : removed) {
     bool covered = false;
-    for (std::string_view up = parent_of(path); !up.empty() && !covered; up = parent_of(up)) {
+    for (std::string_view up = archive_parent(path); !up.empty() && !covered;
+         up = archive_parent(up)) {
       auto now = index.find(up);
       covered = gone.count(up) ||
                 (now != index.end() && entries[now->second].type != FileType::directory);
