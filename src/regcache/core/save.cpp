@@ -305,16 +305,21 @@ std::optional<LayerInfo> candidate(const Base& base, const std::string& fp, Comp
   return it->second;
 }
 
-// Chooses pack sizes: about 64 packs per cache, as a power of two between 1 and 16 MiB, so
-// that a change confined to a few neighbouring files re-uploads a small share of the cache
-// while big caches keep the number of blobs (and requests) bounded. The base entry's target
-// is kept while it stays within a factor of four, so pack boundaries do not move between
-// saves as the cache grows.
-PackOptions choose_packs(const std::vector<FileEntry>& entries, uint64_t base_target) {
+// Chooses pack sizes: a number of packs per cache, each a power of two between 1 and
+// 16 MiB, so that big caches keep the number of blobs (and requests) bounded. 8 to 16
+// when the entry will list its files: later changes then go into delta layers, and a pack
+// per transfer lets a distant registry send them all at once. 64 to 128 otherwise, so that
+// a change confined to a few neighbouring files re-uploads a small share of the cache. The
+// base entry's target is kept while it stays within a factor of four, so pack boundaries
+// do not move between saves as the cache grows.
+PackOptions choose_packs(const std::vector<FileEntry>& entries, uint64_t base_target,
+                         DeltaLayers deltas) {
   uint64_t total = 0;
   for (const auto& e : entries) total += e.size + 1024;
+  const bool listed = deltas == DeltaLayers::allowed && entries.size() <= kListedPathsAtLeast;
+  const uint64_t packs = listed ? 8 : 64;
   uint64_t target = 1ull << 20;
-  while (target < (16ull << 20) && target * 2 * 64 <= total) target *= 2;
+  while (target < (16ull << 20) && target * 2 * packs <= total) target *= 2;
   if (base_target >= target / 4 && base_target <= target * 4 && base_target >= 4096)
     target = base_target;
   return packs_around(target);
@@ -526,7 +531,7 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
     log_warning("cannot use the base entry: " + base_loaded.error().message);
   }
   rep.base_key = base.key;
-  PackOptions pack_opts = o.packs ? *o.packs : choose_packs(entries, base.pack_target);
+  PackOptions pack_opts = o.packs ? *o.packs : choose_packs(entries, base.pack_target, o.deltas);
   auto packs = plan_packs(entries, pack_opts);
   log_verbose(std::to_string(entries.size()) + " entries in " + std::to_string(packs.size()) +
               " packs of about " + std::to_string(pack_opts.target_bytes >> 10) + " KiB");

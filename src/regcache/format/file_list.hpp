@@ -19,6 +19,10 @@ struct FileRecord {
   uint64_t tar_bytes = 0;  // how many bytes the entry takes in a tar
 };
 
+// A config's list holds at least this many paths: records took 18-24 bytes a path in the
+// trees measured (docs/format.md), against a config's 4 MiB. Past it, a list may not fit.
+inline constexpr size_t kListedPathsAtLeast = 150'000;
+
 // Writes records (added in path order) as zstd-compressed text, then base64, holding only
 // the compressed bytes; past `max_bytes` of base64 it gives up (finish() returns "").
 class FileListWriter {
