@@ -341,9 +341,9 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   for (const auto& p : o.restore_keys) RC_CHECK(validate_key(p));
   RestoreReport rep;
   rep.key = o.key;
-  // Connections for the config and the first layers open while the key is looked up; the
-  // other transfers open theirs beside those.
-  if (o.lookup_only == LookupOnly::no) store.warm_up(std::min(o.jobs, kWarmUpConnections));
+  // A connection for every transfer opens while the key is looked up: one opened after the
+  // manifest arrives costs its layer two more round trips (TCP and TLS).
+  if (o.lookup_only == LookupOnly::no) store.warm_up(o.jobs);
   LookupIndex index(store);
   auto found = RC_TRY(find_entry(store, o.key, o.restore_keys, o.filter, &index));
   index.write_in_background();  // what the lookup learned, beside the downloads

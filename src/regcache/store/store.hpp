@@ -33,8 +33,9 @@ enum class ManifestBlobCheck {
   refused,  // a manifest naming a blob the store lacks fails with ErrorKind::not_found
 };
 
-// How many connections a command asks a store to open ahead (Store::warm_up): enough for
-// the first requests and a small entry; further transfers open theirs beside those.
+// How many connections a save asks a store to open ahead (Store::warm_up): enough for its
+// first requests; its transfers open theirs while packs are compressed. A restore asks
+// for one per transfer (core/restore.cpp).
 inline constexpr size_t kWarmUpConnections = 4;
 
 // Whether commands keep a lookup index (core/entry_index.hpp) in the store: worth it
