@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -25,6 +26,7 @@
 #include "regcache/format/key_tag.hpp"
 #include "regcache/format/trust.hpp"
 #include "regcache/store/fetch_verified.hpp"
+#include "regcache/store/gated_store.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/interrupt.hpp"
 #include "regcache/util/log.hpp"
@@ -350,10 +352,12 @@ struct LayerMaker {
   std::vector<LayerInfo> layers = std::vector<LayerInfo>(packs.size());
   std::vector<char> unchecked = std::vector<char>(packs.size(), 0);  // reused without a HEAD
   std::atomic<uint64_t> uploaded{0}, reused{0};
+  std::atomic<bool> relinking{false};  // some layer goes through link_blob in a transfer
   std::string stage = store.staging_dir() + "/" + owned_temp_name(".regcache-upload-") + "-";
 
-  // Produces every layer; returns the first failure.
-  Status run() {
+  // Produces every layer; returns the first failure. `when_built` runs once every pack is
+  // compressed, before the last uploads end, unless a layer may still be packed again.
+  Status run(const std::function<Status(TaskPool&)>& when_built = {}) {
     const Store& base_store = o.base_store ? *o.base_store : store;
     // A registry refuses a manifest naming a blob it lacks, so the layers of a base entry
     // in this very repository need no HEAD each: the manifest PUT checks them at once.
@@ -371,12 +375,14 @@ struct LayerMaker {
         unchecked[i] = 1;
         return take(i, *again);
       }
+      relinking = true;  // the transfer may pack it again, and so change layers[i]
       return transfers.submit([&, i, layer = *again]() -> Status {
         if (RC_TRY(store.link_blob(layer.descriptor, base_store))) return take(i, layer);
         log_verbose("blob " + layer.descriptor.digest + " of the base is gone; packing again");
         return build_and_upload(i);
       });
     });
+    if (built.ok() && when_built && !relinking) built = when_built(transfers);
     Status sent = transfers.wait();
     RC_CHECK(built);
     return sent;
@@ -467,6 +473,10 @@ Result<std::vector<LayerInfo>> stack_on_base(Store& store, const SaveOptions& o,
   return layers;
 }
 
+// Walks, packs and pushes the entry (save_entry after its checks).
+Result<SaveReport> save_tree(Store& store, const SaveOptions& o, const PathSpec& spec,
+                             SaveReport rep, std::chrono::steady_clock::time_point t0);
+
 }  // namespace
 
 const char* to_string(SaveResult r) {
@@ -502,13 +512,36 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   if (spec.roots.empty())
     return make_error(ErrorKind::not_found, "none of the paths to save exists");
   store.warm_up(std::min(o.jobs, kWarmUpConnections));
+  if (o.overwrite == Overwrite::yes) return save_tree(store, o, spec, rep, t0);
+  // Whether the key is saved already is asked beside the walk and the packing: nothing is
+  // written before the answer, and the answer comes first, as if asked before.
+  SaveReport existing = rep;
+  bool exists = false;
+  std::shared_future<Status> gate = std::async(std::launch::async, [&]() -> Status {
+                                      auto found = already_saved(store, rep.tag, o, &existing);
+                                      if (!found.ok()) return found.error();
+                                      exists = *found;
+                                      if (!exists) return {};
+                                      return make_error(ErrorKind::exists, "the key is saved");
+                                    }).share();
+  auto gated = make_gated_store(store, gate);
+  auto saved = save_tree(*gated, o, spec, rep, t0);
+  Status decided = gate.get();
+  if (exists) {
+    existing.result = SaveResult::exists;
+    existing.seconds = since(t0);
+    return existing;
+  }
+  RC_CHECK(decided);
+  return saved;
+}
+
+namespace {
+
+Result<SaveReport> save_tree(Store& store, const SaveOptions& o, const PathSpec& spec,
+                             SaveReport rep, std::chrono::steady_clock::time_point t0) {
   LookupIndex index(store);
   index.start_read(IndexWrite::expected);  // beside the first requests: it gets our row
-  if (o.overwrite == Overwrite::no && RC_TRY(already_saved(store, rep.tag, o, &rep))) {
-    rep.result = SaveResult::exists;
-    rep.seconds = since(t0);
-    return rep;
-  }
   // The base entry is read while the tree is walked: its requests wait on nothing local.
   auto base_read = std::async(std::launch::async, [&] { return load_base(store, o, index); });
   auto walked = walk_roots(spec);
@@ -559,30 +592,13 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
         stack_on_base(store, o, base, entries, delta, prints, make.uploaded, &stacked_unchecked));
     make.reused = layers.size() - (delta.choice == DeltaChoice::delta ? 1 : 0);
   }
-  if (layers.empty()) {
-    stacked_unchecked = false;
-    RC_CHECK(make.run());
-    layers = make.layers;
-  }
-  info.key = o.key;
-  info.created = now_rfc3339();
-  info.pack_target = pack_opts.target_bytes;
-  info.ref = o.origin.ref;
-  info.commit = o.origin.commit;
-  // Past what a config may hold (kMaxConfigBytes), the entry goes without a file list: the
-  // next save on it packs as usual.
-  for (const auto& e : entries) {
-    info.files += e.type == FileType::regular || e.type == FileType::hardlink;
-    info.size += e.size;
-  }
   std::string config;
-  bool config_known = false;
-  // Describes the layers: the config (uploaded unless it is the base's, just read from this
-  // store: an unchanged tree needs no HEAD for it) and the manifest.
-  // The file list is written from the prints of the bytes the layers hold now (a repair
-  // packs again), within what a config may hold beside its diff_ids; past that the entry
-  // goes without, and the next save on it packs as usual.
-  auto compose = [&]() -> Result<std::string> {
+  bool config_known = false;  // the base's config, just read from this store: no HEAD for it
+  bool config_sent = false;   // uploaded beside the packs
+  // Describes the layers in the config. The file list is written from the prints of the
+  // bytes the layers hold now (a repair packs again), within what a config may hold beside
+  // its diff_ids; past that the entry goes without, and the next save on it packs as usual.
+  auto describe = [&]() {
     const size_t rest = build_config(layers).size() + 64;
     FileListWriter list(kMaxConfigBytes > rest ? kMaxConfigBytes - rest : 0);
     for (size_t i = 0; i < entries.size(); ++i)
@@ -594,8 +610,39 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
     config = build_config(layers, file_list);
     info.config = {kOciConfig, sha256_digest(config), config.size(), {}};
     config_known = info.config.digest == base.config_here;
-    if (!config_known)
-      RC_CHECK(upload_if_missing(store, info.config, {"", config}, &make.uploaded));
+  };
+  if (layers.empty()) {
+    stacked_unchecked = false;
+    // Once every pack is compressed, the config is known: it goes up beside the last packs.
+    RC_CHECK(make.run([&](TaskPool& transfers) -> Status {
+      layers = make.layers;
+      describe();
+      config_sent = true;
+      if (config_known) return {};
+      return transfers.submit([&] {
+        return upload_if_missing(store, info.config, {"", config}, &make.uploaded);
+      });
+    }));
+    layers = make.layers;
+  }
+  info.key = o.key;
+  info.created = now_rfc3339();
+  info.pack_target = pack_opts.target_bytes;
+  info.ref = o.origin.ref;
+  info.commit = o.origin.commit;
+  for (const auto& e : entries) {
+    info.files += e.type == FileType::regular || e.type == FileType::hardlink;
+    info.size += e.size;
+  }
+  // Describes the layers: the config (uploaded unless it is the base's or went up already)
+  // and the manifest.
+  auto compose = [&]() -> Result<std::string> {
+    if (!config_sent) {
+      describe();
+      if (!config_known)
+        RC_CHECK(upload_if_missing(store, info.config, {"", config}, &make.uploaded));
+    }
+    config_sent = false;  // a repair that packs again describes its layers anew
     info.layers.clear();
     for (const auto& l : layers) info.layers.push_back(l.descriptor);
     return build_manifest(info);
@@ -658,5 +705,7 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   rep.seconds = since(t0);
   return rep;
 }
+
+}  // namespace
 
 }  // namespace regcache
