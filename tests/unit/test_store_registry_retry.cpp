@@ -3,9 +3,12 @@
 // registry error codes, and replies that would once have thrown.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "regcache/store/registry/github_packages.hpp"
 #include "regcache/store/registry/registry_store.hpp"
@@ -461,6 +464,105 @@ TEST(RegistryStore, WarmUpAsksForTheApiRootBesideTheFirstRequest) {
             (std::vector<std::string>{"GET https://registry.test/v2/ x3 Authorization: Basic",
                                       "GET https://registry.test/v2/ x2 Authorization: Basic"}));
   EXPECT_TRUE(transport->seen.empty());
+}
+
+// prepare_writes fetches the token a push needs beside what the command reads first: the
+// write that follows carries it and meets no challenge.
+TEST(RegistryAuth, PrepareWritesFetchesThePushTokenAhead) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> seen;
+  auto transport = std::make_shared<ScriptedTransport>([&](const HttpRequest& req, int) {
+    std::string auth;
+    for (const auto& h : req.headers)
+      if (h.rfind("Authorization:", 0) == 0) auth = h;
+    {
+      std::lock_guard lock(mu);
+      seen.push_back(req.method + " " + req.url + " " + auth);
+    }
+    cv.notify_all();
+    if (req.url.rfind("https://auth.test/token", 0) == 0) {
+      const bool push = req.url.find("push") != std::string::npos;
+      return Result<HttpResponse>(
+          status(200, push ? R"({"token":"push"})" : R"({"token":"pull"})"));
+    }
+    const bool write = req.method == "PUT";
+    if (auth != "Authorization: Bearer push" && (write || auth != "Authorization: Bearer pull"))
+      return Result<HttpResponse>(status(
+          401, "",
+          {{"www-authenticate", "Bearer realm=\"https://auth.test/token\",service=\"reg\""}}));
+    return Result<HttpResponse>(status(write ? 201 : 200));
+  });
+  RegistryOptions o;
+  o.transport = Transport::https;
+  StoreRef ref = test_ref();
+  auto store = make_registry_store(ref, Credentials{"user", "pw", ""}, o, transport);
+  store->prepare_writes();
+  {
+    // The API root with Basic, the push token, the API root with it.
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return seen.size() >= 3; }));
+  }
+  store.reset();  // joins the preparation
+  std::lock_guard lock(mu);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0], "GET https://registry.test/v2/ Authorization: Basic dXNlcjpwdw==");
+  EXPECT_NE(seen[1].find("https://auth.test/token"), std::string::npos);
+  EXPECT_NE(seen[1].find("push"), std::string::npos) << seen[1];
+  EXPECT_EQ(seen[2], "GET https://registry.test/v2/ Authorization: Bearer push");
+}
+
+// The write after prepare_writes goes with the push token at once.
+TEST(RegistryAuth, AWriteAfterPrepareWritesMeetsNoChallenge) {
+  std::atomic<int> token_fetches{0}, challenges{0};
+  auto transport = std::make_shared<ScriptedTransport>([&](const HttpRequest& req, int) {
+    std::string auth;
+    for (const auto& h : req.headers)
+      if (h.rfind("Authorization:", 0) == 0) auth = h;
+    if (req.url.rfind("https://auth.test/token", 0) == 0) {
+      ++token_fetches;
+      return Result<HttpResponse>(status(200, R"({"token":"push"})"));
+    }
+    if (auth != "Authorization: Bearer push") {
+      ++challenges;
+      return Result<HttpResponse>(status(
+          401, "",
+          {{"www-authenticate", "Bearer realm=\"https://auth.test/token\",service=\"reg\""}}));
+    }
+    return Result<HttpResponse>(status(201, "", {{"docker-content-digest", "sha256:x"}}));
+  });
+  RegistryOptions o;
+  o.transport = Transport::https;
+  StoreRef ref = test_ref();
+  auto store = make_registry_store(ref, Credentials{"user", "pw", ""}, o, transport);
+  store->prepare_writes();
+  for (int i = 0; i < 6000 && transport->count("GET") < 2; ++i)  // regression bound: 60 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(token_fetches, 1);
+  ASSERT_EQ(challenges, 1);
+  auto put = store->put_manifest("t", "{}", "application/vnd.oci.image.manifest.v1+json");
+  EXPECT_TRUE(put.ok()) << put.error().message;
+  EXPECT_EQ(token_fetches, 1) << "the write fetched a token of its own";
+  EXPECT_EQ(challenges, 1) << "the write met a challenge";
+}
+
+// ghcr.io's store passes warm_up and prepare_writes on to the registry store it wraps.
+TEST(GithubPackages, PassesWarmUpOnToTheRegistry) {
+  struct Warmed : ScriptedTransport {
+    using ScriptedTransport::ScriptedTransport;
+    void warm_up(const HttpRequest& req, size_t count) override {
+      warmed.push_back(req.url + " x" + std::to_string(count));
+    }
+    std::vector<std::string> warmed;
+  };
+  auto transport = std::make_shared<Warmed>(
+      [&](const HttpRequest&, int) { return Result<HttpResponse>(status(200)); });
+  auto store = github_store(transport, github_options(transport));
+  store->warm_up(3);
+  store->prepare_writes();
+  store.reset();  // joins the preparation
+  EXPECT_EQ(transport->warmed, (std::vector<std::string>{"https://registry.test/v2/ x2"}));
+  EXPECT_EQ(transport->count("GET"), 1) << "prepare_writes asked for the API root";
 }
 
 namespace {

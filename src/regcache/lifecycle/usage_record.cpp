@@ -104,6 +104,7 @@ void UsageRecorder::matched(const std::string& digest) {
 void UsageRecorder::run() {
   UsageRecords* native = store_.usage();
   std::optional<Result<std::optional<FetchedManifest>>> current;
+  if (!native) store_.prepare_writes();  // its token, beside the read: the write waits on none
   if (!native) current = store_.get_manifest(kUsageTag);
   std::string digest;
   {

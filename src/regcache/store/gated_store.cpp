@@ -37,6 +37,7 @@ class GatedStore final : public Store {
   Result<std::vector<std::string>> list_tags() override { return inner_.list_tags(); }
   UsageRecords* usage() override { return inner_.usage(); }
   void warm_up(size_t parallel) override { inner_.warm_up(parallel); }
+  void prepare_writes() override { inner_.prepare_writes(); }
 
  private:
   Store& inner_;

@@ -104,6 +104,10 @@ class Store {
   // Prepares for up to `parallel` requests at once, in the background (a registry opens
   // its connections while the first requests run); returns at once. Best effort.
   virtual void warm_up(size_t parallel) { (void)parallel; }
+  // Prepares, in the background, what this command's writes will need (a registry fetches
+  // a token that allows pushing), so that they wait on no extra round trip; returns at
+  // once. Best effort: a failure shows on the writes.
+  virtual void prepare_writes() {}
 };
 
 }  // namespace regcache

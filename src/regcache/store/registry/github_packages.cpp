@@ -55,6 +55,8 @@ class GithubPackagesStore : public Store {
     return inner_->put_manifest(tag, bytes, media_type);
   }
   Result<std::vector<std::string>> list_tags() override { return inner_->list_tags(); }
+  void warm_up(size_t parallel) override { inner_->warm_up(parallel); }
+  void prepare_writes() override { inner_->prepare_writes(); }
 
   // GitHub keeps every superseded manifest as an untagged package version, so a usage
   // tag rewritten by each restore would pile them up: tracking is off here unless

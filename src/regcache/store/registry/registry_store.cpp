@@ -12,6 +12,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "regcache/oci/media_types.hpp"
 #include "regcache/oci/reference.hpp"
@@ -94,6 +95,22 @@ class RegistryStore : public Store {
     if (!left.ok()) return;
     req.timeout_ms = *left;
     http_->warm_up(req, more);
+  }
+
+  // Asks for the API root with the push scope: a token registry's challenge then gets a
+  // token that allows pushing, kept for the writes to come.
+  void prepare_writes() override {
+    std::lock_guard lock(warm_mu_);
+    if (preparer_.joinable()) return;
+    preparer_ = std::thread([this] {
+      AttemptBudget budget(policy_);
+      (void)send({"GET", url_origin(base_) + "/v2/"}, Access::push, Retry::caller, budget);
+    });
+  }
+
+  ~RegistryStore() override {
+    std::lock_guard lock(warm_mu_);
+    if (preparer_.joinable()) preparer_.join();
   }
 
   std::string describe() const override { return ref_.host + "/" + ref_.repository; }
@@ -562,6 +579,7 @@ class RegistryStore : public Store {
   std::string base_;
   std::mutex warm_mu_;
   size_t warmed_ = 0;           // connections asked for by warm_up
+  std::thread preparer_;        // prepare_writes
   std::atomic<int> ranged_{0};  // blobs being fetched as ranges
 };
 

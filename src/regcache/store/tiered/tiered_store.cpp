@@ -94,6 +94,7 @@ class TieredStore : public Store {
   // Nothing to warm: a warm tier fetches no blob from the registry, and the manifest and
   // the usage record open their own connections.
   void warm_up(size_t) override {}
+  void prepare_writes() override { remote_->prepare_writes(); }
 
   Status get_blob(const Descriptor& d, Sink* out) override {
     if (local_copy_is_good(d)) {
