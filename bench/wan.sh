@@ -61,11 +61,12 @@ tree_of() { case $1 in cargo) echo target ;; node) echo node_modules ;; big-*) e
 
 # ---------------------------------------------------------------- the link
 # link_start PROFILE NAME: an emulator in front of the registry; sets LINK (HOST:PORT).
+# LINK_LISTEN and LINK_UPSTREAM, when set, say where it listens and what it fronts.
 link_start() {
   local log=$LOGS/$2.link
   rm -f "$WORK/link.port" "$log"
   # shellcheck disable=SC2046
-  $EMU serve --listen 127.0.0.1:0 --upstream "$UPSTREAM" $(profile_args "$1") --log "$log" \
+  $EMU serve --listen "${LINK_LISTEN:-127.0.0.1:0}" --upstream "${LINK_UPSTREAM:-$UPSTREAM}" $(profile_args "$1") --log "$log" \
     --port-file "$WORK/link.port" > "$LOGS/$2.link.err" 2>&1 &
   LINK_PID=$!
   local i
@@ -207,6 +208,25 @@ bench_one_file() {  # PROFILE: a hit on a one-file entry
     "$dest" "$repo"
 }
 
+# A hit on a one-file entry in a token-auth registry whose token service shares its host,
+# as ghcr.io's does: the fault proxy (tests/harness/fault_proxy.py) answers HTTPS behind the
+# emulator's port and sends /token to the token server, the rest to the token registry,
+# whose challenge names that port (services.py --token-realm).
+bench_token_hit() {  # PROFILE
+  local p=$1 ws=$WORK/one-token repo=bench/$1-one-token
+  fresh_dir "$ws/one"; echo "one small file" > "$ws/one/file.txt"
+  export LINK_LISTEN=127.0.0.1:$TOKEN_LINK_PORT LINK_UPSTREAM=$TOKEN_FRONT
+  link_start "$p" "$p-one-token-save"
+  (cd "$ws" && REGCACHE_USERNAME=$TOKEN_USERNAME REGCACHE_PASSWORD=$TOKEN_PASSWORD \
+     "$RC" --store "$LINK/$repo" --workspace "$ws" save --key one one) > "$LOGS/one-token-save.log" 2>&1 \
+    || { link_stop; cat "$LOGS/one-token-save.log"; die "saving the one-file entry (token registry) failed"; }
+  link_stop
+  new_dest
+  REPEAT=3 measure "$p" one regcache restore-hit-token "" bash -c 'cd "$1" && REGCACHE_USERNAME=$TOKEN_USERNAME REGCACHE_PASSWORD=$TOKEN_PASSWORD exec "$RC" --store "$LINK/$2" --json --workspace "$1" restore --key one' _ \
+    "$dest" "$repo"
+  unset LINK_LISTEN LINK_UPSTREAM
+}
+
 # ---------------------------------------------------------------- main
 for tool in tar gzip zstd curl jq sha256sum; do command -v "$tool" > /dev/null || die "missing tool: $tool"; done
 [ -x /usr/bin/time ] || die "/usr/bin/time missing (Debian package time)"
@@ -223,6 +243,7 @@ unset REGCACHE_STORE REGCACHE_LOCAL_CACHE REGCACHE_LOCAL_CACHE_MAX
 cleanup() {
   local rc=$?
   [ -n "${LINK_PID:-}" ] && link_stop
+  [ -n "${FRONT_PID:-}" ] && { kill -TERM "$FRONT_PID" 2>/dev/null; wait "$FRONT_PID" 2>/dev/null; }
   if [ -f "$SVC/pids" ]; then "$PY" "$ROOT/tests/harness/services.py" stop --dir "$SVC" > /dev/null 2>&1 || true; fi
   rm -rf "$DEST_ROOT"
   [ $rc -eq 0 ] && rm -rf "$WORK" "$SVC"
@@ -230,8 +251,21 @@ cleanup() {
 }
 trap cleanup EXIT
 rm -rf "$SVC"
-"$PY" "$ROOT/tests/harness/services.py" start --dir "$SVC" > "$LOGS/services.log" 2>&1 \
-  || { cat "$LOGS/services.log"; die "could not start the test registry"; }
+# The token registry's challenge names the port an emulator will listen on, in front of
+# the fault proxy that routes /token (bench_token_hit).
+TOKEN_LINK_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$PY" "$ROOT/tests/harness/services.py" start --dir "$SVC" --token-realm "https://127.0.0.1:$TOKEN_LINK_PORT/token" \
+  > "$LOGS/services.log" 2>&1 || { cat "$LOGS/services.log"; die "could not start the test registry"; }
+TOKEN_USERNAME=$(. "$SVC/services.env" && echo "$REG_TOKEN_USER")
+TOKEN_PASSWORD=$(. "$SVC/services.env" && echo "$REG_TOKEN_PASSWORD")
+export TOKEN_USERNAME TOKEN_PASSWORD
+"$PY" "$ROOT/tests/harness/fault_proxy.py" --upstream "$(. "$SVC/services.env" && echo "$REG_TOKEN")" \
+  --route "/token=$(. "$SVC/services.env" && echo "$TOKEN_SERVER")" --public "127.0.0.1:$TOKEN_LINK_PORT" \
+  --tls-cert "$SVC/basic/server.crt" --tls-key "$SVC/basic/server.key" > "$WORK/front.port" 2> "$LOGS/front.err" &
+FRONT_PID=$!
+for ((i = 0; i < 100; i++)); do [ -s "$WORK/front.port" ] && break; sleep 0.05; done
+[ -s "$WORK/front.port" ] || die "the token registry's HTTPS front did not start (see $LOGS/front.err)"
+TOKEN_FRONT=127.0.0.1:$(head -1 "$WORK/front.port")
 # The TLS registry with Basic auth, as hosted registries are: HTTPS, credentials.
 UPSTREAM=$(. "$SVC/services.env" && echo "$REG_BASIC")
 REGCACHE_USERNAME=$(. "$SVC/services.env" && echo "$REG_BASIC_USER")
@@ -251,6 +285,7 @@ for p in $PROFILES; do
 done
 for p in $PROFILES; do
   bench_one_file "$p"
+  bench_token_hit "$p"
   for c in $CORPORA; do bench_corpus "$p" "$c"; empty_trash; done
 done
 {

@@ -16,7 +16,7 @@ TOOLS = {"tar-zstd": "hand pipeline (tar + zstd, one blob)", "tar-gzip": "2021 w
          "regcache": "regcache"}
 OPS = {"save": "save", "restore": "restore", "save-cold": "save, cold", "save-unchanged": "save, unchanged (`--base`)",
        "restore-tier-cold": "restore, `--local-cache` empty", "restore-tier-warm": "restore, `--local-cache` warm",
-       "restore-hit": "restore (hit)",
+       "restore-hit": "restore (hit)", "restore-hit-token": "restore (hit), token registry",
        "restore-layout": "restore from the local tier's layout alone (no registry)"}
 # The handshakes before the first request: TCP and TLS 1.3, one round trip each.
 CONNECT_RTS = 2
@@ -91,9 +91,15 @@ def main():
             v = int(hit["round_trips"])
             out.append(target(f"{p}: a hit on a one-file entry, round trips in all (TLS + Basic auth)", str(v), "≤ 5",
                               v <= 5))
-    out += ["", "Round trips after connecting subtract the TCP and TLS 1.3 handshakes (2). The token-auth "
-            "target (≤ 7 round trips against a token registry) is not measured here: the test token server's "
-            "realm is not behind the emulator.", "",
+        hit = find.get((p, "one", "regcache", "restore-hit-token"))
+        if hit:
+            v = int(hit["round_trips"])
+            out.append(target(f"{p}: a hit on a one-file entry, round trips in all (TLS + token auth, "
+                              "the token service on the registry's host)", str(v), "≤ 7", v <= 7))
+    out += ["", "Round trips after connecting subtract the TCP and TLS 1.3 handshakes (2). The token registry "
+            "sits behind an HTTPS front (`tests/harness/fault_proxy.py` with a route) that serves its `/token` "
+            "on the same host and port, as ghcr.io does; the front is on loopback behind the emulator, so its "
+            "own forwarding costs no round trip.", "",
             "## The emulator's accuracy", "",
             "`link_emulator.py check` measured with curl before the run (a stream of a large file, parallel "
             "streams, sequential small requests on one connection):", "", "```text", check, "```", ""]

@@ -17,6 +17,12 @@ In-process use (what tests/integration/test_faults.py does):
     p.log            # a list of dicts, one per request
     p.stop()
 
+It can also stand for a registry whose token service shares its host (as ghcr.io's
+`/token` does): `tls` makes it answer HTTPS with a given certificate, `routes` sends
+requests whose path starts with a prefix to another upstream (the token server), and
+`public` names the address clients reach it by (a link emulator's), which rewritten
+`Location` and `Link` headers then carry, with https:// under TLS.
+
 Standalone: `fault_proxy.py --upstream 127.0.0.1:5000 --port 0` prints the port it
 listens on, then serves until SIGINT/SIGTERM. Rules are set over HTTP on the proxy
 itself: `POST /__fault/script` (a JSON list of rules, or {"rules": [...]}),
@@ -51,6 +57,7 @@ import json
 import re
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -106,9 +113,15 @@ class FaultProxy:
     every forwarded request (replacing the client's), e.g. an Authorization the redirect
     target uses in place of a presigned URL."""
 
-    def __init__(self, upstream, port=0, host="127.0.0.1", upstream_headers=None):
+    def __init__(self, upstream, port=0, host="127.0.0.1", upstream_headers=None, tls=None,
+                 routes=None, public=None):
         self.upstream = upstream
         self.upstream_headers = dict(upstream_headers or {})
+        self.routes = dict(routes or {})  # path prefix -> "HOST:PORT" (plain HTTP)
+        self._tls = None
+        if tls:  # (certificate file, key file)
+            self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._tls.load_cert_chain(*tls)
         self._lock = threading.Lock()
         self._rules = []
         self._log = []
@@ -119,6 +132,7 @@ class FaultProxy:
         self._listener = socket.create_server((host, port))
         self.host, self.port = self._listener.getsockname()[:2]
         self.address = f"{self.host}:{self.port}"
+        self.public = public or self.address
         self._acceptor = None
 
     # --- control -------------------------------------------------------------------
@@ -186,21 +200,29 @@ class FaultProxy:
             t.start()
 
     def _serve(self, sock):
-        rfile = sock.makefile("rb")
-        upstream = [None]
+        upstream = {}  # upstream address -> its keep-alive connection
+        rfile = None
+        key = id(sock)
         try:
+            if self._tls:
+                sock = self._tls.wrap_socket(sock, server_side=True)
+                with self._lock:
+                    self._conns[key] = sock  # what stop() shuts down
+            rfile = sock.makefile("rb")
             while not self._stop.is_set():
                 if not self._one_request(sock, rfile, upstream):
                     break
         except (_Closed, OSError, ValueError):
             pass
         finally:
-            if upstream[0] is not None:
-                upstream[0].close()
+            for conn in upstream.values():
+                if conn is not None:
+                    conn.close()
             with self._lock:
-                self._conns.pop(id(sock), None)
+                self._conns.pop(key, None)
             try:
-                rfile.close()
+                if rfile is not None:
+                    rfile.close()
                 sock.close()
             except OSError:
                 pass
@@ -287,8 +309,10 @@ class FaultProxy:
         if self.upstream_headers:
             names = {k.lower() for k in self.upstream_headers}
             fwd = [(k, v) for k, v in fwd if k.lower() not in names] + list(self.upstream_headers.items())
+        to = next((a for prefix, a in self.routes.items() if target.startswith(prefix)),
+                  self.upstream)
         try:
-            status, rheaders, rbody = self._forward(upstream, method, target, fwd, body)
+            status, rheaders, rbody = self._forward(upstream, to, method, target, fwd, body)
         except (OSError, http.client.HTTPException) as e:
             entry["upstream_error"] = str(e)
             self._send(sock, entry, 502, [], b"upstream: " + str(e).encode(), method, False)
@@ -299,7 +323,9 @@ class FaultProxy:
             if k.lower() in HOP_BY_HOP and not (k.lower() == "content-length" and method == "HEAD"):
                 continue
             if k.lower() in ("location", "link"):
-                v = v.replace(f"//{self.upstream}", f"//{self.address}")
+                scheme = "https:" if self._tls else "http:"
+                v = v.replace(f"http://{self.upstream}", f"{scheme}//{self.public}")
+                v = v.replace(f"//{self.upstream}", f"//{self.public}")
             out.append((k, v))
         if action == "stall" and spec.get("where", "headers") == "headers":
             if self._stop.wait(spec.get("seconds", 5)):
@@ -307,16 +333,16 @@ class FaultProxy:
         self._send(sock, entry, status, out, rbody, method, keep_alive, spec)
         return keep_alive
 
-    def _forward(self, upstream, method, target, headers, body):
-        """One request to the upstream on this connection's keep-alive connection."""
-        host, port = self.upstream.rsplit(":", 1)
+    def _forward(self, upstream, to, method, target, headers, body):
+        """One request to upstream `to` on this connection's keep-alive connection to it."""
+        host, port = to.rsplit(":", 1)
         for attempt in range(2):
-            if upstream[0] is None:
-                upstream[0] = http.client.HTTPConnection(host, int(port), timeout=60)
-            conn = upstream[0]
+            if upstream.get(to) is None:
+                upstream[to] = http.client.HTTPConnection(host, int(port), timeout=60)
+            conn = upstream[to]
             try:
                 conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-                conn.putheader("Host", self.upstream)
+                conn.putheader("Host", to)
                 for k, v in headers:
                     conn.putheader(k, v)
                 if body is not None or method in ("POST", "PUT", "PATCH"):
@@ -326,11 +352,11 @@ class FaultProxy:
                 data = resp.read()
                 if resp.will_close:
                     conn.close()
-                    upstream[0] = None
+                    upstream[to] = None
                 return resp.status, resp.getheaders(), data
             except (OSError, http.client.HTTPException):
                 conn.close()
-                upstream[0] = None
+                upstream[to] = None
                 if attempt == 1:
                     raise
         raise AssertionError("unreachable")
@@ -440,8 +466,23 @@ def main(argv=None):
     ap.add_argument("--upstream", required=True, help="HOST:PORT of the plain-HTTP registry")
     ap.add_argument("--port", type=int, default=0, help="port to listen on (0: any free port)")
     ap.add_argument("--script", help="a JSON file of rules to start with")
+    ap.add_argument("--tls-cert", help="answer HTTPS with this certificate (PEM; with --tls-key)")
+    ap.add_argument("--tls-key", help="the certificate's private key (PEM)")
+    ap.add_argument("--route", action="append", default=[], metavar="PREFIX=HOST:PORT",
+                    help="send requests whose path starts with PREFIX to this upstream instead")
+    ap.add_argument("--public", help="HOST:PORT clients reach the proxy by (rewritten Location)")
     args = ap.parse_args(argv)
-    proxy = FaultProxy(args.upstream, port=args.port)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
+    routes = {}
+    for r in args.route:
+        prefix, sep, to = r.partition("=")
+        if not sep or not prefix.startswith("/") or ":" not in to:
+            ap.error(f"--route wants PREFIX=HOST:PORT, got {r!r}")
+        routes[prefix] = to
+    proxy = FaultProxy(args.upstream, port=args.port,
+                       tls=(args.tls_cert, args.tls_key) if args.tls_cert else None,
+                       routes=routes, public=args.public)
     if args.script:
         with open(args.script, encoding="utf-8") as f:
             rules = json.load(f)

@@ -404,7 +404,7 @@ def write_outputs(d, env):
     os.replace(os.path.join(d, "services.json.tmp"), os.path.join(d, "services.json"))
 
 
-def start(d, access_log, token_expiry):
+def start(d, access_log, token_expiry, token_realm=None):
     if [p for p in read_pids(d) if alive(p[1], p[2])]:
         raise StartError("services already running in %s (run stop first)" % d)
     for stale in ("pids", "services.env", "services.json"):
@@ -454,7 +454,7 @@ def start(d, access_log, token_expiry):
             "key": signer[1], "cert": signer[0], "user": TOKEN_USER, "password": token_pw,
             "service": TOKEN_SERVICE, "issuer": TOKEN_ISSUER, "request_log": token_log,
             "expires_in": token_expiry}, children)
-        realm = "http://%s/token" % tok
+        realm = token_realm or "http://%s/token" % tok
         reg_token = start_registry(
             d, "token", "token-registry.log",
             lambda a: expect_status(a, 401, challenge='Bearer realm="%s"' % realm),
@@ -493,6 +493,9 @@ def main():
     ap.add_argument("--dir", required=True, help="state directory (created if missing)")
     ap.add_argument("--access-log", action="store_true",
                     help="start: let the registries write access logs to their logs")
+    ap.add_argument("--token-realm", metavar="URL",
+                    help="start: the realm the token registry's challenge names, in place of the "
+                         "token server's own address (for a proxy the caller puts in front of it)")
     ap.add_argument("--token-expiry", type=int, default=300,
                     help="start: token lifetime in seconds (default 300)")
     args = ap.parse_args()
@@ -507,7 +510,7 @@ def main():
         return 0
     os.makedirs(d, exist_ok=True)
     try:
-        start(d, args.access_log, args.token_expiry)
+        start(d, args.access_log, args.token_expiry, args.token_realm)
     except StartError as e:
         print("%s: error: %s" % (prog, e), file=sys.stderr)
         return 1
