@@ -120,8 +120,7 @@ class FaultProxy:
         self.routes = dict(routes or {})  # path prefix -> "HOST:PORT" (plain HTTP)
         self._tls = None
         if tls:  # (certificate file, key file)
-            self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            self._tls.load_cert_chain(*tls)
+            self.use_tls(*tls)
         self._lock = threading.Lock()
         self._rules = []
         self._log = []
@@ -136,6 +135,12 @@ class FaultProxy:
         self._acceptor = None
 
     # --- control -------------------------------------------------------------------
+    def use_tls(self, cert, key):
+        """Answers HTTPS with this certificate and key (PEM files) from now on."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self._tls = ctx
+
     def start(self):
         self._acceptor = threading.Thread(target=self._accept_loop, name=f"fault-proxy-{self.port}",
                                           daemon=True)
