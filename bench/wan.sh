@@ -243,7 +243,7 @@ unset REGCACHE_STORE REGCACHE_LOCAL_CACHE REGCACHE_LOCAL_CACHE_MAX
 cleanup() {
   local rc=$?
   [ -n "${LINK_PID:-}" ] && link_stop
-  [ -n "${FRONT_PID:-}" ] && { kill -TERM "$FRONT_PID" 2>/dev/null; wait "$FRONT_PID" 2>/dev/null; }
+  if [ -n "${FRONT_PID:-}" ]; then kill -TERM "$FRONT_PID" 2>/dev/null || true; wait "$FRONT_PID" 2>/dev/null || true; fi
   if [ -f "$SVC/pids" ]; then "$PY" "$ROOT/tests/harness/services.py" stop --dir "$SVC" > /dev/null 2>&1 || true; fi
   rm -rf "$DEST_ROOT"
   [ $rc -eq 0 ] && rm -rf "$WORK" "$SVC"

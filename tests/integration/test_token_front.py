@@ -38,19 +38,19 @@ class TokenOnTheRegistryHostTest(RegcacheTestCase):
         super().setUp()
         # The front listens first, so that the realm can name its port.
         self.front = FaultProxy("127.0.0.1:1")
+        self.addCleanup(self.front.stop)
         svc = os.path.join(self.tmp, "svc")
+        self.addCleanup(subprocess.run, [sys.executable, SERVICES, "stop", "--dir", svc],
+                        capture_output=True, timeout=60)
         started = subprocess.run([sys.executable, SERVICES, "start", "--dir", svc, "--token-realm",
                                   f"https://{self.front.address}/token"], capture_output=True, text=True,
                                  timeout=120)
-        self.addCleanup(subprocess.run, [sys.executable, SERVICES, "stop", "--dir", svc],
-                        capture_output=True, timeout=60)
         self.assertEqual(started.returncode, 0, started.stderr)
         env = read_env(os.path.join(svc, "services.env"))
         self.front.upstream = env["REG_TOKEN"]
         self.front.routes = {"/token": env["TOKEN_SERVER"]}
         self.front.use_tls(os.path.join(svc, "basic", "server.crt"), os.path.join(svc, "basic", "server.key"))
         self.front.start()
-        self.addCleanup(self.front.stop)
         self.env = {"REGCACHE_USERNAME": env["REG_TOKEN_USER"], "REGCACHE_PASSWORD": env["REG_TOKEN_PASSWORD"],
                     "REGCACHE_CA_FILE": env["REG_CA"], "REGCACHE_LOOPBACK_TRANSPORT": "https"}
         self.ref = f"{self.front.address}/team/cache"
@@ -75,11 +75,11 @@ class TokenOnTheRegistryHostTest(RegcacheTestCase):
         self.run_regcache("restore", "--key", "k", cwd=other)
         self.assertEqual(before, snapshot(os.path.join(other, "cache")))
         log = self.front.log
-        puts = [e for e in log if e["method"] == "PUT"]
-        self.assertTrue(puts, "the restore wrote no last-use record")
-        self.assertEqual([e for e in puts if e.get("upstream_status") == 401], [],
+        writes = [e for e in log if e["method"] in ("POST", "PUT", "PATCH", "DELETE")]
+        self.assertTrue(any(e["method"] == "PUT" for e in writes), "the restore wrote no last-use record")
+        self.assertEqual([e for e in writes if e.get("upstream_status") == 401], [],
                          "a write met a challenge: its push token was not fetched beforehand")
-        self.assertTrue(all(e.get("upstream_status") in (200, 201) for e in puts), puts)
+        self.assertTrue(all(e.get("upstream_status") in (200, 201, 202) for e in writes), writes)
 
 
 if __name__ == "__main__":

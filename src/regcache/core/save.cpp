@@ -314,11 +314,10 @@ std::optional<LayerInfo> candidate(const Base& base, const std::string& fp, Comp
 // a change confined to a few neighbouring files re-uploads a small share of the cache. The
 // base entry's target is kept while it stays within a factor of four, so pack boundaries
 // do not move between saves as the cache grows.
-PackOptions choose_packs(const std::vector<FileEntry>& entries, uint64_t base_target,
-                         DeltaLayers deltas) {
+PackOptions choose_packs(const std::vector<FileEntry>& entries, uint64_t base_target) {
   uint64_t total = 0;
   for (const auto& e : entries) total += e.size + 1024;
-  const bool listed = deltas == DeltaLayers::allowed && entries.size() <= kListedPathsAtLeast;
+  const bool listed = entries.size() <= kListedPathsAtLeast;
   const uint64_t packs = listed ? 8 : 64;
   uint64_t target = 1ull << 20;
   while (target < (16ull << 20) && target * 2 * packs <= total) target *= 2;
@@ -338,6 +337,20 @@ Status upload_if_missing(Store& store, const Descriptor& d, const BlobSource& sr
   return {};
 }
 
+// Whether the save may write: the answer to "is the key saved already?", asked beside the
+// walk and the packing. An error (the key is saved, or the question failed) stops the save.
+struct Gate {
+  std::shared_future<Status> answer;  // invalid: nothing asked (--force)
+  // Returns the answer's error once it came, ok before; never waits.
+  Status so_far() const {
+    if (!answer.valid() || answer.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
+      return {};
+    return answer.get();
+  }
+  // Waits for the answer.
+  Status settled() const { return answer.valid() ? answer.get() : Status{}; }
+};
+
 // Turns planned packs into layers: each is reused from the base or compressed and
 // uploaded. Two stages: packs are read and compressed on cpu_jobs threads while the
 // transfers pool checks, mounts and uploads finished ones, with a bounded queue between.
@@ -349,6 +362,7 @@ struct LayerMaker {
   const Base& base;
   std::vector<EntryPrint>& prints;                // filled in for every entry of every pack
   const std::vector<std::string>* fps = nullptr;  // the packs' fingerprints, when known
+  const Gate& gate;
   std::vector<LayerInfo> layers = std::vector<LayerInfo>(packs.size());
   std::vector<char> unchecked = std::vector<char>(packs.size(), 0);  // reused without a HEAD
   std::atomic<uint64_t> uploaded{0}, reused{0};
@@ -367,6 +381,7 @@ struct LayerMaker {
                                                  here.registry_repository);
     TaskPool transfers(o.jobs, 2 * o.jobs);
     Status built = parallel_for(packs.size(), o.cpu_jobs, [&](size_t i) -> Status {
+      RC_CHECK(gate.so_far());
       if (base.by_fingerprint.empty()) return build_and_send(i, transfers);
       std::string fp = fps ? (*fps)[i] : RC_TRY(pack_fingerprint(entries, packs[i], &prints));
       auto again = candidate(base, fp, o.compression);
@@ -428,11 +443,12 @@ struct LayerMaker {
 // Fingerprints every pack (reading every file once) and fills in each entry's print.
 Result<std::vector<std::string>> fingerprint_packs(const std::vector<FileEntry>& entries,
                                                    const std::vector<Pack>& packs,
-                                                   const SaveOptions& o,
+                                                   const SaveOptions& o, const Gate& gate,
                                                    std::vector<EntryPrint>& prints) {
   std::vector<std::string> fps(packs.size());
   Status st = parallel_for(packs.size(), o.cpu_jobs, [&](size_t i) -> Status {
     RC_CHECK(check_interrupted());
+    RC_CHECK(gate.so_far());
     fps[i] = RC_TRY(pack_fingerprint(entries, packs[i], &prints));
     if (o.progress) o.progress->done += packs[i].bytes;
     return {};
@@ -475,7 +491,8 @@ Result<std::vector<LayerInfo>> stack_on_base(Store& store, const SaveOptions& o,
 
 // Walks, packs and pushes the entry (save_entry after its checks).
 Result<SaveReport> save_tree(Store& store, const SaveOptions& o, const PathSpec& spec,
-                             SaveReport rep, std::chrono::steady_clock::time_point t0);
+                             SaveReport rep, std::chrono::steady_clock::time_point t0,
+                             const Gate& gate);
 
 }  // namespace
 
@@ -512,21 +529,23 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
   if (spec.roots.empty())
     return make_error(ErrorKind::not_found, "none of the paths to save exists");
   store.warm_up(std::min(o.jobs, kWarmUpConnections));
-  if (o.overwrite == Overwrite::yes) return save_tree(store, o, spec, rep, t0);
+  store.prepare_writes();
+  if (o.overwrite == Overwrite::yes) return save_tree(store, o, spec, rep, t0, Gate{});
   // Whether the key is saved already is asked beside the walk and the packing: nothing is
-  // written before the answer, and the answer comes first, as if asked before.
+  // written before the answer, the packing stops once it came, and it comes first, as if
+  // asked before.
   SaveReport existing = rep;
   bool exists = false;
-  std::shared_future<Status> gate = std::async(std::launch::async, [&]() -> Status {
-                                      auto found = already_saved(store, rep.tag, o, &existing);
-                                      if (!found.ok()) return found.error();
-                                      exists = *found;
-                                      if (!exists) return {};
-                                      return make_error(ErrorKind::exists, "the key is saved");
-                                    }).share();
-  auto gated = make_gated_store(store, gate);
-  auto saved = save_tree(*gated, o, spec, rep, t0);
-  Status decided = gate.get();
+  std::shared_future<Status> answer = std::async(std::launch::async, [&]() -> Status {
+                                        auto found = already_saved(store, rep.tag, o, &existing);
+                                        if (!found.ok()) return found.error();
+                                        exists = *found;
+                                        if (!exists) return {};
+                                        return make_error(ErrorKind::exists, "the key is saved");
+                                      }).share();
+  auto gated = make_gated_store(store, answer);
+  auto saved = save_tree(*gated, o, spec, rep, t0, Gate{answer});
+  Status decided = answer.get();
   if (exists) {
     existing.result = SaveResult::exists;
     existing.seconds = since(t0);
@@ -539,7 +558,8 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
 namespace {
 
 Result<SaveReport> save_tree(Store& store, const SaveOptions& o, const PathSpec& spec,
-                             SaveReport rep, std::chrono::steady_clock::time_point t0) {
+                             SaveReport rep, std::chrono::steady_clock::time_point t0,
+                             const Gate& gate) {
   LookupIndex index(store);
   index.start_read(IndexWrite::expected);  // beside the first requests: it gets our row
   // The base entry is read while the tree is walked: its requests wait on nothing local.
@@ -547,9 +567,11 @@ Result<SaveReport> save_tree(Store& store, const SaveOptions& o, const PathSpec&
   auto walked = walk_roots(spec);
   auto base_loaded = base_read.get();
   auto entries = RC_TRY(std::move(walked));
+  RC_CHECK(gate.so_far());
   if (o.empty == EmptySave::skip && !holds_a_file(entries)) {
     // An empty entry would hit forever and restore nothing: a build that has not made its
     // cache yet must not stop the next one from saving it.
+    RC_CHECK(gate.settled());  // a key saved already says so, not this
     std::string roots;
     for (const auto& r : spec.roots) roots += (roots.empty() ? "" : ", ") + r.archive;
     log_warning("nothing to save under " + roots + " (no regular file); no entry written");
@@ -561,10 +583,11 @@ Result<SaveReport> save_tree(Store& store, const SaveOptions& o, const PathSpec&
   if (base_loaded.ok()) {
     base = std::move(base_loaded).value();
   } else {
+    RC_CHECK(gate.settled());  // a key saved already says so, not this
     log_warning("cannot use the base entry: " + base_loaded.error().message);
   }
   rep.base_key = base.key;
-  PackOptions pack_opts = o.packs ? *o.packs : choose_packs(entries, base.pack_target, o.deltas);
+  PackOptions pack_opts = o.packs ? *o.packs : choose_packs(entries, base.pack_target);
   auto packs = plan_packs(entries, pack_opts);
   log_verbose(std::to_string(entries.size()) + " entries in " + std::to_string(packs.size()) +
               " packs of about " + std::to_string(pack_opts.target_bytes >> 10) + " KiB");
@@ -580,11 +603,11 @@ Result<SaveReport> save_tree(Store& store, const SaveOptions& o, const PathSpec&
   std::vector<std::string> fps;
   DeltaPlan delta;
   if (!base.delta.files.empty() && o.deltas == DeltaLayers::allowed) {
-    fps = RC_TRY(fingerprint_packs(entries, packs, o, prints));
+    fps = RC_TRY(fingerprint_packs(entries, packs, o, gate, prints));
     delta = plan_delta(entries, prints, info.roots, base.delta);
     log_verbose("delta layer: " + delta.why);
   }
-  LayerMaker make{store, o, entries, packs, base, prints, fps.empty() ? nullptr : &fps};
+  LayerMaker make{store, o, entries, packs, base, prints, fps.empty() ? nullptr : &fps, gate};
   std::vector<LayerInfo> layers;
   bool stacked_unchecked = false;
   if (delta.choice != DeltaChoice::repack) {

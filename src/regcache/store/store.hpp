@@ -37,6 +37,9 @@ enum class ManifestBlobCheck {
 // first requests; its transfers open theirs while packs are compressed. A restore asks
 // for one per transfer (core/restore.cpp).
 inline constexpr size_t kWarmUpConnections = 4;
+// The most connections a command opens ahead (a restore asks for one per transfer; 16 by
+// default): a miss opens them too, each with one request.
+inline constexpr size_t kMaxWarmUpConnections = 16;
 
 // Whether commands keep a lookup index (core/entry_index.hpp) in the store: worth it
 // where reading a manifest costs a request, not where it is a local file.

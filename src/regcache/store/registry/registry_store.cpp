@@ -9,10 +9,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <thread>
 
 #include "regcache/oci/media_types.hpp"
 #include "regcache/oci/reference.hpp"
@@ -98,20 +98,18 @@ class RegistryStore : public Store {
   }
 
   // Asks for the API root with the push scope: a token registry's challenge then gets a
-  // token that allows pushing, kept for the writes to come.
+  // token that allows pushing, kept for the writes to come, which wait for it (send).
   void prepare_writes() override {
     std::lock_guard lock(warm_mu_);
-    if (preparer_.joinable()) return;
-    preparer_ = std::thread([this] {
-      AttemptBudget budget(policy_);
-      (void)send({"GET", url_origin(base_) + "/v2/"}, Access::push, Retry::caller, budget);
-    });
+    if (prepared_.valid()) return;
+    prepared_ =
+        std::async(std::launch::async, [this] {
+          AttemptBudget budget(policy_);
+          (void)send_now({"GET", url_origin(base_) + "/v2/"}, Access::push, Retry::caller, budget);
+        }).share();
   }
 
-  ~RegistryStore() override {
-    std::lock_guard lock(warm_mu_);
-    if (preparer_.joinable()) preparer_.join();
-  }
+  ~RegistryStore() override { wait_prepared(); }
 
   std::string describe() const override { return ref_.host + "/" + ref_.repository; }
   // The error for a blob the registry answers 404 for.
@@ -509,6 +507,23 @@ class RegistryStore : public Store {
   // repository the token must also allow pulling from (a cross-repository mount).
   Result<HttpResponse> send(HttpRequest req, Access access, Retry retry, AttemptBudget& budget,
                             const std::string& pull_from = "") {
+    if (access == Access::push) wait_prepared();  // its token, rather than a challenge
+    return send_now(std::move(req), access, retry, budget, pull_from);
+  }
+
+  // Waits for what prepare_writes started, if anything.
+  void wait_prepared() {
+    std::shared_future<void> p;
+    {
+      std::lock_guard lock(warm_mu_);
+      p = prepared_;
+    }
+    if (p.valid()) p.wait();
+  }
+
+  // send, without waiting for prepare_writes.
+  Result<HttpResponse> send_now(HttpRequest req, Access access, Retry retry, AttemptBudget& budget,
+                                const std::string& pull_from = "") {
     std::string sc = scope(ref_.repository, access);
     if (!pull_from.empty()) sc += " " + scope(pull_from, Access::pull);
     const std::string registry_origin = url_origin(base_);
@@ -578,9 +593,9 @@ class RegistryStore : public Store {
   Authorizer auth_;
   std::string base_;
   std::mutex warm_mu_;
-  size_t warmed_ = 0;           // connections asked for by warm_up
-  std::thread preparer_;        // prepare_writes
-  std::atomic<int> ranged_{0};  // blobs being fetched as ranges
+  size_t warmed_ = 0;                  // connections asked for by warm_up
+  std::shared_future<void> prepared_;  // prepare_writes
+  std::atomic<int> ranged_{0};         // blobs being fetched as ranges
 };
 
 }  // namespace
