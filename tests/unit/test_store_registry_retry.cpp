@@ -439,7 +439,7 @@ TEST(RegistryAuth, BasicFirstStillFollowsABearerChallenge) {
 }
 
 // warm_up opens connections beside the first request: parallel-1 requests for the API
-// root, with the credentials that go first.
+// root, without credentials.
 TEST(RegistryStore, WarmUpAsksForTheApiRootBesideTheFirstRequest) {
   struct Warmed : ScriptedTransport {
     using ScriptedTransport::ScriptedTransport;
@@ -458,9 +458,9 @@ TEST(RegistryStore, WarmUpAsksForTheApiRootBesideTheFirstRequest) {
   store->warm_up(4);
   store->warm_up(4);  // no more than asked for in all
   store->warm_up(6);
-  EXPECT_EQ(transport->warmed,
-            (std::vector<std::string>{"GET https://registry.test/v2/ x3 Authorization: Basic",
-                                      "GET https://registry.test/v2/ x2 Authorization: Basic"}));
+  EXPECT_EQ(transport->warmed, (std::vector<std::string>{"GET https://registry.test/v2/ x3",
+                                                         "GET https://registry.test/v2/ x2"}))
+      << "warm-ups carry no credentials (a registry may check a password hash per request)";
   EXPECT_TRUE(transport->seen.empty());
 }
 
