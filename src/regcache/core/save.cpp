@@ -122,11 +122,11 @@ Result<std::string> followed_root(const std::string& source) {
   return out;
 }
 
-Result<std::vector<FileEntry>> walk_roots(const PathSpec& spec) {
+Result<std::vector<FileEntry>> walk_roots(const PathSpec& spec, size_t threads) {
   std::vector<FileEntry> all;
   for (const auto& root : spec.roots) {
     std::string source = RC_TRY(followed_root(root.source));
-    auto entries = RC_TRY(walk_tree(source, root.archive, exclude_filter(spec, root)));
+    auto entries = RC_TRY(walk_tree(source, root.archive, exclude_filter(spec, root), threads));
     for (auto& e : entries) {
       if (e.mode & 06000) {
         log_verbose("dropping setuid/setgid bits of " + source_of(e));
@@ -140,8 +140,10 @@ Result<std::vector<FileEntry>> walk_roots(const PathSpec& spec) {
                  std::make_move_iterator(entries.end()));
     }
   }
-  std::sort(all.begin(), all.end(),
-            [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
+  if (spec.roots.size() > 1) {  // each walk is sorted already
+    std::sort(all.begin(), all.end(),
+              [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
+  }
   return all;
 }
 
@@ -361,6 +363,7 @@ struct LayerMaker {
   const std::vector<Pack>& packs;
   const Base& base;
   std::vector<EntryPrint>& prints;                // filled in for every entry of every pack
+  const std::vector<char>& known;                 // entries whose print is in already
   const std::vector<std::string>* fps = nullptr;  // the packs' fingerprints, when known
   const Gate& gate;
   std::vector<LayerInfo> layers = std::vector<LayerInfo>(packs.size());
@@ -383,7 +386,8 @@ struct LayerMaker {
     Status built = parallel_for(packs.size(), o.cpu_jobs, [&](size_t i) -> Status {
       RC_CHECK(gate.so_far());
       if (base.by_fingerprint.empty()) return build_and_send(i, transfers);
-      std::string fp = fps ? (*fps)[i] : RC_TRY(pack_fingerprint(entries, packs[i], &prints));
+      std::string fp =
+          fps ? (*fps)[i] : RC_TRY(pack_fingerprint(entries, packs[i], &prints, &known));
       auto again = candidate(base, fp, o.compression);
       if (!again) return build_and_send(i, transfers);
       if (base_here) {
@@ -444,12 +448,13 @@ struct LayerMaker {
 Result<std::vector<std::string>> fingerprint_packs(const std::vector<FileEntry>& entries,
                                                    const std::vector<Pack>& packs,
                                                    const SaveOptions& o, const Gate& gate,
-                                                   std::vector<EntryPrint>& prints) {
+                                                   std::vector<EntryPrint>& prints,
+                                                   const std::vector<char>& known) {
   std::vector<std::string> fps(packs.size());
   Status st = parallel_for(packs.size(), o.cpu_jobs, [&](size_t i) -> Status {
     RC_CHECK(check_interrupted());
     RC_CHECK(gate.so_far());
-    fps[i] = RC_TRY(pack_fingerprint(entries, packs[i], &prints));
+    fps[i] = RC_TRY(pack_fingerprint(entries, packs[i], &prints, &known));
     if (o.progress) o.progress->done += packs[i].bytes;
     return {};
   });
@@ -564,7 +569,8 @@ Result<SaveReport> save_tree(Store& store, const SaveOptions& o, const PathSpec&
   index.start_read(IndexWrite::expected);  // beside the first requests: it gets our row
   // The base entry is read while the tree is walked: its requests wait on nothing local.
   auto base_read = std::async(std::launch::async, [&] { return load_base(store, o, index); });
-  auto walked = walk_roots(spec);
+  const auto walked_at = std::chrono::system_clock::now();  // the files' clock, never pinned
+  auto walked = walk_roots(spec, o.cpu_jobs);
   auto base_loaded = base_read.get();
   auto entries = RC_TRY(std::move(walked));
   RC_CHECK(gate.so_far());
@@ -597,17 +603,27 @@ Result<SaveReport> save_tree(Store& store, const SaveOptions& o, const PathSpec&
   remove_stale(store.staging_dir(), ".regcache-upload-");  // left by a killed save
   EntryInfo info;
   for (const auto& r : spec.roots) info.roots.push_back(r.archive);
+  // Packs are compared with the base's by their prints: files recorded here unchanged
+  // since are not read for that.
+  std::vector<EntryPrint> prints(entries.size());
+  std::vector<char> known(entries.size(), 0);
+  if (!base.by_fingerprint.empty() || !base.delta.files.empty()) {
+    rep.unread_files = recall_prints(o.records, entries, prints, known);
+    if (rep.unread_files > 0)
+      log_verbose(std::to_string(rep.unread_files) +
+                  " files unchanged since they were recorded here: not read");
+  }
   // With a base that lists its files, every pack is read first to learn which files
   // changed: a few changed files make a delta layer rather than new packs.
-  std::vector<EntryPrint> prints(entries.size());
   std::vector<std::string> fps;
   DeltaPlan delta;
   if (!base.delta.files.empty() && o.deltas == DeltaLayers::allowed) {
-    fps = RC_TRY(fingerprint_packs(entries, packs, o, gate, prints));
+    fps = RC_TRY(fingerprint_packs(entries, packs, o, gate, prints, known));
     delta = plan_delta(entries, prints, info.roots, base.delta);
     log_verbose("delta layer: " + delta.why);
   }
-  LayerMaker make{store, o, entries, packs, base, prints, fps.empty() ? nullptr : &fps, gate};
+  LayerMaker make{store, o, entries, packs, base, prints, known, fps.empty() ? nullptr : &fps,
+                  gate};
   std::vector<LayerInfo> layers;
   bool stacked_unchecked = false;
   if (delta.choice != DeltaChoice::repack) {
@@ -719,6 +735,9 @@ Result<SaveReport> save_tree(Store& store, const SaveOptions& o, const PathSpec&
     RC_TRY(store.put_manifest(rep.tag, manifest, kOciManifest));
     rep.signer = o.sign_key->fingerprint();
   }
+  size_t regular = 0;
+  for (const auto& e : entries) regular += e.type == FileType::regular;
+  if (rep.unread_files < regular) record_prints(o.records, entries, prints, walked_at);
   rep.result = SaveResult::saved;
   rep.files = info.files;
   rep.bytes = info.size;

@@ -10,6 +10,7 @@
 
 #include "regcache/archive/compression.hpp"
 #include "regcache/core/cache_paths.hpp"
+#include "regcache/core/file_records.hpp"
 #include "regcache/core/lookup.hpp"
 #include "regcache/format/anchor.hpp"
 #include "regcache/format/pack_plan.hpp"
@@ -55,6 +56,7 @@ struct SaveOptions {
   const Ed25519Key* sign_key = nullptr;  // signs the entry (docs/format.md, "Signatures")
   ProgressCounter* progress = nullptr;   // tar bytes packed so far (reused packs count too)
   DeltaLayers deltas = DeltaLayers::allowed;
+  FileRecordPlace records;  // files unchanged since they were recorded here are not read
 };
 
 // What a save did: wrote an entry, found the key stored already, or had nothing to save.
@@ -69,6 +71,7 @@ struct SaveReport {
   std::string base_key;  // the entry whose layers were considered for reuse, if any
   std::string signer;    // the fingerprint of the key that signed it, when signed
   uint64_t files = 0, bytes = 0, uploaded_bytes = 0, layers = 0, reused_layers = 0;
+  uint64_t unread_files = 0;  // regular files taken from the file records without reading
   double seconds = 0;
 };
 

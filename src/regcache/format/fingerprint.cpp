@@ -81,11 +81,20 @@ EntryPrint FingerprintSink::take_entry() {
   return p;
 }
 
+void FingerprintSink::add_entry(const EntryPrint& print) {
+  add_print(state_->xxh, print);
+}
+
 Result<std::string> pack_fingerprint(const std::vector<FileEntry>& entries, const Pack& pack,
-                                     std::vector<EntryPrint>* prints) {
+                                     std::vector<EntryPrint>* prints,
+                                     const std::vector<char>* known) {
   FingerprintSink sink(nullptr);
   TarWriter tar(&sink);
   for (size_t i : pack.entries) {
+    if (prints && known && (*known)[i]) {
+      sink.add_entry((*prints)[i]);
+      continue;
+    }
     RC_CHECK(tar.add(entries[i]));
     EntryPrint p = sink.take_entry();
     if (prints) (*prints)[i] = p;

@@ -32,6 +32,8 @@ class FingerprintSink : public Sink {
   std::string fingerprint() const;
   // Returns the print of the bytes written since the previous call (or the start).
   EntryPrint take_entry();
+  // Counts an entry whose print is known without writing its bytes (none may be pending).
+  void add_entry(const EntryPrint& print);
 
  private:
   Sink* next_;
@@ -40,8 +42,10 @@ class FingerprintSink : public Sink {
 };
 
 // Returns the fingerprint of a pack by producing its tar (uncompressed, not stored); with
-// `prints` (one per entry of `entries`), fills in the print of each entry of the pack.
+// `prints` (one per entry of `entries`), fills in the print of each entry of the pack. With
+// `known` as well, an entry marked there is not read: its print is taken from `prints`.
 Result<std::string> pack_fingerprint(const std::vector<FileEntry>& entries, const Pack& pack,
-                                     std::vector<EntryPrint>* prints = nullptr);
+                                     std::vector<EntryPrint>* prints = nullptr,
+                                     const std::vector<char>* known = nullptr);
 
 }  // namespace regcache

@@ -6,9 +6,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
 #include <map>
+#include <mutex>
+#include <thread>
 
+#include "regcache/util/fd.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/interrupt.hpp"
 #include "regcache/util/log.hpp"
@@ -17,26 +24,145 @@ namespace regcache {
 
 namespace {
 
-struct Walker {
-  const ExcludeFn& exclude;
-  std::shared_ptr<const std::string> root_dir;
-  uint32_t archive_root_len;
-  std::vector<FileEntry> out;
+// A directory still to read, held open: it was opened relative to its parent with
+// O_NOFOLLOW, so no path component is resolved twice (or swapped for a symlink between).
+struct PendingDir {
+  UniqueFd fd;
+  std::string archive;
+};
 
-  // Names are resolved relative to the parent directory's descriptor (`at`, `name`):
-  // a full path per file would make the kernel walk every component again.
-  Status visit(int at, const char* name, const std::string& source, const std::string& archive,
-               const std::string& rel) {
+// Directories are read depth-first by each thread; a thread hands a subdirectory to the
+// shared queue only while another thread waits for work, so at most a few directories per
+// thread are held open however wide the tree is.
+class Walker {
+ public:
+  Walker(const ExcludeFn& exclude, std::shared_ptr<const std::string> root_dir,
+         uint32_t archive_root_len, size_t threads)
+      : exclude_(exclude),
+        root_dir_(std::move(root_dir)),
+        archive_root_len_(archive_root_len),
+        threads_(std::max<size_t>(threads, 1)) {}
+
+  // Lists `source` itself and, when it is a directory, everything below it.
+  Result<std::vector<FileEntry>> run(const std::string& source, const std::string& archive) {
+    std::vector<FileEntry> out;
+    bool is_dir = false;
+    RC_CHECK(visit(AT_FDCWD, source.c_str(), archive, out, &is_dir));
+    if (!is_dir) return out;
+    UniqueFd fd(
+        ::openat(AT_FDCWD, source.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) return errno_error("cannot read directory", source, errno);
+    queue_.push_back({std::move(fd), archive});
+    std::vector<std::thread> helpers;
+    std::vector<std::vector<FileEntry>> found(threads_);
+    found[0] = std::move(out);
+    for (size_t t = 1; t < threads_; ++t)
+      helpers.emplace_back([this, &found, t] { work(found[t]); });
+    work(found[0]);
+    for (auto& h : helpers) h.join();
+    RC_CHECK(error_);
+    for (size_t t = 1; t < threads_; ++t) {
+      found[0].insert(found[0].end(), std::make_move_iterator(found[t].begin()),
+                      std::make_move_iterator(found[t].end()));
+    }
+    return std::move(found[0]);
+  }
+
+ private:
+  // Takes directories from the queue until none is left and no thread may add one.
+  void work(std::vector<FileEntry>& out) {
+    for (;;) {
+      PendingDir d;
+      {
+        std::unique_lock lock(mu_);
+        ++idle_;
+        ready_.wait(lock, [&] { return !queue_.empty() || busy_ == 0 || !error_.ok(); });
+        --idle_;
+        if (queue_.empty() || !error_.ok()) {
+          ready_.notify_all();
+          return;
+        }
+        d = std::move(queue_.front());
+        queue_.pop_front();
+        ++busy_;
+      }
+      Status st = read_dir(std::move(d), out);
+      std::lock_guard lock(mu_);
+      --busy_;
+      if (!st.ok() && error_.ok()) {
+        error_ = st;
+        failed_ = true;
+      }
+      ready_.notify_all();
+    }
+  }
+
+  // Returns true when an idle thread could take a directory now.
+  bool wanted() {
+    if (threads_ == 1) return false;
+    std::lock_guard lock(mu_);
+    return idle_ > 0 && queue_.size() < threads_ && error_.ok();
+  }
+
+  Status read_dir(PendingDir d, std::vector<FileEntry>& out) {
+    RC_CHECK(check_interrupted());
+    if (failed_) return {};  // another thread's error ends the walk
+    DIR* dir = ::fdopendir(d.fd.get());
+    if (!dir) return errno_error("cannot read directory", source_of(d.archive), errno);
+    d.fd.release();  // closedir closes it
+    std::vector<std::string> names;
+    while (auto* ent = ::readdir(dir)) {
+      const char* n = ent->d_name;
+      if (std::strcmp(n, ".") != 0 && std::strcmp(n, "..") != 0) names.emplace_back(n);
+    }
+    Status st;
+    for (const auto& n : names) {
+      std::string archive = d.archive + "/" + n;
+      if (exclude_ && exclude_(archive.substr(archive_root_len_ + 1))) continue;
+      bool is_dir = false;
+      st = visit(::dirfd(dir), n.c_str(), std::move(archive), out, &is_dir);
+      if (!st.ok()) break;
+      if (!is_dir) continue;
+      PendingDir child{UniqueFd(::openat(::dirfd(dir), n.c_str(),
+                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)),
+                       out.back().path};
+      if (!child.fd) {
+        st = errno_error("cannot read directory", source_of(child.archive), errno);
+        break;
+      }
+      if (wanted()) {
+        std::lock_guard lock(mu_);
+        queue_.push_back(std::move(child));
+        ready_.notify_one();
+      } else {
+        st = read_dir(std::move(child), out);
+        if (!st.ok()) break;
+      }
+    }
+    ::closedir(dir);
+    return st;
+  }
+
+  // Returns where the object with this archive path is on disk (for messages).
+  std::string source_of(std::string_view archive) const {
+    return *root_dir_ + std::string(archive.substr(archive_root_len_));
+  }
+
+  // Lists one object, found as `name` relative to the descriptor `at` (a full path per
+  // file would make the kernel walk every component again).
+  Status visit(int at, const char* name, std::string archive, std::vector<FileEntry>& out,
+               bool* is_dir) {
     struct stat st {};
     if (::fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-      return errno_error("cannot stat", source, errno);
+      return errno_error("cannot stat", source_of(archive), errno);
     FileEntry e;
-    e.path = archive;
-    e.source_dir = root_dir;
-    e.archive_root_len = archive_root_len;
+    e.source_dir = root_dir_;
+    e.archive_root_len = archive_root_len_;
     e.mode = st.st_mode & 07777;
     e.mtime_sec = st.st_mtim.tv_sec;
     e.mtime_nsec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
+    e.ctime_sec = st.st_ctim.tv_sec;
+    e.ctime_nsec = static_cast<uint32_t>(st.st_ctim.tv_nsec);
     e.dev = st.st_dev;
     e.ino = st.st_ino;
     e.nlink = static_cast<uint32_t>(st.st_nlink);
@@ -47,45 +173,31 @@ struct Walker {
       e.type = FileType::symlink;
       std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
       ssize_t n = ::readlinkat(at, name, target.data(), target.size());
-      if (n < 0) return errno_error("cannot read symlink", source, errno);
+      if (n < 0) return errno_error("cannot read symlink", source_of(archive), errno);
       target.resize(static_cast<size_t>(n));
       e.link_target = target;
     } else if (S_ISDIR(st.st_mode)) {
       e.type = FileType::directory;
+      *is_dir = true;
     } else {
-      log_warning("skipping special file " + source);
+      log_warning("skipping special file " + source_of(archive));
       return {};
     }
+    e.path = std::move(archive);
     out.push_back(std::move(e));
-    return S_ISDIR(st.st_mode) ? visit_dir(at, name, source, archive, rel) : Status{};
+    return {};
   }
 
-  Status visit_dir(int at, const char* name, const std::string& source, const std::string& archive,
-                   const std::string& rel) {
-    RC_CHECK(check_interrupted());
-    int fd = ::openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    DIR* d = fd < 0 ? nullptr : ::fdopendir(fd);
-    if (!d) {
-      int err = errno;
-      if (fd >= 0) ::close(fd);
-      return errno_error("cannot read directory", source, err);
-    }
-    std::vector<std::string> names;
-    while (auto* ent = ::readdir(d)) {
-      std::string n = ent->d_name;
-      if (n != "." && n != "..") names.push_back(std::move(n));
-    }
-    std::sort(names.begin(), names.end());
-    Status st;
-    for (const auto& n : names) {
-      std::string child_rel = rel.empty() ? n : rel + "/" + n;
-      if (exclude && exclude(child_rel)) continue;
-      st = visit(::dirfd(d), n.c_str(), source + "/" + n, archive + "/" + n, child_rel);
-      if (!st.ok()) break;
-    }
-    ::closedir(d);
-    return st;
-  }
+  const ExcludeFn& exclude_;
+  std::shared_ptr<const std::string> root_dir_;
+  uint32_t archive_root_len_;
+  size_t threads_;
+  std::mutex mu_;
+  std::condition_variable ready_;
+  std::deque<PendingDir> queue_;
+  size_t idle_ = 0, busy_ = 0;
+  Status error_;
+  std::atomic<bool> failed_{false};
 };
 
 void mark_hardlinks(std::vector<FileEntry>& entries) {
@@ -104,16 +216,14 @@ void mark_hardlinks(std::vector<FileEntry>& entries) {
 }  // namespace
 
 Result<std::vector<FileEntry>> walk_tree(const std::string& source, const std::string& archive_root,
-                                         const ExcludeFn& exclude) {
-  Walker w{exclude,
-           std::make_shared<const std::string>(source),
-           static_cast<uint32_t>(archive_root.size()),
-           {}};
-  RC_CHECK(w.visit(AT_FDCWD, source.c_str(), source, archive_root, ""));
-  std::sort(w.out.begin(), w.out.end(),
+                                         const ExcludeFn& exclude, size_t threads) {
+  Walker w(exclude, std::make_shared<const std::string>(source),
+           static_cast<uint32_t>(archive_root.size()), threads);
+  auto out = RC_TRY(w.run(source, archive_root));
+  std::sort(out.begin(), out.end(),
             [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
-  mark_hardlinks(w.out);
-  return std::move(w.out);
+  mark_hardlinks(out);
+  return out;
 }
 
 }  // namespace regcache

@@ -1,0 +1,251 @@
+// The record format (machine-local, native byte order): "RCFILES" and a version byte, the
+// root's source directory and archive path (each a u32 length and its bytes), a u64 row
+// count, the rows (a u32 length and the path below the root, then the fixed Row fields),
+// and last the XXH3-64 of everything before it. A record that does not check out, or that
+// names another root, is ignored: the save reads its files as it would without one.
+#include "regcache/core/file_records.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <string_view>
+
+#include "regcache/util/fd.hpp"
+#include "regcache/util/fs.hpp"
+#include "regcache/util/log.hpp"
+#include "regcache/util/stale.hpp"
+
+namespace regcache {
+
+namespace {
+
+constexpr std::string_view kMagic{"RCFILES\x01", 8};
+constexpr std::string_view kSuffix = ".files";
+// Past this many files a root is not recorded: its record would pass 30 MiB.
+constexpr size_t kMaxRecordedFiles = 200'000;
+constexpr size_t kMaxRecordBytes = 64u << 20;
+
+struct Row {
+  uint64_t dev, ino, size;
+  int64_t mtime_sec, ctime_sec;
+  uint64_t hash, bytes;
+  uint32_t mtime_nsec, ctime_nsec, mode, unused;
+};
+static_assert(sizeof(Row) == 72);
+
+struct Record {
+  std::string data;                     // the record file as read
+  std::vector<std::string_view> paths;  // below the root, sorted, into data
+  std::vector<Row> rows;
+};
+
+bool same_stamp(const Row& r, const FileEntry& e) {
+  return r.dev == e.dev && r.ino == e.ino && r.size == e.size && r.mtime_sec == e.mtime_sec &&
+         r.mtime_nsec == e.mtime_nsec && r.ctime_sec == e.ctime_sec &&
+         r.ctime_nsec == e.ctime_nsec && r.mode == e.mode;
+}
+
+std::string record_name(const std::string& source, std::string_view archive) {
+  std::string id = source;
+  id.push_back('\0');
+  id.append(archive);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx",
+                static_cast<unsigned long long>(XXH3_64bits(id.data(), id.size())));
+  return std::string(hex) + std::string(kSuffix);
+}
+
+void put_u32(std::string& out, uint32_t v) {
+  out.append(reinterpret_cast<const char*>(&v), 4);
+}
+void put_text(std::string& out, std::string_view s) {
+  put_u32(out, static_cast<uint32_t>(s.size()));
+  out.append(s);
+}
+
+// Reads fixed-size values and length-prefixed texts, failing once past the end.
+struct Reader {
+  std::string_view in;
+  bool ok = true;
+  template <class T>
+  T value() {
+    T v{};
+    if (in.size() < sizeof v) {
+      ok = false;
+      return v;
+    }
+    std::memcpy(&v, in.data(), sizeof v);
+    in.remove_prefix(sizeof v);
+    return v;
+  }
+  std::string_view text() {
+    auto n = value<uint32_t>();
+    if (!ok || in.size() < n) {
+      ok = false;
+      return {};
+    }
+    auto s = in.substr(0, n);
+    in.remove_prefix(n);
+    return s;
+  }
+};
+
+Record load(const std::string& dir, const std::string& source, std::string_view archive) {
+  const std::string path = dir + "/" + record_name(source, archive);
+  Record rec;
+  auto data = read_file(path);
+  if (!data.ok()) return {};
+  rec.data = std::move(data).value();
+  std::string_view all = rec.data;
+  if (all.size() < kMagic.size() + 8 || all.size() > kMaxRecordBytes ||
+      all.substr(0, kMagic.size()) != kMagic) {
+    log_verbose("ignoring the file record " + path + ": not a record of this version");
+    return {};
+  }
+  uint64_t sum = 0;
+  std::memcpy(&sum, all.data() + all.size() - 8, 8);
+  if (XXH3_64bits(all.data(), all.size() - 8) != sum) {
+    log_verbose("ignoring the file record " + path + ": damaged");
+    return {};
+  }
+  Reader r{all.substr(kMagic.size(), all.size() - kMagic.size() - 8)};
+  if (r.text() != source || r.text() != archive) return {};
+  const auto count = r.value<uint64_t>();
+  if (!r.ok || count > kMaxRecordedFiles) return {};
+  rec.paths.reserve(count);
+  rec.rows.reserve(count);
+  for (uint64_t i = 0; i < count && r.ok; ++i) {
+    rec.paths.push_back(r.text());
+    rec.rows.push_back(r.value<Row>());
+    if (i > 0 && !(rec.paths[i - 1] < rec.paths[i])) r.ok = false;
+  }
+  if (!r.ok || !r.in.empty()) {
+    log_verbose("ignoring the file record " + path + ": malformed");
+    return {};
+  }
+  return rec;
+}
+
+std::string_view below_root(const FileEntry& e) {
+  return std::string_view(e.path).substr(e.archive_root_len);
+}
+
+std::string_view archive_root(const FileEntry& e) {
+  return std::string_view(e.path).substr(0, e.archive_root_len);
+}
+
+// Keeps the kMaxFileRecords records written last.
+void evict_old(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return;
+  std::vector<std::pair<int64_t, std::string>> found;
+  for (auto& name : list_dir(fd.get())) {
+    if (name.size() <= kSuffix.size() || !name.ends_with(kSuffix)) continue;
+    struct stat st {};
+    if (::fstatat(fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    found.emplace_back(st.st_mtim.tv_sec * 1'000'000'000ll + st.st_mtim.tv_nsec, std::move(name));
+  }
+  if (found.size() <= kMaxFileRecords) return;
+  std::sort(found.begin(), found.end());
+  for (size_t i = 0; i + kMaxFileRecords < found.size(); ++i)
+    ::unlinkat(fd.get(), found[i].second.c_str(), 0);
+}
+
+}  // namespace
+
+size_t recall_prints(const FileRecordPlace& place, const std::vector<FileEntry>& entries,
+                     std::vector<EntryPrint>& prints, std::vector<char>& known) {
+  if (place.dir.empty()) return 0;
+  std::map<const std::string*, Record> records;  // by walked root
+  size_t found = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const FileEntry& e = entries[i];
+    if (e.type != FileType::regular || !e.source_dir) continue;
+    auto it = records.find(e.source_dir.get());
+    if (it == records.end())
+      it = records.emplace(e.source_dir.get(), load(place.dir, *e.source_dir, archive_root(e)))
+               .first;
+    const Record& rec = it->second;
+    auto at = std::lower_bound(rec.paths.begin(), rec.paths.end(), below_root(e));
+    if (at == rec.paths.end() || *at != below_root(e)) continue;
+    const Row& row = rec.rows[static_cast<size_t>(at - rec.paths.begin())];
+    if (!same_stamp(row, e)) continue;
+    prints[i] = {row.hash, row.bytes};
+    known[i] = 1;
+    ++found;
+  }
+  return found;
+}
+
+void record_prints(const FileRecordPlace& place, const std::vector<FileEntry>& entries,
+                   const std::vector<EntryPrint>& prints, TimePoint walked_at) {
+  if (place.dir.empty()) return;
+  const auto cutoff = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          (walked_at - place.racy_margin).time_since_epoch())
+                          .count();
+  auto settled = [&](int64_t sec, uint32_t nsec) {
+    return sec < cutoff / 1'000'000'000 ||
+           (sec == cutoff / 1'000'000'000 && nsec < cutoff % 1'000'000'000);
+  };
+  // Each root's archive path and regular entries, in path order.
+  std::map<const std::string*, std::pair<std::string_view, std::vector<size_t>>> roots;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const FileEntry& e = entries[i];
+    if (!e.source_dir) continue;
+    auto& root = roots[e.source_dir.get()];
+    root.first = archive_root(e);
+    if (e.type == FileType::regular && settled(e.ctime_sec, e.ctime_nsec) &&
+        settled(e.mtime_sec, e.mtime_nsec))
+      root.second.push_back(i);
+  }
+  if (roots.empty()) return;
+  if (Status st = make_dirs(place.dir); !st.ok()) {
+    log_verbose("cannot keep file records: " + st.error().message);
+    return;
+  }
+  remove_stale(place.dir, kAtomicTempPrefix);
+  for (const auto& [source, root] : roots) {
+    const auto& [archive, rows] = root;
+    if (rows.size() > kMaxRecordedFiles) continue;
+    std::string out(kMagic);
+    put_text(out, *source);
+    put_text(out, archive);
+    const uint64_t count = rows.size();
+    out.append(reinterpret_cast<const char*>(&count), 8);
+    for (size_t i : rows) {
+      const FileEntry& e = entries[i];
+      put_text(out, below_root(e));
+      Row row{e.dev,
+              e.ino,
+              e.size,
+              e.mtime_sec,
+              e.ctime_sec,
+              prints[i].hash,
+              prints[i].bytes,
+              e.mtime_nsec,
+              e.ctime_nsec,
+              e.mode,
+              0};
+      out.append(reinterpret_cast<const char*>(&row), sizeof row);
+    }
+    const uint64_t sum = XXH3_64bits(out.data(), out.size());
+    out.append(reinterpret_cast<const char*>(&sum), 8);
+    const std::string path = place.dir + "/" + record_name(*source, archive);
+    if (Status st = write_file_atomic(path, out); !st.ok())
+      log_verbose("cannot keep the file record " + path + ": " + st.error().message);
+  }
+  evict_old(place.dir);
+}
+
+std::string file_records_dir(const std::string& state_file) {
+  auto slash = state_file.rfind('/');
+  if (state_file.empty() || slash == std::string::npos) return "";
+  return state_file.substr(0, slash + 1) + "regcache-files";
+}
+
+}  // namespace regcache

@@ -1,0 +1,92 @@
+// The walk with several threads: the same entries, in the same order, as with one, on a
+// tree wide and deep enough for the threads to share directories; excludes apply the same.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "regcache/util/walk.hpp"
+#include "test_helpers.hpp"
+
+namespace regcache {
+namespace {
+
+using testing::TempDir;
+using testing::write_file;
+
+// Every field a walk fills in, as one line per entry.
+std::vector<std::string> lines(const std::vector<FileEntry>& entries) {
+  std::vector<std::string> out;
+  for (const auto& e : entries) {
+    out.push_back(e.path + " " + std::to_string(static_cast<int>(e.type)) + " " +
+                  std::to_string(e.mode) + " " + std::to_string(e.size) + " " +
+                  std::to_string(e.mtime_sec) + "." + std::to_string(e.mtime_nsec) + " " +
+                  std::to_string(e.ctime_sec) + "." + std::to_string(e.ctime_nsec) + " " +
+                  std::to_string(e.ino) + " " + e.link_target + " " + source_of(e));
+  }
+  return out;
+}
+
+void make_tree(const TempDir& dir) {
+  for (int a = 0; a < 12; ++a) {
+    for (int b = 0; b < 6; ++b) {
+      std::string d = dir / ("t/d" + std::to_string(a) + "/e" + std::to_string(b));
+      for (int f = 0; f < 4; ++f) write_file(d + "/f" + std::to_string(f), std::string(f, 'x'));
+      write_file(d + ".txt", "beside");  // sorts before "d.../e.../": '.' < '/'
+    }
+  }
+  write_file(dir / "t/d3/skip.o", "excluded");
+  ::symlink("d0/e0/f1", (dir / "t/link").c_str());
+  ::link((dir / "t/d0/e0/f2").c_str(), (dir / "t/d9/hard").c_str());
+}
+
+TEST(Walk, ThreadsGiveTheSameEntriesInTheSameOrder) {
+  TempDir dir;
+  make_tree(dir);
+  auto one = walk_tree(dir / "t", "ws/t", nullptr, 1);
+  ASSERT_TRUE(one.ok()) << one.error().message;
+  EXPECT_EQ(one.value().size(), 1u + 12 + 12 * 6 * 2 + 12 * 6 * 4 + 1 + 1 + 1);
+  EXPECT_TRUE(std::is_sorted(one.value().begin(), one.value().end(),
+                             [](const auto& a, const auto& b) { return a.path < b.path; }));
+  for (size_t threads : {2, 4, 8}) {
+    auto many = walk_tree(dir / "t", "ws/t", nullptr, threads);
+    ASSERT_TRUE(many.ok()) << many.error().message;
+    EXPECT_EQ(lines(many.value()), lines(one.value())) << threads << " threads";
+  }
+  // The hard link is found as such whichever thread saw which name first.
+  auto many = walk_tree(dir / "t", "ws/t", nullptr, 4).value();
+  auto hard =
+      std::find_if(many.begin(), many.end(), [](auto& e) { return e.path == "ws/t/d9/hard"; });
+  ASSERT_NE(hard, many.end());
+  EXPECT_EQ(hard->type, FileType::hardlink);
+  EXPECT_EQ(hard->link_target, "ws/t/d0/e0/f2");
+}
+
+TEST(Walk, ExcludesApplyInEveryThread) {
+  TempDir dir;
+  make_tree(dir);
+  ExcludeFn exclude = [](const std::string& rel) {
+    return rel.ends_with(".o") || rel == "d5" || rel.ends_with("/e2");
+  };
+  auto one = walk_tree(dir / "t", "ws/t", exclude, 1).value();
+  auto many = walk_tree(dir / "t", "ws/t", exclude, 4).value();
+  EXPECT_EQ(lines(many), lines(one));
+  for (const auto& e : many) {
+    EXPECT_FALSE(e.path.ends_with(".o")) << e.path;
+    EXPECT_FALSE(e.path.starts_with("ws/t/d5")) << e.path;
+    EXPECT_FALSE(e.path.find("/e2/") != std::string::npos || e.path.ends_with("/e2")) << e.path;
+  }
+  EXPECT_EQ(many.size(), 1u + 11 + 11 * 5 * 2 + 11 * 5 * 4 + 11 /* e2.txt */ + 1 + 1);
+}
+
+TEST(Walk, AMissingRootIsAnError) {
+  TempDir dir;
+  auto r = walk_tree(dir / "absent", "ws/absent", nullptr, 4);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("absent"), std::string::npos) << r.error().message;
+}
+
+}  // namespace
+}  // namespace regcache
