@@ -296,7 +296,7 @@ bench_main() {
     --store "$store" --json --workspace "$ws" save --key "$c-k2" "${base_k1[@]}" "$tree"
   expect_json "$LOGS/$c-rc-save-unchanged.out" result saved
   record "$c" regcache save-unchanged "$(json_field "$LOGS/$c-rc-save-unchanged.out" uploaded_bytes)" "" \
-    "$(json_field "$LOGS/$c-rc-save-unchanged.out" reused_layers)/$(json_field "$LOGS/$c-rc-save-unchanged.out" layers) layers reused${base_note:+; $base_note}"
+    "$(json_field "$LOGS/$c-rc-save-unchanged.out" reused_layers)/$(json_field "$LOGS/$c-rc-save-unchanged.out" layers) layers reused; $(json_field "$LOGS/$c-rc-save-unchanged.out" unread_files) files not read (file records of the cold save)${base_note:+; $base_note}"
 
   save_changed "$c" "$tree" "$store" spread "$c-k3" "$c-k2" save-1pct
   save_changed "$c" "$tree" "$store" clustered "$c-k4" "$c-k2" save-1pct-clustered

@@ -43,6 +43,7 @@ void report(const SaveReport& r, const GlobalOptions& g) {
                         {"uploaded_bytes", r.uploaded_bytes},
                         {"layers", r.layers},
                         {"reused_layers", r.reused_layers},
+                        {"unread_files", r.unread_files},
                         {"seconds", r.seconds}};
     if (!r.signer.empty()) j["signed_by"] = r.signer;
     print_line(j.dump());
@@ -58,6 +59,9 @@ void report(const SaveReport& r, const GlobalOptions& g) {
                        counted(r.layers, "layer", "layers"), r.reused_layers,
                        human_bytes(r.uploaded_bytes)));
   if (!r.base_key.empty()) log_verbose("based on entry " + r.base_key);
+  if (r.unread_files > 0)
+    log_verbose(fmt::format("{} not read: unchanged since recorded here",
+                            counted(r.unread_files, "file", "files")));
   if (!r.signer.empty()) log_info("Signed with key " + r.signer);
 }
 

@@ -609,9 +609,6 @@ Result<SaveReport> save_tree(Store& store, const SaveOptions& o, const PathSpec&
   std::vector<char> known(entries.size(), 0);
   if (!base.by_fingerprint.empty() || !base.delta.files.empty()) {
     rep.unread_files = recall_prints(o.records, entries, prints, known);
-    if (rep.unread_files > 0)
-      log_verbose(std::to_string(rep.unread_files) +
-                  " files unchanged since they were recorded here: not read");
   }
   // With a base that lists its files, every pack is read first to learn which files
   // changed: a few changed files make a delta layer rather than new packs.
