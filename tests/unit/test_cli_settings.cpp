@@ -21,6 +21,7 @@ TEST(Settings, DefaultsFromAnAlmostEmptyEnvironment) {
   EXPECT_EQ(s->cache_home, "/home/u/.cache");
   EXPECT_EQ(s->tmpdir, "/tmp");
   EXPECT_EQ(s->state_file, "/home/u/.local/state/regcache/restored.json");
+  EXPECT_EQ(s->file_records, "/home/u/.local/state/regcache/files");
   EXPECT_FALSE(s->jobs);
   EXPECT_EQ(s->gc_grace, std::chrono::seconds(3600));
   EXPECT_EQ(s->progress, ProgressChoice::automatic);
@@ -37,6 +38,9 @@ TEST(Settings, RelativeXdgPathsAndHomeAreIgnored) {
   s = read_settings(env({{"HOME", "/h"}, {"XDG_CACHE_HOME", "/c"}, {"RUNNER_TEMP", "/rt"}}));
   EXPECT_EQ(s->cache_home, "/c");
   EXPECT_EQ(s->state_file, "/rt/regcache-state.json");
+  EXPECT_EQ(s->file_records, "/h/.local/state/regcache/files");  // kept from job to job
+  s = read_settings(env({{"HOME", "/h"}, {"REGCACHE_STATE_FILE", "/x/s.json"}}));
+  EXPECT_EQ(s->file_records, "/x/regcache-files");
 }
 
 TEST(Settings, ValuesAreParsed) {

@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -90,6 +92,51 @@ TEST(FileRecords, RecallsThePrintsOfUnchangedRegularFiles) {
   EXPECT_EQ(t.recalled(), t.regular());
 }
 
+TEST(FileRecords, EveryFieldOfTheStampCounts) {
+  Tree t;
+  t.record();
+  const std::vector<std::string> all = t.regular();
+  // One field at a time, on entry d0/f0 (the walk itself is left as it was).
+  auto at = std::find_if(t.entries.begin(), t.entries.end(),
+                         [](const FileEntry& e) { return e.path == "ws/t/d0/f0"; });
+  ASSERT_NE(at, t.entries.end());
+  const FileEntry kept = *at;
+  std::vector<std::string> rest(all.begin() + 1, all.end());
+  ASSERT_EQ(all.front(), "ws/t/d0/f0");
+  for (int field = 0; field < 8; ++field) {
+    *at = kept;
+    switch (field) {
+      case 0:
+        ++at->dev;
+        break;
+      case 1:
+        ++at->ino;
+        break;
+      case 2:
+        ++at->size;
+        break;
+      case 3:
+        at->mode ^= 0100;
+        break;
+      case 4:
+        ++at->mtime_sec;
+        break;
+      case 5:
+        at->mtime_nsec ^= 1;
+        break;
+      case 6:
+        ++at->ctime_sec;
+        break;
+      case 7:
+        at->ctime_nsec ^= 1;
+        break;
+    }
+    EXPECT_EQ(t.recalled(), rest) << "field " << field;
+  }
+  *at = kept;
+  EXPECT_EQ(t.recalled(), all);
+}
+
 TEST(FileRecords, AFileWithAnotherSizeInodeOrModeIsReadAgain) {
   Tree t;
   t.record();
@@ -104,9 +151,14 @@ TEST(FileRecords, AFileWithAnotherSizeInodeOrModeIsReadAgain) {
 TEST(FileRecords, FilesChangedJustBeforeTheWalkAreNotRecorded) {
   Tree t;
   t.place.racy_margin = std::chrono::seconds(2);
-  t.record();  // every file was written a moment ago: a change in the same tick could hide
+  // A walk that began 1 s after the files' last change (whenever the test gets to run):
+  // a change in the same clock tick could hide, so none is recorded.
+  int64_t newest = 0;
+  for (const auto& e : t.entries) newest = std::max(newest, e.ctime_sec);
+  const TimePoint changed{std::chrono::seconds(newest + 1)};
+  t.record(changed + std::chrono::seconds(1));
   EXPECT_TRUE(t.recalled().empty());
-  t.record(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  t.record(changed + std::chrono::seconds(5));  // 2 s past the margin
   EXPECT_EQ(t.recalled(), t.regular());
 }
 
@@ -135,18 +187,58 @@ TEST(FileRecords, ADamagedOrForeignRecordCountsAsNone) {
   EXPECT_TRUE(t.recalled().empty());
 }
 
-TEST(FileRecords, KeepsOnlyTheNewestRecords) {
+TEST(FileRecords, KeepsTheRecordsUsedOrWrittenLast) {
   TempDir tmp;
   FileRecordPlace place{tmp / "records", std::chrono::seconds(0)};
   write_file(tmp / "src/f", "x");
+  auto names = [&] {
+    std::set<std::string> out;
+    if (fs::exists(place.dir))
+      for (const auto& f : fs::directory_iterator(place.dir)) out.insert(f.path().filename());
+    return out;
+  };
+  auto root = [&](size_t i) {
+    return walk_tree(tmp / "src", "ws/r" + std::to_string(i), nullptr).value();
+  };
+  std::vector<std::string> record_of;  // root i's record file
   for (size_t i = 0; i < kMaxFileRecords + 3; ++i) {
-    auto entries = walk_tree(tmp / "src", "ws/r" + std::to_string(i), nullptr).value();
+    auto before = names();
+    auto entries = root(i);
     record_prints(place, entries, std::vector<EntryPrint>(entries.size()),
                   std::chrono::system_clock::now());
+    std::string made;
+    for (const auto& n : names())
+      if (!before.count(n)) made = n;
+    ASSERT_FALSE(made.empty()) << i;
+    record_of.push_back(made);
+    // Distinct times, oldest first, whatever the clock's resolution.
+    timespec ts[2] = {{1'000'000'000 + static_cast<time_t>(i), 0},
+                      {1'000'000'000 + static_cast<time_t>(i), 0}};
+    ::utimensat(AT_FDCWD, (place.dir + "/" + made).c_str(), ts, 0);
+    if (i == 1) {  // root 0 is used: it becomes the newest then
+      auto again = root(0);
+      std::vector<EntryPrint> got(again.size());
+      std::vector<char> known(again.size(), 0);
+      EXPECT_EQ(recall_prints(place, again, got, known), 1u);
+    }
   }
-  size_t n = 0;
-  for (const auto& f : fs::directory_iterator(place.dir)) n += f.path().extension() == ".files";
-  EXPECT_EQ(n, kMaxFileRecords);
+  auto left = names();
+  EXPECT_EQ(left.size(), kMaxFileRecords);
+  EXPECT_TRUE(left.count(record_of[0])) << "used after it was written";
+  EXPECT_FALSE(left.count(record_of[1]));
+  EXPECT_FALSE(left.count(record_of[2]));
+  EXPECT_FALSE(left.count(record_of[3]));
+  EXPECT_TRUE(left.count(record_of[4]));
+  EXPECT_TRUE(left.count(record_of.back()));
+}
+
+TEST(FileRecords, RecordsInADirectoryOthersMayWriteAreIgnored) {
+  Tree t;
+  t.record();
+  ::chmod(t.place.dir.c_str(), 0777);
+  EXPECT_TRUE(t.recalled().empty());
+  ::chmod(t.place.dir.c_str(), 0755);
+  EXPECT_EQ(t.recalled(), t.regular());
 }
 
 TEST(FileRecords, NoDirectoryMeansNoRecords) {
@@ -154,8 +246,7 @@ TEST(FileRecords, NoDirectoryMeansNoRecords) {
   t.place.dir = "";
   t.record();
   EXPECT_TRUE(t.recalled().empty());
-  EXPECT_EQ(file_records_dir(""), "");
-  EXPECT_EQ(file_records_dir("/run/x/regcache-state.json"), "/run/x/regcache-files");
+  EXPECT_FALSE(fs::exists(t.tmp / "records"));
 }
 
 // Saves through records: the second save of an unchanged tree reads no file and makes the
@@ -173,8 +264,9 @@ struct RecordedSaves {
       write_file(cache + "/p" + std::to_string(i % 4) + "/f" + std::to_string(i),
                  std::string(3000 + i, 'a' + i));
   }
-  SaveReport save() {
+  SaveReport save(DeltaLayers deltas = DeltaLayers::allowed) {
     SaveOptions o;
+    o.deltas = deltas;
     o.key = "k" + std::to_string(++saves);
     if (saves > 1) o.base_key = "k" + std::to_string(saves - 1);
     o.paths = {cache};
@@ -206,6 +298,21 @@ TEST(FileRecords, AnUnchangedSaveReadsNoFileAndReusesEveryLayer) {
   EXPECT_EQ(second.layers, first.layers);
   EXPECT_EQ(second.uploaded_bytes, 0u);
   EXPECT_EQ(t.restored(2, "p1/f5"), std::string(3005, 'a' + 5));
+}
+
+TEST(FileRecords, ABaseWithoutAFileListIsComparedThroughRecordsToo) {
+  RecordedSaves t;
+  t.save(DeltaLayers::never);
+  auto second = t.save(DeltaLayers::never);  // packs fingerprinted one by one
+  EXPECT_EQ(second.unread_files, 20u);
+  EXPECT_EQ(second.reused_layers, second.layers);
+  write_file(t.cache + "/p0/f16", "changed");  // between others of its pack
+  auto third = t.save(DeltaLayers::never);
+  // The pack holding the changed file is compressed: its files count as read.
+  EXPECT_LT(third.unread_files, 19u);
+  EXPECT_GT(third.unread_files, 0u);
+  EXPECT_EQ(t.restored(3, "p0/f16"), "changed");
+  EXPECT_EQ(t.save(DeltaLayers::never).unread_files, 20u);  // recorded again
 }
 
 TEST(FileRecords, AChangedFileIsReadAndItsNewContentSaved) {

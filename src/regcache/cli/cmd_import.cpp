@@ -104,6 +104,7 @@ void run_import(const ImportArgs& a, const GlobalOptions& g) {
   o.anchors = anchors;
   o.resolved = normalized(std::move(spec));
   apply_save_settings(o, g);  // the same pack size and job counts as `save`
+  o.records.dir.clear();      // its roots are staging directories, never saved again
   auto rep = unwrap(save_entry(*store, o));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (g.json) {

@@ -136,7 +136,7 @@ void apply_save_settings(SaveOptions& o, const GlobalOptions& g) {
   // REGCACHE_PACK_SIZE sets the target pack size (from a quarter of it to three times).
   if (uint64_t t = settings().pack_size.value_or(0)) o.packs = packs_around(t);
   o.deltas = settings().deltas;
-  o.records.dir = file_records_dir(settings().state_file);
+  o.records.dir = settings().file_records;
 }
 
 void add_save_command(CLI::App& app, GlobalOptions& g) {

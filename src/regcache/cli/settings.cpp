@@ -95,6 +95,20 @@ std::string state_file_of(const Reader& r, const std::string& home) {
   return base.empty() ? "" : base + "/regcache/restored.json";
 }
 
+// Beside an explicit state file; else in the state home, not in $RUNNER_TEMP: a runner
+// empties that for every job, and records are worth most from one job to the next.
+std::string file_records_of(const Reader& r, const std::string& home) {
+  const std::string state = r.text("REGCACHE_STATE_FILE");
+  if (!state.empty()) {
+    auto slash = state.rfind('/');
+    return slash == std::string::npos ? "regcache-files"
+                                      : state.substr(0, slash + 1) + "regcache-files";
+  }
+  std::string base = r.absolute("XDG_STATE_HOME");
+  if (base.empty() && !home.empty()) base = home + "/.local/state";
+  return base.empty() ? "" : base + "/regcache/files";
+}
+
 }  // namespace
 
 Result<Settings> read_settings(const EnvFn& env) {
@@ -107,6 +121,7 @@ Result<Settings> read_settings(const EnvFn& env) {
   s.tmpdir = r.absolute("TMPDIR");
   if (s.tmpdir.empty()) s.tmpdir = "/tmp";
   s.state_file = state_file_of(r, s.home);
+  s.file_records = file_records_of(r, s.home);
   // The CI's checkout, first match wins (--workspace beats all of them).
   for (const char* var : {"GITHUB_WORKSPACE", "CI_PROJECT_DIR", "BUILDKITE_BUILD_CHECKOUT_PATH",
                           "BITBUCKET_CLONE_DIR", "CIRCLE_WORKING_DIRECTORY", "DRONE_WORKSPACE"}) {

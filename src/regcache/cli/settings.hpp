@@ -27,6 +27,7 @@ struct Settings {
   std::string cache_home;  // $XDG_CACHE_HOME when absolute, else ~/.cache, else ""
   std::string tmpdir;      // $TMPDIR, else /tmp
   std::string state_file;  // where a restore records its entry for the next save; "" none
+  std::string file_records;  // where saves keep their file records (core/file_records.hpp)
   std::string workspace;   // the CI's checkout ($GITHUB_WORKSPACE, $CI_PROJECT_DIR, …), or ""
   // The store and its transport.
   std::string store;            // REGCACHE_STORE

@@ -24,6 +24,8 @@ namespace regcache {
 
 namespace {
 
+// The version byte changes with the layout here and with the tar writer's output (the
+// prints are of its entries): records of another version count as none.
 constexpr std::string_view kMagic{"RCFILES\x01", 8};
 constexpr std::string_view kSuffix = ".files";
 // Past this many files a root is not recorded: its record would pass 30 MiB.
@@ -95,11 +97,32 @@ struct Reader {
   }
 };
 
-Record load(const std::string& dir, const std::string& source, std::string_view archive) {
-  const std::string path = dir + "/" + record_name(source, archive);
+// Opens the records directory when it is this user's and no one else may write to it: a
+// record decides which files a save reads.
+UniqueFd open_dir(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0) return {};
+  if (st.st_uid != ::geteuid() || (st.st_mode & 022) != 0) {
+    log_verbose("ignoring the file records in " + dir + ": another user may write there");
+    return {};
+  }
+  return fd;
+}
+
+Record load(int dirfd, const std::string& dir, const std::string& source,
+            std::string_view archive) {
+  const std::string name = record_name(source, archive);
+  const std::string path = dir + "/" + name;
   Record rec;
-  auto data = read_file(path);
-  if (!data.ok()) return {};
+  struct stat st {};
+  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
+  if (!S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) return {};
+  auto data = read_file_at(dirfd, name, path, kMaxRecordBytes);
+  if (!data.ok()) {
+    log_verbose("ignoring the file record " + path + ": " + data.error().message);
+    return {};
+  }
   rec.data = std::move(data).value();
   std::string_view all = rec.data;
   if (all.size() < kMagic.size() + 8 || all.size() > kMaxRecordBytes ||
@@ -128,6 +151,7 @@ Record load(const std::string& dir, const std::string& source, std::string_view 
     log_verbose("ignoring the file record " + path + ": malformed");
     return {};
   }
+  ::utimensat(dirfd, name.c_str(), nullptr, 0);  // its mtime says when it was last used
   return rec;
 }
 
@@ -161,6 +185,8 @@ void evict_old(const std::string& dir) {
 size_t recall_prints(const FileRecordPlace& place, const std::vector<FileEntry>& entries,
                      std::vector<EntryPrint>& prints, std::vector<char>& known) {
   if (place.dir.empty()) return 0;
+  UniqueFd dir = open_dir(place.dir);
+  if (!dir) return 0;
   std::map<const std::string*, Record> records;  // by walked root
   size_t found = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
@@ -168,7 +194,9 @@ size_t recall_prints(const FileRecordPlace& place, const std::vector<FileEntry>&
     if (e.type != FileType::regular || !e.source_dir) continue;
     auto it = records.find(e.source_dir.get());
     if (it == records.end())
-      it = records.emplace(e.source_dir.get(), load(place.dir, *e.source_dir, archive_root(e)))
+      it = records
+               .emplace(e.source_dir.get(),
+                        load(dir.get(), place.dir, *e.source_dir, archive_root(e)))
                .first;
     const Record& rec = it->second;
     auto at = std::lower_bound(rec.paths.begin(), rec.paths.end(), below_root(e));
@@ -211,7 +239,11 @@ void record_prints(const FileRecordPlace& place, const std::vector<FileEntry>& e
   remove_stale(place.dir, kAtomicTempPrefix);
   for (const auto& [source, root] : roots) {
     const auto& [archive, rows] = root;
-    if (rows.size() > kMaxRecordedFiles) continue;
+    const std::string path = place.dir + "/" + record_name(*source, archive);
+    if (rows.empty() || rows.size() > kMaxRecordedFiles) {  // nothing worth keeping
+      ::unlink(path.c_str());
+      continue;
+    }
     std::string out(kMagic);
     put_text(out, *source);
     put_text(out, archive);
@@ -235,17 +267,14 @@ void record_prints(const FileRecordPlace& place, const std::vector<FileEntry>& e
     }
     const uint64_t sum = XXH3_64bits(out.data(), out.size());
     out.append(reinterpret_cast<const char*>(&sum), 8);
-    const std::string path = place.dir + "/" + record_name(*source, archive);
+    if (out.size() > kMaxRecordBytes) {  // long paths: it would not be read back
+      ::unlink(path.c_str());
+      continue;
+    }
     if (Status st = write_file_atomic(path, out); !st.ok())
       log_verbose("cannot keep the file record " + path + ": " + st.error().message);
   }
   evict_old(place.dir);
-}
-
-std::string file_records_dir(const std::string& state_file) {
-  auto slash = state_file.rfind('/');
-  if (state_file.empty() || slash == std::string::npos) return "";
-  return state_file.substr(0, slash + 1) + "regcache-files";
 }
 
 }  // namespace regcache

@@ -37,7 +37,4 @@ void record_prints(const FileRecordPlace& place, const std::vector<FileEntry>& e
 
 inline constexpr size_t kMaxFileRecords = 64;
 
-// Returns the records directory that belongs beside a restore state file ("" for none).
-std::string file_records_dir(const std::string& state_file);
-
 }  // namespace regcache

@@ -367,7 +367,8 @@ struct LayerMaker {
   const std::vector<std::string>* fps = nullptr;  // the packs' fingerprints, when known
   const Gate& gate;
   std::vector<LayerInfo> layers = std::vector<LayerInfo>(packs.size());
-  std::vector<char> unchecked = std::vector<char>(packs.size(), 0);  // reused without a HEAD
+  std::vector<char> unchecked = std::vector<char>(packs.size(), 0);   // reused without a HEAD
+  std::vector<char> compressed = std::vector<char>(packs.size(), 0);  // read and compressed
   std::atomic<uint64_t> uploaded{0}, reused{0};
   std::atomic<bool> relinking{false};  // some layer goes through link_blob in a transfer
   std::string stage = store.staging_dir() + "/" + owned_temp_name(".regcache-upload-") + "-";
@@ -432,6 +433,7 @@ struct LayerMaker {
   Status build_and_send(size_t i, TaskPool& transfers) {
     auto tmp = std::make_shared<TempFile>(stage + std::to_string(i));
     layers[i] = RC_TRY(build_layer(entries, packs[i], o, *tmp, &prints));
+    compressed[i] = 1;
     return transfers.submit([this, i, tmp]() -> Status {
       return upload_if_missing(store, layers[i].descriptor, {tmp->path, ""}, &uploaded);
     });
@@ -440,6 +442,7 @@ struct LayerMaker {
   Status build_and_upload(size_t i) {
     TempFile tmp(stage + std::to_string(i));
     layers[i] = RC_TRY(build_layer(entries, packs[i], o, tmp, &prints));
+    compressed[i] = 1;
     return upload_if_missing(store, layers[i].descriptor, {tmp.path, ""}, &uploaded);
   }
 };
@@ -732,8 +735,22 @@ Result<SaveReport> save_tree(Store& store, const SaveOptions& o, const PathSpec&
     RC_TRY(store.put_manifest(rep.tag, manifest, kOciManifest));
     rep.signer = o.sign_key->fingerprint();
   }
+  // A file recalled but read all the same (its pack compressed, or in the delta layer)
+  // counts as read; the records are written again when any file was.
+  std::vector<char> read(entries.size(), 0);
+  for (size_t p = 0; p < packs.size(); ++p) {
+    if (make.compressed[p])
+      for (size_t i : packs[p].entries) read[i] = 1;
+  }
+  if (delta.choice == DeltaChoice::delta)
+    for (size_t i : delta.changed) read[i] = 1;
   size_t regular = 0;
-  for (const auto& e : entries) regular += e.type == FileType::regular;
+  rep.unread_files = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].type != FileType::regular) continue;
+    ++regular;
+    rep.unread_files += known[i] && !read[i];
+  }
   if (rep.unread_files < regular) record_prints(o.records, entries, prints, walked_at);
   rep.result = SaveResult::saved;
   rep.files = info.files;

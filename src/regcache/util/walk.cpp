@@ -13,6 +13,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "regcache/util/fd.hpp"
@@ -56,8 +57,13 @@ class Walker {
     std::vector<std::thread> helpers;
     std::vector<std::vector<FileEntry>> found(threads_);
     found[0] = std::move(out);
-    for (size_t t = 1; t < threads_; ++t)
-      helpers.emplace_back([this, &found, t] { work(found[t]); });
+    for (size_t t = 1; t < threads_; ++t) {
+      try {
+        helpers.emplace_back([this, &found, t] { work(found[t]); });
+      } catch (const std::system_error&) {  // no thread to spare: fewer walk
+        break;
+      }
+    }
     work(found[0]);
     for (auto& h : helpers) h.join();
     RC_CHECK(error_);
@@ -111,9 +117,20 @@ class Walker {
     if (!dir) return errno_error("cannot read directory", source_of(d.archive), errno);
     d.fd.release();  // closedir closes it
     std::vector<std::string> names;
-    while (auto* ent = ::readdir(dir)) {
+    int err = 0;
+    for (;;) {
+      errno = 0;
+      auto* ent = ::readdir(dir);
+      if (!ent) {
+        err = errno;
+        break;
+      }
       const char* n = ent->d_name;
       if (std::strcmp(n, ".") != 0 && std::strcmp(n, "..") != 0) names.emplace_back(n);
+    }
+    if (err != 0) {  // a listing cut short would leave files out of the entry
+      ::closedir(dir);
+      return errno_error("cannot read directory", source_of(d.archive), err);
     }
     Status st;
     for (const auto& n : names) {
