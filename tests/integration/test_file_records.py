@@ -75,6 +75,36 @@ class FileRecordsTest(RegcacheTestCase):
         third = self.save(self.st, "k3", "target", extra=("--base", "k2"))
         self.assertEqual(third["unread_files"], self.files)
 
+    def test_the_save_after_a_restore_reads_only_what_the_build_changed(self):
+        # make_tree gives every file an mtime years back: the restore may record them at
+        # once (a restore sets the saved mtime after writing; a later write moves it).
+        self.save(self.st, "k1", "target")
+        other = os.path.join(self.tmp, "runner-2")
+        os.makedirs(other)
+        home2 = os.path.join(self.tmp, "home-2")  # another machine's state
+        os.makedirs(home2)
+        got = self.restore(self.st, "k1", "target", cwd=other, home=home2)
+        self.assertEqual(got["result"], "hit")
+        restored = os.path.join(other, "target")
+        # The hard-link pair is read: linking its second name moved the first one's ctime.
+        linked = 1
+        same = self.save(self.st, "k2", "target", extra=("--base", "k1"), cwd=other, home=home2)
+        self.assertEqual(same["unread_files"], self.files - linked)
+        self.assertEqual(same["uploaded_bytes"], 0)
+        with open(os.path.join(restored, "nested/a/b/c/deep.txt"), "ab") as f:
+            f.write(b"rebuilt\n")
+        built = self.save(self.st, "k3", "target", extra=("--base", "k1"), cwd=other, home=home2)
+        self.assertEqual(built["unread_files"], self.files - linked - 1)
+        # That save rewrote the record: the rows it took from the restore's stay (their
+        # files were written a moment ago, too recently for a save to record them itself),
+        # and the file just rebuilt is read again until it is older than the margin.
+        again = self.save(self.st, "k4", "target", extra=("--base", "k3"), cwd=other, home=home2)
+        self.assertEqual(again["unread_files"], self.files - linked - 1)
+        check = os.path.join(self.tmp, "check")
+        os.makedirs(check)
+        self.restore(self.st, "k3", "target", cwd=check)
+        self.assertEqual(snapshot(os.path.join(check, "target")), snapshot(restored))
+
     def test_records_live_beside_the_state_file(self):
         self.wait_past_racy_margin()
         state = os.path.join(self.tmp, "state", "s.json")

@@ -18,6 +18,8 @@
 #include "regcache/core/file_records.hpp"
 #include "regcache/core/restore.hpp"
 #include "regcache/core/save.hpp"
+#include "regcache/format/entry_format.hpp"
+#include "regcache/format/key_tag.hpp"
 #include "regcache/store/memory/memory_store.hpp"
 #include "regcache/util/walk.hpp"
 #include "test_helpers.hpp"
@@ -277,6 +279,39 @@ struct RecordedSaves {
     EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
     return r.ok() ? r.value() : SaveReport{};
   }
+  // Restores entry n into `into` (keeping file records there too).
+  void restore_into(int n, const Anchors& into, uint32_t mode_mask = 0) {
+    RestoreOptions o;
+    o.key = "k" + std::to_string(n);
+    o.anchors = into;
+    o.mode_mask = mode_mask;
+    o.records = {tmp / "records", std::chrono::seconds(0)};
+    auto r = restore_entry(store, o);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+  }
+  // Saves the tree restored at `from` on entry `base`, with or without the records.
+  SaveReport save_restored(const Anchors& from, int base, const std::string& key,
+                           const std::string& records) {
+    SaveOptions o;
+    o.key = key;
+    o.base_key = "k" + std::to_string(base);
+    o.paths = {from.workspace + "/cache"};
+    o.anchors = from;
+    o.packs = packs_around(16 << 10);
+    o.records = {records, std::chrono::seconds(0)};
+    auto r = save_entry(store, o);
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+    return r.ok() ? r.value() : SaveReport{};
+  }
+  std::vector<std::string> layer_digests(const std::string& key) {
+    auto m = store.get_manifest(tag_for_key(key));
+    EXPECT_TRUE(m.ok() && m.value());
+    std::vector<std::string> out;
+    auto info = parse_manifest(m.value()->bytes);
+    EXPECT_TRUE(info.ok());
+    for (const auto& l : info.value().layers) out.push_back(l.digest);
+    return out;
+  }
   std::string restored(int n, const std::string& rel) {
     TempDir dst;
     RestoreOptions o;
@@ -326,6 +361,66 @@ TEST(FileRecords, AChangedFileIsReadAndItsNewContentSaved) {
   auto third = t.save();  // the changed file was recorded by the second save
   EXPECT_EQ(third.unread_files, 20u);
   EXPECT_EQ(third.uploaded_bytes, 0u);
+}
+
+}  // namespace
+}  // namespace regcache
+
+namespace regcache {
+namespace {
+
+// A restore records the files it writes: the save at the end of the job reads only what
+// the build changed, and makes the same entry as a save that reads everything.
+TEST(RestoredRecords, TheSaveAfterARestoreReadsOnlyWhatChanged) {
+  RecordedSaves t;
+  t.save();
+  TempDir dst;
+  Anchors there{dst / "ws", dst / "home"};
+  t.restore_into(1, there);
+  auto same = t.save_restored(there, 1, "after-restore", t.tmp / "records");
+  EXPECT_EQ(same.unread_files, 20u);
+  EXPECT_EQ(same.reused_layers, same.layers);
+  EXPECT_EQ(same.uploaded_bytes, 0u);
+
+  // The build appends to one file and changes another's mode.
+  std::ofstream(there.workspace + "/cache/p2/f6", std::ios::app) << "built";
+  ::chmod((there.workspace + "/cache/p1/f5").c_str(), 0600);
+  auto changed = t.save_restored(there, 1, "after-build", t.tmp / "records");
+  EXPECT_EQ(changed.unread_files, 18u);
+  auto reading = t.save_restored(there, 1, "read-all", "");  // no records: reads every file
+  EXPECT_EQ(reading.unread_files, 0u);
+  EXPECT_EQ(t.layer_digests("after-build"), t.layer_digests("read-all"));
+}
+
+// Modes the restore masks (group write, under a 022 umask) are recorded as written, so
+// the save through the records makes exactly the entry a save reading every file makes.
+TEST(RestoredRecords, MaskedModesGiveTheEntryAFullReadGives) {
+  RecordedSaves t;
+  for (int i = 0; i < 20; i += 3)
+    ::chmod((t.cache + "/p" + std::to_string(i % 4) + "/f" + std::to_string(i)).c_str(), 0664);
+  t.save();
+  TempDir dst;
+  Anchors there{dst / "ws", dst / "home"};
+  t.restore_into(1, there, 022);
+  auto through = t.save_restored(there, 1, "through-records", t.tmp / "records");
+  auto reading = t.save_restored(there, 1, "reading-all", "");
+  EXPECT_EQ(reading.unread_files, 0u);
+  EXPECT_GT(through.unread_files, 0u);
+  EXPECT_EQ(t.layer_digests("through-records"), t.layer_digests("reading-all"));
+}
+
+// Only roots restored whole are recorded: a restore of a path inside a root records none.
+TEST(RestoredRecords, APartOfARootIsNotRecorded) {
+  RecordedSaves t;
+  t.save();
+  TempDir dst;
+  RestoreOptions o;
+  o.key = "k1";
+  o.anchors = {dst / "ws", dst / "home"};
+  o.paths = {dst / "ws/cache/p1"};
+  o.records = {t.tmp / "records-part", std::chrono::seconds(0)};
+  ASSERT_TRUE(restore_entry(t.store, o).ok());
+  EXPECT_FALSE(fs::exists(t.tmp / "records-part"));
 }
 
 }  // namespace

@@ -243,6 +243,8 @@ std::mutex& creation_mutex() {
 
 Status Extractor::begin(const TarHeader& h) {
   current_ = h;
+  holed_ = false;
+  last_written_.reset();
   auto path = normalize_archive_path(h.path);
   if (!path) return hostile(h.path.substr(0, 200), "unsafe path");
   if (h.mode & 06000) return hostile(*path, "setuid or setgid bit");
@@ -278,6 +280,7 @@ Status Extractor::data(const char* bytes, size_t size) {
 
 Status Extractor::hole(uint64_t size) {
   if (file_fd_ < 0) return {};
+  holed_ = true;
   if (::lseek(file_fd_, static_cast<off_t>(size), SEEK_CUR) < 0)
     return errno_error("cannot write", file_path_, errno);
   bytes_ += size;
@@ -297,7 +300,13 @@ Status Extractor::end() {
   timespec ts[2] = {to_ts(current_.mtime_sec, current_.mtime_nsec),
                     to_ts(current_.mtime_sec, current_.mtime_nsec)};
   if (st.ok() && ::futimens(fd, ts) != 0) st = errno_error("cannot set mtime", file_path_, errno);
-  if (::close(fd) != 0 && st.ok()) st = errno_error("cannot write", file_path_, errno);
+  struct stat done {};
+  if (st.ok() && keep_stats_ && !holed_ && ::fstat(fd, &done) == 0)
+    last_written_ = WrittenFile{file_path_, done};
+  if (::close(fd) != 0 && st.ok()) {
+    st = errno_error("cannot write", file_path_, errno);
+    last_written_.reset();
+  }
   return st;
 }
 

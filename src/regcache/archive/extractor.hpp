@@ -1,9 +1,12 @@
 // Safe extraction of tar entries into staging locations, one per cache root.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,6 +87,17 @@ class Extractor : public TarEntryHandler {
   };
   // Returns the hard links skipped so far.
   const std::vector<SkippedLink>& skipped_links() const { return skipped_links_; }
+  // Returns true between begin() and end() of a regular file being written.
+  bool writing_file() const { return file_fd_ >= 0; }
+  // A regular file written whole (no hole): its archive path and its stat once complete.
+  struct WrittenFile {
+    std::string path;
+    struct stat st;
+  };
+  // Makes end() stat each regular file written whole, for last_written().
+  void keep_written_stats() { keep_stats_ = true; }
+  // Returns the file the last end() completed, when it kept its stat.
+  const std::optional<WrittenFile>& last_written() const { return last_written_; }
 
  private:
   Result<int> open_dir(const ExtractRoot& root, const std::string& rel_dir);
@@ -104,6 +118,9 @@ class Extractor : public TarEntryHandler {
   size_t layer_ = 0;
   LayerRole role_ = LayerRole::base;
   bool merged_dir_ = false;  // the current directory's metadata is the upper layer's
+  bool keep_stats_ = false;
+  bool holed_ = false;  // the current file has a hole
+  std::optional<WrittenFile> last_written_;
 };
 
 }  // namespace regcache

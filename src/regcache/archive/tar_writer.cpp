@@ -206,6 +206,11 @@ Status TarWriter::add(const FileEntry& e) {
   return write_header(e, typeflag_for(e.type), 0);
 }
 
+Status TarWriter::begin_regular(const FileEntry& e) {
+  RC_CHECK(write_pax(e, e.size, nullptr));
+  return write_header(e, '0', e.size);
+}
+
 Status TarWriter::close() {
   static const char zeros[kBlock * 2] = {};
   RC_CHECK(out_->write(zeros, sizeof zeros));

@@ -106,6 +106,7 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   // An entry must not make files writable by others: the umask's group and other write
   // bits are cleared, as tar does for a user who is not root (--same-permissions: exact).
   o.mode_mask = a.same_permissions ? 0 : process_umask() & 022;
+  o.records.dir = settings().file_records;
   o.filter.trust = a.trust;
   o.filter.verify_keys = load_verify_keys(a.verify_keys);
   // A job that holds the signing key is a trusted one: it restores only what that key (or a

@@ -211,10 +211,11 @@ size_t recall_prints(const FileRecordPlace& place, const std::vector<FileEntry>&
 }
 
 void record_prints(const FileRecordPlace& place, const std::vector<FileEntry>& entries,
-                   const std::vector<EntryPrint>& prints, TimePoint walked_at) {
+                   const std::vector<EntryPrint>& prints, TimePoint since, RecordedBy by,
+                   const std::vector<char>* carried) {
   if (place.dir.empty()) return;
   const auto cutoff = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          (walked_at - place.racy_margin).time_since_epoch())
+                          (since - place.racy_margin).time_since_epoch())
                           .count();
   auto settled = [&](int64_t sec, uint32_t nsec) {
     return sec < cutoff / 1'000'000'000 ||
@@ -227,8 +228,12 @@ void record_prints(const FileRecordPlace& place, const std::vector<FileEntry>& e
     if (!e.source_dir) continue;
     auto& root = roots[e.source_dir.get()];
     root.first = archive_root(e);
-    if (e.type == FileType::regular && settled(e.ctime_sec, e.ctime_nsec) &&
-        settled(e.mtime_sec, e.mtime_nsec))
+    // A restore set each mtime to the saved one after writing the content: a later write
+    // moves it off that value, and putting it back moves the ctime the restore saw.
+    if (e.type != FileType::regular) continue;
+    if ((carried && (*carried)[i]) ||
+        (settled(e.mtime_sec, e.mtime_nsec) &&
+         (by == RecordedBy::restore || settled(e.ctime_sec, e.ctime_nsec))))
       root.second.push_back(i);
   }
   if (roots.empty()) return;

@@ -29,11 +29,18 @@ struct FileRecordPlace {
 size_t recall_prints(const FileRecordPlace& place, const std::vector<FileEntry>& entries,
                      std::vector<EntryPrint>& prints, std::vector<char>& known);
 
-// Replaces the records of the walked roots with the stamp and print of every regular entry
-// whose last change (ctime and mtime) came before `walked_at - racy_margin`; failures
-// only log. Keeps the records of the most recently saved roots (kMaxFileRecords).
+// Who learnt the stamps: a save that walked the files, or a restore that wrote them (and
+// so made their ctime itself, just now).
+enum class RecordedBy { save, restore };
+
+// Replaces the records of the entries' roots with the stamp and print of every regular
+// entry (in path order) whose mtime, and for a save its ctime too, came before
+// `since - racy_margin` (`since`: when the walk or the restore began), and of every entry
+// marked in `carried` (its print was taken from a record: its row stays as it was);
+// failures only log. Keeps the records used or written last (kMaxFileRecords).
 void record_prints(const FileRecordPlace& place, const std::vector<FileEntry>& entries,
-                   const std::vector<EntryPrint>& prints, TimePoint walked_at);
+                   const std::vector<EntryPrint>& prints, TimePoint since,
+                   RecordedBy by = RecordedBy::save, const std::vector<char>* carried = nullptr);
 
 inline constexpr size_t kMaxFileRecords = 64;
 

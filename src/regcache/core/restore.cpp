@@ -10,11 +10,13 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "regcache/archive/compression.hpp"
 #include "regcache/archive/layer_mask.hpp"
 #include "regcache/archive/safe_path.hpp"
 #include "regcache/core/lookup.hpp"
+#include "regcache/core/restore_records.hpp"
 #include "regcache/core/staging.hpp"
 #include "regcache/format/key_tag.hpp"
 #include "regcache/store/fetch_verified.hpp"
@@ -68,6 +70,7 @@ struct LayerExtraction {
   ExternalSymlinks symlinks;
   uint32_t mode_mask;
   ProgressCounter* progress;
+  RestoredPrints* restored;  // gathers the files written, for the file records (or null)
   DirFixups fixups;
   std::atomic<uint64_t> files{0}, bytes{0}, downloaded{0};
   std::mutex mu;
@@ -85,7 +88,12 @@ struct LayerExtraction {
     if (stacked)
       extractor.stack(&mask, i,
                       is_delta_layer(entry.layers[i]) ? LayerRole::delta : LayerRole::base);
-    TarReader tar(&extractor);
+    std::optional<PrintingHandler> printing;
+    if (restored) {
+      extractor.keep_written_stats();
+      printing.emplace(extractor, mode_mask, *restored);
+    }
+    TarReader tar(printing ? static_cast<TarEntryHandler*>(&*printing) : &extractor);
     RC_CHECK(read_layer(i, &tar, nullptr));
     {
       std::lock_guard lock(mu);
@@ -337,6 +345,7 @@ const char* to_string(RestoreResult r) {
 
 Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
+  const auto started = std::chrono::system_clock::now();  // the files' clock, never pinned
   RC_CHECK(validate_key(o.key));
   for (const auto& p : o.restore_keys) RC_CHECK(validate_key(p));
   RestoreReport rep;
@@ -383,7 +392,9 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   auto targets = RC_TRY(stage_targets(sel.picks, o.anchors));
   auto staging = RC_TRY(Staging::prepare(std::move(targets)));
   auto roots = staging.extract_roots();
-  LayerExtraction x{store, e, o.symlinks, o.mode_mask, o.progress};
+  RestoredPrints restored;
+  LayerExtraction x{store,       e,          o.symlinks,
+                    o.mode_mask, o.progress, o.records.dir.empty() ? nullptr : &restored};
   if (o.progress) {
     for (const auto& l : e.layers) o.progress->total += l.size;
   }
@@ -397,6 +408,7 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   RC_CHECK(staging.check_destinations());
   RC_CHECK(check_interrupted());  // the last moment to leave the destinations as they were
   size_t placed = 0;
+  std::vector<std::pair<std::string, std::string>> whole_roots;  // (dest, archive) placed
   for (size_t i = 0; i < staging.size(); ++i) {
     if (!staging.target(i).scope.empty() && !staging.holds(i)) {
       log_warning("entry " + rep.matched_key + " holds nothing under " + staging.target(i).prefix);
@@ -406,7 +418,10 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
     }
     RC_CHECK(staging.place(i));
     ++placed;
+    if (staging.target(i).scope.empty())
+      whole_roots.emplace_back(staging.target(i).dest, staging.target(i).prefix);
   }
+  if (!whole_roots.empty()) restored.record(o.records, whole_roots, started);
   rep.downloaded_bytes = x.downloaded;
   rep.files = x.files;
   rep.bytes = x.bytes;

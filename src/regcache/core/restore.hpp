@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "regcache/archive/extractor.hpp"
+#include "regcache/core/file_records.hpp"
 #include "regcache/core/lookup.hpp"
 #include "regcache/core/restore_selection.hpp"
 #include "regcache/format/anchor.hpp"
@@ -39,6 +40,7 @@ struct RestoreOptions {
   // Called with the manifest digest once an entry is matched and will be restored (not for
   // a lookup only), before any blob is read: work that may run alongside the downloads.
   std::function<void(const std::string&)> on_match;
+  FileRecordPlace records;  // where the files written are recorded for the next save here
 };
 
 // How a restore went: the exact key, a restore-key match, or nothing restored.

@@ -745,13 +745,16 @@ Result<SaveReport> save_tree(Store& store, const SaveOptions& o, const PathSpec&
   if (delta.choice == DeltaChoice::delta)
     for (size_t i : delta.changed) read[i] = 1;
   size_t regular = 0;
+  std::vector<char> carried(entries.size(), 0);  // rows kept as they were
   rep.unread_files = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
     if (entries[i].type != FileType::regular) continue;
     ++regular;
-    rep.unread_files += known[i] && !read[i];
+    carried[i] = known[i] && !read[i];
+    rep.unread_files += carried[i];
   }
-  if (rep.unread_files < regular) record_prints(o.records, entries, prints, walked_at);
+  if (rep.unread_files < regular)
+    record_prints(o.records, entries, prints, walked_at, RecordedBy::save, &carried);
   rep.result = SaveResult::saved;
   rep.files = info.files;
   rep.bytes = info.size;

@@ -1,0 +1,129 @@
+#include "regcache/core/restore_records.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "regcache/archive/safe_path.hpp"
+#include "regcache/archive/tar_writer.hpp"
+#include "regcache/util/log.hpp"
+
+namespace regcache {
+
+namespace {
+
+// More files than a record keeps for one root: gathering stops, nothing is recorded.
+constexpr size_t kMaxRestoredFiles = 1'000'000;
+
+}  // namespace
+
+struct PrintingHandler::Hashing {
+  FileEntry predicted;  // the file as the save's walk will see it
+  FingerprintSink sink{nullptr};
+  TarWriter tar{&sink};
+};
+
+PrintingHandler::PrintingHandler(Extractor& x, uint32_t mode_mask, RestoredPrints& out)
+    : x_(x), mode_mask_(mode_mask), out_(out) {}
+
+PrintingHandler::~PrintingHandler() = default;
+
+Status PrintingHandler::begin(const TarHeader& h) {
+  hashing_.reset();
+  RC_CHECK(x_.begin(h));
+  if ((h.typeflag != '0' && h.typeflag != '7') || h.sparse || !x_.writing_file()) return {};
+  auto path = normalize_archive_path(h.path);
+  if (!path) return {};
+  auto hashing = std::make_unique<Hashing>();
+  FileEntry& e = hashing->predicted;
+  e.path = *path;
+  e.type = FileType::regular;
+  e.mode = h.mode & 0777 & ~mode_mask_;  // as the extractor sets it
+  e.size = h.size;
+  e.mtime_sec = h.mtime_sec;
+  e.mtime_nsec = h.mtime_nsec;
+  if (!hashing->tar.begin_regular(e).ok()) return {};
+  hashing_ = std::move(hashing);
+  return {};
+}
+
+Status PrintingHandler::data(const char* bytes, size_t size) {
+  RC_CHECK(x_.data(bytes, size));
+  if (hashing_ && !hashing_->sink.write(bytes, size).ok()) hashing_.reset();
+  return {};
+}
+
+Status PrintingHandler::hole(uint64_t size) {
+  hashing_.reset();  // a save finds the holes itself: its entry may differ
+  return x_.hole(size);
+}
+
+Status PrintingHandler::end() {
+  RC_CHECK(x_.end());
+  auto hashing = std::move(hashing_);
+  const auto& written = x_.last_written();
+  if (!hashing || !written) return {};
+  FileEntry& e = hashing->predicted;
+  const struct stat& st = written->st;
+  // Only a file that is what the entry says: a save would otherwise write another header.
+  if (written->path != e.path || !S_ISREG(st.st_mode) || (st.st_mode & 07777) != e.mode ||
+      static_cast<uint64_t>(st.st_size) != e.size || st.st_mtim.tv_sec != e.mtime_sec ||
+      static_cast<uint32_t>(st.st_mtim.tv_nsec) != e.mtime_nsec || st.st_nlink != 1)
+    return {};
+  if (!hashing->tar.end_regular(e.size).ok()) return {};
+  e.dev = st.st_dev;
+  e.ino = st.st_ino;
+  e.ctime_sec = st.st_ctim.tv_sec;
+  e.ctime_nsec = static_cast<uint32_t>(st.st_ctim.tv_nsec);
+  out_.add(std::move(e), hashing->sink.take_entry());
+  return {};
+}
+
+void RestoredPrints::add(FileEntry e, EntryPrint print) {
+  std::lock_guard lock(mu_);
+  if (files_.size() >= kMaxRestoredFiles) {
+    too_many_ = true;
+    files_.clear();
+    files_.shrink_to_fit();
+  }
+  if (!too_many_) files_.emplace_back(std::move(e), print);
+}
+
+void RestoredPrints::record(const FileRecordPlace& place,
+                            const std::vector<std::pair<std::string, std::string>>& placed_roots,
+                            TimePoint started) {
+  std::lock_guard lock(mu_);
+  if (place.dir.empty() || too_many_) return;
+  std::sort(files_.begin(), files_.end(),
+            [](const auto& a, const auto& b) { return a.first.path < b.first.path; });
+  for (const auto& [dest, archive] : placed_roots) {
+    // Keyed as a save's walk keys it: a root that is a symlink by what it points to.
+    std::string source = dest;
+    struct stat st {};
+    if (::lstat(dest.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+      char* real = ::realpath(dest.c_str(), nullptr);
+      if (!real) continue;
+      source = real;
+      ::free(real);
+    }
+    auto dir = std::make_shared<const std::string>(source);
+    std::vector<FileEntry> entries;
+    std::vector<EntryPrint> prints;
+    for (const auto& [e, print] : files_) {
+      if (e.path != archive && !(e.path.size() > archive.size() && e.path.starts_with(archive) &&
+                                 e.path[archive.size()] == '/'))
+        continue;
+      entries.push_back(e);
+      entries.back().source_dir = dir;
+      entries.back().archive_root_len = static_cast<uint32_t>(archive.size());
+      prints.push_back(print);
+    }
+    if (entries.empty()) continue;
+    record_prints(place, entries, prints, started, RecordedBy::restore);
+    log_verbose(std::to_string(entries.size()) + " restored files recorded for the next save of " +
+                archive);
+  }
+}
+
+}  // namespace regcache
