@@ -86,7 +86,7 @@ class FileRecordsTest(RegcacheTestCase):
         got = self.restore(self.st, "k1", "target", cwd=other, home=home2)
         self.assertEqual(got["result"], "hit")
         restored = os.path.join(other, "target")
-        # The hard-link pair is read: linking its second name moved the first one's ctime.
+        # The hard-link pair is read: a restore never records a file a hard link names.
         linked = 1
         same = self.save(self.st, "k2", "target", extra=("--base", "k1"), cwd=other, home=home2)
         self.assertEqual(same["unread_files"], self.files - linked)
@@ -95,11 +95,11 @@ class FileRecordsTest(RegcacheTestCase):
             f.write(b"rebuilt\n")
         built = self.save(self.st, "k3", "target", extra=("--base", "k1"), cwd=other, home=home2)
         self.assertEqual(built["unread_files"], self.files - linked - 1)
-        # That save rewrote the record: the rows it took from the restore's stay (their
-        # files were written a moment ago, too recently for a save to record them itself),
-        # and the file just rebuilt is read again until it is older than the margin.
+        # That save rewrote the record and kept the rows it took from the restore (the unit
+        # tests show they would be lost otherwise); the rebuilt file is read again unless
+        # it was already older than the margin when that save walked.
         again = self.save(self.st, "k4", "target", extra=("--base", "k3"), cwd=other, home=home2)
-        self.assertEqual(again["unread_files"], self.files - linked - 1)
+        self.assertIn(again["unread_files"], (self.files - linked - 1, self.files - linked))
         check = os.path.join(self.tmp, "check")
         os.makedirs(check)
         self.restore(self.st, "k3", "target", cwd=check)

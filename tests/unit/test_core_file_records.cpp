@@ -398,15 +398,58 @@ TEST(RestoredRecords, MaskedModesGiveTheEntryAFullReadGives) {
   RecordedSaves t;
   for (int i = 0; i < 20; i += 3)
     ::chmod((t.cache + "/p" + std::to_string(i % 4) + "/f" + std::to_string(i)).c_str(), 0664);
+  write_file(t.cache + "/" + std::string(120, 'l') + "/" + std::string(90, 'n'), "a long path");
   t.save();
   TempDir dst;
   Anchors there{dst / "ws", dst / "home"};
   t.restore_into(1, there, 022);
+  // Every file is recorded, with the print a full read of it gives (pax headers for the
+  // long path and the nanosecond mtimes, the masked modes).
+  auto entries = walk_tree(there.workspace + "/cache", "ws/cache", nullptr).value();
+  std::vector<EntryPrint> read(entries.size()), got(entries.size());
+  std::vector<char> known(entries.size(), 0);
+  Pack all;
+  for (size_t i = 0; i < entries.size(); ++i) all.entries.push_back(i);
+  ASSERT_TRUE(pack_fingerprint(entries, all, &read).ok());
+  EXPECT_EQ(recall_prints({t.tmp / "records", std::chrono::seconds(0)}, entries, got, known), 21u);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!known[i]) continue;
+    EXPECT_EQ(got[i].hash, read[i].hash) << entries[i].path;
+    EXPECT_EQ(got[i].bytes, read[i].bytes) << entries[i].path;
+  }
   auto through = t.save_restored(there, 1, "through-records", t.tmp / "records");
   auto reading = t.save_restored(there, 1, "reading-all", "");
   EXPECT_EQ(reading.unread_files, 0u);
   EXPECT_GT(through.unread_files, 0u);
   EXPECT_EQ(t.layer_digests("through-records"), t.layer_digests("reading-all"));
+}
+
+// When the save after a restore writes the record again (a file changed), the rows it
+// took from the restore stay: the restored files are too recent for its own rule.
+TEST(RestoredRecords, ASaveKeepsTheRestoredRowsItUsed) {
+  RecordedSaves t;
+  for (const auto& e : fs::recursive_directory_iterator(t.cache)) {
+    timespec ts[2] = {{1'600'000'000, 5}, {1'600'000'000, 5}};  // saved long ago
+    ::utimensat(AT_FDCWD, e.path().c_str(), ts, AT_SYMLINK_NOFOLLOW);
+  }
+  t.save();
+  TempDir dst;
+  Anchors there{dst / "ws", dst / "home"};
+  t.restore_into(1, there);
+  const std::string records = t.tmp / "records";
+  auto save = [&](const std::string& key) {
+    SaveOptions o;
+    o.key = key;
+    o.base_key = "k1";
+    o.paths = {there.workspace + "/cache"};
+    o.anchors = there;
+    o.packs = packs_around(16 << 10);
+    o.records = {records, std::chrono::hours(1)};  // nothing changed within the hour counts
+    return save_entry(t.store, o).value();
+  };
+  std::ofstream(there.workspace + "/cache/p0/f4", std::ios::app) << "built";
+  EXPECT_EQ(save("b1").unread_files, 19u);
+  EXPECT_EQ(save("b2").unread_files, 19u);  // the changed file is read; the rest kept
 }
 
 // Only roots restored whole are recorded: a restore of a path inside a root records none.

@@ -217,10 +217,11 @@ void record_prints(const FileRecordPlace& place, const std::vector<FileEntry>& e
   const auto cutoff = std::chrono::duration_cast<std::chrono::nanoseconds>(
                           (since - place.racy_margin).time_since_epoch())
                           .count();
-  auto settled = [&](int64_t sec, uint32_t nsec) {
-    return sec < cutoff / 1'000'000'000 ||
-           (sec == cutoff / 1'000'000'000 && nsec < cutoff % 1'000'000'000);
+  auto before = [](int64_t limit, int64_t sec, uint32_t nsec) {
+    return sec < limit / 1'000'000'000 ||
+           (sec == limit / 1'000'000'000 && nsec < limit % 1'000'000'000);
   };
+  auto settled = [&](int64_t sec, uint32_t nsec) { return before(cutoff, sec, nsec); };
   // Each root's archive path and regular entries, in path order.
   std::map<const std::string*, std::pair<std::string_view, std::vector<size_t>>> roots;
   for (size_t i = 0; i < entries.size(); ++i) {
@@ -229,11 +230,13 @@ void record_prints(const FileRecordPlace& place, const std::vector<FileEntry>& e
     auto& root = roots[e.source_dir.get()];
     root.first = archive_root(e);
     // A restore set each mtime to the saved one after writing the content: a later write
-    // moves it off that value, and putting it back moves the ctime the restore saw.
+    // moves it off that value, and putting it back moves the ctime the restore saw (it
+    // waited out the clock tick of its newest). A ctime of whole seconds says the clock
+    // ticks by seconds, too coarse for that.
     if (e.type != FileType::regular) continue;
     if ((carried && (*carried)[i]) ||
         (settled(e.mtime_sec, e.mtime_nsec) &&
-         (by == RecordedBy::restore || settled(e.ctime_sec, e.ctime_nsec))))
+         (by == RecordedBy::restore ? e.ctime_nsec != 0 : settled(e.ctime_sec, e.ctime_nsec))))
       root.second.push_back(i);
   }
   if (roots.empty()) return;

@@ -22,6 +22,10 @@ struct FileRecordPlace {
   // A file changed less than this before the walk is not recorded: a second change within
   // the same clock tick (or a file server's clock a little behind) could keep its stamp.
   std::chrono::nanoseconds racy_margin = std::chrono::seconds(2);
+  // A restore's ctimes are its own, made just now: it records them once the clock is this
+  // far past the newest, so that no change still to come shares its clock tick (the
+  // kernel's file times advance by a tick of at most 10 ms).
+  std::chrono::nanoseconds racy_tick = std::chrono::milliseconds(10);
 };
 
 // Fills in prints[i] and sets known[i] for each regular entry whose stamp equals the one
@@ -35,7 +39,9 @@ enum class RecordedBy { save, restore };
 
 // Replaces the records of the entries' roots with the stamp and print of every regular
 // entry (in path order) whose mtime, and for a save its ctime too, came before
-// `since - racy_margin` (`since`: when the walk or the restore began), and of every entry
+// `since - racy_margin` (`since`: when the walk or the restore began), for a restore with
+// a ctime that has nanoseconds (whole seconds mean a file system whose tick is a second),
+// and of every entry
 // marked in `carried` (its print was taken from a record: its row stays as it was);
 // failures only log. Keeps the records used or written last (kMaxFileRecords).
 void record_prints(const FileRecordPlace& place, const std::vector<FileEntry>& entries,

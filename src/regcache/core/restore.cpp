@@ -403,6 +403,7 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   RC_CHECK(parallel_for(e.layers.size() + 1, o.jobs, [&](size_t i) {
     return i == 0 ? check_config(store, *found) : x.run(i - 1, roots);
   }));
+  x.restored = nullptr;  // a second pass for hard links writes at other paths than it reads
   if (!x.skipped.empty()) RC_CHECK(materialize_links(x, staging));
   RC_CHECK(x.fixups.apply());
   RC_CHECK(staging.check_destinations());

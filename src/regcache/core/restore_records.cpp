@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <thread>
 
 #include "regcache/archive/safe_path.hpp"
 #include "regcache/archive/tar_writer.hpp"
@@ -13,8 +14,9 @@ namespace regcache {
 
 namespace {
 
-// More files than a record keeps for one root: gathering stops, nothing is recorded.
-constexpr size_t kMaxRestoredFiles = 1'000'000;
+// As many files as a record keeps for a root (core/file_records.cpp): past it gathering
+// stops and nothing is recorded, which bounds the memory (about 50 MiB).
+constexpr size_t kMaxRestoredFiles = 200'000;
 
 }  // namespace
 
@@ -32,6 +34,10 @@ PrintingHandler::~PrintingHandler() = default;
 Status PrintingHandler::begin(const TarHeader& h) {
   hashing_.reset();
   RC_CHECK(x_.begin(h));
+  if (h.typeflag == '1') {
+    if (auto target = normalize_archive_path(h.linkpath)) out_.linked(*target);
+    return {};
+  }
   if ((h.typeflag != '0' && h.typeflag != '7') || h.sparse || !x_.writing_file()) return {};
   auto path = normalize_archive_path(h.path);
   if (!path) return {};
@@ -90,6 +96,11 @@ void RestoredPrints::add(FileEntry e, EntryPrint print) {
   if (!too_many_) files_.emplace_back(std::move(e), print);
 }
 
+void RestoredPrints::linked(std::string path) {
+  std::lock_guard lock(mu_);
+  linked_.push_back(std::move(path));
+}
+
 void RestoredPrints::record(const FileRecordPlace& place,
                             const std::vector<std::pair<std::string, std::string>>& placed_roots,
                             TimePoint started) {
@@ -97,6 +108,7 @@ void RestoredPrints::record(const FileRecordPlace& place,
   if (place.dir.empty() || too_many_) return;
   std::sort(files_.begin(), files_.end(),
             [](const auto& a, const auto& b) { return a.first.path < b.first.path; });
+  std::sort(linked_.begin(), linked_.end());
   for (const auto& [dest, archive] : placed_roots) {
     // Keyed as a save's walk keys it: a root that is a symlink by what it points to.
     std::string source = dest;
@@ -114,12 +126,25 @@ void RestoredPrints::record(const FileRecordPlace& place,
       if (e.path != archive && !(e.path.size() > archive.size() && e.path.starts_with(archive) &&
                                  e.path[archive.size()] == '/'))
         continue;
+      if (std::binary_search(linked_.begin(), linked_.end(), e.path)) continue;
       entries.push_back(e);
       entries.back().source_dir = dir;
       entries.back().archive_root_len = static_cast<uint32_t>(archive.size());
       prints.push_back(print);
     }
     if (entries.empty()) continue;
+    // Past the newest ctime by a clock tick first: a change to come then moves it.
+    int64_t newest = 0;
+    for (const auto& e : entries)
+      newest = std::max(newest, e.ctime_sec * 1'000'000'000 + int64_t{e.ctime_nsec});
+    const TimePoint ready{std::chrono::duration_cast<TimePoint::duration>(
+        std::chrono::nanoseconds(newest) + place.racy_tick)};
+    const TimePoint now = std::chrono::system_clock::now();
+    if (ready > now + place.racy_tick) {  // a ctime ahead of the clock: nothing to rely on
+      log_verbose("not recording the restored files of " + archive + ": their times lie ahead");
+      continue;
+    }
+    if (ready > now) std::this_thread::sleep_until(ready);
     record_prints(place, entries, prints, started, RecordedBy::restore);
     log_verbose(std::to_string(entries.size()) + " restored files recorded for the next save of " +
                 archive);

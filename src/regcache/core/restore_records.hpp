@@ -19,6 +19,9 @@ class RestoredPrints {
  public:
   // Adds one file written whole.
   void add(FileEntry e, EntryPrint print);
+  // Notes a path that a hard link of the entry names: linking moves its ctime, or on a
+  // coarse clock may not, so it is never recorded.
+  void linked(std::string path);
   // Records the files under each root placed at `dest` (archive path `archive`), taking
   // `started` as when the restore began; failures only log.
   void record(const FileRecordPlace& place,
@@ -28,6 +31,7 @@ class RestoredPrints {
  private:
   std::mutex mu_;
   std::vector<std::pair<FileEntry, EntryPrint>> files_;
+  std::vector<std::string> linked_;
   bool too_many_ = false;
 };
 
