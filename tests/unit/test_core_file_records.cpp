@@ -127,10 +127,10 @@ TEST(FileRecords, EveryFieldOfTheStampCounts) {
         at->mtime_nsec ^= 1;
         break;
       case 6:
-        ++at->ctime_sec;
+        at->ctime_ns += 1'000'000'000;
         break;
       case 7:
-        at->ctime_nsec ^= 1;
+        at->ctime_ns ^= 1;
         break;
     }
     EXPECT_EQ(t.recalled(), rest) << "field " << field;
@@ -156,7 +156,7 @@ TEST(FileRecords, FilesChangedJustBeforeTheWalkAreNotRecorded) {
   // A walk that began 1 s after the files' last change (whenever the test gets to run):
   // a change in the same clock tick could hide, so none is recorded.
   int64_t newest = 0;
-  for (const auto& e : t.entries) newest = std::max(newest, e.ctime_sec);
+  for (const auto& e : t.entries) newest = std::max(newest, e.ctime_ns / 1'000'000'000);
   const TimePoint changed{std::chrono::seconds(newest + 1)};
   t.record(changed + std::chrono::seconds(1));
   EXPECT_TRUE(t.recalled().empty());

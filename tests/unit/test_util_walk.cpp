@@ -23,8 +23,8 @@ std::vector<std::string> lines(const std::vector<FileEntry>& entries) {
     out.push_back(e.path + " " + std::to_string(static_cast<int>(e.type)) + " " +
                   std::to_string(e.mode) + " " + std::to_string(e.size) + " " +
                   std::to_string(e.mtime_sec) + "." + std::to_string(e.mtime_nsec) + " " +
-                  std::to_string(e.ctime_sec) + "." + std::to_string(e.ctime_nsec) + " " +
-                  std::to_string(e.ino) + " " + e.link_target + " " + source_of(e));
+                  std::to_string(e.ctime_ns) + " " + std::to_string(e.ino) + " " + e.link_target +
+                  " " + source_of(e));
   }
   return out;
 }

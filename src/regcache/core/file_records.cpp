@@ -46,10 +46,18 @@ struct Record {
   std::vector<Row> rows;
 };
 
+int64_t ctime_sec(const FileEntry& e) {
+  return e.ctime_ns >= 0 ? e.ctime_ns / 1'000'000'000
+                         : -((-e.ctime_ns + 999'999'999) / 1'000'000'000);
+}
+uint32_t ctime_nsec(const FileEntry& e) {
+  return static_cast<uint32_t>(e.ctime_ns - ctime_sec(e) * 1'000'000'000);
+}
+
 bool same_stamp(const Row& r, const FileEntry& e) {
   return r.dev == e.dev && r.ino == e.ino && r.size == e.size && r.mtime_sec == e.mtime_sec &&
-         r.mtime_nsec == e.mtime_nsec && r.ctime_sec == e.ctime_sec &&
-         r.ctime_nsec == e.ctime_nsec && r.mode == e.mode;
+         r.mtime_nsec == e.mtime_nsec && r.ctime_sec == ctime_sec(e) &&
+         r.ctime_nsec == ctime_nsec(e) && r.mode == e.mode;
 }
 
 std::string record_name(const std::string& source, std::string_view archive) {
@@ -236,7 +244,7 @@ void record_prints(const FileRecordPlace& place, const std::vector<FileEntry>& e
     if (e.type != FileType::regular) continue;
     if ((carried && (*carried)[i]) ||
         (settled(e.mtime_sec, e.mtime_nsec) &&
-         (by == RecordedBy::restore ? e.ctime_nsec != 0 : settled(e.ctime_sec, e.ctime_nsec))))
+         (by == RecordedBy::restore ? ctime_nsec(e) != 0 : settled(ctime_sec(e), ctime_nsec(e)))))
       root.second.push_back(i);
   }
   if (roots.empty()) return;
@@ -264,11 +272,11 @@ void record_prints(const FileRecordPlace& place, const std::vector<FileEntry>& e
               e.ino,
               e.size,
               e.mtime_sec,
-              e.ctime_sec,
+              ctime_sec(e),
               prints[i].hash,
               prints[i].bytes,
               e.mtime_nsec,
-              e.ctime_nsec,
+              ctime_nsec(e),
               e.mode,
               0};
       out.append(reinterpret_cast<const char*>(&row), sizeof row);

@@ -393,8 +393,8 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   auto staging = RC_TRY(Staging::prepare(std::move(targets)));
   auto roots = staging.extract_roots();
   RestoredPrints restored;
-  LayerExtraction x{store,       e,          o.symlinks,
-                    o.mode_mask, o.progress, o.records.dir.empty() ? nullptr : &restored};
+  const bool gather = !o.records.dir.empty() && e.files <= kMaxRestoredFiles;
+  LayerExtraction x{store, e, o.symlinks, o.mode_mask, o.progress, gather ? &restored : nullptr};
   if (o.progress) {
     for (const auto& l : e.layers) o.progress->total += l.size;
   }

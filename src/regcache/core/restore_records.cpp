@@ -12,14 +12,6 @@
 
 namespace regcache {
 
-namespace {
-
-// As many files as a record keeps for a root (core/file_records.cpp): past it gathering
-// stops and nothing is recorded, which bounds the memory (about 50 MiB).
-constexpr size_t kMaxRestoredFiles = 200'000;
-
-}  // namespace
-
 struct PrintingHandler::Hashing {
   FileEntry predicted;  // the file as the save's walk will see it
   FingerprintSink sink{nullptr};
@@ -80,8 +72,7 @@ Status PrintingHandler::end() {
   if (!hashing->tar.end_regular(e.size).ok()) return {};
   e.dev = st.st_dev;
   e.ino = st.st_ino;
-  e.ctime_sec = st.st_ctim.tv_sec;
-  e.ctime_nsec = static_cast<uint32_t>(st.st_ctim.tv_nsec);
+  e.ctime_ns = st.st_ctim.tv_sec * 1'000'000'000ll + st.st_ctim.tv_nsec;
   out_.add(std::move(e), hashing->sink.take_entry());
   return {};
 }
@@ -135,8 +126,7 @@ void RestoredPrints::record(const FileRecordPlace& place,
     if (entries.empty()) continue;
     // Past the newest ctime by a clock tick first: a change to come then moves it.
     int64_t newest = 0;
-    for (const auto& e : entries)
-      newest = std::max(newest, e.ctime_sec * 1'000'000'000 + int64_t{e.ctime_nsec});
+    for (const auto& e : entries) newest = std::max(newest, e.ctime_ns);
     const TimePoint ready{std::chrono::duration_cast<TimePoint::duration>(
         std::chrono::nanoseconds(newest) + place.racy_tick)};
     const TimePoint now = std::chrono::system_clock::now();

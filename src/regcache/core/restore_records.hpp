@@ -14,6 +14,11 @@
 
 namespace regcache {
 
+// As many files as a record keeps for a root (core/file_records.cpp): a restore of an
+// entry holding more gathers none, and past it gathering stops and nothing is recorded
+// (about 50 MiB kept at most).
+inline constexpr size_t kMaxRestoredFiles = 200'000;
+
 // The files a restore wrote, gathered from every layer's extraction (thread-safe).
 class RestoredPrints {
  public:

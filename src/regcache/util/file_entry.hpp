@@ -20,12 +20,11 @@ struct FileEntry {
   int64_t mtime_sec = 0;    // modification time, seconds since the epoch
   uint64_t dev = 0;         // device and inode, to find hard-link groups (save side only)
   uint64_t ino = 0;
-  int64_t ctime_sec = 0;  // status change time (save side only: core/file_records.hpp)
-  uint32_t ctime_nsec = 0;
+  int64_t ctime_ns = 0;     // status change time in ns (save side only: core/file_records.hpp)
   uint32_t mtime_nsec = 0;  // the modification time's nanoseconds
   uint32_t mode = 0644;     // permission bits (07777 mask)
-  uint32_t nlink = 1;
   uint32_t archive_root_len = 0;
+  uint8_t nlink = 1;  // names of the file, 255 standing for more (an entry takes 136 bytes)
   FileType type = FileType::regular;
 };
 

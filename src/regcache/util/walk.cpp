@@ -32,6 +32,33 @@ struct PendingDir {
   std::string archive;
 };
 
+// Entries in chunks of a few thousand: gathering a million never holds a vector beside its
+// regrown copy, and they move into the result a chunk at a time (each freed as it goes).
+class Chunks {
+ public:
+  void push(FileEntry e) {
+    if (chunks_.empty() || chunks_.back().size() == kChunk) chunks_.emplace_back();
+    chunks_.back().push_back(std::move(e));
+    ++size_;
+  }
+  FileEntry& back() { return chunks_.back().back(); }
+  size_t size() const { return size_; }
+  // Moves every entry to the end of `out`, in order.
+  void move_to(std::vector<FileEntry>& out) {
+    for (auto& c : chunks_) {
+      out.insert(out.end(), std::make_move_iterator(c.begin()), std::make_move_iterator(c.end()));
+      std::vector<FileEntry>().swap(c);
+    }
+    chunks_.clear();
+    size_ = 0;
+  }
+
+ private:
+  static constexpr size_t kChunk = 4096;
+  std::vector<std::vector<FileEntry>> chunks_;
+  size_t size_ = 0;
+};
+
 // Directories are read depth-first by each thread; a thread hands a subdirectory to the
 // shared queue only while another thread waits for work, so at most a few directories per
 // thread are held open however wide the tree is.
@@ -46,17 +73,19 @@ class Walker {
 
   // Lists `source` itself and, when it is a directory, everything below it.
   Result<std::vector<FileEntry>> run(const std::string& source, const std::string& archive) {
-    std::vector<FileEntry> out;
+    std::vector<Chunks> found(threads_);
     bool is_dir = false;
-    RC_CHECK(visit(AT_FDCWD, source.c_str(), archive, out, &is_dir));
-    if (!is_dir) return out;
+    RC_CHECK(visit(AT_FDCWD, source.c_str(), archive, found[0], &is_dir));
+    std::vector<FileEntry> out;
+    if (!is_dir) {
+      found[0].move_to(out);
+      return out;
+    }
     UniqueFd fd(
         ::openat(AT_FDCWD, source.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) return errno_error("cannot read directory", source, errno);
     queue_.push_back({std::move(fd), archive});
     std::vector<std::thread> helpers;
-    std::vector<std::vector<FileEntry>> found(threads_);
-    found[0] = std::move(out);
     for (size_t t = 1; t < threads_; ++t) {
       try {
         helpers.emplace_back([this, &found, t] { work(found[t]); });
@@ -67,21 +96,16 @@ class Walker {
     work(found[0]);
     for (auto& h : helpers) h.join();
     RC_CHECK(error_);
-    if (threads_ == 1) return std::move(found[0]);
     size_t total = 0;
     for (const auto& f : found) total += f.size();
-    out.clear();
     out.reserve(total);  // exactly: a million entries take 150 MiB
-    for (auto& f : found) {
-      out.insert(out.end(), std::make_move_iterator(f.begin()), std::make_move_iterator(f.end()));
-      std::vector<FileEntry>().swap(f);
-    }
+    for (auto& f : found) f.move_to(out);
     return out;
   }
 
  private:
   // Takes directories from the queue until none is left and no thread may add one.
-  void work(std::vector<FileEntry>& out) {
+  void work(Chunks& out) {
     for (;;) {
       PendingDir d;
       {
@@ -115,7 +139,7 @@ class Walker {
     return idle_ > 0 && queue_.size() < threads_ && error_.ok();
   }
 
-  Status read_dir(PendingDir d, std::vector<FileEntry>& out) {
+  Status read_dir(PendingDir d, Chunks& out) {
     RC_CHECK(check_interrupted());
     if (failed_) return {};  // another thread's error ends the walk
     DIR* dir = ::fdopendir(d.fd.get());
@@ -172,8 +196,7 @@ class Walker {
 
   // Lists one object, found as `name` relative to the descriptor `at` (a full path per
   // file would make the kernel walk every component again).
-  Status visit(int at, const char* name, std::string archive, std::vector<FileEntry>& out,
-               bool* is_dir) {
+  Status visit(int at, const char* name, std::string archive, Chunks& out, bool* is_dir) {
     struct stat st {};
     if (::fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
       return errno_error("cannot stat", source_of(archive), errno);
@@ -183,11 +206,10 @@ class Walker {
     e.mode = st.st_mode & 07777;
     e.mtime_sec = st.st_mtim.tv_sec;
     e.mtime_nsec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
-    e.ctime_sec = st.st_ctim.tv_sec;
-    e.ctime_nsec = static_cast<uint32_t>(st.st_ctim.tv_nsec);
+    e.ctime_ns = st.st_ctim.tv_sec * 1'000'000'000ll + st.st_ctim.tv_nsec;
     e.dev = st.st_dev;
     e.ino = st.st_ino;
-    e.nlink = static_cast<uint32_t>(st.st_nlink);
+    e.nlink = static_cast<uint8_t>(std::min<nlink_t>(st.st_nlink, 255));
     if (S_ISREG(st.st_mode)) {
       e.type = FileType::regular;
       e.size = static_cast<uint64_t>(st.st_size);
@@ -206,7 +228,7 @@ class Walker {
       return {};
     }
     e.path = std::move(archive);
-    out.push_back(std::move(e));
+    out.push(std::move(e));
     return {};
   }
 
