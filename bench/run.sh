@@ -298,6 +298,15 @@ bench_main() {
   record "$c" regcache save-unchanged "$(json_field "$LOGS/$c-rc-save-unchanged.out" uploaded_bytes)" "" \
     "$(json_field "$LOGS/$c-rc-save-unchanged.out" reused_layers)/$(json_field "$LOGS/$c-rc-save-unchanged.out" layers) layers reused; $(json_field "$LOGS/$c-rc-save-unchanged.out" unread_files) files not read (file records of the cold save)${base_note:+; $base_note}"
 
+  # A job's flow on a fresh runner: the save at its end, on the tree its restore wrote
+  # (unchanged here), its base from the restore state file, with the records the restore left.
+  local after=$LOGS/$c-rc-save-after-restore.out
+  measure "$c-rc-save-after-restore" bash -c 'cd "$1" && shift && exec "$RC" "$@"' _ "$dest" \
+    --store "$store" --json --workspace "$dest" save --key "$c-kr" "$tree"
+  expect_json "$after" result saved
+  record "$c" regcache save-after-restore "$(json_field "$after" uploaded_bytes)" "" \
+    "$(json_field "$after" reused_layers)/$(json_field "$after" layers) layers reused; $(json_field "$after" unread_files) files not read (file records of the restore)"
+
   save_changed "$c" "$tree" "$store" spread "$c-k3" "$c-k2" save-1pct
   save_changed "$c" "$tree" "$store" clustered "$c-k4" "$c-k2" save-1pct-clustered
 }
