@@ -287,7 +287,8 @@ void record_prints(const FileRecordPlace& place, const std::vector<FileEntry>& e
       ::unlink(path.c_str());
       continue;
     }
-    if (Status st = write_file_atomic(path, out); !st.ok())
+    // Not synced: a record lost or cut short by a crash fails its checksum and counts as none.
+    if (Status st = write_file_atomic(path, out, Durability::unsynced); !st.ok())
       log_verbose("cannot keep the file record " + path + ": " + st.error().message);
   }
   evict_old(place.dir);

@@ -22,9 +22,9 @@ struct FileRecordPlace {
   // A file changed less than this before the walk is not recorded: a second change within
   // the same clock tick (or a file server's clock a little behind) could keep its stamp.
   std::chrono::nanoseconds racy_margin = std::chrono::seconds(2);
-  // A restore's ctimes are its own, made just now: it records them once the clock is this
-  // far past the newest, so that no change still to come shares its clock tick (the
-  // kernel's file times advance by a tick of at most 10 ms).
+  // A restore's ctimes are its own, made just now: it returns only once the clock is this
+  // far past the newest it recorded, so that no later step's change shares its clock tick
+  // (the kernel's file times advance by a tick of at most 10 ms).
   std::chrono::nanoseconds racy_tick = std::chrono::milliseconds(10);
 };
 

@@ -100,6 +100,7 @@ void RestoredPrints::record(const FileRecordPlace& place,
   std::sort(files_.begin(), files_.end(),
             [](const auto& a, const auto& b) { return a.first.path < b.first.path; });
   std::sort(linked_.begin(), linked_.end());
+  TimePoint wait_until{};
   for (const auto& [dest, archive] : placed_roots) {
     // Keyed as a save's walk keys it: a root that is a symlink by what it points to.
     std::string source = dest;
@@ -113,18 +114,19 @@ void RestoredPrints::record(const FileRecordPlace& place,
     auto dir = std::make_shared<const std::string>(source);
     std::vector<FileEntry> entries;
     std::vector<EntryPrint> prints;
-    for (const auto& [e, print] : files_) {
+    for (auto& [e, print] : files_) {  // each file lies under one root: moved, not copied
       if (e.path != archive && !(e.path.size() > archive.size() && e.path.starts_with(archive) &&
                                  e.path[archive.size()] == '/'))
         continue;
       if (std::binary_search(linked_.begin(), linked_.end(), e.path)) continue;
-      entries.push_back(e);
+      entries.push_back(std::move(e));
       entries.back().source_dir = dir;
       entries.back().archive_root_len = static_cast<uint32_t>(archive.size());
       prints.push_back(print);
     }
     if (entries.empty()) continue;
-    // Past the newest ctime by a clock tick first: a change to come then moves it.
+    // It returns a clock tick past the newest ctime recorded: a change a later step makes
+    // then moves it. The wait runs after the record is written.
     int64_t newest = 0;
     for (const auto& e : entries) newest = std::max(newest, e.ctime_ns);
     const TimePoint ready{std::chrono::duration_cast<TimePoint::duration>(
@@ -134,11 +136,12 @@ void RestoredPrints::record(const FileRecordPlace& place,
       log_verbose("not recording the restored files of " + archive + ": their times lie ahead");
       continue;
     }
-    if (ready > now) std::this_thread::sleep_until(ready);
+    wait_until = std::max(wait_until, ready);
     record_prints(place, entries, prints, started, RecordedBy::restore);
     log_verbose(std::to_string(entries.size()) + " restored files recorded for the next save of " +
                 archive);
   }
+  if (wait_until > std::chrono::system_clock::now()) std::this_thread::sleep_until(wait_until);
 }
 
 }  // namespace regcache

@@ -61,7 +61,7 @@ static Status write_all(int fd, std::string_view data, const std::string& path) 
   return {};
 }
 
-Status write_file_atomic(const std::string& path, std::string_view data) {
+Status write_file_atomic(const std::string& path, std::string_view data, Durability durability) {
   auto slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
   std::string tmp = dir + "/" + owned_temp_name(kAtomicTempPrefix);
@@ -69,7 +69,8 @@ Status write_file_atomic(const std::string& path, std::string_view data) {
   if (fd < 0) return errno_error("cannot create", tmp, errno);
   hold_temp(fd);  // until it is renamed: closed only then
   Status st = write_all(fd, data, tmp);
-  if (st.ok() && ::fsync(fd) != 0) st = errno_error("cannot sync", tmp, errno);
+  if (st.ok() && durability == Durability::synced && ::fsync(fd) != 0)
+    st = errno_error("cannot sync", tmp, errno);
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     st = errno_error("cannot rename into", path, errno);
   }

@@ -20,11 +20,14 @@ Status read_chunks(int fd, const std::string& shown,
 // Reads a whole (small) file into memory.
 Result<std::string> read_file(const std::string& path);
 
-// Writes data to path via a temporary file in the same directory, fsync and rename (mode
-// 0666 less the umask, as any new file). The
+// Writes data to path via a temporary file in the same directory, fsync (unless
+// unsynced) and rename (mode 0666 less the umask, as any new file). The
 // temporary is named kAtomicTempPrefix + "<pid>-…", so remove_stale() can clear it away
 // after a killed run.
-Status write_file_atomic(const std::string& path, std::string_view data);
+// Whether an atomic write waits for the data to reach the disk before it renames.
+enum class Durability { synced, unsynced };
+Status write_file_atomic(const std::string& path, std::string_view data,
+                         Durability durability = Durability::synced);
 inline constexpr const char* kAtomicTempPrefix = ".regcache-tmp-";
 
 // Returns the process's umask (read once, at the first call).
