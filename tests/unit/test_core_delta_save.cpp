@@ -20,6 +20,7 @@
 #include "regcache/format/entry_format.hpp"
 #include "regcache/format/key_tag.hpp"
 #include "regcache/store/memory/memory_store.hpp"
+#include "save_workspace.hpp"
 #include "test_helpers.hpp"
 
 namespace regcache {
@@ -66,14 +67,7 @@ void touch(const std::string& path, int64_t sec) {
   ::utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW);
 }
 
-struct DeltaSave {
-  TempDir tmp;
-  Anchors src{tmp / "ws", tmp / "home"};
-  std::unique_ptr<Store> memory = make_memory_store("memory", tmp.path());
-  TestStore store{*memory};
-  std::string cache = src.workspace + "/cache";
-  int saves = 0;
-
+struct DeltaSave : SaveWorkspace {
   DeltaSave() {
     for (int i = 0; i < 20; ++i)
       write_file(cache + "/pkg" + std::to_string(i % 4) + "/f" + std::to_string(i) + ".txt",

@@ -22,6 +22,7 @@
 #include "regcache/format/key_tag.hpp"
 #include "regcache/store/memory/memory_store.hpp"
 #include "regcache/util/walk.hpp"
+#include "save_workspace.hpp"
 #include "test_helpers.hpp"
 
 namespace regcache {
@@ -253,14 +254,7 @@ TEST(FileRecords, NoDirectoryMeansNoRecords) {
 
 // Saves through records: the second save of an unchanged tree reads no file and makes the
 // same entry; a changed file is read and its new content saved.
-struct RecordedSaves {
-  TempDir tmp;
-  Anchors src{tmp / "ws", tmp / "home"};
-  std::unique_ptr<Store> memory = make_memory_store("memory", tmp.path());
-  TestStore store{*memory};
-  std::string cache = src.workspace + "/cache";
-  int saves = 0;
-
+struct RecordedSaves : SaveWorkspace {
   RecordedSaves() {
     for (int i = 0; i < 20; ++i)
       write_file(cache + "/p" + std::to_string(i % 4) + "/f" + std::to_string(i),
