@@ -471,10 +471,12 @@ class RegistryStore : public Store {
   }
 
   // Returns the milliseconds left before the deadline (0: none set), or a timeout error.
+  // Rounded up: a request never gives up before the deadline (truncating made a 1 s
+  // timeout end after 0.99997 s).
   Result<long> time_left() const {
     if (!opts_.deadline) return 0L;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    *opts_.deadline - std::chrono::steady_clock::now())
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(*opts_.deadline -
+                                                             std::chrono::steady_clock::now())
                     .count();
     if (left <= 0) return timed_out();
     return static_cast<long>(left);
