@@ -611,7 +611,7 @@ Result<SaveReport> save_tree(Store& store, const SaveOptions& o, const PathSpec&
   std::vector<EntryPrint> prints(entries.size());
   std::vector<char> known(entries.size(), 0);
   if (!base.by_fingerprint.empty() || !base.delta.files.empty()) {
-    rep.unread_files = recall_prints(o.records, entries, prints, known);
+    recall_prints(o.records, entries, prints, known);  // unread_files is counted at the end
   }
   // With a base that lists its files, every pack is read first to learn which files
   // changed: a few changed files make a delta layer rather than new packs.
