@@ -24,7 +24,7 @@ Result<std::string> decompress(Compression c, const std::string& in, uint64_t ma
   return out.str();
 }
 
-std::string sample() {
+std::string sample_bytes() {
   std::string s;
   std::mt19937 rng(1);
   for (int i = 0; i < 300000; ++i) s.push_back(static_cast<char>('a' + rng() % 4));
@@ -35,7 +35,7 @@ std::string sample() {
 class CompressionTest : public ::testing::TestWithParam<Compression> {};
 
 TEST_P(CompressionTest, RoundTrip) {
-  auto s = sample();
+  auto s = sample_bytes();
   auto c = compress(GetParam(), s);
   EXPECT_LT(c.size(), s.size());
   auto back = decompress(GetParam(), c, s.size());
@@ -44,7 +44,7 @@ TEST_P(CompressionTest, RoundTrip) {
 }
 
 TEST_P(CompressionTest, TruncatedStreamFails) {
-  auto c = compress(GetParam(), sample());
+  auto c = compress(GetParam(), sample_bytes());
   EXPECT_FALSE(decompress(GetParam(), c.substr(0, c.size() / 2), 1 << 30).ok());
 }
 

@@ -5,18 +5,15 @@
 
 #include <map>
 
+#include "fake_env.hpp"
+
 namespace regcache {
 namespace {
 
-EnvFn env(std::map<std::string, std::string> vars) {
-  return [vars](const std::string& name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
-  };
-}
+using testing::env_of;
 
 TEST(Settings, DefaultsFromAnAlmostEmptyEnvironment) {
-  auto s = read_settings(env({{"HOME", "/home/u"}}));
+  auto s = read_settings(env_of({{"HOME", "/home/u"}}));
   ASSERT_TRUE(s.ok()) << s.error().message;
   EXPECT_EQ(s->cache_home, "/home/u/.cache");
   EXPECT_EQ(s->tmpdir, "/tmp");
@@ -30,29 +27,29 @@ TEST(Settings, DefaultsFromAnAlmostEmptyEnvironment) {
 
 TEST(Settings, RelativeXdgPathsAndHomeAreIgnored) {
   auto s = read_settings(
-      env({{"HOME", "relative"}, {"XDG_CACHE_HOME", "cache"}, {"XDG_STATE_HOME", "st"}}));
+      env_of({{"HOME", "relative"}, {"XDG_CACHE_HOME", "cache"}, {"XDG_STATE_HOME", "st"}}));
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->home, "");
   EXPECT_EQ(s->cache_home, "");
   EXPECT_EQ(s->state_file, "");  // nowhere to keep it: nothing is written
-  s = read_settings(env({{"HOME", "/h"}, {"XDG_CACHE_HOME", "/c"}, {"RUNNER_TEMP", "/rt"}}));
+  s = read_settings(env_of({{"HOME", "/h"}, {"XDG_CACHE_HOME", "/c"}, {"RUNNER_TEMP", "/rt"}}));
   EXPECT_EQ(s->cache_home, "/c");
   EXPECT_EQ(s->state_file, "/rt/regcache-state.json");
   EXPECT_EQ(s->file_records, "/h/.local/state/regcache/files");  // kept from job to job
-  s = read_settings(env({{"HOME", "/h"}, {"REGCACHE_STATE_FILE", "/x/s.json"}}));
+  s = read_settings(env_of({{"HOME", "/h"}, {"REGCACHE_STATE_FILE", "/x/s.json"}}));
   EXPECT_EQ(s->file_records, "/x/regcache-files");
 }
 
 TEST(Settings, ValuesAreParsed) {
-  auto s = read_settings(env({{"REGCACHE_JOBS", "12"},
-                              {"REGCACHE_PACK_SIZE", "8MiB"},
-                              {"REGCACHE_GC_GRACE", "2h"},
-                              {"REGCACHE_PROGRESS", "lines"},
-                              {"REGCACHE_PROGRESS_INTERVAL", "0.5"},
-                              {"REGCACHE_TRACK_USAGE", "0"},
-                              {"REGCACHE_LOOPBACK_TRANSPORT", "https"},
-                              {"GITHUB_WORKSPACE", "/w"},
-                              {"CI_PROJECT_DIR", "/g"}}));
+  auto s = read_settings(env_of({{"REGCACHE_JOBS", "12"},
+                                 {"REGCACHE_PACK_SIZE", "8MiB"},
+                                 {"REGCACHE_GC_GRACE", "2h"},
+                                 {"REGCACHE_PROGRESS", "lines"},
+                                 {"REGCACHE_PROGRESS_INTERVAL", "0.5"},
+                                 {"REGCACHE_TRACK_USAGE", "0"},
+                                 {"REGCACHE_LOOPBACK_TRANSPORT", "https"},
+                                 {"GITHUB_WORKSPACE", "/w"},
+                                 {"CI_PROJECT_DIR", "/g"}}));
   ASSERT_TRUE(s.ok()) << s.error().message;
   EXPECT_EQ(*s->jobs, 12u);
   EXPECT_EQ(*s->pack_size, 8u << 20);
@@ -79,7 +76,7 @@ TEST(Settings, MalformedValuesNameTheVariable) {
            {"REGCACHE_PROGRESS_INTERVAL", "0"},
            {"REGCACHE_TRACK_USAGE", "yes"},
            {"REGCACHE_LOOPBACK_TRANSPORT", "tls"}}) {
-    auto s = read_settings(env({{name, value}}));
+    auto s = read_settings(env_of({{name, value}}));
     ASSERT_FALSE(s.ok()) << name << "=" << value;
     EXPECT_EQ(s.error().kind, ErrorKind::usage);
     EXPECT_NE(s.error().message.find(name + "='" + value), std::string::npos) << s.error().message;

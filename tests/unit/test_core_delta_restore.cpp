@@ -63,7 +63,7 @@ void push_entry(Store& store, const std::string& key, const std::vector<LayerInf
 }
 
 // The regular files and symlinks below dir (relative path -> content or "-> target").
-std::map<std::string, std::string> tree(const std::string& dir) {
+std::map<std::string, std::string> tree_with_links(const std::string& dir) {
   std::map<std::string, std::string> out;
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
     auto rel = e.path().lexically_relative(dir).string();  // relative() follows links
@@ -114,12 +114,12 @@ struct DeltaFixture {
   void expect_refused(const std::string& key, const std::string& words,
                       ErrorKind kind = ErrorKind::hostile) {
     write_file(dst.workspace + "/cache/mine.txt", "mine");
-    auto before = tree(dst.workspace);
+    auto before = tree_with_links(dst.workspace);
     auto r = restore(key);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().kind, kind) << r.error().message;
     EXPECT_NE(r.error().message.find(words), std::string::npos) << r.error().message;
-    EXPECT_EQ(tree(dst.workspace), before);
+    EXPECT_EQ(tree_with_links(dst.workspace), before);
     EXPECT_EQ(std::filesystem::directory_iterator(dst.workspace)->path().filename(), "cache");
   }
 };
@@ -160,7 +160,7 @@ TEST(DeltaRestore, TheTreeIsWhatTheStackMeansAndNoFileIsWrittenTwice) {
       {"cache/new.txt", "newer"},           {"cache/becomes_dir/in", "in"},
       {"cache/becomes_file", "a file now"}, {"cache/opq/z", "z"},
       {"cache/gone.txt", "back again"},     {"cache/link", "-> sub/same.txt"}};
-  EXPECT_EQ(tree(f.dst.workspace), want);
+  EXPECT_EQ(tree_with_links(f.dst.workspace), want);
   // sub/same.txt, sub/b.txt, becomes_dir/in, becomes_file, opq/z, new.txt, gone.txt.
   EXPECT_EQ(r->files, 7u);
   struct stat st {};

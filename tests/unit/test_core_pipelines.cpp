@@ -95,7 +95,7 @@ RestoreReport restore_ok(Store& store, const RestoreOptions& o) {
 }
 
 // The regular files below dir (relative path -> content); empty when dir is absent.
-std::map<std::string, std::string> tree(const std::string& dir) {
+std::map<std::string, std::string> files_below(const std::string& dir) {
   std::map<std::string, std::string> out;
   std::error_code ec;
   if (!std::filesystem::exists(dir, ec)) return out;
@@ -178,7 +178,7 @@ TEST(PipelineRoundTrip, RestoresExactlyIntoAFreshWorkspace) {
   auto rep = restore_ok(*store, restore_options(d.dst, "rt"));
   EXPECT_EQ(rep.result, RestoreResult::hit);
   EXPECT_EQ(rep.matched_digest, saved.digest);
-  EXPECT_EQ(tree(d.dst.workspace + "/cache"), tree(d.src.workspace + "/cache"));
+  EXPECT_EQ(files_below(d.dst.workspace + "/cache"), files_below(d.src.workspace + "/cache"));
   EXPECT_EQ(rep.skipped_roots, std::vector<std::string>{"home/.tool"});
   EXPECT_FALSE(testing::exists_nofollow(d.dst.home + "/.tool"));
 
@@ -314,7 +314,7 @@ TEST(PipelinePartial, PathInsideARootRestoresOnlyIt) {
   EXPECT_EQ(rep.files, 2u);
   EXPECT_TRUE(rep.missing_paths.empty());
   EXPECT_EQ(
-      tree(d.dst.workspace + "/cache"),
+      files_below(d.dst.workspace + "/cache"),
       (std::map<std::string, std::string>{{"mine.txt", "not from the cache"},
                                           {"sub/b.txt", std::string(3000, 'b')},
                                           {"sub/c.bin", std::string("\0\1\2\3 binary", 12)}}));
@@ -412,7 +412,7 @@ struct VerifyFixture {
     save_ok(store, save_options(d.src, "good", {d.src.workspace + "/cache"}));
     write_file(d.dst.workspace + "/cache/a.txt", "older alpha");
     write_file(d.dst.workspace + "/cache/mine.txt", "mine");
-    before = tree(d.dst.workspace);
+    before = files_below(d.dst.workspace);
   }
 
   // Restores "bad": an integrity error whose message holds `what`, nothing written.
@@ -421,7 +421,7 @@ struct VerifyFixture {
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().kind, ErrorKind::integrity) << r.error().message;
     EXPECT_NE(r.error().message.find(what), std::string::npos) << r.error().message;
-    EXPECT_EQ(tree(d.dst.workspace), before);
+    EXPECT_EQ(files_below(d.dst.workspace), before);
     EXPECT_EQ(names_in(d.dst.workspace), std::set<std::string>{"cache"});  // no staging left
   }
 };
@@ -537,7 +537,7 @@ TEST(PipelineBase, BaseKeyReusesUnchangedLayers) {
 
   auto rep = restore_ok(store, restore_options(d.dst, "B"));
   EXPECT_EQ(rep.result, RestoreResult::hit);
-  EXPECT_EQ(tree(d.dst.workspace + "/cache"), tree(d.src.workspace + "/cache"));
+  EXPECT_EQ(files_below(d.dst.workspace + "/cache"), files_below(d.src.workspace + "/cache"));
 }
 
 // A --base key with no entry, or whose tag holds another key, gives a save of everything.
@@ -649,7 +649,7 @@ TEST(PipelineBase, BaseInAnotherStore) {
   EXPECT_EQ(b.uploaded_bytes, new_layer_bytes(eb, EntryInfo{}) + eb.config.size);
   for (const auto& l : eb.layers) EXPECT_TRUE(target->has_blob(l).value()) << l.digest;
   EXPECT_EQ(restore_ok(*target, restore_options(d.dst, "B")).result, RestoreResult::hit);
-  EXPECT_EQ(tree(d.dst.workspace + "/cache"), tree(d.src.workspace + "/cache"));
+  EXPECT_EQ(files_below(d.dst.workspace + "/cache"), files_below(d.src.workspace + "/cache"));
 
   // Now that the target holds the blobs, they are taken from the base without an upload.
   auto c = o;
@@ -680,7 +680,7 @@ TEST(PipelineBase, VanishedBaseLayerIsPackedAgain) {
   EXPECT_EQ(store.put_manifests - manifests_before, 1);
   EXPECT_FALSE(store.is_hidden(gone.digest));
   EXPECT_EQ(restore_ok(store, restore_options(d.dst, "B")).result, RestoreResult::hit);
-  EXPECT_EQ(tree(d.dst.workspace + "/cache"), tree(d.src.workspace + "/cache"));
+  EXPECT_EQ(files_below(d.dst.workspace + "/cache"), files_below(d.src.workspace + "/cache"));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -840,7 +840,7 @@ TEST(PipelineRepair, MissingBaseBlobIsPackedAgainAfterTheManifestIsRefused) {
 
   auto rep = restore_ok(store, restore_options(d.dst, "B"));
   EXPECT_EQ(rep.result, RestoreResult::hit);
-  EXPECT_EQ(tree(d.dst.workspace + "/cache"), tree(d.src.workspace + "/cache"));
+  EXPECT_EQ(files_below(d.dst.workspace + "/cache"), files_below(d.src.workspace + "/cache"));
 }
 
 // An unchanged tree saved with a base in the same repository asks about no blob: its

@@ -87,12 +87,12 @@ class HoldingStore : public Store {
   Result<std::vector<std::string>> list_tags() override { return inner->list_tags(); }
 };
 
-struct Tree {
+struct OverlapTree {
   TempDir tmp;
   Anchors anchors{tmp / "ws", tmp / "home"};
   std::string cache = anchors.workspace + "/cache";
 
-  explicit Tree(int files = 12) {
+  explicit OverlapTree(int files = 12) {
     for (int i = 0; i < files; ++i)
       write_file(cache + "/d" + std::to_string(i % 3) + "/f" + std::to_string(i),
                  std::string(40000 + i, static_cast<char>('a' + i)));
@@ -145,7 +145,7 @@ TEST(GatedStore, AGateThatFailsFailsEveryWriteWithItsError) {
 // The answer to "is the key saved?" is held back until the save has compressed a pack
 // (it HEADs it): the save packs beside the question.
 TEST(SaveOverlap, PacksWhileItAsksWhetherTheKeyIsSaved) {
-  Tree tree;
+  OverlapTree tree;
   HoldingStore store(tree.tmp.path());
   Signal headed;
   bool packed_first = false;
@@ -163,7 +163,7 @@ TEST(SaveOverlap, PacksWhileItAsksWhetherTheKeyIsSaved) {
 // A key saved already: the second save packs (its tree changed), hears that the key is
 // taken, and writes nothing at all.
 TEST(SaveOverlap, AKeySavedAlreadyGetsNoWriteEvenThoughTheSavePacked) {
-  Tree tree;
+  OverlapTree tree;
   HoldingStore store(tree.tmp.path());
   auto first = save_entry(store, tree.options("k"));
   ASSERT_TRUE(first.ok()) << first.error().message;
@@ -188,7 +188,7 @@ TEST(SaveOverlap, AKeySavedAlreadyGetsNoWriteEvenThoughTheSavePacked) {
 // A tag holding another key's entry fails the save with that error, as before, and with
 // nothing written.
 TEST(SaveOverlap, ATagHoldingAnotherEntryFailsTheSaveWithNothingWritten) {
-  Tree tree;
+  OverlapTree tree;
   HoldingStore store(tree.tmp.path());
   auto first = save_entry(store, tree.options("k"));
   ASSERT_TRUE(first.ok()) << first.error().message;
@@ -209,7 +209,7 @@ TEST(SaveOverlap, ATagHoldingAnotherEntryFailsTheSaveWithNothingWritten) {
 // Every pack's upload is held until the config's arrives: the config goes up beside the
 // packs, once they are all compressed, instead of after their uploads.
 TEST(SaveOverlap, TheConfigGoesUpBesideThePacks) {
-  Tree tree(6);
+  OverlapTree tree(6);
   HoldingStore store(tree.tmp.path());
   Signal config_put;
   std::atomic<int> packs_before_config{0}, packs_held{0};

@@ -3,55 +3,52 @@
 
 #include <map>
 
+#include "fake_env.hpp"
 #include "regcache/ecosystems/git_origin.hpp"
 
 namespace regcache {
 namespace {
 
-EnvFn env(std::map<std::string, std::string> vars) {
-  return [vars](const std::string& n) -> std::optional<std::string> {
-    auto it = vars.find(n);
-    return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
-  };
-}
+using testing::env_of;
 
 TEST(GitOrigin, GitHubActions) {
-  auto o = git_origin_from_env(env(
+  auto o = git_origin_from_env(env_of(
       {{"GITHUB_ACTIONS", "true"}, {"GITHUB_REF", "refs/pull/3/merge"}, {"GITHUB_SHA", "abc"}}));
   EXPECT_EQ(o.ref, "refs/pull/3/merge");
   EXPECT_EQ(o.commit, "abc");
 }
 
 TEST(GitOrigin, GitLabTagBranchAndMergeRequest) {
-  EXPECT_EQ(git_origin_from_env(env({{"GITLAB_CI", "true"}, {"CI_COMMIT_TAG", "v1"}})).ref,
+  EXPECT_EQ(git_origin_from_env(env_of({{"GITLAB_CI", "true"}, {"CI_COMMIT_TAG", "v1"}})).ref,
             "refs/tags/v1");
-  EXPECT_EQ(git_origin_from_env(env({{"GITLAB_CI", "true"},
-                                     {"CI_MERGE_REQUEST_IID", "9"},
-                                     {"CI_COMMIT_REF_NAME", "feature"}}))
+  EXPECT_EQ(git_origin_from_env(env_of({{"GITLAB_CI", "true"},
+                                        {"CI_MERGE_REQUEST_IID", "9"},
+                                        {"CI_COMMIT_REF_NAME", "feature"}}))
                 .ref,
             "refs/merge-requests/9/head");
-  EXPECT_EQ(git_origin_from_env(env({{"GITLAB_CI", "true"}, {"CI_COMMIT_REF_NAME", "main"}})).ref,
-            "refs/heads/main");
+  EXPECT_EQ(
+      git_origin_from_env(env_of({{"GITLAB_CI", "true"}, {"CI_COMMIT_REF_NAME", "main"}})).ref,
+      "refs/heads/main");
 }
 
 TEST(GitOrigin, BuildkitePullRequestAndOverride) {
-  EXPECT_EQ(
-      git_origin_from_env(
-          env({{"BUILDKITE", "true"}, {"BUILDKITE_PULL_REQUEST", "12"}, {"BUILDKITE_BRANCH", "x"}}))
-          .ref,
-      "refs/pull/12/head");
-  EXPECT_EQ(git_origin_from_env(env({{"BUILDKITE", "true"},
-                                     {"BUILDKITE_PULL_REQUEST", "false"},
-                                     {"BUILDKITE_BRANCH", "main"}}))
+  EXPECT_EQ(git_origin_from_env(env_of({{"BUILDKITE", "true"},
+                                        {"BUILDKITE_PULL_REQUEST", "12"},
+                                        {"BUILDKITE_BRANCH", "x"}}))
+                .ref,
+            "refs/pull/12/head");
+  EXPECT_EQ(git_origin_from_env(env_of({{"BUILDKITE", "true"},
+                                        {"BUILDKITE_PULL_REQUEST", "false"},
+                                        {"BUILDKITE_BRANCH", "main"}}))
                 .ref,
             "refs/heads/main");
-  auto o = git_origin_from_env(env({{"GITHUB_ACTIONS", "true"},
-                                    {"GITHUB_REF", "refs/heads/x"},
-                                    {"REGCACHE_GIT_REF", "refs/heads/y"},
-                                    {"REGCACHE_GIT_COMMIT", "def"}}));
+  auto o = git_origin_from_env(env_of({{"GITHUB_ACTIONS", "true"},
+                                       {"GITHUB_REF", "refs/heads/x"},
+                                       {"REGCACHE_GIT_REF", "refs/heads/y"},
+                                       {"REGCACHE_GIT_COMMIT", "def"}}));
   EXPECT_EQ(o.ref, "refs/heads/y");
   EXPECT_EQ(o.commit, "def");
-  EXPECT_EQ(git_origin_from_env(env({})).ref, "");
+  EXPECT_EQ(git_origin_from_env(env_of({})).ref, "");
 }
 
 TEST(GitOrigin, TrustPatterns) {

@@ -7,7 +7,7 @@
 using namespace regcache;
 
 namespace {
-EntryInfo sample() {
+EntryInfo sample_entry() {
   EntryInfo e;
   e.key = "cargo/linux x86";
   e.created = "2026-11-25T10:00:00.000000000Z";
@@ -24,7 +24,7 @@ EntryInfo sample() {
 }  // namespace
 
 TEST(EntryFormat, ManifestRoundTrip) {
-  auto parsed = parse_manifest(build_manifest(sample()));
+  auto parsed = parse_manifest(build_manifest(sample_entry()));
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   EXPECT_EQ(parsed->key, "cargo/linux x86");
   EXPECT_EQ(parsed->roots, (std::vector<std::string>{"ws/target", "home/.cargo/registry"}));
@@ -37,7 +37,7 @@ TEST(EntryFormat, ManifestRoundTrip) {
 }
 
 TEST(EntryFormat, ManifestIsAValidImageManifest) {
-  auto j = nlohmann::json::parse(build_manifest(sample()));
+  auto j = nlohmann::json::parse(build_manifest(sample_entry()));
   EXPECT_EQ(j["schemaVersion"], 2);
   EXPECT_EQ(j["mediaType"], kOciManifest);
   EXPECT_EQ(j["config"]["mediaType"], kOciConfig);
@@ -61,10 +61,10 @@ TEST(EntryFormat, RejectsMalformedManifests) {
   EXPECT_FALSE(
       parse_manifest(R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"})")
           .ok());
-  auto bad_digest = nlohmann::json::parse(build_manifest(sample()));
+  auto bad_digest = nlohmann::json::parse(build_manifest(sample_entry()));
   bad_digest["layers"][0]["digest"] = "sha256:../../etc/passwd";
   EXPECT_FALSE(parse_manifest(bad_digest.dump()).ok());
-  auto negative = nlohmann::json::parse(build_manifest(sample()));
+  auto negative = nlohmann::json::parse(build_manifest(sample_entry()));
   negative["layers"][0]["size"] = -5;
   EXPECT_FALSE(parse_manifest(negative.dump()).ok());
 }
@@ -79,7 +79,7 @@ TEST(EntryFormat, CreatedIsRfc3339Utc) {
 
 // Found by fuzz/fuzz_manifest.cpp: a mediaType that is not a string threw a JSON exception.
 TEST(EntryFormat, NonStringMediaTypeIsAnError) {
-  auto j = nlohmann::json::parse(build_manifest(sample()));
+  auto j = nlohmann::json::parse(build_manifest(sample_entry()));
   j["mediaType"] = 7;
   auto r = parse_manifest(j.dump());
   ASSERT_FALSE(r.ok());

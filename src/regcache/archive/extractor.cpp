@@ -32,15 +32,11 @@ timespec to_ts(int64_t sec, uint32_t nsec) {
   return ts;
 }
 
-Error hostile(std::string_view path, std::string_view why) {
-  return hostile_entry(path, why);
-}
-
 std::string dir_of(const std::string& rel) {
   return std::string(archive_parent(rel));
 }
 
-std::string base_of(const std::string& rel) {
+std::string last_name(const std::string& rel) {
   auto slash = rel.rfind('/');
   return slash == std::string::npos ? rel : rel.substr(slash + 1);
 }
@@ -99,7 +95,7 @@ Result<int> Extractor::open_dir(const ExtractRoot& root, const std::string& rel_
     if (fd >= 0 && root.holds) root.holds->keep(fd);
   }
   if (fd < 0 && (errno == ENOTDIR || errno == ELOOP))
-    return hostile(root.prefix, "the cache root is not a directory here");
+    return hostile_entry(root.prefix, "the cache root is not a directory here");
   if (fd < 0) return errno_error("cannot open the staging directory for", root.prefix, errno);
   size_t pos = 0;
   while (!rel_dir.empty() && pos <= rel_dir.size()) {
@@ -120,7 +116,7 @@ Result<int> Extractor::open_dir(const ExtractRoot& root, const std::string& rel_
     ::close(fd);
     if (next < 0) {
       if (err == ELOOP || err == ENOTDIR) {
-        return hostile(root.prefix + "/" + rel_dir, "path goes through a symlink or a file");
+        return hostile_entry(root.prefix + "/" + rel_dir, "path goes through a symlink or a file");
       }
       return errno_error("cannot open directory", root.prefix + "/" + rel_dir, err);
     }
@@ -141,14 +137,14 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
     name = root.staging_name;
   } else {
     dfd = RC_TRY(open_dir(root, dir_of(rel)));
-    name = base_of(rel);
+    name = last_name(rel);
   }
   switch (h.typeflag) {
     case '0':
     case '7': {
       int fd =
           ::openat(dfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-      if (fd < 0 && errno == EEXIST) return hostile(shown, "duplicate path");
+      if (fd < 0 && errno == EEXIST) return hostile_entry(shown, "duplicate path");
       if (fd < 0) return errno_error("cannot create", shown, errno);
       if (rel.empty() && root.holds) root.holds->keep(fd);
       file_fd_ = fd;
@@ -162,7 +158,7 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
       }
       struct stat st {};
       if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
-        return hostile(shown, "duplicate path");
+        return hostile_entry(shown, "duplicate path");
       }
       if (rel.empty() && root.holds) {
         UniqueFd made(::openat(dfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -177,12 +173,12 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
       // A save follows a root that is a symlink and stores what it points to, so an entry
       // whose root is itself a symlink was not made by regcache: placing it would swap a
       // directory of the job's for a link to anywhere.
-      if (rel.empty()) return hostile(shown, "the cache root is a symlink");
+      if (rel.empty()) return hostile_entry(shown, "the cache root is a symlink");
       if (symlinks_ == ExternalSymlinks::refuse && !symlink_stays_inside(rel, h.linkpath)) {
-        return hostile(shown, "symlink points outside the cache root (" + h.linkpath + ")");
+        return hostile_entry(shown, "symlink points outside the cache root (" + h.linkpath + ")");
       }
       if (::symlinkat(h.linkpath.c_str(), dfd, name.c_str()) != 0) {
-        if (errno == EEXIST) return hostile(shown, "duplicate path");
+        if (errno == EEXIST) return hostile_entry(shown, "duplicate path");
         return errno_error("cannot create symlink", shown, errno);
       }
       timespec ts[2] = {to_ts(h.mtime_sec, h.mtime_nsec), to_ts(h.mtime_sec, h.mtime_nsec)};
@@ -193,9 +189,10 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
       auto target = normalize_archive_path(h.linkpath);
       // Checked before anything else, a partial restore's skipped links included.
       if (target && mask_ && mask_->visibility(layer_, *target, false) == Visibility::hidden)
-        return hostile(shown, "hard link to a file a layer above replaces (" + h.linkpath + ")");
+        return hostile_entry(shown,
+                             "hard link to a file a layer above replaces (" + h.linkpath + ")");
       if (target && mask_ && role_ == LayerRole::delta && !mask_->holds_file(layer_, *target))
-        return hostile(shown, "hard link target not in this layer: " + h.linkpath);
+        return hostile_entry(shown, "hard link target not in this layer: " + h.linkpath);
       std::string prefix = root.prefix + "/";
       if (!target || target->compare(0, prefix.size(), prefix) != 0) {
         std::string scope = root.scope + "/";
@@ -203,19 +200,19 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
           skipped_links_.push_back({shown, *target});  // its content lies in a part not restored
           return {};
         }
-        return hostile(shown, "hard link points outside the cache root (" + h.linkpath + ")");
+        return hostile_entry(shown, "hard link points outside the cache root (" + h.linkpath + ")");
       }
       std::string trel = target->substr(prefix.size());
       int tfd = RC_TRY(open_dir(root, dir_of(trel)));
       int tdup = ::dup(tfd);  // open_dir below may replace the cached descriptor
       dfd = RC_TRY(open_dir(root, dir_of(rel)));
-      int r = ::linkat(tdup, base_of(trel).c_str(), dfd, name.c_str(), 0);
+      int r = ::linkat(tdup, last_name(trel).c_str(), dfd, name.c_str(), 0);
       int err = errno;
       ::close(tdup);
       if (r != 0) {
-        if (err == EEXIST) return hostile(shown, "duplicate path");
+        if (err == EEXIST) return hostile_entry(shown, "duplicate path");
         if (err == ENOENT)
-          return hostile(shown, "hard link target not in this layer: " + h.linkpath);
+          return hostile_entry(shown, "hard link target not in this layer: " + h.linkpath);
         return errno_error("cannot create hard link", shown, err);
       }
       ++files_;
@@ -223,11 +220,11 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
     }
     case '3':
     case '4':
-      return hostile(shown, "device node");
+      return hostile_entry(shown, "device node");
     case '6':
-      return hostile(shown, "FIFO");
+      return hostile_entry(shown, "FIFO");
     default:
-      return hostile(shown, std::string("unsupported tar entry type '") + h.typeflag + "'");
+      return hostile_entry(shown, std::string("unsupported tar entry type '") + h.typeflag + "'");
   }
 }
 
@@ -246,12 +243,12 @@ Status Extractor::begin(const TarHeader& h) {
   holed_ = false;
   last_written_.reset();
   auto path = normalize_archive_path(h.path);
-  if (!path) return hostile(h.path.substr(0, 200), "unsafe path");
-  if (h.mode & 06000) return hostile(*path, "setuid or setgid bit");
+  if (!path) return hostile_entry(h.path.substr(0, 200), "unsafe path");
+  if (h.mode & 06000) return hostile_entry(*path, "setuid or setgid bit");
   // A regular file's bytes are bounded by the layer's declared size; a sparse file's holes
   // are not, so its size is checked against the size the entry declares for all its files.
   if (h.sparse && h.size > max_file_size_)
-    return hostile(*path, "sparse file larger than the entry declares for all its files");
+    return hostile_entry(*path, "sparse file larger than the entry declares for all its files");
   merged_dir_ = false;
   if (role_ == LayerRole::delta && RC_TRY(whiteout_of(*path))) return {};  // a marker
   if (mask_) {

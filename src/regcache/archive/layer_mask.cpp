@@ -16,10 +16,6 @@ namespace {
 constexpr std::string_view kPrefix = ".wh.";
 constexpr std::string_view kOpaque = ".wh..wh..opq";
 
-Error hostile(std::string_view path, std::string_view why) {
-  return hostile_entry(path, why);
-}
-
 }  // namespace
 
 Result<std::optional<Whiteout>> whiteout_of(const std::string& path) {
@@ -31,17 +27,12 @@ Result<std::optional<Whiteout>> whiteout_of(const std::string& path) {
   if (base == kOpaque) return std::optional<Whiteout>(Whiteout{Whiteout::Kind::opaque, dir});
   std::string_view name = base.substr(kPrefix.size());
   if (name.empty() || name == "." || name == ".." || name.substr(0, kPrefix.size()) == kPrefix)
-    return hostile(path, "malformed whiteout");
+    return hostile_entry(path, "malformed whiteout");
   std::string target = dir.empty() ? std::string(name) : dir + "/" + std::string(name);
   return std::optional<Whiteout>(Whiteout{Whiteout::Kind::remove, target});
 }
 
 namespace {
-
-struct ViewHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-};
 
 // Calls f(component, last) for each component of a normalized path, stopping early when f
 // returns false.
@@ -60,6 +51,11 @@ void for_each_component(const std::string& path, F f) {
 }  // namespace
 
 struct LayerMask::Node {
+  // Looks children up by a view of the path, without a string per component.
+  struct ViewHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
   struct Mark {
     size_t layer;
     int kinds;
@@ -91,7 +87,7 @@ Status LayerMask::add(size_t layer, const std::vector<std::pair<std::string, int
     Status st;
     for_each_component(path, [&](std::string_view comp, bool last) {
       if (++depth > kMaxDepth) {
-        st = hostile(path.substr(0, 200), "path deeper than " + std::to_string(kMaxDepth));
+        st = hostile_entry(path.substr(0, 200), "path deeper than " + std::to_string(kMaxDepth));
         return false;
       }
       auto it = node->kids.find(comp);
@@ -159,7 +155,8 @@ bool LayerMask::holds_file(size_t layer, const std::string& path) const {
 
 Status LayerScan::count(const std::string& path) {
   if (static_cast<size_t>(std::count(path.begin(), path.end(), '/')) >= LayerMask::kMaxDepth)
-    return hostile(path.substr(0, 200), "path deeper than " + std::to_string(LayerMask::kMaxDepth));
+    return hostile_entry(path.substr(0, 200),
+                         "path deeper than " + std::to_string(LayerMask::kMaxDepth));
   if (budget_->paths.fetch_add(1) >= LayerMask::kMaxPaths ||
       budget_->bytes.fetch_add(path.size()) >= kMaxPathBytes)
     return make_error(ErrorKind::hostile, "refusing cache entry: its delta layers name more than " +
@@ -170,14 +167,15 @@ Status LayerScan::count(const std::string& path) {
 
 Status LayerScan::begin(const TarHeader& h) {
   auto path = normalize_archive_path(h.path);
-  if (!path) return hostile(h.path.substr(0, 200), "unsafe path");
+  if (!path) return hostile_entry(h.path.substr(0, 200), "unsafe path");
   RC_CHECK(count(*path));
   auto wo = RC_TRY(whiteout_of(*path));
   if (!wo) {
     marks_.emplace_back(*path, h.typeflag == '5' ? LayerMask::dir : LayerMask::file);
     return {};
   }
-  if (h.typeflag != '0' || h.size != 0) return hostile(*path, "whiteout that is not an empty file");
+  if (h.typeflag != '0' || h.size != 0)
+    return hostile_entry(*path, "whiteout that is not an empty file");
   bool inside = false;
   for (const auto& root : roots_) {
     bool within = archive_path_within(wo->target, root);
@@ -185,7 +183,7 @@ Status LayerScan::begin(const TarHeader& h) {
   }
   // A whiteout hides what the layers below hold; one above a root, or of a root itself,
   // would stand for removing what the job has there, which no restore does.
-  if (!inside) return hostile(*path, "whiteout outside the cache roots");
+  if (!inside) return hostile_entry(*path, "whiteout outside the cache roots");
   marks_.emplace_back(wo->target, wo->kind == Whiteout::Kind::remove
                                       ? LayerMask::removed
                                       : LayerMask::opaque | LayerMask::implied_dir);

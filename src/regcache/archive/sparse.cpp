@@ -6,15 +6,14 @@
 #include <cerrno>
 #include <charconv>
 
+#include "regcache/archive/tar_layout.hpp"
 #include "regcache/util/fs.hpp"
 
 namespace regcache {
 
 namespace {
 
-constexpr size_t kBlock = 512;
-
-bool all_zero(const char* p, size_t n) {
+bool zeros_only(const char* p, size_t n) {
   return std::all_of(p, p + n, [](char c) { return c == 0; });
 }
 
@@ -35,9 +34,9 @@ Status scan_blocks(int fd, uint64_t from, uint64_t to, uint64_t size, const std:
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno_error("cannot read", source, errno);
     if (n == 0) return make_error(ErrorKind::io, "file shrank while saving: " + source);
-    for (size_t b = 0; b < static_cast<size_t>(n); b += kSparseBlock) {
-      size_t len = std::min<size_t>(kSparseBlock, static_cast<size_t>(n) - b);
-      if (!all_zero(buf.data() + b, len))
+    for (size_t b = 0; b < static_cast<size_t>(n); b += tar::kBlock) {
+      size_t len = std::min<size_t>(tar::kBlock, static_cast<size_t>(n) - b);
+      if (!zeros_only(buf.data() + b, len))
         add_data(segs, pos + b, std::min<uint64_t>(len, size - pos - b));
     }
     pos += static_cast<uint64_t>(n);
@@ -51,7 +50,7 @@ std::string SparseFile::map_text() const {
   std::string out = std::to_string(segments.size()) + "\n";
   for (const auto& s : segments)
     out += std::to_string(s.offset) + "\n" + std::to_string(s.length) + "\n";
-  out.resize((out.size() + kBlock - 1) / kBlock * kBlock, '\0');
+  out.resize((out.size() + tar::kBlock - 1) / tar::kBlock * tar::kBlock, '\0');
   return out;
 }
 
@@ -78,8 +77,8 @@ Result<std::optional<SparseFile>> find_sparse_data(int fd, uint64_t size,
     uint64_t end = hole < 0 ? size : std::min<uint64_t>(size, static_cast<uint64_t>(hole));
     // Whole 4 KiB blocks around the data, so the map depends on content, not on where
     // this filesystem put its block boundaries.
-    uint64_t from = std::max(pos, static_cast<uint64_t>(data) / kSparseBlock * kSparseBlock);
-    uint64_t to = std::min(size, (end + kSparseBlock - 1) / kSparseBlock * kSparseBlock);
+    uint64_t from = std::max(pos, static_cast<uint64_t>(data) / tar::kBlock * tar::kBlock);
+    uint64_t to = std::min(size, (end + tar::kBlock - 1) / tar::kBlock * tar::kBlock);
     if (to <= from) break;
     RC_CHECK(scan_blocks(fd, from, to, size, source, f.segments));
     pos = to;
@@ -128,7 +127,7 @@ Result<std::optional<std::pair<SparseFile, size_t>>> parse_sparse_map(std::strin
     end = s.offset + s.length;
     f.segments.push_back(s);
   }
-  size_t padded = (pos + kBlock - 1) / kBlock * kBlock;
+  size_t padded = (pos + tar::kBlock - 1) / tar::kBlock * tar::kBlock;
   if (text.size() < padded) return Parsed();
   return Parsed(std::make_pair(std::move(f), padded));
 }

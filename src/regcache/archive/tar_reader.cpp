@@ -15,7 +15,7 @@ namespace regcache {
 
 namespace {
 
-constexpr size_t kBlock = tar::kBlock;
+using tar::kBlock;
 constexpr uint64_t kMaxExtended = 1 << 20;
 constexpr size_t kMaxSparseMap = 1 << 20;       // bytes of map text
 constexpr size_t kMaxSparseSegments = 1 << 16;  // a map of 64 Ki segments is plenty
@@ -56,7 +56,7 @@ bool checksum_ok(const char* h) {
   return sum == *stored;
 }
 
-bool all_zero(const std::string& b) {
+bool zero_block(const std::string& b) {
   return std::all_of(b.begin(), b.end(), [](char c) { return c == 0; });
 }
 
@@ -150,7 +150,7 @@ Status TarReader::on_extended_complete() {
 
 Status TarReader::on_header() {
   const char* h = block_.data();
-  if (all_zero(block_)) {
+  if (zero_block(block_)) {
     if (++zero_blocks_ == 2) state_ = State::done;
     return {};
   }

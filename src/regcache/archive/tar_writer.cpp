@@ -23,7 +23,7 @@ namespace regcache {
 
 namespace {
 
-constexpr size_t kBlock = tar::kBlock;
+using tar::kBlock;
 constexpr uint64_t kMaxOctalSize = 077777777777ULL;  // 11 octal digits
 
 void put_octal(char* field, size_t width, uint64_t value) {

@@ -35,7 +35,7 @@ struct RestoreArgs {
   std::string from_image;  // --from-image: an image of the 2021 workaround (cmd_import.cpp)
 };
 
-void report(const RestoreReport& r, const GlobalOptions& g, bool lookup_only) {
+void report_restore(const RestoreReport& r, const GlobalOptions& g, bool lookup_only) {
   if (g.json) {
     const bool miss = r.result == RestoreResult::miss;
     nlohmann::json j = {
@@ -173,7 +173,7 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
     record_restore(settings().state_file, store->describe(), {rep.matched_key, rep.matched_digest});
   }
   trim_local_tier(gt);
-  report(rep, g, a.lookup_only);
+  report_restore(rep, g, a.lookup_only);
   append_summary(g, {"restore", rep.key, to_string(rep.result), rep.matched_key, rep.files,
                      rep.bytes, rep.downloaded_bytes, 0, 0, rep.seconds});
   if (rep.result == RestoreResult::miss && a.fail_on_miss) {

@@ -33,7 +33,7 @@ struct SaveArgs {
   std::string compression = "zstd";
 };
 
-void report(const SaveReport& r, const GlobalOptions& g) {
+void report_save(const SaveReport& r, const GlobalOptions& g) {
   if (g.json) {
     nlohmann::json j = {{"result", to_string(r.result)},
                         {"key", r.key},
@@ -121,7 +121,7 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
     rep = unwrap(save_entry(*store, o));
   }
   trim_local_tier(gt);
-  report(rep, g);
+  report_save(rep, g);
   append_summary(g, {"save", rep.key, to_string(rep.result), "", rep.files, rep.bytes,
                      rep.uploaded_bytes, rep.layers, rep.reused_layers, rep.seconds});
 }

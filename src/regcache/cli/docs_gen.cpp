@@ -28,7 +28,7 @@ std::vector<std::string> option_words(const CLI::App& app) {
   return words;
 }
 
-std::string joined(const std::vector<std::string>& v) {
+std::string space_joined(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : " ") + s;
   return out;
@@ -90,9 +90,9 @@ std::string bash_completion(const CLI::App& app) {
   std::vector<std::string> names;
   for (const CLI::App* c : commands(app)) {
     names.push_back(c->get_name());
-    out += "    " + c->get_name() + ") words=\"" + joined(option_words(*c)) + "\" ;;\n";
+    out += "    " + c->get_name() + ") words=\"" + space_joined(option_words(*c)) + "\" ;;\n";
   }
-  out += "    *) words=\"" + joined(names) + " " + joined(option_words(app)) +
+  out += "    *) words=\"" + space_joined(names) + " " + space_joined(option_words(app)) +
          "\" ;;\n"
          "  esac\n"
          "  if [[ -n $cmd && $cur != -* ]]; then\n"

@@ -14,9 +14,9 @@ namespace regcache {
 namespace {
 
 // Reads the variables, each through one small parser that names it in its error.
-class Reader {
+class EnvReader {
  public:
-  explicit Reader(const EnvFn& env) : env_(env) {}
+  explicit EnvReader(const EnvFn& env) : env_(env) {}
 
   std::string text(const char* name) const { return env_(name).value_or(""); }
 
@@ -87,7 +87,7 @@ class Reader {
   const EnvFn& env_;
 };
 
-std::string state_file_of(const Reader& r, const std::string& home) {
+std::string state_file_of(const EnvReader& r, const std::string& home) {
   if (!r.text("REGCACHE_STATE_FILE").empty()) return r.text("REGCACHE_STATE_FILE");
   if (!r.absolute("RUNNER_TEMP").empty()) return r.absolute("RUNNER_TEMP") + "/regcache-state.json";
   std::string base = r.absolute("XDG_STATE_HOME");
@@ -97,7 +97,7 @@ std::string state_file_of(const Reader& r, const std::string& home) {
 
 // Beside an explicit state file; else in the state home, not in $RUNNER_TEMP: a runner
 // empties that for every job, and records are worth most from one job to the next.
-std::string file_records_of(const Reader& r, const std::string& home) {
+std::string file_records_of(const EnvReader& r, const std::string& home) {
   const std::string state = r.text("REGCACHE_STATE_FILE");
   if (!state.empty()) {
     auto slash = state.rfind('/');
@@ -112,7 +112,7 @@ std::string file_records_of(const Reader& r, const std::string& home) {
 }  // namespace
 
 Result<Settings> read_settings(const EnvFn& env) {
-  Reader r(env);
+  EnvReader r(env);
   Settings s;
   s.env = env;
   s.home = r.absolute("HOME");

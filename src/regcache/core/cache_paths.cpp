@@ -11,7 +11,7 @@ namespace regcache {
 
 namespace {
 
-bool exists(const std::string& p) {
+bool path_present(const std::string& p) {
   struct stat st {};
   return ::lstat(p.c_str(), &st) == 0;
 }
@@ -46,7 +46,7 @@ Result<PathSpec> resolve_paths(const std::vector<std::string>& paths,
       sources.insert(sources.end(), matches.begin(), matches.end());
       continue;
     }
-    if (!exists(abs)) {
+    if (!path_present(abs)) {
       if (missing == MissingPaths::error)
         return make_error(ErrorKind::not_found, "path not found: " + p);
       continue;

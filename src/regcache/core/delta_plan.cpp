@@ -6,13 +6,12 @@
 #include <unordered_set>
 
 #include "regcache/archive/safe_path.hpp"
+#include "regcache/archive/tar_layout.hpp"
 #include "regcache/format/entry_format.hpp"
 
 namespace regcache {
 
 namespace {
-
-constexpr uint64_t kBlock = 512;
 
 bool whiteout_name(std::string_view path) {
   auto slash = path.rfind('/');
@@ -89,11 +88,11 @@ DeltaPlan plan_delta(const std::vector<FileEntry>& entries, const std::vector<En
     plan.why = "the tree is the base entry's";
     return plan;
   }
-  plan.tar_bytes += plan.whiteouts.size() * kBlock + 2 * kBlock;
+  plan.tar_bytes += plan.whiteouts.size() * tar::kBlock + 2 * tar::kBlock;
   size_t deltas = std::count_if(base.layers.begin(), base.layers.end(), is_delta_layer);
   if (deltas >= kMaxDeltaStack)
     return repack("compacting: the base entry has " + std::to_string(deltas) + " delta layers");
-  uint64_t stored = plan.tar_bytes, visible = 2 * kBlock * (base.layers.size() + 1);
+  uint64_t stored = plan.tar_bytes, visible = 2 * tar::kBlock * (base.layers.size() + 1);
   for (const auto& l : base.layers) {
     auto bytes = declared_tar_size(l);
     if (!bytes) return repack("a layer of the base entry does not declare its tar size");

@@ -79,7 +79,7 @@ void put_text(std::string& out, std::string_view s) {
 }
 
 // Reads fixed-size values and length-prefixed texts, failing once past the end.
-struct Reader {
+struct RowReader {
   std::string_view in;
   bool ok = true;
   template <class T>
@@ -144,7 +144,7 @@ Record load(int dirfd, const std::string& dir, const std::string& source,
     log_verbose("ignoring the file record " + path + ": damaged");
     return {};
   }
-  Reader r{all.substr(kMagic.size(), all.size() - kMagic.size() - 8)};
+  RowReader r{all.substr(kMagic.size(), all.size() - kMagic.size() - 8)};
   if (r.text() != source || r.text() != archive) return {};
   const auto count = r.value<uint64_t>();
   if (!r.ok || count > kMaxRecordedFiles) return {};

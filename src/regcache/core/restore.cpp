@@ -259,7 +259,7 @@ Result<std::vector<StageTarget>> stage_targets(const std::vector<RootPick>& pick
   return out;
 }
 
-std::string joined(const std::vector<std::string>& items) {
+std::string comma_joined(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
   return out;
@@ -270,10 +270,10 @@ void explain_selection(const Selection& sel, const RestoreOptions& o, const std:
   for (const auto& w : sel.unheld) log_warning("entry " + key + " holds nothing under " + w);
   for (const auto& w : sel.optional) log_verbose("entry " + key + " holds nothing under " + w);
   if (!sel.skipped.empty() && o.paths.empty() && o.preset_paths.empty()) {
-    log_warning("not restoring " + joined(sel.skipped) +
+    log_warning("not restoring " + comma_joined(sel.skipped) +
                 ": outside the workspace (name them as paths, or pass --all-roots)");
   } else if (!sel.skipped.empty()) {
-    log_info("Not restoring " + joined(sel.skipped) + " of entry " + key +
+    log_info("Not restoring " + comma_joined(sel.skipped) + " of entry " + key +
              ": not among the paths asked for");
   }
   if (o.all_roots == AllRoots::yes && o.paths.empty() && o.preset_paths.empty()) {
@@ -281,7 +281,7 @@ void explain_selection(const Selection& sel, const RestoreOptions& o, const std:
     for (const auto& p : sel.picks) {
       if (!archive_path_within(p.prefix, "ws")) outside.push_back(p.prefix);
     }
-    if (!outside.empty()) log_warning("--all-roots: restoring " + joined(outside) + " too");
+    if (!outside.empty()) log_warning("--all-roots: restoring " + comma_joined(outside) + " too");
   }
 }
 

@@ -23,7 +23,7 @@ std::string parent_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-std::string base_of(const std::string& path) {
+std::string file_name_of(const std::string& path) {
   return path.substr(path.rfind('/') + 1);
 }
 
@@ -43,7 +43,7 @@ Result<Staging> Staging::prepare(std::vector<StageTarget> targets) {
                         "refusing to restore onto " + (t.dest.empty() ? "nothing" : t.dest));
     Slot slot;
     auto parent = RC_TRY(open_directory(parent_of(t.dest), MissingDirs::create));
-    std::string name = base_of(t.dest);
+    std::string name = file_name_of(t.dest);
     struct stat st {};
     if (::fstatat(parent.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
         S_ISLNK(st.st_mode) && ::fstatat(parent.fd.get(), name.c_str(), &st, 0) == 0 &&
@@ -55,7 +55,7 @@ Result<Staging> Staging::prepare(std::vector<StageTarget> targets) {
       std::string created = parent.created_from;
       parent = RC_TRY(open_directory(parent_of(real.path), MissingDirs::error));
       parent.created_from = created;
-      name = base_of(real.path);
+      name = file_name_of(real.path);
     }
     t.dest = (parent.path == "/" ? "" : parent.path) + "/" + name;
     slot.target = t;
@@ -91,7 +91,7 @@ Status Staging::check_destinations() const {
     if (::fstatat(s.parent.get(), s.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
         !S_ISDIR(st.st_mode))
       continue;
-    const std::string name = base_of(s.target.dest);
+    const std::string name = file_name_of(s.target.dest);
     if (::fstatat(s.parent.get(), name.c_str(), &d, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(d.st_mode))
       continue;
     return make_error(ErrorKind::io,

@@ -33,7 +33,7 @@ struct Call {
   std::vector<std::string> args;
 };
 
-Error bad(std::string_view block, const std::string& why) {
+Error bad_template(std::string_view block, const std::string& why) {
   return make_error(ErrorKind::usage, "key template {{" + std::string(block) + "}}: " + why);
 }
 
@@ -47,17 +47,17 @@ Result<Call> parse_block(std::string_view block) {
   while (i < block.size() && (isalnum(static_cast<unsigned char>(block[i])) || block[i] == '_')) {
     c.name.push_back(block[i++]);
   }
-  if (c.name.empty()) return bad(block, "expected a function name");
+  if (c.name.empty()) return bad_template(block, "expected a function name");
   for (;;) {
     skip_space();
     if (i >= block.size()) break;
-    if (block[i] != '"') return bad(block, "arguments must be double-quoted strings");
+    if (block[i] != '"') return bad_template(block, "arguments must be double-quoted strings");
     std::string arg;
     for (++i; i < block.size() && block[i] != '"'; ++i) {
       if (block[i] == '\\' && i + 1 < block.size()) ++i;
       arg.push_back(block[i]);
     }
-    if (i >= block.size()) return bad(block, "unterminated string");
+    if (i >= block.size()) return bad_template(block, "unterminated string");
     ++i;
     c.args.push_back(std::move(arg));
   }
@@ -67,7 +67,8 @@ Result<Call> parse_block(std::string_view block) {
 Result<std::string> call(const Call& c, std::string_view block, const TemplateContext& ctx) {
   auto want = [&](size_t n) -> Status {
     if (c.args.size() == n) return {};
-    return bad(block, c.name + " takes " + std::to_string(n) + " argument" + (n == 1 ? "" : "s"));
+    return bad_template(block,
+                        c.name + " takes " + std::to_string(n) + " argument" + (n == 1 ? "" : "s"));
   };
   if (c.name == "os") {
     RC_CHECK(want(0));
@@ -86,7 +87,7 @@ Result<std::string> call(const Call& c, std::string_view block, const TemplateCo
     return ctx.env ? ctx.env(c.args[0]).value_or("") : std::string();
   }
   if (c.name == "hashFiles") {
-    if (c.args.empty()) return bad(block, "hashFiles needs at least one glob");
+    if (c.args.empty()) return bad_template(block, "hashFiles needs at least one glob");
     return hash_files(c.args, ctx.workspace, ctx.empty);
   }
   if (c.name == "hashCommand") {
@@ -94,8 +95,8 @@ Result<std::string> call(const Call& c, std::string_view block, const TemplateCo
     auto out = RC_TRY(ctx.run ? ctx.run(c.args[0]) : run_shell_command(c.args[0]));
     return sha256_hex(out);
   }
-  return bad(block,
-             "unknown function '" + c.name + "' (os, arch, env, hashFiles, hashCommand, now)");
+  return bad_template(
+      block, "unknown function '" + c.name + "' (os, arch, env, hashFiles, hashCommand, now)");
 }
 
 }  // namespace

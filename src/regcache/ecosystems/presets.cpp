@@ -27,7 +27,7 @@ std::string get(const PresetEnv& e, const std::string& name, const std::string& 
   return v && !v->empty() ? *v : fallback;
 }
 
-bool exists(const std::string& p) {
+bool target_exists(const std::string& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0;
 }
@@ -173,13 +173,13 @@ Preset rust(const PresetEnv& e) {
 Preset node(const PresetEnv& e) {
   Preset p{"node", "", {}, "", {}};
   std::string lock_glob;
-  if (exists(e.workspace + "/pnpm-lock.yaml")) {
+  if (target_exists(e.workspace + "/pnpm-lock.yaml")) {
     p.paths = {get(e, "PNPM_STORE_DIR",
                    get(e, "XDG_DATA_HOME", e.home + "/.local/share") + "/pnpm/store")};
     lock_glob = "pnpm-lock.yaml";
     p.summary = "pnpm store (pnpm-lock.yaml found)";
-  } else if (exists(e.workspace + "/yarn.lock")) {
-    bool berry = exists(e.workspace + "/.yarnrc.yml");
+  } else if (target_exists(e.workspace + "/yarn.lock")) {
+    bool berry = target_exists(e.workspace + "/.yarnrc.yml");
     p.paths = {berry ? in_ws(e, get(e, "YARN_CACHE_FOLDER", ".yarn/cache"))
                      : get(e, "YARN_CACHE_FOLDER", xdg_cache(e) + "/yarn")};
     lock_glob = "yarn.lock";
@@ -222,7 +222,7 @@ Preset python(const PresetEnv& e) {
 Preset ccache(const PresetEnv& e) {
   Preset p{"ccache", "", {}, "", {}};
   std::string legacy = e.home + "/.ccache";
-  p.paths = {get(e, "CCACHE_DIR", exists(legacy) ? legacy : xdg_cache(e) + "/ccache")};
+  p.paths = {get(e, "CCACHE_DIR", target_exists(legacy) ? legacy : xdg_cache(e) + "/ccache")};
   p.summary = "ccache directory (CCACHE_DIR); a new key every run, restoring the newest";
   keyed(p, "ccache-{{ os }}-{{ arch }}", "{{ now }}");
   return p;

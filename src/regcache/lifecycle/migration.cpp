@@ -143,7 +143,7 @@ Result<ImageRef> parse_image_ref(std::string_view text) {
 
 // The staging targets of the image's paths: the extractor sees tar -P names relative to
 // '/', so each target's prefix is its source path without the leading '/'.
-Result<std::vector<StageTarget>> stage_targets(const std::vector<LegacyTarget>& targets) {
+Result<std::vector<StageTarget>> legacy_stage_targets(const std::vector<LegacyTarget>& targets) {
   std::vector<StageTarget> out;
   for (const auto& t : targets) {
     auto rel = normalize_archive_path(t.source.substr(std::min(t.source.size(), size_t{1})));
@@ -165,7 +165,7 @@ Result<LegacyReport> restore_legacy_image(Store& store, const std::string& refer
   LegacyReport rep;
   rep.digest = m.digest;
   // The same staging, destination checks and symlink rule as every restore.
-  auto stage = RC_TRY(stage_targets(targets));
+  auto stage = RC_TRY(legacy_stage_targets(targets));
   auto staging = RC_TRY(Staging::prepare(std::move(stage)));
   DirFixups fixups;
   Extractor extractor(staging.extract_roots(), symlinks, &fixups);

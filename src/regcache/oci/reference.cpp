@@ -35,7 +35,7 @@ bool looks_like_host(const std::string& first) {
          first == "localhost" || (!first.empty() && first.front() == '[');
 }
 
-Error bad(std::string_view text, const std::string& why) {
+Error bad_reference(std::string_view text, const std::string& why) {
   // The text is shown without what stands before an '@' in the host (a credential).
   std::string shown(text);
   auto at = shown.find('@'),
@@ -51,7 +51,7 @@ Result<ImageReference> parse_image_reference(std::string_view text, HostRule rul
   std::string s(text);
   if (s.rfind("docker://", 0) == 0) s = s.substr(9);
   if (s.find("://") != std::string::npos)
-    return bad(text, "has an unknown scheme (use docker://HOST/REPO)");
+    return bad_reference(text, "has an unknown scheme (use docker://HOST/REPO)");
   ImageReference out;
   if (auto at = s.rfind('@'); at != std::string::npos && s.compare(at + 1, 7, "sha256:") == 0) {
     out.digest = s.substr(at + 1);
@@ -62,12 +62,12 @@ Result<ImageReference> parse_image_reference(std::string_view text, HostRule rul
       s.find('/') != std::string::npos && s.find('/') < colon) {
     out.tag = s.substr(colon + 1);
     s = s.substr(0, colon);
-    if (!valid_tag(out.tag)) return bad(text, "has an invalid tag '" + out.tag + "'");
+    if (!valid_tag(out.tag)) return bad_reference(text, "has an invalid tag '" + out.tag + "'");
   }
   auto slash = s.find('/');
   std::string first = slash == std::string::npos ? "" : s.substr(0, slash);
   if (first.find('@') != std::string::npos) {
-    return bad(
+    return bad_reference(
         text,
         "holds credentials before '@'; pass them in REGCACHE_USERNAME/REGCACHE_PASSWORD instead");
   }
@@ -75,9 +75,10 @@ Result<ImageReference> parse_image_reference(std::string_view text, HostRule rul
     out.host = first;
     out.repository = s.substr(slash + 1);
   } else if (rule == HostRule::required) {
-    return bad(text, slash == std::string::npos || slash == 0
-                         ? "needs a host and a repository (HOST/REPO)"
-                         : "does not start with a registry host (use oci:PATH for a directory)");
+    return bad_reference(
+        text, slash == std::string::npos || slash == 0
+                  ? "needs a host and a repository (HOST/REPO)"
+                  : "does not start with a registry host (use oci:PATH for a directory)");
   } else {
     out.host = "docker.io";
     out.repository = s;
@@ -87,8 +88,8 @@ Result<ImageReference> parse_image_reference(std::string_view text, HostRule rul
     if (out.repository.find('/') == std::string::npos) out.repository = "library/" + out.repository;
   }
   if (out.host.empty() || !valid_repository(out.repository)) {
-    return bad(text, "has an invalid repository name '" + out.repository +
-                         "' (lowercase letters, digits, . _ - and /)");
+    return bad_reference(text, "has an invalid repository name '" + out.repository +
+                                   "' (lowercase letters, digits, . _ - and /)");
   }
   return out;
 }

@@ -21,7 +21,7 @@ std::deque<std::string> components(const std::string& path) {
   return {parts.begin(), parts.end()};
 }
 
-std::string joined(const std::vector<std::string>& names) {
+std::string as_path(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& n : names) out += "/" + n;
   return out.empty() ? "/" : out;
@@ -85,7 +85,7 @@ Result<OpenedDir> open_directory(const std::string& abs_path, MissingDirs missin
       continue;
     }
     const int at = stack.back().get();
-    const std::string shown = joined(names) + (names.empty() ? "" : "/") + c;
+    const std::string shown = as_path(names) + (names.empty() ? "" : "/") + c;
     struct stat st {};
     if (::fstatat(at, c.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno != ENOENT || missing == MissingDirs::error)
@@ -118,7 +118,7 @@ Result<OpenedDir> open_directory(const std::string& abs_path, MissingDirs missin
     stack.push_back(std::move(next));
     names.push_back(c);
   }
-  out.path = joined(names);
+  out.path = as_path(names);
   out.fd = std::move(stack.back());
   return out;
 }

@@ -12,7 +12,7 @@ namespace regcache {
 
 namespace {
 
-bool exists(const std::string& p) {
+bool entry_exists(const std::string& p) {
   struct stat st {};
   return ::lstat(p.c_str(), &st) == 0;
 }
@@ -38,7 +38,7 @@ std::vector<std::string> children(const std::string& dir) {
 void expand(const std::string& base, const std::vector<std::string>& parts, size_t i,
             std::vector<std::string>& out, const PruneFn& prune) {
   if (i == parts.size()) {
-    if (exists(base.empty() ? "/" : base)) out.push_back(base.empty() ? "/" : base);
+    if (entry_exists(base.empty() ? "/" : base)) out.push_back(base.empty() ? "/" : base);
     return;
   }
   const std::string& part = parts[i];

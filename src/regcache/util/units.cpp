@@ -12,7 +12,7 @@ namespace regcache {
 
 namespace {
 
-Error bad(std::string_view what, std::string_view text, std::string_view hint) {
+Error bad_size(std::string_view what, std::string_view text, std::string_view hint) {
   return make_error(ErrorKind::usage, "invalid " + std::string(what) + " '" + std::string(text) +
                                           "' (" + std::string(hint) + ")");
 }
@@ -38,12 +38,12 @@ bool split_number(std::string_view s, size_t* pos, double* value, bool allow_fra
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {
   constexpr const char* hint = "use e.g. 30m, 36h, 7d or 2w";
-  if (text.empty()) return bad("duration", text, hint);
+  if (text.empty()) return bad_size("duration", text, hint);
   uint64_t total = 0;
   size_t pos = 0;
   while (pos < text.size()) {
     double n = 0;
-    if (!split_number(text, &pos, &n, false)) return bad("duration", text, hint);
+    if (!split_number(text, &pos, &n, false)) return bad_size("duration", text, hint);
     uint64_t unit = 1;
     if (pos < text.size()) {
       switch (text[pos++]) {
@@ -63,12 +63,12 @@ Result<std::chrono::seconds> parse_duration(std::string_view text) {
           unit = 7 * 86400;
           break;
         default:
-          return bad("duration", text, hint);
+          return bad_size("duration", text, hint);
       }
     } else if (total != 0) {
-      return bad("duration", text, hint);  // "1d5": a unit is missing
+      return bad_size("duration", text, hint);  // "1d5": a unit is missing
     }
-    if (n > 1e12) return bad("duration", text, "too large");
+    if (n > 1e12) return bad_size("duration", text, "too large");
     total += static_cast<uint64_t>(n) * unit;
   }
   return std::chrono::seconds(static_cast<int64_t>(total));
@@ -78,7 +78,7 @@ Result<uint64_t> parse_size(std::string_view text) {
   constexpr const char* hint = "use e.g. 500M, 700KiB, 10G or 2GB";
   size_t pos = 0;
   double n = 0;
-  if (!split_number(text, &pos, &n, true)) return bad("size", text, hint);
+  if (!split_number(text, &pos, &n, true)) return bad_size("size", text, hint);
   std::string unit(text.substr(pos));
   static const std::pair<const char*, double> units[] = {{"", 1},
                                                          {"B", 1},
@@ -100,11 +100,11 @@ Result<uint64_t> parse_size(std::string_view text) {
     for (auto& c : lower_unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (lower_unit == lower_name) {
       double v = std::floor(n * factor);
-      if (v > 1.8e19) return bad("size", text, "too large");
+      if (v > 1.8e19) return bad_size("size", text, "too large");
       return static_cast<uint64_t>(v);
     }
   }
-  return bad("size", text, hint);
+  return bad_size("size", text, hint);
 }
 
 }  // namespace regcache
