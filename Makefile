@@ -11,7 +11,9 @@ CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # and still gives ASan/UBSan reports with file and line.
 SAN_CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1"
 
-.PHONY: all deps test-deps static-deps bench-deps build static static-arm64 deb demo test test-sanitize fuzz bench bench-quick bench-wan bench-static format clean
+.PHONY: all deps test-deps static-deps bench-deps build build-tree static-libs static-libs-arm64 \
+  static static-arm64 deb demo test suite test-sanitize sanitize-build sanitize-suite fuzz \
+  fuzz-build fuzz-run bench bench-quick bench-wan bench-static format clean
 
 all: build
 
@@ -28,14 +30,25 @@ bench-deps:
 	@scripts/install-deps.sh --bench
 
 build: deps
+	@$(MAKE) --no-print-directory build-tree
+
+# The targets below check no package: `make test` installs them all first, then runs some
+# side by side (MAKEFLAGS is cleared so that CMake's make keeps its own -j).
+build-tree:
 	@cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS)
+	@MAKEFLAGS= cmake --build $(BUILD) -j $(JOBS)
+
+static-libs:
+	@MAKEFLAGS= scripts/static-deps.sh $(BUILD_STATIC)/deps
+
+static-libs-arm64:
+	@MAKEFLAGS= scripts/static-deps.sh $(BUILD_STATIC_ARM64)/deps --arch arm64
 
 # One fully static executable, $(BUILD_STATIC)/regcache (docs/install.md): libcurl and libfmt
 # built from Debian's source packages into $(BUILD_STATIC)/deps, the rest Debian's static
 # archives; the same sources as $(BUILD)/regcache, compiled for size.
 static: static-deps
-	@scripts/static-deps.sh $(BUILD_STATIC)/deps
+	@$(MAKE) --no-print-directory static-libs
 	@cmake -S . -B $(BUILD) $(CMAKE_ARGS) -DREGCACHE_STATIC_PREFIX=$(abspath $(BUILD_STATIC))/deps/prefix >/dev/null
 	@cmake --build $(BUILD) --target regcache-static -j $(JOBS)
 	@cp $(BUILD)/regcache-static $(BUILD_STATIC)/regcache
@@ -44,7 +57,7 @@ static: static-deps
 # The same static executable for linux arm64, $(BUILD_STATIC_ARM64)/regcache: cross-built with
 # Debian's aarch64 compiler against Debian's arm64 static archives (docs/install.md).
 static-arm64: static-deps
-	@scripts/static-deps.sh $(BUILD_STATIC_ARM64)/deps --arch arm64
+	@$(MAKE) --no-print-directory static-libs-arm64
 	@cmake -S . -B $(BUILD_STATIC_ARM64)/cmake -DCMAKE_BUILD_TYPE=Release \
 	  -DCMAKE_TOOLCHAIN_FILE=$(abspath cmake/aarch64-linux-gnu.cmake) \
 	  -DREGCACHE_STATIC_PREFIX=$(abspath $(BUILD_STATIC_ARM64))/deps/prefix \
@@ -65,24 +78,47 @@ demo: build
 # Installs, builds, starts the test services (through CTest fixtures) and runs every test,
 # then runs the unit and integration suites again under ASan and UBSan (but those labelled
 # once: the long sweeps, the harness self-tests, the action's tests), then each fuzz
-# target for 5 seconds.
-test: test-deps build deb static-arm64
-	@cd $(BUILD) && ctest --output-on-failure --timeout 1500 -j 2
-	@$(MAKE) --no-print-directory test-sanitize
-	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=5
+# target for 5 seconds. Steps that wait on one core run beside others (docs/testing.md):
+# the static libraries' configure scripts beside the main build, the sanitizer build beside
+# the suite, the fuzz build beside the sanitizer suite.
+test: test-deps
+	@$(MAKE) --no-print-directory -j 3 build-tree static-libs static-libs-arm64
+	@$(MAKE) --no-print-directory deb static-arm64
+	@$(MAKE) --no-print-directory -j 2 suite sanitize-build
+	@$(MAKE) --no-print-directory -j 2 sanitize-suite fuzz-build FUZZ_SECONDS=5
+	@$(MAKE) --no-print-directory fuzz-run
 
-test-sanitize:
+suite:
+	@cd $(BUILD) && ctest --output-on-failure --timeout 1500 -j 2
+
+test-sanitize: test-deps
+	@$(MAKE) --no-print-directory sanitize-build
+	@$(MAKE) --no-print-directory sanitize-suite
+
+# Its output goes to build.log, shown when it fails (it runs beside the suite).
+sanitize-build:
 	@cmake -S . -B $(BUILD_SAN) $(SAN_CMAKE_ARGS) -DREGCACHE_SANITIZE=ON >/dev/null
-	@cmake --build $(BUILD_SAN) -j $(JOBS)
+	@MAKEFLAGS= cmake --build $(BUILD_SAN) -j $(JOBS) > $(BUILD_SAN)/build.log 2>&1 || \
+	  { tail -40 $(BUILD_SAN)/build.log; echo "sanitizer build failed: $(BUILD_SAN)/build.log"; exit 1; }
+
+sanitize-suite:
 	@cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure --timeout 1500 -j 2 -L 'unit|integration' -LE once
 
 # Builds the libFuzzer targets (fuzz/) with clang into $(BUILD_FUZZ) and runs each for
 # FUZZ_SECONDS on its seed corpus; crashes are kept in $(BUILD_FUZZ)/fuzz-artifacts/.
 fuzz: test-deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@$(MAKE) --no-print-directory fuzz-run
+
+# Its output goes to build.log, shown when it fails (it runs beside the sanitizer suite).
+fuzz-build:
 	@cmake -S . -B $(BUILD_FUZZ) $(CMAKE_ARGS) -DCMAKE_CXX_COMPILER=clang++-14 -DREGCACHE_FUZZ=ON \
 	  -DREGCACHE_TESTS=OFF -DREGCACHE_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
-	@cmake --build $(BUILD_FUZZ) --target fuzzers -j $(JOBS)
+	@MAKEFLAGS= cmake --build $(BUILD_FUZZ) --target fuzzers -j $(JOBS) > $(BUILD_FUZZ)/build.log 2>&1 || \
+	  { tail -40 $(BUILD_FUZZ)/build.log; echo "fuzz build failed: $(BUILD_FUZZ)/build.log"; exit 1; }
+
+fuzz-run:
 	@cd $(BUILD_FUZZ) && ctest --output-on-failure -j $(JOBS) -L fuzz
 
 # The benchmarks (bench/README.md): installs what they need, builds, runs bench/run.sh, which
