@@ -25,7 +25,7 @@ Ed25519Key new_key() {
 }
 
 // Stores an entry manifest (no layers) under the tag of key; returns its descriptor.
-Descriptor put_entry(Store& store, const std::string& key, const std::string& created) {
+Descriptor put_sample_entry(Store& store, const std::string& key, const std::string& created) {
   EntryInfo info;
   info.key = key;
   info.created = created;
@@ -84,7 +84,7 @@ TEST(Ed25519, ReadsSeveralPublicKeysAndRefusesWhatIsNotAKey) {
 TEST(EntrySigning, ASignatureByTheKeyIsValidAndListed) {
   auto store = make_memory_store();
   Ed25519Key key = new_key();
-  Descriptor entry = put_entry(*store, "k1", "2024-01-01T00:00:00Z");
+  Descriptor entry = put_sample_entry(*store, "k1", "2024-01-01T00:00:00Z");
   ASSERT_TRUE(sign_entry(*store, entry, key).ok());
 
   auto check = check_entry_signature(*store, entry.digest, {key});
@@ -101,7 +101,7 @@ TEST(EntrySigning, ASignatureByTheKeyIsValidAndListed) {
 TEST(EntrySigning, UnsignedOrSignedByAnotherKeyIsNotValid) {
   auto store = make_memory_store();
   Ed25519Key key = new_key(), other = new_key();
-  Descriptor entry = put_entry(*store, "k1", "2024-01-01T00:00:00Z");
+  Descriptor entry = put_sample_entry(*store, "k1", "2024-01-01T00:00:00Z");
   auto unsigned_check = check_entry_signature(*store, entry.digest, {key});
   ASSERT_TRUE(unsigned_check.ok());
   EXPECT_FALSE(unsigned_check->valid);
@@ -117,8 +117,8 @@ TEST(EntrySigning, UnsignedOrSignedByAnotherKeyIsNotValid) {
 TEST(EntrySigning, ASignatureCopiedFromAnotherEntryIsNotValid) {
   auto store = make_memory_store();
   Ed25519Key key = new_key();
-  Descriptor signed_entry = put_entry(*store, "a", "2024-01-01T00:00:00Z");
-  Descriptor other = put_entry(*store, "b", "2024-01-02T00:00:00Z");
+  Descriptor signed_entry = put_sample_entry(*store, "a", "2024-01-01T00:00:00Z");
+  Descriptor other = put_sample_entry(*store, "b", "2024-01-02T00:00:00Z");
   ASSERT_TRUE(sign_entry(*store, signed_entry, key).ok());
   // b's referrers list gets a's signature manifest, annotation and all.
   auto a_refs = list_referrers(*store, signed_entry.digest).value();
@@ -133,7 +133,7 @@ TEST(EntrySigning, ASignatureCopiedFromAnotherEntryIsNotValid) {
 TEST(EntrySigning, ASignatureMadeForTheEntryButOverOtherBytesIsNotValid) {
   auto store = make_memory_store();
   Ed25519Key key = new_key();
-  Descriptor entry = put_entry(*store, "k1", "2024-01-01T00:00:00Z");
+  Descriptor entry = put_sample_entry(*store, "k1", "2024-01-01T00:00:00Z");
   // A signature manifest naming the entry, whose signature signs something else.
   std::string forged = key.sign(signature_payload(sha256_digest("elsewhere"))).value();
   Descriptor blob{kSignatureBlobType, sha256_digest(forged), forged.size(), {}};
@@ -156,7 +156,7 @@ TEST(EntrySigning, ASignatureMadeForTheEntryButOverOtherBytesIsNotValid) {
 TEST(EntrySigning, AMalformedReferrersListIsAnInvalidSignatureNotAnError) {
   auto store = make_memory_store();
   Ed25519Key key = new_key();
-  Descriptor entry = put_entry(*store, "k1", "2024-01-01T00:00:00Z");
+  Descriptor entry = put_sample_entry(*store, "k1", "2024-01-01T00:00:00Z");
   ASSERT_TRUE(store->put_manifest(referrers_tag(entry.digest), "[1,2,3]", kOciIndex).ok());
   auto check = check_entry_signature(*store, entry.digest, {key});
   ASSERT_TRUE(check.ok());
@@ -167,7 +167,7 @@ TEST(EntrySigning, AMalformedReferrersListIsAnInvalidSignatureNotAnError) {
 TEST(EntrySigning, ABadSignatureListedFirstDoesNotHideAValidOne) {
   auto store = make_memory_store();
   Ed25519Key key = new_key();
-  Descriptor entry = put_entry(*store, "k1", "2024-01-01T00:00:00Z");
+  Descriptor entry = put_sample_entry(*store, "k1", "2024-01-01T00:00:00Z");
   // A referrer naming the key whose manifest is not a signature at all, listed first.
   std::string junk =
       R"({"schemaVersion":2,"artifactType":"application/vnd.dev.regcache.signature.v1"})";
@@ -189,8 +189,8 @@ TEST(EntrySigning, ABadSignatureListedFirstDoesNotHideAValidOne) {
 TEST(EntrySigning, TheLookupTakesTheNewestValidlySignedEntryOfAPrefix) {
   auto store = make_memory_store();
   Ed25519Key key = new_key();
-  Descriptor older = put_entry(*store, "build-1", "2024-01-01T00:00:00Z");
-  put_entry(*store, "build-2", "2024-02-01T00:00:00Z");  // newest, unsigned
+  Descriptor older = put_sample_entry(*store, "build-1", "2024-01-01T00:00:00Z");
+  put_sample_entry(*store, "build-2", "2024-02-01T00:00:00Z");  // newest, unsigned
   ASSERT_TRUE(sign_entry(*store, older, key).ok());
 
   EntryFilter filter;

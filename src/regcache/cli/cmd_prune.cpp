@@ -45,7 +45,7 @@ size_t parse_count(const std::string& text) {
   return n;
 }
 
-PrunePolicy policy_from(const PruneArgs& a) {
+PrunePolicy prune_policy_of(const PruneArgs& a) {
   PrunePolicy p;
   p.prefix = a.prefix;
   if (!a.older_than.empty()) p.older_than = unwrap(parse_duration(a.older_than));
@@ -84,7 +84,7 @@ std::vector<PruneEntry> policy_entries(const std::vector<ListedEntry>& listed,
 
 void run_prune(const PruneArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
-  PrunePolicy policy = policy_from(a);
+  PrunePolicy policy = prune_policy_of(a);
   auto grace = settings().gc_grace;
   StoreRef ref = selected_store_ref(g);
   GlobalOptions gt = g;

@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
+
 namespace regcache {
 
 struct Sha256::Impl {
@@ -48,12 +50,14 @@ std::string sha256_digest(std::string_view data) {
   return "sha256:" + sha256_hex(data);
 }
 
+bool is_sha256_hex(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
 bool is_valid_digest(std::string_view s) {
-  if (s.size() != 71 || s.substr(0, 7) != "sha256:") return false;
-  for (char c : s.substr(7)) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
+  return s.size() == 71 && s.substr(0, 7) == "sha256:" && is_sha256_hex(s.substr(7));
 }
 
 }  // namespace regcache

@@ -32,6 +32,9 @@ std::string sha256_hex(std::string_view data);
 // Returns "sha256:<hex>" of a buffer.
 std::string sha256_digest(std::string_view data);
 
+// Returns true when s is 64 lowercase hex digits (a blob's file name in a layout).
+bool is_sha256_hex(std::string_view s);
+
 // Returns true when s is "sha256:" followed by 64 lowercase hex digits.
 bool is_valid_digest(std::string_view s);
 

@@ -27,10 +27,6 @@ namespace {
 
 using nlohmann::json;
 
-bool is_hex64(const std::string& s) {
-  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
-
 void add_digest(const json& desc, std::vector<std::string>* todo) {
   if (desc.is_object() && desc.contains("digest") && desc["digest"].is_string())
     todo->push_back(desc["digest"].get<std::string>());
@@ -82,7 +78,7 @@ Result<GcReport> collect_layout_garbage(const std::string& root, std::chrono::se
   GcReport rep;
   const auto cutoff = std::chrono::system_clock::now() - grace;
   for (const auto& n : list_dir(blobs.get())) {
-    if (!is_hex64(n) || reachable.count("sha256:" + n)) continue;
+    if (!is_sha256_hex(n) || reachable.count("sha256:" + n)) continue;
     struct stat st {};
     if (::fstatat(blobs.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
       continue;

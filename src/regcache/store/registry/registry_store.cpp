@@ -48,7 +48,7 @@ HttpBody body_of(const BlobSource& s) {
   return HttpBody{s.file, s.bytes, s.offset, s.length};
 }
 
-RetryPolicy policy_from(const RegistryOptions& o) {
+RetryPolicy retry_policy_of(const RegistryOptions& o) {
   RetryPolicy p;
   p.max_attempts = o.max_attempts;
   p.first_delay = std::chrono::milliseconds(o.retry_delay_ms);
@@ -63,7 +63,7 @@ class RegistryStore : public Store {
                 std::shared_ptr<HttpTransport> http)
       : ref_(ref),
         opts_(o),
-        policy_(policy_from(o)),
+        policy_(retry_policy_of(o)),
         http_(std::move(http)),
         auth_(http_.get(), std::move(creds), ref.host,
               o.transport == Transport::https ? RealmScheme::https_only : RealmScheme::any,

@@ -11,14 +11,11 @@
 #include "regcache/util/dir_path.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/log.hpp"
+#include "regcache/util/sha256.hpp"
 
 namespace regcache {
 
 namespace {
-
-bool is_hex64(const std::string& s) {
-  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
 
 struct Blob {
   std::string name;
@@ -35,7 +32,7 @@ Result<EvictionReport> evict_least_recently_used(const std::string& root, uint64
   EvictionReport rep;
   for (const auto& n : list_dir(blobs_fd.get())) {
     struct stat st {};
-    if (!is_hex64(n) || ::fstatat(blobs_fd.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+    if (!is_sha256_hex(n) || ::fstatat(blobs_fd.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
         !S_ISREG(st.st_mode))
       continue;
     blobs.push_back({n, static_cast<uint64_t>(st.st_size), st.st_mtim});
