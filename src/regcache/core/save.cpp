@@ -1,39 +1,30 @@
 #include "regcache/core/save.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
-#include <functional>
 #include <future>
-#include <map>
-#include <memory>
 
-#include "regcache/archive/tar_writer.hpp"
 #include "regcache/core/cache_paths.hpp"
 #include "regcache/core/delta_plan.hpp"
 #include "regcache/core/entry_index.hpp"
 #include "regcache/core/entry_signing.hpp"
-#include "regcache/core/lookup.hpp"
+#include "regcache/core/layer_maker.hpp"
+#include "regcache/core/save_base.hpp"
 #include "regcache/format/entry_format.hpp"
 #include "regcache/format/file_list.hpp"
 #include "regcache/format/fingerprint.hpp"
 #include "regcache/format/key_tag.hpp"
 #include "regcache/format/trust.hpp"
-#include "regcache/store/fetch_verified.hpp"
 #include "regcache/store/gated_store.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/interrupt.hpp"
 #include "regcache/util/log.hpp"
-#include "regcache/util/parallel.hpp"
 #include "regcache/util/stale.hpp"
 #include "regcache/util/task_pool.hpp"
-#include "regcache/util/temp_file.hpp"
 
 namespace regcache {
 
@@ -41,72 +32,6 @@ namespace {
 
 double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Writes one pack as a compressed tar into a new temporary file and describes it,
-// fingerprint included (computed from the same tar bytes on their way to the compressor).
-Result<LayerInfo> build_layer(const std::vector<FileEntry>& entries, const Pack& pack,
-                              const SaveOptions& o, TempFile& tmp,
-                              std::vector<EntryPrint>* prints) {
-  RC_CHECK(tmp.create());
-  FdSink file(tmp.fd.get(), tmp.path);
-  HashingSink compressed(&file);
-  auto compressor = make_compressor(o.compression, o.level, &compressed);
-  HashingSink tar_bytes(compressor.get());
-  FingerprintSink fingerprint(&tar_bytes);
-  ProgressSink progress(&fingerprint, o.progress);
-  TarWriter tar(&progress);
-  Status st;
-  for (size_t i : pack.entries) {
-    st = check_interrupted();
-    if (st.ok()) st = tar.add(entries[i]);
-    if (!st.ok()) break;
-    EntryPrint p = fingerprint.take_entry();
-    if (prints) (*prints)[i] = p;
-  }
-  if (st.ok()) st = tar.close();
-  RC_CHECK(st);
-  LayerInfo info;
-  info.diff_id = tar_bytes.digest();
-  info.descriptor.media_type = std::string(layer_media_type(o.compression));
-  info.descriptor.digest = compressed.digest();
-  info.descriptor.size = compressed.bytes();
-  info.descriptor.annotations[kAnnoPackSize] = std::to_string(tar_bytes.bytes());
-  info.descriptor.annotations[kAnnoFingerprint] = fingerprint.fingerprint();
-  return info;
-}
-
-// Writes the delta layer of a plan: its changed entries and its whiteouts, in path order.
-// The prints of the changed entries become those of the bytes written.
-Result<LayerInfo> build_delta_layer(const std::vector<FileEntry>& entries, const DeltaPlan& plan,
-                                    const SaveOptions& o, TempFile& tmp,
-                                    std::vector<EntryPrint>& prints) {
-  std::vector<FileEntry> items;
-  items.reserve(plan.changed.size() + plan.whiteouts.size());
-  for (size_t i : plan.changed) items.push_back(entries[i]);
-  for (const auto& path : plan.whiteouts) {
-    FileEntry w;
-    auto slash = path.rfind('/');
-    w.path = slash == std::string::npos
-                 ? ".wh." + path
-                 : path.substr(0, slash + 1) + ".wh." + path.substr(slash + 1);
-    w.mode = 0644;
-    items.push_back(std::move(w));
-  }
-  // Whiteouts sort among the entries; plan.changed is in path order, so entry k of
-  // `items` before sorting is plan.changed[k].
-  std::vector<size_t> order(items.size());
-  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return items[a].path < items[b].path; });
-  Pack all;
-  all.entries = order;
-  std::vector<EntryPrint> written(items.size());
-  LayerInfo info = RC_TRY(build_layer(items, all, o, tmp, &written));
-  for (size_t k = 0; k < plan.changed.size(); ++k) prints[plan.changed[k]] = written[k];
-  info.descriptor.annotations.erase(kAnnoFingerprint);  // never taken for a pack
-  info.descriptor.annotations[kAnnoDelta] = "true";
-  return info;
 }
 
 // A root that is a symlink (a target/ on another disk) is saved as what it points to, under
@@ -193,122 +118,6 @@ Result<bool> already_saved(Store& store, const std::string& tag, const SaveOptio
   return true;
 }
 
-// Which entries may serve as the base: the filter's, and with a signing key only entries
-// signed by it or a verify key (a signed entry must not take layers on an unsigned word).
-EntryFilter base_filter(const SaveOptions& o) {
-  EntryFilter f = o.filter;
-  if (o.sign_key) f.verify_keys.push_back(*o.sign_key);
-  return f;
-}
-
-// The layers of the base entry, by fingerprint.
-struct Base {
-  std::string key;
-  uint64_t pack_target = 0;
-  std::string config_here;  // the base's config digest when this store holds it (read here)
-  std::map<std::string, LayerInfo> by_fingerprint;
-  // For a delta: the base's layers (when this store holds them) with their diff_ids.
-  DeltaBase delta;
-  std::vector<std::string> diff_ids;
-};
-
-// The base entry: --base, else the entry the last restore used, else the newest entry
-// matching the restore-key prefixes (find_entry, as restore looks them up).
-Result<std::optional<EntryInfo>> base_manifest(Store& store, const SaveOptions& o,
-                                               LookupIndex* index) {
-  std::string ref = o.base_key.empty() ? o.base_digest : tag_for_key(o.base_key);
-  if (ref.empty() && !o.base_prefixes.empty()) {
-    auto found = RC_TRY(find_entry(store, o.key, o.base_prefixes, base_filter(o), index));
-    if (!found) return std::optional<EntryInfo>();
-    log_verbose("base entry by restore key: " + found->info.key);
-    return std::optional<EntryInfo>(std::move(found->info));
-  }
-  if (ref.empty()) return std::optional<EntryInfo>();
-  auto m = RC_TRY(store.get_manifest(ref));
-  if (!m) {
-    if (!o.base_key.empty())
-      log_warning("base entry " + o.base_key + " not found; saving everything");
-    return std::optional<EntryInfo>();
-  }
-  auto info = RC_TRY(parse_manifest(m->bytes));
-  if (!o.base_key.empty() && info.key != o.base_key) {
-    log_warning("tag of base key " + o.base_key + " holds another entry; saving everything");
-    return std::optional<EntryInfo>();
-  }
-  // Reused layers are taken on the base's word (their fingerprints), so with --trust only
-  // an entry saved from a trusted ref may serve as the base.
-  if (!o.filter.trust.empty() && !ref_trusted(info.ref, o.filter.trust)) {
-    log_info("Not reusing layers of " + info.key + ": saved from " +
-             (info.ref.empty() ? std::string("an unknown ref") : info.ref) +
-             ", which no --trust pattern matches");
-    return std::optional<EntryInfo>();
-  }
-  // So with keys (a signing save's own included): only a validly signed entry.
-  if (auto keys = base_filter(o).verify_keys; !keys.empty()) {
-    auto check = RC_TRY(check_entry_signature(store, m->digest, keys));
-    if (!check.valid) {
-      log_info("Not reusing layers of " + info.key + ": no valid signature (" + check.reason + ")");
-      return std::optional<EntryInfo>();
-    }
-  }
-  return std::optional<EntryInfo>(std::move(info));
-}
-
-// Loads the base entry's layers and their diff_ids (from its config); none on failure.
-// `index` is the store's lookup index.
-Result<Base> load_base(Store& store, const SaveOptions& o, LookupIndex& index) {
-  Base base;
-  Store& from = o.base_store ? *o.base_store : store;
-  auto info = RC_TRY(base_manifest(from, o, o.base_store ? nullptr : &index));
-  if (!info) return base;
-  StringSink config(kMaxConfigBytes);
-  Status fetched = fetch_verified(from, info->config, &config);
-  if (!fetched.ok() && fetched.error().kind == ErrorKind::integrity)
-    return make_error(ErrorKind::integrity, "config of base entry does not match its digest");
-  RC_CHECK(fetched);
-  auto parsed = parse_config(config.str());
-  auto diff_ids = parsed.ok() ? Result<std::vector<std::string>>(std::move(parsed->diff_ids))
-                              : Result<std::vector<std::string>>(parsed.error());
-  if (!diff_ids.ok() || diff_ids->size() != info->layers.size()) {
-    return make_error(ErrorKind::integrity, "config of base entry has no matching diff_ids");
-  }
-  for (size_t i = 0; i < info->layers.size(); ++i) {
-    auto fp = info->layers[i].annotations.find(kAnnoFingerprint);
-    if (fp == info->layers[i].annotations.end() || (*diff_ids)[i].empty()) continue;
-    base.by_fingerprint[fp->second] = {info->layers[i], (*diff_ids)[i]};
-  }
-  base.key = info->key;
-  base.pack_target = info->pack_target;
-  if (!o.base_store) base.config_here = info->config.digest;
-  if (!o.base_store) {
-    auto& list = parsed->file_list;
-    auto files = list.ok() && !list->empty()
-                     ? decode_file_list(*list)
-                     : Result<std::vector<FileRecord>>(std::vector<FileRecord>());
-    if (!list.ok()) log_verbose("base entry " + info->key + ": " + list.error().message);
-    if (!files.ok()) log_verbose("base entry " + info->key + ": " + files.error().message);
-    // A delta keeps every layer of the base, so only a base compressed as asked lends them.
-    const bool same_compression = std::all_of(
-        info->layers.begin(), info->layers.end(),
-        [&](const Descriptor& l) { return l.media_type == layer_media_type(o.compression); });
-    if (files.ok() && !files->empty() && same_compression) {
-      base.delta = {info->layers, info->roots, std::move(files).value()};
-      base.diff_ids = std::move(diff_ids).value();
-    }
-  }
-  log_verbose("base entry " + base.key + ": " + std::to_string(base.by_fingerprint.size()) +
-              " layers with fingerprints");
-  return base;
-}
-
-// Returns the base layer with this fingerprint and compression, if there is one.
-std::optional<LayerInfo> candidate(const Base& base, const std::string& fp, Compression c) {
-  auto it = base.by_fingerprint.find(fp);
-  if (it == base.by_fingerprint.end()) return std::nullopt;
-  if (it->second.descriptor.media_type != layer_media_type(c)) return std::nullopt;
-  return it->second;
-}
-
 // Chooses pack sizes: a number of packs per cache, each a power of two between 1 and
 // 16 MiB, so that big caches keep the number of blobs (and requests) bounded. 8 to 16
 // when the entry will list its files: later changes then go into delta layers, and a pack
@@ -328,179 +137,10 @@ PackOptions choose_packs(const std::vector<FileEntry>& entries, uint64_t base_ta
   return packs_around(target);
 }
 
-Status upload_if_missing(Store& store, const Descriptor& d, const BlobSource& src,
-                         std::atomic<uint64_t>* uploaded) {
-  if (RC_TRY(store.has_blob(d))) {
-    log_verbose("blob " + d.digest + " already stored");
-    return {};
-  }
-  RC_CHECK(store.put_blob(d, src));
-  *uploaded += d.size;
-  return {};
-}
-
-// Whether the save may write: the answer to "is the key saved already?", asked beside the
-// walk and the packing. An error (the key is saved, or the question failed) stops the save.
-struct Gate {
-  std::shared_future<Status> answer;  // invalid: nothing asked (--force)
-  // Returns the answer's error once it came, ok before; never waits.
-  Status so_far() const {
-    if (!answer.valid() || answer.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
-      return {};
-    return answer.get();
-  }
-  // Waits for the answer.
-  Status settled() const { return answer.valid() ? answer.get() : Status{}; }
-};
-
-// Turns planned packs into layers: each is reused from the base or compressed and
-// uploaded. Two stages: packs are read and compressed on cpu_jobs threads while the
-// transfers pool checks, mounts and uploads finished ones, with a bounded queue between.
-struct LayerMaker {
-  Store& store;
-  const SaveOptions& o;
-  const std::vector<FileEntry>& entries;
-  const std::vector<Pack>& packs;
-  const Base& base;
-  std::vector<EntryPrint>& prints;                // filled in for every entry of every pack
-  const std::vector<char>& known;                 // entries whose print is in already
-  const std::vector<std::string>* fps = nullptr;  // the packs' fingerprints, when known
-  const Gate& gate;
-  std::vector<LayerInfo> layers = std::vector<LayerInfo>(packs.size());
-  std::vector<char> unchecked = std::vector<char>(packs.size(), 0);   // reused without a HEAD
-  std::vector<char> compressed = std::vector<char>(packs.size(), 0);  // read and compressed
-  std::atomic<uint64_t> uploaded{0}, reused{0};
-  std::atomic<bool> relinking{false};  // some layer goes through link_blob in a transfer
-  std::string stage = store.staging_dir() + "/" + owned_temp_name(".regcache-upload-") + "-";
-
-  // Produces every layer; returns the first failure. `when_built` runs once every pack is
-  // compressed, before the last uploads end, unless a layer may still be packed again.
-  Status run(const std::function<Status(TaskPool&)>& when_built = {}) {
-    const Store& base_store = o.base_store ? *o.base_store : store;
-    // A registry refuses a manifest naming a blob it lacks, so the layers of a base entry
-    // in this very repository need no HEAD each: the manifest PUT checks them at once.
-    const StoreProperties here = store.properties();
-    const bool base_here = here.manifest_blobs == ManifestBlobCheck::refused &&
-                           (!o.base_store || o.base_store->properties().registry_repository ==
-                                                 here.registry_repository);
-    TaskPool transfers(o.jobs, 2 * o.jobs);
-    Status built = parallel_for(packs.size(), o.cpu_jobs, [&](size_t i) -> Status {
-      RC_CHECK(gate.so_far());
-      if (base.by_fingerprint.empty()) return build_and_send(i, transfers);
-      std::string fp =
-          fps ? (*fps)[i] : RC_TRY(pack_fingerprint(entries, packs[i], &prints, &known));
-      auto again = candidate(base, fp, o.compression);
-      if (!again) return build_and_send(i, transfers);
-      if (base_here) {
-        unchecked[i] = 1;
-        return take(i, *again);
-      }
-      relinking = true;  // the transfer may pack it again, and so change layers[i]
-      return transfers.submit([&, i, layer = *again]() -> Status {
-        if (RC_TRY(store.link_blob(layer.descriptor, base_store))) return take(i, layer);
-        log_verbose("blob " + layer.descriptor.digest + " of the base is gone; packing again");
-        return build_and_upload(i);
-      });
-    });
-    if (built.ok() && when_built && !relinking) built = when_built(transfers);
-    Status sent = transfers.wait();
-    RC_CHECK(built);
-    return sent;
-  }
-
-  // Returns true when some layer was reused without checking that the store has it.
-  bool took_unchecked() const {
-    return std::find(unchecked.begin(), unchecked.end(), 1) != unchecked.end();
-  }
-
-  // Checks each layer reused unchecked and packs again the ones the store lacks.
-  Status repair() {
-    return parallel_for(packs.size(), o.jobs, [&](size_t i) -> Status {
-      if (!unchecked[i] || RC_TRY(store.has_blob(layers[i].descriptor))) return {};
-      --reused;
-      return build_and_upload(i);
-    });
-  }
-
- private:
-  Status take(size_t i, const LayerInfo& layer) {
-    layers[i] = layer;
-    ++reused;
-    if (o.progress && !fps) o.progress->done += packs[i].bytes;  // else counted when read
-    return {};
-  }
-
-  Status build_and_send(size_t i, TaskPool& transfers) {
-    auto tmp = std::make_shared<TempFile>(stage + std::to_string(i));
-    layers[i] = RC_TRY(build_layer(entries, packs[i], o, *tmp, &prints));
-    compressed[i] = 1;
-    return transfers.submit([this, i, tmp]() -> Status {
-      return upload_if_missing(store, layers[i].descriptor, {tmp->path, ""}, &uploaded);
-    });
-  }
-
-  Status build_and_upload(size_t i) {
-    TempFile tmp(stage + std::to_string(i));
-    layers[i] = RC_TRY(build_layer(entries, packs[i], o, tmp, &prints));
-    compressed[i] = 1;
-    return upload_if_missing(store, layers[i].descriptor, {tmp.path, ""}, &uploaded);
-  }
-};
-
-// Fingerprints every pack (reading every file once) and fills in each entry's print.
-Result<std::vector<std::string>> fingerprint_packs(const std::vector<FileEntry>& entries,
-                                                   const std::vector<Pack>& packs,
-                                                   const SaveOptions& o, const Gate& gate,
-                                                   std::vector<EntryPrint>& prints,
-                                                   const std::vector<char>& known) {
-  std::vector<std::string> fps(packs.size());
-  Status st = parallel_for(packs.size(), o.cpu_jobs, [&](size_t i) -> Status {
-    RC_CHECK(check_interrupted());
-    RC_CHECK(gate.so_far());
-    fps[i] = RC_TRY(pack_fingerprint(entries, packs[i], &prints, &known));
-    if (o.progress) o.progress->done += packs[i].bytes;
-    return {};
-  });
-  RC_CHECK(st);
-  return fps;
-}
-
-// Takes the base's layers as they are, with the plan's delta layer on top when it has one.
-// Returns no layers when a base blob is gone (the save then packs as usual); `unchecked`
-// says they were taken on the word of the manifest PUT, which a registry checks.
-Result<std::vector<LayerInfo>> stack_on_base(Store& store, const SaveOptions& o, const Base& base,
-                                             const std::vector<FileEntry>& entries,
-                                             const DeltaPlan& plan, std::vector<EntryPrint>& prints,
-                                             std::atomic<uint64_t>& uploaded, bool* unchecked) {
-  std::vector<LayerInfo> layers;
-  for (size_t i = 0; i < base.delta.layers.size(); ++i)
-    layers.push_back({base.delta.layers[i], base.diff_ids[i]});
-  *unchecked = store.properties().manifest_blobs == ManifestBlobCheck::refused;
-  if (!*unchecked) {
-    std::atomic<bool> all{true};
-    Status st = parallel_for(layers.size(), o.jobs, [&](size_t i) -> Status {
-      if (!RC_TRY(store.has_blob(layers[i].descriptor))) all = false;
-      return {};
-    });
-    RC_CHECK(st);
-    if (!all) {
-      log_verbose("a blob of the base entry is gone; packing as usual");
-      return std::vector<LayerInfo>();
-    }
-  }
-  if (plan.choice == DeltaChoice::delta) {
-    TempFile tmp(store.staging_dir() + "/" + owned_temp_name(".regcache-upload-") + "-delta");
-    LayerInfo top = RC_TRY(build_delta_layer(entries, plan, o, tmp, prints));
-    RC_CHECK(upload_if_missing(store, top.descriptor, {tmp.path, ""}, &uploaded));
-    layers.push_back(std::move(top));
-  }
-  return layers;
-}
-
 // Walks, packs and pushes the entry (save_entry after its checks).
 Result<SaveReport> save_tree(Store& store, const SaveOptions& o, const PathSpec& spec,
                              SaveReport rep, std::chrono::steady_clock::time_point t0,
-                             const Gate& gate);
+                             const SaveGate& gate);
 
 }  // namespace
 
@@ -538,7 +178,7 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
     return make_error(ErrorKind::not_found, "none of the paths to save exists");
   store.warm_up(std::min(o.jobs, kWarmUpConnections));
   store.prepare_writes();
-  if (o.overwrite == Overwrite::yes) return save_tree(store, o, spec, rep, t0, Gate{});
+  if (o.overwrite == Overwrite::yes) return save_tree(store, o, spec, rep, t0, SaveGate{});
   // Whether the key is saved already is asked beside the walk and the packing: nothing is
   // written before the answer, the packing stops once it came, and it comes first, as if
   // asked before.
@@ -552,7 +192,7 @@ Result<SaveReport> save_entry(Store& store, const SaveOptions& o) {
                                         return make_error(ErrorKind::exists, "the key is saved");
                                       }).share();
   auto gated = make_gated_store(store, answer);
-  auto saved = save_tree(*gated, o, spec, rep, t0, Gate{answer});
+  auto saved = save_tree(*gated, o, spec, rep, t0, SaveGate{answer});
   Status decided = answer.get();
   if (exists) {
     existing.result = SaveResult::exists;
@@ -567,7 +207,7 @@ namespace {
 
 Result<SaveReport> save_tree(Store& store, const SaveOptions& o, const PathSpec& spec,
                              SaveReport rep, std::chrono::steady_clock::time_point t0,
-                             const Gate& gate) {
+                             const SaveGate& gate) {
   LookupIndex index(store);
   index.start_read(IndexWrite::expected);  // beside the first requests: it gets our row
   // The base entry is read while the tree is walked: its requests wait on nothing local.
@@ -588,7 +228,7 @@ Result<SaveReport> save_tree(Store& store, const SaveOptions& o, const PathSpec&
     rep.seconds = since(t0);
     return rep;
   }
-  Base base;
+  SaveBase base;
   if (base_loaded.ok()) {
     base = std::move(base_loaded).value();
   } else {
