@@ -32,8 +32,8 @@ bench-deps:
 build: deps
 	@$(MAKE) --no-print-directory build-tree
 
-# The targets below check no package: `make test` installs them all first, then runs some
-# side by side (MAKEFLAGS is cleared so that CMake's make keeps its own -j).
+# The targets below check no package (`make test` installs them all first). MAKEFLAGS is
+# cleared so that CMake's make keeps its own -j.
 build-tree:
 	@cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
 	@MAKEFLAGS= cmake --build $(BUILD) -j $(JOBS)
@@ -78,14 +78,15 @@ demo: build
 # Installs, builds, starts the test services (through CTest fixtures) and runs every test,
 # then runs the unit and integration suites again under ASan and UBSan (but those labelled
 # once: the long sweeps, the harness self-tests, the action's tests), then each fuzz
-# target for 5 seconds. Steps that wait on one core run beside others (docs/testing.md):
-# the static libraries' configure scripts beside the main build, the sanitizer build beside
-# the suite, the fuzz build beside the sanitizer suite.
+# target for 5 seconds. One step at a time: side by side they took longer on 2 cores
+# (docs/decisions.md, "The build").
 test: test-deps
-	@$(MAKE) --no-print-directory -j 3 build-tree static-libs static-libs-arm64
+	@$(MAKE) --no-print-directory build-tree
 	@$(MAKE) --no-print-directory deb static-arm64
-	@$(MAKE) --no-print-directory -j 2 suite sanitize-build
-	@$(MAKE) --no-print-directory -j 2 sanitize-suite fuzz-build FUZZ_SECONDS=5
+	@$(MAKE) --no-print-directory suite
+	@$(MAKE) --no-print-directory sanitize-build
+	@$(MAKE) --no-print-directory sanitize-suite
+	@$(MAKE) --no-print-directory fuzz-build FUZZ_SECONDS=5
 	@$(MAKE) --no-print-directory fuzz-run
 
 suite:
@@ -95,7 +96,7 @@ test-sanitize: test-deps
 	@$(MAKE) --no-print-directory sanitize-build
 	@$(MAKE) --no-print-directory sanitize-suite
 
-# Its output goes to build.log, shown when it fails (it runs beside the suite).
+# Its output goes to build.log, shown when it fails.
 sanitize-build:
 	@cmake -S . -B $(BUILD_SAN) $(SAN_CMAKE_ARGS) -DREGCACHE_SANITIZE=ON >/dev/null
 	@MAKEFLAGS= cmake --build $(BUILD_SAN) -j $(JOBS) > $(BUILD_SAN)/build.log 2>&1 || \
@@ -111,7 +112,7 @@ fuzz: test-deps
 	@$(MAKE) --no-print-directory fuzz-build
 	@$(MAKE) --no-print-directory fuzz-run
 
-# Its output goes to build.log, shown when it fails (it runs beside the sanitizer suite).
+# Its output goes to build.log, shown when it fails.
 fuzz-build:
 	@cmake -S . -B $(BUILD_FUZZ) $(CMAKE_ARGS) -DCMAKE_CXX_COMPILER=clang++-14 -DREGCACHE_FUZZ=ON \
 	  -DREGCACHE_TESTS=OFF -DREGCACHE_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
