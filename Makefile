@@ -32,8 +32,8 @@ bench-deps:
 build: deps
 	@$(MAKE) --no-print-directory build-tree
 
-# The targets below check no package (`make test` installs them all first). MAKEFLAGS is
-# cleared so that CMake's make keeps its own -j.
+# build-tree and static-libs* check no package (`make test` installs them all first).
+# MAKEFLAGS is cleared so that CMake's make keeps its own -j.
 build-tree:
 	@cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
 	@MAKEFLAGS= cmake --build $(BUILD) -j $(JOBS)
@@ -82,12 +82,13 @@ demo: build
 # (docs/decisions.md, "The build").
 test: test-deps
 	@$(MAKE) --no-print-directory build-tree
-	@$(MAKE) --no-print-directory deb static-arm64
+	@$(MAKE) --no-print-directory deb
+	@$(MAKE) --no-print-directory static-arm64
 	@$(MAKE) --no-print-directory suite
 	@$(MAKE) --no-print-directory sanitize-build
 	@$(MAKE) --no-print-directory sanitize-suite
 	@$(MAKE) --no-print-directory fuzz-build FUZZ_SECONDS=5
-	@$(MAKE) --no-print-directory fuzz-run
+	@$(MAKE) --no-print-directory fuzz-run FUZZ_SECONDS=5
 
 suite:
 	@cd $(BUILD) && ctest --output-on-failure --timeout 1500 -j 2
@@ -120,6 +121,7 @@ fuzz-build:
 	  { tail -40 $(BUILD_FUZZ)/build.log; echo "fuzz build failed: $(BUILD_FUZZ)/build.log"; exit 1; }
 
 fuzz-run:
+	@cmake -S . -B $(BUILD_FUZZ) -DREGCACHE_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	@cd $(BUILD_FUZZ) && ctest --output-on-failure -j $(JOBS) -L fuzz
 
 # The benchmarks (bench/README.md): installs what they need, builds, runs bench/run.sh, which

@@ -4,8 +4,8 @@
 build): two files that both define `bad()` in an anonymous namespace break the batch that
 holds both, and two overloads of one name could silently swap, a call in one file picking
 the other file's function. Each argument is a folder whose .cpp files are batched together
-(src/regcache, tests/unit); a name defined at the top of an anonymous namespace in two of
-its files is reported. Exits 1 naming every such name, 0 when there is none."""
+(src/regcache, tests/unit); a name defined at the top of an anonymous namespace, or
+static at namespace scope, in two of its files is reported. Exits 1 naming every such name, 0 when there is none."""
 import os
 import re
 import sys
@@ -16,6 +16,7 @@ TYPE = re.compile(r"^(?:struct|class|union|enum(?:\s+class)?)\s+(\w+)")
 SKIP = ("}", "#", "//", "template", "using ", "namespace", "public:", "private:", "protected:", "static_assert")
 IDENT = re.compile(r"(\w+)\s*$")
 MACRO = re.compile(r"^[A-Z][A-Z0-9_]*\(")
+TEMPLATE_ARGS = re.compile(r"<[^<>]*>")
 
 
 def declared_name(line):
@@ -27,6 +28,8 @@ def declared_name(line):
     m = TYPE.match(line)
     if m:
         return m.group(1)
+    while TEMPLATE_ARGS.search(line):  # std::function<bool(int)> f(: the name is f
+        line = TEMPLATE_ARGS.sub("", line)
     cut = min((i for i in (line.find("("), line.find(" ="), line.find("{"), line.find(";")) if i >= 0),
               default=-1)
     if cut <= 0:
@@ -44,7 +47,7 @@ def anonymous_names(path):
                 depth += 1
             elif depth and CLOSE.match(line):
                 depth -= 1
-            elif depth:
+            elif depth or line.startswith("static "):  # static: internal linkage too
                 name = declared_name(line.rstrip("\n"))
                 if name:
                     names.setdefault(name, n)
@@ -70,23 +73,30 @@ def check(folder):
 
 
 def self_test():
-    """The check must catch a function, a type and a constant defined in two files, and
-    leave alone names outside anonymous namespaces and overloads within one file."""
+    """The check must catch a function (also one returning a template type, and a static
+    one outside the anonymous namespace), a type and a constant defined in two files, and
+    leave alone other names outside anonymous namespaces, macros and overloads within one
+    file."""
     import tempfile
     with tempfile.TemporaryDirectory() as d:
         files = {
             "a.cpp": "namespace x {\nnamespace {\n\nError bad(std::string_view why) {\n  return {};\n}\n"
                      "struct Reader {\n};\nconstexpr size_t kBlock = 512;\nint twice(int);\nint twice(long);\n"
-                     "TEST(A, B) {\n}\n\n}  // namespace\n\nint shared(int v) { return v; }\n}  // namespace x\n",
+                     "TEST(A, B) {\n}\nstd::function<bool(long)> holding(long n);\n\n}  // namespace\n\n"
+                     "int shared(int v) { return v; }\nstatic int helper(int v) { return v; }\n"
+                     "}  // namespace x\n",
             "b.cpp": "namespace x {\nnamespace {\n\nError bad(const std::string& why,\n          int n) {\n"
-                     "  return {};\n}\nclass Reader {};\nconstexpr uint64_t kBlock{512};\nTEST(A, C) {\n}\n\n}  // namespace\n\n"
-                     "int shared(long v) { return v; }\n}  // namespace x\n",
+                     "  return {};\n}\nclass Reader {};\nconstexpr uint64_t kBlock{512};\nTEST(A, C) {\n}\n"
+                     "std::function<bool(int)> holding(int n);\n\n}  // namespace\n\n"
+                     "int shared(long v) { return v; }\nstatic std::vector<int> helper(long v) {\n  return {};\n}\n"
+                     "}  // namespace x\n",
         }
         for rel, text in files.items():
             with open(os.path.join(d, rel), "w") as f:
                 f.write(text)
         found = sorted(p.split(": ")[0] + " " + p.split(": ")[1].split()[0] for p in check(d))
-    expected = ["b.cpp:4 bad", "b.cpp:8 Reader", "b.cpp:9 kBlock"]
+    expected = ["b.cpp:12 holding", "b.cpp:17 helper", "b.cpp:4 bad", "b.cpp:8 Reader",
+                "b.cpp:9 kBlock"]
     if found != expected:
         print(f"self-test: expected {expected}, got {found}")
         return 1

@@ -104,6 +104,26 @@ TEST(Sparse, TheSameContentGivesTheSameBytes) {
   EXPECT_TRUE(one == two) << "the archives differ";  // (not EXPECT_EQ: it would print both)
 }
 
+// Data is found in whole 4 KiB blocks: a 4 KiB block whose only data is a 512-byte run in
+// its middle is one 4096-byte segment, not a 512-byte one.
+TEST(Sparse, DataIsMappedInWholeFourKiBBlocks) {
+  TempDir d;
+  std::string block(kSparseBlock, '\0');
+  block.replace(1024, 512, std::string(512, 'z'));
+  make_sparse(d / "f", 4 * MiB, {{MiB, block}});
+  if (!has_holes(d / "f")) GTEST_SKIP() << "this filesystem does not keep holes";
+  int fd = ::open((d / "f").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  auto found = find_sparse_data(fd, 4 * MiB, d / "f");
+  ::close(fd);
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  ASSERT_TRUE(found->has_value());
+  const auto& segs = (*found)->segments;
+  ASSERT_GE(segs.size(), 1u);
+  EXPECT_EQ(segs[0].offset, MiB);
+  EXPECT_EQ(segs[0].length, kSparseBlock);
+}
+
 TEST(Sparse, SmallOrDenseFilesAreStoredWhole) {
   TempDir d;
   std::filesystem::create_directories(d / "s");

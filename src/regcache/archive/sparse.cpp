@@ -34,8 +34,8 @@ Status scan_blocks(int fd, uint64_t from, uint64_t to, uint64_t size, const std:
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno_error("cannot read", source, errno);
     if (n == 0) return make_error(ErrorKind::io, "file shrank while saving: " + source);
-    for (size_t b = 0; b < static_cast<size_t>(n); b += tar::kBlock) {
-      size_t len = std::min<size_t>(tar::kBlock, static_cast<size_t>(n) - b);
+    for (size_t b = 0; b < static_cast<size_t>(n); b += kSparseBlock) {
+      size_t len = std::min<size_t>(kSparseBlock, static_cast<size_t>(n) - b);
       if (!zeros_only(buf.data() + b, len))
         add_data(segs, pos + b, std::min<uint64_t>(len, size - pos - b));
     }
@@ -77,8 +77,8 @@ Result<std::optional<SparseFile>> find_sparse_data(int fd, uint64_t size,
     uint64_t end = hole < 0 ? size : std::min<uint64_t>(size, static_cast<uint64_t>(hole));
     // Whole 4 KiB blocks around the data, so the map depends on content, not on where
     // this filesystem put its block boundaries.
-    uint64_t from = std::max(pos, static_cast<uint64_t>(data) / tar::kBlock * tar::kBlock);
-    uint64_t to = std::min(size, (end + tar::kBlock - 1) / tar::kBlock * tar::kBlock);
+    uint64_t from = std::max(pos, static_cast<uint64_t>(data) / kSparseBlock * kSparseBlock);
+    uint64_t to = std::min(size, (end + kSparseBlock - 1) / kSparseBlock * kSparseBlock);
     if (to <= from) break;
     RC_CHECK(scan_blocks(fd, from, to, size, source, f.segments));
     pos = to;
