@@ -10,11 +10,10 @@ BUILD_PKGS="g++ cmake make pkg-config libcurl4-openssl-dev libzstd-dev zlib1g-de
 TEST_PKGS="docker-registry skopeo umoci apache2-utils python3 python3-jwt python3-cryptography python3-yaml
   zstd curl ccache librust-serde-dev librust-serde-json-dev librust-itoa-dev
   clang-14 libfuzzer-14-dev debootstrap qemu-user-static"
-# The static builds: c-ares's static archive, what builds curl and fmt from Debian's
-# source packages (apt-get source, dpkg-source, autoreconf), and the aarch64 cross compiler
-# for the arm64 binary (whose tests run it under qemu-user-static).
-STATIC_PKGS="libc-ares-dev dpkg-dev xz-utils autoconf automake libtool binutils
-  g++-aarch64-linux-gnu"
+# The static builds: c-ares's static archive, what fetches curl and fmt from Debian's
+# source packages (apt-get source, dpkg-source; curl builds with CMake), and the aarch64
+# cross compiler for the arm64 binary (whose tests run it under qemu-user-static).
+STATIC_PKGS="libc-ares-dev dpkg-dev xz-utils binutils g++-aarch64-linux-gnu"
 # The crates of bench/corpus/cargo/Cargo.toml with the features it asks for (serde's derive,
 # indexmap's serde-1, the default features of the others), named by the real packages that
 # carry them.

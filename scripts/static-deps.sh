@@ -101,34 +101,42 @@ ${HOST:+$HOST-}ar rcs "$PREFIX/lib/libfmt.a" "$OUT/fmt-build/format.o" "$OUT/fmt
 cp -r "$FMT_SRC/include" "$PREFIX/"
 
 say "building a minimal libcurl.a from $(basename "$CURL_SRC")"
-cd "$CURL_SRC"
-# Debian's series ends with the patches that make its GnuTLS and NSS flavours (they rename
-# the library); its own OpenSSL build takes them back out, and so does this one.
-for p in $(tail -2 debian/patches/series | tac); do
-  case "$p" in *gnutls*|*nss*) patch -s -R -p1 < "debian/patches/$p" ;; *) die "unexpected last patches in curl's series: $p" ;; esac
-done
-# Debian's patches may touch configure.ac and the Makefile.am files: regenerate the build
-# files so that make does not try to (autoreconf comes with autoconf, automake, libtool).
-autoreconf -fi > "$OUT/autoreconf.log" 2>&1 || { tail -20 "$OUT/autoreconf.log"; die "autoreconf failed"; }
-CONFIGURE_HOST=""
+# curl's own CMake build: it configures in a third of the time of its autoconf `configure`
+# and compiles without libtool (one minute instead of two and a half on two cores).
+# Debian's patches change only the autotools files besides the sources, so the sources are
+# Debian's exactly. What curl's CMake build has no option for is given as definitions, as
+# its configure would have set them: SSL_set0_wbio (OpenSSL 1.1.1 and later), no headers
+# API, no easy-options API. A cross build cannot run curl's poll() probe; glibc's poll()
+# is the one it would find fine. Sections per function let regcache's link drop the rest.
+CURL_FLAGS="-O2 -ffunction-sections -fdata-sections -DHAVE_SSL_SET0_WBIO=1 -DCURL_DISABLE_HEADERS_API=1"
+CURL_FLAGS="$CURL_FLAGS -DCURL_DISABLE_GETOPTIONS=1"
+set --
 if [ -n "$HOST" ]; then
-  CONFIGURE_HOST="--host=$HOST"
-  export CC CPPFLAGS="$CROSS_FLAGS" LDFLAGS="-L$SYSROOT/usr/lib/$HOST"
-  export PKG_CONFIG_LIBDIR="$SYSROOT/usr/lib/$HOST/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$SYSROOT"
+  LIBDIR="$SYSROOT/usr/lib/$HOST"
+  set -- -DCMAKE_TOOLCHAIN_FILE="$HERE/../cmake/aarch64-linux-gnu.cmake" -DHAVE_POLL_FINE=1 \
+    -DCMAKE_EXE_LINKER_FLAGS="-L$LIBDIR" \
+    -DOPENSSL_INCLUDE_DIR="$SYSROOT/usr/include" -DOPENSSL_SSL_LIBRARY="$LIBDIR/libssl.a" \
+    -DOPENSSL_CRYPTO_LIBRARY="$LIBDIR/libcrypto.a" \
+    -DZLIB_INCLUDE_DIR="$SYSROOT/usr/include" -DZLIB_LIBRARY="$LIBDIR/libz.a" \
+    -DZstd_INCLUDE_DIR="$SYSROOT/usr/include" -DZstd_LIBRARY="$LIBDIR/libzstd.a" \
+    -DCARES_INCLUDE_DIR="$SYSROOT/usr/include" -DCARES_LIBRARY="$LIBDIR/libcares.a"
+  CURL_FLAGS="$CURL_FLAGS $CROSS_FLAGS"
 fi
-./configure $CONFIGURE_HOST --prefix="$PREFIX" --disable-shared --enable-static \
-  --with-openssl --with-zlib --with-zstd --enable-ares \
-  --without-brotli --without-libpsl --without-libidn2 --without-nghttp2 --without-nghttp3 \
-  --without-ngtcp2 --without-librtmp --without-libssh2 --without-libssh --without-gssapi \
-  --without-libgsasl --without-ca-bundle --without-ca-path --without-ca-fallback \
-  --disable-ldap --disable-ldaps --disable-rtsp --disable-dict --disable-telnet --disable-tftp \
-  --disable-pop3 --disable-imap --disable-smb --disable-smtp --disable-gopher --disable-mqtt \
-  --disable-ftp --disable-file --disable-manual --disable-ntlm-wb --disable-unix-sockets \
-  --disable-cookies --disable-alt-svc --disable-hsts --disable-netrc --disable-mime --disable-doh \
-  --disable-dateparse --disable-get-easy-options --disable-headers-api --disable-tls-srp \
-  --disable-libcurl-option --disable-progress-meter \
-  > "$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; die "curl's configure failed"; }
-make -s -C lib -j "$JOBS" > "$OUT/make.log" 2>&1 || { tail -30 "$OUT/make.log"; die "building libcurl failed"; }
-make -s -C lib install > /dev/null && make -s -C include install > /dev/null
+cmake -S "$CURL_SRC" -B "$OUT/curl-build" "$@" -DCMAKE_BUILD_TYPE=None -DCMAKE_C_FLAGS="$CURL_FLAGS" \
+  -DCMAKE_INSTALL_PREFIX="$PREFIX" -DCMAKE_INSTALL_LIBDIR=lib \
+  -DBUILD_SHARED_LIBS=OFF -DBUILD_CURL_EXE=OFF -DBUILD_TESTING=OFF -DENABLE_MANUAL=OFF \
+  -DPICKY_COMPILER=OFF -DCURL_USE_OPENSSL=ON -DENABLE_ARES=ON -DCURL_ZSTD=ON -DCURL_BROTLI=OFF \
+  -DUSE_LIBIDN2=OFF -DCURL_USE_LIBPSL=OFF -DCURL_USE_LIBSSH2=OFF -DCURL_USE_LIBSSH=OFF \
+  -DCURL_USE_GSSAPI=OFF -DUSE_NGHTTP2=OFF -DCURL_CA_BUNDLE=none -DCURL_CA_PATH=none \
+  -DCURL_CA_FALLBACK=OFF -DHTTP_ONLY=ON -DENABLE_UNIX_SOCKETS=OFF -DCURL_DISABLE_COOKIES=ON \
+  -DCURL_DISABLE_ALTSVC=ON -DCURL_DISABLE_HSTS=ON -DCURL_DISABLE_NETRC=ON -DCURL_DISABLE_MIME=ON \
+  -DCURL_DISABLE_DOH=ON -DCURL_DISABLE_PARSEDATE=ON -DCURL_DISABLE_LIBCURL_OPTION=ON \
+  -DCURL_DISABLE_PROGRESS_METER=ON -DCURL_DISABLE_LDAP=ON -DCURL_DISABLE_LDAPS=ON \
+  > "$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; die "curl's CMake configure failed"; }
+for feature in USE_OPENSSL USE_ARES HAVE_ZSTD HAVE_LIBZ ENABLE_IPV6 HAVE_POLL_FINE; do
+  grep -q "^#define $feature 1" "$OUT/curl-build/lib/curl_config.h" || die "libcurl configured without $feature"
+done
+cmake --build "$OUT/curl-build" -j "$JOBS" > "$OUT/make.log" 2>&1 || { tail -30 "$OUT/make.log"; die "building libcurl failed"; }
+cmake --install "$OUT/curl-build" > /dev/null
 echo "$RECIPE" > "$STAMP"
 say "done: $PREFIX"
