@@ -40,7 +40,7 @@ die() { echo "static-deps: error: $*" >&2; exit 1; }
 
 # A private apt state whose sources are the deb-src twins of the system's deb entries.
 APT="$OUT/apt"
-rm -rf "$APT" "$OUT/src" "$PREFIX" "$SYSROOT"
+rm -rf "$APT" "$OUT/src" "$OUT/curl-build" "$PREFIX" "$SYSROOT"
 mkdir -p "$APT/lists/partial" "$APT/archives/partial" "$APT/sources.list.d" "$OUT/src" "$PREFIX/lib"
 : > "$APT/sources.list"
 [ -f /etc/apt/sources.list ] && sed -n 's/^deb \(.*\)$/deb-src \1/p' /etc/apt/sources.list > "$APT/sources.list"
@@ -104,10 +104,11 @@ say "building a minimal libcurl.a from $(basename "$CURL_SRC")"
 # curl's own CMake build: it configures in a third of the time of its autoconf `configure`
 # and compiles without libtool (one minute instead of two and a half on two cores).
 # Debian's patches change only the autotools files besides the sources, so the sources are
-# Debian's exactly. What curl's CMake build has no option for is given as definitions, as
-# its configure would have set them: SSL_set0_wbio (OpenSSL 1.1.1 and later), no headers
-# API, no easy-options API. A cross build cannot run curl's poll() probe; glibc's poll()
-# is the one it would find fine. Sections per function let regcache's link drop the rest.
+# Debian's exactly. What curl 7.88's CMake build does not carry into curl_config.h is given
+# as definitions, as its configure would have set them: SSL_set0_wbio (OpenSSL 1.1.1 and
+# later), no headers API, no easy-options API. A cross build cannot run curl's poll()
+# probe; glibc's poll() is the one it would find fine. Sections per function let
+# regcache's link drop the rest.
 CURL_FLAGS="-O2 -ffunction-sections -fdata-sections -DHAVE_SSL_SET0_WBIO=1 -DCURL_DISABLE_HEADERS_API=1"
 CURL_FLAGS="$CURL_FLAGS -DCURL_DISABLE_GETOPTIONS=1"
 set --
@@ -121,6 +122,8 @@ if [ -n "$HOST" ]; then
     -DZstd_INCLUDE_DIR="$SYSROOT/usr/include" -DZstd_LIBRARY="$LIBDIR/libzstd.a" \
     -DCARES_INCLUDE_DIR="$SYSROOT/usr/include" -DCARES_LIBRARY="$LIBDIR/libcares.a"
   CURL_FLAGS="$CURL_FLAGS $CROSS_FLAGS"
+  # pkg-config hints too come from the sysroot, never from the host's .pc files.
+  export PKG_CONFIG_LIBDIR="$LIBDIR/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$SYSROOT"
 fi
 cmake -S "$CURL_SRC" -B "$OUT/curl-build" "$@" -DCMAKE_BUILD_TYPE=None -DCMAKE_C_FLAGS="$CURL_FLAGS" \
   -DCMAKE_INSTALL_PREFIX="$PREFIX" -DCMAKE_INSTALL_LIBDIR=lib \
@@ -133,10 +136,21 @@ cmake -S "$CURL_SRC" -B "$OUT/curl-build" "$@" -DCMAKE_BUILD_TYPE=None -DCMAKE_C
   -DCURL_DISABLE_DOH=ON -DCURL_DISABLE_PARSEDATE=ON -DCURL_DISABLE_LIBCURL_OPTION=ON \
   -DCURL_DISABLE_PROGRESS_METER=ON -DCURL_DISABLE_LDAP=ON -DCURL_DISABLE_LDAPS=ON \
   > "$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; die "curl's CMake configure failed"; }
-for feature in USE_OPENSSL USE_ARES HAVE_ZSTD HAVE_LIBZ ENABLE_IPV6 HAVE_POLL_FINE; do
-  grep -q "^#define $feature 1" "$OUT/curl-build/lib/curl_config.h" || die "libcurl configured without $feature"
+# What regcache needs is in, and what the options above leave out stays out.
+CONFIG_H="$OUT/curl-build/lib/curl_config.h"
+for feature in USE_OPENSSL USE_ARES HAVE_ZSTD HAVE_LIBZ ENABLE_IPV6 HAVE_FCNTL_O_NONBLOCK \
+  CURL_DISABLE_FTP CURL_DISABLE_LDAP CURL_DISABLE_COOKIES CURL_DISABLE_ALTSVC CURL_DISABLE_HSTS \
+  CURL_DISABLE_NETRC CURL_DISABLE_MIME CURL_DISABLE_DOH; do
+  grep -q "^#define $feature 1" "$CONFIG_H" || die "libcurl configured without $feature"
+done
+for feature in CURL_CA_BUNDLE CURL_CA_PATH USE_LIBSSH2 USE_LIBSSH USE_NGHTTP2 HAVE_LIBIDN2 \
+  USE_LIBPSL HAVE_BROTLI USE_UNIX_SOCKETS USE_TLS_SRP HAVE_GSSAPI; do
+  if grep -q "^#define $feature\b" "$CONFIG_H"; then die "libcurl configured with $feature"; fi
 done
 cmake --build "$OUT/curl-build" -j "$JOBS" > "$OUT/make.log" 2>&1 || { tail -30 "$OUT/make.log"; die "building libcurl failed"; }
 cmake --install "$OUT/curl-build" > /dev/null
+# Only the archive and the headers are used; curl-config and the CMake and pkg-config files
+# would name the host's shared libraries.
+rm -rf "$PREFIX/bin" "$PREFIX/lib/cmake" "$PREFIX/lib/pkgconfig"
 echo "$RECIPE" > "$STAMP"
 say "done: $PREFIX"

@@ -8,6 +8,7 @@
 #include "regcache/util/interrupt.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/parallel.hpp"
+#include "regcache/util/task_pool.hpp"
 #include "regcache/util/temp_file.hpp"
 
 namespace regcache {

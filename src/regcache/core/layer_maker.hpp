@@ -16,9 +16,10 @@
 #include "regcache/format/fingerprint.hpp"
 #include "regcache/format/pack_plan.hpp"
 #include "regcache/util/stale.hpp"
-#include "regcache/util/task_pool.hpp"
 
 namespace regcache {
+
+class TaskPool;
 
 // Whether the save may write: the answer to "is the key saved already?", asked beside the
 // walk and the packing. An error (the key is saved, or the question failed) stops the save.

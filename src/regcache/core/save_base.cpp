@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "regcache/core/entry_index.hpp"
 #include "regcache/core/entry_signing.hpp"
 #include "regcache/core/lookup.hpp"
 #include "regcache/format/file_list.hpp"

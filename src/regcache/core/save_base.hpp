@@ -10,11 +10,12 @@
 #include <vector>
 
 #include "regcache/core/delta_plan.hpp"
-#include "regcache/core/entry_index.hpp"
 #include "regcache/core/save.hpp"
 #include "regcache/format/entry_format.hpp"
 
 namespace regcache {
+
+class LookupIndex;
 
 // The layers of the base entry, by fingerprint.
 struct SaveBase {
