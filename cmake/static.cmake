@@ -52,5 +52,7 @@ target_compile_definitions(regcache-static PRIVATE REGCACHE_VERSION="${PROJECT_V
 target_compile_options(regcache-static PRIVATE -Os -g0 -flto=auto)
 target_link_libraries(regcache-static PRIVATE ${STATIC_CURL} ${STATIC_CARES} ${STATIC_SSL} ${STATIC_CRYPTO} ${STATIC_ZSTD} ${STATIC_Z}
   ${STATIC_XXHASH} ${STATIC_FMT} -lpthread -ldl)
-# -no-pie: Debian's archives are not all built position-independent; -s strips.
-target_link_options(regcache-static PRIVATE -static -no-pie -s -Wl,--gc-sections -flto=auto -Os)
+# -no-pie: Debian's archives are not all built position-independent; -s strips. -g0: the
+# link-time optimizer must not emit debug info for objects compiled without it (with the
+# build type's -g1 g++ 12 stops with an internal error in dwarf2out).
+target_link_options(regcache-static PRIVATE -static -no-pie -s -Wl,--gc-sections -flto=auto -Os -g0)
