@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import tarfile
-import time
 import unittest
 
 from common import (ANNO_CREATED, ANNO_KEY, LAYER_GZIP, OCI_CONFIG, OCI_MANIFEST, RegcacheTestCase,
@@ -57,11 +56,10 @@ class StoreReferenceTest(BadInputCase):
         make_small_tree(os.path.join(self.ws, "target"))
         before = tree_listing(self.tmp)
         for args in (["save", "--key", "k", "target"], ["restore", "--key", "k"]):
-            t0 = time.monotonic()
+            # It gives up (the number of tries is the retry policy's, unit-tested); the call's
+            # timeout stands for "never".
             rc, out, err = self.regcache("--store", "127.0.0.1:1/x/y", *args, timeout=120)
-            elapsed = time.monotonic() - t0
             self.assertCleanError(rc, out, err, code=1, mentions=["127.0.0.1:1", ("connect", "refused")])
-            self.assertLess(elapsed, 45, f"{args[0]} took {elapsed:.1f}s to give up")
         self.assertEqual(tree_listing(self.tmp), before)
 
 

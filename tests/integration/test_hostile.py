@@ -15,7 +15,6 @@ import signal
 import subprocess
 import tarfile
 import tempfile
-import time
 
 from common import (ANNO_CREATED, ANNO_KEY, BIN, LAYER_GZIP, LAYER_ZSTD, OCI_CONFIG, OCI_MANIFEST, LayoutClient,
                     StoreUnderTest, clean_env, make_small_tree, snapshot, tree_listing, wait_for_binary)
@@ -312,22 +311,18 @@ class HostileManifestTest(HostileCase):
             mf["layers"] = mf["layers"] * 20000
 
         self.push_entry("many-layers", [(gz, raw)], mutate=many)
-        t0 = time.monotonic()
         # --timeout bounds the test when regcache does fetch them all: the restore then
         # ends as a miss (exit 0), which fails the refusal check.
         self.refuse("many-layers", mentions=[("too many layers", "layer count", "20000")], existing=(False,),
                     extra=["--timeout", "6"])
-        self.assertLess(time.monotonic() - t0, 60)  # refused, not fetched: however busy the machine
         # 100000 in a layout: refused for its count, or (now that a layout reads manifests up
         # to the same 4 MiB as a registry) for its size.
         cfg = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
         cd = {"mediaType": OCI_CONFIG, "digest": "sha256:" + hashlib.sha256(cfg).hexdigest(), "size": len(cfg)}
         ld = {"mediaType": LAYER_GZIP, "digest": "sha256:" + hashlib.sha256(gz).hexdigest(), "size": len(gz)}
         st = self.layout_entry("many-layers", self.manifest_for("many-layers", [ld] * 100000, cd), [gz, cfg])
-        t0 = time.monotonic()
         self.refuse("many-layers", mentions=[("too many layers", "layer count", "100000", "larger than")], store=st,
                     existing=(False,), extra=["--timeout", "6"])
-        self.assertLess(time.monotonic() - t0, 60)  # refused, not fetched: however busy the machine
 
     def test_absurd_file_count_annotation(self):
         gz, raw = self.innocent()
@@ -420,9 +415,7 @@ class DecompressionBombTest(HostileCase):
         blob = self.bomb_entry("bomb-honest")
         self.assertLess(len(blob), 40 << 20)
         before = tree_listing(self.tmp)
-        t0 = time.monotonic()
         rc, out, err = self.restore_limited("bomb-honest")
-        elapsed = time.monotonic() - t0
         # regcache has no size rule of its own beyond the declared tar size, which is
         # honest here: it writes until the file system refuses (with RLIMIT_FSIZE, EFBIG;
         # on a full disk, ENOSPC, see test_local_faults.py). That must still be one clean
@@ -431,7 +424,6 @@ class DecompressionBombTest(HostileCase):
         self.assertEqual(tree_listing(self.tmp), before)
         self.assertFalse(os.path.lexists(self.target))
         self.assertNoLeftovers(self.tmp)
-        self.assertLess(elapsed, 60)
 
 
 if __name__ == "__main__":
