@@ -9,15 +9,15 @@
 #include <set>
 #include <string>
 
+#include "owning_store.hpp"
 #include "regcache/store/memory/memory_store.hpp"
 
 namespace regcache::testing {
 
-class CountingStore : public Store {
+class CountingStore : public OwningForwardingStore {
  public:
   explicit CountingStore(StoreProperties properties = {})
-      : inner(make_memory_store("memory", "/tmp", properties)) {}
-  std::unique_ptr<Store> inner;
+      : OwningForwardingStore(make_memory_store("memory", "/tmp", properties)) {}
   std::atomic<bool> refuse_next_put{false};  // the next manifest PUT: "blob unknown"
   std::atomic<int> manifest_gets{0}, manifest_puts{0}, blob_gets{0}, blob_heads{0}, blob_puts{0};
   std::atomic<int> tag_lists{0};
@@ -38,12 +38,9 @@ class CountingStore : public Store {
     return gets_[reference];
   }
 
-  std::string describe() const override { return inner->describe(); }
-  std::string staging_dir() const override { return inner->staging_dir(); }
-  StoreProperties properties() const override { return inner->properties(); }
   Result<bool> has_blob(const Descriptor& d) override {
     ++blob_heads;
-    return inner->has_blob(d);
+    return next().has_blob(d);
   }
   Status get_blob(const Descriptor& d, Sink* out) override {
     ++blob_gets;
@@ -54,11 +51,11 @@ class CountingStore : public Store {
         return out->write(other.data(), other.size());
       }
     }
-    return inner->get_blob(d, out);
+    return next().get_blob(d, out);
   }
   Status put_blob(const Descriptor& d, const BlobSource& s) override {
     ++blob_puts;
-    return inner->put_blob(d, s);
+    return next().put_blob(d, s);
   }
   Result<std::optional<FetchedManifest>> get_manifest(const std::string& ref) override {
     ++manifest_gets;
@@ -67,20 +64,17 @@ class CountingStore : public Store {
       ++gets_[ref];
       if (failing_.count(ref)) return make_error(ErrorKind::network, "connection refused");
     }
-    return inner->get_manifest(ref);
+    return next().get_manifest(ref);
   }
   Result<std::string> put_manifest(const std::string& tag, const std::string& bytes,
                                    const std::string& media_type) override {
     ++manifest_puts;
     if (refuse_next_put.exchange(false)) return make_error(ErrorKind::not_found, "blob unknown");
-    return inner->put_manifest(tag, bytes, media_type);
-  }
-  Status delete_manifest(const std::string& digest) override {
-    return inner->delete_manifest(digest);
+    return next().put_manifest(tag, bytes, media_type);
   }
   Result<std::vector<std::string>> list_tags() override {
     ++tag_lists;
-    return inner->list_tags();
+    return next().list_tags();
   }
   // Zeroes the counters.
   void reset_counts() {

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "regcache/format/entry_format.hpp"
-#include "regcache/store/store.hpp"
+#include "regcache/store/forwarding_store.hpp"
 #include "regcache/util/sink.hpp"
 
 namespace regcache {
@@ -17,10 +17,10 @@ namespace regcache {
 // (properties().registry_repository), pretend blobs are missing (`hidden`: has_blob false,
 // get_blob not_found, put_manifest naming one fails with not_found, until put_blob uploads
 // it again), serve corrupted bytes for some blobs (`corrupt`), and count writes.
-class TestStore : public Store {
+class TestStore : public ForwardingStore {
  public:
   explicit TestStore(Store& inner, std::string repository = "")
-      : inner_(inner), repository_(std::move(repository)) {}
+      : ForwardingStore(inner), repository_(std::move(repository)) {}
 
   void hide(const std::string& digest) {
     std::lock_guard lock(mu_);
@@ -37,12 +37,11 @@ class TestStore : public Store {
 
   std::atomic<int> put_blobs{0}, put_manifests{0}, has_blobs{0};
 
-  std::string describe() const override { return "test(" + inner_.describe() + ")"; }
-  std::string staging_dir() const override { return inner_.staging_dir(); }
+  std::string describe() const override { return "test(" + next().describe() + ")"; }
   Result<bool> has_blob(const Descriptor& d) override {
     ++has_blobs;
     if (is_hidden(d.digest)) return false;
-    return inner_.has_blob(d);
+    return next().has_blob(d);
   }
   Status get_blob(const Descriptor& d, Sink* out) override {
     if (is_hidden(d.digest)) return make_error(ErrorKind::not_found, "blob " + d.digest + " gone");
@@ -51,16 +50,18 @@ class TestStore : public Store {
       std::lock_guard lock(mu_);
       flip = corrupt_.count(d.digest) > 0;
     }
-    if (!flip) return inner_.get_blob(d, out);
+    if (!flip) return next().get_blob(d, out);
     StringSink bytes;
-    RC_CHECK(inner_.get_blob(d, &bytes));
+    RC_CHECK(next().get_blob(d, &bytes));
     std::string s = bytes.str();
     if (!s.empty()) s[s.size() / 2] ^= 0x5a;
     return out->write(s.data(), s.size());
   }
+  // A mount finds what this store shows: a hidden blob is not linked.
+  Result<bool> link_blob(const Descriptor& d, const Store&) override { return has_blob(d); }
   Status put_blob(const Descriptor& d, const BlobSource& src) override {
     ++put_blobs;
-    RC_CHECK(inner_.put_blob(d, src));
+    RC_CHECK(next().put_blob(d, src));
     std::lock_guard lock(mu_);
     hidden_.erase(d.digest);
     return {};
@@ -68,9 +69,6 @@ class TestStore : public Store {
   StoreProperties properties() const override {
     return {repository_.empty() ? ManifestBlobCheck::none : ManifestBlobCheck::refused,
             repository_};
-  }
-  Result<std::optional<FetchedManifest>> get_manifest(const std::string& reference) override {
-    return inner_.get_manifest(reference);
   }
   Result<std::string> put_manifest(const std::string& tag, const std::string& bytes,
                                    const std::string& media_type) override {
@@ -82,15 +80,10 @@ class TestStore : public Store {
           return make_error(ErrorKind::not_found, "manifest blob unknown: " + l.digest);
       }
     }
-    return inner_.put_manifest(tag, bytes, media_type);
+    return next().put_manifest(tag, bytes, media_type);
   }
-  Status delete_manifest(const std::string& digest) override {
-    return inner_.delete_manifest(digest);
-  }
-  Result<std::vector<std::string>> list_tags() override { return inner_.list_tags(); }
 
  private:
-  Store& inner_;
   std::string repository_;
   std::mutex mu_;
   std::set<std::string> hidden_, corrupt_;

@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "owning_store.hpp"
 #include "regcache/core/save.hpp"
 #include "regcache/format/key_tag.hpp"
 #include "regcache/oci/media_types.hpp"
@@ -52,39 +53,32 @@ class Signal {
 };
 
 // Forwards to a memory store; the test decides what waits for what.
-class HoldingStore : public Store {
+class HoldingStore : public regcache::testing::OwningForwardingStore {
  public:
-  explicit HoldingStore(const std::string& dir) : inner(make_memory_store("memory", dir)) {}
-  std::unique_ptr<Store> inner;
+  explicit HoldingStore(const std::string& dir)
+      : OwningForwardingStore(make_memory_store("memory", dir)) {}
   std::function<void(const std::string&)> on_get_manifest;  // before it is answered
   std::function<void(const Descriptor&)> on_has_blob, on_put_blob;
   std::atomic<int> blob_puts{0}, manifest_puts{0};
 
-  std::string describe() const override { return inner->describe(); }
-  std::string staging_dir() const override { return inner->staging_dir(); }
   Result<bool> has_blob(const Descriptor& d) override {
     if (on_has_blob) on_has_blob(d);
-    return inner->has_blob(d);
+    return next().has_blob(d);
   }
-  Status get_blob(const Descriptor& d, Sink* out) override { return inner->get_blob(d, out); }
   Status put_blob(const Descriptor& d, const BlobSource& s) override {
     ++blob_puts;
     if (on_put_blob) on_put_blob(d);
-    return inner->put_blob(d, s);
+    return next().put_blob(d, s);
   }
   Result<std::optional<FetchedManifest>> get_manifest(const std::string& ref) override {
     if (on_get_manifest) on_get_manifest(ref);
-    return inner->get_manifest(ref);
+    return next().get_manifest(ref);
   }
   Result<std::string> put_manifest(const std::string& tag, const std::string& bytes,
                                    const std::string& media_type) override {
     ++manifest_puts;
-    return inner->put_manifest(tag, bytes, media_type);
+    return next().put_manifest(tag, bytes, media_type);
   }
-  Status delete_manifest(const std::string& digest) override {
-    return inner->delete_manifest(digest);
-  }
-  Result<std::vector<std::string>> list_tags() override { return inner->list_tags(); }
 };
 
 struct OverlapTree {
