@@ -42,6 +42,8 @@ class CountingStore : public OwningForwardingStore {
     ++blob_heads;
     return next().has_blob(d);
   }
+  // A mount costs a registry a request too: counted as the HEAD a default mount is.
+  Result<bool> link_blob(const Descriptor& d, const Store&) override { return has_blob(d); }
   Status get_blob(const Descriptor& d, Sink* out) override {
     ++blob_gets;
     {

@@ -65,6 +65,7 @@ class HoldingStore : public regcache::testing::OwningForwardingStore {
     if (on_has_blob) on_has_blob(d);
     return next().has_blob(d);
   }
+  Result<bool> link_blob(const Descriptor& d, const Store&) override { return has_blob(d); }
   Status put_blob(const Descriptor& d, const BlobSource& s) override {
     ++blob_puts;
     if (on_put_blob) on_put_blob(d);

@@ -6,10 +6,14 @@
 
 namespace regcache {
 
-// Forwards everything to `next`, which must outlive it.
+// Forwards everything to `target`, which must outlive it. A decorator that changes has_blob
+// overrides link_blob too when a mount must see the change (Store's default asks has_blob;
+// here the mount goes to the target).
 class ForwardingStore : public Store {
  public:
-  explicit ForwardingStore(Store& next) : next_(next) {}
+  explicit ForwardingStore(Store& target) : next_(target) {}
+  ForwardingStore(const ForwardingStore&) = delete;
+  ForwardingStore& operator=(const ForwardingStore&) = delete;
 
   std::string describe() const override { return next_.describe(); }
   std::string staging_dir() const override { return next_.staging_dir(); }
@@ -39,7 +43,8 @@ class ForwardingStore : public Store {
 
  protected:
   // Returns the store this one forwards to.
-  Store& next() const { return next_; }
+  Store& next() { return next_; }
+  const Store& next() const { return next_; }
 
  private:
   Store& next_;
