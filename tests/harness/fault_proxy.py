@@ -163,7 +163,9 @@ class FaultProxy:
                 pass
         if self._acceptor:
             self._acceptor.join(5)
-        for t in list(self._threads):
+        with self._lock:
+            threads = list(self._threads)
+        for t in threads:
             t.join(5)
 
     def __enter__(self):
@@ -199,10 +201,10 @@ class FaultProxy:
             except OSError:
                 return
             t = threading.Thread(target=self._serve, args=(sock,), daemon=True)
-            with self._lock:
+            with self._lock:  # started under the lock: stop() joins only started threads
                 self._threads = [x for x in self._threads if x.is_alive()] + [t]
                 self._conns[id(sock)] = sock
-            t.start()
+                t.start()
 
     def _serve(self, sock):
         upstream = {}  # upstream address -> its keep-alive connection

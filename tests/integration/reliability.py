@@ -251,9 +251,9 @@ class RegistryChecker:
             raw = self.client.get_manifest(tag)
             # docker-registry creates a tag's directory (which the tag list shows) a moment
             # before it writes the tag's link, while it finishes the PUT of a killed client.
-            for _ in range(20):
-                if raw is not None:
-                    break
+            # However busy the machine, that moment ends; 60 s stands for never.
+            deadline = time.monotonic() + 60
+            while raw is None and time.monotonic() < deadline:
                 time.sleep(0.1)
                 raw = self.client.get_manifest(tag)
             if raw is None:

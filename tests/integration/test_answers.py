@@ -152,7 +152,7 @@ class RestoreTimeoutTest(RegcacheTestCase):
         ref = f"{proxy.address}/timeout/{uuid.uuid4().hex}"
         make_small_tree(os.path.join(self.ws, "t"))
         self.regcache("--store", ref, "save", "--key", "k", "t", check=True)
-        proxy.set_rules([{"method": "GET", "path": r"/manifests/", "always": True, "action": "stall", "seconds": 30}])
+        proxy.set_rules([{"method": "GET", "path": r"/manifests/", "always": True, "action": "stall", "seconds": 3600}])
         rc, out, err = self.regcache("--store", ref, "--json", "restore", "--key", "k", "--timeout", "1")
         self.assertEqual(rc, 0, err)
         got = parse_json(out)

@@ -176,7 +176,7 @@ class CancelTest(RegcacheTestCase):
             with self.subTest(signal=sig.name):
                 self.proxy.reset()
                 self.proxy.set_rules([{"method": "PUT", "path": r"/blobs/uploads/", "always": True,
-                                       "action": "stall", "seconds": 60}])
+                                       "action": "stall", "seconds": 3600}])
                 p = self.start("save", "--key", "k-" + sig.name, "big")
                 self.wait_for_request("PUT", "/blobs/uploads/")
                 p.send_signal(sig)
@@ -198,7 +198,7 @@ class CancelTest(RegcacheTestCase):
             with self.subTest(signal=sig.name):
                 self.proxy.reset()
                 self.proxy.set_rules([{"method": "GET", "path": r"/blobs/sha256:", "always": True,
-                                       "action": "stall", "where": "body", "after": MIB, "seconds": 60}])
+                                       "action": "stall", "where": "body", "after": MIB, "seconds": 3600}])
                 p = self.start("restore", "--key", "k")
                 self.wait_for_request("GET", "/blobs/sha256:")
                 time.sleep(0.1)  # (not needed for correctness: the signal is handled whenever it lands)

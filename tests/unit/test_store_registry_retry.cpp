@@ -68,6 +68,9 @@ StoreRef test_ref() {
   return ref;
 }
 
+// The time a stopped clock shows.
+const SteadyTime kStoppedClock = SteadyTime{} + std::chrono::hours(1);
+
 struct Fixture {
   std::vector<std::chrono::milliseconds> waits;
   std::shared_ptr<ScriptedTransport> transport;
@@ -77,9 +80,10 @@ struct Fixture {
     transport = std::make_shared<ScriptedTransport>(std::move(script));
     RegistryOptions o;
     o.transport = scheme;
+    // A stopped clock: each recorded wait is exactly the policy's.
+    o.now = [] { return kStoppedClock; };
     o.sleep_until = [this](std::chrono::steady_clock::time_point t) {
-      waits.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(
-          t - std::chrono::steady_clock::now()));
+      waits.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(t - kStoppedClock));
       return Status{};
     };
     StoreRef ref = test_ref();
@@ -195,8 +199,8 @@ TEST(RetryPolicy, RetryAfterIsHonouredAndCapped) {
   StringSink out;
   ASSERT_TRUE(f.store->get_blob(blob_descriptor(), &out).ok());
   ASSERT_EQ(f.waits.size(), 2u);
-  EXPECT_NEAR(f.waits[0].count(), 7000, 200);
-  EXPECT_NEAR(f.waits[1].count(), 30000, 200);  // capped
+  EXPECT_EQ(f.waits[0].count(), 7000);
+  EXPECT_EQ(f.waits[1].count(), 30000);  // capped
 }
 
 TEST(RetryPolicy, ErrorCodesAreComparedExactly) {
@@ -337,20 +341,17 @@ TEST(GithubPackages, PagesStayOnTheApiAndDoNotCircle) {
 // max_attempts times in all with growing waits (Retry-After honoured), a permanent one once.
 TEST(GithubPackages, TheApiUsesTheRegistrysRetryPolicy) {
   for (long api_status : {503L, 429L, 404L}) {
-    SteadyTime answered{};  // when the last "retry after 2 s" answer left the transport
-    auto transport =
-        std::make_shared<ScriptedTransport>([api_status, &answered](const HttpRequest& req, int) {
-          if (req.method == "DELETE" && req.url.find("registry.test") != std::string::npos)
-            return status(405);
-          answered = std::chrono::steady_clock::now();
-          return status(api_status, "{\"message\":\"no\"}", {{"retry-after", "2"}});
-        });
+    auto transport = std::make_shared<ScriptedTransport>([api_status](const HttpRequest& req, int) {
+      if (req.method == "DELETE" && req.url.find("registry.test") != std::string::npos)
+        return status(405);
+      return status(api_status, "{\"message\":\"no\"}", {{"retry-after", "2"}});
+    });
     GithubPackagesOptions gh = github_options(transport);
-    // Each wait is measured from the answer it follows, not from when the sleep began, so
-    // that a busy machine cannot shorten it.
+    // A stopped clock: each recorded wait is exactly the policy's.
     std::vector<std::chrono::milliseconds> waits;
-    gh.retry.sleep_until = [&waits, &answered](SteadyTime t) {
-      waits.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(t - answered));
+    gh.retry.now = [] { return kStoppedClock; };
+    gh.retry.sleep_until = [&waits](SteadyTime t) {
+      waits.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(t - kStoppedClock));
       return Status{};
     };
     auto store = github_store(transport, gh);
@@ -374,7 +375,7 @@ TEST(GithubPackages, TheApiUsesTheRegistrysRetryPolicy) {
     ASSERT_EQ(waits.size(), static_cast<size_t>(gh.retry.max_attempts - 1)) << api_status;
     if (api_status == 429) {
       for (auto w : waits)
-        EXPECT_GE(w, std::chrono::milliseconds(2000)) << "Retry-After: 2 was not honoured";
+        EXPECT_EQ(w, std::chrono::milliseconds(2000)) << "Retry-After: 2 was not honoured";
     }
   }
 }

@@ -15,11 +15,14 @@ TEST(TaskPool, RunsEveryTaskOnItsThreads) {
   std::atomic<int> ran{0}, running{0}, most{0};
   TaskPool pool(3, 2);
   for (int i = 0; i < 40; ++i) {
-    ASSERT_TRUE(pool.submit([&]() -> Status {
+    ASSERT_TRUE(pool.submit([&, i]() -> Status {
                       int now = ++running;
                       int seen = most.load();
                       while (now > seen && !most.compare_exchange_weak(seen, now)) {
                       }
+                      // The first two wait for each other: they must run at once, on two of
+                      // the three threads, however slow the machine.
+                      while (i < 2 && running.load() < 2) std::this_thread::yield();
                       std::this_thread::sleep_for(std::chrono::milliseconds(1));
                       --running;
                       ++ran;
@@ -46,8 +49,11 @@ TEST(TaskPool, SubmitBlocksWhileTheQueueIsFull) {
       ++submitted;
     }
   });
+  // One running, one queued: two submits return (the test's timeout stands for never).
+  while (submitted.load() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // The third waits. A slow feeder can only make this pass, never fail.
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_EQ(submitted.load(), 2);  // one running, one queued, the third waits
+  EXPECT_EQ(submitted.load(), 2);
   release = true;
   feeder.join();
   EXPECT_TRUE(pool.wait().ok());

@@ -54,6 +54,7 @@ RetryPolicy retry_policy_of(const RegistryOptions& o) {
   p.first_delay = std::chrono::milliseconds(o.retry_delay_ms);
   p.deadline = o.deadline;
   p.sleep_until = o.sleep_until;
+  p.now = o.now;
   return p;
 }
 

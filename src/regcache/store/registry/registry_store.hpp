@@ -29,6 +29,8 @@ struct RegistryOptions {
   std::optional<std::chrono::steady_clock::time_point> deadline;
   // How retries wait (tests record the waits instead); empty: really sleep.
   std::function<Status(std::chrono::steady_clock::time_point)> sleep_until;
+  // The clock retries reckon their waits from (tests stop it); empty: steady_clock.
+  std::function<std::chrono::steady_clock::time_point()> now;
 };
 
 // Returns a store for ref (a registry reference) with the given credentials, speaking

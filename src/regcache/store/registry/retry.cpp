@@ -31,8 +31,8 @@ std::chrono::milliseconds retry_delay(const RetryPolicy& p, int attempt,
 
 Status AttemptBudget::retry_after(const Error& failure, const std::string& retry_after_header) {
   if (failure.kind == ErrorKind::interrupted || attempts_ >= policy_.max_attempts) return failure;
-  SteadyTime wake =
-      std::chrono::steady_clock::now() + retry_delay(policy_, attempts_, retry_after_header);
+  SteadyTime now = policy_.now ? policy_.now() : std::chrono::steady_clock::now();
+  SteadyTime wake = now + retry_delay(policy_, attempts_, retry_after_header);
   auto sleep = policy_.sleep_until ? policy_.sleep_until : sleep_until_or_interrupted;
   if (policy_.deadline && wake >= *policy_.deadline) {
     RC_CHECK(sleep(*policy_.deadline));

@@ -23,6 +23,9 @@ struct RetryPolicy {
   std::optional<SteadyTime> deadline;          // no attempt, and no wait, past it
   // Waits until the time given; tests replace it to record the waits instead.
   std::function<Status(SteadyTime)> sleep_until;
+  // The clock a wait is reckoned from (empty: steady_clock); tests stop it, so that a wait
+  // they record is the policy's, however long the machine took to get there.
+  std::function<SteadyTime()> now;
 };
 
 // Returns true for HTTP statuses worth another attempt: 408, 429 and 5xx.
