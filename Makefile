@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 15
 JOBS       ?= $(shell nproc)
 # Optimized as a release, with line tables (-g1: backtraces, perf and addr2line; no types
 # or locals for a debugger, which CMAKE_ARGS can ask for): 173 s to build instead of 228 s
-# with -g, the same machine code (docs/decisions.md, "The build").
+# with -g in batches of 8, the same machine code (docs/decisions.md, "The build").
 CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 # The sanitizer build: clang (the fuzz build's compiler) at -O1 with line tables only, which
 # still gives ASan/UBSan reports with file and line. Against g++ -O1 -g1 it compiles in 220 s
