@@ -9,7 +9,7 @@ BUILD_PKGS="g++ cmake make pkg-config libcurl4-openssl-dev libzstd-dev zlib1g-de
   libxxhash-dev nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev"
 TEST_PKGS="docker-registry skopeo umoci apache2-utils python3 python3-jwt python3-cryptography python3-yaml
   zstd curl ccache librust-serde-dev librust-serde-json-dev librust-itoa-dev
-  clang-14 libfuzzer-14-dev debootstrap qemu-user-static"
+  clang-14 libfuzzer-14-dev qemu-user-static"
 # The static builds: c-ares's static archive, what fetches curl and fmt from Debian's
 # source packages (apt-get source, dpkg-source; curl builds with CMake), and the aarch64
 # cross compiler for the arm64 binary (whose tests run it under qemu-user-static).
