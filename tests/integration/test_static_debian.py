@@ -1,7 +1,8 @@
 """The static regcache in an older distribution: a Debian 11 (bullseye, glibc 2.31, older
 than the glibc it was linked with) root holding what the cases touch, unpacked from Debian's
-archive and configured as the packages' own scripts would: the C library with its NSS
-modules and nsswitch.conf, base-passwd's /etc/passwd, bash for ldd. Inside it, without
+archive and configured as the packages' own scripts would: the C library, nsswitch.conf
+and base-passwd's /etc/passwd (which a static getpwuid reads itself: glibc 2.34 and later
+build the files module into libc), bash for ldd. Inside it, without
 HOME, regcache finds the home directory in that system's /etc/passwd and its default store
 under it, and saves and restores over HTTPS by name against the test registry. The root is
 kept in the build directory and reused by later runs. The arm64 binary (make
@@ -34,8 +35,9 @@ def mirror():
     return "http://deb.debian.org/debian"
 
 
-# What the cases touch: the C library (ldd, the NSS modules a static getpwuid loads, the
-# linker cache), bash (ldd is a bash script) and what they link, passwd and group files.
+# What the cases touch: the C library (its version, ldd, nsswitch.conf, the linker cache),
+# bash (ldd is a bash script) and what they link, the passwd and group files.
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 PACKAGES = ("libc6", "libc-bin", "libgcc-s1", "libcrypt1", "bash", "libtinfo6", "base-files", "base-passwd")
 
 
@@ -44,37 +46,58 @@ class RootError(Exception):
 
 
 def make_root(root, apt_dir):
-    """Unpacks PACKAGES from SUITE into ROOT through a private apt state in APT_DIR, then does
-    what their maintainer scripts do for these files: base-passwd's passwd and group,
-    libc-bin's nsswitch.conf and linker cache, and the device nodes debootstrap makes."""
+    """Unpacks PACKAGES from SUITE into ROOT through a private apt state in APT_DIR (removed
+    afterwards), then does what their maintainer scripts do for these files: base-passwd's
+    passwd and group, libc-bin's nsswitch.conf and linker cache, and the device nodes
+    debootstrap makes. On any failure ROOT is removed; RootError says the archive failed."""
+    try:
+        os.makedirs(root)
+        unpack(root, apt_dir)
+        share = os.path.join(root, "usr", "share")
+        for source, target in (("base-passwd/passwd.master", "etc/passwd"),
+                               ("base-passwd/group.master", "etc/group"),
+                               ("libc-bin/nsswitch.conf", "etc/nsswitch.conf")):
+            shutil.copy(os.path.join(share, source), os.path.join(root, target))
+        for name, minor in (("null", 3), ("zero", 5), ("random", 8), ("urandom", 9)):
+            os.mknod(os.path.join(root, "dev", name), stat.S_IFCHR | 0o666, os.makedev(1, minor))
+            os.chmod(os.path.join(root, "dev", name), 0o666)
+        os.makedirs(os.path.join(root, "usr", "local", "bin"), exist_ok=True)
+        subprocess.run([shutil.which("chroot"), root, "/sbin/ldconfig"], check=True, timeout=120)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(apt_dir, ignore_errors=True)
+
+
+def unpack(root, apt_dir):
+    """Downloads PACKAGES into APT_DIR with apt's state, lists and caches all under it (the
+    machine's apt configuration, proxies included, still applies) and unpacks them into ROOT."""
     shutil.rmtree(apt_dir, ignore_errors=True)
     for d in ("lists/partial", "archives/partial", "debs"):
         os.makedirs(os.path.join(apt_dir, d))
-    with open(os.path.join(apt_dir, "sources.list"), "w") as f:
-        f.write(f"deb {mirror()} {SUITE} main\n")
+    with open(os.path.join(apt_dir, "sources.list"), "w", encoding="utf-8") as f:
+        f.write(f"deb [signed-by={KEYRING}] {mirror()} {SUITE} main\n")
     apt = ["apt-get", "-qq", "-o", f"Dir::Etc::SourceList={apt_dir}/sources.list",
            "-o", "Dir::Etc::SourceParts=/nonexistent", "-o", f"Dir::State::Lists={apt_dir}/lists",
-           "-o", f"Dir::Cache::Archives={apt_dir}/archives", "-o", "Dir::State::status=/dev/null",
-           "-o", "APT::Architecture=amd64", "-o", "APT::Architectures::=amd64",
+           "-o", f"Dir::Cache={apt_dir}", "-o", f"Dir::Cache::Archives={apt_dir}/archives",
+           "-o", "Dir::State::status=/dev/null", "-o", "APT::Default-Release=",
+           "-o", "APT::Architecture=amd64", "-o", "APT::Architectures::=amd64", "-o", "Acquire::http::Timeout=30",
            "-o", "APT::Sandbox::User=root", "-o", "Debug::NoLocking=1"]
     debs = os.path.join(apt_dir, "debs")
-    os.makedirs(root)
-    for step in (apt + ["update"], apt + ["download", *PACKAGES]):
-        r = subprocess.run(step, cwd=debs, capture_output=True, text=True, timeout=600)
+    # update exits 0 on a failed download unless told otherwise; download would then fail
+    # naming a package instead of the archive.
+    for what, args in (("update", ["--error-on=any", "update"]), ("download", ["download", *PACKAGES])):
+        try:
+            r = subprocess.run(apt + args, cwd=debs, capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            raise RootError(f"apt-get {what}: no answer in 600 s") from None
         if r.returncode != 0:
-            last = ((r.stderr or r.stdout).strip().splitlines() or ["failed"])[-1]
-            raise RootError(f"apt-get {step[len(apt)]}: {last}")
+            lines = (r.stderr or r.stdout).strip().splitlines() or ["failed"]
+            first = next((line for line in lines if line.startswith("E: ")), lines[-1])
+            raise RootError(f"apt-get {what}: {first}")
     for name in sorted(os.listdir(debs)):
         subprocess.run(["dpkg-deb", "-x", os.path.join(debs, name), root], check=True, timeout=120)
-    share = os.path.join(root, "usr", "share")
-    for source, target in (("base-passwd/passwd.master", "etc/passwd"), ("base-passwd/group.master", "etc/group"),
-                           ("libc-bin/nsswitch.conf", "etc/nsswitch.conf")):
-        shutil.copy(os.path.join(share, source), os.path.join(root, target))
-    for name, minor in (("null", 3), ("zero", 5), ("random", 8), ("urandom", 9)):
-        os.mknod(os.path.join(root, "dev", name), stat.S_IFCHR | 0o666, os.makedev(1, minor))
-        os.chmod(os.path.join(root, "dev", name), 0o666)
-    os.makedirs(os.path.join(root, "usr", "local", "bin"), exist_ok=True)
-    subprocess.run([shutil.which("chroot"), root, "/sbin/ldconfig"], check=True, timeout=120)
 
 
 def glibc_version(cmd):
@@ -101,7 +124,6 @@ class Cases:
                 try:
                     make_root(root, os.path.join(build_dir, f"{SUITE}-apt"))
                 except RootError as e:
-                    shutil.rmtree(root, ignore_errors=True)
                     raise unittest.SkipTest(f"no {SUITE} root from {mirror()}: {e}")
                 open(os.path.join(root, ".complete"), "w").close()
             cls.root = root
