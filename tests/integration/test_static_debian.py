@@ -1,12 +1,12 @@
 """The static regcache in an older distribution: a Debian 11 (bullseye, glibc 2.31, older
 than the glibc it was linked with) root holding what the cases touch, unpacked from Debian's
-archive and configured as the packages' own scripts would: the C library, nsswitch.conf
-and base-passwd's /etc/passwd (which a static getpwuid reads itself: glibc 2.34 and later
-build the files module into libc), bash for ldd. Inside it, without
-HOME, regcache finds the home directory in that system's /etc/passwd and its default store
-under it, and saves and restores over HTTPS by name against the test registry. The root is
-kept in the build directory and reused by later runs. The arm64 binary (make
-static-arm64) passes the same cases in the same root under qemu-user-static."""
+archive and configured as the packages' own scripts would: the C library, nsswitch.conf and
+base-passwd's /etc/passwd (which a static getpwuid reads itself: glibc 2.34 and later build
+the files module into libc), bash for ldd. Inside it, without HOME, regcache finds the home
+directory in that system's /etc/passwd and its default store under it, and saves and
+restores over HTTPS by name against the test registry. The root is kept in the build
+directory and reused by later runs. The arm64 binary (make static-arm64) passes the same
+cases in the same root under qemu-user-static."""
 
 import os
 import re
