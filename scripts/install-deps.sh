@@ -11,9 +11,9 @@ TEST_PKGS="docker-registry skopeo umoci apache2-utils python3 python3-jwt python
   zstd curl ccache librust-serde-dev librust-serde-json-dev librust-itoa-dev
   clang-14 libfuzzer-14-dev qemu-user-static"
 # The static builds: c-ares's static archive, what fetches curl and fmt from Debian's
-# source packages (apt-get source, dpkg-source; curl builds with CMake), and the aarch64
-# cross compiler for the arm64 binary (whose tests run it under qemu-user-static).
-STATIC_PKGS="libc-ares-dev dpkg-dev xz-utils binutils g++-aarch64-linux-gnu"
+# source packages (apt-get source, dpkg-source; curl builds with CMake and Ninja), and the
+# aarch64 cross compiler for the arm64 binary (whose tests run it under qemu-user-static).
+STATIC_PKGS="libc-ares-dev dpkg-dev xz-utils binutils ninja-build g++-aarch64-linux-gnu"
 # The crates of bench/corpus/cargo/Cargo.toml with the features it asks for (serde's derive,
 # indexmap's serde-1, the default features of the others), named by the real packages that
 # carry them.

@@ -35,8 +35,9 @@ RECIPE="$(sha256sum "$HERE/static-deps.sh" | cut -d' ' -f1) $ARCH"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$RECIPE" ]; then exit 0; fi
 JOBS=${JOBS:-$(nproc)}
 
-say() { echo "static-deps: $*"; }
-die() { echo "static-deps: error: $*" >&2; exit 1; }
+# The architecture is named: make test runs the two builds side by side.
+say() { echo "static-deps ($ARCH): $*"; }
+die() { echo "static-deps ($ARCH): error: $*" >&2; exit 1; }
 
 # A private apt state whose sources are the deb-src twins of the system's deb entries.
 APT="$OUT/apt"
@@ -58,6 +59,7 @@ apt_private() {
 say "reading Debian's source package lists"
 apt_private update || die "apt-get update of the deb-src lists failed (is Debian's archive reachable?)"
 command -v "$CXX" > /dev/null || die "$CXX not found (scripts/install-deps.sh --static installs it)"
+command -v ninja > /dev/null || die "ninja not found (scripts/install-deps.sh --static installs it)"
 
 # The cross build's libraries: Debian's arm64 -dev packages unpacked into SYSROOT, without
 # their shared libraries, so that only the static archives can be linked.
@@ -102,7 +104,9 @@ cp -r "$FMT_SRC/include" "$PREFIX/"
 
 say "building a minimal libcurl.a from $(basename "$CURL_SRC")"
 # curl's own CMake build: it configures in a third of the time of its autoconf `configure`
-# and compiles without libtool (one minute instead of two and a half on two cores).
+# and compiles without libtool (one minute instead of two and a half on two cores). With
+# Ninja, each of its 235 checks runs one build tool process instead of make's recursion:
+# 40 s instead of 51 s to configure.
 # Debian's patches change only the autotools files besides the sources, so the sources are
 # Debian's exactly. What curl 7.88's CMake build does not carry into curl_config.h is given
 # as definitions, as its configure would have set them: SSL_set0_wbio (OpenSSL 1.1.1 and
@@ -125,7 +129,7 @@ if [ -n "$HOST" ]; then
   # pkg-config hints too come from the sysroot, never from the host's .pc files.
   export PKG_CONFIG_LIBDIR="$LIBDIR/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$SYSROOT"
 fi
-cmake -S "$CURL_SRC" -B "$OUT/curl-build" "$@" -DCMAKE_BUILD_TYPE=None -DCMAKE_C_FLAGS="$CURL_FLAGS" \
+cmake -G Ninja -S "$CURL_SRC" -B "$OUT/curl-build" "$@" -DCMAKE_BUILD_TYPE=None -DCMAKE_C_FLAGS="$CURL_FLAGS" \
   -DCMAKE_INSTALL_PREFIX="$PREFIX" -DCMAKE_INSTALL_LIBDIR=lib \
   -DBUILD_SHARED_LIBS=OFF -DBUILD_CURL_EXE=OFF -DBUILD_TESTING=OFF -DENABLE_MANUAL=OFF \
   -DPICKY_COMPILER=OFF -DCURL_USE_OPENSSL=ON -DENABLE_ARES=ON -DCURL_ZSTD=ON -DCURL_BROTLI=OFF \
