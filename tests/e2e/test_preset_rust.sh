@@ -1,8 +1,10 @@
 #!/bin/bash
-# End to end for `--preset rust`: a cargo project built offline against Debian's
-# librust-*-dev crates (a directory source), saved with the preset, everything the
-# preset caches wiped, restored with the preset: the rebuild compiles only the workspace
-# crate (the preset keeps it out of the cache), no dependency. Then
+# End to end with cargo: a project built offline against Debian's librust-*-dev crates (a
+# directory source). First target/ alone, saved to the real registry under a plain key,
+# deleted, restored: the rebuild compiles nothing (the timings docs/e2e.md quotes). Then
+# `--preset rust`: saved with the preset, everything the preset caches wiped, restored
+# with the preset: the rebuild compiles only the workspace crate (the preset keeps it out
+# of the cache), no dependency. Then
 # Cargo.lock changes: the key must change and restore must fall back (partial) on the
 # first entry through the preset's restore keys. The cold job also built --release; the
 # job after the change builds only debug, so its save must leave out every restored
@@ -19,6 +21,23 @@ t0=$(now)
 cargo build --offline 2> "$work/cold.log" || { cat "$work/cold.log"; fail "cold build"; }
 t1=$(now)
 grep -q Compiling "$work/cold.log" || fail "the cold build compiled nothing"
+
+# target/ alone under a plain key: restored, it makes the rebuild compile nothing.
+plain="$REG_OPEN/e2e/cargo-$RANDOM-$(date +%s%N)"
+"$REGCACHE_BIN" --store "$plain" --json save --key cargo-e2e-linux target > "$work/plain-save.json" \
+  || { cat "$work/plain-save.json"; fail "plain save exited non-zero"; }
+[ "$(field result "$work/plain-save.json")" = saved ] || fail "plain save: $(cat "$work/plain-save.json")"
+rm -rf target
+p2=$(now)
+"$REGCACHE_BIN" --store "$plain" --json restore --key cargo-e2e-linux > "$work/plain-restore.json" \
+  || { cat "$work/plain-restore.json"; fail "plain restore exited non-zero"; }
+cargo build --offline 2> "$work/plain-warm.log" || { cat "$work/plain-warm.log"; fail "build after the plain restore"; }
+p3=$(now)
+[ "$(field result "$work/plain-restore.json")" = hit ] || fail "plain restore: $(cat "$work/plain-restore.json")"
+if grep -q Compiling "$work/plain-warm.log"; then
+  echo "FAIL: the build after the plain restore compiled again:"; cat "$work/plain-warm.log"; exit 1
+fi
+./target/debug/regcache-e2e | grep -q cargo-e2e || fail "the binary restored under the plain key does not run"
 cargo build --offline --release 2> "$work/cold-release.log" || { cat "$work/cold-release.log"; fail "cold release build"; }
 [ -f Cargo.lock ] || fail "cargo wrote no Cargo.lock"
 
@@ -90,8 +109,11 @@ if [ "$(printf '%s\n' "$compiled3" | grep -c .)" != 1 ] || ! printf '%s' "$compi
   echo "FAIL: a unit this build used was left out of the cache:"; cat "$work/job3.log"; exit 1
 fi
 
-awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" \
-  'BEGIN { printf "cold build: %.1f s; restore + rebuild: %.1f s\n", b - a, d - c }'
+awk -v a="$t0" -v b="$t1" -v c="$p2" -v d="$p3" \
+  'BEGIN { printf "cold build: %.1f s; plain restore + rebuild (nothing compiled): %.1f s\n", b - a, d - c }'
+echo "plain save: $(cat "$work/plain-save.json")"
+echo "plain restore: $(cat "$work/plain-restore.json")"
+awk -v c="$t2" -v d="$t3" 'BEGIN { printf "preset restore + rebuild (the workspace crate compiled): %.1f s\n", d - c }'
 echo "save: $(cat "$work/save.json")"
 echo "restore: $(cat "$work/restore.json")"
 echo "partial: $(cat "$work/partial.json")"
