@@ -42,7 +42,7 @@ die() { echo "static-deps ($ARCH): error: $*" >&2; exit 1; }
 # A private apt state whose sources are the deb-src twins of the system's deb entries.
 APT="$OUT/apt"
 rm -rf "$APT" "$OUT/src" "$OUT/curl-build" "$PREFIX" "$SYSROOT"
-mkdir -p "$APT/lists/partial" "$APT/archives/partial" "$APT/sources.list.d" "$OUT/src" "$PREFIX/lib"
+mkdir -p "$APT/lists/partial" "$APT/archives/partial" "$APT/cache" "$APT/sources.list.d" "$OUT/src" "$PREFIX/lib"
 : > "$APT/sources.list"
 [ -f /etc/apt/sources.list ] && sed -n 's/^deb \(.*\)$/deb-src \1/p' /etc/apt/sources.list > "$APT/sources.list"
 for f in /etc/apt/sources.list.d/*.sources; do
@@ -53,7 +53,7 @@ for f in /etc/apt/sources.list.d/*.list; do
 done
 apt_private() {
   apt-get -qq -o Dir::Etc::SourceList="$APT/sources.list" -o Dir::Etc::SourceParts="$APT/sources.list.d" \
-    -o Dir::State::Lists="$APT/lists" -o Dir::Cache::Archives="$APT/archives" \
+    -o Dir::State::Lists="$APT/lists" -o Dir::Cache="$APT/cache" -o Dir::Cache::Archives="$APT/archives" \
     -o APT::Sandbox::User="$(id -un)" -o Debug::NoLocking=1 "$@"
 }
 say "reading Debian's source package lists"
@@ -68,10 +68,11 @@ if [ "$ARCH" != amd64 ]; then
   say "fetching Debian's $ARCH -dev packages"
   BIN="$OUT/apt-$ARCH"
   rm -rf "$BIN"
-  mkdir -p "$BIN/lists/partial" "$BIN/archives/partial" "$OUT/debs"
+  mkdir -p "$BIN/lists/partial" "$BIN/archives/partial" "$BIN/cache" "$OUT/debs"
   apt_bin() {
     apt-get -qq -o Dir::Etc::SourceList=/etc/apt/sources.list -o Dir::Etc::SourceParts=/etc/apt/sources.list.d \
-      -o Dir::State::Lists="$BIN/lists" -o Dir::Cache::Archives="$BIN/archives" -o Dir::State::status=/dev/null \
+      -o Dir::State::Lists="$BIN/lists" -o Dir::Cache="$BIN/cache" -o Dir::Cache::Archives="$BIN/archives" \
+      -o Dir::State::status=/dev/null \
       -o APT::Architecture="$ARCH" -o APT::Architectures::="$ARCH" \
       -o APT::Sandbox::User="$(id -un)" -o Debug::NoLocking=1 "$@"
   }
@@ -139,7 +140,7 @@ cmake -G Ninja -S "$CURL_SRC" -B "$OUT/curl-build" "$@" -DCMAKE_BUILD_TYPE=None 
   -DCURL_DISABLE_ALTSVC=ON -DCURL_DISABLE_HSTS=ON -DCURL_DISABLE_NETRC=ON -DCURL_DISABLE_MIME=ON \
   -DCURL_DISABLE_DOH=ON -DCURL_DISABLE_PARSEDATE=ON -DCURL_DISABLE_LIBCURL_OPTION=ON \
   -DCURL_DISABLE_PROGRESS_METER=ON -DCURL_DISABLE_LDAP=ON -DCURL_DISABLE_LDAPS=ON \
-  > "$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; die "curl's CMake configure failed"; }
+  > "$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log" | sed "s/^/static-deps ($ARCH): /" >&2; die "curl's CMake configure failed"; }
 # What regcache needs is in, and what the options above leave out stays out.
 CONFIG_H="$OUT/curl-build/lib/curl_config.h"
 for feature in USE_OPENSSL USE_ARES HAVE_ZSTD HAVE_LIBZ ENABLE_IPV6 HAVE_FCNTL_O_NONBLOCK \
@@ -151,7 +152,7 @@ for feature in CURL_CA_BUNDLE CURL_CA_PATH USE_LIBSSH2 USE_LIBSSH USE_NGHTTP2 HA
   USE_LIBPSL HAVE_BROTLI USE_UNIX_SOCKETS USE_TLS_SRP HAVE_GSSAPI; do
   if grep -q "^#define $feature\b" "$CONFIG_H"; then die "libcurl configured with $feature"; fi
 done
-cmake --build "$OUT/curl-build" -j "$JOBS" > "$OUT/make.log" 2>&1 || { tail -30 "$OUT/make.log"; die "building libcurl failed"; }
+cmake --build "$OUT/curl-build" -j "$JOBS" > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log" | sed "s/^/static-deps ($ARCH): /" >&2; die "building libcurl failed"; }
 cmake --install "$OUT/curl-build" > /dev/null
 # Only the archive and the headers are used; curl-config and the CMake and pkg-config files
 # would name the host's shared libraries.
