@@ -39,10 +39,21 @@ JOBS=${JOBS:-$(nproc)}
 say() { echo "static-deps ($ARCH): $*"; }
 die() { echo "static-deps ($ARCH): error: $*" >&2; exit 1; }
 
+# apt-get with its lists and caches in the private state DIR (made afresh), which nothing
+# else shares: the system's and the other architecture's build's are left alone.
+# Usage: apt_in DIR [apt-get options and arguments].
+apt_in() {
+  dir=$1; shift
+  apt-get -qq -o Dir::State::Lists="$dir/lists" -o Dir::Cache="$dir/cache" -o Dir::Cache::Archives="$dir/archives" \
+    -o APT::Sandbox::User="$(id -un)" -o Debug::NoLocking=1 "$@"
+}
+new_apt_state() { rm -rf "$1"; mkdir -p "$1/lists/partial" "$1/archives/partial" "$1/cache"; }
+
 # A private apt state whose sources are the deb-src twins of the system's deb entries.
 APT="$OUT/apt"
-rm -rf "$APT" "$OUT/src" "$OUT/curl-build" "$PREFIX" "$SYSROOT"
-mkdir -p "$APT/lists/partial" "$APT/archives/partial" "$APT/cache" "$APT/sources.list.d" "$OUT/src" "$PREFIX/lib"
+rm -rf "$OUT/src" "$OUT/curl-build" "$PREFIX" "$SYSROOT"
+new_apt_state "$APT"
+mkdir -p "$APT/sources.list.d" "$OUT/src" "$PREFIX/lib"
 : > "$APT/sources.list"
 [ -f /etc/apt/sources.list ] && sed -n 's/^deb \(.*\)$/deb-src \1/p' /etc/apt/sources.list > "$APT/sources.list"
 for f in /etc/apt/sources.list.d/*.sources; do
@@ -52,9 +63,7 @@ for f in /etc/apt/sources.list.d/*.list; do
   [ -f "$f" ] && sed -n 's/^deb \(.*\)$/deb-src \1/p' "$f" > "$APT/sources.list.d/$(basename "$f")"
 done
 apt_private() {
-  apt-get -qq -o Dir::Etc::SourceList="$APT/sources.list" -o Dir::Etc::SourceParts="$APT/sources.list.d" \
-    -o Dir::State::Lists="$APT/lists" -o Dir::Cache="$APT/cache" -o Dir::Cache::Archives="$APT/archives" \
-    -o APT::Sandbox::User="$(id -un)" -o Debug::NoLocking=1 "$@"
+  apt_in "$APT" -o Dir::Etc::SourceList="$APT/sources.list" -o Dir::Etc::SourceParts="$APT/sources.list.d" "$@"
 }
 say "reading Debian's source package lists"
 apt_private update || die "apt-get update of the deb-src lists failed (is Debian's archive reachable?)"
@@ -67,14 +76,11 @@ CROSS_FLAGS=""
 if [ "$ARCH" != amd64 ]; then
   say "fetching Debian's $ARCH -dev packages"
   BIN="$OUT/apt-$ARCH"
-  rm -rf "$BIN"
-  mkdir -p "$BIN/lists/partial" "$BIN/archives/partial" "$BIN/cache" "$OUT/debs"
+  new_apt_state "$BIN"
+  mkdir -p "$OUT/debs"
   apt_bin() {
-    apt-get -qq -o Dir::Etc::SourceList=/etc/apt/sources.list -o Dir::Etc::SourceParts=/etc/apt/sources.list.d \
-      -o Dir::State::Lists="$BIN/lists" -o Dir::Cache="$BIN/cache" -o Dir::Cache::Archives="$BIN/archives" \
-      -o Dir::State::status=/dev/null \
-      -o APT::Architecture="$ARCH" -o APT::Architectures::="$ARCH" \
-      -o APT::Sandbox::User="$(id -un)" -o Debug::NoLocking=1 "$@"
+    apt_in "$BIN" -o Dir::Etc::SourceList=/etc/apt/sources.list -o Dir::Etc::SourceParts=/etc/apt/sources.list.d \
+      -o Dir::State::status=/dev/null -o APT::Architecture="$ARCH" -o APT::Architectures::="$ARCH" "$@"
   }
   apt_bin update || die "apt-get update of the $ARCH package lists failed (is Debian's archive reachable?)"
   rm -f "$OUT/debs"/*.deb
