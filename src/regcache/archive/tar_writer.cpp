@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "regcache/archive/sparse.hpp"
 #include "regcache/archive/tar_layout.hpp"
@@ -135,7 +136,9 @@ Status TarWriter::pad(uint64_t size) {
 }
 
 Status TarWriter::copy_range(int fd, uint64_t offset, uint64_t length, const std::string& source) {
-  static thread_local std::array<char, 1 << 17> buf;
+  // Allocated on a thread's first use: a buffer inside the thread-local block itself would
+  // be zeroed (and faulted in) for every thread the process starts, copying or not.
+  static thread_local std::vector<char> buf(1 << 17);
   while (length > 0) {
     ssize_t n =
         ::pread(fd, buf.data(), std::min<uint64_t>(length, buf.size()), static_cast<off_t>(offset));
