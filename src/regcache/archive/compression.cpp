@@ -1,5 +1,6 @@
 #include "regcache/archive/compression.hpp"
 
+#include "regcache/archive/zstd_contexts.hpp"
 #include "regcache/oci/media_types.hpp"
 
 #include <zlib.h>
@@ -16,11 +17,7 @@ constexpr size_t kOutBuf = 1 << 17;
 
 class ZstdCompressor : public Sink {
  public:
-  ZstdCompressor(int level, Sink* next) : next_(next), ctx_(ZSTD_createCCtx()), out_(kOutBuf) {
-    ZSTD_CCtx_setParameter(ctx_, ZSTD_c_compressionLevel, level);
-    ZSTD_CCtx_setParameter(ctx_, ZSTD_c_checksumFlag, 0);
-  }
-  ~ZstdCompressor() override { ZSTD_freeCCtx(ctx_); }
+  ZstdCompressor(int level, Sink* next) : next_(next), coder_(take_encoder(level)) {}
   Status write(const char* data, size_t size) override {
     ZSTD_inBuffer in{data, size, 0};
     while (in.pos < in.size) RC_CHECK(step(&in, ZSTD_e_continue));
@@ -29,10 +26,10 @@ class ZstdCompressor : public Sink {
   Status finish() override {
     ZSTD_inBuffer in{nullptr, 0, 0};
     for (;;) {
-      ZSTD_outBuffer out{out_.data(), out_.size(), 0};
-      size_t left = ZSTD_compressStream2(ctx_, &out, &in, ZSTD_e_end);
+      ZSTD_outBuffer out{coder_->out.data(), coder_->out.size(), 0};
+      size_t left = ZSTD_compressStream2(coder_->ctx, &out, &in, ZSTD_e_end);
       if (ZSTD_isError(left)) return make_error(ErrorKind::generic, ZSTD_getErrorName(left));
-      RC_CHECK(next_->write(out_.data(), out.pos));
+      RC_CHECK(next_->write(coder_->out.data(), out.pos));
       if (left == 0) break;
     }
     return next_->finish();
@@ -40,28 +37,23 @@ class ZstdCompressor : public Sink {
 
  private:
   Status step(ZSTD_inBuffer* in, ZSTD_EndDirective mode) {
-    ZSTD_outBuffer out{out_.data(), out_.size(), 0};
-    size_t r = ZSTD_compressStream2(ctx_, &out, in, mode);
+    ZSTD_outBuffer out{coder_->out.data(), coder_->out.size(), 0};
+    size_t r = ZSTD_compressStream2(coder_->ctx, &out, in, mode);
     if (ZSTD_isError(r)) return make_error(ErrorKind::generic, ZSTD_getErrorName(r));
-    return out.pos ? next_->write(out_.data(), out.pos) : Status{};
+    return out.pos ? next_->write(coder_->out.data(), out.pos) : Status{};
   }
   Sink* next_;
-  ZSTD_CCtx* ctx_;
-  std::vector<char> out_;
+  EncoderHandle coder_;
 };
 
 class ZstdDecompressor : public Sink {
  public:
-  ZstdDecompressor(uint64_t max, Sink* next)
-      : next_(next), ctx_(ZSTD_createDCtx()), out_(kOutBuf), max_(max) {
-    ZSTD_DCtx_setParameter(ctx_, ZSTD_d_windowLogMax, 27);  // 128 MiB window at most
-  }
-  ~ZstdDecompressor() override { ZSTD_freeDCtx(ctx_); }
+  ZstdDecompressor(uint64_t max, Sink* next) : next_(next), coder_(take_decoder()), max_(max) {}
   Status write(const char* data, size_t size) override {
     ZSTD_inBuffer in{data, size, 0};
     while (in.pos < in.size) {
-      ZSTD_outBuffer out{out_.data(), out_.size(), 0};
-      size_t r = ZSTD_decompressStream(ctx_, &out, &in);
+      ZSTD_outBuffer out{coder_->out.data(), coder_->out.size(), 0};
+      size_t r = ZSTD_decompressStream(coder_->ctx, &out, &in);
       if (ZSTD_isError(r)) {
         return make_error(ErrorKind::integrity, std::string("zstd: ") + ZSTD_getErrorName(r));
       }
@@ -73,8 +65,8 @@ class ZstdDecompressor : public Sink {
   Status finish() override {
     while (last_ != 0) {  // drain what the decoder still holds
       ZSTD_inBuffer in{nullptr, 0, 0};
-      ZSTD_outBuffer out{out_.data(), out_.size(), 0};
-      size_t r = ZSTD_decompressStream(ctx_, &out, &in);
+      ZSTD_outBuffer out{coder_->out.data(), coder_->out.size(), 0};
+      size_t r = ZSTD_decompressStream(coder_->ctx, &out, &in);
       if (ZSTD_isError(r)) return make_error(ErrorKind::integrity, "zstd: truncated stream");
       last_ = r;
       RC_CHECK(emit(out.pos));
@@ -90,11 +82,10 @@ class ZstdDecompressor : public Sink {
     if (total_ > max_) {
       return make_error(ErrorKind::hostile, "layer decompresses to more than its declared size");
     }
-    return n ? next_->write(out_.data(), n) : Status{};
+    return n ? next_->write(coder_->out.data(), n) : Status{};
   }
   Sink* next_;
-  ZSTD_DCtx* ctx_;
-  std::vector<char> out_;
+  DecoderHandle coder_;
   uint64_t max_, total_ = 0;
   size_t last_ = 0;
 };
