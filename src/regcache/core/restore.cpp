@@ -394,6 +394,7 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   auto roots = staging.extract_roots();
   RestoredPrints restored;
   const bool gather = !o.records.dir.empty() && e.files <= kMaxRestoredFiles;
+  if (gather) restored.reserve(e.files);
   LayerExtraction x{store, e, o.symlinks, o.mode_mask, o.progress, gather ? &restored : nullptr};
   if (o.progress) {
     for (const auto& l : e.layers) o.progress->total += l.size;

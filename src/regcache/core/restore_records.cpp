@@ -77,6 +77,11 @@ Status PrintingHandler::end() {
   return {};
 }
 
+void RestoredPrints::reserve(size_t files) {
+  std::lock_guard lock(mu_);
+  files_.reserve(std::min(files, kMaxRestoredFiles));
+}
+
 void RestoredPrints::add(FileEntry e, EntryPrint print) {
   std::lock_guard lock(mu_);
   if (files_.size() >= kMaxRestoredFiles) {
@@ -114,6 +119,8 @@ void RestoredPrints::record(const FileRecordPlace& place,
     auto dir = std::make_shared<const std::string>(source);
     std::vector<FileEntry> entries;
     std::vector<EntryPrint> prints;
+    entries.reserve(files_.size());  // grown by doubling, each copy is fresh memory to map
+    prints.reserve(files_.size());
     for (auto& [e, print] : files_) {  // each file lies under one root: moved, not copied
       if (e.path != archive && !(e.path.size() > archive.size() && e.path.starts_with(archive) &&
                                  e.path[archive.size()] == '/'))

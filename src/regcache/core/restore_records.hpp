@@ -22,6 +22,8 @@ inline constexpr size_t kMaxRestoredFiles = 200'000;
 // The files a restore wrote, gathered from every layer's extraction (thread-safe).
 class RestoredPrints {
  public:
+  // Makes room for `files` files up front (the entry says how many it holds).
+  void reserve(size_t files);
   // Adds one file written whole.
   void add(FileEntry e, EntryPrint print);
   // Notes a path that a hard link of the entry names: linking moves its ctime, or on a
