@@ -73,7 +73,11 @@ link_start() {
   for ((i = 0; i < 100; i++)); do [ -s "$WORK/link.port" ] && break; sleep 0.05; done
   [ -s "$WORK/link.port" ] || die "the link emulator did not start (see $LOGS/$2.link.err)"
   LINK=127.0.0.1:$(cat "$WORK/link.port")
-  export LINK
+  # The emulator listens on a loopback address, where regcache would run only as many
+  # transfers as it does for a layout; through the link it stands for a remote registry,
+  # which gets 16 (kRegistryTransfers in src/regcache/cli/context.hpp).
+  REMOTE_JOBS=16
+  export LINK REMOTE_JOBS
 }
 link_stop() { kill -TERM "$LINK_PID" 2>/dev/null || true; wait "$LINK_PID" 2>/dev/null || true; }
 
@@ -171,21 +175,21 @@ bench_corpus() {  # PROFILE CORPUS
   verify "$ws/$tree" "$dest/$tree" s tar-gzip; rm -f "$f" "$f.digest"
 
   rm -f "$REGCACHE_STATE_FILE"
-  measure "$p" "$c" regcache save-cold "" bash -c 'cd "$1" && exec "$RC" --store "$LINK/$2" --json --workspace "$1" save --key k1 "$3"' _ \
+  measure "$p" "$c" regcache save-cold "" bash -c 'cd "$1" && REGCACHE_JOBS=$REMOTE_JOBS exec "$RC" --store "$LINK/$2" --json --workspace "$1" save --key k1 "$3"' _ \
     "$ws" "$repo" "$tree"
   new_dest
-  REPEAT=3 measure "$p" "$c" regcache restore "" bash -c 'cd "$1" && exec "$RC" --store "$LINK/$2" --json --workspace "$1" restore --key k1' _ \
+  REPEAT=3 measure "$p" "$c" regcache restore "" bash -c 'cd "$1" && REGCACHE_JOBS=$REMOTE_JOBS exec "$RC" --store "$LINK/$2" --json --workspace "$1" restore --key k1' _ \
     "$dest" "$repo"
   verify "$ws/$tree" "$dest/$tree" ns regcache
-  measure "$p" "$c" regcache save-unchanged "" bash -c 'cd "$1" && exec "$RC" --store "$LINK/$2" --json --workspace "$1" save --key k2 --base k1 "$3"' _ \
+  measure "$p" "$c" regcache save-unchanged "" bash -c 'cd "$1" && REGCACHE_JOBS=$REMOTE_JOBS exec "$RC" --store "$LINK/$2" --json --workspace "$1" save --key k2 --base k1 "$3"' _ \
     "$ws" "$repo" "$tree"
 
   # The local tier (--local-cache): a cold one fills, then a warm one serves every blob.
   rm -rf "$tier"; new_dest
-  measure "$p" "$c" regcache restore-tier-cold "" bash -c 'cd "$1" && exec "$RC" --store "$LINK/$2" --local-cache "$3" --json --workspace "$1" restore --key k1' _ \
+  measure "$p" "$c" regcache restore-tier-cold "" bash -c 'cd "$1" && REGCACHE_JOBS=$REMOTE_JOBS exec "$RC" --store "$LINK/$2" --local-cache "$3" --json --workspace "$1" restore --key k1' _ \
     "$dest" "$repo" "$tier"
   new_dest
-  REPEAT=3 measure "$p" "$c" regcache restore-tier-warm "" bash -c 'cd "$1" && exec "$RC" --store "$LINK/$2" --local-cache "$3" --json --workspace "$1" restore --key k1' _ \
+  REPEAT=3 measure "$p" "$c" regcache restore-tier-warm "" bash -c 'cd "$1" && REGCACHE_JOBS=$REMOTE_JOBS exec "$RC" --store "$LINK/$2" --local-cache "$3" --json --workspace "$1" restore --key k1' _ \
     "$dest" "$repo" "$tier"
   [ "$(jq -r .downloaded_bytes "$LOGS/$p-$c-regcache-restore-tier-warm.out")" = 0 ] \
     || die "$p $c: the warm local tier still downloaded blob bytes"
@@ -204,7 +208,7 @@ bench_one_file() {  # PROFILE: a hit on a one-file entry
   (cd "$ws" && REGCACHE_LOOPBACK_TRANSPORT=https "$RC" --store "$UPSTREAM/$repo" --workspace "$ws" save --key one one) > "$LOGS/one-save.log" 2>&1 \
     || { cat "$LOGS/one-save.log"; die "saving the one-file entry failed"; }
   new_dest
-  REPEAT=3 measure "$p" one regcache restore-hit "" bash -c 'cd "$1" && exec "$RC" --store "$LINK/$2" --json --workspace "$1" restore --key one' _ \
+  REPEAT=3 measure "$p" one regcache restore-hit "" bash -c 'cd "$1" && REGCACHE_JOBS=$REMOTE_JOBS exec "$RC" --store "$LINK/$2" --json --workspace "$1" restore --key one' _ \
     "$dest" "$repo"
 }
 
@@ -218,11 +222,11 @@ bench_token_hit() {  # PROFILE
   export LINK_LISTEN=127.0.0.1:$TOKEN_LINK_PORT LINK_UPSTREAM=$TOKEN_FRONT
   link_start "$p" "$p-one-token-save"
   (cd "$ws" && REGCACHE_USERNAME=$TOKEN_USERNAME REGCACHE_PASSWORD=$TOKEN_PASSWORD \
-     "$RC" --store "$LINK/$repo" --workspace "$ws" save --key one one) > "$LOGS/one-token-save.log" 2>&1 \
+     REGCACHE_JOBS=$REMOTE_JOBS "$RC" --store "$LINK/$repo" --workspace "$ws" save --key one one) > "$LOGS/one-token-save.log" 2>&1 \
     || { link_stop; cat "$LOGS/one-token-save.log"; die "saving the one-file entry (token registry) failed"; }
   link_stop
   new_dest
-  REPEAT=3 measure "$p" one regcache restore-hit-token "" bash -c 'cd "$1" && REGCACHE_USERNAME=$TOKEN_USERNAME REGCACHE_PASSWORD=$TOKEN_PASSWORD exec "$RC" --store "$LINK/$2" --json --workspace "$1" restore --key one' _ \
+  REPEAT=3 measure "$p" one regcache restore-hit-token "" bash -c 'cd "$1" && REGCACHE_USERNAME=$TOKEN_USERNAME REGCACHE_PASSWORD=$TOKEN_PASSWORD REGCACHE_JOBS=$REMOTE_JOBS exec "$RC" --store "$LINK/$2" --json --workspace "$1" restore --key one' _ \
     "$dest" "$repo"
   unset LINK_LISTEN LINK_UPSTREAM
 }

@@ -87,12 +87,20 @@ TEST(Settings, MalformedValuesNameTheVariable) {
 }  // namespace regcache
 
 // A registry's transfers each wait a round trip away: more of them at once than for a
-// layout, which the machine's own disk and cores bound.
-TEST(CliContext, RegistriesGetMoreTransfersThanLayouts) {
+// layout, which the machine's own disk and cores bound, or for a registry on this machine,
+// where no round trip waits.
+TEST(CliContext, RemoteRegistriesGetMoreTransfersThanLayoutsAndLoopback) {
   regcache::GlobalOptions g;
   g.store = "oci:/tmp/regcache-unit-layout";
   EXPECT_EQ(regcache::default_transfers(g, 4), 4u);
   g.store = "registry.example/acme/cache";
   EXPECT_EQ(regcache::default_transfers(g, 4), regcache::kRegistryTransfers);
   EXPECT_GT(regcache::kRegistryTransfers, 4u);
+  for (const char* local :
+       {"127.0.0.1:5000/acme/cache", "localhost:5000/acme/cache", "[::1]:5000/acme/cache"}) {
+    g.store = local;
+    EXPECT_EQ(regcache::default_transfers(g, 4), 4u) << local;
+  }
+  g.store = "127.example:5000/acme/cache";  // a name, not an address
+  EXPECT_EQ(regcache::default_transfers(g, 4), regcache::kRegistryTransfers);
 }

@@ -5,6 +5,7 @@
 
 #include "regcache/cli/settings.hpp"
 #include "regcache/format/key_tag.hpp"
+#include "regcache/oci/reference.hpp"
 #include "regcache/store/memory/memory_store.hpp"
 #include "regcache/store/oci_layout/layout_store.hpp"
 #include "regcache/store/registry/github_packages.hpp"
@@ -85,7 +86,9 @@ StoreRef selected_store_ref(const GlobalOptions& g) {
 }
 
 size_t default_transfers(const GlobalOptions& g, size_t local) {
-  return selected_store_ref(g).kind == StoreKind::registry ? kRegistryTransfers : local;
+  StoreRef ref = selected_store_ref(g);
+  if (ref.kind != StoreKind::registry || is_loopback_host(ref.host)) return local;
+  return kRegistryTransfers;
 }
 
 namespace {

@@ -77,8 +77,8 @@ void trim_local_tier(const GlobalOptions& g);
 StoreRef selected_store_ref(const GlobalOptions& g);
 
 // How many transfers run at once unless REGCACHE_JOBS says: kRegistryTransfers for a
-// registry, whose requests each wait a round trip away; `local` for a layout, bound by
-// this machine's disk and cores.
+// registry, whose requests each wait a round trip away; `local` for a layout or a registry
+// on this machine (a loopback address), bound by this machine's disk and cores.
 inline constexpr size_t kRegistryTransfers = 16;
 size_t default_transfers(const GlobalOptions& g, size_t local);
 
