@@ -37,6 +37,15 @@ class RawTar {
     data_.append((512 - content.size() % 512) % 512, '\0');
     return *this;
   }
+  // Adds an entry whose path goes in a PAX extended header ('x'), as a path past 99 bytes must.
+  RawTar& add_long(const std::string& path, char type, const std::string& content = "",
+                   unsigned mode = 0644) {
+    const std::string body = " path=" + path + "\n";
+    size_t len = body.size() + 1;
+    while (std::to_string(len).size() + body.size() != len) ++len;
+    add("PaxHeader", 'x', std::to_string(len) + body);
+    return add(path.substr(0, 99), type, content, "", mode);
+  }
   std::string bytes() const { return data_ + std::string(1024, '\0'); }
 
  private:

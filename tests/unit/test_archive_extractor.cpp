@@ -72,6 +72,62 @@ TEST(Extractor, ExtractsFilesDirsAndLinks) {
   EXPECT_FALSE(exists_nofollow(h.dir / "dest/other"));
 }
 
+size_t open_fds() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+// The extractor keeps the directories of the last path open and reopens only what the next
+// path does not share; deep paths past its limit, branches left and come back to, and
+// sibling directories with modes of their own all land where they belong.
+TEST(Extractor, PathsThatShareAndLeavePrefixesLandInTheirDirectories) {
+  Harness h;
+  std::string deep = "ws/root/deep";
+  for (int i = 0; i < 100; ++i) deep += "/d" + std::to_string(i);
+  std::string mid = "ws/root/deep";
+  for (int i = 0; i < 70; ++i) mid += "/d" + std::to_string(i);
+  auto tar = RawTar()
+                 .add("ws/root/", '5', "", "", 0755)
+                 .add("ws/root/a/b/c/f1", '0', "1")
+                 .add("ws/root/a/b/d/", '5', "", "", 0700)
+                 .add("ws/root/a/b/d/f2", '0', "2")
+                 .add("ws/root/a/e/", '5', "", "", 0750)
+                 .add("ws/root/a/e/f3", '0', "3")
+                 .add("ws/root/g/f4", '0', "4")
+                 .add("ws/root/a/b/c/f5", '0', "5")
+                 .add_long(deep + "/f6", '0', "6")
+                 .add_long(deep + "/f7", '0', "7")
+                 .add_long(mid + "/f8", '0', "8")
+                 .add_long(deep + "/f9", '0', "9")
+                 .add("ws/root/top", '0', "t")
+                 .bytes();
+  const size_t before = open_fds();
+  Status st = h.extract(tar);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_EQ(open_fds(), before) << "a directory descriptor outlived the extraction";
+  const std::string d = deep.substr(std::string("ws/root/").size());
+  const std::string m = mid.substr(std::string("ws/root/").size());
+  for (const auto& [rel, body] : std::vector<std::pair<std::string, std::string>>{{"a/b/c/f1", "1"},
+                                                                                  {"a/b/d/f2", "2"},
+                                                                                  {"a/e/f3", "3"},
+                                                                                  {"g/f4", "4"},
+                                                                                  {"a/b/c/f5", "5"},
+                                                                                  {d + "/f6", "6"},
+                                                                                  {d + "/f7", "7"},
+                                                                                  {m + "/f8", "8"},
+                                                                                  {d + "/f9", "9"},
+                                                                                  {"top", "t"}}) {
+    EXPECT_EQ(regcache::testing::slurp(h.staged(rel)), body) << rel;
+  }
+  struct stat sb {};
+  ::stat(h.staged("a/b/d").c_str(), &sb);
+  EXPECT_EQ(sb.st_mode & 0777, 0700u);
+  EXPECT_EQ(sb.st_mtim.tv_sec, 1600000000);
+  ::stat(h.staged("a/e").c_str(), &sb);
+  EXPECT_EQ(sb.st_mode & 0777, 0750u);
+}
+
 TEST(Extractor, RefusesDotDot) {
   Harness h;
   expect_hostile(h.extract(RawTar().add("ws/root/../../evil", '0', "x").bytes()), "unsafe path");

@@ -58,17 +58,42 @@ Status DirFixups::apply() {
   }
   std::stable_sort(order.begin(), order.end(),
                    [](const auto& a, const auto& b) { return a.first > b.first; });
+  // Siblings come one after the other: their parent is opened once for all of them.
+  UniqueFd parent;
+  int parent_base = -1;
+  std::string parent_path;
   for (const auto& [depth, index] : order) {
     const DirFixup& f = list_[index];
     std::string path = f.rel.empty() ? f.staging_name : f.staging_name + "/" + f.rel;
     // Every component with O_NOFOLLOW: whoever owns the destination's parent may swap a
     // staged directory for a link while we work, and must not get a chmod of ours elsewhere.
-    auto fd = open_dir_below(f.parent_fd, path);
-    if (!fd.ok())
-      return make_error(fd.error().kind, "cannot open restored directory: " + fd.error().message);
-    ::fchmod(fd->get(), f.mode & 07777);
+    auto slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
+    std::string name = path.substr(slash == std::string::npos ? 0 : slash + 1);
+    if (!parent || parent_base != f.parent_fd || parent_path != dir) {
+      auto opened = open_dir_below(f.parent_fd, dir);
+      if (!opened.ok()) {
+        return make_error(opened.error().kind,
+                          "cannot open restored directory: " + opened.error().message);
+      }
+      parent = std::move(*opened);
+      parent_base = f.parent_fd;
+      parent_path = dir;
+    }
+    if (name.empty() || name == "." || name == "..")
+      return make_error(ErrorKind::hostile, "unexpected '" + name + "' in " + path);
+    UniqueFd fd(
+        ::openat(parent.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+      if (errno == ELOOP || errno == ENOTDIR) {
+        return make_error(ErrorKind::hostile, "cannot open restored directory: " + path + ": " +
+                                                  name + " is no longer the directory it was");
+      }
+      return errno_error("cannot open restored directory", path, errno);
+    }
+    ::fchmod(fd.get(), f.mode & 07777);
     timespec ts[2] = {to_ts(f.mtime_sec, f.mtime_nsec), to_ts(f.mtime_sec, f.mtime_nsec)};
-    ::futimens(fd->get(), ts);
+    ::futimens(fd.get(), ts);
   }
   return {};
 }
@@ -78,54 +103,87 @@ Extractor::Extractor(std::vector<ExtractRoot> roots, ExternalSymlinks symlinks, 
 
 Extractor::~Extractor() {
   if (file_fd_ >= 0) ::close(file_fd_);
-  if (cached_fd_ >= 0) ::close(cached_fd_);
+  close_chain(0);
+  if (tail_fd_ >= 0) ::close(tail_fd_);
 }
 
+// Directories the chain keeps open at most: deeper ones are opened on each visit, so that a
+// hostile entry's thousand-level path costs no more than two descriptors at a time.
+constexpr size_t kChainDepth = 64;
+
 Result<int> Extractor::open_dir(const ExtractRoot& root, const std::string& rel_dir) {
-  std::string key = root.staging_name + "\n" + rel_dir;
-  if (cached_fd_ >= 0 && cached_key_ == key) return cached_fd_;
-  int fd = ::openat(root.parent_fd, root.staging_name.c_str(),
+  // The chain keeps the directories of the last path open: the next path opens only the
+  // components after the prefix they share (entries come in path order, so mostly one).
+  if (chain_.empty() || chain_parent_ != root.parent_fd ||
+      chain_.front().first != root.staging_name) {
+    close_chain(0);
+    int fd = ::openat(root.parent_fd, root.staging_name.c_str(),
+                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+      if (::mkdirat(root.parent_fd, root.staging_name.c_str(), 0700) != 0 && errno != EEXIST) {
+        return errno_error("cannot create a staging directory for", root.prefix, errno);
+      }
+      fd = ::openat(root.parent_fd, root.staging_name.c_str(),
                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0 && errno == ENOENT) {
-    if (::mkdirat(root.parent_fd, root.staging_name.c_str(), 0700) != 0 && errno != EEXIST) {
-      return errno_error("cannot create a staging directory for", root.prefix, errno);
+      if (fd >= 0 && root.holds) root.holds->keep(fd);
     }
-    fd = ::openat(root.parent_fd, root.staging_name.c_str(),
-                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd >= 0 && root.holds) root.holds->keep(fd);
+    if (fd < 0 && (errno == ENOTDIR || errno == ELOOP))
+      return hostile_entry(root.prefix, "the cache root is not a directory here");
+    if (fd < 0) return errno_error("cannot open the staging directory for", root.prefix, errno);
+    chain_.emplace_back(root.staging_name, fd);
+    chain_parent_ = root.parent_fd;
   }
-  if (fd < 0 && (errno == ENOTDIR || errno == ELOOP))
-    return hostile_entry(root.prefix, "the cache root is not a directory here");
-  if (fd < 0) return errno_error("cannot open the staging directory for", root.prefix, errno);
-  size_t pos = 0;
+  if (tail_fd_ >= 0) ::close(tail_fd_);
+  tail_fd_ = -1;
+  size_t depth = 1, pos = 0;  // chain_[depth] holds the component starting at pos
+  int tail = -1;              // below the chain's depth limit: only the last is kept
   while (!rel_dir.empty() && pos <= rel_dir.size()) {
     size_t slash = rel_dir.find('/', pos);
     if (slash == std::string::npos) slash = rel_dir.size();
-    std::string comp = rel_dir.substr(pos, slash - pos);
+    std::string_view comp(rel_dir.data() + pos, slash - pos);
     pos = slash + 1;
-    int next = ::openat(fd, comp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (tail < 0 && depth < chain_.size() && chain_[depth].first == comp) {
+      ++depth;
+      continue;
+    }
+    if (tail < 0) close_chain(depth);
+    int fd = tail >= 0 ? tail : chain_.back().second;
+    std::string name(comp);
+    int next = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (next < 0 && errno == ENOENT) {
-      if (::mkdirat(fd, comp.c_str(), 0755) != 0 && errno != EEXIST) {
+      if (::mkdirat(fd, name.c_str(), 0755) != 0 && errno != EEXIST) {
         int err = errno;
-        ::close(fd);
+        if (tail >= 0) ::close(tail);
         return errno_error("cannot create directory", root.prefix + "/" + rel_dir, err);
       }
-      next = ::openat(fd, comp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      next = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     }
     int err = errno;
-    ::close(fd);
+    if (tail >= 0) ::close(tail);
+    tail = -1;
     if (next < 0) {
       if (err == ELOOP || err == ENOTDIR) {
         return hostile_entry(root.prefix + "/" + rel_dir, "path goes through a symlink or a file");
       }
       return errno_error("cannot open directory", root.prefix + "/" + rel_dir, err);
     }
-    fd = next;
+    if (chain_.size() < kChainDepth) {
+      chain_.emplace_back(std::move(name), next);
+      ++depth;
+    } else {
+      tail = next;
+    }
   }
-  if (cached_fd_ >= 0) ::close(cached_fd_);
-  cached_fd_ = fd;
-  cached_key_ = key;
-  return fd;
+  if (tail >= 0) return tail_fd_ = tail;
+  close_chain(depth);
+  return chain_.back().second;
+}
+
+void Extractor::close_chain(size_t keep) {
+  while (chain_.size() > keep) {
+    ::close(chain_.back().second);
+    chain_.pop_back();
+  }
 }
 
 Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, const TarHeader& h) {
@@ -204,7 +262,7 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
       }
       std::string trel = target->substr(prefix.size());
       int tfd = RC_TRY(open_dir(root, dir_of(trel)));
-      int tdup = ::dup(tfd);  // open_dir below may replace the cached descriptor
+      int tdup = ::dup(tfd);  // open_dir below may close the descriptor it returned
       dfd = RC_TRY(open_dir(root, dir_of(rel)));
       int r = ::linkat(tdup, last_name(trel).c_str(), dfd, name.c_str(), 0);
       int err = errno;

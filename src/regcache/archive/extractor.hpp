@@ -108,8 +108,12 @@ class Extractor : public TarEntryHandler {
   int file_fd_ = -1;
   std::string file_path_;
   TarHeader current_;
-  int cached_fd_ = -1;
-  std::string cached_key_;
+  void close_chain(size_t keep);  // closes the chain's directories past the first `keep`
+  // The directories of the last path opened: the staging directory, then one per
+  // component, each opened from the one before (O_NOFOLLOW).
+  std::vector<std::pair<std::string, int>> chain_;
+  int chain_parent_ = -1;
+  int tail_fd_ = -1;  // a directory below the chain's depth limit, the last one returned
   uint64_t files_ = 0, bytes_ = 0;
   uint64_t max_file_size_ = UINT64_MAX;
   uint32_t mode_mask_ = 0;
