@@ -11,7 +11,7 @@
 namespace regcache {
 namespace {
 
-std::string pattern(unsigned seed, size_t n) {
+std::string zstd_sample(unsigned seed, size_t n) {
   std::string s;
   std::mt19937 rng(seed);
   for (size_t i = 0; i < n; ++i) s.push_back(static_cast<char>('a' + rng() % 8));
@@ -44,7 +44,7 @@ TEST(ZstdContexts, ADroppedContextIsTheNextOneTaken) {
 // A kept context starts each stream afresh: nothing of a failed or abandoned stream, nor
 // of another level, reaches the next one.
 TEST(ZstdContexts, AReusedContextCarriesNothingOver) {
-  const std::string a = pattern(1, 300000), b = pattern(2, 200000);
+  const std::string a = zstd_sample(1, 300000), b = zstd_sample(2, 200000);
   {
     StringSink out;
     auto c = make_compressor(Compression::zstd, 19, &out);
@@ -70,7 +70,7 @@ TEST(ZstdContexts, ThreadsShareThePoolSafely) {
   for (unsigned t = 0; t < good.size(); ++t) {
     threads.emplace_back([t, &good] {
       for (int round = 0; round < 10; ++round) {
-        std::string in = pattern(t * 100 + round, 50000 + t * 1000);
+        std::string in = zstd_sample(t * 100 + round, 50000 + t * 1000);
         auto back = unzstd(zstd_of(in, 1 + round % 5));
         if (back.ok() && *back == in) ++good[t];
       }
