@@ -263,6 +263,7 @@ TOKEN_LINK_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0
 TOKEN_USERNAME=$(. "$SVC/services.env" && echo "$REG_TOKEN_USER")
 TOKEN_PASSWORD=$(. "$SVC/services.env" && echo "$REG_TOKEN_PASSWORD")
 export TOKEN_USERNAME TOKEN_PASSWORD
+rm -f "$WORK/front.port"  # a failed run leaves its work directory, and its port, behind
 "$PY" "$ROOT/tests/harness/fault_proxy.py" --upstream "$(. "$SVC/services.env" && echo "$REG_TOKEN")" \
   --route "/token=$(. "$SVC/services.env" && echo "$TOKEN_SERVER")" --public "127.0.0.1:$TOKEN_LINK_PORT" \
   --tls-cert "$SVC/basic/server.crt" --tls-key "$SVC/basic/server.key" > "$WORK/front.port" 2> "$LOGS/front.err" &
