@@ -128,6 +128,13 @@ TEST(Extractor, PathsThatShareAndLeavePrefixesLandInTheirDirectories) {
   EXPECT_EQ(sb.st_mode & 0777, 0750u);
 }
 
+TEST(Extractor, RefusesTheRootAsAHardLink) {
+  Harness h;
+  expect_hostile(h.extract(RawTar().add("ws/root", '1', "", "ws/root/a").bytes()),
+                 "the cache root is a hard link");
+  EXPECT_FALSE(exists_nofollow(h.staged("stage")));
+}
+
 TEST(Extractor, RefusesDotDot) {
   Harness h;
   expect_hostile(h.extract(RawTar().add("ws/root/../../evil", '0', "x").bytes()), "unsafe path");

@@ -58,7 +58,7 @@ Status DirFixups::apply() {
   }
   std::stable_sort(order.begin(), order.end(),
                    [](const auto& a, const auto& b) { return a.first > b.first; });
-  // Siblings come one after the other: their parent is opened once for all of them.
+  // Consecutive fix-ups in the same parent (siblings, mostly) share its descriptor.
   UniqueFd parent;
   int parent_base = -1;
   std::string parent_path;
@@ -107,9 +107,10 @@ Extractor::~Extractor() {
   if (tail_fd_ >= 0) ::close(tail_fd_);
 }
 
-// Directories the chain keeps open at most: deeper ones are opened on each visit, so that a
-// hostile entry's thousand-level path costs no more than two descriptors at a time.
-constexpr size_t kChainDepth = 64;
+// Directories the chain keeps open at most: deeper ones are opened on each visit. Up to
+// 64 extractors run at once (REGCACHE_JOBS), each holding its chain and two more, within
+// a soft limit of 1,024 descriptors.
+constexpr size_t kChainDepth = 8;
 
 Result<int> Extractor::open_dir(const ExtractRoot& root, const std::string& rel_dir) {
   // The chain keeps the directories of the last path open: the next path opens only the
@@ -244,6 +245,9 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
       return {};
     }
     case '1': {
+      // A save stores a root as the file itself; a link there would be made inside the
+      // staging location under the staging name.
+      if (rel.empty()) return hostile_entry(shown, "the cache root is a hard link");
       auto target = normalize_archive_path(h.linkpath);
       // Checked before anything else, a partial restore's skipped links included.
       if (target && mask_ && mask_->visibility(layer_, *target, false) == Visibility::hidden)
@@ -262,11 +266,11 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
       }
       std::string trel = target->substr(prefix.size());
       int tfd = RC_TRY(open_dir(root, dir_of(trel)));
-      int tdup = ::dup(tfd);  // open_dir below may close the descriptor it returned
+      UniqueFd tdup(::dup(tfd));  // open_dir below may close the descriptor it returned
+      if (!tdup) return errno_error("cannot create hard link", shown, errno);
       dfd = RC_TRY(open_dir(root, dir_of(rel)));
-      int r = ::linkat(tdup, last_name(trel).c_str(), dfd, name.c_str(), 0);
+      int r = ::linkat(tdup.get(), last_name(trel).c_str(), dfd, name.c_str(), 0);
       int err = errno;
-      ::close(tdup);
       if (r != 0) {
         if (err == EEXIST) return hostile_entry(shown, "duplicate path");
         if (err == ENOENT)

@@ -13,6 +13,9 @@ namespace regcache {
 struct ZstdEncoder {
   ZSTD_CCtx* ctx = ZSTD_createCCtx();
   std::vector<char> out;
+  ZstdEncoder() = default;
+  ZstdEncoder(const ZstdEncoder&) = delete;
+  ZstdEncoder& operator=(const ZstdEncoder&) = delete;
   ~ZstdEncoder() { ZSTD_freeCCtx(ctx); }
 };
 
@@ -20,6 +23,9 @@ struct ZstdEncoder {
 struct ZstdDecoder {
   ZSTD_DCtx* ctx = ZSTD_createDCtx();
   std::vector<char> out;
+  ZstdDecoder() = default;
+  ZstdDecoder(const ZstdDecoder&) = delete;
+  ZstdDecoder& operator=(const ZstdDecoder&) = delete;
   ~ZstdDecoder() { ZSTD_freeDCtx(ctx); }
 };
 
