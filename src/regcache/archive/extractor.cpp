@@ -245,9 +245,6 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
       return {};
     }
     case '1': {
-      // A save stores a root as the file itself; a link there would be made inside the
-      // staging location under the staging name.
-      if (rel.empty()) return hostile_entry(shown, "the cache root is a hard link");
       auto target = normalize_archive_path(h.linkpath);
       // Checked before anything else, a partial restore's skipped links included.
       if (target && mask_ && mask_->visibility(layer_, *target, false) == Visibility::hidden)
@@ -265,6 +262,9 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
         return hostile_entry(shown, "hard link points outside the cache root (" + h.linkpath + ")");
       }
       std::string trel = target->substr(prefix.size());
+      // A root that is a file and a link to a path below itself: the link would be made
+      // inside the staging location, under the staging name.
+      if (rel.empty()) return hostile_entry(shown, "the cache root is a hard link into itself");
       int tfd = RC_TRY(open_dir(root, dir_of(trel)));
       UniqueFd tdup(::dup(tfd));  // open_dir below may close the descriptor it returned
       if (!tdup) return errno_error("cannot create hard link", shown, errno);
