@@ -56,9 +56,10 @@ class StoreReferenceTest(BadInputCase):
         make_small_tree(os.path.join(self.ws, "target"))
         before = tree_listing(self.tmp)
         for args in (["save", "--key", "k", "target"], ["restore", "--key", "k"]):
-            # It gives up (the number of tries is the retry policy's, unit-tested); the call's
-            # timeout stands for "never".
-            rc, out, err = self.regcache("--store", "127.0.0.1:1/x/y", *args, timeout=120)
+            # It gives up (the number of tries and their delays are the retry policy's,
+            # unit-tested; short delays here); the call's timeout stands for "never".
+            rc, out, err = self.regcache("--store", "127.0.0.1:1/x/y", *args, env={"REGCACHE_RETRY_DELAY_MS": "10"},
+                                         timeout=120)
             self.assertCleanError(rc, out, err, code=1, mentions=["127.0.0.1:1", ("connect", "refused")])
         self.assertEqual(tree_listing(self.tmp), before)
 

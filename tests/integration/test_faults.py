@@ -343,23 +343,32 @@ class FaultBehaviourTest(FaultTestBase):
     def test_restore_timeout_reports_a_miss(self):
         stalls = {"blob GET stalls mid-body": {"method": "GET", "path": "/blobs/", "where": "body"},
                   "manifest GET never answers": {"method": "GET", "path": "/manifests/", "where": "headers"}}
-        for label, rule in stalls.items():
-            for extra, want_rc in (((), 0), (("--fail-on-miss",), 3)):
-                with self.subTest(label, flags=extra):
-                    proxy = self.proxy()
-                    proxy.set_rules([{**rule, "always": True, "action": "stall", "seconds": 3600}])
-                    ws = self.new_ws()
-                    dest = prepare_destination(ws)
-                    before = snapshot(dest)
-                    # The stall outlasts the call's timeout: a result at all shows that
-                    # --timeout cut the restore.
-                    rc, out, err, _ = self.restore_through(proxy, ws, "--timeout", "4", *extra, timeout=60)
-                    self.assertEqual(rc, want_rc, err)
-                    self.assertEqual(parse_json(out)["result"], "miss")
-                    self.assertTrue(err.startswith("regcache:"), err)
-                    self.assertFalse(any(m in err for m in CRASH_MARKERS), err)
-                    self.assertEqual(snapshot(dest), before, "the destination changed")
-                    self.assertEqual(find_leftovers(ws), [])
+        cases = [(label, rule, extra, want_rc) for label, rule in stalls.items()
+                 for extra, want_rc in (((), 0), (("--fail-on-miss",), 3))]
+
+        def run_case(case):
+            _, rule, extra, _ = case
+            proxy = self.proxy()
+            proxy.set_rules([{**rule, "always": True, "action": "stall", "seconds": 3600}])
+            ws = self.new_ws()
+            dest = prepare_destination(ws)
+            before = snapshot(dest)
+            # The stall outlasts the call's timeout: a result at all shows that --timeout cut
+            # the restore.
+            rc, out, err, _ = self.restore_through(proxy, ws, "--timeout", "4", *extra, timeout=60)
+            return ws, dest, before, rc, out, err
+
+        # The four restores wait out their budgets side by side.
+        with concurrent.futures.ThreadPoolExecutor(len(cases)) as pool:
+            results = list(pool.map(run_case, cases))
+        for (label, _, extra, want_rc), (ws, dest, before, rc, out, err) in zip(cases, results):
+            with self.subTest(label, flags=extra):
+                self.assertEqual(rc, want_rc, err)
+                self.assertEqual(parse_json(out)["result"], "miss")
+                self.assertTrue(err.startswith("regcache:"), err)
+                self.assertFalse(any(m in err for m in CRASH_MARKERS), err)
+                self.assertEqual(snapshot(dest), before, "the destination changed")
+                self.assertEqual(find_leftovers(ws), [])
 
     def test_redirect_does_not_carry_authorization(self):
         s = services()

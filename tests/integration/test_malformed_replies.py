@@ -4,6 +4,7 @@ command ends with exit 1 and a one-line message (a restore whose --timeout runs 
 reports a miss, as documented), never a crash (an escaping exception
 once aborted regcache with exit 134). The registry is a small server of this test: only
 it can lie this way."""
+import concurrent.futures
 import http.server
 import json
 import os
@@ -104,25 +105,33 @@ class MalformedRepliesTest(RegcacheTestCase):
         commands = [["save", "--key", "k", "t"], ["restore", "--key", "k", "--restore-key", "k"],
                     ["restore", "--key", "k", "--lookup-only"], ["list"], ["delete", "k"],
                     ["prune", "--older-than", "1d"]]
+        jobs = []
         for scenario in SCENARIOS:
             store = self.serve(scenario)
             # Retry-After is capped at 30 s a wait: bound those runs by --timeout instead.
             run = commands if scenario != "retry-after-400-digits" else [
                 ["save", "--key", "k", "t", "--timeout", "3"], ["restore", "--key", "k", "--timeout", "3"]]
-            for args in run:
-                with self.subTest(scenario=scenario, command=args[0]):
-                    rc, out, err = self.regcache("--store", store, "--json", *args, env=env, timeout=120)
-                    self.assertNotIn("terminate called", err)
-                    got = json.loads(out)  # one JSON value whatever happened
-                    if scenario == "retry-after-400-digits" and args[0] == "restore":
-                        self.assertEqual((rc, got["result"]), (0, "miss"), err[-2000:])
-                        self.assertIn("timed out", err)
-                        continue
-                    self.assertEqual(rc, 1, f"exit {rc}: {err[-2000:]}")
-                    self.assertEqual(got["result"], "error")
-                    self.assertTrue(err.strip().splitlines()[-1].startswith("regcache: error: "), err[-500:])
-                    self.assertLess(len(err.splitlines()[-1]), 2000, "an unbounded message")
+            jobs += [(scenario, store, args) for args in run]
 
+        def call(job):
+            _, store, args = job
+            return self.regcache("--store", store, "--json", *args, env=env, timeout=120)
+
+        # Four at a time: most of the time goes to retries and budgets waited out.
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(call, jobs))
+        for (scenario, _, args), (rc, out, err) in zip(jobs, results):
+            with self.subTest(scenario=scenario, command=args[0]):
+                self.assertNotIn("terminate called", err)
+                got = json.loads(out)  # one JSON value whatever happened
+                if scenario == "retry-after-400-digits" and args[0] == "restore":
+                    self.assertEqual((rc, got["result"]), (0, "miss"), err[-2000:])
+                    self.assertIn("timed out", err)
+                    continue
+                self.assertEqual(rc, 1, f"exit {rc}: {err[-2000:]}")
+                self.assertEqual(got["result"], "error")
+                self.assertTrue(err.strip().splitlines()[-1].startswith("regcache: error: "), err[-500:])
+                self.assertLess(len(err.splitlines()[-1]), 2000, "an unbounded message")
 
 if __name__ == "__main__":
     unittest.main()

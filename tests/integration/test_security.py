@@ -2,6 +2,7 @@
 others can write, credential helpers that hang, and entries that try to write commands
 into a CI log. Runs as root where it plays the other user (uid 65534), and skips those
 cases otherwise."""
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -229,16 +230,20 @@ class TricklingRegistryTest(RegcacheTestCase):
 
     def test_a_trickle_is_cut(self):
         store = self.serve()
-        env = {"REGCACHE_STALL_TIMEOUT": "2", "REGCACHE_RETRY_DELAY_MS": "1"}
+        # Five attempts, each cut after the 1 s stall window.
+        env = {"REGCACHE_STALL_TIMEOUT": "1", "REGCACHE_RETRY_DELAY_MS": "1"}
         rc, out, err = self.regcache("--store", store, "list", env=env, timeout=120)
         self.assertEqual(rc, 1, err)
         self.assertIn("less than 1 KiB/s", err)
 
     def test_every_command_has_a_deadline(self):
         store = self.serve()
-        for args in (["list", "--timeout", "3"], ["delete", "k", "--timeout", "3"],
-                     ["prune", "--older-than", "1d", "--timeout", "3"]):
+        commands = (["list", "--timeout", "3"], ["delete", "k", "--timeout", "3"],
+                    ["prune", "--older-than", "1d", "--timeout", "3"])
+        # The three commands wait out their budgets side by side.
+        with concurrent.futures.ThreadPoolExecutor(len(commands)) as pool:
+            results = list(pool.map(lambda args: self.regcache("--store", store, *args, timeout=120), commands))
+        for args, (rc, out, err) in zip(commands, results):
             with self.subTest(command=args[0]):
-                rc, out, err = self.regcache("--store", store, *args, timeout=120)
                 self.assertEqual(rc, 1, err)
                 self.assertIn("time budget", err)
