@@ -75,7 +75,7 @@ std::string lookup(Store& s, const std::string& prefix = "build-") {
 // Returns the rows a fresh reader of the index sees.
 IndexRows rows_in(Store& s) {
   LookupIndex index(s);
-  return index.rows();
+  return *index.rows();
 }
 
 }  // namespace

@@ -235,7 +235,7 @@ TEST(PipelineLookup, SavesWriteTheirRowsToTheLookupIndex) {
   auto newest = save_at(*store, d, clock, "build-2", "2", "2024-02-01T00:00:00Z");
 
   LookupIndex index(*store);
-  auto rows = index.rows();
+  const IndexRows rows = *index.rows();
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows.at("build-2").digest, newest.digest);
   EXPECT_EQ(rows.at("build-2").created.substr(0, 19), "2024-02-01T00:00:00");

@@ -18,6 +18,9 @@ constexpr int kRowsCompressionLevel = 3;
 // Reads the rows blob: its rows, or an integrity error when it is damaged.
 Result<IndexRows> read_rows_blob(Store& store, const Descriptor& blob) {
   StringSink text(kMaxIndexRowsBytes);
+  // Room for the text at once (rows compress about 4 to 1; pages not written cost nothing):
+  // grown by doubling, 2 MB of rows were copied over and over.
+  text.str().reserve(std::min<uint64_t>(kMaxIndexRowsBytes, blob.size * 8));
   auto decompress = make_decompressor(Compression::zstd, kMaxIndexRowsBytes, &text);
   StopOnError guard(decompress.get());
   Status st = fetch_verified(store, blob, &guard);
@@ -33,6 +36,12 @@ Result<std::string> compress_rows(const IndexRows& rows) {
   RC_CHECK(compress->write(text.data(), text.size()));
   RC_CHECK(compress->finish());
   return std::move(out.str());
+}
+
+// Returns whether an index with this many rows outside its blob, and this many blob rows of
+// deleted tags, is rewritten with all its rows in a new blob.
+bool compaction_due(size_t inline_rows, size_t dead_rows, size_t blob_rows) {
+  return inline_rows > kInlineIndexRows || dead_rows > std::max(kInlineIndexRows, blob_rows / 4);
 }
 
 // Returns true for errors that say nothing about the index itself (it may read next time).
@@ -71,7 +80,7 @@ void LookupIndex::start_read(IndexWrite intent) {
   });
 }
 
-IndexRows LookupIndex::rows() {
+std::shared_ptr<const IndexRows> LookupIndex::rows() {
   start_read();
   if (read_done_.valid()) read_done_.wait();
   std::lock_guard lock(mu_);
@@ -145,14 +154,41 @@ void LookupIndex::read(IndexWrite intent) {
     blob_rows_ = std::move(*blob_rows).value();
     rows_blob_ = index->rows_blob;
   }
-  rows_ = blob_rows_;
-  for (auto& [tag, row] : index->inline_rows) rows_[tag] = std::move(row);
+  auto rows = std::make_shared<IndexRows>(blob_rows_);
+  for (auto& [tag, row] : index->inline_rows) (*rows)[tag] = std::move(row);
+  rows_ = std::move(rows);
+}
+
+bool LookupIndex::changes_rows() const {
+  for (const auto& [tag, row] : learned_) {
+    auto known = rows_->find(tag);
+    if (known == rows_->end()) return true;
+    // As write() merges: a row read from a manifest keeps the signers its saver wrote.
+    IndexRow merged = row;
+    if (!row.signers && known->second.digest == row.digest) merged.signers = known->second.signers;
+    if (merged != known->second) return true;
+  }
+  return false;
+}
+
+bool LookupIndex::needs_compaction() const {
+  size_t dead = 0, inline_rows = 0;
+  for (const auto& [tag, row] : *rows_) {
+    if (tags_ && !tags_->count(tag) && !learned_.count(tag)) {
+      dead += blob_rows_.count(tag);
+      continue;
+    }
+    auto in_blob = blob_rows_.find(tag);
+    if (in_blob == blob_rows_.end() || in_blob->second != row) ++inline_rows;
+  }
+  return compaction_due(inline_rows, dead, blob_rows_.size());
 }
 
 void LookupIndex::write() {
   std::unique_lock lock(mu_);
   if (!readable_) return;
-  IndexRows rows = rows_;
+  if (!changes_rows() && !needs_compaction()) return;  // the common case: nothing to write
+  IndexRows rows = *rows_;
   for (const auto& [tag, row] : learned_) {
     // A row read from a manifest does not know its signers: keep what the saver wrote.
     auto known = rows.find(tag);
@@ -164,7 +200,7 @@ void LookupIndex::write() {
       rows[tag] = row;
     }
   }
-  const bool changed = rows != rows_;
+  const bool changed = rows != *rows_;
   size_t dead = 0;  // rows of the blob whose tag is gone
   if (tags_) {
     for (auto it = rows.begin(); it != rows.end();) {
@@ -182,8 +218,7 @@ void LookupIndex::write() {
     auto in_blob = blob_rows_.find(tag);
     if (in_blob == blob_rows_.end() || in_blob->second != row) next.inline_rows[tag] = row;
   }
-  const bool compact = next.inline_rows.size() > kInlineIndexRows ||
-                       dead > std::max(kInlineIndexRows, blob_rows_.size() / 4);
+  const bool compact = compaction_due(next.inline_rows.size(), dead, blob_rows_.size());
   if (!changed && !compact) return;
   Store& store = store_;
   const bool existed = exists_, empty_ready = empty_blob_ready_;
@@ -214,8 +249,8 @@ void LookupIndex::write() {
   if (!put.ok()) return fail(put.error());
   lock.lock();
   exists_ = true;
-  rows_ = std::move(rows);
-  if (compact) blob_rows_ = rows_;
+  rows_ = std::make_shared<const IndexRows>(std::move(rows));
+  if (compact) blob_rows_ = *rows_;
   rows_blob_ = rows_blob;
   learned_.clear();
 }

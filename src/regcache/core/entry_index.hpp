@@ -6,6 +6,7 @@
 #pragma once
 
 #include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -38,8 +39,9 @@ class LookupIndex {
   // Starts reading the index in the background; later calls do nothing. A command that
   // will write it says so, and a missing index then gets its empty config blob at once.
   void start_read(IndexWrite intent = IndexWrite::unlikely);
-  // Returns the rows (reading them first if needed); empty without an index.
-  IndexRows rows();
+  // Returns the rows (reading them first if needed); empty without an index. A snapshot:
+  // a later write does not change it, and it is not copied.
+  std::shared_ptr<const IndexRows> rows();
   // Notes a row learned from a manifest read or written under tag.
   void learned(const std::string& tag, IndexRow row);
   // Notes the repository's whole tag list: rows of other tags may be dropped.
@@ -51,6 +53,10 @@ class LookupIndex {
  private:
   void read(IndexWrite intent);
   void write();
+  // Under mu_: whether what was learned changes the rows; whether, unchanged, they are due
+  // for compaction (write()'s rule).
+  bool changes_rows() const;
+  bool needs_compaction() const;
   Store& store_;
   const bool kept_;
   std::mutex mu_;
@@ -58,11 +64,12 @@ class LookupIndex {
   std::shared_future<void> read_done_;
   std::future<void> write_done_;
   // What was read (or last written).
-  bool readable_ = true;           // false: it could not be read, so it is not written
-  bool exists_ = false;            // a manifest is under the tag (parsed or not)
-  bool empty_blob_ready_ = false;  // the empty config blob was sent or found
-  IndexRows rows_;                 // blob rows overlaid with inline rows
-  IndexRows blob_rows_;            // the rows in the blob
+  bool readable_ = true;                    // false: it could not be read, so it is not written
+  bool exists_ = false;                     // a manifest is under the tag (parsed or not)
+  bool empty_blob_ready_ = false;           // the empty config blob was sent or found
+  std::shared_ptr<const IndexRows> rows_ =  // blob rows overlaid with inline rows
+      std::make_shared<const IndexRows>();
+  IndexRows blob_rows_;  // the rows in the blob
   std::optional<Descriptor> rows_blob_;
   // What this command learned.
   IndexRows learned_;

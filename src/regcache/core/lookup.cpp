@@ -32,8 +32,8 @@ Result<std::optional<FoundEntry>> entry_at(Store& store, const std::string& tag)
 struct Candidate {
   std::string tag;
   std::string created;
-  std::string hinted_digest;        // the index row's, when placed by one
-  std::optional<FoundEntry> entry;  // once its manifest is read
+  std::string hinted_digest;          // the index row's, when placed by one
+  std::unique_ptr<FoundEntry> entry;  // once its manifest is read (a pointer: candidates move)
 };
 
 template <typename It>
@@ -64,22 +64,25 @@ std::vector<Candidate> candidates_for(Store& store, const std::vector<std::strin
                                       LookupIndex& index) {
   const std::string tp = tag_prefix_for(prefix);
   std::vector<Candidate> out;
+  out.reserve(tags.size());
   std::vector<size_t> unknown;
   for (const auto& t : tags) {
     if (t.rfind(tp, 0) != 0 || is_referrers_tag(t) || is_reserved_tag(t)) continue;
     // A row naming another key is read all the same: the manifest's key decides.
     auto row = rows.find(t);
     if (row != rows.end() && row->second.key.rfind(prefix, 0) == 0) {
-      out.push_back({t, row->second.created, row->second.digest, std::nullopt});
+      out.push_back({t, row->second.created, row->second.digest, nullptr});
     } else {
       unknown.push_back(out.size());
-      out.push_back({t, "", "", std::nullopt});
+      out.push_back({t, "", "", nullptr});
     }
   }
   (void)parallel_for(unknown.size(), kLookupReads, [&](size_t i) -> Status {
     Candidate& c = out[unknown[i]];
-    c.entry = read_candidate(store, c.tag, prefix, index);
-    if (c.entry) c.created = c.entry->info.created;
+    if (auto e = read_candidate(store, c.tag, prefix, index)) {
+      c.created = e->info.created;
+      c.entry = std::make_unique<FoundEntry>(std::move(*e));
+    }
     return {};
   });
   std::erase_if(out, [](const Candidate& c) { return c.hinted_digest.empty() && !c.entry; });
@@ -90,8 +93,9 @@ std::vector<Candidate> candidates_for(Store& store, const std::vector<std::strin
 // Reads a candidate the index placed; false when it is no longer a matching entry. A
 // manifest that is not the one the row names is a stale row: the caller re-places it.
 Result<bool> confirm(Store& store, Candidate* c, const std::string& prefix, LookupIndex& index) {
-  c->entry = read_candidate(store, c->tag, prefix, index);
-  if (!c->entry) return false;
+  auto e = read_candidate(store, c->tag, prefix, index);
+  if (!e) return false;
+  c->entry = std::make_unique<FoundEntry>(std::move(*e));
   if (c->entry->digest != c->hinted_digest)
     log_verbose("the lookup index is stale for " + c->tag + "; placing it by its manifest");
   return true;
@@ -133,7 +137,8 @@ Result<std::optional<FoundEntry>> find_entry(Store& store, const std::string& ke
   index->start_read();  // beside the tag list
   auto tags = RC_TRY(store.list_tags());
   index->tags_listed(tags);
-  const IndexRows rows = index->rows();
+  const auto rows_held = index->rows();
+  const IndexRows& rows = *rows_held;
   for (const auto& prefix : prefixes) {
     auto candidates = candidates_for(store, tags, rows, prefix, *index);
     // Newest first; the first one the filter accepts is the match.

@@ -6,6 +6,7 @@
 
 #include "regcache/format/descriptor_json.hpp"
 #include "regcache/format/entry_format.hpp"
+#include "regcache/format/index_rows_reader.hpp"
 #include "regcache/format/key_tag.hpp"
 #include "regcache/oci/empty_blob.hpp"
 #include "regcache/oci/media_types.hpp"
@@ -26,62 +27,6 @@ json row_json(const IndexRow& r) {
   return j;
 }
 
-// Returns the row j states, or nullopt when a field is missing or of the wrong kind.
-std::optional<IndexRow> parse_row(const json& j) {
-  if (!j.is_object()) return std::nullopt;
-  IndexRow r;
-  r.digest = string_field(j, "digest");
-  r.key = string_field(j, "key");
-  r.created = string_field(j, "created");
-  r.ref = string_field(j, "ref");
-  if (!is_valid_digest(r.digest) || !validate_key(r.key).ok()) return std::nullopt;
-  if (r.created.size() > kMaxIndexFieldChars || r.ref.size() > kMaxIndexFieldChars)
-    return std::nullopt;
-  auto files = uint_field(j, "files"), size = uint_field(j, "size");
-  auto stored = uint_field(j, "stored"), layers = uint_field(j, "layers");
-  if (!files || !size || !stored || !layers) return std::nullopt;
-  r.files = *files;
-  r.size = *size;
-  r.stored = *stored;
-  r.layers = *layers;
-  if (auto it = j.find("signers"); it != j.end()) {
-    if (!it->is_array() || it->size() > kMaxIndexSigners) return std::nullopt;
-    r.signers.emplace();
-    for (const auto& s : *it) {
-      if (!s.is_string() || s.get_ref<const std::string&>().size() > kMaxIndexFieldChars)
-        return std::nullopt;
-      r.signers->push_back(s.get<std::string>());
-    }
-  }
-  return r;
-}
-
-// Counts the values of a JSON text without building it, and stops past a limit: a small
-// hostile text ("[0,0,0,...]") would otherwise take many times its size in memory.
-class ValueCounter : public nlohmann::json_sax<json> {
- public:
-  explicit ValueCounter(size_t limit) : limit_(limit) {}
-  bool null() override { return count(); }
-  bool boolean(bool) override { return count(); }
-  bool number_integer(number_integer_t) override { return count(); }
-  bool number_unsigned(number_unsigned_t) override { return count(); }
-  bool number_float(number_float_t, const string_t&) override { return count(); }
-  bool string(string_t&) override { return count(); }
-  bool binary(binary_t&) override { return count(); }
-  bool start_object(std::size_t) override { return count(); }
-  bool key(string_t&) override { return true; }
-  bool end_object() override { return true; }
-  bool start_array(std::size_t) override { return count(); }
-  bool end_array() override { return true; }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
-    return false;
-  }
-
- private:
-  bool count() { return ++n_ <= limit_; }
-  size_t limit_, n_ = 0;
-};
-
 // Returns the size of a row as rows_json writes it, about.
 size_t row_bytes(const std::string& tag, const IndexRow& r) {
   return row_json(r).dump().size() + tag.size() + 4;
@@ -96,17 +41,7 @@ std::string rows_json(const IndexRows& rows) {
 }
 
 Result<IndexRows> parse_rows_json(const std::string& text) {
-  ValueCounter counter(kMaxIndexJsonValues);
-  if (!json::sax_parse(text, &counter, json::input_format_t::json, false))
-    return make_error(ErrorKind::integrity, "malformed or oversized lookup index rows");
-  json j = json::parse(text, nullptr, false);
-  if (!j.is_object() || !j.contains("rows") || !j["rows"].is_object())
-    return make_error(ErrorKind::integrity, "malformed lookup index rows");
-  IndexRows out;
-  for (const auto& [tag, value] : j["rows"].items()) {
-    if (!is_valid_tag(tag)) continue;
-    if (auto row = parse_row(value)) out.emplace(tag, std::move(*row));
-  }
+  IndexRows out = RC_TRY(read_rows_json(text, kMaxIndexJsonValues));
   if (out.size() > kMaxIndexRows || text.size() > kMaxIndexRowsBytes) keep_newest_rows(&out);
   return out;
 }

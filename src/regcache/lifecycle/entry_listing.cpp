@@ -1,6 +1,7 @@
 #include "regcache/lifecycle/entry_listing.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <set>
 
@@ -73,7 +74,9 @@ Result<std::vector<ListedEntry>> list_entries(Store& store, const std::string& p
     else if (t.rfind(tag_prefix, 0) == 0 && !is_reserved_tag(t))
       tags.push_back(std::move(t));
   }
-  const IndexRows rows = from == ListFrom::index ? index.rows() : IndexRows{};
+  const auto rows_held =
+      from == ListFrom::index ? index.rows() : std::make_shared<const IndexRows>();
+  const IndexRows& rows = *rows_held;
   std::vector<std::optional<ListedEntry>> found(tags.size());
   RC_CHECK(parallel_for(tags.size(), jobs, [&](size_t i) -> Status {
     if (auto row = rows.find(tags[i]); row != rows.end()) {
