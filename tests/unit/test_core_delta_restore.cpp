@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "counting_store.hpp"
 #include "raw_tar.hpp"
 #include "regcache/archive/compression.hpp"
 #include "regcache/core/restore.hpp"
@@ -169,6 +170,36 @@ TEST(DeltaRestore, TheTreeIsWhatTheStackMeansAndNoFileIsWrittenTwice) {
 }
 
 // A ".wh." name in a pack layer is an ordinary file, as entries saved before deltas hold.
+// Delta layers are read twice (their headers first, then to extract them) but downloaded
+// once: the bytes of the first download are kept for the second read.
+TEST(DeltaRestore, EachLayerIsDownloadedOnce) {
+  TempDir tmp;
+  Anchors dst{tmp / "ws", tmp / "home"};
+  testing::CountingStore store;
+  std::vector<LayerInfo> layers = {
+      push_layer(store,
+                 RawTar()
+                     .add("ws/cache/", '5')
+                     .add("ws/cache/a.txt", '0', "alpha")
+                     .add("ws/cache/b.txt", '0', "beta"),
+                 Role::pack),
+      push_layer(store, RawTar().add("ws/cache/a.txt", '0', "alpha 2"), Role::delta),
+      push_layer(store, RawTar().add("ws/cache/.wh.b.txt", '0').add("ws/cache/c.txt", '0', "gamma"),
+                 Role::delta)};
+  push_entry(store, "k", layers);
+  store.blob_gets = 0;
+  RestoreOptions o;
+  o.key = "k";
+  o.anchors = dst;
+  o.jobs = 2;
+  auto r = restore_entry(store, o);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(
+      tree_with_links(dst.workspace),
+      (std::map<std::string, std::string>{{"cache/a.txt", "alpha 2"}, {"cache/c.txt", "gamma"}}));
+  EXPECT_EQ(store.blob_gets, 4) << "the config and each of the three layers once";
+}
+
 TEST(DeltaRestore, AWhiteoutNameInAPackIsAFile) {
   DeltaFixture f;
   push_entry(*f.store, "k",
