@@ -53,10 +53,8 @@ class RowsReader : public nlohmann::json_sax<json> {
         field(nullptr, std::nullopt);
         return enter(At::skipped);
       case At::signers:
-        signers_bad_ = true;
-        return enter(At::skipped);
       case At::skipped:
-        return enter(At::skipped);
+        return enter_skipped();
     }
     return false;
   }
@@ -82,10 +80,8 @@ class RowsReader : public nlohmann::json_sax<json> {
         signers_bad_ = false;
         return enter(At::signers);
       case At::signers:
-        signers_bad_ = true;
-        return enter(At::skipped);
       case At::skipped:
-        return enter(At::skipped);
+        return enter_skipped();
     }
     return false;
   }
@@ -138,6 +134,11 @@ class RowsReader : public nlohmann::json_sax<json> {
     return at;
   }
   bool counted() { return ++values_ <= max_values_; }
+  // A container where nothing is read: inside a row's signers, one that is not a string.
+  bool enter_skipped() {
+    if (here() == At::signers) signers_bad_ = true;
+    return enter(At::skipped);
+  }
 
   void not_rows() {
     rows_member_ = RowsMember::other;
