@@ -323,6 +323,32 @@ TEST(LookupIndex, SignersTheSaverWroteAreKept) {
   EXPECT_FALSE(rows.at("build-000").signers);
 }
 
+// Learning again, from its manifest, a row the index holds with signers changes nothing.
+TEST(LookupIndex, ARowLearnedWithoutSignersOverTheSameEntryWritesNothing) {
+  CountingStore s(registry_like());
+  put_entries(s, 1);
+  auto m = s.get_manifest("build-000").value();
+  IndexRow row = index_row(m->digest, parse_manifest(m->bytes).value());
+  {
+    LookupIndex saver(s);
+    saver.start_read(IndexWrite::expected);
+    IndexRow signed_row = row;
+    signed_row.signers = std::vector<std::string>{"SHA256:key"};
+    saver.learned("build-000", signed_row);
+    saver.write_in_background();
+  }
+  s.reset_counts();
+  {
+    LookupIndex reader(s);
+    reader.start_read(IndexWrite::expected);
+    reader.learned("build-000", row);
+    reader.write_in_background();
+  }
+  EXPECT_EQ(s.manifest_puts, 0);
+  EXPECT_EQ(s.blob_puts, 0);
+  ASSERT_TRUE(rows_in(s).at("build-000").signers);
+}
+
 // A store that keeps no index (a local layout) gets no request for one.
 TEST(LookupIndex, AStoreWithoutIndexGetsNoRequestForIt) {
   CountingStore s;

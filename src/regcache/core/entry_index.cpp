@@ -44,6 +44,14 @@ bool compaction_due(size_t inline_rows, size_t dead_rows, size_t blob_rows) {
   return inline_rows > kInlineIndexRows || dead_rows > std::max(kInlineIndexRows, blob_rows / 4);
 }
 
+// Returns the row a learned row becomes over the known one: a row read from a manifest does
+// not know its signers, so it keeps those the saver wrote for the same digest.
+IndexRow merged_row(const IndexRow& learned, const IndexRow& known) {
+  IndexRow merged = learned;
+  if (!learned.signers && known.digest == learned.digest) merged.signers = known.signers;
+  return merged;
+}
+
 // Returns true for errors that say nothing about the index itself (it may read next time).
 bool is_transient(ErrorKind kind) {
   return kind == ErrorKind::network || kind == ErrorKind::auth || kind == ErrorKind::timeout ||
@@ -162,11 +170,7 @@ void LookupIndex::read(IndexWrite intent) {
 bool LookupIndex::changes_rows() const {
   for (const auto& [tag, row] : learned_) {
     auto known = rows_->find(tag);
-    if (known == rows_->end()) return true;
-    // As write() merges: a row read from a manifest keeps the signers its saver wrote.
-    IndexRow merged = row;
-    if (!row.signers && known->second.digest == row.digest) merged.signers = known->second.signers;
-    if (merged != known->second) return true;
+    if (known == rows_->end() || merged_row(row, known->second) != known->second) return true;
   }
   return false;
 }
@@ -190,14 +194,11 @@ void LookupIndex::write() {
   if (!changes_rows() && !needs_compaction()) return;  // the common case: nothing to write
   IndexRows rows = *rows_;
   for (const auto& [tag, row] : learned_) {
-    // A row read from a manifest does not know its signers: keep what the saver wrote.
     auto known = rows.find(tag);
-    if (known != rows.end() && !row.signers && known->second.digest == row.digest) {
-      IndexRow kept = row;
-      kept.signers = known->second.signers;
-      known->second = std::move(kept);
+    if (known == rows.end()) {
+      rows.emplace(tag, row);
     } else {
-      rows[tag] = row;
+      known->second = merged_row(row, known->second);
     }
   }
   const bool changed = rows != *rows_;
