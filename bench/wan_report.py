@@ -102,7 +102,7 @@ def main():
             "own forwarding costs no round trip.", "",
             "## The emulator's accuracy", "",
             "`link_emulator.py check` measured with curl before the run (a stream of a large file, parallel "
-            "streams, sequential small requests on one connection):", "", "```text", check, "```", ""]
+            "streams, sequential small requests on one connection, an upload of the large file):", "", "```text", check, "```", ""]
     open(a.out, "w").write("\n".join(out))
     print("\n".join(line for line in out if line.startswith("| far") or line.startswith("| near")))
 

@@ -136,9 +136,12 @@ class FaultProxy:
 
     # --- control -------------------------------------------------------------------
     def use_tls(self, cert, key):
-        """Answers HTTPS with this certificate and key (PEM files) from now on."""
+        """Answers HTTPS with this certificate and key (PEM files) from now on. Like a registry
+        in Go, it offers HTTP/2 before HTTP/1.1 (ALPN); it speaks only HTTP/1.1, so a client
+        that takes HTTP/2 is logged as "not HTTP". Each entry's `alpn` says what was agreed."""
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
+        ctx.set_alpn_protocols(["h2", "http/1.1"])
         self._tls = ctx
 
     def start(self):
@@ -210,14 +213,16 @@ class FaultProxy:
         upstream = {}  # upstream address -> its keep-alive connection
         rfile = None
         key = id(sock)
+        alpn = None  # the protocol agreed in the TLS handshake, if any
         try:
             if self._tls:
                 sock = self._tls.wrap_socket(sock, server_side=True)
+                alpn = sock.selected_alpn_protocol()
                 with self._lock:
                     self._conns[key] = sock  # what stop() shuts down
             rfile = sock.makefile("rb")
             while not self._stop.is_set():
-                if not self._one_request(sock, rfile, upstream):
+                if not self._one_request(sock, rfile, upstream, alpn):
                     break
         except (_Closed, OSError, ValueError):
             pass
@@ -251,14 +256,15 @@ class FaultProxy:
                         chosen = (i, r.spec)
             return chosen
 
-    def _one_request(self, sock, rfile, upstream):
+    def _one_request(self, sock, rfile, upstream, alpn=None):
         line = rfile.readline(65537)
         if not line:
             return False
         parts = line.decode("latin-1").rstrip("\r\n").split(" ")
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
             self._record(method=None, path="", range=None, auth=False, action=None, rule=None, status=None,
-                         sent_body=None, body_len=None, note="not HTTP (a TLS probe?)", t=time.time())
+                         sent_body=None, body_len=None, note="not HTTP (a TLS probe?)", alpn=alpn,
+                         t=time.time())
             return False
         method, target, version = parts
         headers = []
@@ -277,7 +283,7 @@ class FaultProxy:
 
         entry = self._record(method=method, path=target, range=hmap.get("range"),
                              auth="authorization" in hmap, action=None, rule=None, status=None,
-                             sent_body=None, body_len=None, t=time.time())
+                             sent_body=None, body_len=None, alpn=alpn, t=time.time())
         chosen = self._choose(method, target, "range" in hmap)
         spec = chosen[1] if chosen else {}
         action = spec.get("action")

@@ -367,7 +367,8 @@ def analyze(path, since=None, until=None):
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    """check's origin: /big* is the big file (sent with sendfile), anything else 100 B."""
+    """check's origin: /big* is the big file (sent with sendfile), anything else 100 B; a PUT
+    is read and dropped."""
     protocol_version = "HTTP/1.1"            # keep-alive
     disable_nagle_algorithm = True
     big_path, big_size = "", 0
@@ -382,6 +383,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.connection.sendfile(f)
         else:
             self.wfile.write(b"x" * 100)
+
+    def do_PUT(self):
+        left = int(self.headers["Content-Length"])
+        while left > 0:
+            chunk = self.rfile.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            left -= len(chunk)
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def log_message(self, *a):
         pass
@@ -471,6 +483,16 @@ def check(args):
         stats = analyze(log)
         ok = stats["round_trips"] == 21 and stats["requests"] == 20 and stats["connections"] == 1
         failed |= not ok
+
+        # (d) one upload of the big file: as (a), the other way
+        def upload(addr):
+            t0 = time.monotonic()
+            subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", "Expect:", "-T", Handler.big_path,
+                            f"http://{addr}/up"], check=True)
+            return time.monotonic() - t0
+        t = run_linked(origin, args, os.path.join(tmp, "d.log"), upload)
+        row("(d) 1 upload: time (s)", t, size / (C * MB) + 2 * R)
+        row("(d) 1 upload: rate (MB/s)", size / MB / (t - 2 * R), C)
     finally:
         httpd.shutdown()
         shutil.rmtree(tmp)
