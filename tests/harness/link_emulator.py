@@ -136,7 +136,10 @@ class Pipe:
             p = q.popleft()[1]
             if p is None:                    # the sender's end
                 if not dst.is_closing() and dst.can_write_eof():
-                    dst.write_eof()
+                    try:
+                        dst.write_eof()
+                    except OSError:              # the receiver went first (ENOTCONN)
+                        pass
                 self.done = True
                 break
             if not dst.is_closing():
