@@ -265,7 +265,7 @@ Result<HttpResponse> HttpClient::perform_on(void* handle, const HttpRequest& req
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   // One request at a time per connection, so HTTP/2 would add nothing but its flow control:
   // a registry's upload window (Go's default, 1 MiB) caps an upload at a window per round
-  // trip. TCP's own window grows with the link (docs/decisions.md, "HTTP/1.1").
+  // trip. TCP's own window grows with the link (docs/decisions.md, "HTTP/1.1 to registries").
   curl_easy_setopt(c, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
   if (tls_.verify == TlsVerify::off) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
