@@ -45,7 +45,9 @@ def main():
            "Requests, connections and round trips come from the emulator's log; round trips are the "
            "longest chain of exchanges that wait on each other (connection set-ups included), so "
            "exchanges in parallel count once. Restored trees were written to "
-           f"{meta.get('dest_root', '?')}, so that the disk does not add its noise to what the link costs.", ""]
+           f"{meta.get('dest_root', '?')}, so that the disk does not add its noise to what the link costs. "
+           "Every client trusted the system's CA bundle with the test CA appended, as a runner's "
+           "trust anchors are a system bundle.", ""]
     for p in [p for p in PROFILES if any(r["profile"] == p for r in rows)]:
         out += [f"## {p}: {PROFILES[p]}", ""]
         for c in dict.fromkeys(r["corpus"] for r in rows if r["profile"] == p):

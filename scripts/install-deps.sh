@@ -8,7 +8,7 @@ set -eu
 BUILD_PKGS="g++ cmake make pkg-config libcurl4-openssl-dev libzstd-dev zlib1g-dev libssl-dev
   libxxhash-dev nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev"
 TEST_PKGS="docker-registry skopeo umoci apache2-utils python3 python3-jwt python3-cryptography python3-yaml
-  zstd curl ccache librust-serde-dev librust-serde-json-dev librust-itoa-dev
+  zstd curl ca-certificates openssl strace ccache librust-serde-dev librust-serde-json-dev librust-itoa-dev
   clang-14 libfuzzer-14-dev qemu-user-static"
 # The static builds: c-ares's static archive, what fetches curl and fmt from Debian's
 # source packages (apt-get source, dpkg-source; curl builds with CMake and Ninja), and the

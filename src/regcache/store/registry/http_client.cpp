@@ -11,6 +11,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "regcache/store/registry/trust_anchors.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/interrupt.hpp"
 #include "regcache/util/json_fields.hpp"
@@ -165,11 +166,19 @@ int on_prereq(void* user, char*, char*, int, int) {
   return CURL_PREREQFUNC_OK;
 }
 
+// Called by libcurl as it sets up a TLS connection: verify against the shared anchors.
+CURLcode on_ssl_ctx(CURL*, void* ssl_ctx, void* user) {
+  return static_cast<TrustAnchors*>(user)->install(ssl_ctx) ? CURLE_OK : CURLE_SSL_CACERT_BADFILE;
+}
+
 }  // namespace
 
 HttpClient::HttpClient(TlsOptions tls) : tls_(std::move(tls)) {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  if (tls_.verify == TlsVerify::on && (!tls_.ca.file.empty() || !tls_.ca.dir.empty())) {
+    anchors_ = std::make_unique<TrustAnchors>(tls_.ca);
+  }
   CURLSH* sh = curl_share_init();
   curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock);
   curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock);
@@ -270,7 +279,13 @@ Result<HttpResponse> HttpClient::perform_on(void* handle, const HttpRequest& req
   if (tls_.verify == TlsVerify::off) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-  } else {
+  } else if (anchors_ && curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx) == CURLE_OK) {
+    // The anchors come from on_ssl_ctx; curl loads none of its own (not even its default).
+    if (req.url.rfind("https://", 0) == 0) anchors_->preload();  // parses during the connect
+    curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, anchors_.get());
+    curl_easy_setopt(c, CURLOPT_CAINFO, nullptr);
+    curl_easy_setopt(c, CURLOPT_CAPATH, nullptr);
+  } else {  // a TLS backend without the callback: curl parses the anchors per connection
     if (!tls_.ca.file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, tls_.ca.file.c_str());
     if (!tls_.ca.dir.empty()) curl_easy_setopt(c, CURLOPT_CAPATH, tls_.ca.dir.c_str());
   }
@@ -325,7 +340,10 @@ Result<HttpResponse> HttpClient::perform_on(void* handle, const HttpRequest& req
     std::string msg = t.stalled
                           ? "less than 1 KiB/s moved for " + std::to_string(req.stall_seconds) + "s"
                           : std::string(curl_easy_strerror(rc));
-    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+    if (rc == CURLE_SSL_CACERT_BADFILE && anchors_ && !anchors_->error().empty()) {
+      kind = ErrorKind::usage;
+      msg = anchors_->error();
+    } else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
       kind = ErrorKind::auth;
       msg +=
           " (TLS certificate not trusted; set REGCACHE_CA_FILE, or --insecure to skip "

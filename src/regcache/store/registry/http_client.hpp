@@ -20,6 +20,8 @@
 
 namespace regcache {
 
+class TrustAnchors;
+
 enum class TlsVerify { on, off };
 
 struct TlsOptions {
@@ -96,6 +98,7 @@ class HttpClient : public HttpTransport {
   Result<HttpResponse> perform_on(void* handle, const HttpRequest& request,
                                   const std::function<void()>& on_connected = {});
   TlsOptions tls_;
+  std::unique_ptr<TrustAnchors> anchors_;  // tls_.ca parsed once; null: curl's own loading
   void* share_ = nullptr;
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
