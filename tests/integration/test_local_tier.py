@@ -9,10 +9,14 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import unittest
 
 from common import BIN, RegcacheTestCase, clean_env, make_tree, snapshot
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from fault_proxy import FaultProxy  # noqa: E402
 
 
 def blob_files(tier):
@@ -71,6 +75,33 @@ class LocalTierTest(RegcacheTestCase):
         r, _ = self.restore_json("k1", tier=cold)
         self.assertEqual(r["downloaded_bytes"], 0)
         self.assertEqual(snapshot(self.cache), expected)
+
+    def test_only_a_tier_without_blobs_opens_the_registry_connections_ahead(self):
+        # A tier that holds no blob (a new machine's first job) fetches every blob from the
+        # registry, so its restore opens the transfers' connections beside the manifest, as
+        # a plain restore does: one request for the API root on each extra connection. A
+        # tier that holds blobs opens none ahead.
+        expected = self.tree(5)
+        self.save(self.st, "k5", "cache")  # without a tier
+        proxy = FaultProxy(self.st.host).start()
+        self.addCleanup(proxy.stop)
+        fresh = os.path.join(self.tmp, "fresh")
+
+        def api_roots():
+            proxy.reset()
+            shutil.rmtree(self.cache, ignore_errors=True)
+            rc, out, err = self.regcache("--store", f"{proxy.address}/{self.st.repo}", "--local-cache", fresh,
+                                         "--json", "restore", "--key", "k5", "cache",
+                                         env=dict(self.st.env, REGCACHE_JOBS="4"), check=True)
+            self.assertEqual(json.loads(out)["result"], "hit", err)
+            self.assertEqual(snapshot(self.cache), expected)
+            return sum(1 for e in proxy.log if e["method"] == "GET" and e["path"] == "/v2/"), json.loads(out)
+
+        empty, r = api_roots()
+        self.assertGreater(r["downloaded_bytes"], 0)
+        warm, r = api_roots()  # the first restore filled the tier
+        self.assertEqual(r["downloaded_bytes"], 0)
+        self.assertEqual(empty - warm, 3, "REGCACHE_JOBS=4: three connections opened ahead, only with no blobs")
 
     def test_a_damaged_local_blob_is_fetched_again(self):
         expected = self.tree(2)

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <map>
 #include <mutex>
 
@@ -46,6 +48,22 @@ class TeeSink : public Sink {
   bool copying_ = true;
   uint64_t bytes_ = 0;
 };
+
+// True when the layout's blob directory holds a blob (a file named by a whole digest);
+// false when it holds none or does not exist yet.
+bool tier_holds_a_blob(const std::string& blob_dir) {
+  DIR* dir = ::opendir(blob_dir.c_str());
+  if (dir == nullptr) return false;
+  bool found = false;
+  while (const dirent* e = ::readdir(dir)) {
+    if (std::strlen(e->d_name) == 64 && e->d_name[0] != '.') {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(dir);
+  return found;
+}
 
 class TieredStore : public Store {
  public:
@@ -91,9 +109,13 @@ class TieredStore : public Store {
   }
   Result<std::vector<std::string>> list_tags() override { return remote_->list_tags(); }
   UsageRecords* usage() override { return remote_->usage(); }
-  // Nothing to warm: a warm tier fetches no blob from the registry, and the manifest and
-  // the usage record open their own connections.
-  void warm_up(size_t) override {}
+  // A tier that holds no blob yet (a new machine's first job) fetches every blob from the
+  // registry, so its connections are opened beside the manifest as a plain restore does.
+  // A tier that holds some cannot know which it lacks before the manifest, and warms none:
+  // a warm tier fetches no blob, and the manifest and the usage record open their own.
+  void warm_up(size_t parallel) override {
+    if (!tier_holds_a_blob(root_ + "/blobs/sha256")) remote_->warm_up(parallel);
+  }
   void prepare_writes() override { remote_->prepare_writes(); }
 
   Status get_blob(const Descriptor& d, Sink* out) override {
