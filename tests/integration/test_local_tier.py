@@ -93,9 +93,10 @@ class LocalTierTest(RegcacheTestCase):
             rc, out, err = self.regcache("--store", f"{proxy.address}/{self.st.repo}", "--local-cache", fresh,
                                          "--json", "restore", "--key", "k5", "cache",
                                          env=dict(self.st.env, REGCACHE_JOBS="4"), check=True)
-            self.assertEqual(json.loads(out)["result"], "hit", err)
+            r = json.loads(out)
+            self.assertEqual(r["result"], "hit", err)
             self.assertEqual(snapshot(self.cache), expected)
-            return sum(1 for e in proxy.log if e["method"] == "GET" and e["path"] == "/v2/"), json.loads(out)
+            return sum(1 for e in proxy.log if e["method"] == "GET" and e["path"] == "/v2/"), r
 
         empty, r = api_roots()
         self.assertGreater(r["downloaded_bytes"], 0)

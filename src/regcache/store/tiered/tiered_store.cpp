@@ -2,16 +2,15 @@
 
 #include <algorithm>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <map>
 #include <mutex>
 
 #include "regcache/oci/media_types.hpp"
+#include "regcache/util/dir_path.hpp"
 #include "regcache/util/fd.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/log.hpp"
@@ -49,20 +48,16 @@ class TeeSink : public Sink {
   uint64_t bytes_ = 0;
 };
 
-// True when the layout's blob directory holds a blob (a file named by a whole digest);
-// false when it holds none or does not exist yet.
-bool tier_holds_a_blob(const std::string& blob_dir) {
-  DIR* dir = ::opendir(blob_dir.c_str());
-  if (dir == nullptr) return false;
-  bool found = false;
-  while (const dirent* e = ::readdir(dir)) {
-    if (std::strlen(e->d_name) == 64 && e->d_name[0] != '.') {
-      found = true;
-      break;
-    }
-  }
-  ::closedir(dir);
-  return found;
+// True when the layout at `root` holds a blob (a file of blobs/sha256 named by a digest, as
+// eviction and garbage collection read it); false when it holds none or does not exist yet.
+bool tier_holds_a_blob(const std::string& root) {
+  auto dir = open_directory(root, MissingDirs::error);
+  if (!dir.ok()) return false;
+  auto blobs = open_dir_below(dir->fd.get(), "blobs/sha256");
+  if (!blobs.ok()) return false;
+  auto names = list_dir(blobs->get());
+  return std::any_of(names.begin(), names.end(),
+                     [](const std::string& n) { return is_sha256_hex(n); });
 }
 
 class TieredStore : public Store {
@@ -114,7 +109,7 @@ class TieredStore : public Store {
   // A tier that holds some cannot know which it lacks before the manifest, and warms none:
   // a warm tier fetches no blob, and the manifest and the usage record open their own.
   void warm_up(size_t parallel) override {
-    if (!tier_holds_a_blob(root_ + "/blobs/sha256")) remote_->warm_up(parallel);
+    if (!tier_holds_a_blob(root_)) remote_->warm_up(parallel);
   }
   void prepare_writes() override { remote_->prepare_writes(); }
 
