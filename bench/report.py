@@ -274,10 +274,16 @@ def render(meta, rows, out_dir):
            "- One loopback registry for everything: Debian's `docker-registry` (distribution 2.8, filesystem",
            "  storage with the in-memory blob descriptor cache as in Debian's packaged config, plain HTTP on",
            "  127.0.0.1), started fresh for the run by `tests/harness/services.py`.",
-           "- Each operation runs once, under `/usr/bin/time`. *Wall* is elapsed time; *CPU* is user + system",
+           "- Each operation runs under `/usr/bin/time`. *Wall* is elapsed time; *CPU* is user + system",
            "  time of the command and its children; *registry CPU* is what the registry process used during",
            "  the step (from /proc; it shares the same CPUs, so on 2 cores it competes with the client);",
            "  *peak* is the largest resident set of one process (for a shell pipeline, of its largest stage).",
+           "- Rounds: on cargo, node and the big files, the saves of the three tools (regcache's cold save",
+           "  each round into a new repository) and the restores of all four run in %s rounds, the tools in a"
+           % meta.get("rounds", "1"),
+           "  rotated order each round; a row is the tool's round with the median wall time, and its note",
+           "  lists every round's wall time. The big files' saves run once (the 2021 save takes minutes).",
+           "  The other steps run once, except where their note says otherwise.",
            "- Page cache: each tree is read once before it is measured, so every save reads from a warm cache;",
            "  `sync` runs between operations, outside the timings. Restores write into a new empty directory on",
            "  the same filesystem as the corpus. Restored trees are deleted only between corpora, and the run",
@@ -304,7 +310,8 @@ def render(meta, rows, out_dir):
            "  mtimes (to the nanosecond for regcache and cp -a; to the second for tar, whose default format",
            "  stores whole seconds). A difference stops the run.",
            "- The machine may be shared: the load average above says how quiet it was. Each number is one",
-           "  measurement; on a busy machine file-creation heavy steps (restores) vary by 2x or more.", ""]
+           "  measurement (a row of rounds: its median round); on a busy machine file-creation heavy steps",
+           "  (restores) vary by 2x or more.", ""]
     if meta.get("has_base") == "no":
         md += ["- **Note:** this regcache build has no `--base`; the unchanged and 1% saves ran without it and",
                "  found their base through the restore state file.", ""]

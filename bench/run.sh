@@ -10,6 +10,7 @@
 # Environment: REGCACHE (binary, default build/regcache), BENCH_BIG_COUNT, BENCH_BIG_MIB,
 # BENCH_SMALL_SIZES (space-separated file counts, or "none") override the corpus sizes;
 # BENCH_ENTRY_SIZES (entry counts, or "none") the many-entries repositories.
+# BENCH_ROUNDS (default 3) the rounds of the saves and restores compared with the baselines.
 #
 # Everything it makes stays under bench/out/ (gitignored): corpora/ (kept and reused by the
 # next run), services/ (the registry, fresh each run), work/ (scratch), logs/,
@@ -27,7 +28,7 @@ for arg in "$@"; do
   case $arg in
     --quick) MODE=quick ;;
     --corpora-only) CORPORA_ONLY=yes ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument: $arg (usage: bench/run.sh [--quick] [--corpora-only])" >&2; exit 2 ;;
   esac
 done
@@ -235,59 +236,119 @@ empty_trash() {
   sleep "$wait_s"
 }
 
+# Rounds: the saves (cold: each round into new repositories) and the restores of every
+# tool run BENCH_ROUNDS times (default 3), the tools in a rotated order each round, and the
+# report takes each tool's round with the median wall time. One measurement of a 0.6 s step
+# on a 2-core machine moves by 10-30% with whatever ran just before it (page cache, the
+# registry's garbage, inodes freed by an earlier step), which decided some targets alone.
+# The saves of a corpus over 1 GiB run once: its 2021 save takes minutes.
+ROUNDS=${BENCH_ROUNDS:-3}
+declare -A ROUND_ROWS=()
+# round_keep STEP: remembers the last measurement as one round of STEP.
+round_keep() { ROUND_ROWS[$1]+="$T_WALL $T_CPU $T_RSS $T_REG"$'\n'; }
+# round_median STEP: sets T_* to STEP's round with the median wall time, ROUND_NOTE to the
+# rounds' walls (empty for a single round), and forgets STEP.
+round_median() {
+  local rows n walls
+  rows=$(printf '%s' "${ROUND_ROWS[$1]}" | sort -g -k1,1)
+  n=$(wc -l <<< "$rows")
+  read -r T_WALL T_CPU T_RSS T_REG < <(sed -n "$(( (n + 1) / 2 ))p" <<< "$rows")
+  walls=$(printf '%s' "${ROUND_ROWS[$1]}" | awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $1 }')
+  ROUND_NOTE=""; [ "$n" -gt 1 ] && ROUND_NOTE="median of $n rounds: $walls s"
+  unset "ROUND_ROWS[$1]"
+}
+# rotated R WORD...: the words, the first R-1 of them moved to the end.
+rotated() { local r=$1; shift; local k=$(( (r - 1) % $# )); echo "${@:k+1}" "${@:1:k}"; }
+# joined A B: "A; B", or whichever is not empty.
+joined() { if [ -n "$1" ] && [ -n "$2" ]; then echo "$1; $2"; else echo "$1$2"; fi; }
+
 # bench_main NAME TREE: every tool and baseline on CORP/NAME/TREE.
 bench_main() {
-  local c=$1 tree=$2 ws=$CORP/$1 dest f digest up down base_note=""
+  local c=$1 tree=$2 ws=$CORP/$1 dest f digest up down base_note="" r tool suffix save_rounds=$ROUNDS
+  local store=$REG/bench/${1,,}-regcache tgz_digest zst_digest tgz_bytes zst_bytes rc_up rc_layers
   corpus_stats "$ws" "$tree"
   say "$c: $tree, $C_FILES files, $(awk -v b="$C_BYTES" 'BEGIN { printf "%.1f MiB", b / 1048576 }')"
   $TREE warm "$ws/$tree"
+  [ "$C_BYTES" -gt $((1 << 30)) ] && save_rounds=1
 
-  # cp -a: the floor for a restore.
-  dest=$WORK/cp/$c; fresh_dir "$dest"
-  measure "$c-cp-restore" cp -a "$ws/$tree" "$dest/$tree"
-  record "$c" cp restore "" ""
-  verify "$ws/$tree" "$dest/$tree" ns "cp -a"; TRASH+=("$dest")
+  # Saves. The 2021 workaround: tar -cpzf, then one PUT. The hand pipeline: tar | zstd -T0
+  # -3, then one PUT. regcache: a cold save into a new repository. Round 1 makes the
+  # entries and blobs every later step uses; later rounds save into repositories of their own.
+  for ((r = 1; r <= save_rounds; r++)); do
+    suffix=""; [ "$r" -gt 1 ] && suffix=-r$r
+    for tool in $(rotated "$r" tgz zst rc); do
+      case $tool in
+        tgz)
+          f=$WORK/$c.tgz; rm -f "$f" "$f.digest"
+          measure "$c-tgz-save$suffix" bash -c 'set -eo pipefail; tar -C "$1" -cpzf "$3" "$2"; upload "$3" "$4"' _ \
+            "$ws" "$tree" "$f" "bench/${c,,}-tgz$suffix"
+          round_keep tgz-save
+          [ "$r" = 1 ] && { tgz_digest=$(cat "$f.digest"); tgz_bytes=$(stat -c %s "$f"); }
+          rm -f "$f" "$f.digest" ;;
+        zst)
+          f=$WORK/$c.tar.zst; rm -f "$f" "$f.digest"
+          measure "$c-zst-save$suffix" bash -c 'set -eo pipefail; tar -C "$1" -cf - "$2" | zstd -T0 -3 -q -o "$3"; upload "$3" "$4"' _ \
+            "$ws" "$tree" "$f" "bench/${c,,}-zst$suffix"
+          round_keep zst-save
+          [ "$r" = 1 ] && { zst_digest=$(cat "$f.digest"); zst_bytes=$(stat -c %s "$f"); }
+          rm -f "$f" "$f.digest" ;;
+        rc)
+          rm -f "$REGCACHE_STATE_FILE"
+          measure "$c-rc-save-cold$suffix" bash -c 'cd "$1" && exec "$RC" --store "$2" --json --workspace "$1" save --key "$3" "$4"' _ \
+            "$ws" "$store$suffix" "$c-k1" "$tree"
+          expect_json "$LOGS/$c-rc-save-cold$suffix.out" result saved
+          round_keep rc-save-cold
+          [ "$r" = 1 ] && { rc_up=$(json_field "$LOGS/$c-rc-save-cold.out" uploaded_bytes); rc_layers=$(json_field "$LOGS/$c-rc-save-cold.out" layers); } ;;
+      esac
+    done
+  done
+  round_median tgz-save; record "$c" tar-gzip save "$tgz_bytes" "" "$ROUND_NOTE"
+  round_median zst-save; record "$c" tar-zstd save "$zst_bytes" "" "$ROUND_NOTE"
+  round_median rc-save-cold; record "$c" regcache save-cold "$rc_up" "" "$(joined "$rc_layers layers" "$ROUND_NOTE")"
 
-  # The 2021 workaround: tar -cpzf, then one PUT; restore: GET, then tar -xzf.
-  f=$WORK/$c.tgz; rm -f "$f" "$f.digest"
-  measure "$c-tgz-save" bash -c 'set -eo pipefail; tar -C "$1" -cpzf "$3" "$2"; upload "$3" "$4"' _ \
-    "$ws" "$tree" "$f" "bench/${c,,}-tgz"
-  digest=$(cat "$f.digest"); up=$(stat -c %s "$f")
-  record "$c" tar-gzip save "$up" ""
-  rm -f "$f"; dest=$WORK/tgz/$c; fresh_dir "$dest"
-  measure "$c-tgz-restore" bash -c 'set -eo pipefail; curl -sSfL -o "$3" "$(blob_url "$4" "$5")"; tar -C "$1" -xzf "$3"' _ \
-    "$dest" "$tree" "$f" "bench/${c,,}-tgz" "$digest"
-  record "$c" tar-gzip restore "" "$(stat -c %s "$f")"
-  verify "$ws/$tree" "$dest/$tree" s "tar-gzip"; TRASH+=("$dest"); rm -f "$f" "$f.digest"
-
-  # The best hand pipeline: tar | zstd -T0 -3, then one PUT; restore: GET | zstd -d | tar -x.
-  f=$WORK/$c.tar.zst; rm -f "$f" "$f.digest"
-  measure "$c-zst-save" bash -c 'set -eo pipefail; tar -C "$1" -cf - "$2" | zstd -T0 -3 -q -o "$3"; upload "$3" "$4"' _ \
-    "$ws" "$tree" "$f" "bench/${c,,}-zst"
-  digest=$(cat "$f.digest"); up=$(stat -c %s "$f")
-  record "$c" tar-zstd save "$up" ""
-  rm -f "$f" "$f.digest"; dest=$WORK/zst/$c; fresh_dir "$dest"
-  measure "$c-zst-restore" bash -c 'set -eo pipefail; curl -sSfL "$(blob_url "$2" "$3")" | zstd -d -q | tar -C "$1" -xf -' _ \
-    "$dest" "bench/${c,,}-zst" "$digest"
-  record "$c" tar-zstd restore "" "$up"
-  verify "$ws/$tree" "$dest/$tree" s "tar-zstd"; TRASH+=("$dest")
-
-  # regcache: cold save into a new repository, restore elsewhere, unchanged save, 1% save.
-  local store=$REG/bench/${c,,}-regcache
-  rm -f "$REGCACHE_STATE_FILE"
-  measure "$c-rc-save-cold" bash -c 'cd "$1" && exec "$RC" --store "$2" --json --workspace "$1" save --key "$3" "$4"' _ \
-    "$ws" "$store" "$c-k1" "$tree"
-  expect_json "$LOGS/$c-rc-save-cold.out" result saved
-  up=$(json_field "$LOGS/$c-rc-save-cold.out" uploaded_bytes)
-  record "$c" regcache save-cold "$up" "" "$(json_field "$LOGS/$c-rc-save-cold.out" layers) layers"
-
-  dest=$WORK/regcache/$c; fresh_dir "$dest"
-  measure "$c-rc-restore" bash -c 'cd "$1" && exec "$RC" --store "$2" --json --workspace "$1" restore --key "$3"' _ \
-    "$dest" "$store" "$c-k1"
-  expect_json "$LOGS/$c-rc-restore.out" result hit
-  down=$(json_field "$LOGS/$c-rc-restore.out" downloaded_bytes)
-  record "$c" regcache restore "" "$down"
-  verify "$ws/$tree" "$dest/$tree" ns "regcache"; TRASH+=("$dest")
+  # Restores, each into a new directory, every one compared with the original. cp -a is the
+  # floor; the 2021 workaround: one GET to a file, tar -xzf; the hand pipeline: GET | zstd -d
+  # | tar -x; regcache: a restore of the cold entry into a new workspace. A corpus of few
+  # files has its trees deleted as soon as they are checked (a 2 GiB one would otherwise
+  # hold 24 GiB); a corpus of many keeps them until it is done (see empty_trash).
+  local rc_dest=""
+  for ((r = 1; r <= ROUNDS; r++)); do
+    for tool in $(rotated "$r" cp tgz zst rc); do
+      dest=$WORK/${tool/#rc/regcache}/$c-r$r; fresh_dir "$dest"
+      case $tool in
+        cp)
+          measure "$c-cp-restore-r$r" cp -a "$ws/$tree" "$dest/$tree"
+          verify "$ws/$tree" "$dest/$tree" ns "cp -a" ;;
+        tgz)
+          f=$WORK/$c.tgz
+          measure "$c-tgz-restore-r$r" bash -c 'set -eo pipefail; curl -sSfL -o "$3" "$(blob_url "$4" "$5")"; tar -C "$1" -xzf "$3"' _ \
+            "$dest" "$tree" "$f" "bench/${c,,}-tgz" "$tgz_digest"
+          rm -f "$f"
+          verify "$ws/$tree" "$dest/$tree" s "tar-gzip" ;;
+        zst)
+          measure "$c-zst-restore-r$r" bash -c 'set -eo pipefail; curl -sSfL "$(blob_url "$2" "$3")" | zstd -d -q | tar -C "$1" -xf -' _ \
+            "$dest" "bench/${c,,}-zst" "$zst_digest"
+          verify "$ws/$tree" "$dest/$tree" s "tar-zstd" ;;
+        rc)
+          measure "$c-rc-restore-r$r" bash -c 'cd "$1" && exec "$RC" --store "$2" --json --workspace "$1" restore --key "$3"' _ \
+            "$dest" "$store" "$c-k1"
+          expect_json "$LOGS/$c-rc-restore-r$r.out" result hit
+          down=$(json_field "$LOGS/$c-rc-restore-r$r.out" downloaded_bytes)
+          verify "$ws/$tree" "$dest/$tree" ns "regcache"
+          rc_dest=$dest ;;
+      esac
+      round_keep "$tool-restore"
+      if [ "$C_FILES" -lt 1000 ] && [ "$tool" != rc ]; then rm -rf "$dest"; sync; else TRASH+=("$dest"); fi
+    done
+    # The last regcache restore's tree stays for the save after it (below); an earlier
+    # one of a corpus of few files goes now.
+    if [ "$C_FILES" -lt 1000 ] && [ "$r" -lt "$ROUNDS" ]; then rm -rf "$rc_dest"; sync; fi
+  done
+  round_median cp-restore; record "$c" cp restore "" "" "$ROUND_NOTE"
+  round_median tgz-restore; record "$c" tar-gzip restore "" "$tgz_bytes" "$ROUND_NOTE"
+  round_median zst-restore; record "$c" tar-zstd restore "" "$zst_bytes" "$ROUND_NOTE"
+  round_median rc-restore; record "$c" regcache restore "" "$down" "$ROUND_NOTE"
+  dest=$rc_dest
 
   local base_k1=()
   if [ "$HAS_BASE" = yes ]; then base_k1=(--base "$c-k1");
@@ -489,6 +550,7 @@ finished=$(date +%s) elapsed=$(( $(date +%s) - started ))
   printf 'regcache\t%s (%s, sha256 %s)\n' "$("$RC" --version)" \
     "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" "$(sha256sum "$RC" | cut -c1-12)"
   printf 'has_base\t%s\n' "$HAS_BASE"
+  printf 'rounds\t%s\n' "$ROUNDS"
   printf 'big\t%s files x %s MiB\n' "$BIG_COUNT" "$BIG_MIB"
   printf 'small_sizes\t%s\n' "$SMALL_SIZES"
   printf 'entry_sizes\t%s\n' "$ENTRY_SIZES"
