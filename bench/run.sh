@@ -222,6 +222,20 @@ corpus_stats() {  # WS TREE
 
 fresh_dir() { rm -rf "$1"; mkdir -p "$1"; }
 
+# drop_tree DIR: deletes a restored tree inside a corpus (only the big files' trees: keeping
+# 12 of 2 GiB would need 24 GiB of disk), then waits until the memory its page cache held
+# is cold again. On a VM with free page reporting (the machine of docs/benchmarks.md),
+# memory the guest frees goes back to the host within 2-3 s, and writing into memory the
+# host must back again costs about 2.8 s of system time per GiB, against 0.28 s into memory
+# freed a moment before (dd of 1 GiB, measured 12-02). Without the wait, the step after a
+# deletion wrote its files up to 10x faster than one after a kept tree: cp -a of cargo's
+# tree took 0.09 s against 0.67 s. With it, every step writes into cold memory, as a job
+# on a new runner does.
+drop_tree() {
+  rm -rf "$1"; sync
+  sleep 8
+}
+
 # Restored trees are deleted only between corpora, then the run waits until the kernel
 # stops treating their inodes as recently deleted: on ext4 without a journal (this
 # machine's) the inode allocator skips inodes freed within dirty_expire_centisecs (+5 s),
@@ -264,12 +278,12 @@ joined() { if [ -n "$1" ] && [ -n "$2" ]; then echo "$1; $2"; else echo "$1$2"; 
 
 # bench_main NAME TREE: every tool and baseline on CORP/NAME/TREE.
 bench_main() {
-  local c=$1 tree=$2 ws=$CORP/$1 dest f digest up down base_note="" r tool suffix save_rounds=$ROUNDS
+  local c=$1 tree=$2 ws=$CORP/$1 dest f digest up down base_note="" r tool suffix save_rounds=$ROUNDS drop=no
   local store=$REG/bench/${1,,}-regcache tgz_digest zst_digest tgz_bytes zst_bytes rc_up rc_layers
   corpus_stats "$ws" "$tree"
   say "$c: $tree, $C_FILES files, $(awk -v b="$C_BYTES" 'BEGIN { printf "%.1f MiB", b / 1048576 }')"
   $TREE warm "$ws/$tree"
-  [ "$C_BYTES" -gt $((1 << 30)) ] && save_rounds=1
+  [ "$C_BYTES" -gt $((1 << 30)) ] && { save_rounds=1; drop=yes; }
 
   # Saves. The 2021 workaround: tar -cpzf, then one PUT. The hand pipeline: tar | zstd -T0
   # -3, then one PUT. regcache: a cold save into a new repository. Round 1 makes the
@@ -284,14 +298,14 @@ bench_main() {
             "$ws" "$tree" "$f" "bench/${c,,}-tgz$suffix"
           round_keep tgz-save
           [ "$r" = 1 ] && { tgz_digest=$(cat "$f.digest"); tgz_bytes=$(stat -c %s "$f"); }
-          rm -f "$f" "$f.digest" ;;
+          rm -f "$f.digest"; if [ "$drop" = yes ]; then drop_tree "$f"; else rm -f "$f"; fi ;;
         zst)
           f=$WORK/$c.tar.zst; rm -f "$f" "$f.digest"
           measure "$c-zst-save$suffix" bash -c 'set -eo pipefail; tar -C "$1" -cf - "$2" | zstd -T0 -3 -q -o "$3"; upload "$3" "$4"' _ \
             "$ws" "$tree" "$f" "bench/${c,,}-zst$suffix"
           round_keep zst-save
           [ "$r" = 1 ] && { zst_digest=$(cat "$f.digest"); zst_bytes=$(stat -c %s "$f"); }
-          rm -f "$f" "$f.digest" ;;
+          rm -f "$f.digest"; if [ "$drop" = yes ]; then drop_tree "$f"; else rm -f "$f"; fi ;;
         rc)
           rm -f "$REGCACHE_STATE_FILE"
           measure "$c-rc-save-cold$suffix" bash -c 'cd "$1" && exec "$RC" --store "$2" --json --workspace "$1" save --key "$3" "$4"' _ \
@@ -308,9 +322,9 @@ bench_main() {
 
   # Restores, each into a new directory, every one compared with the original. cp -a is the
   # floor; the 2021 workaround: one GET to a file, tar -xzf; the hand pipeline: GET | zstd -d
-  # | tar -x; regcache: a restore of the cold entry into a new workspace. A corpus of few
-  # files has its trees deleted as soon as they are checked (a 2 GiB one would otherwise
-  # hold 24 GiB); a corpus of many keeps them until it is done (see empty_trash).
+  # | tar -x; regcache: a restore of the cold entry into a new workspace. The trees stay
+  # until the corpus is done (see empty_trash), except the big files', deleted as soon as
+  # they are checked (see drop_tree).
   local rc_dest=""
   for ((r = 1; r <= ROUNDS; r++)); do
     for tool in $(rotated "$r" cp tgz zst rc); do
@@ -338,11 +352,11 @@ bench_main() {
           rc_dest=$dest ;;
       esac
       round_keep "$tool-restore"
-      if [ "$C_FILES" -lt 1000 ] && [ "$tool" != rc ]; then rm -rf "$dest"; sync; else TRASH+=("$dest"); fi
+      if [ "$drop" = yes ] && [ "$tool" != rc ]; then drop_tree "$dest"; else TRASH+=("$dest"); fi
     done
     # The last regcache restore's tree stays for the save after it (below); an earlier
-    # one of a corpus of few files goes now.
-    if [ "$C_FILES" -lt 1000 ] && [ "$r" -lt "$ROUNDS" ]; then rm -rf "$rc_dest"; sync; fi
+    # one of the big files goes now.
+    if [ "$drop" = yes ] && [ "$r" -lt "$ROUNDS" ]; then drop_tree "$rc_dest"; fi
   done
   round_median cp-restore; record "$c" cp restore "" "" "$ROUND_NOTE"
   round_median tgz-restore; record "$c" tar-gzip restore "" "$tgz_bytes" "$ROUND_NOTE"
