@@ -236,18 +236,29 @@ drop_tree() {
   sleep 8
 }
 
-# Restored trees are deleted only between corpora, then the run waits until the kernel
-# stops treating their inodes as recently deleted: on ext4 without a journal (this
-# machine's) the inode allocator skips inodes freed within dirty_expire_centisecs (+5 s),
-# so whichever step came right after a big rm -rf paid for the search (measured: 2-4x the
-# system time of a node_modules restore). Every step now creates files on equal terms.
+# Restored trees stay until the run ends (except the big files', see drop_tree). On ext4
+# without a journal (this machine's) the inode allocator skips an inode freed less than 60 s
+# ago, or 360 s while its inode table block is dirty, which it is again as soon as a new
+# file takes a neighbour; and it looks for a free inode from the start of the group every
+# time, so each file a step creates costs a check of every such inode. A restore of
+# node_modules after one rm -rf of another copy took 4-8 s of system time (0.5 s without),
+# and waiting 36 s between corpora, as earlier runs did, was not enough. Trees left by an
+# interrupted run are deleted before measuring, then the run waits for their inodes to age.
 TRASH=()
 empty_trash() {
   [ ${#TRASH[@]} -eq 0 ] && return 0
   rm -rf "${TRASH[@]}"; TRASH=(); sync
-  local wait_s=$(( $(cat /proc/sys/vm/dirty_expire_centisecs 2>/dev/null || echo 3000) / 100 + 6 ))
-  say "deleted the restored trees; waiting ${wait_s} s for their inodes to age (see empty_trash)"
-  sleep "$wait_s"
+  say "deleted the trees of an interrupted run; waiting 65 s for their inodes to age (see empty_trash)"
+  sleep 65
+}
+
+# need_space GIB: stops the run unless bench/out's filesystem has GIB GiB free (the trees
+# the run keeps until it ends).
+need_space() {
+  local free_kib
+  free_kib=$(df -Pk "$OUT" | awk 'NR == 2 { print $4 }')
+  [ "$free_kib" -ge $(( $1 << 20 )) ] \
+    || die "bench/out's filesystem has $(( free_kib >> 20 )) GiB free; the run keeps every restored tree until it ends and needs $1 GiB"
 }
 
 # Rounds: the saves (cold: each round into new repositories) and the restores of every
@@ -323,7 +334,7 @@ bench_main() {
   # Restores, each into a new directory, every one compared with the original. cp -a is the
   # floor; the 2021 workaround: one GET to a file, tar -xzf; the hand pipeline: GET | zstd -d
   # | tar -x; regcache: a restore of the cold entry into a new workspace. The trees stay
-  # until the corpus is done (see empty_trash), except the big files', deleted as soon as
+  # until the run ends (see empty_trash), except the big files', deleted as soon as
   # they are checked (see drop_tree).
   local rc_dest=""
   for ((r = 1; r <= ROUNDS; r++)); do
@@ -520,6 +531,7 @@ for d in "$WORK"/{cp,tgz,zst,regcache}; do [ -e "$d" ] && TRASH+=("$d"); done
 empty_trash  # trees an interrupted run left behind
 corpora_done=$(date +%s)
 [ "$CORPORA_ONLY" = yes ] && { say "corpora ready in $CORP"; exit 0; }
+if [ "$MODE" = full ]; then need_space 24; else need_space 2; fi
 
 # A fresh registry for every run, so that a cold save really is cold.
 SVC_ENTRIES=$OUT/services-entries
@@ -546,10 +558,10 @@ export REG
 
 printf 'corpus\ttool\top\twall_s\tcpu_s\tpeak_kib\tup_bytes\tdown_bytes\tfiles\ttree_bytes\tnote\tregistry_cpu_s\n' > "$RESULTS"
 say "measuring against the registry at $REG (regcache: $("$RC" --version), --base: $HAS_BASE)"
-bench_main cargo target; bench_stack cargo target; empty_trash
-bench_main node node_modules; bench_stack node node_modules; empty_trash
-bench_main "$BIG" data; empty_trash
-for n in $SMALL_SIZES; do bench_small "small-$n"; [ "$n" = "${SMALL_SIZES##* }" ] || empty_trash; done
+bench_main cargo target; bench_stack cargo target
+bench_main node node_modules; bench_stack node node_modules
+bench_main "$BIG" data
+for n in $SMALL_SIZES; do bench_small "small-$n"; done
 rm -f "$OUT/entries.tsv"
 [ -n "$ENTRY_SIZES" ] && bench_entries
 
