@@ -363,7 +363,7 @@ bench_main() {
           rc_dest=$dest ;;
       esac
       round_keep "$tool-restore"
-      if [ "$drop" = yes ] && [ "$tool" != rc ]; then drop_tree "$dest"; else TRASH+=("$dest"); fi
+      if [ "$drop" = yes ] && [ "$tool" != rc ]; then drop_tree "$dest"; fi
     done
     # The last regcache restore's tree stays for the save after it (below); an earlier
     # one of the big files goes now.
@@ -449,7 +449,7 @@ bench_stack() {
         "$dest" "$store" "$key"
       expect_json "$LOGS/$c-rc-$op-$round.out" result hit
       record "$c" regcache "$op" "" "$(json_field "$LOGS/$c-rc-$op-$round.out" downloaded_bytes)" "round $round"
-      verify "$ws/$tree" "$dest/$tree" ns "regcache $op"; TRASH+=("$dest")
+      verify "$ws/$tree" "$dest/$tree" ns "regcache $op"
     done
   done
   for j in 8 7 6 5 4 3 2 1; do [ -f "$UNDO.$j" ] && $TREE unmutate "$UNDO.$j"; done
@@ -488,7 +488,6 @@ bench_small() {
   dest=$WORK/cp/$c; fresh_dir "$dest"
   measure "$c-cp-restore" cp -a "$ws/$tree" "$dest/$tree"
   record "$c" cp restore "" ""
-  TRASH+=("$dest")
 
   rm -f "$REGCACHE_STATE_FILE"
   measure "$c-rc-save-cold" bash -c 'cd "$1" && exec "$RC" --store "$2" --json --workspace "$1" save --key "$3" "$4"' _ \
@@ -500,7 +499,7 @@ bench_small() {
     "$dest" "$store" "$c-k1"
   expect_json "$LOGS/$c-rc-restore.out" result hit
   record "$c" regcache restore "" "$(json_field "$LOGS/$c-rc-restore.out" downloaded_bytes)"
-  verify "$ws/$tree" "$dest/$tree" ns "regcache"; TRASH+=("$dest")
+  verify "$ws/$tree" "$dest/$tree" ns "regcache"
 }
 
 # ---------------------------------------------------------------- main
