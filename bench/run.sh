@@ -291,6 +291,9 @@ joined() { if [ -n "$1" ] && [ -n "$2" ]; then echo "$1; $2"; else echo "$1$2"; 
 bench_main() {
   local c=$1 tree=$2 ws=$CORP/$1 dest f digest up down base_note="" r tool suffix save_rounds=$ROUNDS drop=no
   local store=$REG/bench/${1,,}-regcache tgz_digest zst_digest tgz_bytes zst_bytes rc_up rc_layers
+  local -A digest_of=() bytes_of=() save_script=(
+    [tgz]='set -eo pipefail; tar -C "$1" -cpzf "$3" "$2"; upload "$3" "$4"'
+    [zst]='set -eo pipefail; tar -C "$1" -cf - "$2" | zstd -T0 -3 -q -o "$3"; upload "$3" "$4"')
   corpus_stats "$ws" "$tree"
   say "$c: $tree, $C_FILES files, $(awk -v b="$C_BYTES" 'BEGIN { printf "%.1f MiB", b / 1048576 }')"
   $TREE warm "$ws/$tree"
@@ -303,19 +306,12 @@ bench_main() {
     suffix=""; [ "$r" -gt 1 ] && suffix=-r$r
     for tool in $(rotated "$r" tgz zst rc); do
       case $tool in
-        tgz)
-          f=$WORK/$c.tgz; rm -f "$f" "$f.digest"
-          measure "$c-tgz-save$suffix" bash -c 'set -eo pipefail; tar -C "$1" -cpzf "$3" "$2"; upload "$3" "$4"' _ \
-            "$ws" "$tree" "$f" "bench/${c,,}-tgz$suffix"
-          round_keep tgz-save
-          [ "$r" = 1 ] && { tgz_digest=$(cat "$f.digest"); tgz_bytes=$(stat -c %s "$f"); }
-          rm -f "$f.digest"; if [ "$drop" = yes ]; then drop_tree "$f"; else rm -f "$f"; fi ;;
-        zst)
-          f=$WORK/$c.tar.zst; rm -f "$f" "$f.digest"
-          measure "$c-zst-save$suffix" bash -c 'set -eo pipefail; tar -C "$1" -cf - "$2" | zstd -T0 -3 -q -o "$3"; upload "$3" "$4"' _ \
-            "$ws" "$tree" "$f" "bench/${c,,}-zst$suffix"
-          round_keep zst-save
-          [ "$r" = 1 ] && { zst_digest=$(cat "$f.digest"); zst_bytes=$(stat -c %s "$f"); }
+        tgz|zst)
+          f=$WORK/$c.$tool; rm -f "$f" "$f.digest"
+          measure "$c-$tool-save$suffix" bash -c "${save_script[$tool]}" _ \
+            "$ws" "$tree" "$f" "bench/${c,,}-$tool$suffix"
+          round_keep "$tool-save"
+          [ "$r" = 1 ] && { digest_of[$tool]=$(cat "$f.digest"); bytes_of[$tool]=$(stat -c %s "$f"); }
           rm -f "$f.digest"; if [ "$drop" = yes ]; then drop_tree "$f"; else rm -f "$f"; fi ;;
         rc)
           rm -f "$REGCACHE_STATE_FILE"
@@ -327,6 +323,7 @@ bench_main() {
       esac
     done
   done
+  tgz_digest=${digest_of[tgz]} tgz_bytes=${bytes_of[tgz]} zst_digest=${digest_of[zst]} zst_bytes=${bytes_of[zst]}
   round_median tgz-save; record "$c" tar-gzip save "$tgz_bytes" "" "$ROUND_NOTE"
   round_median zst-save; record "$c" tar-zstd save "$zst_bytes" "" "$ROUND_NOTE"
   round_median rc-save-cold; record "$c" regcache save-cold "$rc_up" "" "$(joined "$rc_layers layers" "$ROUND_NOTE")"
