@@ -290,7 +290,7 @@ joined() { if [ -n "$1" ] && [ -n "$2" ]; then echo "$1; $2"; else echo "$1$2"; 
 # bench_main NAME TREE: every tool and baseline on CORP/NAME/TREE.
 bench_main() {
   local c=$1 tree=$2 ws=$CORP/$1 dest f digest up down base_note="" r tool suffix save_rounds=$ROUNDS drop=no
-  local store=$REG/bench/${1,,}-regcache tgz_digest zst_digest tgz_bytes zst_bytes rc_up rc_layers
+  local store=$REG/bench/${1,,}-regcache rc_up rc_layers
   local -A digest_of=() bytes_of=() save_script=(
     [tgz]='set -eo pipefail; tar -C "$1" -cpzf "$3" "$2"; upload "$3" "$4"'
     [zst]='set -eo pipefail; tar -C "$1" -cf - "$2" | zstd -T0 -3 -q -o "$3"; upload "$3" "$4"')
@@ -323,9 +323,8 @@ bench_main() {
       esac
     done
   done
-  tgz_digest=${digest_of[tgz]} tgz_bytes=${bytes_of[tgz]} zst_digest=${digest_of[zst]} zst_bytes=${bytes_of[zst]}
-  round_median tgz-save; record "$c" tar-gzip save "$tgz_bytes" "" "$ROUND_NOTE"
-  round_median zst-save; record "$c" tar-zstd save "$zst_bytes" "" "$ROUND_NOTE"
+  round_median tgz-save; record "$c" tar-gzip save "${bytes_of[tgz]}" "" "$ROUND_NOTE"
+  round_median zst-save; record "$c" tar-zstd save "${bytes_of[zst]}" "" "$ROUND_NOTE"
   round_median rc-save-cold; record "$c" regcache save-cold "$rc_up" "" "$(joined "$rc_layers layers" "$ROUND_NOTE")"
 
   # Restores, each into a new directory, every one compared with the original. cp -a is the
@@ -344,12 +343,12 @@ bench_main() {
         tgz)
           f=$WORK/$c.tgz
           measure "$c-tgz-restore-r$r" bash -c 'set -eo pipefail; curl -sSfL -o "$3" "$(blob_url "$4" "$5")"; tar -C "$1" -xzf "$3"' _ \
-            "$dest" "$tree" "$f" "bench/${c,,}-tgz" "$tgz_digest"
+            "$dest" "$tree" "$f" "bench/${c,,}-tgz" "${digest_of[tgz]}"
           rm -f "$f"
           verify "$ws/$tree" "$dest/$tree" s "tar-gzip" ;;
         zst)
           measure "$c-zst-restore-r$r" bash -c 'set -eo pipefail; curl -sSfL "$(blob_url "$2" "$3")" | zstd -d -q | tar -C "$1" -xf -' _ \
-            "$dest" "bench/${c,,}-zst" "$zst_digest"
+            "$dest" "bench/${c,,}-zst" "${digest_of[zst]}"
           verify "$ws/$tree" "$dest/$tree" s "tar-zstd" ;;
         rc)
           measure "$c-rc-restore-r$r" bash -c 'cd "$1" && exec "$RC" --store "$2" --json --workspace "$1" restore --key "$3"' _ \
@@ -367,8 +366,8 @@ bench_main() {
     if [ "$drop" = yes ] && [ "$r" -lt "$ROUNDS" ]; then drop_tree "$rc_dest"; fi
   done
   round_median cp-restore; record "$c" cp restore "" "" "$ROUND_NOTE"
-  round_median tgz-restore; record "$c" tar-gzip restore "" "$tgz_bytes" "$ROUND_NOTE"
-  round_median zst-restore; record "$c" tar-zstd restore "" "$zst_bytes" "$ROUND_NOTE"
+  round_median tgz-restore; record "$c" tar-gzip restore "" "${bytes_of[tgz]}" "$ROUND_NOTE"
+  round_median zst-restore; record "$c" tar-zstd restore "" "${bytes_of[zst]}" "$ROUND_NOTE"
   round_median rc-restore; record "$c" regcache restore "" "$down" "$ROUND_NOTE"
   dest=$rc_dest
 
