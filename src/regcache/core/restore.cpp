@@ -355,7 +355,11 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   rep.key = o.key;
   // A connection for every transfer opens while the key is looked up: one opened after the
   // manifest arrives costs its layer two more round trips (TCP and TLS).
-  if (o.lookup_only == LookupOnly::no) store.warm_up(std::min(o.jobs, kMaxWarmUpConnections));
+  // A local tier checks its copies of the entry it last saw under the key meanwhile.
+  if (o.lookup_only == LookupOnly::no) {
+    store.warm_up(std::min(o.jobs, kMaxWarmUpConnections));
+    store.prepare_reads(tag_for_key(o.key));
+  }
   LookupIndex index(store);
   auto found = RC_TRY(find_entry(store, o.key, o.restore_keys, o.filter, &index));
   index.write_in_background();  // what the lookup learned, beside the downloads

@@ -40,6 +40,7 @@ class ForwardingStore : public Store {
   UsageRecords* usage() override { return next_.usage(); }
   void warm_up(size_t parallel) override { next_.warm_up(parallel); }
   void prepare_writes() override { next_.prepare_writes(); }
+  void prepare_reads(const std::string& reference) override { next_.prepare_reads(reference); }
 
  protected:
   // Returns the store this one forwards to.

@@ -111,6 +111,10 @@ class Store {
   // a token that allows pushing), so that they wait on no extra round trip; returns at
   // once. Best effort: a failure shows on the writes.
   virtual void prepare_writes() {}
+  // Prepares, in the background, to read the blobs of the manifest that `reference` most
+  // likely names (a local tier checks its copies of them); returns at once. Best effort:
+  // what is read is decided by the manifest get_manifest returns.
+  virtual void prepare_reads(const std::string& reference) { (void)reference; }
 };
 
 }  // namespace regcache

@@ -57,6 +57,7 @@ class GithubPackagesStore : public Store {
   Result<std::vector<std::string>> list_tags() override { return inner_->list_tags(); }
   void warm_up(size_t parallel) override { inner_->warm_up(parallel); }
   void prepare_writes() override { inner_->prepare_writes(); }
+  void prepare_reads(const std::string& reference) override { inner_->prepare_reads(reference); }
 
   // GitHub keeps every superseded manifest as an untagged package version, so a usage
   // tag rewritten by each restore would pile them up: tracking is off here unless

@@ -9,7 +9,10 @@
 #include <map>
 #include <mutex>
 
+#include <nlohmann/json.hpp>
+
 #include "regcache/oci/media_types.hpp"
+#include "regcache/store/tiered/copy_checks.hpp"
 #include "regcache/util/dir_path.hpp"
 #include "regcache/util/fd.hpp"
 #include "regcache/util/fs.hpp"
@@ -58,6 +61,44 @@ bool tier_holds_a_blob(const std::string& root) {
   auto names = list_dir(blobs->get());
   return std::any_of(names.begin(), names.end(),
                      [](const std::string& n) { return is_sha256_hex(n); });
+}
+
+// Fails every write once `stop` is set: a check that must end stops reading.
+class StopSink : public Sink {
+ public:
+  explicit StopSink(const std::atomic<bool>& stop) : stop_(stop) {}
+  Status write(const char*, size_t) override {
+    if (stop_) return make_error(ErrorKind::interrupted, "the check stopped");
+    return {};
+  }
+
+ private:
+  const std::atomic<bool>& stop_;
+};
+
+// Returns the config and layers an image manifest names, in that order; none when it does
+// not parse (the registry's manifest decides what is read; this only looks ahead).
+std::vector<Descriptor> manifest_blobs(const std::string& bytes) {
+  using nlohmann::json;
+  json j = json::parse(bytes, nullptr, false);
+  std::vector<Descriptor> out;
+  if (!j.is_object()) return out;
+  auto add = [&](const json& d) {
+    if (!d.is_object() || !d.contains("digest") || !d["digest"].is_string() ||
+        !d.contains("size") || !d["size"].is_number_unsigned())
+      return;
+    Descriptor desc;
+    desc.digest = d["digest"].get<std::string>();
+    desc.size = d["size"].get<uint64_t>();
+    if (desc.digest.size() == 71 && desc.digest.rfind("sha256:", 0) == 0 &&
+        is_sha256_hex(desc.digest.substr(7)))
+      out.push_back(std::move(desc));
+  };
+  if (j.contains("config")) add(j["config"]);
+  if (j.contains("layers") && j["layers"].is_array()) {
+    for (const auto& l : j["layers"]) add(l);
+  }
+  return out;
 }
 
 class TieredStore : public Store {
@@ -112,9 +153,21 @@ class TieredStore : public Store {
     if (!tier_holds_a_blob(root_)) remote_->warm_up(parallel);
   }
   void prepare_writes() override { remote_->prepare_writes(); }
+  // The entry this machine last saw under the reference is most likely the one the registry
+  // names: its copies are checked while the registry answers.
+  void prepare_reads(const std::string& reference) override {
+    remote_->prepare_reads(reference);
+    checks_.check_ahead([this, reference] {
+      auto m = local_->get_manifest(reference);
+      return m.ok() && *m ? manifest_blobs((*m)->bytes) : std::vector<Descriptor>{};
+    });
+  }
 
   Status get_blob(const Descriptor& d, Sink* out) override {
-    if (local_copy_is_good(d)) {
+    const LocalCopy copy = checks_.check(d);
+    if (copy == LocalCopy::damaged)
+      log_warning("local cache: blob " + d.digest + " is damaged; fetching it from " + describe());
+    if (copy == LocalCopy::good) {
       CountingSink counted(out);
       Status st = local_->get_blob(d, &counted);
       counters_->local_bytes += counted.bytes;
@@ -152,18 +205,19 @@ class TieredStore : public Store {
   }
 
  private:
-  // Returns true when the layout holds d and its content matches the digest; a damaged copy
+  // Returns whether the layout holds d with content that matches the digest; a damaged copy
   // is removed (the next download replaces it).
-  bool local_copy_is_good(const Descriptor& d) {
+  LocalCopy check_copy(const Descriptor& d, const std::atomic<bool>& stop) {
     auto present = local_->has_blob(d);
-    if (!present.ok() || !*present) return false;
-    HashingSink hash(nullptr);
+    if (!present.ok() || !*present) return LocalCopy::absent;
+    StopSink until(stop);
+    HashingSink hash(&until);
     Status st = local_->get_blob(d, &hash);
-    if (st.ok() && hash.bytes() == d.size && hash.digest() == d.digest) return true;
-    if (!st.ok() && st.error().kind == ErrorKind::not_found) return false;  // evicted meanwhile
-    log_warning("local cache: blob " + d.digest + " is damaged; fetching it from " + describe());
+    if (stop) return LocalCopy::absent;
+    if (st.ok() && hash.bytes() == d.size && hash.digest() == d.digest) return LocalCopy::good;
+    if (!st.ok() && st.error().kind == ErrorKind::not_found) return LocalCopy::absent;  // evicted
     ::unlink((root_ + "/blobs/sha256/" + d.digest.substr(7)).c_str());
-    return false;
+    return LocalCopy::damaged;
   }
 
   void keep_locally(const Descriptor& d, const BlobSource& source) {
@@ -177,6 +231,9 @@ class TieredStore : public Store {
   std::vector<std::string> remote_only_tags_;
   std::mutex mu_;
   std::map<std::string, FetchedManifest> fetched_;  // by the reference asked for
+  // Last: destroyed first, it stops and waits for its thread, which reads local_.
+  CopyChecks checks_{
+      [this](const Descriptor& d, const std::atomic<bool>& stop) { return check_copy(d, stop); }};
 };
 
 }  // namespace

@@ -2,8 +2,10 @@
 // the blobs this machine downloaded or uploaded. Tags and manifests come from the registry,
 // which stays the source of truth; a blob the layout holds is read from there once its
 // digest checks (a damaged copy is fetched again), any other blob streams from the registry
-// into the caller and into the layout at once. Writes go to both. Several processes may
-// share one layout (its own locking and atomic renames).
+// into the caller and into the layout at once. A restore's prepare_reads has the copies of
+// the entry the layout last saw under its key checked while the registry answers
+// (copy_checks.hpp). Writes go to both. Several processes may share one layout (its own
+// locking and atomic renames).
 #pragma once
 
 #include <atomic>
