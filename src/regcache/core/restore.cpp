@@ -6,11 +6,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include "regcache/archive/compression.hpp"
 #include "regcache/archive/layer_mask.hpp"
@@ -21,6 +23,7 @@
 #include "regcache/format/key_tag.hpp"
 #include "regcache/store/fetch_verified.hpp"
 #include "regcache/util/fs.hpp"
+#include "regcache/util/hand_off_sink.hpp"
 #include "regcache/util/interrupt.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/parallel.hpp"
@@ -37,6 +40,10 @@ constexpr size_t kMaxDeltaLayers = 64;      // a save stacks at most 8 (docs/for
 // first read, up to these sizes per layer and in all, spare the second download.
 constexpr uint64_t kKeepDeltaBytes = 64ull << 20;
 constexpr uint64_t kKeepAllDeltaBytes = 256ull << 20;
+// A layer this big is decompressed and written on a thread of its own while the thread that
+// reads it checks its digest (util/hand_off_sink.hpp), when the entry has fewer such layers
+// than the machine has cores: with more, its layers keep every core busy already.
+constexpr uint64_t kHandOffBytes = 32ull << 20;
 
 // Keeps a copy of the bytes on their way to the next sink.
 class CopySink : public Sink {
@@ -79,6 +86,7 @@ struct LayerExtraction {
   LayerMask mask;
   bool stacked = false;
   std::vector<std::string> kept = std::vector<std::string>(entry.layers.size());
+  bool hand_off = false;  // big layers are handed off (kHandOffBytes)
 
   // Streams layer i through digest check, decompression and extraction into roots.
   Status run(size_t i, const std::vector<ExtractRoot>& roots) {
@@ -157,9 +165,12 @@ struct LayerExtraction {
     if (copy) copy->reserve(static_cast<size_t>(d.size));
     CopySink keeping(copy, &guard);
     Sink* into = copy ? static_cast<Sink*>(&keeping) : &guard;
+    std::optional<HandOffSink> handed;
+    if (hand_off && d.size >= kHandOffBytes) into = &handed.emplace(into);
     // A transport error is returned as the store gave it; anything about the bytes names
     // the layer.
     Status st = fetch_verified(store, d, into, progress);
+    if (handed) (void)handed->drain();  // the guard took every byte: it is read below
     if (st.ok()) {
       st = guard.finish();
       if (!st.ok()) st = fail(st.error());
@@ -406,6 +417,9 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   if (o.progress) {
     for (const auto& l : e.layers) o.progress->total += l.size;
   }
+  const auto big = std::count_if(e.layers.begin(), e.layers.end(),
+                                 [](const Descriptor& d) { return d.size >= kHandOffBytes; });
+  x.hand_off = big > 0 && static_cast<unsigned>(big) < std::thread::hardware_concurrency();
   RC_CHECK(x.scan_deltas(o.jobs));
   // Task 0 checks the config, the others extract one layer each.
   RC_CHECK(parallel_for(e.layers.size() + 1, o.jobs, [&](size_t i) {
