@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -437,6 +439,44 @@ TEST(PipelineVerify, LayerBytesNotMatchingTheDigest) {
   for (const auto& l : bad.layers) biggest = l.size > biggest->size ? &l : biggest;
   f.store.corrupt(biggest->digest);
   f.expect_refused("does not match its digest");
+}
+
+// A layer big enough to be decompressed on a thread of its own while its digest is checked
+// (kHandOffBytes in core/restore.cpp, on a machine with two cores or more) restores byte for
+// byte; with one byte of it changed, the restore fails on the digest and writes nothing.
+TEST(PipelineVerify, BigLayerRestoresAndItsCorruptionIsRefused) {
+  Dirs d;
+  auto memory = make_memory_store("memory", d.tmp.path());
+  TestStore store{*memory};
+  std::string big(40u << 20, '\0');  // random bytes: the layer stays about as big
+  std::mt19937_64 rng(42);
+  for (size_t i = 0; i + 8 <= big.size(); i += 8) {
+    const uint64_t v = rng();
+    std::memcpy(&big[i], &v, 8);
+  }
+  write_file(d.src.workspace + "/cache/big.bin", big);
+  write_file(d.src.workspace + "/cache/small.txt", "small");
+  auto o = save_options(d.src, "big", {d.src.workspace + "/cache"});
+  o.packs.reset();  // the default packing: the big file in a layer of its own
+  save_ok(store, o);
+  EntryInfo e = entry_of(store, "big");
+  const Descriptor* biggest = &e.layers[0];
+  for (const auto& l : e.layers) biggest = l.size > biggest->size ? &l : biggest;
+  ASSERT_GE(biggest->size, 32u << 20);
+
+  auto rep = restore_ok(store, restore_options(d.dst, "big"));
+  EXPECT_EQ(rep.result, RestoreResult::hit);
+  EXPECT_TRUE(slurp(d.dst.workspace + "/cache/big.bin") == big);
+  EXPECT_EQ(slurp(d.dst.workspace + "/cache/small.txt"), "small");
+
+  Anchors again{d.tmp / "ws3", d.tmp / "home3"};
+  store.corrupt(biggest->digest);
+  auto r = restore_entry(store, restore_options(again, "big"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::integrity) << r.error().message;
+  EXPECT_NE(r.error().message.find("does not match its digest"), std::string::npos)
+      << r.error().message;
+  EXPECT_TRUE(files_below(again.workspace).empty());
 }
 
 // A layer whose declared size is wrong (larger or smaller) fails the restore.

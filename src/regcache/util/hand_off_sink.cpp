@@ -2,6 +2,8 @@
 
 #include <system_error>
 
+#include "regcache/util/guarded.hpp"
+
 namespace regcache {
 
 HandOffSink::HandOffSink(Sink* next, size_t chunk, size_t depth)
@@ -27,7 +29,8 @@ void HandOffSink::run() {
     changed_.notify_all();  // room for the writer
     const bool failed = !error_.ok();
     lock.unlock();
-    Status st = failed ? Status{} : next_->write(chunk.data(), chunk.size());
+    Status st =
+        failed ? Status{} : guarded([&] { return next_->write(chunk.data(), chunk.size()); });
     chunk.clear();
     lock.lock();
     if (!st.ok() && error_.ok()) error_ = st;

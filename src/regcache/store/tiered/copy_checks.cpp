@@ -2,6 +2,8 @@
 
 #include <system_error>
 
+#include "regcache/util/guarded.hpp"
+
 namespace regcache {
 
 struct CopyChecks::Entry {
@@ -20,10 +22,14 @@ void CopyChecks::check_ahead(ListFn list) {
   started_ = true;
   try {
     ahead_ = std::thread([this, list = std::move(list)] {
-      for (const auto& d : list()) {
-        if (stop_) return;
-        check(d);
-      }
+      // A check that throws is made again by its reader, which gets the exception.
+      (void)guarded([&]() -> Status {
+        for (const auto& d : list()) {
+          if (stop_) break;
+          check(d);
+        }
+        return {};
+      });
     });
   } catch (const std::system_error&) {
     // No thread: each copy is checked when it is read, as without checks ahead.
