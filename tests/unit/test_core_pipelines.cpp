@@ -442,7 +442,7 @@ TEST(PipelineVerify, LayerBytesNotMatchingTheDigest) {
 }
 
 // A layer big enough to be decompressed on a thread of its own while its digest is checked
-// (kHandOffBytes in core/restore.cpp, on a machine with two cores or more) restores byte for
+// (kHandOffBytes in core/restore.cpp, with two cores to keep busy) restores byte for
 // byte; with one byte of it changed, the restore fails on the digest and writes nothing.
 TEST(PipelineVerify, BigLayerRestoresAndItsCorruptionIsRefused) {
   Dirs d;
@@ -464,14 +464,18 @@ TEST(PipelineVerify, BigLayerRestoresAndItsCorruptionIsRefused) {
   for (const auto& l : e.layers) biggest = l.size > biggest->size ? &l : biggest;
   ASSERT_GE(biggest->size, 32u << 20);
 
-  auto rep = restore_ok(store, restore_options(d.dst, "big"));
+  auto ro = restore_options(d.dst, "big");
+  ro.cpu_jobs = 2;  // one big layer, two cores: it is handed off, on any machine
+  auto rep = restore_ok(store, ro);
   EXPECT_EQ(rep.result, RestoreResult::hit);
   EXPECT_TRUE(slurp(d.dst.workspace + "/cache/big.bin") == big);
   EXPECT_EQ(slurp(d.dst.workspace + "/cache/small.txt"), "small");
 
   Anchors again{d.tmp / "ws3", d.tmp / "home3"};
   store.corrupt(biggest->digest);
-  auto r = restore_entry(store, restore_options(again, "big"));
+  auto bad = restore_options(again, "big");
+  bad.cpu_jobs = 2;
+  auto r = restore_entry(store, bad);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::integrity) << r.error().message;
   EXPECT_NE(r.error().message.find("does not match its digest"), std::string::npos)

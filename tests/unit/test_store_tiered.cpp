@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "counting_store.hpp"
+#include "owning_store.hpp"
 #include "regcache/oci/media_types.hpp"
+#include "regcache/store/oci_layout/layout_store.hpp"
 #include "regcache/store/tiered/copy_checks.hpp"
 #include "regcache/store/tiered/tiered_store.hpp"
 #include "regcache/util/sha256.hpp"
@@ -76,6 +78,17 @@ struct TierFixture {
     for (int i = 0; i < 60000 && local->blob_gets.load() < reads; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return local->blob_gets.load() >= reads;
+  }
+};
+
+// A layout whose blob reads fail as on a signal (not a content problem) until told not to.
+class InterruptedReads : public regcache::testing::OwningForwardingStore {
+ public:
+  using OwningForwardingStore::OwningForwardingStore;
+  std::atomic<bool> interrupt{true};
+  Status get_blob(const Descriptor& d, Sink* out) override {
+    if (interrupt) return make_error(ErrorKind::interrupted, "interrupted by a signal");
+    return next().get_blob(d, out);
   }
 };
 
@@ -173,4 +186,32 @@ TEST(TieredStore, ABlobTheTierDidNotExpectIsCheckedByItsReader) {
   EXPECT_EQ(out.str(), other);
   EXPECT_EQ(f.local->blob_gets.load(), 2);  // its check, then the read
   EXPECT_EQ(f.remote->blob_gets.load(), 0);
+}
+
+TEST(TieredStore, ACopyWhoseReadFailsIsLeftInPlace) {
+  TempDir root;
+  const std::string bytes(6000, 'd');
+  const Descriptor d = tier_blob(bytes);
+  auto layout = open_layout_store(root.path());
+  ASSERT_TRUE(layout.ok());
+  ASSERT_TRUE((*layout)->put_blob(d, {"", bytes}).ok());
+  auto local = std::make_unique<InterruptedReads>(std::move(*layout));
+  InterruptedReads* reads = local.get();
+  auto remote = std::make_unique<CountingStore>();
+  put_in(*remote, bytes);
+  CountingStore* far = remote.get();
+  TierCounters counters;
+  auto tier = make_tiered_store(std::move(remote), std::move(local), root.path(), &counters, {});
+  StringSink out(1 << 20);
+  ASSERT_TRUE(tier->get_blob(d, &out).ok());  // served by the registry this time
+  EXPECT_EQ(out.str(), bytes);
+  EXPECT_EQ(far->blob_gets.load(), 1);
+  // The copy was not taken for damaged: it is still there, and holds the blob.
+  EXPECT_TRUE(regcache::testing::exists_nofollow(root / ("blobs/sha256/" + d.digest.substr(7))));
+  reads->interrupt = false;
+  auto fresh = open_layout_store(root.path(), LayoutOpen::existing);
+  ASSERT_TRUE(fresh.ok());
+  HashingSink hash(nullptr);
+  ASSERT_TRUE((*fresh)->get_blob(d, &hash).ok());
+  EXPECT_EQ(hash.digest(), d.digest);
 }

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <new>
 #include <random>
 #include <set>
 #include <string>
@@ -86,4 +87,21 @@ TEST(HandOffSink, DeliversWhatWasWrittenWhenDestroyedUnfinished) {
   }
   EXPECT_TRUE(next.got == data);
   EXPECT_EQ(next.finished, 0);
+}
+
+TEST(HandOffSink, AnExceptionInTheLastChunkIsAnErrorOfFinish) {
+  struct ThrowingSink : Sink {
+    size_t got = 0;
+    Status write(const char*, size_t size) override {
+      got += size;
+      if (got > 10000) throw std::bad_alloc();
+      return {};
+    }
+  } next;
+  HandOffSink sink(&next, 4096, 4);
+  const std::string data(12000, 'z');
+  ASSERT_TRUE(sink.write(data.data(), data.size()).ok());  // all of it still buffered
+  Status st = sink.finish();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message, "out of memory");
 }

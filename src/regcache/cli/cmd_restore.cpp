@@ -1,9 +1,11 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <thread>
 
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/exit_codes.hpp"
@@ -102,6 +104,7 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   o.anchors = resolve_anchors(g);
   o.lookup_only = a.lookup_only ? LookupOnly::yes : LookupOnly::no;
   o.jobs = settings().jobs.value_or(default_transfers(g, o.jobs));
+  o.cpu_jobs = settings().cpu_jobs.value_or(std::max(1u, std::thread::hardware_concurrency()));
   o.symlinks = a.no_external_symlinks ? ExternalSymlinks::refuse : ExternalSymlinks::allow;
   // An entry must not make files writable by others: the umask's group and other write
   // bits are cleared, as tar does for a user who is not root (--same-permissions: exact).

@@ -12,7 +12,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include "regcache/archive/compression.hpp"
 #include "regcache/archive/layer_mask.hpp"
@@ -170,7 +169,10 @@ struct LayerExtraction {
     // A transport error is returned as the store gave it; anything about the bytes names
     // the layer.
     Status st = fetch_verified(store, d, into, progress);
-    if (handed) (void)handed->drain();  // the guard took every byte: it is read below
+    if (handed) {  // the guard took every byte: it is read below
+      Status taken = handed->drain();
+      if (st.ok() && !taken.ok()) st = fail(taken.error());
+    }
     if (st.ok()) {
       st = guard.finish();
       if (!st.ok()) st = fail(st.error());
@@ -419,7 +421,7 @@ Result<RestoreReport> restore_entry(Store& store, const RestoreOptions& o) {
   }
   const auto big = std::count_if(e.layers.begin(), e.layers.end(),
                                  [](const Descriptor& d) { return d.size >= kHandOffBytes; });
-  x.hand_off = big > 0 && static_cast<unsigned>(big) < std::thread::hardware_concurrency();
+  x.hand_off = big > 0 && static_cast<size_t>(big) < o.cpu_jobs;
   RC_CHECK(x.scan_deltas(o.jobs));
   // Task 0 checks the config, the others extract one layer each.
   RC_CHECK(parallel_for(e.layers.size() + 1, o.jobs, [&](size_t i) {

@@ -35,7 +35,8 @@ struct RestoreOptions {
   ExternalSymlinks symlinks = ExternalSymlinks::allow;
   uint32_t mode_mask = 0;  // permission bits cleared on everything restored (see Extractor)
   size_t jobs = 4;
-  EntryFilter filter;                   // --trust and --verify-key; empty: every entry counts
+  size_t cpu_jobs = 1;  // cores the extraction may keep busy (a big layer may get a second)
+  EntryFilter filter;   // --trust and --verify-key; empty: every entry counts
   ProgressCounter* progress = nullptr;  // blob bytes downloaded so far
   // Called with the manifest digest once an entry is matched and will be restored (not for
   // a lookup only), before any blob is read: work that may run alongside the downloads.

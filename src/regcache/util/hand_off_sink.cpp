@@ -51,7 +51,10 @@ Status HandOffSink::push_current(std::unique_lock<std::mutex>& lock) {
 }
 
 Status HandOffSink::write(const char* data, size_t size) {
-  if (!thread_.joinable()) return error_.ok() ? next_->write(data, size) : error_;
+  if (!thread_.joinable()) {  // no thread, or drained: the same contract, on this thread
+    if (error_.ok()) error_ = next_->write(data, size);
+    return error_;
+  }
   while (size > 0) {
     if (current_.capacity() < chunk_) current_.reserve(chunk_);
     const size_t n = std::min(size, chunk_ - current_.size());

@@ -22,14 +22,20 @@ void CopyChecks::check_ahead(ListFn list) {
   started_ = true;
   try {
     ahead_ = std::thread([this, list = std::move(list)] {
-      // A check that throws is made again by its reader, which gets the exception.
+      // A check that throws is made again by its reader, which gets the exception; the
+      // others go on.
+      std::vector<Descriptor> blobs;
       (void)guarded([&]() -> Status {
-        for (const auto& d : list()) {
-          if (stop_) break;
-          check(d);
-        }
+        blobs = list();
         return {};
       });
+      for (const auto& d : blobs) {
+        if (stop_) break;
+        (void)guarded([&]() -> Status {
+          check(d);
+          return {};
+        });
+      }
     });
   } catch (const std::system_error&) {
     // No thread: each copy is checked when it is read, as without checks ahead.

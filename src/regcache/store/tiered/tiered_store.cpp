@@ -205,8 +205,8 @@ class TieredStore : public Store {
   }
 
  private:
-  // Returns whether the layout holds d with content that matches the digest; a damaged copy
-  // is removed (the next download replaces it).
+  // Returns whether the layout holds d with content that matches the digest; a copy holding
+  // other bytes is removed (the next download replaces it).
   LocalCopy check_copy(const Descriptor& d, const std::atomic<bool>& stop) {
     auto present = local_->has_blob(d);
     if (!present.ok() || !*present) return LocalCopy::absent;
@@ -215,7 +215,9 @@ class TieredStore : public Store {
     Status st = local_->get_blob(d, &hash);
     if (stop) return LocalCopy::absent;
     if (st.ok() && hash.bytes() == d.size && hash.digest() == d.digest) return LocalCopy::good;
-    if (!st.ok() && st.error().kind == ErrorKind::not_found) return LocalCopy::absent;  // evicted
+    // Only other bytes are damage. A read that failed otherwise (evicted meanwhile, a signal,
+    // no descriptor left) leaves the copy alone: the registry serves this command.
+    if (!st.ok() && st.error().kind != ErrorKind::integrity) return LocalCopy::absent;
     ::unlink((root_ + "/blobs/sha256/" + d.digest.substr(7)).c_str());
     return LocalCopy::damaged;
   }
