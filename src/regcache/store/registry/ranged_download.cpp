@@ -59,8 +59,10 @@ Status download_in_ranges(const RangePlan& plan, const RangeFetch& fetch, Sink* 
       cv.notify_all();
     }
   };
+  // Counted before the first starts: the workers take buffers from the list at once.
+  const size_t worker_count = free_buffers.size();
   std::vector<std::thread> workers;
-  for (size_t w = 0; w < free_buffers.size(); ++w) workers.emplace_back(worker);
+  for (size_t w = 0; w < worker_count; ++w) workers.emplace_back(worker);
 
   Status result;
   while (next_write < count) {
