@@ -1,7 +1,11 @@
 // download_in_ranges: parallel ranges written in order, the first failure stopping the rest.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 
 #include "regcache/store/registry/ranged_download.hpp"
@@ -83,4 +87,33 @@ TEST(RangedDownload, ASinkErrorStopsTheDownload) {
   ASSERT_FALSE(st.ok());
   EXPECT_LT(calls, 20) << "no range fetched far past the failure (window 2)";
   EXPECT_LE(calls, 5 + 1 + 2);
+}
+
+// The window's ranges are all in flight at once: each of the first ones waits until as many
+// fetches as the window holds have started (a minute at most, only a bound for a failure),
+// so a download that started fewer workers than its window shows as a smaller maximum.
+TEST(RangedDownload, RunsItsWholeWindowAtOnce) {
+  const std::string blob = pattern(40 * 1024);
+  for (size_t window : {2u, 5u, 8u}) {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t started = 0, in_flight = 0, most = 0;
+    StringSink out;
+    auto st = download_in_ranges(
+        {0, blob.size(), 1024, window},
+        [&](uint64_t off, uint64_t len, std::string* into) -> Status {
+          std::unique_lock lock(mu);
+          ++started;
+          most = std::max(most, ++in_flight);
+          cv.notify_all();
+          cv.wait_for(lock, std::chrono::minutes(1), [&] { return started >= window; });
+          --in_flight;
+          *into = blob.substr(off, len);
+          return {};
+        },
+        &out);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    EXPECT_EQ(out.str(), blob);
+    EXPECT_EQ(most, window);
+  }
 }
