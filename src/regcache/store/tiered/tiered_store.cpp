@@ -90,9 +90,7 @@ std::vector<Descriptor> manifest_blobs(const std::string& bytes) {
     Descriptor desc;
     desc.digest = d["digest"].get<std::string>();
     desc.size = d["size"].get<uint64_t>();
-    if (desc.digest.size() == 71 && desc.digest.rfind("sha256:", 0) == 0 &&
-        is_sha256_hex(desc.digest.substr(7)))
-      out.push_back(std::move(desc));
+    if (is_valid_digest(desc.digest)) out.push_back(std::move(desc));
   };
   if (j.contains("config")) add(j["config"]);
   if (j.contains("layers") && j["layers"].is_array()) {
