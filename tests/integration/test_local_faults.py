@@ -98,6 +98,33 @@ class DestinationInTheWayTest(LocalFaultCase):
         self.assertEqual(self.restore(self.st, "k")["result"], "hit")
         self.assertTreeEqual(expected, snapshot(target))
 
+    def test_destination_is_a_directory(self):
+        """The cache holds a file where the job has a directory of its own: refused, the
+        directory and what it holds stay (a replace would delete them)."""
+        target = os.path.join(self.ws, "state.db")
+        with open(target, "wb") as f:
+            f.write(os.urandom(4096))
+        with open(target, "rb") as f:
+            cached = f.read()
+        self.save(self.st, "k", "state.db")
+        os.unlink(target)
+        os.makedirs(os.path.join(target, "sub"))
+        with open(os.path.join(target, "sub", "precious"), "w") as f:
+            f.write("the job's own file\n")
+        before, listing = snapshot(self.ws), tree_listing(self.tmp)
+        rc, out, err = self.regcache("--store", self.st.ref, "restore", "--key", "k")
+        self.fails_cleanly(rc, out, err, mentions=[target, "is a directory"])
+        after = snapshot(self.ws)
+        before.pop(".", None)
+        after.pop(".", None)
+        self.assertTreeEqual(before, after, "the workspace changed:")
+        self.assertEqual(tree_listing(self.tmp), listing)
+        self.assertNoTemp()
+        shutil.rmtree(target)
+        self.assertEqual(self.restore(self.st, "k")["result"], "hit")
+        with open(target, "rb") as f:
+            self.assertEqual(f.read(), cached)
+
     def test_destination_parent_is_a_file(self):
         target = os.path.join(self.ws, "p", "target")
         make_small_tree(target)

@@ -469,15 +469,26 @@ class ConflictingTypesTest(RegcacheTestCase):
         self.outside = os.path.join(self.tmp, "outside")
         os.makedirs(self.outside)
 
-    def test_cached_file_replaces_dir_and_symlink(self):
-        os.makedirs(os.path.join(self.target, "file-a", "inner"))
-        with open(os.path.join(self.target, "file-a", "inner", "old"), "w") as f:
-            f.write("old\n")
+    def test_cached_file_replaces_empty_dir_and_symlink(self):
+        os.makedirs(os.path.join(self.target, "file-a"))
         os.symlink(os.path.join(self.outside, "victim"), os.path.join(self.target, "file-b"))
         r = self.restore(self.st, "types")
         self.assertEqual(r["result"], "hit")
         self.assertTreeEqual(self.before, snapshot(self.target))
         self.assertEqual(os.listdir(self.outside), [], "restore wrote through a symlink")
+
+    def test_cached_file_never_replaces_a_dir_of_files(self):
+        """As tar and rsync (without --force) refuse: the directory's files are not the
+        cache's to delete. Nothing changes; the error names the path."""
+        os.makedirs(os.path.join(self.target, "file-a", "inner"))
+        with open(os.path.join(self.target, "file-a", "inner", "old"), "w") as f:
+            f.write("old\n")
+        before = snapshot(self.target)
+        rc, out, err = self.regcache("--store", self.st.ref, "restore", "--key", "types")
+        self.assertEqual(rc, 1, err)
+        self.assertIn(os.path.join(self.target, "file-a") + " is a directory", err)
+        self.assertTreeEqual(before, snapshot(self.target))
+        self.assertNoLeftovers()
 
     def test_never_writes_through_a_symlink_in_the_destination(self):
         os.symlink(self.outside, os.path.join(self.target, "dir-a"))

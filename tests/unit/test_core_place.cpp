@@ -56,9 +56,9 @@ TEST(Place, MergesIntoAnExistingDirectoryInOneSwap) {
   EXPECT_FALSE(std::filesystem::exists(dir / "stage")) << "the old tree was left behind";
 }
 
-TEST(Place, ACachedFileReplacesADirectoryAndTheReverse) {
+TEST(Place, ACachedFileReplacesAnEmptyDirectoryAndTheReverse) {
   TempDir dir;
-  write_file(dir / "dest/was_dir/inner", "x");
+  std::filesystem::create_directories(dir / "dest/was_dir");
   write_file(dir / "dest/was_file", "x");
   write_file(dir / "stage/was_dir", "now a file");
   write_file(dir / "stage/was_file/inner", "now a dir");
@@ -67,6 +67,39 @@ TEST(Place, ACachedFileReplacesADirectoryAndTheReverse) {
   ::close(parent);
   EXPECT_EQ(slurp(dir / "dest/was_dir"), "now a file");
   EXPECT_EQ(slurp(dir / "dest/was_file/inner"), "now a dir");
+}
+
+// Runs place_staged from inside dest, where the swap is refused (the process would be left
+// in the old tree), so the merge goes file by file.
+Status place_from_inside(int parent, const std::string& dest) {
+  auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dest);
+  Status st = place_staged(parent, "stage", dest);
+  std::filesystem::current_path(cwd);
+  return st;
+}
+
+TEST(Place, ACachedFileNeverReplacesADirectoryOfFiles) {
+  for (bool swap : {true, false}) {
+    TempDir dir;
+    write_file(dir / "dest/keep/deep/precious", "the job's");
+    write_file(dir / "dest/other", "the job's too");
+    write_file(dir / "stage/keep", "a cached file");
+    write_file(dir / "stage/zz_new", "cached");
+    int parent = ::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY);
+    ASSERT_GE(parent, 0);
+    Status st = swap ? place_staged(parent, "stage", dir / "dest")
+                     : place_from_inside(parent, dir / "dest");
+    ::close(parent);
+    ASSERT_FALSE(st.ok()) << (swap ? "swap" : "file by file");
+    EXPECT_EQ(st.error().kind, ErrorKind::exists);
+    EXPECT_NE(st.error().message.find(dir / "dest/keep"), std::string::npos) << st.error().message;
+    EXPECT_EQ(slurp(dir / "dest/keep/deep/precious"), "the job's");
+    EXPECT_EQ(slurp(dir / "dest/other"), "the job's too");
+    if (swap) {
+      EXPECT_FALSE(std::filesystem::exists(dir / "dest/zz_new")) << "a swap is all or none";
+    }
+  }
 }
 
 }  // namespace

@@ -49,7 +49,11 @@ Status move_at(int src_dir, const std::string& src_name, int dst_dir, const std:
     RC_CHECK(st);
     return remove_tree_at(src_dir, src_name, shown);
   }
-  // rename() replaces a file with a file atomically; across types the old one goes first.
+  // rename() replaces a file with a file atomically; across types the old one goes first,
+  // unless it is a directory holding files the cache does not hold.
+  if (dst_exists && S_ISDIR(d.st_mode) && !S_ISDIR(s.st_mode) &&
+      !is_empty_dir_at(dst_dir, dst_name))
+    return make_error(ErrorKind::exists, replaced_dir_message(shown));
   if (dst_exists && (S_ISDIR(d.st_mode) || S_ISDIR(s.st_mode)))
     RC_CHECK(remove_tree_at(dst_dir, dst_name, shown));
   if (::renameat(src_dir, src_name.c_str(), dst_dir, dst_name.c_str()) != 0) {
@@ -69,6 +73,8 @@ Status fill_from(int existing, int staged, const std::string& shown) {
     }, s{};
     if (::fstatat(existing, n.c_str(), &e, AT_SYMLINK_NOFOLLOW) != 0) continue;
     bool in_cache = ::fstatat(staged, n.c_str(), &s, AT_SYMLINK_NOFOLLOW) == 0;
+    if (in_cache && S_ISDIR(e.st_mode) && !S_ISDIR(s.st_mode) && !is_empty_dir_at(existing, n))
+      return make_error(ErrorKind::exists, replaced_dir_message(shown + "/" + n));
     if (in_cache && !(S_ISDIR(e.st_mode) && S_ISDIR(s.st_mode))) continue;  // cache wins
     if (!S_ISDIR(e.st_mode)) {
       if (::linkat(existing, n.c_str(), staged, n.c_str(), 0) != 0)
@@ -143,6 +149,7 @@ Result<bool> swap_merged(int parent_fd, const std::string& staging_name, const s
       efd < 0 || sfd < 0 ? errno_error("cannot open", dest, errno) : fill_from(efd, sfd, dest);
   if (efd >= 0) ::close(efd);
   if (sfd >= 0) ::close(sfd);
+  if (!filled.ok() && filled.error().kind == ErrorKind::exists) return filled.error();
   if (!filled.ok()) {
     log_verbose("cannot swap " + dest + " in whole (" + filled.error().message +
                 "); merging file by file");
@@ -161,6 +168,12 @@ Result<bool> swap_merged(int parent_fd, const std::string& staging_name, const s
 }
 
 }  // namespace
+
+std::string replaced_dir_message(const std::string& dest) {
+  return dest +
+         " is a directory holding files, but the cache holds a file there; remove it to "
+         "restore";
+}
 
 Status place_staged(int parent_fd, const std::string& staging_name, const std::string& dest) {
   struct stat st {

@@ -11,8 +11,12 @@ namespace regcache {
 // a single rename when dest is absent; when both are directories, their contents are
 // merged (staged files replace existing ones, other existing files stay) — in one atomic
 // swap where the filesystem allows (hard links + RENAME_EXCHANGE), else file by file;
-// otherwise the existing object is replaced. A missing staging location is not an error
-// (nothing was restored under that root).
+// otherwise the existing object is replaced. A staged file or symlink where the
+// destination holds a directory that is not empty is refused (ErrorKind::exists): its files
+// would be lost. A missing staging location is not an error (nothing was restored there).
 Status place_staged(int parent_fd, const std::string& staging_name, const std::string& dest);
+
+// Returns the error message for a directory of files that a cached file would replace.
+std::string replaced_dir_message(const std::string& dest);
 
 }  // namespace regcache

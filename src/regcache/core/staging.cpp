@@ -88,16 +88,17 @@ Status Staging::check_destinations() const {
   for (const auto& s : slots_) {
     struct stat st {
     }, d{};
-    if (::fstatat(s.parent.get(), s.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-        !S_ISDIR(st.st_mode))
-      continue;
+    if (::fstatat(s.parent.get(), s.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
     const std::string name = file_name_of(s.target.dest);
-    if (::fstatat(s.parent.get(), name.c_str(), &d, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(d.st_mode))
-      continue;
-    return make_error(ErrorKind::io,
-                      s.target.dest +
-                          " exists and is not a directory, but the cache holds a directory "
-                          "there; remove it to restore");
+    if (::fstatat(s.parent.get(), name.c_str(), &d, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISDIR(st.st_mode) && !S_ISDIR(d.st_mode)) {
+      return make_error(ErrorKind::io,
+                        s.target.dest +
+                            " exists and is not a directory, but the cache holds a directory "
+                            "there; remove it to restore");
+    }
+    if (!S_ISDIR(st.st_mode) && S_ISDIR(d.st_mode) && !is_empty_dir_at(s.parent.get(), name))
+      return make_error(ErrorKind::io, replaced_dir_message(s.target.dest));
   }
   return {};
 }

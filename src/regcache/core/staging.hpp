@@ -41,7 +41,8 @@ class Staging {
   // Returns true when extraction created target i's staging location.
   bool holds(size_t i) const;
   // Refuses a staged directory where the destination holds something else (a file of the
-  // user's): replacing it would lose it.
+  // user's), and a staged file or symlink where it holds a directory: replacing either
+  // would lose the user's.
   Status check_destinations() const;
   // Moves target i into place (a merge into an existing directory: core/place.hpp).
   Status place(size_t i);

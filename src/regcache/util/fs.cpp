@@ -171,6 +171,14 @@ std::vector<std::string> list_dir(int dirfd) {
   return names;
 }
 
+bool is_empty_dir_at(int dirfd, const std::string& name) {
+  int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool empty = list_dir(fd).empty();
+  ::close(fd);
+  return empty;
+}
+
 static Status remove_children(int fd, const std::string& shown) {
   for (const auto& n : list_dir(fd)) RC_CHECK(remove_tree_at(fd, n, shown + "/" + n));
   return {};

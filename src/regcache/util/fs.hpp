@@ -55,6 +55,10 @@ std::vector<std::string> path_components(std::string_view path);
 // Returns the names in an open directory (not "." and ".."), reading a duplicate of dirfd.
 std::vector<std::string> list_dir(int dirfd);
 
+// Returns true when `name` in the directory dirfd is a directory that holds nothing (false
+// when it holds something, is not a directory, or cannot be opened).
+bool is_empty_dir_at(int dirfd, const std::string& name);
+
 // Removes `name` in the directory dirfd, a whole tree when it is a directory, never following
 // a symlink; a missing name is not an error. `shown` names it in errors.
 Status remove_tree_at(int dirfd, const std::string& name, const std::string& shown);
