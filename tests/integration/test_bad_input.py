@@ -125,7 +125,7 @@ class SaveInputTest(BadInputCase):
         self.assertNoLeftovers()
 
     def _bad_keys(self):
-        return [("k" * 513, ["512"]), ("a,b", ["comma"]), ("a\nb", [("control", "newline")]), ("", [("empty", "key")])]
+        return [("k" * 513, ["512"]), ("a,b", ["comma"]), ("a\nb", [("control", "newline")]), ("", ["empty"])]
 
     def test_bad_keys(self):
         make_small_tree(os.path.join(self.ws, "target"))

@@ -42,7 +42,8 @@ ResolvedKeys resolve_keys(const KeyRequest& r, const GlobalOptions& g, SaveExclu
   if (out.key.empty() && !r.key.empty())
     throw CommandError(kExitUsage, "key template '" + r.key + "' expands to an empty key");
   if (out.key.empty())
-    throw CommandError(kExitUsage, "--key is required unless a --preset supplies the key");
+    throw CommandError(kExitUsage,
+                       "--key is missing or empty; give a key, or a --preset that supplies one");
   for (const auto& t : r.restore_keys) out.restore_keys.push_back(render(t));
   if (r.restore_keys.empty() && r.key.empty()) out.restore_keys = preset_chain;
   unwrap(validate_key(out.key));
