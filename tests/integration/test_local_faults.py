@@ -201,6 +201,25 @@ class DiskFullTest(LocalFaultCase):
         self.assertEqual(self.list_keys(reg), [])
         self.assertEqual(self.save(reg, "k", "target")["result"], "saved")
 
+    def test_local_cache_on_a_full_disk(self):
+        """A local tier with no room: the save and the restore work from the registry and
+        say once (a warning naming the tier and the cause) that the tier keeps nothing."""
+        expected = self.big_tree(os.path.join(self.ws, "target"))
+        reg = self.store("open")
+        tier = self.tmpfs(os.path.join(self.tmp, "tier"), size="1m")
+        for args in (["save", "--key", "k", "target"], ["restore", "--key", "k"]):
+            if args[0] == "restore":
+                shutil.rmtree(os.path.join(self.ws, "target"))
+            rc, out, err = self.regcache("--store", reg.ref, "--local-cache", tier, "--json", *args, env=reg.env)
+            self.assertEqual(rc, 0, err)
+            self.assertIn(json.loads(out)["result"], ("saved", "hit"))
+            warnings = [l for l in err.splitlines() if l.startswith("regcache: warning:")]
+            self.assertEqual(len(warnings), 1, err)
+            for word in (tier, "cannot keep", "No space left"):
+                self.assertIn(word, warnings[0])
+            self.assertNoTemp(tier)
+        self.assertTreeEqual(expected, snapshot(os.path.join(self.ws, "target")))
+
 
 class ReadOnlyTest(LocalFaultCase):
     def setUp(self):

@@ -1,6 +1,7 @@
 #include "regcache/store/tiered/tiered_store.hpp"
 
 #include <algorithm>
+#include <atomic>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <cerrno>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -32,7 +34,12 @@ class TeeSink : public Sink {
   TeeSink(Sink* out, int copy_fd, std::string copy_path)
       : out_(out), file_(copy_fd, std::move(copy_path)), hashed_(&file_) {}
   Status write(const char* data, size_t size) override {
-    if (copying_ && !hashed_.write(data, size).ok()) copying_ = false;
+    if (copying_) {
+      if (Status st = hashed_.write(data, size); !st.ok()) {
+        copying_ = false;
+        copy_error_ = st.error();
+      }
+    }
     bytes_ += size;
     return out_->write(data, size);
   }
@@ -42,11 +49,14 @@ class TeeSink : public Sink {
     return copying_ && bytes_ == d.size && hashed_.digest() == d.digest;
   }
   uint64_t bytes() const { return bytes_; }
+  // Returns why writing the copy stopped, if it did.
+  const std::optional<Error>& copy_error() const { return copy_error_; }
 
  private:
   Sink* out_;
   FdSink file_;
   HashingSink hashed_;
+  std::optional<Error> copy_error_;
   bool copying_ = true;
   uint64_t bytes_ = 0;
 };
@@ -172,7 +182,8 @@ class TieredStore : public Store {
       if (st.ok() || counted.bytes > 0) return st;  // bytes already reached the caller
     }
     TempFile tmp(root_ + "/" + owned_temp_name(kAtomicTempPrefix));
-    if (!tmp.create().ok()) {  // no room for a copy: the registry alone
+    if (Status made = tmp.create(); !made.ok()) {  // no room for a copy: the registry alone
+      cannot_keep(d.digest, made.error());
       CountingSink counted(out);
       Status st = remote_->get_blob(d, &counted);
       counters_->remote_bytes += counted.bytes;
@@ -181,6 +192,7 @@ class TieredStore : public Store {
     TeeSink tee(out, tmp.fd.get(), tmp.path);
     Status st = remote_->get_blob(d, &tee);
     counters_->remote_bytes += tee.bytes();
+    if (st.ok() && tee.copy_error()) cannot_keep(d.digest, *tee.copy_error());
     if (st.ok() && tee.copy_is(d)) keep_locally(d, {tmp.path, ""});
     return st;
   }
@@ -198,7 +210,7 @@ class TieredStore : public Store {
         remote_only_tags_.end())
       return digest;
     if (auto st = local_->put_manifest(tag, bytes, media_type); !st.ok())
-      log_verbose("local cache: cannot keep manifest " + tag + ": " + st.error().message);
+      cannot_keep("manifest " + tag, st.error());
     return digest;
   }
 
@@ -221,14 +233,24 @@ class TieredStore : public Store {
   }
 
   void keep_locally(const Descriptor& d, const BlobSource& source) {
-    if (auto st = local_->put_blob(d, source); !st.ok())
-      log_verbose("local cache: cannot keep blob " + d.digest + ": " + st.error().message);
+    if (auto st = local_->put_blob(d, source); !st.ok()) cannot_keep(d.digest, st.error());
+  }
+
+  // A tier that cannot keep copies (its disk full, its directory read-only) says so once per
+  // command, and then for each copy under -v: the command goes on with the registry alone.
+  void cannot_keep(const std::string& what, const Error& e) {
+    if (!warned_.exchange(true)) {
+      log_warning("local cache " + root_ + ": cannot keep a copy (" + e.message +
+                  "); what it lacks comes from " + describe());
+    }
+    log_verbose("local cache: cannot keep " + what + ": " + e.message);
   }
 
   std::unique_ptr<Store> remote_, local_;
   std::string root_;
   TierCounters* counters_;
   std::vector<std::string> remote_only_tags_;
+  std::atomic<bool> warned_{false};
   std::mutex mu_;
   std::map<std::string, FetchedManifest> fetched_;  // by the reference asked for
   // Last: destroyed first, it stops and waits for its thread, which reads local_.
