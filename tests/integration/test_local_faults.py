@@ -221,6 +221,45 @@ class DiskFullTest(LocalFaultCase):
         self.assertTreeEqual(expected, snapshot(os.path.join(self.ws, "target")))
 
 
+class UnusableLocalTierTest(LocalFaultCase):
+    """A local tier that cannot be opened (a read-only disk, a file in the way) only costs
+    its copies: the save and the restore work from the registry, with one warning naming
+    the tier and the cause."""
+
+    def round_trip(self, tier, cause):
+        make_small_tree(os.path.join(self.ws, "target"))
+        expected = snapshot(os.path.join(self.ws, "target"))
+        reg = self.store("open")
+        for args in (["save", "--key", "k", "target"], ["restore", "--key", "k"]):
+            if args[0] == "restore":
+                shutil.rmtree(os.path.join(self.ws, "target"))
+            rc, out, err = self.regcache("--store", reg.ref, "--local-cache", tier, "--local-cache-max", "1M",
+                                         "--json", *args, env=reg.env)
+            self.assertEqual(rc, 0, err)
+            self.assertIn(json.loads(out)["result"], ("saved", "hit"))
+            warnings = [l for l in err.splitlines() if l.startswith("regcache: warning:")]
+            self.assertEqual(len(warnings), 1, err)
+            for word in (tier, "cannot be used", cause):
+                self.assertIn(word, warnings[0])
+        self.assertTreeEqual(expected, snapshot(os.path.join(self.ws, "target")))
+        self.assertNoTemp()
+
+    def test_read_only_tier(self):
+        tier = os.path.join(self.tmp, "tier")
+        os.makedirs(tier)
+        self.read_only(tier)
+        self.round_trip(tier, "Read-only")
+        self.assertEqual(os.listdir(tier), [])
+
+    def test_file_in_the_way(self):
+        tier = os.path.join(self.tmp, "tier")
+        with open(tier, "w") as f:
+            f.write("not a layout\n")
+        self.round_trip(tier, "not a directory")
+        with open(tier) as f:
+            self.assertEqual(f.read(), "not a layout\n")
+
+
 class ReadOnlyTest(LocalFaultCase):
     def setUp(self):
         super().setUp()

@@ -124,7 +124,7 @@ TierCounters* local_tier_counters() {
 void trim_local_tier(const GlobalOptions& g) {
   std::string dir = local_tier_dir(g);
   auto limit = local_tier_max(g);
-  if (dir.empty() || !limit) return;
+  if (dir.empty() || !limit || !tier_open) return;
   auto rep = evict_least_recently_used(dir, *limit);
   if (!rep.ok()) return log_warning("local cache " + dir + ": " + rep.error().message);
   if (rep->removed_blobs)
@@ -142,10 +142,17 @@ std::unique_ptr<Store> open_store(const GlobalOptions& g, StoreUse use) {
                   " is local already");
     return remote;
   }
-  auto local = unwrap(open_layout_store(dir, LayoutOpen::create));
+  // The tier only saves downloads: one that cannot be opened (a read-only or full disk, a
+  // file in the way) leaves the command to the registry, with a warning.
+  auto local = open_layout_store(dir, LayoutOpen::create);
+  if (!local.ok()) {
+    log_warning("local cache " + dir + " cannot be used (" + local.error().message + "); " +
+                remote->describe() + " alone serves this command");
+    return remote;
+  }
   log_verbose("local cache " + dir + " in front of " + remote->describe());
   tier_open = true;
-  return make_tiered_store(std::move(remote), std::move(local), dir, &tier_counters,
+  return make_tiered_store(std::move(remote), std::move(*local), dir, &tier_counters,
                            {kUsageTag, kIndexTag});
 }
 
