@@ -63,6 +63,26 @@ TEST(StoreRef, RejectsWithUsageErrors) {
   }
 }
 
+TEST(StoreRef, AHostMustBeANameOrAnAddressWithAPort) {
+  for (const char* good : {"ghcr.io/a", "localhost:5000/a", "127.0.0.1:65535/a", "[::1]:5000/a",
+                           "my-registry.example.com/a/b", "REGISTRY.example.com/a"}) {
+    EXPECT_TRUE(parse_store_ref(good).ok()) << good;
+  }
+  for (const char* bad :
+       {" 127.0.0.1:5000/a", "ghcr.io /a", "ghcr.io:/a", "ghcr.io:99999/a", "ghcr.io:50x/a",
+        "-bad.example.com/a", "a..b.com/a", "a.b.com:5000:6/a", "[::1/a", "ghcr.io	/a"}) {
+    auto r = parse_store_ref(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().kind, ErrorKind::usage) << bad;
+    EXPECT_NE(r.error().message.find("invalid registry host"), std::string::npos)
+        << r.error().message;
+  }
+  auto pinned = parse_store_ref("ghcr.io/a/b@sha256:" + std::string(64, 'a'));
+  ASSERT_FALSE(pinned.ok());
+  EXPECT_NE(pinned.error().message.find("drop @sha256:"), std::string::npos)
+      << pinned.error().message;
+}
+
 TEST(StoreRef, Loopback) {
   EXPECT_TRUE(is_loopback_host("localhost:5000"));
   EXPECT_TRUE(is_loopback_host("127.0.0.1:1234"));

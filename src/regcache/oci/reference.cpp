@@ -20,6 +20,17 @@ bool valid_tag(const std::string& tag) {
   return std::regex_match(tag, re);
 }
 
+// A DNS name or IPv4 address, or an IPv6 address in brackets, with an optional port.
+bool valid_host(const std::string& host) {
+  static const std::regex re(
+      "^(([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*|"
+      "\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?$");
+  if (host.size() > 255 || !std::regex_match(host, re)) return false;
+  auto colon = host.rfind(':');
+  if (colon == std::string::npos || host.back() == ']') return true;
+  return std::stoul(host.substr(colon + 1)) <= 65535;
+}
+
 std::string strip_port(std::string_view host) {
   if (!host.empty() && host.front() == '[') {
     auto close = host.find(']');
@@ -72,6 +83,9 @@ Result<ImageReference> parse_image_reference(std::string_view text, HostRule rul
         "holds credentials before '@'; pass them in REGCACHE_USERNAME/REGCACHE_PASSWORD instead");
   }
   if (looks_like_host(first)) {
+    if (!valid_host(first))
+      return bad_reference(text, "has an invalid registry host '" + first +
+                                     "' (a name or address and a port, no spaces)");
     out.host = first;
     out.repository = s.substr(slash + 1);
   } else if (rule == HostRule::required) {

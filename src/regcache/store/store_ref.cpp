@@ -13,8 +13,9 @@ Result<StoreRef> parse_store_ref(std::string_view ref) {
   }
   auto image = RC_TRY(parse_image_reference(ref, HostRule::required));
   if (!image.tag.empty() || !image.digest.empty()) {
-    return make_error(ErrorKind::usage, "--store names a repository, not an image: drop :" +
-                                            (image.tag.empty() ? image.digest : image.tag));
+    return make_error(ErrorKind::usage,
+                      "--store names a repository, not an image: drop " +
+                          (image.tag.empty() ? "@" + image.digest : ":" + image.tag));
   }
   out.kind = StoreKind::registry;
   out.host = image.host;
