@@ -16,7 +16,7 @@ import subprocess
 import unittest
 
 from common import BIN, clean_env, find_leftovers, make_small_tree, make_tree, snapshot, tree_listing, wait_for_binary
-from test_bad_input import BadInputCase, error_lines
+from test_bad_input import ONE_LAYER, BadInputCase, error_lines, flip_byte
 
 NOBODY = 65534
 
@@ -219,6 +219,56 @@ class DiskFullTest(LocalFaultCase):
                 self.assertIn(word, warnings[0])
             self.assertNoTemp(tier)
         self.assertTreeEqual(expected, snapshot(os.path.join(self.ws, "target")))
+
+
+class MountedDestinationTest(LocalFaultCase):
+    """A destination that is a mount point (a volume a CI runner mounts at target/ or at a
+    cache directory): nothing can be renamed onto it from beside it, so the restore stages
+    inside it and moves the entries in; it stays mounted, and a failed restore leaves it as
+    it was."""
+
+    def setUp(self):
+        super().setUp()
+        self.target = os.path.join(self.ws, "target")
+        make_tree(self.target, big=False)
+        os.makedirs(os.path.join(self.target, "only-dir"), exist_ok=True)
+        self.expected = snapshot(self.target)
+        self.save(self.st, "k", "target", env=ONE_LAYER)
+        shutil.rmtree(self.target)
+        self.tmpfs(self.target, size="16m")
+
+    def test_restore_into_a_mount_point(self):
+        with open(os.path.join(self.target, "mine"), "w") as f:
+            f.write("the job's own file\n")
+        r = self.restore(self.st, "k")
+        self.assertEqual(r["result"], "hit")
+        self.assertTrue(os.path.ismount(self.target))
+        got = snapshot(self.target)
+        self.assertEqual(got.pop("mine")[0], "file")
+        self.assertTreeEqual(self.expected, got)
+        self.assertNoTemp()
+
+    def test_failed_restore_leaves_the_mount_point_as_it_was(self):
+        with open(os.path.join(self.target, "mine"), "w") as f:
+            f.write("the job's own file\n")
+        blob = self.st.client.blob_path(self.st.manifest("k")["layers"][0]["digest"])
+        flip_byte(blob, -5)
+        before = snapshot(self.target)
+        rc, out, err = self.regcache("--store", self.st.ref, "restore", "--key", "k")
+        self.fails_cleanly(rc, out, err, mentions=["digest"])
+        self.assertTreeEqual(before, snapshot(self.target))
+        self.assertNoTemp()
+
+    def test_a_cached_file_onto_a_mount_point(self):
+        with open(os.path.join(self.ws, "state.db"), "w") as f:
+            f.write("a file\n")
+        self.save(self.st, "f", "state.db")
+        os.unlink(os.path.join(self.ws, "state.db"))
+        mount = self.tmpfs(os.path.join(self.ws, "state.db"))
+        rc, out, err = self.regcache("--store", self.st.ref, "restore", "--key", "f")
+        self.fails_cleanly(rc, out, err, mentions=[mount, "mount point"])
+        self.assertEqual(os.listdir(mount), [])
+        self.assertNoTemp()
 
 
 class UnusableLocalTierTest(LocalFaultCase):

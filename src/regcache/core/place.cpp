@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "regcache/util/fd.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/log.hpp"
 
@@ -173,6 +174,21 @@ std::string replaced_dir_message(const std::string& dest) {
   return dest +
          " is a directory holding files, but the cache holds a file there; remove it to "
          "restore";
+}
+
+Status place_staged_inside(int dest_fd, const std::string& staging_name, const std::string& dest) {
+  UniqueFd staged(
+      ::openat(dest_fd, staging_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!staged) return errno == ENOENT ? Status{} : errno_error("cannot open staged", dest, errno);
+  struct stat st {};
+  if (::fstat(staged.get(), &st) != 0) return errno_error("cannot stat staged", dest, errno);
+  RC_CHECK(merge_dirs(staged.get(), dest_fd, dest));
+  staged.reset();
+  RC_CHECK(remove_tree_at(dest_fd, staging_name, dest));  // before the times: it moves them
+  ::fchmod(dest_fd, st.st_mode & 07777);
+  timespec ts[2] = {st.st_atim, st.st_mtim};
+  ::futimens(dest_fd, ts);
+  return {};
 }
 
 Status place_staged(int parent_fd, const std::string& staging_name, const std::string& dest) {

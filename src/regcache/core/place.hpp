@@ -16,6 +16,11 @@ namespace regcache {
 // would be lost. A missing staging location is not an error (nothing was restored there).
 Status place_staged(int parent_fd, const std::string& staging_name, const std::string& dest);
 
+// Moves the contents of dest_fd/staging_name, a directory inside dest (a mount point, which
+// nothing replaces), into dest entry by entry as place_staged merges, gives dest the staged
+// directory's mode and times, and removes the staging location.
+Status place_staged_inside(int dest_fd, const std::string& staging_name, const std::string& dest);
+
 // Returns the error message for a directory of files that a cached file would replace.
 std::string replaced_dir_message(const std::string& dest);
 

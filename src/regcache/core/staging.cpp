@@ -59,9 +59,25 @@ Result<Staging> Staging::prepare(std::vector<StageTarget> targets) {
     }
     t.dest = (parent.path == "/" ? "" : parent.path) + "/" + name;
     slot.target = t;
-    slot.parent = std::move(parent.fd);
     slot.created_from = parent.created_from;
-    remove_stale(parent_of(t.dest), kStagePrefix);  // left by a killed restore
+    struct stat ps {};
+    if (::fstatat(parent.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISDIR(st.st_mode) && ::fstat(parent.fd.get(), &ps) == 0 && st.st_dev != ps.st_dev) {
+      // A volume mounted at the destination: a rename from beside it would cross filesystems,
+      // so the staging location goes inside it, and its contents move in file by file.
+      UniqueFd inner(
+          ::openat(parent.fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!inner) return errno_error("cannot open", t.dest, errno);
+      log_verbose(t.dest + " is a mount point: staging inside it");
+      slot.parent = std::move(inner);
+      slot.inside = true;
+      slot.dest_times[0] = st.st_atim;
+      slot.dest_times[1] = st.st_mtim;
+      remove_stale(t.dest, kStagePrefix);
+    } else {
+      slot.parent = std::move(parent.fd);
+      remove_stale(parent_of(t.dest), kStagePrefix);  // left by a killed restore
+    }
     slot.name = owned_temp_name(kStagePrefix);
     out.slots_.push_back(std::move(slot));  // (on a later failure, ~Staging removes its parents)
   }
@@ -89,6 +105,12 @@ Status Staging::check_destinations() const {
     struct stat st {
     }, d{};
     if (::fstatat(s.parent.get(), s.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (s.inside) {
+      if (S_ISDIR(st.st_mode)) continue;
+      return make_error(ErrorKind::io, s.target.dest +
+                                           " is a mount point, but the cache holds a file there; "
+                                           "restore it elsewhere");
+    }
     const std::string name = file_name_of(s.target.dest);
     if (::fstatat(s.parent.get(), name.c_str(), &d, AT_SYMLINK_NOFOLLOW) != 0) continue;
     if (S_ISDIR(st.st_mode) && !S_ISDIR(d.st_mode)) {
@@ -105,7 +127,8 @@ Status Staging::check_destinations() const {
 
 Status Staging::place(size_t i) {
   Slot& s = slots_[i];
-  Status st = place_staged(s.parent.get(), s.name, s.target.dest);
+  Status st = s.inside ? place_staged_inside(s.parent.get(), s.name, s.target.dest)
+                       : place_staged(s.parent.get(), s.name, s.target.dest);
   if (st.ok()) s.done = true;
   return st;
 }
@@ -115,6 +138,7 @@ void Staging::drop(size_t i) {
   if (s.done || !s.parent) return;
   s.done = true;
   (void)remove_tree_at(s.parent.get(), s.name, s.target.dest);
+  if (s.inside) ::futimens(s.parent.get(), s.dest_times);  // as it was before staging
   remove_empty_parents(parent_of(s.target.dest), s.created_from);
 }
 

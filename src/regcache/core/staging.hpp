@@ -1,8 +1,10 @@
-// A restore's staging locations: one per destination, beside it, so that a completed one
-// moves into place with a rename (core/place.hpp). They are made before anything is
-// extracted and removed, with the parent directories the restore created, when the restore
-// fails or a location stays empty. Used by restore and by the migration of 2021 images.
+// A restore's staging locations: one per destination, beside it (inside it when it is a
+// mount point), so that a completed one moves into place by renames (core/place.hpp). They are made
+// before anything is extracted and removed, with the parent directories the restore created, when
+// the restore fails or a location stays empty. Used by restore and by the migration of 2021 images.
 #pragma once
+
+#include <sys/stat.h>
 
 #include <memory>
 #include <string>
@@ -56,6 +58,8 @@ class Staging {
     UniqueFd parent;
     std::string name;          // of the staging location in parent
     std::string created_from;  // topmost parent directory prepare created, if any
+    bool inside = false;       // parent is dest itself, a mount point
+    timespec dest_times[2]{};  // dest's times before staging, when inside
     bool done = false;
   };
   Staging() = default;
