@@ -271,6 +271,29 @@ class MountedDestinationTest(LocalFaultCase):
         self.assertNoTemp()
 
 
+class MountInsideTheDestinationTest(LocalFaultCase):
+    def test_a_volume_mounted_inside_stays(self):
+        """The merge does not swap a tree that has a volume mounted in it (the volume would
+        stay with the old tree, and its removal would reach in): it merges entry by entry,
+        and the volume stays mounted where it was, as it was."""
+        outer = os.path.join(self.ws, "outer")
+        make_small_tree(outer)
+        expected = snapshot(outer)
+        self.save(self.st, "k", "outer")
+        shutil.rmtree(outer)
+        vol = self.tmpfs(os.path.join(outer, "vol"))
+        os.makedirs(os.path.join(vol, "sub"))  # no file: nothing would stop a swap's links
+        before = snapshot(vol)
+        self.assertEqual(self.restore(self.st, "k")["result"], "hit")
+        self.assertTrue(os.path.ismount(vol))
+        self.assertTreeEqual(before, snapshot(vol))
+        got = snapshot(outer, exclude=("vol",))
+        got.pop(".", None)
+        expected.pop(".", None)
+        self.assertTreeEqual(expected, got)
+        self.assertNoTemp()
+
+
 class UnusableLocalTierTest(LocalFaultCase):
     """A local tier that cannot be opened (a read-only disk, a file in the way) only costs
     its copies: the save and the restore work from the registry, with one warning naming

@@ -67,12 +67,17 @@ Status move_at(int src_dir, const std::string& src_name, int dst_dir, const std:
 // replace: hard links for files (the same inodes, nothing copied), new directories for
 // directories. The staged directory keeps its cached mode and times.
 Status fill_from(int existing, int staged, const std::string& shown) {
-  struct stat self {};
-  if (::fstat(staged, &self) != 0) return errno_error("cannot stat", shown, errno);
+  struct stat self {
+  }, old{};
+  if (::fstat(staged, &self) != 0 || ::fstat(existing, &old) != 0)
+    return errno_error("cannot stat", shown, errno);
   for (const auto& n : list_dir(existing)) {
     struct stat e {
     }, s{};
     if (::fstatat(existing, n.c_str(), &e, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    // A volume mounted below would stay with the old tree, and its removal would reach in.
+    if (S_ISDIR(e.st_mode) && e.st_dev != old.st_dev)
+      return make_error(ErrorKind::unsupported, shown + "/" + n + " is a mount point");
     bool in_cache = ::fstatat(staged, n.c_str(), &s, AT_SYMLINK_NOFOLLOW) == 0;
     if (in_cache && S_ISDIR(e.st_mode) && !S_ISDIR(s.st_mode) && !is_empty_dir_at(existing, n))
       return make_error(ErrorKind::exists, replaced_dir_message(shown + "/" + n));
