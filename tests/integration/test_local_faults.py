@@ -449,6 +449,25 @@ class PermissionDeniedTest(LocalFaultCase):
         self.assertEqual(self.restore(reg, "k")["result"], "hit")
         self.assertTreeEqual(expected, snapshot(target))
 
+    def test_restore_into_own_directory_in_unwritable_parent(self):
+        """The job owns the destination but not its parent (a tool directory under a
+        root-owned /opt): the staging goes inside the destination."""
+        target = os.path.join(self.ws, "target")
+        make_tree(target, big=False)
+        expected = snapshot(target)
+        reg = self.store("open")
+        self.save(reg, "k", "target")
+        shutil.rmtree(target)
+        os.makedirs(target)
+        os.chown(target, NOBODY, NOBODY)  # ws stays root's, 0755
+        rc, out, err = self.as_nobody("--store", reg.ref, "restore", "--key", "k")
+        self.assertEqual(rc, 0, err)
+        got = snapshot(target)
+        for tree in (got, expected):
+            tree.pop(".", None)
+        self.assertTreeEqual(expected, got)
+        self.assertNoTemp()
+
     def test_merge_into_directory_partly_unwritable(self):
         # nobody owns the workspace and the destination, but one subdirectory of the
         # destination belongs to root (as after a container step that ran as root). The

@@ -33,6 +33,22 @@ void remove_empty_parents(std::string dir, const std::string& top) {
     dir = parent_of(dir);
 }
 
+// Returns why the staging location of the existing directory parent_fd/name goes inside
+// it (a volume mounted there; a parent this process may not write in, a directory it may),
+// or nothing when it goes beside it.
+std::string stage_inside_because(int parent_fd, const std::string& name) {
+  struct stat st {
+  }, ps{};
+  if (::fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
+      ::fstat(parent_fd, &ps) != 0)
+    return "";
+  if (st.st_dev != ps.st_dev) return "is a mount point";
+  if (::faccessat(parent_fd, ".", W_OK | X_OK, AT_EACCESS) != 0 &&
+      ::faccessat(parent_fd, name.c_str(), W_OK | X_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) == 0)
+    return "is in a directory this process may not write in";
+  return "";
+}
+
 }  // namespace
 
 Result<Staging> Staging::prepare(std::vector<StageTarget> targets) {
@@ -60,17 +76,16 @@ Result<Staging> Staging::prepare(std::vector<StageTarget> targets) {
     t.dest = (parent.path == "/" ? "" : parent.path) + "/" + name;
     slot.target = t;
     slot.created_from = parent.created_from;
-    struct stat ps {};
-    if (::fstatat(parent.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISDIR(st.st_mode) && ::fstat(parent.fd.get(), &ps) == 0 && st.st_dev != ps.st_dev) {
-      // A volume mounted at the destination: a rename from beside it would cross filesystems,
-      // so the staging location goes inside it, and its contents move in file by file.
+    if (auto why = stage_inside_because(parent.fd.get(), name); !why.empty()) {
+      // Nothing can be made beside the destination, or moved from there into it: the staging
+      // location goes inside it, and its contents move in entry by entry.
       UniqueFd inner(
           ::openat(parent.fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!inner) return errno_error("cannot open", t.dest, errno);
-      log_verbose(t.dest + " is a mount point: staging inside it");
+      log_verbose(t.dest + " " + why + ": staging inside it");
       slot.parent = std::move(inner);
       slot.inside = true;
+      if (::fstat(slot.parent.get(), &st) != 0) return errno_error("cannot stat", t.dest, errno);
       slot.dest_times[0] = st.st_atim;
       slot.dest_times[1] = st.st_mtim;
       remove_stale(t.dest, kStagePrefix);
