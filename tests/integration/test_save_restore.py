@@ -2,6 +2,7 @@
 open registry, the basic-auth registry over TLS and the token-auth registry."""
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -206,6 +207,26 @@ class SaveRestoreMixin:
         self.assertTreeEqual(v2, snapshot(self.target))
         entries = [e for e in self.list_keys(self.st) if e["key"] == "force-k"]
         self.assertEqual([e["digest"] for e in entries], [forced["digest"]])
+
+    def test_an_image_at_the_keys_tag_is_not_replaced_without_force(self):
+        """A repository shared with images: a key whose tag holds an image regcache did not
+        save is refused (the image stays) unless --force."""
+        if not hasattr(self.st.client, "put_manifest"):
+            self.skipTest("pushing a foreign image needs a registry")
+        config = json.dumps({"architecture": "amd64", "os": "linux",
+                             "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+        manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                               "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                          "digest": self.st.client.put_blob(config), "size": len(config)},
+                               "layers": []}).encode()
+        self.st.client.put_manifest("latest", manifest)
+        make_small_tree(self.target)
+        rc, out, err = self.regcache("--store", self.st.ref, "save", "--key", "latest", "target", env=self.st.env)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("an image regcache did not save", err)
+        self.assertEqual(self.st.manifest("latest"), json.loads(manifest))
+        self.assertEqual(self.save(self.st, "latest", "target", extra=["--force"])["result"], "saved")
+        self.assertNotEqual(self.st.manifest("latest"), json.loads(manifest))
 
     def test_list_and_delete(self):
         make_small_tree(self.target)

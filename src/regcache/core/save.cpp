@@ -90,8 +90,10 @@ Result<bool> already_saved(Store& store, const std::string& tag, const SaveOptio
                                              info.error().message + "); use --force to replace it");
   }
   if (info->key != o.key) {
-    return make_error(ErrorKind::exists, "tag " + tag + " in " + store.describe() +
-                                             " holds another entry; use --force to replace it");
+    return make_error(ErrorKind::exists,
+                      "tag " + tag + " in " + store.describe() + " holds " +
+                          (info->key.empty() ? "an image regcache did not save" : "another entry") +
+                          "; use --force to replace it");
   }
   if (!o.filter.trust.empty() && !ref_trusted(info->ref, o.filter.trust)) {
     log_info("Replacing the entry for " + o.key + ": it was saved from " +
