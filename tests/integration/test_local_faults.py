@@ -76,6 +76,19 @@ class LocalFaultCase(BadInputCase):
 
 
 class DestinationInTheWayTest(LocalFaultCase):
+    def refused_as_it_was(self, mentions):
+        """The restore of k fails naming mentions; the workspace and the test's directory
+        are as they were (but for the workspace's own mtime: the staging came and went)."""
+        before, listing = snapshot(self.ws), tree_listing(self.tmp)
+        rc, out, err = self.regcache("--store", self.st.ref, "restore", "--key", "k")
+        self.fails_cleanly(rc, out, err, mentions=mentions)
+        after = snapshot(self.ws)
+        before.pop(".", None)
+        after.pop(".", None)
+        self.assertTreeEqual(before, after, "the workspace changed:")
+        self.assertEqual(tree_listing(self.tmp), listing)
+        self.assertNoTemp()
+
     def test_destination_is_a_file(self):
         target = os.path.join(self.ws, "target")
         make_small_tree(target)
@@ -84,16 +97,7 @@ class DestinationInTheWayTest(LocalFaultCase):
         shutil.rmtree(target)
         with open(target, "w") as f:
             f.write("a regular file where the cache has a directory\n")
-        before, listing = snapshot(self.ws), tree_listing(self.tmp)
-        rc, out, err = self.regcache("--store", self.st.ref, "restore", "--key", "k")
-        self.fails_cleanly(rc, out, err, mentions=[target, ("not a directory", "is a file", "exists")])
-        # (the workspace directory's own mtime moves: the staging directory came and went)
-        after = snapshot(self.ws)
-        before.pop(".", None)
-        after.pop(".", None)
-        self.assertTreeEqual(before, after, "the workspace changed:")
-        self.assertEqual(tree_listing(self.tmp), listing)
-        self.assertNoTemp()
+        self.refused_as_it_was([target, ("not a directory", "is a file", "exists")])
         os.unlink(target)
         self.assertEqual(self.restore(self.st, "k")["result"], "hit")
         self.assertTreeEqual(expected, snapshot(target))
@@ -111,15 +115,7 @@ class DestinationInTheWayTest(LocalFaultCase):
         os.makedirs(os.path.join(target, "sub"))
         with open(os.path.join(target, "sub", "precious"), "w") as f:
             f.write("the job's own file\n")
-        before, listing = snapshot(self.ws), tree_listing(self.tmp)
-        rc, out, err = self.regcache("--store", self.st.ref, "restore", "--key", "k")
-        self.fails_cleanly(rc, out, err, mentions=[target, "is a directory"])
-        after = snapshot(self.ws)
-        before.pop(".", None)
-        after.pop(".", None)
-        self.assertTreeEqual(before, after, "the workspace changed:")
-        self.assertEqual(tree_listing(self.tmp), listing)
-        self.assertNoTemp()
+        self.refused_as_it_was([target, "is a directory"])
         shutil.rmtree(target)
         self.assertEqual(self.restore(self.st, "k")["result"], "hit")
         with open(target, "rb") as f:
@@ -247,6 +243,21 @@ class MountedDestinationTest(LocalFaultCase):
         self.assertEqual(got.pop("mine")[0], "file")
         self.assertTreeEqual(self.expected, got)
         self.assertNoTemp()
+
+    def test_a_killed_restores_staging_is_not_saved(self):
+        """What a restore killed by SIGKILL leaves inside a mount point (its staging, with
+        partial files) is neither saved nor left by the next restore."""
+        leftover = os.path.join(self.target, ".regcache-stage-1-2-0123456789ab")
+        os.makedirs(leftover)
+        with open(os.path.join(leftover, "partial"), "w") as f:
+            f.write("half written\n")
+        with open(os.path.join(self.target, "mine"), "w") as f:
+            f.write("the job's own file\n")
+        self.save(self.st, "after", "target")
+        shutil.rmtree(leftover)
+        os.unlink(os.path.join(self.target, "mine"))
+        self.assertEqual(self.restore(self.st, "after")["result"], "hit")
+        self.assertEqual(sorted(os.listdir(self.target)), ["mine"])
 
     def test_failed_restore_leaves_the_mount_point_as_it_was(self):
         with open(os.path.join(self.target, "mine"), "w") as f:

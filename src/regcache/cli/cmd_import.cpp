@@ -79,8 +79,8 @@ void run_import(const ImportArgs& a, const GlobalOptions& g) {
   gt.timeout_seconds = a.timeout;
   auto [source, reference] = open_image(image, gt);
   auto store = open_store(gt, StoreUse::write);
-  remove_stale(temp_root(), ".regcache-stage-");
-  std::string tmp = temp_root() + "/" + owned_temp_name(".regcache-stage-");
+  remove_stale(temp_root(), kStagePrefix);
+  std::string tmp = temp_root() + "/" + owned_temp_name(kStagePrefix);
   if (::mkdir(tmp.c_str(), 0700) != 0) unwrap(Status(errno_error("cannot create", tmp, errno)));
   UniqueFd held(::open(tmp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (held) hold_temp(held.get());  // until the staged copy is gone

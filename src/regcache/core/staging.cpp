@@ -16,8 +16,6 @@ namespace regcache {
 
 namespace {
 
-constexpr const char* kStagePrefix = ".regcache-stage-";
-
 std::string parent_of(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == 0 ? "/" : path.substr(0, slash);
@@ -44,7 +42,7 @@ std::string stage_inside_because(int parent_fd, const std::string& name) {
     return "";
   if (st.st_dev != ps.st_dev) return "is a mount point";
   if (::faccessat(parent_fd, ".", W_OK | X_OK, AT_EACCESS) != 0 &&
-      ::faccessat(parent_fd, name.c_str(), W_OK | X_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) == 0)
+      ::faccessat(parent_fd, name.c_str(), W_OK | X_OK, AT_EACCESS) == 0)
     return "is in a directory this process may not write in";
   return "";
 }
@@ -84,7 +82,7 @@ Result<Staging> Staging::prepare(std::vector<StageTarget> targets) {
       if (!inner) return errno_error("cannot open", t.dest, errno);
       log_verbose(t.dest + " " + why + ": staging inside it");
       slot.parent = std::move(inner);
-      slot.inside = true;
+      slot.inside = why;
       if (::fstat(slot.parent.get(), &st) != 0) return errno_error("cannot stat", t.dest, errno);
       slot.dest_times[0] = st.st_atim;
       slot.dest_times[1] = st.st_mtim;
@@ -123,11 +121,11 @@ Status Staging::check_destinations() const {
     struct stat st {
     }, d{};
     if (::fstatat(s.parent.get(), s.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    if (s.inside) {
+    if (!s.inside.empty()) {
       if (S_ISDIR(st.st_mode)) continue;
-      return make_error(ErrorKind::io, s.target.dest +
-                                           " is a mount point, but the cache holds a file there; "
-                                           "restore it elsewhere");
+      return make_error(ErrorKind::io, s.target.dest + " " + s.inside +
+                                           ", but the cache holds a file there; restore it "
+                                           "elsewhere");
     }
     const std::string name = file_name_of(s.target.dest);
     if (::fstatat(s.parent.get(), name.c_str(), &d, AT_SYMLINK_NOFOLLOW) != 0) continue;
@@ -145,8 +143,8 @@ Status Staging::check_destinations() const {
 
 Status Staging::place(size_t i) {
   Slot& s = slots_[i];
-  Status st = s.inside ? place_staged_inside(s.parent.get(), s.name, s.target.dest)
-                       : place_staged(s.parent.get(), s.name, s.target.dest);
+  Status st = !s.inside.empty() ? place_staged_inside(s.parent.get(), s.name, s.target.dest)
+                                : place_staged(s.parent.get(), s.name, s.target.dest);
   if (st.ok()) s.done = true;
   return st;
 }
@@ -156,7 +154,7 @@ void Staging::drop(size_t i) {
   if (s.done || !s.parent) return;
   s.done = true;
   (void)remove_tree_at(s.parent.get(), s.name, s.target.dest);
-  if (s.inside) ::futimens(s.parent.get(), s.dest_times);  // as it was before staging
+  if (!s.inside.empty()) ::futimens(s.parent.get(), s.dest_times);  // as it was before staging
   remove_empty_parents(parent_of(s.target.dest), s.created_from);
 }
 

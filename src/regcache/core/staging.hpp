@@ -58,7 +58,7 @@ class Staging {
     UniqueFd parent;
     std::string name;          // of the staging location in parent
     std::string created_from;  // topmost parent directory prepare created, if any
-    bool inside = false;       // parent is dest itself, a mount point
+    std::string inside;        // why parent is dest itself (a mount point...), if it is
     timespec dest_times[2]{};  // dest's times before staging, when inside
     bool done = false;
   };

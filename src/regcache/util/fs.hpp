@@ -29,6 +29,8 @@ enum class Durability { synced, unsynced };
 Status write_file_atomic(const std::string& path, std::string_view data,
                          Durability durability = Durability::synced);
 inline constexpr const char* kAtomicTempPrefix = ".regcache-tmp-";
+// Names a restore's staging location (beside or inside a destination) and an import's.
+inline constexpr const char* kStagePrefix = ".regcache-stage-";
 
 // Returns the process's umask (read once, at the first call).
 unsigned process_umask();

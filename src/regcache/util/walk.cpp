@@ -165,6 +165,10 @@ class Walker {
     for (const auto& n : names) {
       std::string archive = d.archive + "/" + n;
       if (exclude_ && exclude_(archive.substr(archive_root_len_ + 1))) continue;
+      if (n.rfind(kStagePrefix, 0) == 0) {  // a restore's staging, in or left by a killed one
+        log_verbose("skipping " + source_of(archive) + ": a restore's staging directory");
+        continue;
+      }
       bool is_dir = false;
       st = visit(::dirfd(dir), n.c_str(), std::move(archive), out, &is_dir);
       if (!st.ok()) break;
