@@ -32,6 +32,18 @@ def temp_leftovers(*dirs):
     return found
 
 
+def is_mount(path):
+    """True when path is a mount point, a bind mount on the same file system included (which
+    os.path.ismount, comparing devices, does not see)."""
+    path = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].encode().decode("unicode_escape")
+            if point == path:
+                return True
+    return False
+
+
 class LocalFaultCase(BadInputCase):
     def setUp(self):
         super().setUp()
@@ -238,7 +250,7 @@ class MountedDestinationTest(LocalFaultCase):
             f.write("the job's own file\n")
         r = self.restore(self.st, "k")
         self.assertEqual(r["result"], "hit")
-        self.assertTrue(os.path.ismount(self.target))
+        self.assertTrue(is_mount(self.target))
         got = snapshot(self.target)
         self.assertEqual(got.pop("mine")[0], "file")
         self.assertTreeEqual(self.expected, got)
@@ -270,6 +282,31 @@ class MountedDestinationTest(LocalFaultCase):
         self.assertTreeEqual(before, snapshot(self.target))
         self.assertNoTemp()
 
+    def test_a_conflict_deep_inside_changes_nothing(self):
+        """A cached file where the mount point holds a directory of the job's, deep down, is
+        found before anything moves: the mount point stays exactly as it was."""
+        with open(os.path.join(self.target, "mine"), "w") as f:
+            f.write("the job's own file\n")
+        deep = os.path.join(self.target, "nested/a/b/c/deep.txt")
+        os.makedirs(deep)
+        with open(os.path.join(deep, "precious"), "w") as f:
+            f.write("the job's\n")
+        before = snapshot(self.target)
+        rc, out, err = self.regcache("--store", self.st.ref, "restore", "--key", "k")
+        self.fails_cleanly(rc, out, err, mentions=[deep, "is a directory holding files"])
+        self.assertTreeEqual(before, snapshot(self.target))
+        self.assertNoTemp()
+
+    def test_a_bind_mounted_destination(self):
+        """A bind mount on the same file system (a runner's host path) is a mount point too."""
+        self.umount(self.target)
+        self.mount("--bind", self.target, target=self.target)
+        self.assertTrue(is_mount(self.target))
+        self.assertEqual(self.restore(self.st, "k")["result"], "hit")
+        self.assertTrue(is_mount(self.target))
+        self.assertTreeEqual(self.expected, snapshot(self.target))
+        self.assertNoTemp()
+
     def test_a_cached_file_onto_a_mount_point(self):
         with open(os.path.join(self.ws, "state.db"), "w") as f:
             f.write("a file\n")
@@ -296,8 +333,52 @@ class MountInsideTheDestinationTest(LocalFaultCase):
         os.makedirs(os.path.join(vol, "sub"))  # no file: nothing would stop a swap's links
         before = snapshot(vol)
         self.assertEqual(self.restore(self.st, "k")["result"], "hit")
-        self.assertTrue(os.path.ismount(vol))
+        self.assertTrue(is_mount(vol))
         self.assertTreeEqual(before, snapshot(vol))
+        got = snapshot(outer, exclude=("vol",))
+        got.pop(".", None)
+        expected.pop(".", None)
+        self.assertTreeEqual(expected, got)
+        self.assertNoTemp()
+
+
+    def test_cached_files_under_a_volume_go_into_it(self):
+        """The cache holds files where a volume is mounted inside the destination: no rename
+        crosses into it, so they are copied in; the volume stays mounted and keeps its own."""
+        outer = os.path.join(self.ws, "outer")
+        make_small_tree(outer)
+        make_small_tree(os.path.join(outer, "vol"), content=b"cached")
+        expected = snapshot(outer)
+        self.save(self.st, "k", "outer")
+        shutil.rmtree(outer)
+        vol = self.tmpfs(os.path.join(outer, "vol"))
+        with open(os.path.join(vol, "mine"), "w") as f:
+            f.write("the volume's own\n")
+        self.assertEqual(self.restore(self.st, "k")["result"], "hit")
+        self.assertTrue(is_mount(vol))
+        got = snapshot(outer)
+        self.assertEqual(got.pop("vol/mine")[0], "file")
+        got.pop(".", None)
+        expected.pop(".", None)
+        self.assertTreeEqual(expected, got)
+        self.assertNoTemp()
+
+    def test_a_bind_mount_inside_is_not_reached_through(self):
+        """A bind mount of another directory inside the destination (same file system): the
+        merge neither carries it off with the old tree nor deletes what it shows."""
+        outer = os.path.join(self.ws, "outer")
+        make_small_tree(outer)
+        expected = snapshot(outer)
+        self.save(self.st, "k", "outer")
+        shutil.rmtree(outer)
+        elsewhere = os.path.join(self.tmp, "elsewhere")
+        make_small_tree(elsewhere, content=b"the job's")
+        held = snapshot(elsewhere)
+        os.makedirs(os.path.join(outer, "vol"))
+        self.mount("--bind", elsewhere, target=os.path.join(outer, "vol"))
+        self.assertEqual(self.restore(self.st, "k")["result"], "hit")
+        self.assertTrue(is_mount(os.path.join(outer, "vol")))
+        self.assertTreeEqual(held, snapshot(elsewhere))
         got = snapshot(outer, exclude=("vol",))
         got.pop(".", None)
         expected.pop(".", None)

@@ -84,6 +84,7 @@ TEST(Place, ACachedFileNeverReplacesADirectoryOfFiles) {
     TempDir dir;
     write_file(dir / "dest/keep/deep/precious", "the job's");
     write_file(dir / "dest/other", "the job's too");
+    write_file(dir / "stage/aa_new", "cached");
     write_file(dir / "stage/keep", "a cached file");
     write_file(dir / "stage/zz_new", "cached");
     int parent = ::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY);
@@ -96,10 +97,29 @@ TEST(Place, ACachedFileNeverReplacesADirectoryOfFiles) {
     EXPECT_NE(st.error().message.find(dir / "dest/keep"), std::string::npos) << st.error().message;
     EXPECT_EQ(slurp(dir / "dest/keep/deep/precious"), "the job's");
     EXPECT_EQ(slurp(dir / "dest/other"), "the job's too");
-    if (swap) {
-      EXPECT_FALSE(std::filesystem::exists(dir / "dest/zz_new")) << "a swap is all or none";
-    }
+    EXPECT_FALSE(std::filesystem::exists(dir / "dest/aa_new")) << "a merge is all or none";
+    EXPECT_FALSE(std::filesystem::exists(dir / "dest/zz_new")) << "a merge is all or none";
   }
+}
+
+TEST(Place, AMergeInsideTheDestinationIsAllOrNone) {
+  TempDir dir;
+  write_file(dir / "dest/sub/keep/precious", "the job's");
+  write_file(dir / "dest/.stage/aa_new", "cached");
+  write_file(dir / "dest/.stage/sub/aa_new", "cached");
+  write_file(dir / "dest/.stage/sub/keep", "a cached file");
+  write_file(dir / "dest/.stage/zz_new", "cached");
+  int dest = ::open((dir / "dest").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(dest, 0);
+  Status st = place_staged_inside(dest, ".stage", dir / "dest");
+  ::close(dest);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find(dir / "dest/sub/keep"), std::string::npos)
+      << st.error().message;
+  EXPECT_EQ(slurp(dir / "dest/sub/keep/precious"), "the job's");
+  for (const char* n : {"dest/aa_new", "dest/zz_new", "dest/sub/aa_new"})
+    EXPECT_FALSE(std::filesystem::exists(dir / n)) << n << ": a merge is all or none";
+  EXPECT_EQ(slurp(dir / "dest/.stage/sub/keep"), "a cached file") << "the staging stays whole";
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "regcache/util/copy_tree.hpp"
 #include "regcache/util/fd.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/log.hpp"
@@ -57,10 +58,56 @@ Status move_at(int src_dir, const std::string& src_name, int dst_dir, const std:
     return make_error(ErrorKind::exists, replaced_dir_message(shown));
   if (dst_exists && (S_ISDIR(d.st_mode) || S_ISDIR(s.st_mode)))
     RC_CHECK(remove_tree_at(dst_dir, dst_name, shown));
-  if (::renameat(src_dir, src_name.c_str(), dst_dir, dst_name.c_str()) != 0) {
-    return errno_error("cannot move restored files into", shown, errno);
+  if (::renameat(src_dir, src_name.c_str(), dst_dir, dst_name.c_str()) == 0) return {};
+  if (errno != EXDEV) return errno_error("cannot move restored files into", shown, errno);
+  // A volume mounted inside the destination: no rename reaches it, a copy does.
+  RC_CHECK(copy_tree_at(src_dir, src_name, dst_dir, dst_name, shown));
+  return remove_tree_at(src_dir, src_name, shown);
+}
+
+// Finds, before anything moves, what would stop a merge of the staged directory into the
+// existing one half-way: a cached file where the destination holds a directory of files, a
+// directory that this process may not write in.
+Status check_merge(int staged, int existing, const std::string& shown) {
+  if (::faccessat(existing, ".", W_OK | X_OK, AT_EACCESS) != 0)
+    return errno_error("cannot restore into", shown, errno);
+  for (const auto& n : list_dir(staged)) {
+    struct stat s {
+    }, e{};
+    if (::fstatat(existing, n.c_str(), &e, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(e.st_mode))
+      continue;
+    if (::fstatat(staged, n.c_str(), &s, AT_SYMLINK_NOFOLLOW) != 0)
+      return errno_error("cannot stat", shown + "/" + n, errno);
+    if (!S_ISDIR(s.st_mode)) {
+      if (!is_empty_dir_at(existing, n))
+        return make_error(ErrorKind::exists, replaced_dir_message(shown + "/" + n));
+      if (is_mount_root_at(existing, n))
+        return make_error(ErrorKind::exists, shown + "/" + n +
+                                                 " is a mount point, but the cache holds a file "
+                                                 "there; restore it elsewhere");
+      continue;
+    }
+    UniqueFd sfd(::openat(staged, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd efd(::openat(existing, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sfd || !efd) return errno_error("cannot open", shown + "/" + n, errno);
+    RC_CHECK(check_merge(sfd.get(), efd.get(), shown + "/" + n));
   }
   return {};
+}
+
+// Merges the staged directory src_dir/src_name into the existing dst_dir/dst_name entry by
+// entry, once check_merge found nothing that would stop it half-way.
+Status merge_checked(int src_dir, const std::string& src_name, int dst_dir,
+                     const std::string& dst_name, const std::string& shown) {
+  UniqueFd sfd(
+      ::openat(src_dir, src_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd dfd(
+      ::openat(dst_dir, dst_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!sfd || !dfd) return errno_error("cannot open", shown, errno);
+  RC_CHECK(check_merge(sfd.get(), dfd.get(), shown));
+  sfd.reset();
+  dfd.reset();
+  return move_at(src_dir, src_name, dst_dir, dst_name, shown);
 }
 
 // Adds to the staged directory everything of the existing one that the cache does not
@@ -76,7 +123,7 @@ Status fill_from(int existing, int staged, const std::string& shown) {
     }, s{};
     if (::fstatat(existing, n.c_str(), &e, AT_SYMLINK_NOFOLLOW) != 0) continue;
     // A volume mounted below would stay with the old tree, and its removal would reach in.
-    if (S_ISDIR(e.st_mode) && e.st_dev != old.st_dev)
+    if (S_ISDIR(e.st_mode) && (e.st_dev != old.st_dev || is_mount_root_at(existing, n)))
       return make_error(ErrorKind::unsupported, shown + "/" + n + " is a mount point");
     bool in_cache = ::fstatat(staged, n.c_str(), &s, AT_SYMLINK_NOFOLLOW) == 0;
     if (in_cache && S_ISDIR(e.st_mode) && !S_ISDIR(s.st_mode) && !is_empty_dir_at(existing, n))
@@ -187,6 +234,7 @@ Status place_staged_inside(int dest_fd, const std::string& staging_name, const s
   if (!staged) return errno == ENOENT ? Status{} : errno_error("cannot open staged", dest, errno);
   struct stat st {};
   if (::fstat(staged.get(), &st) != 0) return errno_error("cannot stat staged", dest, errno);
+  RC_CHECK(check_merge(staged.get(), dest_fd, dest));
   RC_CHECK(merge_dirs(staged.get(), dest_fd, dest));
   staged.reset();
   RC_CHECK(remove_tree_at(dest_fd, staging_name, dest));  // before the times: it moves them
@@ -202,8 +250,9 @@ Status place_staged(int parent_fd, const std::string& staging_name, const std::s
   if (::fstatat(parent_fd, staging_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
   std::string name = dest.substr(dest.rfind('/') + 1);
   if (S_ISDIR(st.st_mode) && ::fstatat(parent_fd, name.c_str(), &d, AT_SYMLINK_NOFOLLOW) == 0 &&
-      S_ISDIR(d.st_mode) && RC_TRY(swap_merged(parent_fd, staging_name, name, dest))) {
-    return {};
+      S_ISDIR(d.st_mode)) {
+    if (RC_TRY(swap_merged(parent_fd, staging_name, name, dest))) return {};
+    return merge_checked(parent_fd, staging_name, parent_fd, name, dest);
   }
   return move_at(parent_fd, staging_name, parent_fd, name, dest);
 }

@@ -40,7 +40,7 @@ std::string stage_inside_because(int parent_fd, const std::string& name) {
   if (::fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
       ::fstat(parent_fd, &ps) != 0)
     return "";
-  if (st.st_dev != ps.st_dev) return "is a mount point";
+  if (st.st_dev != ps.st_dev || is_mount_root_at(parent_fd, name)) return "is a mount point";
   if (::faccessat(parent_fd, ".", W_OK | X_OK, AT_EACCESS) != 0 &&
       ::faccessat(parent_fd, name.c_str(), W_OK | X_OK, AT_EACCESS) == 0)
     return "is in a directory this process may not write in";

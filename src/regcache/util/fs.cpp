@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <dirent.h>
@@ -179,6 +180,17 @@ bool is_empty_dir_at(int dirfd, const std::string& name) {
   return empty;
 }
 
+bool is_mount_root_at(int dirfd, const std::string& name) {
+  struct statx sx {};
+  if (::statx(dirfd, name.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE, &sx) != 0)
+    return false;
+  if (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
+    return (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+  struct stat parent {};  // an older kernel: only another file system shows
+  return ::fstat(dirfd, &parent) == 0 &&
+         makedev(sx.stx_dev_major, sx.stx_dev_minor) != parent.st_dev;
+}
+
 static Status remove_children(int fd, const std::string& shown) {
   for (const auto& n : list_dir(fd)) RC_CHECK(remove_tree_at(fd, n, shown + "/" + n));
   return {};
@@ -188,6 +200,9 @@ Status remove_tree_at(int dirfd, const std::string& name, const std::string& sho
   struct stat st {};
   if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
   if (S_ISDIR(st.st_mode)) {
+    if (is_mount_root_at(dirfd, name))
+      return make_error(ErrorKind::unsupported,
+                        "cannot remove " + shown + ": it is a mount point; what it holds stays");
     int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return errno_error("cannot open", shown, errno);
     Status s = remove_children(fd, shown);

@@ -61,8 +61,13 @@ std::vector<std::string> list_dir(int dirfd);
 // when it holds something, is not a directory, or cannot be opened).
 bool is_empty_dir_at(int dirfd, const std::string& name);
 
+// Returns true when `name` in the directory dirfd (never followed) is the root of a mount: another
+// file system, or a bind mount of the same one (told by the kernel since Linux 5.8).
+bool is_mount_root_at(int dirfd, const std::string& name);
+
 // Removes `name` in the directory dirfd, a whole tree when it is a directory, never following
-// a symlink; a missing name is not an error. `shown` names it in errors.
+// a symlink and never reaching into a mount (refused, ErrorKind::unsupported, before anything
+// in that mount is touched); a missing name is not an error. `shown` names it in errors.
 Status remove_tree_at(int dirfd, const std::string& name, const std::string& shown);
 
 // Returns a random lowercase hex string of n characters (for unique temporary names).

@@ -1,0 +1,122 @@
+#include "regcache/util/copy_tree.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "regcache/util/fd.hpp"
+#include "regcache/util/fs.hpp"
+#include "regcache/util/stale.hpp"
+
+namespace regcache {
+
+namespace {
+
+Status copy_entry(int src_dir, const std::string& name, int dst_dir, const std::string& dst_name,
+                  const std::string& shown);
+
+// Copies the bytes of one open file to another: copy_file_range where the kernel can, else
+// read and write.
+Status copy_bytes(int in, int out, const std::string& shown) {
+  for (;;) {
+    ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, size_t{1} << 30, 0);
+    if (n == 0) return {};
+    if (n > 0) continue;
+    if (errno == EINTR) continue;
+    if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+      return errno_error("cannot copy", shown, errno);
+    break;
+  }
+  std::vector<char> buf(size_t{1} << 17);
+  for (;;) {
+    ssize_t n = ::read(in, buf.data(), buf.size());
+    if (n == 0) return {};
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("cannot read", shown, errno);
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = ::write(out, buf.data() + off, static_cast<size_t>(n - off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return errno_error("cannot write", shown, errno);
+      off += w;
+    }
+  }
+}
+
+// Gives an open copy the original's owner (where allowed), mode and times.
+void keep_attributes(int fd, const struct stat& s) {
+  (void)!::fchown(fd, s.st_uid, s.st_gid);  // only root may give files away; others keep theirs
+  ::fchmod(fd, s.st_mode & 07777);
+  timespec ts[2] = {s.st_atim, s.st_mtim};
+  ::futimens(fd, ts);
+}
+
+Status copy_file(int src_dir, const std::string& name, int dst_dir, const std::string& dst_name,
+                 const struct stat& s, const std::string& shown) {
+  UniqueFd in(::openat(src_dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!in) return errno_error("cannot open", shown, errno);
+  UniqueFd out(::openat(dst_dir, dst_name.c_str(),
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!out) return errno_error("cannot create", shown, errno);
+  RC_CHECK(copy_bytes(in.get(), out.get(), shown));
+  keep_attributes(out.get(), s);
+  return {};
+}
+
+Status copy_symlink(int src_dir, const std::string& name, int dst_dir, const std::string& dst_name,
+                    const struct stat& s, const std::string& shown) {
+  std::string target(static_cast<size_t>(s.st_size) + 1, '\0');
+  ssize_t n = ::readlinkat(src_dir, name.c_str(), target.data(), target.size());
+  if (n < 0) return errno_error("cannot read link", shown, errno);
+  target.resize(static_cast<size_t>(n));
+  if (::symlinkat(target.c_str(), dst_dir, dst_name.c_str()) != 0)
+    return errno_error("cannot create", shown, errno);
+  (void)!::fchownat(dst_dir, dst_name.c_str(), s.st_uid, s.st_gid, AT_SYMLINK_NOFOLLOW);
+  timespec ts[2] = {s.st_atim, s.st_mtim};
+  ::utimensat(dst_dir, dst_name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+  return {};
+}
+
+Status copy_dir(int src_dir, const std::string& name, int dst_dir, const std::string& dst_name,
+                const struct stat& s, const std::string& shown) {
+  UniqueFd in(::openat(src_dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!in) return errno_error("cannot open", shown, errno);
+  if (::mkdirat(dst_dir, dst_name.c_str(), 0700) != 0)
+    return errno_error("cannot create", shown, errno);
+  UniqueFd out(
+      ::openat(dst_dir, dst_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!out) return errno_error("cannot open", shown, errno);
+  for (const auto& n : list_dir(in.get()))
+    RC_CHECK(copy_entry(in.get(), n, out.get(), n, shown + "/" + n));
+  keep_attributes(out.get(), s);  // last: the children's creation moved its times
+  return {};
+}
+
+Status copy_entry(int src_dir, const std::string& name, int dst_dir, const std::string& dst_name,
+                  const std::string& shown) {
+  struct stat s {};
+  if (::fstatat(src_dir, name.c_str(), &s, AT_SYMLINK_NOFOLLOW) != 0)
+    return errno_error("cannot stat", shown, errno);
+  if (S_ISREG(s.st_mode)) return copy_file(src_dir, name, dst_dir, dst_name, s, shown);
+  if (S_ISLNK(s.st_mode)) return copy_symlink(src_dir, name, dst_dir, dst_name, s, shown);
+  if (S_ISDIR(s.st_mode)) return copy_dir(src_dir, name, dst_dir, dst_name, s, shown);
+  return make_error(ErrorKind::unsupported, "cannot copy " + shown +
+                                                " to another file system: not a file, symlink or "
+                                                "directory");
+}
+
+}  // namespace
+
+Status copy_tree_at(int src_dir, const std::string& src_name, int dst_dir,
+                    const std::string& dst_name, const std::string& shown) {
+  const std::string temp = owned_temp_name(kStagePrefix);  // what a save never takes
+  Status st = copy_entry(src_dir, src_name, dst_dir, temp, shown);
+  if (st.ok() && ::renameat(dst_dir, temp.c_str(), dst_dir, dst_name.c_str()) != 0)
+    st = errno_error("cannot move restored files into", shown, errno);
+  if (!st.ok()) (void)remove_tree_at(dst_dir, temp, shown);
+  return st;
+}
+
+}  // namespace regcache
