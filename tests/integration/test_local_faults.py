@@ -114,6 +114,21 @@ class DestinationInTheWayTest(LocalFaultCase):
         self.assertEqual(self.restore(self.st, "k")["result"], "hit")
         self.assertTreeEqual(expected, snapshot(target))
 
+    def test_a_conflict_in_one_root_places_no_root(self):
+        """An entry of two roots, the second with a directory of the job's where the cache
+        holds a file, deep down: refused before either root is placed."""
+        for name in ("a", "b"):
+            make_small_tree(os.path.join(self.ws, name), content=b"cached")
+        self.save(self.st, "k", "a", "b")
+        with open(os.path.join(self.ws, "a", "a.txt"), "w") as f:
+            f.write("changed since the save\n")
+        deep = os.path.join(self.ws, "b", "sub", "b.txt")
+        os.unlink(deep)
+        os.makedirs(deep)
+        with open(os.path.join(deep, "precious"), "w") as f:
+            f.write("the job's own file\n")
+        self.refused_as_it_was([deep, "is a directory"])
+
     def test_destination_is_a_directory(self):
         """The cache holds a file where the job has a directory of its own: refused, the
         directory and what it holds stay (a replace would delete them)."""
@@ -342,6 +357,37 @@ class MountInsideTheDestinationTest(LocalFaultCase):
         self.assertNoTemp()
 
 
+    def test_the_jobs_directories_around_a_volume_keep_their_modes(self):
+        """A volume mounted in a directory the cache does not hold, and a read-only one: the
+        merge leaves both, and the job's directories around them, as they were."""
+        outer = os.path.join(self.ws, "outer")
+        make_small_tree(outer)
+        expected = snapshot(outer)
+        self.save(self.st, "k", "outer")
+        shutil.rmtree(outer)
+        jobdir = os.path.join(outer, "jobdir")
+        os.makedirs(jobdir)
+        vol = self.tmpfs(os.path.join(jobdir, "vol"))
+        ro = self.tmpfs(os.path.join(outer, "ro"))
+        with open(os.path.join(ro, "kept"), "w") as f:
+            f.write("on a read-only volume\n")
+        p = subprocess.run(["mount", "-o", "remount,ro", ro], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if p.returncode != 0:
+            self.skipTest(f"read-only remount refused here: {p.stdout.decode(errors='replace').strip()}")
+        os.chmod(jobdir, 0o750)
+        os.utime(jobdir, ns=(1_400_000_000 * 10**9, 1_400_000_000 * 10**9))
+        before = snapshot(jobdir)
+        self.assertEqual(self.restore(self.st, "k")["result"], "hit")
+        self.assertTrue(is_mount(vol) and is_mount(ro))
+        self.assertTreeEqual(before, snapshot(jobdir))
+        with open(os.path.join(ro, "kept")) as f:
+            self.assertEqual(f.read(), "on a read-only volume\n")
+        got = snapshot(outer, exclude=("jobdir", "ro"))
+        got.pop(".", None)
+        expected.pop(".", None)
+        self.assertTreeEqual(expected, got)
+        self.assertNoTemp(self.ws)
+
     def test_cached_files_under_a_volume_go_into_it(self):
         """The cache holds files where a volume is mounted inside the destination: no rename
         crosses into it, so they are copied in; the volume stays mounted and keeps its own."""
@@ -558,6 +604,56 @@ class PermissionDeniedTest(LocalFaultCase):
         for tree in (got, expected):
             tree.pop(".", None)
         self.assertTreeEqual(expected, got)
+        self.assertNoTemp()
+
+    def test_read_only_directories_of_a_module_cache(self):
+        """A Go module cache, as the job's user: module directories 0555, files 0444. A
+        restore over an existing cache (in one swap, and file by file from inside it) keeps
+        the job's other files and the cached modes and leaves nothing behind; a refused one
+        leaves the cache as it was and nothing behind either."""
+        cache = os.path.join(self.ws, "gomod")
+        module = os.path.join(cache, "mod", "ex@v1")
+        for rel, text in (("a.go", "package a\n"), ("sub/b.go", "package sub\n")):
+            os.makedirs(os.path.dirname(os.path.join(module, rel)), exist_ok=True)
+            with open(os.path.join(module, rel), "w") as f:
+                f.write(text)
+        for path, mode in ((module + "/a.go", 0o444), (module + "/sub/b.go", 0o444), (module + "/sub", 0o555),
+                           (module, 0o555)):
+            os.chmod(path, mode)
+        for dirpath, dirnames, filenames in os.walk(self.ws):
+            for n in dirnames + filenames + ["."]:
+                os.lchown(os.path.join(dirpath, n), NOBODY, NOBODY)
+        reg = self.store("open")
+        self.save(reg, "k", "gomod")
+        for extra in (os.path.join(module, "extra.go"), os.path.join(module, "sub", "extra.go")):
+            with open(extra, "w") as f:  # root writes where nobody cannot: the job's own files
+                f.write("the job's own\n")
+            os.lchown(extra, NOBODY, NOBODY)
+        os.chmod(os.path.join(module, "a.go"), 0o644)  # to be restored as cached
+
+        def files_and_modes():
+            return {rel: (v[0], v[1], v[4]) for rel, v in snapshot(cache).items() if rel != "."}
+
+        for where in (self.ws, os.path.join(cache, "mod")):  # the swap; the merge file by file
+            with self.subTest(cwd=where):
+                rc, out, err = self.as_nobody("--workspace", self.ws, "--store", reg.ref, "restore", "--key", "k",
+                                              cwd=where)
+                self.assertEqual(rc, 0, err)
+                got = files_and_modes()
+                self.assertEqual(got["mod/ex@v1"][1], 0o555)
+                self.assertEqual(got["mod/ex@v1/sub"][1], 0o555)
+                self.assertEqual(got["mod/ex@v1/a.go"][1], 0o444)
+                for rel in ("mod/ex@v1/extra.go", "mod/ex@v1/sub/extra.go"):
+                    self.assertEqual(got[rel][0], "file", rel)
+                self.assertNoTemp()
+        deep = os.path.join(module, "sub", "b.go")
+        os.unlink(deep)
+        os.makedirs(os.path.join(deep, "d"))
+        os.lchown(deep, NOBODY, NOBODY)
+        before = snapshot(cache)
+        rc, out, err = self.as_nobody("--store", reg.ref, "restore", "--key", "k", "gomod")
+        self.fails_cleanly(rc, out, err, mentions=[deep])
+        self.assertTreeEqual(before, snapshot(cache))
         self.assertNoTemp()
 
     def test_merge_into_directory_partly_unwritable(self):

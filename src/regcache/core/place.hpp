@@ -21,7 +21,4 @@ Status place_staged(int parent_fd, const std::string& staging_name, const std::s
 // directory's mode and times, and removes the staging location.
 Status place_staged_inside(int dest_fd, const std::string& staging_name, const std::string& dest);
 
-// Returns the error message for a directory of files that a cached file would replace.
-std::string replaced_dir_message(const std::string& dest);
-
 }  // namespace regcache

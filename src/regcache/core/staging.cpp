@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "regcache/core/merge.hpp"
 #include "regcache/core/place.hpp"
 #include "regcache/util/dir_path.hpp"
 #include "regcache/util/fs.hpp"
@@ -137,6 +138,18 @@ Status Staging::check_destinations() const {
     }
     if (!S_ISDIR(st.st_mode) && S_ISDIR(d.st_mode) && !is_empty_dir_at(s.parent.get(), name))
       return make_error(ErrorKind::io, replaced_dir_message(s.target.dest));
+  }
+  return slots_.size() > 1 ? check_merges() : Status{};
+}
+
+Status Staging::check_merges() const {
+  for (const auto& s : slots_) {
+    UniqueFd staged = open_dir_at(s.parent.get(), s.name);
+    if (!staged) continue;  // nothing staged, or a file: checked above
+    UniqueFd existing = s.inside.empty() ? open_dir_at(s.parent.get(), file_name_of(s.target.dest))
+                                         : open_dir_at(s.parent.get(), ".");
+    if (!existing) continue;  // absent: placed by one rename
+    RC_CHECK(check_merge(staged.get(), existing.get(), s.target.dest));
   }
   return {};
 }

@@ -44,7 +44,8 @@ class Staging {
   bool holds(size_t i) const;
   // Refuses a staged directory where the destination holds something else (a file of the
   // user's), and a staged file or symlink where it holds a directory: replacing either
-  // would lose the user's.
+  // would lose the user's. With several targets, also what any of their merges would meet
+  // below (core/merge.hpp, check_merge), so that one target's conflict places none.
   Status check_destinations() const;
   // Moves target i into place (a merge into an existing directory: core/place.hpp).
   Status place(size_t i);
@@ -63,6 +64,7 @@ class Staging {
     bool done = false;
   };
   Staging() = default;
+  Status check_merges() const;
   std::unique_ptr<TempHolds> holds_ = std::make_unique<TempHolds>();  // the staging locations
   std::vector<Slot> slots_;
 };

@@ -55,8 +55,13 @@ void keep_attributes(int fd, const struct stat& s) {
 
 Status copy_file(int src_dir, const std::string& name, int dst_dir, const std::string& dst_name,
                  const struct stat& s, const std::string& shown) {
-  UniqueFd in(::openat(src_dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  // Non-blocking, then checked: a FIFO put in its place in between neither hangs nor copies.
+  UniqueFd in(::openat(src_dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (!in) return errno_error("cannot open", shown, errno);
+  struct stat now {};
+  if (::fstat(in.get(), &now) != 0 || !S_ISREG(now.st_mode) || now.st_ino != s.st_ino ||
+      now.st_dev != s.st_dev)
+    return make_error(ErrorKind::hostile, shown + " changed while it was copied");
   UniqueFd out(::openat(dst_dir, dst_name.c_str(),
                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!out) return errno_error("cannot create", shown, errno);
@@ -70,6 +75,8 @@ Status copy_symlink(int src_dir, const std::string& name, int dst_dir, const std
   std::string target(static_cast<size_t>(s.st_size) + 1, '\0');
   ssize_t n = ::readlinkat(src_dir, name.c_str(), target.data(), target.size());
   if (n < 0) return errno_error("cannot read link", shown, errno);
+  if (static_cast<size_t>(n) == target.size())  // longer than when it was seen
+    return make_error(ErrorKind::hostile, shown + " changed while it was copied");
   target.resize(static_cast<size_t>(n));
   if (::symlinkat(target.c_str(), dst_dir, dst_name.c_str()) != 0)
     return errno_error("cannot create", shown, errno);

@@ -6,7 +6,6 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <dirent.h>
@@ -172,6 +171,10 @@ std::vector<std::string> list_dir(int dirfd) {
   return names;
 }
 
+UniqueFd open_dir_at(int dirfd, const std::string& name) {
+  return UniqueFd(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+}
+
 bool is_empty_dir_at(int dirfd, const std::string& name) {
   int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return false;
@@ -182,13 +185,28 @@ bool is_empty_dir_at(int dirfd, const std::string& name) {
 
 bool is_mount_root_at(int dirfd, const std::string& name) {
   struct statx sx {};
-  if (::statx(dirfd, name.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE, &sx) != 0)
-    return false;
-  if (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
+  if (::statx(dirfd, name.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE, &sx) == 0 &&
+      (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
     return (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
-  struct stat parent {};  // an older kernel: only another file system shows
-  return ::fstat(dirfd, &parent) == 0 &&
-         makedev(sx.stx_dev_major, sx.stx_dev_minor) != parent.st_dev;
+  // An older kernel, or statx refused (a seccomp filter): only another file system shows.
+  struct stat self {
+  }, parent{};
+  return ::fstatat(dirfd, name.c_str(), &self, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(self.st_mode) &&
+         ::fstatat(dirfd, (name + "/..").c_str(), &parent, 0) == 0 && self.st_dev != parent.st_dev;
+}
+
+int dir_write_error(int fd) {
+  if (::faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) == 0) return 0;
+  const int err = errno;
+  struct stat st {};
+  return err == EACCES && ::fstat(fd, &st) == 0 && st.st_uid == ::geteuid() ? 0 : err;
+}
+
+bool make_dir_writable(int fd, const struct stat& st) {
+  constexpr mode_t kOwnerAll = S_IRWXU;
+  if ((st.st_mode & kOwnerAll) == kOwnerAll || ::geteuid() == 0 || st.st_uid != ::geteuid())
+    return false;
+  return ::fchmod(fd, (st.st_mode | kOwnerAll) & 07777) == 0;
 }
 
 static Status remove_children(int fd, const std::string& shown) {
@@ -205,6 +223,7 @@ Status remove_tree_at(int dirfd, const std::string& name, const std::string& sho
                         "cannot remove " + shown + ": it is a mount point; what it holds stays");
     int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return errno_error("cannot open", shown, errno);
+    make_dir_writable(fd, st);  // a directory of ours made read-only (a Go module's) still goes
     Status s = remove_children(fd, shown);
     ::close(fd);
     RC_CHECK(s);

@@ -1,6 +1,8 @@
 // Small filesystem helpers that report failures as values naming the path.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -8,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "regcache/util/fd.hpp"
 #include "regcache/util/result.hpp"
 
 namespace regcache {
@@ -57,6 +60,10 @@ std::vector<std::string> path_components(std::string_view path);
 // Returns the names in an open directory (not "." and ".."), reading a duplicate of dirfd.
 std::vector<std::string> list_dir(int dirfd);
 
+// Opens the directory `name` in dirfd for reading, never through a symlink (no descriptor on
+// failure, errno set).
+UniqueFd open_dir_at(int dirfd, const std::string& name);
+
 // Returns true when `name` in the directory dirfd is a directory that holds nothing (false
 // when it holds something, is not a directory, or cannot be opened).
 bool is_empty_dir_at(int dirfd, const std::string& name);
@@ -64,6 +71,14 @@ bool is_empty_dir_at(int dirfd, const std::string& name);
 // Returns true when `name` in the directory dirfd (never followed) is the root of a mount: another
 // file system, or a bind mount of the same one (told by the kernel since Linux 5.8).
 bool is_mount_root_at(int dirfd, const std::string& name);
+
+// Returns 0 when this process may create and remove entries in the open directory fd, or owns it
+// and make_dir_writable would let it (a Go module cache's 0555); else the errno that says why not.
+int dir_write_error(int fd);
+
+// Gives the open directory fd (st: its stat) its owner's read, write and search bits when this
+// process owns it and lacks one of them (root needs none); returns true when it changed the mode.
+bool make_dir_writable(int fd, const struct stat& st);
 
 // Removes `name` in the directory dirfd, a whole tree when it is a directory, never following
 // a symlink and never reaching into a mount (refused, ErrorKind::unsupported, before anything
