@@ -629,16 +629,19 @@ class PermissionDeniedTest(LocalFaultCase):
             with open(extra, "w") as f:  # root writes where nobody cannot: the job's own files
                 f.write("the job's own\n")
             os.lchown(extra, NOBODY, NOBODY)
-        os.chmod(os.path.join(module, "a.go"), 0o644)  # to be restored as cached
 
         def files_and_modes():
             return {rel: (v[0], v[1], v[4]) for rel, v in snapshot(cache).items() if rel != "."}
 
         for where in (self.ws, os.path.join(cache, "mod")):  # the swap; the merge file by file
             with self.subTest(cwd=where):
+                os.chmod(os.path.join(module, "a.go"), 0o644)  # to be restored as cached
+                inode = os.stat(cache).st_ino
                 rc, out, err = self.as_nobody("--workspace", self.ws, "--store", reg.ref, "restore", "--key", "k",
                                               cwd=where)
                 self.assertEqual(rc, 0, err)
+                swapped = os.stat(cache).st_ino != inode
+                self.assertEqual(swapped, where == self.ws, "the swap, and only from outside the cache")
                 got = files_and_modes()
                 self.assertEqual(got["mod/ex@v1"][1], 0o555)
                 self.assertEqual(got["mod/ex@v1/sub"][1], 0o555)
@@ -649,11 +652,50 @@ class PermissionDeniedTest(LocalFaultCase):
         deep = os.path.join(module, "sub", "b.go")
         os.unlink(deep)
         os.makedirs(os.path.join(deep, "d"))
-        os.lchown(deep, NOBODY, NOBODY)
+        for d in (deep, os.path.join(deep, "d")):
+            os.lchown(d, NOBODY, NOBODY)
         before = snapshot(cache)
         rc, out, err = self.as_nobody("--store", reg.ref, "restore", "--key", "k", "gomod")
         self.fails_cleanly(rc, out, err, mentions=[deep])
         self.assertTreeEqual(before, snapshot(cache))
+        self.assertNoTemp()
+
+    def test_another_users_directory_in_one_root(self):
+        """An entry of two roots, as nobody; the second root holds a directory of root's. Where
+        the cache writes nothing in it, both roots restore around it (merged file by file, as
+        the old tree cannot be emptied); where the cache writes in it, the restore is refused
+        before either root is placed."""
+        for name in ("a", "b"):
+            make_small_tree(os.path.join(self.ws, name), content=b"cached")
+        reg = self.store("open")
+        self.save(reg, "k", "a", "b")
+        for dirpath, dirnames, filenames in os.walk(self.ws):
+            for n in dirnames + filenames + ["."]:
+                os.lchown(os.path.join(dirpath, n), NOBODY, NOBODY)
+        expected = {name: snapshot(os.path.join(self.ws, name)) for name in ("a", "b")}
+        roots = os.path.join(self.ws, "b", "roots")
+        os.makedirs(roots)
+        with open(os.path.join(roots, "file"), "w") as f:
+            f.write("root's\n")
+        for changed in ("a/a.txt", "b/a.txt"):
+            with open(os.path.join(self.ws, changed), "w") as f:
+                f.write("changed since the save\n")
+        rc, out, err = self.as_nobody("--store", reg.ref, "restore", "--key", "k")
+        self.assertEqual(rc, 0, err)
+        for name in ("a", "b"):
+            got = snapshot(os.path.join(self.ws, name), exclude=("roots",))
+            self.assertTreeEqual(expected[name], got)
+        self.assertEqual(sorted(os.listdir(roots)), ["file"])
+        self.assertNoTemp()
+        # Now the cache writes in root's directory: refused, neither root changes.
+        shutil.rmtree(os.path.join(self.ws, "b", "sub"))
+        os.rename(roots, os.path.join(self.ws, "b", "sub"))
+        with open(os.path.join(self.ws, "a", "a.txt"), "w") as f:
+            f.write("changed since the save\n")
+        before = [snapshot(os.path.join(self.ws, name)) for name in ("a", "b")]
+        rc, out, err = self.as_nobody("--store", reg.ref, "restore", "--key", "k")
+        self.fails_cleanly(rc, out, err, mentions=["Permission denied", os.path.join(self.ws, "b", "sub")])
+        self.assertEqual(before, [snapshot(os.path.join(self.ws, name)) for name in ("a", "b")])
         self.assertNoTemp()
 
     def test_merge_into_directory_partly_unwritable(self):

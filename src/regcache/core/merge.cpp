@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 
 #include "regcache/util/copy_tree.hpp"
 #include "regcache/util/fd.hpp"
@@ -14,15 +15,14 @@ namespace regcache {
 
 namespace {
 
-// Renames src_dir/src_name, a staged directory (s: its stat), onto dst_dir/dst_name; returns 0 or
-// the rename's errno. Its ".." changes, which needs write permission on it: a cached 0555
+// Renames src_dir/src_name, a staged directory, onto dst_dir/dst_name; returns 0 or the
+// rename's errno. Its ".." changes, which needs write permission on it: a cached 0555
 // directory (a Go module's) is opened up for the move.
-int rename_dir(int src_dir, const std::string& src_name, int dst_dir, const std::string& dst_name,
-               const struct stat& s) {
+int rename_dir(int src_dir, const std::string& src_name, int dst_dir, const std::string& dst_name) {
   UniqueFd fd = open_dir_at(src_dir, src_name);
-  const bool opened = fd && make_dir_writable(fd.get(), s);
+  const auto was = fd ? make_dir_writable(fd.get()) : std::nullopt;
   const int err = ::renameat(src_dir, src_name.c_str(), dst_dir, dst_name.c_str()) == 0 ? 0 : errno;
-  if (opened) ::fchmod(fd.get(), s.st_mode & 07777);
+  if (was) ::fchmod(fd.get(), *was);
   return err;
 }
 
@@ -82,9 +82,12 @@ Status move_over(int src_dir, const std::string& src_name, int dst_dir, const st
     UniqueFd sfd = open_dir_at(src_dir, src_name);
     UniqueFd dfd = open_dir_at(dst_dir, dst_name);
     if (!sfd || !dfd) return errno_error("cannot open", shown, errno);
-    make_dir_writable(sfd.get(), s);  // a cached 0555: its entries move out, then it goes
-    make_dir_writable(dfd.get(), d);  // the job's 0555: it takes the cached mode below
-    RC_CHECK(move_entries(sfd.get(), dfd.get(), shown));
+    make_dir_writable(sfd.get());  // a cached 0555: its entries move out, then it goes
+    const auto was = make_dir_writable(dfd.get());  // the job's 0555: takes the cached mode below
+    if (Status moved = move_entries(sfd.get(), dfd.get(), shown); !moved.ok()) {
+      if (was) ::fchmod(dfd.get(), *was);
+      return moved;
+    }
     ::fchmod(dfd.get(), s.st_mode & 07777);  // the merged directory: cached mode and mtime
     timespec ts[2] = {s.st_atim, s.st_mtim};
     ::futimens(dfd.get(), ts);
@@ -98,7 +101,7 @@ Status move_over(int src_dir, const std::string& src_name, int dst_dir, const st
     return make_error(ErrorKind::exists, replaced_dir_message(shown));
   if (dst_exists && (S_ISDIR(d.st_mode) || S_ISDIR(s.st_mode)))
     RC_CHECK(remove_tree_at(dst_dir, dst_name, shown));
-  const int err = S_ISDIR(s.st_mode) ? rename_dir(src_dir, src_name, dst_dir, dst_name, s)
+  const int err = S_ISDIR(s.st_mode) ? rename_dir(src_dir, src_name, dst_dir, dst_name)
                   : ::renameat(src_dir, src_name.c_str(), dst_dir, dst_name.c_str()) == 0 ? 0
                                                                                           : errno;
   if (err == 0) return {};

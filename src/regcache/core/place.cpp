@@ -35,7 +35,7 @@ Status merge_checked(int src_dir, const std::string& src_name, int dst_dir,
 Status fill_from(int existing, int staged, const std::string& shown) {
   struct stat self {};
   if (::fstat(staged, &self) != 0) return errno_error("cannot stat", shown, errno);
-  const bool opened = make_dir_writable(staged, self);  // a cached 0555 takes links too
+  const bool opened = make_dir_writable(staged).has_value();  // a cached 0555 takes links too
   Status result;
   for (const auto& n : list_dir(existing)) {
     struct stat e {
@@ -76,17 +76,19 @@ Status fill_from(int existing, int staged, const std::string& shown) {
 }
 
 // What a walk of the existing tree found before a swap.
-enum class OldTree { removable, holds_mount };
+enum class OldTree { removable, holds_mount, not_removable };
 
-// Checks that every directory of the existing tree can be emptied by this process, so
-// the old tree can go after the swap (a directory another user owns cannot), and that no
-// volume is mounted in it (it would stay attached to the old tree, and its removal would
-// reach in): then the merge goes file by file and never removes the old tree.
+// Checks that every directory of the existing tree can be emptied by this process, so the
+// old tree can go after the swap (a directory another user owns cannot), and that no volume is
+// mounted in it (it would stay attached to the old tree, and its removal would reach in).
+// Otherwise the merge goes file by file, touching only what the cache holds.
 Result<OldTree> check_old_tree(int dirfd, const std::string& shown) {
   struct stat self {};
   if (::fstat(dirfd, &self) != 0) return errno_error("cannot stat", shown, errno);
-  if (int err = dir_write_error(dirfd); err != 0)
-    return errno_error("cannot restore over", shown, err);
+  if (int err = dir_write_error(dirfd); err != 0) {
+    log_verbose("cannot empty " + shown + ": " + std::strerror(err));
+    return OldTree::not_removable;
+  }
   for (const auto& n : list_dir(dirfd)) {
     struct stat st {};
     if (::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
@@ -97,8 +99,8 @@ Result<OldTree> check_old_tree(int dirfd, const std::string& shown) {
     }
     UniqueFd fd = open_dir_at(dirfd, n);
     if (!fd) return errno_error("cannot restore over", shown + "/" + n, errno);
-    if (RC_TRY(check_old_tree(fd.get(), shown + "/" + n)) == OldTree::holds_mount)
-      return OldTree::holds_mount;
+    if (auto below = RC_TRY(check_old_tree(fd.get(), shown + "/" + n)); below != OldTree::removable)
+      return below;
   }
   return OldTree::removable;
 }
@@ -122,9 +124,8 @@ Result<bool> swap_merged(int parent_fd, const std::string& staging_name, const s
   UniqueFd efd = open_dir_at(parent_fd, name);
   UniqueFd sfd = open_dir_at(parent_fd, staging_name);
   if (!efd || !sfd) return errno_error("cannot open", dest, errno);
-  if (RC_TRY(check_old_tree(efd.get(), dest)) == OldTree::holds_mount) {
-    log_verbose("cannot swap " + dest +
-                " in whole (a volume is mounted in it); merging file by file");
+  if (RC_TRY(check_old_tree(efd.get(), dest)) != OldTree::removable) {
+    log_verbose("cannot swap " + dest + " in whole; merging file by file");
     return false;
   }
   Status filled = fill_from(efd.get(), sfd.get(), dest);
@@ -154,7 +155,7 @@ Status place_staged_inside(int dest_fd, const std::string& staging_name, const s
   struct stat st {};
   if (::fstat(staged.get(), &st) != 0) return errno_error("cannot stat staged", dest, errno);
   RC_CHECK(check_merge(staged.get(), dest_fd, dest));
-  make_dir_writable(staged.get(), st);  // a cached 0555: its entries move out
+  make_dir_writable(staged.get());  // a cached 0555: its entries move out
   RC_CHECK(move_entries(staged.get(), dest_fd, dest));
   staged.reset();
   RC_CHECK(remove_tree_at(dest_fd, staging_name, dest));  // before the times: it moves them

@@ -191,8 +191,12 @@ bool is_mount_root_at(int dirfd, const std::string& name) {
   // An older kernel, or statx refused (a seccomp filter): only another file system shows.
   struct stat self {
   }, parent{};
-  return ::fstatat(dirfd, name.c_str(), &self, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(self.st_mode) &&
-         ::fstatat(dirfd, (name + "/..").c_str(), &parent, 0) == 0 && self.st_dev != parent.st_dev;
+  if (::fstatat(dirfd, name.c_str(), &self, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(self.st_mode))
+    return false;
+  const bool parent_known = dirfd != AT_FDCWD || name.find('/') == std::string::npos
+                                ? ::fstatat(dirfd, ".", &parent, 0) == 0  // needs no search right
+                                : ::fstatat(dirfd, (name + "/..").c_str(), &parent, 0) == 0;
+  return parent_known && self.st_dev != parent.st_dev;
 }
 
 int dir_write_error(int fd) {
@@ -202,11 +206,12 @@ int dir_write_error(int fd) {
   return err == EACCES && ::fstat(fd, &st) == 0 && st.st_uid == ::geteuid() ? 0 : err;
 }
 
-bool make_dir_writable(int fd, const struct stat& st) {
-  constexpr mode_t kOwnerAll = S_IRWXU;
-  if ((st.st_mode & kOwnerAll) == kOwnerAll || ::geteuid() == 0 || st.st_uid != ::geteuid())
-    return false;
-  return ::fchmod(fd, (st.st_mode | kOwnerAll) & 07777) == 0;
+std::optional<mode_t> make_dir_writable(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_uid != ::geteuid() || (st.st_mode & S_IRWXU) == S_IRWXU)
+    return std::nullopt;
+  if (::fchmod(fd, (st.st_mode | S_IRWXU) & 07777) != 0) return std::nullopt;
+  return st.st_mode & 07777;
 }
 
 static Status remove_children(int fd, const std::string& shown) {
@@ -223,7 +228,7 @@ Status remove_tree_at(int dirfd, const std::string& name, const std::string& sho
                         "cannot remove " + shown + ": it is a mount point; what it holds stays");
     int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return errno_error("cannot open", shown, errno);
-    make_dir_writable(fd, st);  // a directory of ours made read-only (a Go module's) still goes
+    make_dir_writable(fd);  // a directory of ours made read-only (a Go module's) still goes
     Status s = remove_children(fd, shown);
     ::close(fd);
     RC_CHECK(s);

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,9 +77,9 @@ bool is_mount_root_at(int dirfd, const std::string& name);
 // and make_dir_writable would let it (a Go module cache's 0555); else the errno that says why not.
 int dir_write_error(int fd);
 
-// Gives the open directory fd (st: its stat) its owner's read, write and search bits when this
-// process owns it and lacks one of them (root needs none); returns true when it changed the mode.
-bool make_dir_writable(int fd, const struct stat& st);
+// Gives the open directory fd its owner's read, write and search bits when this process owns it
+// and one is missing; returns the mode it had (to put back) when it changed it.
+std::optional<mode_t> make_dir_writable(int fd);
 
 // Removes `name` in the directory dirfd, a whole tree when it is a directory, never following
 // a symlink and never reaching into a mount (refused, ErrorKind::unsupported, before anything
