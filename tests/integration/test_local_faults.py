@@ -674,9 +674,10 @@ class PermissionDeniedTest(LocalFaultCase):
                 os.lchown(os.path.join(dirpath, n), NOBODY, NOBODY)
         expected = {name: snapshot(os.path.join(self.ws, name)) for name in ("a", "b")}
         roots = os.path.join(self.ws, "b", "roots")
-        os.makedirs(roots)
+        os.makedirs(os.path.join(roots, "sub"))
         with open(os.path.join(roots, "file"), "w") as f:
             f.write("root's\n")
+        os.chmod(roots, 0o700)  # not even readable
         for changed in ("a/a.txt", "b/a.txt"):
             with open(os.path.join(self.ws, changed), "w") as f:
                 f.write("changed since the save\n")
@@ -685,7 +686,7 @@ class PermissionDeniedTest(LocalFaultCase):
         for name in ("a", "b"):
             got = snapshot(os.path.join(self.ws, name), exclude=("roots",))
             self.assertTreeEqual(expected[name], got)
-        self.assertEqual(sorted(os.listdir(roots)), ["file"])
+        self.assertEqual(sorted(os.listdir(roots)), ["file", "sub"])
         self.assertNoTemp()
         # Now the cache writes in root's directory: refused, neither root changes.
         shutil.rmtree(os.path.join(self.ws, "b", "sub"))

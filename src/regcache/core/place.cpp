@@ -98,6 +98,10 @@ Result<OldTree> check_old_tree(int dirfd, const std::string& shown) {
       return OldTree::holds_mount;
     }
     UniqueFd fd = open_dir_at(dirfd, n);
+    if (!fd && errno == EACCES) {  // another user's, which could not be emptied either
+      log_verbose("cannot empty " + shown + "/" + n + ": " + std::strerror(errno));
+      return OldTree::not_removable;
+    }
     if (!fd) return errno_error("cannot restore over", shown + "/" + n, errno);
     if (auto below = RC_TRY(check_old_tree(fd.get(), shown + "/" + n)); below != OldTree::removable)
       return below;

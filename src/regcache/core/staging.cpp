@@ -148,7 +148,9 @@ Status Staging::check_merges() const {
     if (!staged) continue;  // nothing staged, or a file: checked above
     UniqueFd existing = s.inside.empty() ? open_dir_at(s.parent.get(), file_name_of(s.target.dest))
                                          : open_dir_at(s.parent.get(), ".");
-    if (!existing) continue;  // absent: placed by one rename
+    if (!existing && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP))
+      continue;  // absent, or what a rename replaces (a file here was refused above)
+    if (!existing) return errno_error("cannot open", s.target.dest, errno);
     RC_CHECK(check_merge(staged.get(), existing.get(), s.target.dest));
   }
   return {};

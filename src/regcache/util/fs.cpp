@@ -193,7 +193,7 @@ bool is_mount_root_at(int dirfd, const std::string& name) {
   }, parent{};
   if (::fstatat(dirfd, name.c_str(), &self, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(self.st_mode))
     return false;
-  const bool parent_known = dirfd != AT_FDCWD || name.find('/') == std::string::npos
+  const bool parent_known = name.find('/') == std::string::npos
                                 ? ::fstatat(dirfd, ".", &parent, 0) == 0  // needs no search right
                                 : ::fstatat(dirfd, (name + "/..").c_str(), &parent, 0) == 0;
   return parent_known && self.st_dev != parent.st_dev;
@@ -226,15 +226,14 @@ Status remove_tree_at(int dirfd, const std::string& name, const std::string& sho
     if (is_mount_root_at(dirfd, name))
       return make_error(ErrorKind::unsupported,
                         "cannot remove " + shown + ": it is a mount point; what it holds stays");
-    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return errno_error("cannot open", shown, errno);
-    make_dir_writable(fd);  // a directory of ours made read-only (a Go module's) still goes
-    Status s = remove_children(fd, shown);
-    ::close(fd);
-    RC_CHECK(s);
-    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0)
-      return errno_error("cannot remove", shown, errno);
-    return {};
+    UniqueFd fd = open_dir_at(dirfd, name);
+    if (!fd) return errno_error("cannot open", shown, errno);
+    const auto was = make_dir_writable(fd.get());  // ours made read-only (a Go module's) goes too
+    Status s = remove_children(fd.get(), shown);
+    if (s.ok() && ::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0)
+      s = errno_error("cannot remove", shown, errno);
+    if (!s.ok() && was) ::fchmod(fd.get(), *was);  // what stays keeps its mode
+    return s;
   }
   if (::unlinkat(dirfd, name.c_str(), 0) != 0) return errno_error("cannot remove", shown, errno);
   return {};
