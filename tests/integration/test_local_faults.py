@@ -655,6 +655,26 @@ class PermissionDeniedTest(LocalFaultCase):
         self.assertTreeEqual(before, snapshot(cache))
         self.assertNoTemp()
 
+    def test_paths_inside_a_root_in_a_directory_it_may_not_write_in(self):
+        """Paths inside a root, under a directory of root's: one the entry holds fails naming
+        it; one it does not hold is a miss, as anywhere else (nothing to write there)."""
+        target = os.path.join(self.ws, "t")
+        for rel in ("x/f", "y/f"):
+            os.makedirs(os.path.dirname(os.path.join(target, rel)), exist_ok=True)
+            with open(os.path.join(target, rel), "w") as f:
+                f.write(rel + "\n")
+        reg = self.store("open")
+        self.save(reg, "k", "t")
+        shutil.rmtree(os.path.join(target, "x"))  # t stays root's, 0755
+        rc, out, err = self.as_nobody("--store", reg.ref, "restore", "--key", "k", "t/x")
+        self.fails_cleanly(rc, out, err, mentions=["Permission denied", "t/x"])
+        self.assertFalse(os.path.exists(os.path.join(target, "x")))
+        rc, out, err = self.as_nobody("--store", reg.ref, "--json", "restore", "--key", "k", "t/z")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["result"], "miss")
+        self.assertIn("holds nothing under", err)
+        self.assertNoTemp()
+
     def test_another_users_directory_in_one_root(self):
         """An entry of two roots, as nobody; the second root holds a directory of root's. Where
         the cache writes nothing in it, both roots restore around it (merged file by file, as

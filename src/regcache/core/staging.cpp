@@ -89,8 +89,10 @@ Result<Staging> Staging::prepare(std::vector<StageTarget> targets) {
       slot.dest_times[1] = st.st_mtim;
       remove_stale(t.dest, kStagePrefix);
     } else {
-      // Said before anything is downloaded, naming the directory rather than the entry's path.
-      if (::faccessat(parent.fd.get(), ".", W_OK | X_OK, AT_EACCESS) != 0)
+      // Said before anything is downloaded, naming the directory rather than the entry's path;
+      // not for a path inside a root, which the entry may not hold (then it is a miss, and
+      // nothing is written there; when it is held, extraction fails naming it).
+      if (t.scope.empty() && ::faccessat(parent.fd.get(), ".", W_OK | X_OK, AT_EACCESS) != 0)
         return errno_error("cannot restore " + t.dest + ": cannot write in", parent.path, errno);
       slot.parent = std::move(parent.fd);
       remove_stale(parent_of(t.dest), kStagePrefix);  // left by a killed restore
