@@ -675,6 +675,32 @@ class PermissionDeniedTest(LocalFaultCase):
         self.assertIn("holds nothing under", err)
         self.assertNoTemp()
 
+    def test_a_refused_restore_of_closed_directories_leaves_nothing(self):
+        """An entry whose directories are 0000 and 0300 (as a hostile or odd cache may say):
+        the restore is refused (a directory of the job's where it holds a file), and its
+        staging, those directories included, goes."""
+        target = os.path.join(self.ws, "target")
+        for rel in ("closed/f", "blind/f", "state.db"):
+            os.makedirs(os.path.dirname(os.path.join(target, rel)), exist_ok=True)
+            with open(os.path.join(target, rel), "w") as f:
+                f.write(rel + "\n")
+        os.chmod(os.path.join(target, "closed"), 0o000)
+        os.chmod(os.path.join(target, "blind"), 0o300)
+        reg = self.store("open")
+        self.save(reg, "k", "target")
+        shutil.rmtree(target)
+        os.makedirs(os.path.join(target, "state.db", "sub"))
+        for dirpath, dirnames, filenames in os.walk(self.ws):
+            for n in dirnames + filenames + ["."]:
+                os.lchown(os.path.join(dirpath, n), NOBODY, NOBODY)
+        with open(os.path.join(target, "state.db", "sub", "mine"), "w") as f:
+            f.write("the job's\n")
+        before = snapshot(target)
+        rc, out, err = self.as_nobody("--store", reg.ref, "restore", "--key", "k")
+        self.fails_cleanly(rc, out, err, mentions=[os.path.join(target, "state.db")])
+        self.assertTreeEqual(before, snapshot(target))
+        self.assertNoTemp()
+
     def test_another_users_directory_in_one_root(self):
         """An entry of two roots, as nobody; the second root holds a directory of root's. Where
         the cache writes nothing in it, both roots restore around it (merged file by file, as

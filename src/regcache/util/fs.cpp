@@ -227,6 +227,9 @@ Status remove_tree_at(int dirfd, const std::string& name, const std::string& sho
       return make_error(ErrorKind::unsupported,
                         "cannot remove " + shown + ": it is a mount point; what it holds stays");
     UniqueFd fd = open_dir_at(dirfd, name);
+    if (!fd && errno == EACCES && st.st_uid == ::geteuid() &&
+        ::fchmodat(dirfd, name.c_str(), (st.st_mode | S_IRWXU) & 07777, AT_SYMLINK_NOFOLLOW) == 0)
+      fd = open_dir_at(dirfd, name);  // ours, without read or search rights (a cache said 0000)
     if (!fd) return errno_error("cannot open", shown, errno);
     const auto was = make_dir_writable(fd.get());  // ours made read-only (a Go module's) goes too
     Status s = remove_children(fd.get(), shown);
