@@ -98,7 +98,7 @@ Result<OldTree> check_old_tree(int dirfd, const std::string& shown) {
       return OldTree::holds_mount;
     }
     UniqueFd fd = open_dir_at(dirfd, n);
-    if (!fd && errno == EACCES) {  // another user's, which could not be emptied either
+    if (!fd && errno == EACCES) {  // unreadable (another user's, or a 0000 of ours): merge instead
       log_verbose("cannot empty " + shown + "/" + n + ": " + std::strerror(errno));
       return OldTree::not_removable;
     }

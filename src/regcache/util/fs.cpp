@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <random>
 
 namespace regcache {
@@ -219,6 +220,26 @@ static Status remove_children(int fd, const std::string& shown) {
   return {};
 }
 
+// Opens dirfd/name, a directory of ours (st: its stat) without read or search rights (an entry
+// said 0000), after giving it its owner's rights by name, never through a symlink; `was` gets
+// the mode to put back. On failure the mode is as it was and errno is EACCES.
+static UniqueFd open_closed_dir(int dirfd, const std::string& name, const struct stat& st,
+                                std::optional<mode_t>* was) {
+  if (::fchmodat(dirfd, name.c_str(), (st.st_mode | S_IRWXU) & 07777, AT_SYMLINK_NOFOLLOW) != 0) {
+    errno = EACCES;
+    return {};
+  }
+  UniqueFd fd = open_dir_at(dirfd, name);
+  struct stat now {};
+  if (fd && ::fstat(fd.get(), &now) == 0 && now.st_ino == st.st_ino && now.st_dev == st.st_dev) {
+    *was = st.st_mode & 07777;
+    return fd;
+  }
+  ::fchmodat(dirfd, name.c_str(), st.st_mode & 07777, AT_SYMLINK_NOFOLLOW);
+  errno = EACCES;
+  return {};
+}
+
 Status remove_tree_at(int dirfd, const std::string& name, const std::string& shown) {
   struct stat st {};
   if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
@@ -226,12 +247,12 @@ Status remove_tree_at(int dirfd, const std::string& name, const std::string& sho
     if (is_mount_root_at(dirfd, name))
       return make_error(ErrorKind::unsupported,
                         "cannot remove " + shown + ": it is a mount point; what it holds stays");
+    std::optional<mode_t> was;
     UniqueFd fd = open_dir_at(dirfd, name);
-    if (!fd && errno == EACCES && st.st_uid == ::geteuid() &&
-        ::fchmodat(dirfd, name.c_str(), (st.st_mode | S_IRWXU) & 07777, AT_SYMLINK_NOFOLLOW) == 0)
-      fd = open_dir_at(dirfd, name);  // ours, without read or search rights (a cache said 0000)
+    if (!fd && errno == EACCES && st.st_uid == ::geteuid())
+      fd = open_closed_dir(dirfd, name, st, &was);
     if (!fd) return errno_error("cannot open", shown, errno);
-    const auto was = make_dir_writable(fd.get());  // ours made read-only (a Go module's) goes too
+    if (!was) was = make_dir_writable(fd.get());  // ours made read-only (a Go module's) goes too
     Status s = remove_children(fd.get(), shown);
     if (s.ok() && ::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0)
       s = errno_error("cannot remove", shown, errno);
