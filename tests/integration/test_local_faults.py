@@ -534,12 +534,20 @@ class PermissionDeniedTest(LocalFaultCase):
         for d in (self.home, self.tmpdir):
             os.chown(d, NOBODY, NOBODY)
 
-    def as_nobody(self, *args, cwd=None, env=None):
+    def under_setpriv(self, setpriv_args, *args, cwd=None, env=None):
         wait_for_binary()
-        p = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", BIN, *args],
+        p = subprocess.run(["setpriv", *setpriv_args, BIN, *args],
                            cwd=cwd or self.ws, env=clean_env(self.home, env, self.tmpdir),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
         return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+    def as_nobody(self, *args, cwd=None, env=None):
+        return self.under_setpriv([f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"], *args, cwd=cwd,
+                                  env=env)
+
+    def as_root_without_dac_override(self, *args, cwd=None, env=None):
+        """uid 0 without the capabilities that let root ignore modes (a hardened container)."""
+        return self.under_setpriv(["--bounding-set=-dac_override,-dac_read_search"], *args, cwd=cwd, env=env)
 
     def test_layout_in_unwritable_directory(self):
         make_small_tree(os.path.join(self.ws, "target"))
@@ -606,6 +614,19 @@ class PermissionDeniedTest(LocalFaultCase):
         restore over an existing cache (in one swap, and file by file from inside it) keeps
         the job's other files and the cached modes and leaves nothing behind; a refused one
         leaves the cache as it was and nothing behind either."""
+        self.module_cache_rounds(self.as_nobody, NOBODY)
+
+    def test_read_only_directories_as_root_without_dac_override(self):
+        """The same as root in a hardened container, where root needs the mode bits too."""
+        probe = os.path.join(self.tmp, "probe")
+        os.makedirs(probe, mode=0o555)
+        p = subprocess.run(["setpriv", "--bounding-set=-dac_override,-dac_read_search", "mkdir",
+                            os.path.join(probe, "x")], stderr=subprocess.DEVNULL)
+        if p.returncode == 0:
+            self.skipTest("setpriv could not drop CAP_DAC_OVERRIDE here")
+        self.module_cache_rounds(self.as_root_without_dac_override, 0)
+
+    def module_cache_rounds(self, run, uid):
         cache = os.path.join(self.ws, "gomod")
         module = os.path.join(cache, "mod", "ex@v1")
         for rel, text in (("a.go", "package a\n"), ("sub/b.go", "package sub\n")):
@@ -617,13 +638,13 @@ class PermissionDeniedTest(LocalFaultCase):
             os.chmod(path, mode)
         for dirpath, dirnames, filenames in os.walk(self.ws):
             for n in dirnames + filenames + ["."]:
-                os.lchown(os.path.join(dirpath, n), NOBODY, NOBODY)
+                os.lchown(os.path.join(dirpath, n), uid, uid)
         reg = self.store("open")
         self.save(reg, "k", "gomod")
         for extra in (os.path.join(module, "extra.go"), os.path.join(module, "sub", "extra.go")):
-            with open(extra, "w") as f:  # root writes where nobody cannot: the job's own files
+            with open(extra, "w") as f:  # the job's own files, where it cannot write now
                 f.write("the job's own\n")
-            os.lchown(extra, NOBODY, NOBODY)
+            os.lchown(extra, uid, uid)
 
         def files_and_modes():
             return {rel: (v[0], v[1], v[4]) for rel, v in snapshot(cache).items() if rel != "."}
@@ -632,8 +653,7 @@ class PermissionDeniedTest(LocalFaultCase):
             with self.subTest(cwd=where):
                 os.chmod(os.path.join(module, "a.go"), 0o644)  # to be restored as cached
                 inode = os.stat(cache).st_ino
-                rc, out, err = self.as_nobody("--workspace", self.ws, "--store", reg.ref, "restore", "--key", "k",
-                                              cwd=where)
+                rc, out, err = run("--workspace", self.ws, "--store", reg.ref, "restore", "--key", "k", cwd=where)
                 self.assertEqual(rc, 0, err)
                 swapped = os.stat(cache).st_ino != inode
                 self.assertEqual(swapped, where == self.ws, "the swap, and only from outside the cache")
@@ -648,9 +668,9 @@ class PermissionDeniedTest(LocalFaultCase):
         os.unlink(deep)
         os.makedirs(os.path.join(deep, "d"))
         for d in (deep, os.path.join(deep, "d")):
-            os.lchown(d, NOBODY, NOBODY)
+            os.lchown(d, uid, uid)
         before = snapshot(cache)
-        rc, out, err = self.as_nobody("--store", reg.ref, "restore", "--key", "k", "gomod")
+        rc, out, err = run("--store", reg.ref, "restore", "--key", "k", "gomod")
         self.fails_cleanly(rc, out, err, mentions=[deep])
         self.assertTreeEqual(before, snapshot(cache))
         self.assertNoTemp()
