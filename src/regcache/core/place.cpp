@@ -83,8 +83,6 @@ enum class OldTree { removable, holds_mount, not_removable };
 // mounted in it (it would stay attached to the old tree, and its removal would reach in).
 // Otherwise the merge goes file by file, touching only what the cache holds.
 Result<OldTree> check_old_tree(int dirfd, const std::string& shown) {
-  struct stat self {};
-  if (::fstat(dirfd, &self) != 0) return errno_error("cannot stat", shown, errno);
   if (int err = dir_write_error(dirfd); err != 0) {
     log_verbose("cannot empty " + shown + ": " + std::strerror(err));
     return OldTree::not_removable;
@@ -93,7 +91,7 @@ Result<OldTree> check_old_tree(int dirfd, const std::string& shown) {
     struct stat st {};
     if (::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
       continue;
-    if (st.st_dev != self.st_dev || is_mount_root_at(dirfd, n)) {
+    if (is_mount_root_at(dirfd, n)) {
       log_verbose(shown + "/" + n + " is a mount point");
       return OldTree::holds_mount;
     }

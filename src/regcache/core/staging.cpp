@@ -36,12 +36,10 @@ void remove_empty_parents(std::string dir, const std::string& top) {
 // it (a volume mounted there; a parent this process may not write in, a directory it may),
 // or nothing when it goes beside it.
 std::string stage_inside_because(int parent_fd, const std::string& name) {
-  struct stat st {
-  }, ps{};
-  if (::fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
-      ::fstat(parent_fd, &ps) != 0)
+  struct stat st {};
+  if (::fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
     return "";
-  if (st.st_dev != ps.st_dev || is_mount_root_at(parent_fd, name)) return "is a mount point";
+  if (is_mount_root_at(parent_fd, name)) return "is a mount point";
   if (::faccessat(parent_fd, ".", W_OK | X_OK, AT_EACCESS) != 0 &&
       ::faccessat(parent_fd, name.c_str(), W_OK | X_OK, AT_EACCESS) == 0)
     return "is in a directory this process may not write in";
@@ -78,8 +76,7 @@ Result<Staging> Staging::prepare(std::vector<StageTarget> targets) {
     if (auto why = stage_inside_because(parent.fd.get(), name); !why.empty()) {
       // Nothing can be made beside the destination, or moved from there into it: the staging
       // location goes inside it, and its contents move in entry by entry.
-      UniqueFd inner(
-          ::openat(parent.fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd inner = open_dir_at(parent.fd.get(), name);
       if (!inner) return errno_error("cannot open", t.dest, errno);
       log_verbose(t.dest + " " + why + ": staging inside it");
       slot.parent = std::move(inner);

@@ -88,12 +88,11 @@ Status copy_symlink(int src_dir, const std::string& name, int dst_dir, const std
 
 Status copy_dir(int src_dir, const std::string& name, int dst_dir, const std::string& dst_name,
                 const struct stat& s, const std::string& shown) {
-  UniqueFd in(::openat(src_dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd in = open_dir_at(src_dir, name);
   if (!in) return errno_error("cannot open", shown, errno);
   if (::mkdirat(dst_dir, dst_name.c_str(), 0700) != 0)
     return errno_error("cannot create", shown, errno);
-  UniqueFd out(
-      ::openat(dst_dir, dst_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd out = open_dir_at(dst_dir, dst_name);
   if (!out) return errno_error("cannot open", shown, errno);
   for (const auto& n : list_dir(in.get()))
     RC_CHECK(copy_entry(in.get(), n, out.get(), n, shown + "/" + n));

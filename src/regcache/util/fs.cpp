@@ -177,11 +177,8 @@ UniqueFd open_dir_at(int dirfd, const std::string& name) {
 }
 
 bool is_empty_dir_at(int dirfd, const std::string& name) {
-  int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool empty = list_dir(fd).empty();
-  ::close(fd);
-  return empty;
+  UniqueFd fd = open_dir_at(dirfd, name);
+  return fd && list_dir(fd.get()).empty();
 }
 
 bool is_mount_root_at(int dirfd, const std::string& name) {
