@@ -32,6 +32,19 @@ def temp_leftovers(*dirs):
     return found
 
 
+def gone_pid():
+    """A pid of this namespace that no longer runs (a killed run's)."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def pid_namespace():
+    """The inode number of this process's PID namespace, as regcache's temporary names hold it."""
+    link = os.readlink("/proc/self/ns/pid")
+    return link[link.index("[") + 1:link.index("]")]
+
+
 def is_mount(path):
     """True when path is a mount point, a bind mount on the same file system included (which
     os.path.ismount, comparing devices, does not see)."""
@@ -395,16 +408,23 @@ class MountInsideTheDestinationTest(LocalFaultCase):
         outer = os.path.join(self.ws, "outer")
         make_small_tree(outer)
         make_small_tree(os.path.join(outer, "vol"), content=b"cached")
+        # Hard links within what is copied stay links (cargo links each binary into deps/).
+        os.makedirs(os.path.join(outer, "vol/sub/deps"))
+        os.link(os.path.join(outer, "vol/sub/b.txt"), os.path.join(outer, "vol/sub/deps/b-1a2b"))
         expected = snapshot(outer)
         self.save(self.st, "k", "outer")
         shutil.rmtree(outer)
         vol = self.tmpfs(os.path.join(outer, "vol"))
         with open(os.path.join(vol, "mine"), "w") as f:
             f.write("the volume's own\n")
+        # What a copy into the volume cut short by SIGKILL left: the next copy removes it.
+        leftover = os.path.join(vol, f".regcache-stage-{gone_pid()}-{pid_namespace()}-0123456789ab")
+        make_small_tree(leftover, content=b"half")
         self.assertEqual(self.restore(self.st, "k")["result"], "hit")
         self.assertTrue(is_mount(vol))
         self.assertRestoredAround(expected, outer, "vol/mine")
         self.assertTrue(os.path.isfile(os.path.join(vol, "mine")))
+        self.assertFalse(os.path.lexists(leftover), "the killed copy's leftover stayed")
         self.assertNoTemp()
 
     def test_a_bind_mount_inside_is_not_reached_through(self):

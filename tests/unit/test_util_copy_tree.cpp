@@ -4,12 +4,14 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 
 #include "regcache/util/copy_tree.hpp"
 #include "regcache/util/fs.hpp"
+#include "regcache/util/stale.hpp"
 #include "test_helpers.hpp"
 
 namespace regcache {
@@ -82,6 +84,46 @@ TEST(CopyTree, AFailureLeavesNothing) {
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().message.find("z_fifo"), std::string::npos) << st.error().message;
   EXPECT_TRUE(std::filesystem::is_empty(dir / "dst")) << "a partial copy was left";
+}
+
+TEST(CopyTree, HardLinksWithinTheTreeStayLinks) {
+  TempDir dir;
+  write_file(dir / "src/tree/bin/tool", "elf");
+  std::filesystem::create_directories(dir / "src/tree/deps");
+  ASSERT_EQ(::link((dir / "src/tree/bin/tool").c_str(), (dir / "src/tree/deps/tool-1a2b").c_str()),
+            0);
+  write_file(dir / "src/tree/shared", "s");
+  ASSERT_EQ(::link((dir / "src/tree/shared").c_str(), (dir / "src/outside").c_str()), 0);
+  std::filesystem::create_directories(dir / "dst");
+  int src = ::open((dir / "src").c_str(), O_RDONLY | O_DIRECTORY);
+  int dst = ::open((dir / "dst").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_TRUE(copy_tree_at(src, "tree", dst, "tree", dir / "dst/tree").ok());
+  ::close(src);
+  ::close(dst);
+  const auto tool = lstat_of(dir / "dst/tree/bin/tool");
+  const auto dep = lstat_of(dir / "dst/tree/deps/tool-1a2b");
+  EXPECT_EQ(tool.st_ino, dep.st_ino) << "the two links became two files";
+  EXPECT_EQ(tool.st_nlink, 2u);
+  EXPECT_EQ(slurp(dir / "dst/tree/deps/tool-1a2b"), "elf");
+  EXPECT_EQ(lstat_of(dir / "dst/tree/shared").st_nlink, 1u);  // its other link is not copied
+  EXPECT_EQ(slurp(dir / "dst/tree/shared"), "s");
+}
+
+TEST(CopyTree, RemovesTheLeftoverOfAKilledCopy) {
+  pid_t gone = ::fork();
+  if (gone == 0) _exit(0);
+  ::waitpid(gone, nullptr, 0);
+  TempDir dir;
+  const std::string leftover = dir / ("dst/" + temp_name_of(kStagePrefix, gone));
+  write_file(leftover + "/half/copied", "x");
+  write_file(dir / "src/f", "new");
+  int src = ::open((dir / "src").c_str(), O_RDONLY | O_DIRECTORY);
+  int dst = ::open((dir / "dst").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_TRUE(copy_tree_at(src, "f", dst, "f", dir / "dst/f").ok());
+  ::close(src);
+  ::close(dst);
+  EXPECT_FALSE(exists_nofollow(leftover)) << "the killed copy's leftover stayed";
+  EXPECT_EQ(slurp(dir / "dst/f"), "new");
 }
 
 TEST(MountRoot, TellsAMountPointFromADirectory) {

@@ -72,7 +72,13 @@ bool unheld_and_old(int dirfd, const std::string& name) {
 int remove_stale(const std::string& dir, const std::string& prefix) {
   UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dirfd) return 0;
-  DIR* d = ::fdopendir(::fcntl(dirfd.get(), F_DUPFD_CLOEXEC, 0));
+  return remove_stale_at(dirfd.get(), dir, prefix);
+}
+
+int remove_stale_at(int dirfd, const std::string& dir, const std::string& prefix) {
+  UniqueFd listing(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!listing) return 0;
+  DIR* d = ::fdopendir(listing.release());
   if (!d) return 0;
   const std::string ours = pid_namespace();
   std::vector<std::string> stale;
@@ -87,13 +93,13 @@ int remove_stale(const std::string& dir, const std::string& prefix) {
     if (dash == std::string::npos || dash == 0) continue;
     if (rest.substr(0, dash) == ours) {
       if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) stale.push_back(name);
-    } else if (unheld_and_old(dirfd.get(), name)) {
+    } else if (unheld_and_old(dirfd, name)) {
       stale.push_back(name);
     }
   }
   ::closedir(d);
   for (const auto& name : stale) {
-    if (remove_tree_at(dirfd.get(), name, dir + "/" + name).ok())
+    if (remove_tree_at(dirfd, name, dir + "/" + name).ok())
       log_verbose("removed the leftover " + dir + "/" + name);
   }
   return static_cast<int>(stale.size());

@@ -42,4 +42,7 @@ inline constexpr int kForeignGraceSeconds = 600;
 // many were removed; failures are ignored (a leftover is only clutter).
 int remove_stale(const std::string& dir, const std::string& prefix);
 
+// Does what remove_stale does in the open directory dirfd, which `shown` names in messages.
+int remove_stale_at(int dirfd, const std::string& shown, const std::string& prefix);
+
 }  // namespace regcache
