@@ -336,6 +336,39 @@ class SigningTest(RegcacheTestCase):
             self.assertEqual(self.list_keys(store), [])
         self.each_backend(check, ("layout", "open", "basic"))
 
+    def test_prune_deletes_no_signed_entry_on_a_pushers_word(self):
+        """Whoever may push can list the newest signed entry in an old entry's referrers tag,
+        point another old entry's tag at it, and tag it again and again: prune and delete then
+        still remove only the old entries and what refers to them."""
+        def check(store):
+            old = "2020-01-01T00:00:00Z"
+            self.tree(b"old")
+            self.save(store, "old-1", "cache", extra=("--sign-key", self.key), env={"REGCACHE_NOW": old})
+            self.tree(b"old too")
+            self.save(store, "old-2", "cache", env={"REGCACHE_NOW": old})
+            self.tree(b"newest")
+            self.save(store, "new", "cache", extra=("--sign-key", self.key))
+            expected = snapshot(self.cache)
+            listed = {e["key"]: e["digest"] for e in self.list_keys(store)}
+            new_bytes = raw_manifest(store, "new")
+            new_index = json.loads(raw_manifest(store, referrers_tag(listed["new"])))
+            old_index = json.loads(raw_manifest(store, referrers_tag(listed["old-1"])))
+            old_index["manifests"] += [
+                {"mediaType": OCI_MANIFEST, "digest": listed["new"], "size": len(new_bytes)},
+                new_index["manifests"][0]]
+            store.client.put_manifest(referrers_tag(listed["old-1"]), json.dumps(old_index).encode(), OCI_INDEX)
+            store.client.put_manifest(referrers_tag(listed["old-2"]), new_bytes)
+            for n in range(4):
+                store.client.put_manifest(f"copy-{n}", new_bytes)
+            self.regcache("--store", store.ref, "prune", "--keep", "2", env=store.env, check=True)
+            self.regcache("--store", store.ref, "prune", "--older-than", "30d", env=store.env, check=True)
+            self.assertIsNone(raw_manifest(store, listed["old-1"]))
+            self.assertIsNone(raw_manifest(store, listed["old-2"]))
+            self.assertEqual(raw_manifest(store, "new"), new_bytes, "the signed entry was deleted")
+            self.assertEqual(self.verified_restore(store, "new")["result"], "hit")
+            self.assertTreeEqual(expected, snapshot(self.cache))
+        self.each_backend(check, ("open",))
+
 
 if __name__ == "__main__":
     unittest.main()

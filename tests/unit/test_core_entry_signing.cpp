@@ -213,5 +213,51 @@ TEST(EntrySigning, TheLookupTakesTheNewestValidlySignedEntryOfAPrefix) {
   EXPECT_FALSE(none->has_value());
 }
 
+// Deleting an entry's signatures (prune, delete) takes only manifests that name the entry as
+// their subject: whoever may push can list another entry, or its signature, in this entry's
+// referrers tag, or point the tag at another entry.
+TEST(EntrySigning, DeletingSignaturesTakesOnlyWhatRefersToTheEntry) {
+  auto store = make_memory_store();
+  Ed25519Key key = new_key();
+  Descriptor doomed = put_sample_entry(*store, "old", "2020-01-01T00:00:00Z");
+  Descriptor kept = put_sample_entry(*store, "new", "2024-01-01T00:00:00Z");
+  ASSERT_TRUE(sign_entry(*store, doomed, key).ok());
+  ASSERT_TRUE(sign_entry(*store, kept, key).ok());
+  const std::string own_signature =
+      list_referrers(*store, doomed.digest).value()[0].manifest.digest;
+  const std::string kept_signature = list_referrers(*store, kept.digest).value()[0].manifest.digest;
+  for (const auto& planted : {kept.digest, kept_signature})
+    ASSERT_TRUE(add_referrer(*store, doomed.digest, {kOciManifest, planted, 100, {}},
+                             kSignatureArtifactType)
+                    .ok());
+  ASSERT_TRUE(delete_referrers(*store, doomed.digest).ok());
+  EXPECT_FALSE(store->get_manifest(own_signature).value().has_value());
+  EXPECT_TRUE(store->get_manifest(kept.digest).value().has_value());
+  auto check = check_entry_signature(*store, kept.digest, {key});
+  ASSERT_TRUE(check.ok());
+  EXPECT_TRUE(check->valid) << check->reason;
+  EXPECT_TRUE(store->get_manifest(referrers_tag(doomed.digest)).value().has_value())
+      << "a list naming another entry's manifests is not the doomed entry's to delete";
+
+  // The tag pointing straight at the kept entry's manifest.
+  Descriptor other = put_sample_entry(*store, "other", "2020-01-02T00:00:00Z");
+  auto kept_bytes = store->get_manifest(kept.digest).value()->bytes;
+  ASSERT_TRUE(store->put_manifest(referrers_tag(other.digest), kept_bytes, kOciManifest).ok());
+  ASSERT_TRUE(delete_referrers(*store, other.digest).ok());
+  EXPECT_TRUE(store->get_manifest(kept.digest).value().has_value());
+  EXPECT_TRUE(store->get_manifest("new").value().has_value());
+}
+
+TEST(EntrySigning, DeletingSignaturesTakesTheListWhenItIsTheEntrys) {
+  auto store = make_memory_store();
+  Ed25519Key key = new_key();
+  Descriptor entry = put_sample_entry(*store, "k1", "2024-01-01T00:00:00Z");
+  ASSERT_TRUE(sign_entry(*store, entry, key).ok());
+  const std::string signature = list_referrers(*store, entry.digest).value()[0].manifest.digest;
+  ASSERT_TRUE(delete_referrers(*store, entry.digest).ok());
+  EXPECT_FALSE(store->get_manifest(signature).value().has_value());
+  EXPECT_FALSE(store->get_manifest(referrers_tag(entry.digest)).value().has_value());
+}
+
 }  // namespace
 }  // namespace regcache

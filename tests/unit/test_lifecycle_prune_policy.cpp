@@ -133,3 +133,38 @@ TEST(PrunePolicy, RulesCombine) {
   // keep drops k-1; older-than drops k-2 and k-3 (and k-1)
   EXPECT_EQ(removed(e, plan_prune(e, p, day(11))), (std::vector<std::string>{"k-1", "k-2", "k-3"}));
 }
+
+// One manifest tagged many times (anyone who may push can do it to the newest signed entry)
+// counts once for --keep: the extra tags do not push it, or the entries after it, out.
+TEST(PrunePolicy, KeepCountsOneManifestOnce) {
+  std::vector<PruneEntry> e;
+  for (const char* key : {"k-new", "k-copy-1", "k-copy-2", "k-copy-3"}) {
+    e.push_back(entry(key, day(9), {{"sha256:layer", 100}}));
+    e.back().digest = "sha256:newest";
+  }
+  e.push_back(entry("k-mid", day(5)));
+  e.back().digest = "sha256:mid";
+  e.push_back(entry("k-old", day(1)));
+  e.back().digest = "sha256:old";
+  PrunePolicy p;
+  p.keep = 2;
+  auto plan = plan_prune(e, p, day(10));
+  EXPECT_EQ(removed(e, plan), std::vector<std::string>{"k-old"});
+  EXPECT_EQ(plan.kept, 5u);
+}
+
+// Deleting a manifest takes every tag of it: a tag some rule would drop stays while another
+// tag of the same manifest is kept.
+TEST(PrunePolicy, AManifestKeptUnderOneTagStaysUnderEvery) {
+  std::vector<PruneEntry> e = {entry("a-1", day(3)), entry("b-1", day(3)), entry("b-2", day(4))};
+  e[0].digest = e[1].digest = "sha256:shared";
+  e[2].digest = "sha256:other";
+  PrunePolicy p;
+  p.keep = 1;
+  p.group_by = {"a-", "b-"};
+  EXPECT_TRUE(removed(e, plan_prune(e, p, day(10))).empty());
+  p.group_by = {"b-"};  // a-1 is in no group now: counted by nothing, so kept as before
+  EXPECT_TRUE(removed(e, plan_prune(e, p, day(10))).empty());
+  p.older_than = std::chrono::hours(24);  // every tag of "shared" is too old: it goes
+  EXPECT_EQ(removed(e, plan_prune(e, p, day(10))), (std::vector<std::string>{"a-1", "b-1", "b-2"}));
+}

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/exit_codes.hpp"
@@ -72,6 +73,7 @@ std::vector<PruneEntry> policy_entries(const std::vector<ListedEntry>& listed,
   for (const auto& e : listed) {
     PruneEntry p;
     p.key = e.info.key;
+    p.digest = e.digest;
     // An entry without a readable created time counts as infinitely old.
     p.created = parse_rfc3339(e.info.created).value_or(TimePoint{});
     if (auto u = uses.find(e.digest); u != uses.end()) p.last_used = parse_rfc3339(u->second);
@@ -95,9 +97,10 @@ void run_prune(const PruneArgs& a, const GlobalOptions& g) {
   if (policy.by == PruneBy::last_used) uses = unwrap(read_usage(*store));
   auto plan = plan_prune(policy_entries(listed, uses), policy, current_time());
   nlohmann::json deleted = nlohmann::json::array();
+  std::set<std::string> gone;  // manifests deleted (one may have several tags)
   for (size_t i : plan.remove) {
     const ListedEntry& e = listed[i];
-    if (!a.dry_run) {
+    if (!a.dry_run && gone.insert(e.digest).second) {
       unwrap(store->delete_manifest(e.digest));
       if (e.has_referrers) unwrap(delete_referrers(*store, e.digest));  // and its signatures
     }

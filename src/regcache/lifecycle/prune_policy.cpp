@@ -19,13 +19,35 @@ std::optional<std::string> group_of(const std::string& key, const PrunePolicy& p
   return best;
 }
 
+// The identity of an entry's manifest: its digest, or its own index when it has none.
+std::string manifest_of(const std::vector<PruneEntry>& e, size_t i) {
+  return e[i].digest.empty() ? "#" + std::to_string(i) : e[i].digest;
+}
+
 void apply_keep(const std::vector<PruneEntry>& e, const std::vector<size_t>& order,
                 const PrunePolicy& p, std::vector<bool>* gone) {
-  std::map<std::string, size_t> seen;
+  std::map<std::string, std::set<std::string>> seen;  // group -> manifests counted
   for (size_t i : order) {
     auto g = group_of(e[i].key, p);
     if (!g) continue;
-    if (++seen[*g] > *p.keep) (*gone)[i] = true;
+    auto& counted = seen[*g];
+    if (counted.count(manifest_of(e, i))) continue;  // a tag more of one counted already
+    if (counted.size() >= *p.keep) {
+      (*gone)[i] = true;
+      continue;
+    }
+    counted.insert(manifest_of(e, i));
+  }
+}
+
+// Keeps every tag of a manifest that one of its tags keeps.
+void keep_shared(const std::vector<PruneEntry>& e, std::vector<bool>* gone) {
+  std::set<std::string> kept;
+  for (size_t i = 0; i < e.size(); ++i) {
+    if (!(*gone)[i]) kept.insert(manifest_of(e, i));
+  }
+  for (size_t i = 0; i < e.size(); ++i) {
+    if (kept.count(manifest_of(e, i))) (*gone)[i] = false;
   }
 }
 
@@ -73,6 +95,7 @@ PrunePlan plan_prune(const std::vector<PruneEntry>& e, const PrunePolicy& p, Tim
   }
   if (p.keep) apply_keep(e, order, p, &gone);
   if (p.max_size) apply_max_size(e, order, *p.max_size, &gone);
+  keep_shared(e, &gone);
   PrunePlan plan;
   std::set<std::string> still_used;
   for (size_t i = 0; i < e.size(); ++i) {

@@ -17,6 +17,7 @@ enum class PruneBy { created, last_used };
 
 struct PruneEntry {
   std::string key;
+  std::string digest;  // its manifest's: tags of one manifest are deleted together, or none
   TimePoint created;
   std::optional<TimePoint> last_used;     // the newest recorded restore, if any
   std::map<std::string, uint64_t> blobs;  // config and layers: digest -> size
@@ -45,7 +46,10 @@ TimePoint prune_time(const PruneEntry& e, PruneBy by);
 // the newest `keep` of its group (entries in no group are not counted by keep; without
 // group_by every considered entry is one group), or when, walking the survivors newest
 // first, the unique blobs of it and all newer survivors exceed max_size (it and every
-// older survivor go). freed_bytes counts blobs no remaining entry of the store references.
+// older survivor go). Entries of one manifest digest (one manifest under several tags) count
+// once for keep and stay together: deleting the manifest would take every tag of it, so
+// they go only when all of them would. freed_bytes counts blobs no remaining entry of the
+// store references.
 PrunePlan plan_prune(const std::vector<PruneEntry>& entries, const PrunePolicy& policy,
                      TimePoint now);
 

@@ -33,7 +33,8 @@ struct Referrer {
 // Returns the referrers of subject_digest (none when it has no list).
 Result<std::vector<Referrer>> list_referrers(Store& store, const std::string& subject_digest);
 
-// Deletes every referrer manifest of subject_digest and then its list.
+// Deletes the referrer manifests of subject_digest (those naming it as their subject), then
+// its list when the list is an index naming no other manifest; anything else stays.
 Status delete_referrers(Store& store, const std::string& subject_digest);
 
 }  // namespace regcache
