@@ -15,8 +15,10 @@ namespace regcache::testing {
 // A temporary directory removed at the end of the test.
 class TempDir {
  public:
-  TempDir() {
-    path_ = std::filesystem::temp_directory_path().string() + "/regcache-test-" + random_hex(12);
+  TempDir() : TempDir(std::filesystem::temp_directory_path().string()) {}
+  // A new directory under base (another file system than TMPDIR's, for instance).
+  explicit TempDir(const std::string& base) {
+    path_ = base + "/regcache-test-" + random_hex(12);
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {

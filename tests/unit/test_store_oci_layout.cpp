@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -102,4 +104,53 @@ TEST(LayoutStore, MalformedIndexEntriesAreErrors) {
     ASSERT_FALSE(m.ok()) << digest;
     EXPECT_EQ(m.error().kind, ErrorKind::integrity);
   }
+}
+
+namespace {
+
+// Returns the blob a layout at root holds for digest (its bytes), or "<none>".
+std::string blob_bytes(const std::string& root, const std::string& digest) {
+  const std::string path = root + "/blobs/sha256/" + digest.substr(7);
+  return ::access(path.c_str(), F_OK) == 0 ? regcache::testing::slurp(path) : "<none>";
+}
+
+}  // namespace
+
+// A blob put from a file on the layout's file system is linked, replacing a short copy of it
+// that a crash or a truncation left under its name (which has_blob does not take).
+TEST(LayoutStore, PutBlobFromAFileReplacesAShortCopy) {
+  TempDir d;
+  auto store = open_layout_store(d / "s").value();
+  const std::string data(300000, 'b');
+  const Descriptor desc{"application/octet-stream", sha256_digest(data), data.size(), {}};
+  regcache::testing::write_file(d / ("s/blobs/sha256/" + desc.digest.substr(7)),
+                                data.substr(0, 10));
+  ASSERT_FALSE(store->has_blob(desc).value());
+  regcache::testing::write_file(d / "staged", data);
+  ASSERT_TRUE(store->put_blob(desc, {d / "staged", ""}).ok());
+  EXPECT_EQ(blob_bytes(d / "s", desc.digest), data);
+  EXPECT_TRUE(store->has_blob(desc).value());
+  for (const auto& e : std::filesystem::directory_iterator(d / "s/blobs/sha256"))
+    EXPECT_EQ(e.path().filename().string(), desc.digest.substr(7)) << "a temporary was left";
+}
+
+// From a file on another file system (a TMPDIR elsewhere than a local tier) it is copied,
+// replacing a short copy all the same.
+TEST(LayoutStore, PutBlobCopiesAFileFromAnotherFileSystem) {
+  TempDir d;
+  struct stat here {
+  }, shm{};
+  if (::stat("/dev/shm", &shm) != 0 || ::stat(d.path().c_str(), &here) != 0 ||
+      shm.st_dev == here.st_dev)
+    GTEST_SKIP() << "/dev/shm is not another file system here";
+  TempDir elsewhere("/dev/shm");
+  auto store = open_layout_store(d / "s").value();
+  const std::string data(300000, 'c');
+  const Descriptor desc{"application/octet-stream", sha256_digest(data), data.size(), {}};
+  regcache::testing::write_file(d / ("s/blobs/sha256/" + desc.digest.substr(7)), "short");
+  regcache::testing::write_file(elsewhere / "staged", data);
+  ASSERT_TRUE(store->put_blob(desc, {elsewhere / "staged", ""}).ok());
+  EXPECT_EQ(blob_bytes(d / "s", desc.digest), data);
+  for (const auto& e : std::filesystem::directory_iterator(d / "s/blobs/sha256"))
+    EXPECT_EQ(e.path().filename().string(), desc.digest.substr(7)) << "a temporary was left";
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "regcache/util/fd.hpp"
+#include "regcache/util/file_copy.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/stale.hpp"
 
@@ -33,33 +34,6 @@ struct CopyDest {
 
 Status copy_entry(CopyRun& run, int src_dir, const std::string& name, const CopyDest& to,
                   const std::string& shown);
-
-// Copies the bytes of one open file to another: copy_file_range where the kernel can, else
-// read and write.
-Status copy_bytes(int in, int out, const std::string& shown) {
-  for (;;) {
-    ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, size_t{1} << 30, 0);
-    if (n == 0) return {};
-    if (n > 0) continue;
-    if (errno == EINTR) continue;
-    if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
-      return errno_error("cannot copy", shown, errno);
-    break;
-  }
-  std::vector<char> buf(size_t{1} << 17);
-  for (;;) {
-    ssize_t n = ::read(in, buf.data(), buf.size());
-    if (n == 0) return {};
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error("cannot read", shown, errno);
-    for (ssize_t off = 0; off < n;) {
-      ssize_t w = ::write(out, buf.data() + off, static_cast<size_t>(n - off));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return errno_error("cannot write", shown, errno);
-      off += w;
-    }
-  }
-}
 
 // Holds the copy's top entry, open as fd, so that no other run takes it for a leftover.
 void hold_top(CopyRun& run, int fd) {
@@ -96,7 +70,7 @@ Status copy_file(CopyRun& run, int src_dir, const std::string& name, const CopyD
                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!out) return errno_error("cannot create", shown, errno);
   if (!run.hold) hold_top(run, out.get());
-  RC_CHECK(copy_bytes(in.get(), out.get(), shown));
+  RC_CHECK(copy_file_bytes(in.get(), out.get(), shown));
   keep_attributes(out.get(), s);
   if (s.st_nlink > 1) run.copied.emplace(id, to.from_top);
   return {};

@@ -16,13 +16,21 @@ class LayoutLock {
  public:
   static constexpr const char* kLockName = ".regcache.lock";
 
-  // Blocks until the lock on the layout whose directory is root_fd is held; ok() is false
-  // when the lock file cannot be opened (never through a symlink planted in its place).
+  // Blocks until the lock on the layout whose directory is root_fd is held; ok() is false,
+  // errno saying why, when the lock file cannot be opened (never through a symlink planted in
+  // its place) or locked (a file system without locks: writing unlocked could lose the tags
+  // of concurrent writers).
   explicit LayoutLock(int root_fd) {
     fd_ = ::openat(root_fd, kLockName, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd_ >= 0) {
-      while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
-      }
+    if (fd_ < 0) return;
+    int r;
+    while ((r = ::flock(fd_, LOCK_EX)) != 0 && errno == EINTR) {
+    }
+    if (r != 0) {
+      const int why = errno;
+      ::close(fd_);
+      fd_ = -1;
+      errno = why;
     }
   }
   ~LayoutLock() {

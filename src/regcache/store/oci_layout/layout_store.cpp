@@ -11,6 +11,7 @@
 #include "regcache/store/oci_layout/layout_lock.hpp"
 #include "regcache/util/dir_path.hpp"
 #include "regcache/util/fd.hpp"
+#include "regcache/util/file_copy.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/interrupt.hpp"
 #include "regcache/util/json_fields.hpp"
@@ -145,15 +146,28 @@ class LayoutStore : public Store, public UsageRecords {
     if (src.file.empty())
       return write_file_atomic_at(blobs_fd_.get(), name, src.bytes, blob_path(d.digest));
     // Staged inside this layout: a link is enough (given the modes every other file of the
-    // layout has: the umask's); otherwise copy.
-    if (::linkat(AT_FDCWD, src.file.c_str(), blobs_fd_.get(), name.c_str(), 0) == 0) {
-      UniqueFd fd(::openat(blobs_fd_.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-      if (fd) ::fchmod(fd.get(), 0666 & ~process_umask());
-      return {};
+    // layout has: the umask's); otherwise a copy, streamed (a pack is tens of MiB, and a save
+    // puts several at once). Either way under a temporary name, renamed onto the blob's: what
+    // has_blob did not take there (a short copy a crash left, a truncated one) is replaced.
+    const std::string tmp = owned_temp_name(kAtomicTempPrefix);
+    UniqueFd held;
+    if (::linkat(AT_FDCWD, src.file.c_str(), blobs_fd_.get(), tmp.c_str(), 0) == 0) {
+      held = UniqueFd(::openat(blobs_fd_.get(), tmp.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (held) hold_temp(held.get());
+      if (held) ::fchmod(held.get(), 0666 & ~process_umask());
+    } else {
+      Status copied = copy_in(src.file, tmp, blob_path(d.digest), &held);
+      if (!copied.ok()) {
+        ::unlinkat(blobs_fd_.get(), tmp.c_str(), 0);
+        return copied;
+      }
     }
-    if (errno == EEXIST) return {};
-    auto data = RC_TRY(read_file(src.file));
-    return write_file_atomic_at(blobs_fd_.get(), name, data, blob_path(d.digest));
+    if (::renameat(blobs_fd_.get(), tmp.c_str(), blobs_fd_.get(), name.c_str()) != 0) {
+      Status st = errno_error("cannot rename into", blob_path(d.digest), errno);
+      ::unlinkat(blobs_fd_.get(), tmp.c_str(), 0);
+      return st;
+    }
+    return {};
   }
 
   Result<std::optional<FetchedManifest>> get_manifest(const std::string& ref) override {
@@ -278,6 +292,18 @@ class LayoutStore : public Store, public UsageRecords {
   }
 
  private:
+  // Copies the file at `from` into blobs/sha256/tmp (created, held until *held closes).
+  Status copy_in(const std::string& from, const std::string& tmp, const std::string& shown,
+                 UniqueFd* held) {
+    UniqueFd in(::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!in) return errno_error("cannot open", from, errno);
+    *held = UniqueFd(::openat(blobs_fd_.get(), tmp.c_str(),
+                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666));
+    if (!*held) return errno_error("cannot create a temporary file beside", shown, errno);
+    hold_temp(held->get());
+    return copy_file_bytes(in.get(), held->get(), shown);
+  }
+
   std::string index_path() const { return root_ + "/index.json"; }
   std::string lock_path() const { return layout_lock_path(root_); }
   std::string blob_path(const std::string& digest) const {
