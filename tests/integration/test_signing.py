@@ -287,6 +287,36 @@ class SigningTest(RegcacheTestCase):
             self.assertEqual(again["result"], "exists")
         self.each_backend(check, ("layout", "open"))
 
+    def test_what_a_pusher_plants_under_the_key_does_not_stop_a_signed_save(self):
+        """Junk, or another entry, under the tag of a key a pusher can predict (a lockfile's
+        hash): a plain save refuses it (--force replaces it), a signing save replaces it, and a
+        verifying restore of that key falls through to its restore keys meanwhile."""
+        def check(store):
+            self.tree(b"older")
+            self.save(store, "lock-0", "cache", extra=("--sign-key", self.key))
+            older = snapshot(self.cache)
+            self.tree(b"elsewhere")
+            self.save(store, "other", "cache")
+            other = raw_manifest(store, "other")
+            foreign = json.loads(other)
+            del foreign["annotations"]  # an image, but not one regcache saved
+            for planted in (json.dumps(foreign).encode(), other):
+                store.client.put_manifest("lock-1", planted)
+                r = self.verified_restore(store, "lock-1", "--restore-key", "lock-")
+                self.assertEqual((r["result"], r["matched_key"]), ("partial", "lock-0"))
+                self.assertTreeEqual(older, snapshot(self.cache))
+                self.tree(b"newest")
+                rc, out, err = self.regcache("--store", store.ref, "save", "--key", "lock-1", "cache",
+                                             env=store.env)
+                self.assertNotEqual(rc, 0, "a plain save replaced what it did not write")
+                self.assertIn("use --force to replace it", err)
+                expected = snapshot(self.cache)
+                saved = self.save(store, "lock-1", "cache", extra=("--sign-key", self.key))
+                self.assertEqual(saved["result"], "saved")
+                self.assertEqual(self.verified_restore(store, "lock-1")["result"], "hit")
+                self.assertTreeEqual(expected, snapshot(self.cache))
+        self.each_backend(check, ("open",))
+
     def test_a_job_holding_the_signing_key_restores_only_what_it_signed(self):
         store = self.store("open")
         self.tree(b"planted")

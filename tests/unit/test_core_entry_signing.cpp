@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "owning_store.hpp"
 #include "regcache/core/entry_signing.hpp"
 #include "regcache/core/lookup.hpp"
 #include "regcache/format/entry_format.hpp"
@@ -257,6 +258,78 @@ TEST(EntrySigning, DeletingSignaturesTakesTheListWhenItIsTheEntrys) {
   ASSERT_TRUE(delete_referrers(*store, entry.digest).ok());
   EXPECT_FALSE(store->get_manifest(signature).value().has_value());
   EXPECT_FALSE(store->get_manifest(referrers_tag(entry.digest)).value().has_value());
+}
+
+// A store that answers one manifest with a given error (a registry refusing an odd request).
+class RefusingOneManifest : public testing::OwningForwardingStore {
+ public:
+  RefusingOneManifest(std::unique_ptr<Store> store, std::string digest, ErrorKind kind)
+      : OwningForwardingStore(std::move(store)), digest_(std::move(digest)), kind_(kind) {}
+  Result<std::optional<FetchedManifest>> get_manifest(const std::string& ref) override {
+    if (ref == digest_) return make_error(kind_, "HTTP 400 for " + ref);
+    return next().get_manifest(ref);
+  }
+
+ private:
+  std::string digest_;
+  ErrorKind kind_;
+};
+
+// What a pusher can make a registry refuse (a signature manifest it names) makes that
+// signature not valid, and the lookup goes on to the next signed entry; a registry out of
+// reach is still an error.
+TEST(EntrySigning, ARefusedSignatureIsNotValidAndTheLookupGoesOn) {
+  auto inner = make_memory_store();
+  Ed25519Key key = new_key();
+  Descriptor older = put_sample_entry(*inner, "build-1", "2024-01-01T00:00:00Z");
+  Descriptor newest = put_sample_entry(*inner, "build-2", "2024-02-01T00:00:00Z");
+  ASSERT_TRUE(sign_entry(*inner, older, key).ok());
+  const std::string planted = sha256_digest("no such signature");
+  ASSERT_TRUE(add_referrer(*inner, newest.digest,
+                           {kOciManifest, planted, 100, {{kAnnoSignatureKey, key.fingerprint()}}},
+                           kSignatureArtifactType)
+                  .ok());
+  EntryFilter filter;
+  filter.verify_keys = {key};
+  RefusingOneManifest refusing(std::move(inner), planted, ErrorKind::generic);
+  auto check = check_entry_signature(refusing, newest.digest, {key});
+  ASSERT_TRUE(check.ok()) << check.error().message;
+  EXPECT_FALSE(check->valid);
+  auto found = find_entry(refusing, "build-3", {"build-"}, filter);
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->info.key, "build-1");
+}
+
+TEST(EntrySigning, ASignatureOutOfReachIsAnError) {
+  auto inner = make_memory_store();
+  Ed25519Key key = new_key();
+  Descriptor entry = put_sample_entry(*inner, "k1", "2024-01-01T00:00:00Z");
+  ASSERT_TRUE(sign_entry(*inner, entry, key).ok());
+  const std::string signature = list_referrers(*inner, entry.digest).value()[0].manifest.digest;
+  RefusingOneManifest unreachable(std::move(inner), signature, ErrorKind::network);
+  auto check = check_entry_signature(unreachable, entry.digest, {key});
+  ASSERT_FALSE(check.ok());
+  EXPECT_EQ(check.error().kind, ErrorKind::network);
+}
+
+// Under --verify-key, what the exact key's tag holds that is not an entry (anyone who may
+// push can put it there) is skipped like an unsigned entry: the restore keys still match.
+TEST(EntrySigning, AMalformedEntryAtTheExactKeyDoesNotStopAVerifiedLookup) {
+  auto store = make_memory_store();
+  Ed25519Key key = new_key();
+  Descriptor older = put_sample_entry(*store, "build-1", "2024-01-01T00:00:00Z");
+  ASSERT_TRUE(sign_entry(*store, older, key).ok());
+  ASSERT_TRUE(
+      store->put_manifest("build-2", R"({"schemaVersion":2,"junk":true})", kOciManifest).ok());
+  EntryFilter filter;
+  filter.verify_keys = {key};
+  auto found = find_entry(*store, "build-2", {"build-"}, filter);
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->info.key, "build-1");
+  auto unverified = find_entry(*store, "build-2", {"build-"}, {});
+  EXPECT_FALSE(unverified.ok()) << "without keys a malformed entry is an error, as before";
 }
 
 }  // namespace

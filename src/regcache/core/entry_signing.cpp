@@ -46,9 +46,7 @@ Result<std::string> check_one(Store& store, const Referrer& r, const std::string
     return std::string("the signature blob is too large");
   StringSink bytes(kMaxSignatureBytes);
   auto got = fetch_verified(store, sig->signature, &bytes);
-  if (!got.ok() && got.error().kind != ErrorKind::integrity &&
-      got.error().kind != ErrorKind::not_found)
-    return got.error();
+  if (!got.ok() && !is_content_error(got.error().kind)) return got.error();
   if (!got.ok()) return "the signature blob: " + got.error().message;
   if (!key->verify(signature_payload(entry_digest), bytes.str()))
     return "the signature by " + key->fingerprint() + " does not match the entry";
@@ -57,6 +55,19 @@ Result<std::string> check_one(Store& store, const Referrer& r, const std::string
 }
 
 }  // namespace
+
+bool is_content_error(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::network:
+    case ErrorKind::auth:
+    case ErrorKind::timeout:
+    case ErrorKind::interrupted:
+    case ErrorKind::usage:
+      return false;
+    default:
+      return true;
+  }
+}
 
 Status sign_entry(Store& store, const Descriptor& entry, const Ed25519Key& key) {
   std::string signature = RC_TRY(key.sign(signature_payload(entry.digest)));
@@ -78,7 +89,7 @@ Result<SignatureCheck> check_entry_signature(Store& store, const std::string& en
   // Malformed content where a signature should be is a signature that is not valid (an
   // entry must not be able to stop a restore); a store that cannot be read is an error.
   auto content_or_error = [&](const Error& e) -> Result<SignatureCheck> {
-    if (e.kind != ErrorKind::integrity && e.kind != ErrorKind::io) return e;
+    if (!is_content_error(e.kind)) return e;
     check.reason = e.message;
     return check;
   };
@@ -92,8 +103,7 @@ Result<SignatureCheck> check_entry_signature(Store& store, const std::string& en
     auto checked = check_one(store, r, entry_digest, keys, &fingerprint);
     if (!checked.ok()) {
       // Malformed content in one signature does not hide a valid one listed after it.
-      if (checked.error().kind != ErrorKind::integrity && checked.error().kind != ErrorKind::io)
-        return checked.error();
+      if (!is_content_error(checked.error().kind)) return checked.error();
       check.reason = checked.error().message;
       continue;
     }

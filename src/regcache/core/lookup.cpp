@@ -125,7 +125,13 @@ Result<std::optional<FoundEntry>> find_entry(Store& store, const std::string& ke
                                              const std::vector<std::string>& prefixes,
                                              const EntryFilter& filter, LookupIndex* index) {
   std::string tag = tag_for_key(key);
-  auto e = RC_TRY(entry_at(store, tag));
+  auto exact = entry_at(store, tag);
+  if (!exact.ok() && !filter.verify_keys.empty() && is_content_error(exact.error().kind)) {
+    // No key signs what does not parse: the restore keys may still match a signed entry.
+    log_verbose("skipping " + tag + ": " + exact.error().message);
+    exact = std::optional<FoundEntry>();
+  }
+  auto e = RC_TRY(std::move(exact));
   if (e && (e->info.key == key || (e->info.key.empty() && tag == key)) &&
       RC_TRY(entry_accepted(store, *e, filter))) {
     log_verbose("exact key matched: " + key);

@@ -83,17 +83,23 @@ Result<bool> already_saved(Store& store, const std::string& tag, const SaveOptio
                            SaveReport* rep) {
   auto m = RC_TRY(store.get_manifest(tag));
   if (!m) return false;
+  // An entry that verifying restores would skip must not stop this save from writing one
+  // they take: with keys, only a validly signed entry of this key is kept.
+  std::vector<Ed25519Key> keys = o.filter.verify_keys;
+  if (o.sign_key) keys.push_back(*o.sign_key);
   auto info = parse_manifest(m->bytes);
-  if (!info.ok()) {
-    return make_error(ErrorKind::exists, "tag " + tag + " in " + store.describe() +
-                                             " holds something that is not a regcache entry (" +
-                                             info.error().message + "); use --force to replace it");
-  }
-  if (info->key != o.key) {
-    return make_error(ErrorKind::exists,
-                      "tag " + tag + " in " + store.describe() + " holds " +
-                          (info->key.empty() ? "an image regcache did not save" : "another entry") +
-                          "; use --force to replace it");
+  if (!info.ok() || info->key != o.key) {
+    const std::string held =
+        !info.ok() ? "something that is not a regcache entry (" + info.error().message + ")"
+        : info->key.empty() ? std::string("an image regcache did not save")
+                            : std::string("another entry");
+    if (!keys.empty()) {
+      log_info("Replacing what tag " + tag + " holds, " + held +
+               ": a verifying restore takes only a signed entry of " + o.key);
+      return false;
+    }
+    return make_error(ErrorKind::exists, "tag " + tag + " in " + store.describe() + " holds " +
+                                             held + "; use --force to replace it");
   }
   if (!o.filter.trust.empty() && !ref_trusted(info->ref, o.filter.trust)) {
     log_info("Replacing the entry for " + o.key + ": it was saved from " +
@@ -101,10 +107,6 @@ Result<bool> already_saved(Store& store, const std::string& tag, const SaveOptio
              ", which no --trust pattern matches");
     return false;
   }
-  // An entry that verifying restores would skip must not stop this save from writing one
-  // they take: with keys, only a validly signed entry is kept.
-  std::vector<Ed25519Key> keys = o.filter.verify_keys;
-  if (o.sign_key) keys.push_back(*o.sign_key);
   if (!keys.empty()) {
     auto check = RC_TRY(check_entry_signature(store, m->digest, keys));
     if (!check.valid) {
