@@ -149,6 +149,28 @@ class LocalTierTest(RegcacheTestCase):
         self.assertEqual(json.loads(out)["source"], "local")
         self.assertEqual(snapshot(self.cache), expected)
 
+    def test_a_verified_restore_keeps_what_it_verified_for_the_fallback(self):
+        """A verifying restore that matched a signed entry by a restore key, while the exact
+        key held an unsigned one, keeps the signed entry, its signature and its referrers
+        list: offline, a verifying restore of this machine finds and checks them."""
+        keys = os.path.join(self.tmp, "keys")
+        self.regcache("keygen", "--out", keys, check=True)
+        key, pub = os.path.join(keys, "regcache.key"), os.path.join(keys, "regcache.pub")
+        expected = self.tree(5)
+        self.save(self.st, "deps-1", "cache", extra=("--sign-key", key))  # without the tier
+        self.tree(6)
+        self.save(self.st, "deps-2", "cache")  # newer, unsigned, under the exact key
+        r, err = self.restore_json("deps-2", "--restore-key", "deps-", "--verify-key", pub)
+        self.assertEqual((r["result"], r["matched_key"]), ("partial", "deps-1"), err)
+        dead = f"127.0.0.1:{dead_port()}/{self.st.repo}"
+        shutil.rmtree(self.cache)
+        rc, out, err = self.regcache("--store", dead, "--local-cache", self.tier, "--json", "-v", "restore",
+                                     "--key", "deps-2", "--restore-key", "deps-", "--verify-key", pub, "cache",
+                                     env={"REGCACHE_RETRY_DELAY_MS": "1"}, check=True)
+        r = json.loads(out)
+        self.assertEqual((r["result"], r["matched_key"], r["source"]), ("partial", "deps-1", "local"), err)
+        self.assertEqual(snapshot(self.cache), expected)
+
     def test_jobs_share_one_tier_at_once(self):
         trees = {}
         for i in range(2):

@@ -168,7 +168,8 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
     rep.downloaded_bytes = tier->remote_bytes;
     rep.local_bytes = tier->local_bytes;
     if (rep.result != RestoreResult::miss && !a.lookup_only) {
-      if (auto kept = keep_entry_locally(*store, tag_for_key(rep.matched_key)); !kept.ok())
+      if (auto kept = keep_entry_locally(*store, tag_for_key(rep.matched_key), rep.matched_digest);
+          !kept.ok())
         log_verbose("local cache: cannot keep the entry: " + kept.error().message);
     }
   }

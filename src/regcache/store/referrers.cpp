@@ -96,6 +96,12 @@ Status add_referrer(Store& store, const std::string& subject_digest, const Descr
   return {};
 }
 
+std::vector<Referrer> referrers_in(const std::string& index_bytes) {
+  json j = json::parse(index_bytes, nullptr, false);
+  if (!j.is_object() || !j.contains("manifests") || !j["manifests"].is_array()) return {};
+  return listed_referrers(j);
+}
+
 Result<std::vector<Referrer>> list_referrers(Store& store, const std::string& subject_digest) {
   bool exists = false;
   json idx = RC_TRY(read_index(store, referrers_tag(subject_digest), &exists));

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "regcache/oci/media_types.hpp"
+#include "regcache/store/referrers.hpp"
 #include "regcache/store/tiered/copy_checks.hpp"
 #include "regcache/util/dir_path.hpp"
 #include "regcache/util/fd.hpp"
@@ -135,17 +136,32 @@ class TieredStore : public Store {
     return m;
   }
 
-  // Copies the manifest last fetched under tag into the layout, under the same tag.
-  Status keep_tag(const std::string& tag) {
-    FetchedManifest m;
+  // Copies into the layout the manifest `digest` that this command fetched (under any
+  // reference), under tag, with the signature material it read for it: its referrers list
+  // and the signature manifests, whose blobs the reads kept already.
+  Status keep_entry(const std::string& tag, const std::string& digest) {
+    std::optional<FetchedManifest> entry, list;
+    std::map<std::string, FetchedManifest> by_digest;
     {
       std::lock_guard lock(mu_);
-      auto it = fetched_.find(tag);
-      if (it == fetched_.end())
-        return make_error(ErrorKind::not_found, "manifest " + tag + " was not fetched");
-      m = it->second;
+      for (const auto& [ref, m] : fetched_) {
+        if (m.digest == digest) entry = m;
+        if (ref == referrers_tag(digest)) list = m;
+        if (ref == m.digest) by_digest[ref] = m;
+      }
     }
-    RC_TRY(local_->put_manifest(tag, m.bytes, m.media_type.empty() ? kOciManifest : m.media_type));
+    if (!entry) return make_error(ErrorKind::not_found, "manifest " + digest + " was not fetched");
+    auto media = [](const FetchedManifest& m) {
+      return m.media_type.empty() ? std::string(kOciManifest) : m.media_type;
+    };
+    RC_TRY(local_->put_manifest(tag, entry->bytes, media(*entry)));
+    if (!list) return {};
+    for (const auto& r : referrers_in(list->bytes)) {
+      auto it = by_digest.find(r.manifest.digest);
+      if (it != by_digest.end())
+        RC_TRY(local_->put_manifest(it->first, it->second.bytes, media(it->second)));
+    }
+    RC_TRY(local_->put_manifest(referrers_tag(digest), list->bytes, media(*list)));
     return {};
   }
   Status delete_manifest(const std::string& digest) override {
@@ -260,10 +276,10 @@ class TieredStore : public Store {
 
 }  // namespace
 
-Status keep_entry_locally(Store& tiered, const std::string& tag) {
+Status keep_entry_locally(Store& tiered, const std::string& tag, const std::string& digest) {
   auto* t = dynamic_cast<TieredStore*>(&tiered);
   if (!t) return make_error(ErrorKind::unsupported, "not a store with a local tier");
-  return t->keep_tag(tag);
+  return t->keep_entry(tag, digest);
 }
 
 std::unique_ptr<Store> make_tiered_store(std::unique_ptr<Store> remote,

@@ -32,8 +32,9 @@ std::unique_ptr<Store> make_tiered_store(std::unique_ptr<Store> remote,
                                          TierCounters* counters,
                                          std::vector<std::string> remote_only_tags);
 
-// Keeps the entry manifest that `tiered` last fetched under tag in its local layout, under
-// the same tag, so that a restore can fall back on it when the registry is unreachable.
-Status keep_entry_locally(Store& tiered, const std::string& tag);
+// Keeps the entry manifest `digest` that `tiered` fetched in its local layout, under tag, with
+// the signatures it read for it, so that a restore (a verifying one too) can fall back on it
+// when the registry is unreachable.
+Status keep_entry_locally(Store& tiered, const std::string& tag, const std::string& digest);
 
 }  // namespace regcache
