@@ -149,6 +149,27 @@ class LocalTierTest(RegcacheTestCase):
         self.assertEqual(json.loads(out)["source"], "local")
         self.assertEqual(snapshot(self.cache), expected)
 
+    def test_the_fallback_skips_an_entry_whose_blobs_were_evicted(self):
+        """Eviction goes blob by blob: offline, the newest kept entry that lacks a blob is
+        skipped for the newest complete one, instead of failing the restore."""
+        expected = self.tree(7)
+        self.tiered("save", "--key", "deps-1", "cache")
+        before = set(blob_files(self.tier))
+        self.tree(8)
+        self.tiered("save", "--key", "deps-2", "cache")
+        newer_only = sorted(set(blob_files(self.tier)) - before)
+        self.assertTrue(newer_only, "the newer entry has blobs of its own")
+        os.unlink(os.path.join(self.tier, "blobs", "sha256", newer_only[0]))  # as eviction does
+        dead = f"127.0.0.1:{dead_port()}/{self.st.repo}"
+        shutil.rmtree(self.cache)
+        rc, out, err = self.regcache("--store", dead, "--local-cache", self.tier, "--json", "-v", "restore",
+                                     "--key", "deps-3", "--restore-key", "deps-", "cache",
+                                     env={"REGCACHE_RETRY_DELAY_MS": "1"}, check=True)
+        r = json.loads(out)
+        self.assertEqual((r["result"], r["matched_key"], r["source"]), ("partial", "deps-1", "local"), err)
+        self.assertIn("is not in", err)
+        self.assertEqual(snapshot(self.cache), expected)
+
     def test_a_verified_restore_keeps_what_it_verified_for_the_fallback(self):
         """A verifying restore that matched a signed entry by a restore key, while the exact
         key held an unsigned one, keeps the signed entry, its signature and its referrers

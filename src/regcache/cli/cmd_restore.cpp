@@ -147,6 +147,7 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
     if (local.ok()) {
       ProgressReporter reporter("restoring", &progress, progress_style_from_env());
       o.on_match = nullptr;  // the registry is out of reach: no last use to record there
+      o.filter.blobs = BlobPresence::checked;  // the tier evicts blobs, not entries
       restored = restore_entry(**local, o);
       source = "local";
     }

@@ -110,6 +110,18 @@ Result<bool> entry_accepted(Store& store, FoundEntry& found, const EntryFilter& 
              ", which no --trust pattern matches");
     return false;
   }
+  if (filter.blobs == BlobPresence::checked) {
+    // (A layout's has_blob also touches each blob, so an eviction at once takes others.)
+    std::vector<Descriptor> blobs = found.info.layers;
+    blobs.push_back(found.info.config);
+    for (const auto& d : blobs) {
+      if (!RC_TRY(store.has_blob(d))) {
+        log_verbose("skipping " + found.info.key + ": its blob " + d.digest + " is not in " +
+                    store.describe());
+        return false;
+      }
+    }
+  }
   if (filter.verify_keys.empty()) return true;
   auto check = RC_TRY(check_entry_signature(store, found.digest, filter.verify_keys));
   if (!check.valid) {

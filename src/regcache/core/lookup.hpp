@@ -26,10 +26,17 @@ struct FoundEntry {
   std::string signer;  // with verify keys: the fingerprint of the key whose signature is valid
 };
 
+// Whether an entry's blobs are asked for before it is taken.
+enum class BlobPresence {
+  assumed,  // a registry keeps an entry's blobs
+  checked,  // a local tier evicts blobs by themselves: an entry missing one is skipped
+};
+
 // Which entries may be used.
 struct EntryFilter {
   std::vector<std::string> trust;       // --trust ref patterns; empty: any ref
   std::vector<Ed25519Key> verify_keys;  // --verify-key; empty: no signature needed
+  BlobPresence blobs = BlobPresence::assumed;
 };
 
 // Returns whether the entry passes the filter (logging why not); sets found.signer.
