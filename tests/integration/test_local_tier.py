@@ -232,6 +232,17 @@ class LocalTierTest(RegcacheTestCase):
         left = blob_files(self.tier)
         self.assertLessEqual(sum(left.values()), new_size + 1024)
         self.assertTrue(new_only <= set(left), "the blobs just used were evicted")
+        with open(os.path.join(self.tier, "index.json")) as f:
+            index = json.load(f)
+        tags = {m["annotations"]["org.opencontainers.image.ref.name"]: m["digest"] for m in index["manifests"]}
+        self.assertIn("new", tags)
+        self.assertNotIn("old", tags, "the evicted entry's tag stayed in index.json")
+        for tag, digest in tags.items():
+            self.assertIn(digest.split(":")[1], left, f"{tag}: its manifest was evicted, its tag kept")
+            with open(os.path.join(self.tier, "blobs", "sha256", digest.split(":")[1])) as f:
+                manifest = json.load(f)
+            for d in [manifest["config"]] + manifest["layers"]:
+                self.assertIn(d["digest"].split(":")[1], left, f"{tag}: a blob of it was evicted, its tag kept")
         r, _ = self.restore_json("old")
         self.assertEqual(r["result"], "hit")
         self.assertGreater(r["downloaded_bytes"], 0, "the old entry's blobs were evicted and fetched again")

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "regcache/store/oci_layout/layout_forget.hpp"
 #include "regcache/util/dir_path.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/log.hpp"
@@ -55,6 +56,15 @@ Result<EvictionReport> evict_least_recently_used(const std::string& root, uint64
     rep.kept_bytes -= b.size;
     rep.removed_bytes += b.size;
     ++rep.removed_blobs;
+  }
+  // The tags of entries a blob of which was evicted go too: the fallback cannot use them,
+  // and each key would stay in index.json forever.
+  if (rep.removed_blobs > 0) {
+    auto forgotten = forget_missing_manifests(root);
+    if (!forgotten.ok())
+      log_verbose("local cache: " + forgotten.error().message);
+    else
+      rep.forgotten_entries = *forgotten;
   }
   return rep;
 }

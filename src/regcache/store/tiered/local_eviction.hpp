@@ -14,10 +14,11 @@ namespace regcache {
 
 struct EvictionReport {
   uint64_t kept_bytes = 0, removed_bytes = 0, removed_blobs = 0;
+  uint64_t forgotten_entries = 0;  // index.json descriptors with a blob evicted
 };
 
 // Removes the least recently used blobs of the layout at root until they total at most
-// max_bytes.
+// max_bytes, then the index.json descriptors of entries that lost a blob.
 Result<EvictionReport> evict_least_recently_used(const std::string& root, uint64_t max_bytes);
 
 }  // namespace regcache
