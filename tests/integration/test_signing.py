@@ -334,10 +334,14 @@ class SigningTest(RegcacheTestCase):
         cases = [(("restore", "--from-image", "localhost:1/x:y", "--verify-key", self.pub), "--from-image"),
                  (("restore", "--key", "k", "--verify-key", self.key), "give the public key (regcache.pub)"),
                  (("save", "--key", "sha256-" + "a" * 64, "cache"), "reserved for signatures")]
+        with open(self.key) as f:
+            signing = {"REGCACHE_SIGNING_KEY": f.read()}
+        cases.append((("restore", "--from-image", "localhost:1/x:y", "cache"), "REGCACHE_SIGNING_KEY is set",
+                      signing))
         self.tree(b"m")
-        for args, message in cases:
+        for args, message, *env in cases:
             with self.subTest(args=args[:2]):
-                rc, out, err = self.regcache("--store", store.ref, *args, env=store.env)
+                rc, out, err = self.regcache("--store", store.ref, *args, env=dict(store.env, **(env[0] if env else {})))
                 self.assertEqual(rc, 2, err)
                 self.assertEqual(len(err.strip().splitlines()), 1, err)
                 self.assertIn(message, err)

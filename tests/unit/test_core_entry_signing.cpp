@@ -332,5 +332,25 @@ TEST(EntrySigning, AMalformedEntryAtTheExactKeyDoesNotStopAVerifiedLookup) {
   EXPECT_FALSE(unverified.ok()) << "without keys a malformed entry is an error, as before";
 }
 
+// Referrers that claim other keys cost no request and do not count toward the cap on the
+// signatures checked: listed first by the dozen, they do not hide the valid one.
+TEST(EntrySigning, ReferrersClaimingOtherKeysDoNotHideAValidOne) {
+  auto store = make_memory_store();
+  Ed25519Key key = new_key();
+  Descriptor entry = put_sample_entry(*store, "k1", "2024-01-01T00:00:00Z");
+  for (int i = 0; i < 40; ++i)
+    ASSERT_TRUE(add_referrer(*store, entry.digest,
+                             {kOciManifest,
+                              sha256_digest("junk " + std::to_string(i)),
+                              100,
+                              {{kAnnoSignatureKey, sha256_digest("another key")}}},
+                             kSignatureArtifactType)
+                    .ok());
+  ASSERT_TRUE(sign_entry(*store, entry, key).ok());
+  auto check = check_entry_signature(*store, entry.digest, {key});
+  ASSERT_TRUE(check.ok()) << check.error().message;
+  EXPECT_TRUE(check->valid) << check->reason;
+}
+
 }  // namespace
 }  // namespace regcache

@@ -81,6 +81,13 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
       throw CommandError(kExitUsage,
                          "--from-image restores an unsigned image: --verify-key (or "
                          "REGCACHE_VERIFY_KEYS) cannot apply; drop it");
+    // A job holding the signing key restores only signed entries (below): an image that
+    // nothing signs would be the base of what it signs next.
+    if (!settings().signing_key.empty())
+      throw CommandError(kExitUsage,
+                         "--from-image restores an unsigned image, and REGCACHE_SIGNING_KEY is "
+                         "set: a job that signs restores only signed entries; migrate the image "
+                         "in a job without the key");
     if (!a.key.empty() || !a.restore_keys.empty() || !a.presets.empty())
       throw CommandError(kExitUsage,
                          "--from-image restores an image, not a key: drop --key, "

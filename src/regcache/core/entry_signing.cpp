@@ -21,6 +21,16 @@ Status put_if_missing(Store& store, const Descriptor& d, const std::string& byte
   return store.put_blob(d, {"", bytes});
 }
 
+// Returns true when the list names one of the keys as the referrer's signer.
+bool claims_a_key(const Referrer& r, const std::vector<Ed25519Key>& keys) {
+  auto claimed = r.manifest.annotations.find(kAnnoSignatureKey);
+  if (claimed == r.manifest.annotations.end()) return false;
+  for (const auto& k : keys) {
+    if (claimed->second == k.fingerprint()) return true;
+  }
+  return false;
+}
+
 // Checks one signature manifest against the entry and the keys; "" when valid, else why not.
 Result<std::string> check_one(Store& store, const Referrer& r, const std::string& entry_digest,
                               const std::vector<Ed25519Key>& keys, std::string* fingerprint) {
@@ -98,7 +108,9 @@ Result<SignatureCheck> check_entry_signature(Store& store, const std::string& en
   size_t checked_count = 0;
   for (const auto& r : *referrers) {
     if (r.artifact_type != kSignatureArtifactType) continue;
-    if (++checked_count > kMaxSignaturesChecked) break;
+    // Only signatures that claim one of the keys cost requests, and count toward the cap:
+    // junk listed first under other names does not hide a valid one.
+    if (claims_a_key(r, keys) && ++checked_count > kMaxSignaturesChecked) break;
     std::string fingerprint;
     auto checked = check_one(store, r, entry_digest, keys, &fingerprint);
     if (!checked.ok()) {
