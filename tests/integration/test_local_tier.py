@@ -153,12 +153,17 @@ class LocalTierTest(RegcacheTestCase):
         """Eviction goes blob by blob: offline, the newest kept entry that lacks a blob is
         skipped for the newest complete one, instead of failing the restore."""
         expected = self.tree(7)
-        self.tiered("save", "--key", "deps-1", "cache")
+        self.tiered("save", "--key", "deps-1", "cache", env={"REGCACHE_NOW": "2024-01-01T00:00:00Z"})
         before = set(blob_files(self.tier))
         self.tree(8)
-        self.tiered("save", "--key", "deps-2", "cache")
-        newer_only = sorted(set(blob_files(self.tier)) - before)
-        self.assertTrue(newer_only, "the newer entry has blobs of its own")
+        self.tiered("save", "--key", "deps-2", "cache", env={"REGCACHE_NOW": "2024-01-02T00:00:00Z"})
+        with open(os.path.join(self.tier, "index.json")) as f:
+            digest = next(m["digest"] for m in json.load(f)["manifests"]
+                          if m["annotations"]["org.opencontainers.image.ref.name"] == "deps-2")
+        with open(os.path.join(self.tier, "blobs", "sha256", digest.split(":")[1])) as f:
+            layers = [d["digest"].split(":")[1] for d in json.load(f)["layers"]]
+        newer_only = [h for h in layers if h not in before]
+        self.assertTrue(newer_only, "the newer entry has layers of its own")
         os.unlink(os.path.join(self.tier, "blobs", "sha256", newer_only[0]))  # as eviction does
         dead = f"127.0.0.1:{dead_port()}/{self.st.repo}"
         shutil.rmtree(self.cache)

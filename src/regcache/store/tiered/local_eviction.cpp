@@ -45,6 +45,12 @@ Result<EvictionReport> evict_least_recently_used(const std::string& root, uint64
   });
   for (const auto& b : blobs) {
     if (rep.kept_bytes <= max_bytes) break;
+    // Used since it was listed (another job checked it, or put it back): it is not the least
+    // recently used any more.
+    struct stat now {};
+    if (::fstatat(blobs_fd.get(), b.name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+        (now.st_mtim.tv_sec != b.used.tv_sec || now.st_mtim.tv_nsec != b.used.tv_nsec))
+      continue;
     if (::unlinkat(blobs_fd.get(), b.name.c_str(), 0) != 0) {
       if (errno != ENOENT) {
         log_warning(errno_message("cannot remove", root + "/blobs/sha256/" + b.name, errno));
