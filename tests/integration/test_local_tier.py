@@ -4,6 +4,7 @@ a cold tier fills as it downloads; a damaged local copy is fetched again; an unr
 registry falls back to the newest matching entry kept locally ("source":"local"); several
 jobs share one tier at once; --local-cache-max evicts the least recently used blobs."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -182,12 +183,33 @@ class LocalTierTest(RegcacheTestCase):
         keys = os.path.join(self.tmp, "keys")
         self.regcache("keygen", "--out", keys, check=True)
         key, pub = os.path.join(keys, "regcache.key"), os.path.join(keys, "regcache.pub")
+        self.tree(9)
+        self.tiered("save", "--key", "other", "cache")  # the tier's least recently used blobs
         expected = self.tree(5)
         self.save(self.st, "deps-1", "cache", extra=("--sign-key", key))  # without the tier
         self.tree(6)
         self.save(self.st, "deps-2", "cache")  # newer, unsigned, under the exact key
+        # Another referrer in deps-1's list (a second signature, another tool's): the restore
+        # does not read it, so the tier has no copy of it.
+        other = self.st.client.get_manifest("deps-2")
+        digest = self.st.client.put_manifest("deps-1", self.st.client.get_manifest("deps-1"))
+        index_type = "application/vnd.oci.image.index.v1+json"
+        st, _, body = self.st.client.request("GET", self.st.client.url(f"manifests/{digest.replace(':', '-')}"),
+                                             headers={"Accept": index_type})
+        self.assertEqual(st, 200)
+        index = json.loads(body)
+        index["manifests"].append({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                   "digest": "sha256:" + hashlib.sha256(other).hexdigest(), "size": len(other),
+                                   "artifactType": "application/vnd.dev.regcache.signature.v1",
+                                   "annotations": {"dev.regcache.signature.key": "sha256:" + "1" * 64}})
+        self.st.client.put_manifest(digest.replace(":", "-"), json.dumps(index).encode(), index_type)
         r, err = self.restore_json("deps-2", "--restore-key", "deps-", "--verify-key", pub)
         self.assertEqual((r["result"], r["matched_key"]), ("partial", "deps-1"), err)
+        # An eviction (of the oldest blob, the other entry's) then forgets incomplete entries:
+        # not the list kept for deps-1.
+        held = blob_files(self.tier)
+        self.tiered("restore", "--key", "none", "cache", env={"REGCACHE_LOCAL_CACHE_MAX": str(sum(held.values()) - 1)})
+        self.assertLess(len(blob_files(self.tier)), len(held), "nothing was evicted")
         dead = f"127.0.0.1:{dead_port()}/{self.st.repo}"
         shutil.rmtree(self.cache)
         rc, out, err = self.regcache("--store", dead, "--local-cache", self.tier, "--json", "-v", "restore",

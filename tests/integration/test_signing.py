@@ -306,10 +306,11 @@ class SigningTest(RegcacheTestCase):
                 self.assertEqual((r["result"], r["matched_key"]), ("partial", "lock-0"))
                 self.assertTreeEqual(older, snapshot(self.cache))
                 self.tree(b"newest")
-                rc, out, err = self.regcache("--store", store.ref, "save", "--key", "lock-1", "cache",
-                                             env=store.env)
-                self.assertNotEqual(rc, 0, "a plain save replaced what it did not write")
-                self.assertIn("use --force to replace it", err)
+                for extra in ((), ("--verify-key", self.pub)):  # an unsigned entry would gain nothing
+                    rc, out, err = self.regcache("--store", store.ref, "save", "--key", "lock-1", "cache",
+                                                 *extra, env=store.env)
+                    self.assertNotEqual(rc, 0, f"a save {extra} replaced what it did not write")
+                    self.assertIn("use --force to replace it", err)
                 expected = snapshot(self.cache)
                 saved = self.save(store, "lock-1", "cache", extra=("--sign-key", self.key))
                 self.assertEqual(saved["result"], "saved")

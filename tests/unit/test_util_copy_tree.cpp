@@ -4,14 +4,12 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 
 #include "regcache/util/copy_tree.hpp"
 #include "regcache/util/fs.hpp"
-#include "regcache/util/stale.hpp"
 #include "test_helpers.hpp"
 
 namespace regcache {
@@ -107,23 +105,6 @@ TEST(CopyTree, HardLinksWithinTheTreeStayLinks) {
   EXPECT_EQ(slurp(dir / "dst/tree/deps/tool-1a2b"), "elf");
   EXPECT_EQ(lstat_of(dir / "dst/tree/shared").st_nlink, 1u);  // its other link is not copied
   EXPECT_EQ(slurp(dir / "dst/tree/shared"), "s");
-}
-
-TEST(CopyTree, RemovesTheLeftoverOfAKilledCopy) {
-  pid_t gone = ::fork();
-  if (gone == 0) _exit(0);
-  ::waitpid(gone, nullptr, 0);
-  TempDir dir;
-  const std::string leftover = dir / ("dst/" + temp_name_of(kStagePrefix, gone));
-  write_file(leftover + "/half/copied", "x");
-  write_file(dir / "src/f", "new");
-  int src = ::open((dir / "src").c_str(), O_RDONLY | O_DIRECTORY);
-  int dst = ::open((dir / "dst").c_str(), O_RDONLY | O_DIRECTORY);
-  ASSERT_TRUE(copy_tree_at(src, "f", dst, "f", dir / "dst/f").ok());
-  ::close(src);
-  ::close(dst);
-  EXPECT_FALSE(exists_nofollow(leftover)) << "the killed copy's leftover stayed";
-  EXPECT_EQ(slurp(dir / "dst/f"), "new");
 }
 
 TEST(MountRoot, TellsAMountPointFromADirectory) {

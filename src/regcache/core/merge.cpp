@@ -10,6 +10,7 @@
 #include "regcache/util/copy_tree.hpp"
 #include "regcache/util/fd.hpp"
 #include "regcache/util/fs.hpp"
+#include "regcache/util/stale.hpp"
 
 namespace regcache {
 
@@ -66,6 +67,8 @@ Status check_merge(int staged, int existing, const std::string& shown) {
 }
 
 Status move_entries(int src, int dst, const std::string& shown) {
+  // What a copy into this directory (a volume's) cut short by SIGKILL left: once per directory.
+  remove_stale_at(dst, shown, kStagePrefix);
   for (const auto& n : list_dir(src)) RC_CHECK(move_over(src, n, dst, n, shown + "/" + n));
   return {};
 }

@@ -84,7 +84,8 @@ Result<bool> already_saved(Store& store, const std::string& tag, const SaveOptio
   auto m = RC_TRY(store.get_manifest(tag));
   if (!m) return false;
   // An entry that verifying restores would skip must not stop this save from writing one
-  // they take: with keys, only a validly signed entry of this key is kept.
+  // they take: with keys, only a validly signed entry of this key is kept; and a signing save
+  // replaces what is not an entry of this key at all (an unsigned save would gain nothing).
   std::vector<Ed25519Key> keys = o.filter.verify_keys;
   if (o.sign_key) keys.push_back(*o.sign_key);
   auto info = parse_manifest(m->bytes);
@@ -93,7 +94,7 @@ Result<bool> already_saved(Store& store, const std::string& tag, const SaveOptio
         !info.ok() ? "something that is not a regcache entry (" + info.error().message + ")"
         : info->key.empty() ? std::string("an image regcache did not save")
                             : std::string("another entry");
-    if (!keys.empty()) {
+    if (o.sign_key) {
       log_info("Replacing what tag " + tag + " holds, " + held +
                ": a verifying restore takes only a signed entry of " + o.key);
       return false;

@@ -54,7 +54,16 @@ enum class Referral { gone, refers, other };
 // Says whether the manifest `digest` is there and names subject_digest as its subject.
 Result<Referral> referral_of(Store& store, const std::string& digest,
                              const std::string& subject_digest) {
-  auto m = RC_TRY(store.get_manifest(digest));
+  auto got = store.get_manifest(digest);
+  if (!got.ok()) {
+    // What a pusher can make the registry refuse is left alone, as is whatever it names.
+    const ErrorKind k = got.error().kind;
+    if (k == ErrorKind::network || k == ErrorKind::auth || k == ErrorKind::timeout ||
+        k == ErrorKind::interrupted)
+      return got.error();
+    return Referral::other;
+  }
+  const auto& m = *got;
   if (!m) return Referral::gone;
   json j = json::parse(m->bytes, nullptr, false);
   const bool refers = m->digest == digest && j.is_object() && j.contains("subject") &&

@@ -120,18 +120,11 @@ Status copy_entry(CopyRun& run, int src_dir, const std::string& name, const Copy
                                                 "directory");
 }
 
-// The directory part of a shown path ("." when it has none).
-std::string shown_parent(const std::string& shown) {
-  auto slash = shown.rfind('/');
-  return slash == std::string::npos ? "." : slash == 0 ? "/" : shown.substr(0, slash);
-}
-
 }  // namespace
 
 Status copy_tree_at(int src_dir, const std::string& src_name, int dst_dir,
                     const std::string& dst_name, const std::string& shown) {
-  remove_stale_at(dst_dir, shown_parent(shown), kStagePrefix);  // left by a killed restore
-  const std::string temp = owned_temp_name(kStagePrefix);       // what a save never takes
+  const std::string temp = owned_temp_name(kStagePrefix);  // what a save never takes
   CopyRun run;
   run.top_dir = dst_dir;
   Status st = copy_entry(run, src_dir, src_name, {dst_dir, temp, temp}, shown);

@@ -78,8 +78,9 @@ int remove_stale(const std::string& dir, const std::string& prefix) {
 int remove_stale_at(int dirfd, const std::string& dir, const std::string& prefix) {
   UniqueFd listing(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!listing) return 0;
-  DIR* d = ::fdopendir(listing.release());
+  DIR* d = ::fdopendir(listing.get());
   if (!d) return 0;
+  (void)listing.release();  // closedir closes it
   const std::string ours = pid_namespace();
   std::vector<std::string> stale;
   while (auto* e = ::readdir(d)) {

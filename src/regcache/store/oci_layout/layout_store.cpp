@@ -301,7 +301,9 @@ class LayoutStore : public Store, public UsageRecords {
                               O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666));
     if (!*held) return errno_error("cannot create a temporary file beside", shown, errno);
     hold_temp(held->get());
-    return copy_file_bytes(in.get(), held->get(), shown);
+    RC_CHECK(copy_file_bytes(in.get(), held->get(), shown));
+    if (::fsync(held->get()) != 0) return errno_error("cannot sync", shown, errno);
+    return {};
   }
 
   std::string index_path() const { return root_ + "/index.json"; }

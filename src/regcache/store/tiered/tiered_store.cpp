@@ -156,12 +156,21 @@ class TieredStore : public Store {
     };
     RC_TRY(local_->put_manifest(tag, entry->bytes, media(*entry)));
     if (!list) return {};
-    for (const auto& r : referrers_in(list->bytes)) {
-      auto it = by_digest.find(r.manifest.digest);
-      if (it != by_digest.end())
-        RC_TRY(local_->put_manifest(it->first, it->second.bytes, media(it->second)));
+    // The list as the tier holds it names only the signatures kept here: one naming what
+    // this command did not read (a signature by another key, another tool's referrer) would
+    // be an incomplete index to the tier's eviction, which forgets those.
+    auto idx = nlohmann::json::parse(list->bytes, nullptr, false);
+    if (!idx.is_object() || !idx.contains("manifests") || !idx["manifests"].is_array()) return {};
+    nlohmann::json kept = nlohmann::json::array();
+    for (const auto& r : idx["manifests"]) {
+      auto it = r.is_object() ? by_digest.find(r.value("digest", "")) : by_digest.end();
+      if (it == by_digest.end()) continue;
+      RC_TRY(local_->put_manifest(it->first, it->second.bytes, media(it->second)));
+      kept.push_back(r);
     }
-    RC_TRY(local_->put_manifest(referrers_tag(digest), list->bytes, media(*list)));
+    if (kept.empty()) return {};
+    idx["manifests"] = std::move(kept);
+    RC_TRY(local_->put_manifest(referrers_tag(digest), idx.dump(), kOciIndex));
     return {};
   }
   Status delete_manifest(const std::string& digest) override {
