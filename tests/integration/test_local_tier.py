@@ -219,6 +219,24 @@ class LocalTierTest(RegcacheTestCase):
         self.assertEqual((r["result"], r["matched_key"], r["source"]), ("partial", "deps-1", "local"), err)
         self.assertEqual(snapshot(self.cache), expected)
 
+    def test_a_restore_does_not_put_back_an_older_entry_than_the_tier_holds(self):
+        """A job that restored a key while another job on this machine saved a newer entry of
+        it leaves the tier's tag on the newer one: the offline fallback takes the newest."""
+        self.tree(10)
+        self.save(self.st, "k", "cache", env={"REGCACHE_NOW": "2024-01-01T00:00:00Z"})  # the registry's
+        newer = self.tree(11)
+        elsewhere = self.store("open")  # the other job's save, through this machine's tier
+        self.regcache("--store", elsewhere.ref, "--local-cache", self.tier, "save", "--key", "k", "cache",
+                      env=dict(elsewhere.env, REGCACHE_NOW="2024-01-02T00:00:00Z"), check=True)
+        r, err = self.restore_json("k")
+        self.assertEqual(r["result"], "hit", err)
+        dead = f"127.0.0.1:{dead_port()}/{self.st.repo}"
+        shutil.rmtree(self.cache)
+        rc, out, err = self.regcache("--store", dead, "--local-cache", self.tier, "--json", "restore", "--key",
+                                     "k", "cache", env={"REGCACHE_RETRY_DELAY_MS": "1"}, check=True)
+        self.assertEqual(json.loads(out)["source"], "local", err)
+        self.assertEqual(snapshot(self.cache), newer, "the restore put the older entry back under the tag")
+
     def test_jobs_share_one_tier_at_once(self):
         trees = {}
         for i in range(2):

@@ -150,7 +150,11 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   if (!restored.ok() && restored.error().kind == ErrorKind::network && local_tier_counters()) {
     const std::string dir = local_tier_dir(gt);
     log_warning(restored.error().message + "; restoring from the local cache " + dir + " instead");
-    auto local = open_layout_store(dir, LayoutOpen::existing);
+    std::optional<std::chrono::steady_clock::time_point> deadline;  // what --timeout left
+    if (a.timeout > 0)
+      deadline = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                          std::chrono::duration<double>(a.timeout));
+    auto local = open_layout_store(dir, LayoutOpen::existing, deadline);
     if (local.ok()) {
       ProgressReporter reporter("restoring", &progress, progress_style_from_env());
       o.on_match = nullptr;  // the registry is out of reach: no last use to record there

@@ -29,6 +29,9 @@ namespace regcache {
 
 namespace {
 
+// The OCI annotation of an image's creation time (RFC 3339, which sorts as text).
+constexpr const char* kAnnoImageCreated = "org.opencontainers.image.created";
+
 // Passes bytes to `out` and, until writing it first fails, to `copy`, hashing what it copies.
 class TeeSink : public Sink {
  public:
@@ -154,7 +157,11 @@ class TieredStore : public Store {
     auto media = [](const FetchedManifest& m) {
       return m.media_type.empty() ? std::string(kOciManifest) : m.media_type;
     };
-    RC_TRY(local_->put_manifest(tag, entry->bytes, media(*entry)));
+    if (newer_here(tag, *entry)) {
+      log_verbose("local cache: " + tag + " holds a newer entry (saved since); kept");
+    } else {
+      RC_TRY(local_->put_manifest(tag, entry->bytes, media(*entry)));
+    }
     if (!list) return {};
     // The list as the tier holds it names only the signatures kept here: one naming what
     // this command did not read (a signature by another key, another tool's referrer) would
@@ -240,6 +247,20 @@ class TieredStore : public Store {
   }
 
  private:
+  // Returns true when the layout's manifest under tag is another one, created later than
+  // `fetched` (a job on this machine saved the key while this one restored it).
+  bool newer_here(const std::string& tag, const FetchedManifest& fetched) {
+    auto here = local_->get_manifest(tag);
+    if (!here.ok() || !*here || (*here)->digest == fetched.digest) return false;
+    auto created = [](const std::string& bytes) {
+      auto j = nlohmann::json::parse(bytes, nullptr, false);
+      if (!j.is_object() || !j.contains("annotations") || !j["annotations"].is_object())
+        return std::string();
+      return j["annotations"].value(kAnnoImageCreated, std::string());
+    };
+    return created((*here)->bytes) > created(fetched.bytes);
+  }
+
   // Returns whether the layout holds d with content that matches the digest; a copy holding
   // other bytes is removed (the next download replaces it).
   LocalCopy check_copy(const Descriptor& d, const std::atomic<bool>& stop) {
