@@ -4,6 +4,7 @@
 #include <atomic>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -266,6 +267,9 @@ class TieredStore : public Store {
   LocalCopy check_copy(const Descriptor& d, const std::atomic<bool>& stop) {
     auto present = local_->has_blob(d);
     if (!present.ok() || !*present) return LocalCopy::absent;
+    const std::string path = root_ + "/blobs/sha256/" + d.digest.substr(7);
+    struct stat read {};
+    const bool seen = ::lstat(path.c_str(), &read) == 0;
     StopSink until(stop);
     HashingSink hash(&until);
     Status st = local_->get_blob(d, &hash);
@@ -274,7 +278,11 @@ class TieredStore : public Store {
     // Only other bytes are damage. A read that failed otherwise (evicted meanwhile, a signal,
     // no descriptor left) leaves the copy alone: the registry serves this command.
     if (!st.ok() && st.error().kind != ErrorKind::integrity) return LocalCopy::absent;
-    ::unlink((root_ + "/blobs/sha256/" + d.digest.substr(7)).c_str());
+    // The damaged file only: another job may have put a good copy in its place meanwhile.
+    struct stat now {};
+    if (!seen || (::lstat(path.c_str(), &now) == 0 && now.st_ino == read.st_ino &&
+                  now.st_dev == read.st_dev))
+      ::unlink(path.c_str());
     return LocalCopy::damaged;
   }
 
