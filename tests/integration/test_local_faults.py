@@ -714,6 +714,14 @@ class PermissionDeniedTest(LocalFaultCase):
         self.assertEqual(rc, 0, err)
         self.assertEqual(json.loads(out)["result"], "miss")
         self.assertIn("holds nothing under", err)
+        # Its directories missing too, under root's t: the same, a miss or a failure naming it.
+        rc, out, err = self.as_nobody("--store", reg.ref, "--json", "restore", "--key", "k", "t/q/r")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["result"], "miss")
+        self.assertIn("holds nothing under", err)
+        rc, out, err = self.as_nobody("--store", reg.ref, "restore", "--key", "k", "t/x/f")
+        self.fails_cleanly(rc, out, err, mentions=["Permission denied", "t/x"])
+        self.assertTreeEqual(before, snapshot(target))
         self.assertNoTemp()
 
     def test_a_refused_restore_of_closed_directories_leaves_nothing(self):

@@ -113,6 +113,7 @@ Extractor::~Extractor() {
 constexpr size_t kChainDepth = 8;
 
 Result<int> Extractor::open_dir(const ExtractRoot& root, const std::string& rel_dir) {
+  if (!root.unwritable.empty()) return make_error(ErrorKind::io, root.unwritable);
   // The chain keeps the directories of the last path open: the next path opens only the
   // components after the prefix they share (entries come in path order, so mostly one).
   if (chain_.empty() || chain_parent_ != root.parent_fd ||
@@ -188,6 +189,7 @@ void Extractor::close_chain(size_t keep) {
 }
 
 Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, const TarHeader& h) {
+  if (!root.unwritable.empty()) return make_error(ErrorKind::io, root.unwritable);
   std::string shown = rel.empty() ? root.prefix : root.prefix + "/" + rel;
   int dfd = -1;
   std::string name;

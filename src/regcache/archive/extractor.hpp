@@ -30,6 +30,9 @@ struct ExtractRoot {
   // root): a hard link to elsewhere in the root cannot be made, and is skipped.
   std::string scope;
   TempHolds* holds = nullptr;  // keeps the staging location held once made (may be null)
+  // Why nothing can be written under prefix (its directory cannot be made), when so: the
+  // first entry under it fails with this, and an entry holding none is not affected.
+  std::string unwritable;
 };
 
 // Metadata of directories, applied after every layer has been extracted.

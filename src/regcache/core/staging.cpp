@@ -55,7 +55,17 @@ Result<Staging> Staging::prepare(std::vector<StageTarget> targets) {
       return make_error(ErrorKind::hostile,
                         "refusing to restore onto " + (t.dest.empty() ? "nothing" : t.dest));
     Slot slot;
-    auto parent = RC_TRY(open_directory(parent_of(t.dest), MissingDirs::create));
+    auto opened = open_directory(parent_of(t.dest), MissingDirs::create);
+    if (!opened.ok() && !t.scope.empty()) {
+      // A path inside a root whose directory cannot be made (under a directory of another
+      // user's): a miss when the entry does not hold it, an error naming why when it does.
+      slot.target = t;
+      slot.unwritable = "cannot restore " + t.dest + ": " + opened.error().message;
+      slot.name = owned_temp_name(kStagePrefix);
+      out.slots_.push_back(std::move(slot));
+      continue;
+    }
+    auto parent = RC_TRY(std::move(opened));
     std::string name = file_name_of(t.dest);
     struct stat st {};
     if (::fstatat(parent.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -107,11 +117,13 @@ Staging::~Staging() {
 std::vector<ExtractRoot> Staging::extract_roots() const {
   std::vector<ExtractRoot> roots;
   for (const auto& s : slots_)
-    roots.push_back({s.target.prefix, s.parent.get(), s.name, s.target.scope, holds_.get()});
+    roots.push_back(
+        {s.target.prefix, s.parent.get(), s.name, s.target.scope, holds_.get(), s.unwritable});
   return roots;
 }
 
 bool Staging::holds(size_t i) const {
+  if (!slots_[i].parent) return false;  // (nothing could be made for it)
   struct stat st {};
   return ::fstatat(slots_[i].parent.get(), slots_[i].name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
 }

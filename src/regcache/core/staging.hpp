@@ -60,6 +60,7 @@ class Staging {
     std::string name;          // of the staging location in parent
     std::string created_from;  // topmost parent directory prepare created, if any
     std::string inside;        // why parent is dest itself (a mount point...), if it is
+    std::string unwritable;    // why dest's directory cannot be made (a path inside a root)
     timespec dest_times[2]{};  // dest's times before staging, when inside
     bool done = false;
   };
