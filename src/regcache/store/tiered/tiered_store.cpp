@@ -20,6 +20,7 @@
 #include "regcache/util/dir_path.hpp"
 #include "regcache/util/fd.hpp"
 #include "regcache/util/fs.hpp"
+#include "regcache/util/json_fields.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/sha256.hpp"
 #include "regcache/util/sink.hpp"
@@ -159,10 +160,10 @@ class TieredStore : public Store {
       return m.media_type.empty() ? std::string(kOciManifest) : m.media_type;
     };
     if (newer_here(tag, *entry)) {
-      log_verbose("local cache: " + tag + " holds a newer entry (saved since); kept");
-    } else {
-      RC_TRY(local_->put_manifest(tag, entry->bytes, media(*entry)));
+      log_verbose("local cache: " + tag + " holds a newer entry; kept");
+      return {};  // (nor its signatures: nothing here would name them)
     }
+    RC_TRY(local_->put_manifest(tag, entry->bytes, media(*entry)));
     if (!list) return {};
     // The list as the tier holds it names only the signatures kept here: one naming what
     // this command did not read (a signature by another key, another tool's referrer) would
@@ -171,7 +172,7 @@ class TieredStore : public Store {
     if (!idx.is_object() || !idx.contains("manifests") || !idx["manifests"].is_array()) return {};
     nlohmann::json kept = nlohmann::json::array();
     for (const auto& r : idx["manifests"]) {
-      auto it = r.is_object() ? by_digest.find(r.value("digest", "")) : by_digest.end();
+      auto it = r.is_object() ? by_digest.find(string_field(r, "digest")) : by_digest.end();
       if (it == by_digest.end()) continue;
       RC_TRY(local_->put_manifest(it->first, it->second.bytes, media(it->second)));
       kept.push_back(r);
@@ -257,7 +258,7 @@ class TieredStore : public Store {
       auto j = nlohmann::json::parse(bytes, nullptr, false);
       if (!j.is_object() || !j.contains("annotations") || !j["annotations"].is_object())
         return std::string();
-      return j["annotations"].value(kAnnoImageCreated, std::string());
+      return string_field(j["annotations"], kAnnoImageCreated);
     };
     return created((*here)->bytes) > created(fetched.bytes);
   }
