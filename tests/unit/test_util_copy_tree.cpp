@@ -20,6 +20,16 @@ using testing::slurp;
 using testing::TempDir;
 using testing::write_file;
 
+// Copies dir/src/NAME onto dir/dst/NAME.
+Status copy_across(const TempDir& dir, const std::string& name) {
+  int src = ::open((dir / "src").c_str(), O_RDONLY | O_DIRECTORY);
+  int dst = ::open((dir / "dst").c_str(), O_RDONLY | O_DIRECTORY);
+  Status st = copy_tree_at(src, name, dst, name, dir / ("dst/" + name));
+  ::close(src);
+  ::close(dst);
+  return st;
+}
+
 struct stat lstat_of(const std::string& path) {
   struct stat st {};
   EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
@@ -39,11 +49,7 @@ TEST(CopyTree, KeepsContentsModesTimesAndSymlinks) {
             0);
   ASSERT_EQ(::utimensat(AT_FDCWD, (dir / "src/tree/sub").c_str(), old, 0), 0);
   std::filesystem::create_directories(dir / "dst");
-  int src = ::open((dir / "src").c_str(), O_RDONLY | O_DIRECTORY);
-  int dst = ::open((dir / "dst").c_str(), O_RDONLY | O_DIRECTORY);
-  ASSERT_TRUE(copy_tree_at(src, "tree", dst, "tree", dir / "dst/tree").ok());
-  ::close(src);
-  ::close(dst);
+  ASSERT_TRUE(copy_across(dir, "tree").ok());
   EXPECT_EQ(slurp(dir / "dst/tree/bin"), std::string(300000, 'x'));
   EXPECT_EQ(lstat_of(dir / "dst/tree/bin").st_mode & 07777, 0751u);
   EXPECT_EQ(lstat_of(dir / "dst/tree/sub").st_mode & 07777, 0705u);
@@ -61,11 +67,7 @@ TEST(CopyTree, ReplacesAFileInOneStep) {
   TempDir dir;
   write_file(dir / "src/f", "new");
   write_file(dir / "dst/f", "old");
-  int src = ::open((dir / "src").c_str(), O_RDONLY | O_DIRECTORY);
-  int dst = ::open((dir / "dst").c_str(), O_RDONLY | O_DIRECTORY);
-  ASSERT_TRUE(copy_tree_at(src, "f", dst, "f", dir / "dst/f").ok());
-  ::close(src);
-  ::close(dst);
+  ASSERT_TRUE(copy_across(dir, "f").ok());
   EXPECT_EQ(slurp(dir / "dst/f"), "new");
 }
 
@@ -74,11 +76,7 @@ TEST(CopyTree, AFailureLeavesNothing) {
   write_file(dir / "src/tree/a", "a");
   ASSERT_EQ(::mkfifo((dir / "src/tree/z_fifo").c_str(), 0600), 0);
   std::filesystem::create_directories(dir / "dst");
-  int src = ::open((dir / "src").c_str(), O_RDONLY | O_DIRECTORY);
-  int dst = ::open((dir / "dst").c_str(), O_RDONLY | O_DIRECTORY);
-  Status st = copy_tree_at(src, "tree", dst, "tree", dir / "dst/tree");
-  ::close(src);
-  ::close(dst);
+  Status st = copy_across(dir, "tree");
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().message.find("z_fifo"), std::string::npos) << st.error().message;
   EXPECT_TRUE(std::filesystem::is_empty(dir / "dst")) << "a partial copy was left";
@@ -93,11 +91,7 @@ TEST(CopyTree, HardLinksWithinTheTreeStayLinks) {
   write_file(dir / "src/tree/shared", "s");
   ASSERT_EQ(::link((dir / "src/tree/shared").c_str(), (dir / "src/outside").c_str()), 0);
   std::filesystem::create_directories(dir / "dst");
-  int src = ::open((dir / "src").c_str(), O_RDONLY | O_DIRECTORY);
-  int dst = ::open((dir / "dst").c_str(), O_RDONLY | O_DIRECTORY);
-  ASSERT_TRUE(copy_tree_at(src, "tree", dst, "tree", dir / "dst/tree").ok());
-  ::close(src);
-  ::close(dst);
+  ASSERT_TRUE(copy_across(dir, "tree").ok());
   const auto tool = lstat_of(dir / "dst/tree/bin/tool");
   const auto dep = lstat_of(dir / "dst/tree/deps/tool-1a2b");
   EXPECT_EQ(tool.st_ino, dep.st_ino) << "the two links became two files";
