@@ -66,19 +66,6 @@ Result<std::string> check_one(Store& store, const Referrer& r, const std::string
 
 }  // namespace
 
-bool is_content_error(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::network:
-    case ErrorKind::auth:
-    case ErrorKind::timeout:
-    case ErrorKind::interrupted:
-    case ErrorKind::usage:
-      return false;
-    default:
-      return true;
-  }
-}
-
 Status sign_entry(Store& store, const Descriptor& entry, const Ed25519Key& key) {
   std::string signature = RC_TRY(key.sign(signature_payload(entry.digest)));
   Descriptor sig{kSignatureBlobType, sha256_digest(signature), signature.size(), {}};

@@ -24,11 +24,6 @@ struct SignatureCheck {
   std::string reason;           // why none is valid, for -v
 };
 
-// Returns true for an error about what a store holds (malformed, missing, refused as a
-// request), which anyone who may push can cause: it makes a signature or an entry not valid.
-// The store out of reach, our credentials refused, the time budget or a signal are not.
-bool is_content_error(ErrorKind kind);
-
 // Checks the signatures of entry manifest `entry_digest` against keys; a store failure is
 // an error, a missing, forged, malformed or foreign signature (is_content_error) is a check
 // that is not valid.

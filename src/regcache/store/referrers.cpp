@@ -57,10 +57,7 @@ Result<Referral> referral_of(Store& store, const std::string& digest,
   auto got = store.get_manifest(digest);
   if (!got.ok()) {
     // What a pusher can make the registry refuse is left alone, as is whatever it names.
-    const ErrorKind k = got.error().kind;
-    if (k == ErrorKind::network || k == ErrorKind::auth || k == ErrorKind::timeout ||
-        k == ErrorKind::interrupted)
-      return got.error();
+    if (!is_content_error(got.error().kind)) return got.error();
     return Referral::other;
   }
   const auto& m = *got;
@@ -103,12 +100,6 @@ Status add_referrer(Store& store, const std::string& subject_digest, const Descr
   idx["manifests"].push_back(d);
   RC_TRY(store.put_manifest(tag, idx.dump(), kOciIndex));
   return {};
-}
-
-std::vector<Referrer> referrers_in(const std::string& index_bytes) {
-  json j = json::parse(index_bytes, nullptr, false);
-  if (!j.is_object() || !j.contains("manifests") || !j["manifests"].is_array()) return {};
-  return listed_referrers(j);
 }
 
 Result<std::vector<Referrer>> list_referrers(Store& store, const std::string& subject_digest) {

@@ -30,9 +30,6 @@ struct Referrer {
   std::string artifact_type;
 };
 
-// Returns the referrers that the bytes of a referrers list name (none when not an index).
-std::vector<Referrer> referrers_in(const std::string& index_bytes);
-
 // Returns the referrers of subject_digest (none when it has no list).
 Result<std::vector<Referrer>> list_referrers(Store& store, const std::string& subject_digest);
 

@@ -25,6 +25,14 @@ enum class ErrorKind {
   interrupted,  // SIGINT or SIGTERM arrived: the command stops and cleans up
 };
 
+// Returns true for an error about what a store holds (malformed, missing, refused as a
+// request), which anyone who may push can cause; false when the store is out of reach, our
+// credentials are refused, the time budget ran out, a signal came or the user erred.
+inline bool is_content_error(ErrorKind kind) {
+  return kind != ErrorKind::network && kind != ErrorKind::auth && kind != ErrorKind::timeout &&
+         kind != ErrorKind::interrupted && kind != ErrorKind::usage;
+}
+
 struct Error {
   ErrorKind kind = ErrorKind::generic;
   std::string message;
