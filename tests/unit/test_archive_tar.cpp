@@ -4,6 +4,7 @@
 #include <map>
 #include <vector>
 
+#include "raw_tar.hpp"
 #include "regcache/archive/tar_reader.hpp"
 #include "regcache/archive/tar_writer.hpp"
 #include "regcache/util/walk.hpp"
@@ -120,6 +121,61 @@ TEST(Tar, DeterministicBytes) {
     if (e.path == "ws/t/a.txt") e.mtime_nsec += 1;
   }
   EXPECT_NE(tar_of(entries), tar_of(changed));
+}
+
+// pax writes times as signed decimals (-1.25 is 1.25 s before the epoch); the ustar field
+// holds 11 octal digits, so a time past 2242 needs the pax record too.
+TEST(Tar, MtimesBeforeTheEpochAndPastUstarAreWrittenAsPaxSays) {
+  struct Case {
+    int64_t sec;
+    uint32_t nsec;
+    std::string pax;
+  };
+  const std::vector<Case> cases = {
+      {-124, 543210988, "mtime=-123.456789012\n"},  // -123.456789012 s
+      {-1, 500000000, "mtime=-0.500000000\n"},
+      {-7, 0, "mtime=-7.000000000\n"},
+      {15032385535, 0, "mtime=15032385535.000000000\n"},  // 2446, past 077777777777
+      {8589934591, 0, ""},                                // the last ustar second: no pax
+  };
+  for (const auto& c : cases) {
+    FileEntry e;
+    e.path = "ws/d";
+    e.type = FileType::directory;
+    e.mode = 0755;
+    e.mtime_sec = c.sec;
+    e.mtime_nsec = c.nsec;
+    const std::string tar = tar_of({e});
+    if (c.pax.empty()) {
+      EXPECT_EQ(tar.find("mtime="), std::string::npos) << c.sec;
+    } else {
+      EXPECT_NE(tar.find(c.pax), std::string::npos) << c.pax;
+    }
+    auto back = read_back(tar, 512);
+    ASSERT_EQ(back.size(), 1u);
+    EXPECT_EQ(back[0].header.mtime_sec, c.sec) << c.pax;
+    EXPECT_EQ(back[0].header.mtime_nsec, c.nsec) << c.pax;
+  }
+}
+
+TEST(Tar, ReaderTakesNegativePaxTimesAsOtherWritersMeanThem) {
+  const std::pair<std::string, std::pair<int64_t, uint32_t>> cases[] = {
+      {"-1.25", {-2, 750000000}},
+      {"-0.5", {-1, 500000000}},
+      {"-3", {-3, 0}},
+      {"12.5", {12, 500000000}},
+  };
+  for (const auto& [text, want] : cases) {
+    const std::string body = " mtime=" + text + "\n";
+    size_t len = body.size() + 1;
+    while (std::to_string(len).size() + body.size() != len) ++len;
+    regcache::testing::RawTar raw;
+    raw.add("PaxHeader", 'x', std::to_string(len) + body).add("d/", '5');
+    auto back = read_back(raw.bytes(), 512);
+    ASSERT_EQ(back.size(), 1u) << text;
+    EXPECT_EQ(back[0].header.mtime_sec, want.first) << text;
+    EXPECT_EQ(back[0].header.mtime_nsec, want.second) << text;
+  }
 }
 
 TEST(Tar, ReaderRejectsCorruptHeader) {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <limits>
 
 namespace regcache {
 
@@ -76,6 +77,13 @@ Result<std::pair<int64_t, uint32_t>> parse_pax_time(const std::string& v) {
       if (c < '0' || c > '9') return make_error(ErrorKind::integrity, "bad pax mtime");
       nsec = nsec * 10 + static_cast<uint32_t>(c - '0');
     }
+  }
+  if (nsec > 0 && !whole.empty() && whole[0] == '-') {  // -0.25 is second -1 plus 0.75 s
+    if (sec == std::numeric_limits<int64_t>::min()) {
+      return make_error(ErrorKind::integrity, "bad pax mtime: " + v.substr(0, 40));
+    }
+    sec -= 1;
+    nsec = 1000000000u - nsec;
   }
   return std::make_pair(sec, nsec);
 }

@@ -1,9 +1,9 @@
 // Writes POSIX pax archives with no host-specific fields: uid/gid 0, empty user and group
 // names, no atime/ctime, a fixed name for extended headers. A pax extended header is
 // emitted only when the entry needs one (a path or link target too long or not ASCII for
-// the ustar fields, a nanosecond mtime, a size of 8 GiB or more), which keeps archives of
-// many small files compact while keeping nanosecond mtimes exact. Callers pass entries in
-// the order they want them stored (the pack planner sorts them).
+// the ustar fields, a nanosecond mtime or one outside 1970-2242, a size of 8 GiB or more),
+// which keeps archives of many small files compact while keeping nanosecond mtimes exact.
+// Callers pass entries in the order they want them stored (the pack planner sorts them).
 #include "regcache/archive/tar_writer.hpp"
 
 #include <fcntl.h>
@@ -53,10 +53,26 @@ std::string pax_record(const std::string& key, const std::string& value) {
   return std::to_string(len) + body;
 }
 
+// pax writes a time as a signed decimal: before 1970, -123.25 is 123.25 s before the
+// epoch, that is second -124 plus 0.75 s in FileEntry's terms.
 std::string mtime_string(const FileEntry& e) {
+  uint32_t nsec = e.mtime_nsec;
+  std::string whole;
+  if (e.mtime_sec >= 0) {
+    whole = std::to_string(e.mtime_sec);
+  } else if (nsec > 0) {
+    whole = "-" + std::to_string(-(e.mtime_sec + 1));
+    nsec = 1000000000u - nsec;
+  } else {
+    whole = "-" + std::to_string(0u - static_cast<uint64_t>(e.mtime_sec));
+  }
   char frac[16];
-  std::snprintf(frac, sizeof frac, "%09u", e.mtime_nsec);
-  return std::to_string(e.mtime_sec) + "." + frac;
+  std::snprintf(frac, sizeof frac, "%09u", nsec);
+  return whole + "." + frac;
+}
+
+bool mtime_fits_ustar(const FileEntry& e) {
+  return e.mtime_sec >= 0 && static_cast<uint64_t>(e.mtime_sec) <= kMaxOctalSize;
 }
 
 char typeflag_for(FileType t) {
@@ -88,7 +104,7 @@ Status TarWriter::write_header(const FileEntry& e, char typeflag, uint64_t size)
   put_octal(&h[tar::kGid.offset], tar::kGid.width, 0);
   put_octal(&h[tar::kSize.offset], tar::kSize.width, size <= kMaxOctalSize ? size : 0);
   put_octal(&h[tar::kMtime.offset], tar::kMtime.width,
-            e.mtime_sec > 0 ? static_cast<uint64_t>(e.mtime_sec) : 0);
+            mtime_fits_ustar(e) ? static_cast<uint64_t>(e.mtime_sec) : 0);
   h[tar::kTypeflag.offset] = typeflag;
   const std::string& link = e.link_target;
   std::memcpy(&h[tar::kLinkname.offset], link.data(),
@@ -112,7 +128,7 @@ Status TarWriter::write_pax(const FileEntry& e, uint64_t size, const SparseFile*
   if (!e.link_target.empty() && !fits_ustar(e.link_target, 100)) {
     records += pax_record("linkpath", e.link_target);
   }
-  if (e.mtime_nsec != 0 || e.mtime_sec < 0) records += pax_record("mtime", mtime_string(e));
+  if (e.mtime_nsec != 0 || !mtime_fits_ustar(e)) records += pax_record("mtime", mtime_string(e));
   if (size > kMaxOctalSize) records += pax_record("size", std::to_string(size));
   if (sparse) {  // GNU sparse format 1.0: the map opens the entry's data (archive/sparse.hpp)
     records += pax_record("GNU.sparse.major", "1");
