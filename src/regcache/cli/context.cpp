@@ -190,6 +190,7 @@ std::unique_ptr<Store> open_store_alone(const GlobalOptions& g, StoreUse use) {
   opts.retry_delay_ms = s.retry_delay_ms.value_or(opts.retry_delay_ms);
   opts.stall_seconds = s.stall_seconds.value_or(opts.stall_seconds);
   opts.deadline = deadline;
+  opts.proxies = ProxyEnv(s.env);
   if (s.upload_chunk) opts.chunk_threshold = opts.chunk_size = *s.upload_chunk;
   // A credential helper that hangs must not outlast the command's own time budget.
   HelperRun helper{std::chrono::seconds(30), s.helper_env};
@@ -212,6 +213,7 @@ std::unique_ptr<Store> open_store_alone(const GlobalOptions& g, StoreUse use) {
     // The API client carries GITHUB_TOKEN: --insecure (meant for the registry) never turns
     // its certificate checks off.
     gh.tls = TlsOptions{TlsVerify::on, trust_anchors()};
+    gh.proxies = opts.proxies;
     return wrap_github_packages(make_registry_store(ref, std::move(creds), opts), ref,
                                 std::move(gh));
   }

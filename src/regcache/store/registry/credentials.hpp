@@ -9,9 +9,9 @@
 
 #include <chrono>
 #include <functional>
-#include <vector>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "regcache/util/env.hpp"
 #include "regcache/util/result.hpp"

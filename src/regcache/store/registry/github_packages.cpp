@@ -23,7 +23,7 @@ class GithubPackagesStore : public Store {
   GithubPackagesStore(std::unique_ptr<Store> inner, const StoreRef& ref, GithubPackagesOptions o)
       : inner_(std::move(inner)),
         opts_(std::move(o)),
-        http_(opts_.transport ? opts_.transport : std::make_shared<HttpClient>(opts_.tls)) {
+        http_(opts_.transport ? opts_.transport : std::make_shared<HttpClient>(opts_.tls, opts_.proxies)) {
     auto slash = ref.repository.find('/');
     owner_ = ref.repository.substr(0, slash);
     package_ = slash == std::string::npos ? "" : ref.repository.substr(slash + 1);

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "regcache/store/registry/http_client.hpp"
+#include "regcache/store/registry/proxy_env.hpp"
 #include "regcache/store/registry/retry.hpp"
 #include "regcache/store/store.hpp"
 #include "regcache/store/store_ref.hpp"
@@ -26,6 +27,7 @@ struct GithubPackagesOptions {
   RetryPolicy retry;          // the registry's policy (store/registry/retry.hpp)
   std::shared_ptr<HttpTransport> transport;  // nullptr: libcurl with tls
   TlsOptions tls;
+  ProxyEnv proxies;  // named in the errors of requests that could not go through
 };
 
 // Returns true for ghcr.io and for `extra_host` (REGCACHE_GITHUB_REGISTRY, for tests).

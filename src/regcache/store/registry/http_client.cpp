@@ -173,7 +173,8 @@ CURLcode on_ssl_ctx(CURL*, void* ssl_ctx, void* user) {
 
 }  // namespace
 
-HttpClient::HttpClient(TlsOptions tls) : tls_(std::move(tls)) {
+HttpClient::HttpClient(TlsOptions tls, ProxyEnv proxies)
+    : tls_(std::move(tls)), proxies_(std::move(proxies)) {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   if (tls_.verify == TlsVerify::on && (!tls_.ca.file.empty() || !tls_.ca.dir.empty())) {
@@ -340,7 +341,15 @@ Result<HttpResponse> HttpClient::perform_on(void* handle, const HttpRequest& req
     std::string msg = t.stalled
                           ? "less than 1 KiB/s moved for " + std::to_string(req.stall_seconds) + "s"
                           : std::string(curl_easy_strerror(rc));
-    if (rc == CURLE_SSL_CACERT_BADFILE && anchors_ && !anchors_->error().empty()) {
+    long connect_code = 0;  // the proxy's answer to CONNECT, when there is a proxy
+    curl_easy_getinfo(c, CURLINFO_HTTP_CONNECTCODE, &connect_code);
+    if (connect_code >= 300) {
+      msg = "the proxy answered HTTP " + std::to_string(connect_code) + " to CONNECT";
+      if (connect_code == 407) {
+        kind = ErrorKind::auth;  // no retry can help: the proxy's user or password is wrong
+        msg += " (Proxy Authentication Required)";
+      }
+    } else if (rc == CURLE_SSL_CACERT_BADFILE && anchors_ && !anchors_->error().empty()) {
       kind = ErrorKind::usage;
       msg = anchors_->error();
     } else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
@@ -348,6 +357,9 @@ Result<HttpResponse> HttpClient::perform_on(void* handle, const HttpRequest& req
       msg +=
           " (TLS certificate not trusted; set REGCACHE_CA_FILE, or --insecure to skip "
           "verification)";
+    }
+    if (std::string proxy = proxies_.describe_for(req.url); !proxy.empty()) {
+      msg += " (through " + proxy + ")";
     }
     return make_error(kind, req.method + " " + redact_url(req.url) + ": " + msg);
   }

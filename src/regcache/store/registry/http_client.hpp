@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "regcache/store/registry/ca_bundle.hpp"
+#include "regcache/store/registry/proxy_env.hpp"
 #include "regcache/store/registry/registry_errors.hpp"
 #include "regcache/util/result.hpp"
 #include "regcache/util/sink.hpp"
@@ -83,7 +84,8 @@ class HttpTransport {
 
 class HttpClient : public HttpTransport {
  public:
-  explicit HttpClient(TlsOptions tls);
+  // proxies: the environment's, for the error of a request that could not go through.
+  explicit HttpClient(TlsOptions tls, ProxyEnv proxies = {});
   ~HttpClient() override;
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -98,6 +100,7 @@ class HttpClient : public HttpTransport {
   Result<HttpResponse> perform_on(void* handle, const HttpRequest& request,
                                   const std::function<void()>& on_connected = {});
   TlsOptions tls_;
+  ProxyEnv proxies_;
   std::unique_ptr<TrustAnchors> anchors_;  // tls_.ca parsed once; null: curl's own loading
   void* share_ = nullptr;
   std::mutex pool_mu_;

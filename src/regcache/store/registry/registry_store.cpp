@@ -605,7 +605,7 @@ class RegistryStore : public Store {
 std::unique_ptr<Store> make_registry_store(const StoreRef& ref, std::optional<Credentials> creds,
                                            const RegistryOptions& options,
                                            std::shared_ptr<HttpTransport> transport) {
-  if (!transport) transport = std::make_shared<HttpClient>(options.tls);
+  if (!transport) transport = std::make_shared<HttpClient>(options.tls, options.proxies);
   return std::make_unique<RegistryStore>(ref, std::move(creds), options, std::move(transport));
 }
 

@@ -8,6 +8,7 @@
 
 #include "regcache/store/registry/credentials.hpp"
 #include "regcache/store/registry/http_client.hpp"
+#include "regcache/store/registry/proxy_env.hpp"
 #include "regcache/store/store.hpp"
 #include "regcache/store/store_ref.hpp"
 
@@ -18,6 +19,7 @@ enum class Transport { https, http };
 struct RegistryOptions {
   Transport transport = Transport::https;  // http only for loopback hosts or --insecure
   TlsOptions tls;
+  ProxyEnv proxies;  // named in the errors of requests that could not go through
   uint64_t chunk_threshold = 1ull << 30;  // blobs larger than this upload in PATCH chunks
   uint64_t chunk_size = 64ull << 20;
   int max_attempts = 5;              // per logical operation (store/registry/retry.hpp)
