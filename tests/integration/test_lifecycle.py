@@ -263,11 +263,20 @@ class PruneTests:
 
     def test_bad_arguments_are_usage_errors(self):
         self.put("x", at(0))
+        # "999999d" (meant as "never") once wrapped around the clock into "always" and
+        # deleted everything; past a century is refused, as is a grace period past it.
         for args in (["--older-than", "7x"], ["--older-than", "-1d"], ["--max-size", "lots"],
-                     ["--keep", "many"], ["--by", "sometimes", "--older-than", "1d"]):
+                     ["--keep", "many"], ["--by", "sometimes", "--older-than", "1d"],
+                     ["--older-than", "999999d"], ["--older-than", "20000w"], ["--older-than", "0d5"]):
             with self.subTest(args=args):
                 rc, _, err = self.prune(*args, now=at(1), check=False)
                 self.assertEqual(rc, 2, err)
+        rc, _, err = self.prune("--keep", "100", now=at(1), check=False, extra={"REGCACHE_GC_GRACE": "999999d"})
+        self.assertEqual(rc, 2, err)
+        self.assertIn("REGCACHE_GC_GRACE", err)
+        rc, _, err = self.prune("--older-than", "1d", now="2099-01-01", check=False)
+        self.assertEqual(rc, 2, err)
+        self.assertIn("REGCACHE_NOW", err)
         self.assertEqual(sorted(self.entries()), ["x"])
 
     def test_last_used_keeps_an_old_entry_restored_recently(self):

@@ -469,6 +469,30 @@ class TokenRegistrySaveRestoreTest(SaveRestoreMixin, RegcacheTestCase):
     backend = "token"
 
 
+class ForeignImageTest(RegcacheTestCase):
+    """An image someone else pushed into the repository, under a tag that looks like a key,
+    is not a regcache entry: list does not show it and delete leaves it (and its digest's
+    other tags) alone, exit 1 naming the tag."""
+
+    def test_delete_leaves_an_image_it_did_not_make(self):
+        st = self.store("open")
+        config_bytes = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+        config = st.client.put_blob(config_bytes)
+        manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                               "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                          "digest": config, "size": len(config_bytes)},
+                               "layers": []}).encode()
+        for tag in ("release-v1", "latest"):
+            st.client.put_manifest(tag, manifest)
+        self.assertEqual(self.list_keys(st), [])
+        rc, out, err = self.regcache("--store", st.ref, "--json", "delete", "release-v1")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("not a regcache entry", err)
+        self.assertIn("release-v1", err)
+        self.assertEqual(parse_json(out)["keys"][0]["result"], "error")
+        self.assertEqual(sorted(st.client.tags()), ["latest", "release-v1"])
+
+
 class ConflictingTypesTest(RegcacheTestCase):
     """Restoring where the destination holds something of another type at a cached path.
     Placement does not depend on the store, so a local layout is enough."""

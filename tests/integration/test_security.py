@@ -161,6 +161,39 @@ class CredentialHelperTest(RegcacheTestCase):
         self.assertNotIn("CI_JOB_TOKEN", names)
 
 
+class WorkspacePathTest(RegcacheTestCase):
+    """A workspace's path is data: the rust preset's `cargo metadata` gets it as one
+    argument, so quotes and `$(...)` in it (a checkout dir, GITHUB_WORKSPACE) run nothing."""
+
+    def test_a_quote_in_the_workspace_runs_no_command(self):
+        mark = os.path.join(self.tmp, "PWNED")
+        ws = os.path.join(self.tmp, f"q'$(touch {mark})'x")
+        os.makedirs(os.path.join(ws, "target", "debug"))
+        with open(os.path.join(ws, "Cargo.toml"), "w") as f:
+            f.write('[package]\nname = "demo"\nversion = "0.1.0"\n')
+        with open(os.path.join(ws, "target", "debug", "demo"), "w") as f:
+            f.write("binary")
+        # A cargo of our own on PATH records the arguments it was given (and a rustc for the key).
+        bindir = os.path.join(self.tmp, "bin")
+        os.makedirs(bindir)
+        argv_file = os.path.join(self.tmp, "cargo-argv")
+        with open(os.path.join(bindir, "cargo"), "w") as f:
+            f.write(f'#!/bin/sh\nprintf "%s\\n" "$@" >> "{argv_file}"\n'
+                    'echo \'{"packages":[{"name":"demo","targets":[{"name":"demo"}]}]}\'\n')
+        with open(os.path.join(bindir, "rustc"), "w") as f:
+            f.write("#!/bin/sh\necho 'rustc 1.63.0'\necho 'host: x86_64-unknown-linux-gnu'\n")
+        for tool in ("cargo", "rustc"):
+            os.chmod(os.path.join(bindir, tool), 0o755)
+        env = {"PATH": bindir + ":/usr/bin:/bin", "GITHUB_WORKSPACE": ws}
+        store = "oci:" + os.path.join(self.tmp, "layout")
+        rc, out, err = self.regcache("--store", store, "save", "--preset", "rust", env=env, cwd=ws)
+        self.assertFalse(os.path.exists(mark), "a command in the workspace's path ran")
+        self.assertEqual(rc, 0, err)
+        with open(argv_file) as f:
+            calls = f.read().splitlines()
+        self.assertIn(os.path.join(ws, "Cargo.toml"), calls, "cargo got the manifest path whole")
+
+
 class LogInjectionTest(RegcacheTestCase):
     """(13) An entry's key annotation cannot write workflow commands into the log."""
 

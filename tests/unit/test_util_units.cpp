@@ -14,10 +14,32 @@ TEST(Units, Durations) {
   EXPECT_EQ(parse_duration("1d12h").value(), seconds(36 * 3600));
   EXPECT_EQ(parse_duration("90").value(), seconds(90));
   EXPECT_EQ(parse_duration("0d").value(), seconds(0));
+  EXPECT_EQ(parse_duration("36500d").value(), seconds(36500ll * 86400));
+}
+
+// "Practically never" must not wrap around into "always": prune subtracts the duration
+// from a nanosecond clock, so past a century is refused rather than taken.
+TEST(Units, DurationsPastACenturyAreRefused) {
+  for (const char* big : {"36501d", "999999d", "20000w", "5300w", "99999999999999s", "36500d1s"}) {
+    auto r = parse_duration(big);
+    ASSERT_FALSE(r.ok()) << big;
+    EXPECT_EQ(r.error().kind, ErrorKind::usage) << big;
+    EXPECT_NE(r.error().message.find("at most 36500d"), std::string::npos) << big;
+  }
+}
+
+TEST(Units, PlainSeconds) {
+  EXPECT_EQ(parse_seconds("90").value(), 90.0);
+  EXPECT_EQ(parse_seconds("2.5").value(), 2.5);
+  for (const char* bad : {"", "0x10", "1e3", "-1", " 5", "5 ", "inf", "nan", ".5", "5.", "1.2.3"}) {
+    auto r = parse_seconds(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().kind, ErrorKind::usage) << bad;
+  }
 }
 
 TEST(Units, BadDurationsAreUsageErrors) {
-  for (const char* bad : {"", "7x", "-1d", "d", "1.5d", "7 d", "1d5", "abc"}) {
+  for (const char* bad : {"", "7x", "-1d", "d", "1.5d", "7 d", "1d5", "0d5", "abc"}) {
     auto r = parse_duration(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().kind, ErrorKind::usage) << bad;

@@ -25,12 +25,16 @@ Result<nlohmann::json> delete_one(Store& store, const std::string& key) {
   std::string tag = tag_for_key(key);
   auto m = RC_TRY(store.get_manifest(tag));
   auto info = m ? parse_manifest(m->bytes) : Result<EntryInfo>(Error{});
-  if (m && !info.ok()) {
+  if (m && (!info.ok() || info->key.empty())) {
+    // An image someone else pushed under this tag (no key of ours on it) is theirs: list
+    // does not show it, and delete does not remove it (nor the other tags of its digest).
+    const std::string why =
+        info.ok() ? "no " + std::string(kAnnoKey) + " annotation" : info.error().message;
     return make_error(ErrorKind::integrity, "tag " + tag + " in " + store.describe() +
                                                 " holds something that is not a regcache entry (" +
-                                                info.error().message + "); nothing deleted");
+                                                why + "); nothing deleted");
   }
-  if (!m || (info->key != key && !(info->key.empty() && tag == key))) {
+  if (!m || info->key != key) {
     log_warning("no cache entry for key " + key + " in " + store.describe() +
                 "; nothing to delete");
     return nlohmann::json{{"key", key}, {"result", "missing"}};

@@ -59,11 +59,9 @@ class EnvReader {
   Result<double> seconds(const char* name, double fallback) const {
     std::string v = text(name);
     if (v.empty()) return fallback;
-    char* end = nullptr;
-    double d = std::strtod(v.c_str(), &end);
-    if (end != v.c_str() + v.size() || !(d > 0) || d > 86400)
-      return bad(name, v, "a number of seconds");
-    return d;
+    auto d = parse_seconds(v);
+    if (!d.ok() || !(*d > 0) || *d > 86400) return bad(name, v, "a number of seconds");
+    return *d;
   }
 
   template <class E>
@@ -79,11 +77,13 @@ class EnvReader {
     return bad(name, v, "one of " + names);
   }
 
- private:
+ public:
   static Error bad(const char* name, const std::string& value, const std::string& want) {
     std::string shown = value.size() > 40 ? value.substr(0, 40) + "…" : value;
     return make_error(ErrorKind::usage, std::string(name) + "='" + shown + "' is not " + want);
   }
+
+ private:
   const EnvFn& env_;
 };
 
@@ -168,6 +168,9 @@ Result<Settings> read_settings(const EnvFn& env) {
   s.dumb_terminal = r.text("TERM") == "dumb";
   s.step_summary = r.text("GITHUB_STEP_SUMMARY");
   s.now = r.text("REGCACHE_NOW");
+  if (!s.now.empty() && !parse_rfc3339(s.now)) {
+    return EnvReader::bad("REGCACHE_NOW", s.now, "a time such as 2026-01-31T12:00:00Z");
+  }
   return s;
 }
 

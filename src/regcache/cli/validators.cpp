@@ -1,6 +1,5 @@
 #include "regcache/cli/validators.hpp"
 
-#include <cstdlib>
 #include <string>
 
 #include "regcache/util/units.hpp"
@@ -14,9 +13,9 @@ CLI::Validator duration_in_seconds(ZeroMeans zero) {
           : "a number of seconds greater than 0, or a duration such as 90s or 5m";
   return CLI::Validator(
       [zero, want](std::string& value) -> std::string {
-        char* end = nullptr;
-        double seconds = std::strtod(value.c_str(), &end);
-        if (value.empty() || end != value.c_str() + value.size()) {
+        auto plain = parse_seconds(value);
+        double seconds = plain.ok() ? *plain : 0;
+        if (!plain.ok()) {
           auto d = parse_duration(value);
           if (!d.ok()) return "'" + value + "' is not " + want;
           seconds = static_cast<double>(d->count());
@@ -33,7 +32,8 @@ void add_timeout_option(CLI::App* command, double* seconds) {
   command
       ->add_option("--timeout", *seconds,
                    "Give up after this long (seconds, or 5m; 0: no limit), retries included "
-                   "(default " + std::to_string(static_cast<long>(*seconds)) + "s)")
+                   "(default " +
+                       std::to_string(static_cast<long>(*seconds)) + "s)")
       ->transform(duration_in_seconds(ZeroMeans::no_limit));
 }
 

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -17,6 +18,7 @@
 #include "regcache/ecosystems/key_template.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/glob_expand.hpp"
+#include "regcache/util/subprocess.hpp"
 
 namespace regcache {
 
@@ -46,14 +48,27 @@ void keyed(Preset& p, const std::string& prefix, const std::string& lock) {
   p.restore_keys = {prefix + "-"};
 }
 
+// Returns `cargo metadata`'s JSON for the workspace's Cargo.toml (offline), or a null
+// value when cargo is missing or fails. No shell: the workspace's path is one argument,
+// whatever quotes or `$(...)` it holds.
+nlohmann::json cargo_metadata(const PresetEnv& e, std::vector<std::string> flags) {
+  CommandSpec spec;
+  spec.argv = {
+      "cargo", "metadata", "--manifest-path", e.workspace + "/Cargo.toml", "--format-version",
+      "1",     "--offline"};
+  spec.argv.insert(spec.argv.end(), flags.begin(), flags.end());
+  spec.timeout = std::chrono::minutes(5);
+  spec.max_output = 64 << 20;
+  auto r = run_command(spec);
+  if (!r.ok() || r->exit_code != 0) return nlohmann::json();
+  return nlohmann::json::parse(r->out, nullptr, false);
+}
+
 // The workspace's own package and target names: `cargo metadata --no-deps`, else the
 // [package] name of the root Cargo.toml.
 std::vector<std::string> workspace_crates(const PresetEnv& e) {
   std::set<std::string> names;
-  auto meta =
-      run_shell_command("cd '" + e.workspace +
-                        "' && cargo metadata --no-deps --format-version 1 --offline 2>/dev/null");
-  auto j = meta.ok() ? nlohmann::json::parse(meta.value(), nullptr, false) : nlohmann::json();
+  auto j = cargo_metadata(e, {"--no-deps"});
   if (j.is_object() && j.contains("packages") && j["packages"].is_array()) {
     for (const auto& p : j["packages"]) {
       if (p.contains("name") && p["name"].is_string()) names.insert(p["name"].get<std::string>());
@@ -81,10 +96,7 @@ std::vector<std::string> workspace_crates(const PresetEnv& e) {
 // writes nothing of the user's.
 std::set<std::string> dependency_graph(const PresetEnv& e) {
   std::set<std::string> names;
-  auto meta =
-      run_shell_command("cd '" + e.workspace +
-                        "' && cargo metadata --format-version 1 --offline --locked 2>/dev/null");
-  auto j = meta.ok() ? nlohmann::json::parse(meta.value(), nullptr, false) : nlohmann::json();
+  auto j = cargo_metadata(e, {"--locked"});
   if (!j.is_object() || !j.contains("packages") || !j["packages"].is_array()) return names;
   for (const auto& p : j["packages"]) {
     std::vector<std::string> found;

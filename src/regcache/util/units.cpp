@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <string>
@@ -34,18 +35,32 @@ bool split_number(std::string_view s, size_t* pos, double* value, bool allow_fra
   return true;
 }
 
+constexpr uint64_t kMaxDurationSeconds = 36500ull * 86400;  // 100 years
+
 }  // namespace
+
+Result<double> parse_seconds(std::string_view text) {
+  size_t pos = 0;
+  double n = 0;
+  if (!split_number(text, &pos, &n, true) || pos != text.size() || text.front() == '.' ||
+      text.back() == '.' || std::count(text.begin(), text.end(), '.') > 1) {
+    return bad_size("number of seconds", text, "use digits, e.g. 90 or 2.5");
+  }
+  return n;
+}
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {
   constexpr const char* hint = "use e.g. 30m, 36h, 7d or 2w";
   if (text.empty()) return bad_size("duration", text, hint);
   uint64_t total = 0;
   size_t pos = 0;
+  bool had_unit = false;
   while (pos < text.size()) {
     double n = 0;
     if (!split_number(text, &pos, &n, false)) return bad_size("duration", text, hint);
     uint64_t unit = 1;
     if (pos < text.size()) {
+      had_unit = true;
       switch (text[pos++]) {
         case 's':
           unit = 1;
@@ -65,11 +80,15 @@ Result<std::chrono::seconds> parse_duration(std::string_view text) {
         default:
           return bad_size("duration", text, hint);
       }
-    } else if (total != 0) {
-      return bad_size("duration", text, hint);  // "1d5": a unit is missing
+    } else if (had_unit) {
+      return bad_size("duration", text, hint);  // "1d5", "0d5": a unit is missing
     }
-    if (n > 1e12) return bad_size("duration", text, "too large");
-    total += static_cast<uint64_t>(n) * unit;
+    // Past the cap, a time computed from it would wrap around (prune would then take an
+    // age of "never" for "always"); no retention needs more than a century.
+    if (n > static_cast<double>(kMaxDurationSeconds) ||
+        (total += static_cast<uint64_t>(n) * unit) > kMaxDurationSeconds) {
+      return bad_size("duration", text, "at most 36500d");
+    }
   }
   return std::chrono::seconds(static_cast<int64_t>(total));
 }
