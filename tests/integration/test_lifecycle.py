@@ -25,6 +25,7 @@ from common import (ANNO_KEY, RegcacheTestCase, RegistryClient, SOURCE_DIR, Stor
                     services, snapshot, unique_repo)
 
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "harness"))
+from fault_proxy import FaultProxy  # noqa: E402
 from ghpackages_server import GhPackagesServer  # noqa: E402
 from legacy_image import SKOPEO, build_legacy_archive, push_legacy_image  # noqa: E402
 
@@ -560,6 +561,23 @@ class MigrationTest(RegcacheTestCase):
     def test_restore_from_image_needs_a_path(self):
         rc, _, err = self.regcache("restore", "--from-image", self.refs["oci"])
         self.assertEqual(rc, 2, err)
+
+    def test_the_stores_password_stays_with_the_store(self):
+        # REGCACHE_USERNAME/PASSWORD are the main store's; the image's registry (another
+        # host: a proxy in front of REG_OPEN that records whether requests carried
+        # Authorization) gets none of them, on import and on restore --from-image.
+        st = self.store("basic")
+        proxy = FaultProxy(self.host).start()
+        self.addCleanup(proxy.stop)
+        ref = proxy.address + "/" + self.refs["oci"].split("/", 1)[1]
+        self.regcache("--store", st.ref, "import", "--from-image", ref, "--key", "imported",
+                      "--path", self.target, "--path", self.ext, env=st.env, check=True)
+        self.assertEqual([e["key"] for e in self.list_keys(st)], ["imported"])
+        self.wipe()
+        self.regcache("--store", st.ref, "restore", "--from-image", ref, "--path", self.target,
+                      env=st.env, check=True)
+        self.assertTrue(proxy.log, "the image came through the proxy")
+        self.assertFalse([e for e in proxy.log if e["auth"]], "the store's password went to another host")
 
     def test_import_creates_an_entry_a_plain_restore_restores(self):
         for backend in ("layout", "open"):

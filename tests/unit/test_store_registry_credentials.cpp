@@ -53,6 +53,23 @@ TEST(Credentials, EnvironmentWins) {
   EXPECT_EQ(c.value()->secret, "s3cret");
 }
 
+// The variables are the main store's: another registry (an image to import, a base store)
+// gets only what an auth file or helper names for its own host.
+TEST(Credentials, WithheldVariablesGoNowhere) {
+  TempDir d;
+  write_file(d / "docker/config.json", R"({"auths":{"r.example":{"auth":"dTpw"}}})");
+  auto env = fake_env({{"REGCACHE_USERNAME", "me"},
+                       {"REGCACHE_PASSWORD", "s3cret"},
+                       {"DOCKER_CONFIG", d / "docker"}});
+  auto c = find_credentials("r.example", env, {}, EnvCredentials::withheld);
+  ASSERT_TRUE(c.ok() && c.value());
+  EXPECT_EQ(c.value()->username, "u");  // the auth file's entry for r.example
+  EXPECT_EQ(c.value()->secret, "p");
+  auto none = find_credentials("foreign.example", env, {}, EnvCredentials::withheld);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none.value());
+}
+
 TEST(Credentials, DockerConfigAuths) {
   TempDir d;
   // base64("user:pa:ss") — a password may hold a colon

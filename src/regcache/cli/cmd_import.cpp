@@ -58,9 +58,7 @@ std::vector<std::string> absolute_roots(const std::vector<std::string>& paths,
 std::pair<std::unique_ptr<Store>, std::string> open_image(const std::string& text,
                                                           const GlobalOptions& g) {
   ImageRef ref = unwrap(parse_image_ref(text));
-  GlobalOptions gi = g;
-  gi.store = ref.store;
-  return {open_store(gi, StoreUse::read), ref.reference};
+  return {open_store(other_store(g, ref.store), StoreUse::read), ref.reference};
 }
 
 std::string temp_root() {

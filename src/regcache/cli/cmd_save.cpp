@@ -102,9 +102,7 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
   auto store = open_store(gt, StoreUse::write);
   std::unique_ptr<Store> base_store;
   if (!a.base_store.empty()) {
-    GlobalOptions gb = gt;
-    gb.store = a.base_store;
-    base_store = open_store(gb, StoreUse::read);
+    base_store = open_store(other_store(gt, a.base_store), StoreUse::read);
     o.base_store = base_store.get();
   }
   if (o.base_key.empty()) {

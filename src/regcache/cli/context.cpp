@@ -85,6 +85,16 @@ StoreRef selected_store_ref(const GlobalOptions& g) {
   return ref;
 }
 
+GlobalOptions other_store(const GlobalOptions& g, const std::string& store) {
+  GlobalOptions o = g;
+  if (!o.credentials_host) {
+    StoreRef main = selected_store_ref(g);
+    o.credentials_host = main.kind == StoreKind::registry ? main.host : "";
+  }
+  o.store = store;
+  return o;
+}
+
 size_t default_transfers(const GlobalOptions& g, size_t local) {
   StoreRef ref = selected_store_ref(g);
   if (ref.kind != StoreKind::registry || is_loopback_host(ref.host)) return local;
@@ -197,7 +207,10 @@ std::unique_ptr<Store> open_store_alone(const GlobalOptions& g, StoreUse use) {
   if (g.timeout_seconds > 0)
     helper.timeout = std::min(
         helper.timeout, std::chrono::milliseconds(static_cast<long>(g.timeout_seconds * 1000)));
-  auto creds = unwrap(find_credentials(ref.host, s.env, helper));
+  const EnvCredentials env_creds = !g.credentials_host || *g.credentials_host == ref.host
+                                       ? EnvCredentials::offered
+                                       : EnvCredentials::withheld;
+  auto creds = unwrap(find_credentials(ref.host, s.env, helper, env_creds));
   log_verbose("store " + ref.host + "/" + ref.repository + " over " +
               (opts.transport == Transport::https ? "https" : "http") +
               (creds ? " with credentials" : " anonymously"));

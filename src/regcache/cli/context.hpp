@@ -26,7 +26,14 @@ struct GlobalOptions {
   double timeout_seconds = 0;   // registry requests end after this (restore --timeout); 0: none
   std::string local_cache;      // --local-cache DIR / REGCACHE_LOCAL_CACHE: a local tier
   std::string local_cache_max;  // --local-cache-max SIZE / REGCACHE_LOCAL_CACHE_MAX
+  // The host REGCACHE_USERNAME/REGCACHE_PASSWORD belong to, once a command opens a second
+  // registry (other_store); unset: the store being opened is the main one.
+  std::optional<std::string> credentials_host;
 };
+
+// Returns g opening `store` instead (an image to import, a --base-store): the variables'
+// credentials stay with the main store's registry and go to no other host.
+GlobalOptions other_store(const GlobalOptions& g, const std::string& store);
 
 // A failure that ends the command with an exit code (1 error, 2 usage, 3 miss).
 struct CommandError : std::runtime_error {

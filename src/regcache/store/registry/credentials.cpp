@@ -120,9 +120,9 @@ Result<std::optional<Credentials>> run_credential_helper(const std::string& help
 }
 
 Result<std::optional<Credentials>> find_credentials(const std::string& host, const EnvFn& env,
-                                                    const HelperRun& run) {
+                                                    const HelperRun& run, EnvCredentials offer) {
   auto user = env("REGCACHE_USERNAME"), pass = env("REGCACHE_PASSWORD");
-  if (pass && !pass->empty()) {
+  if (offer == EnvCredentials::offered && pass && !pass->empty()) {
     return std::optional<Credentials>(Credentials{user.value_or("regcache"), *pass, ""});
   }
   std::vector<std::string> files;

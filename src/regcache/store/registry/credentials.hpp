@@ -31,11 +31,16 @@ struct HelperRun {
   std::vector<std::string> env;  // "NAME=value"
 };
 
-// Looks up credentials for host ("ghcr.io", "127.0.0.1:5000"); errors only for a broken
-// credential helper or auth file, never for "no credentials". A helper running longer than
+// Whether REGCACHE_USERNAME/REGCACHE_PASSWORD may go to a host: only to the main store's.
+enum class EnvCredentials { offered, withheld };
+
+// Looks up credentials for host ("ghcr.io", "127.0.0.1:5000"): the variables when offered,
+// then auth files and helpers, which name their hosts; errors only for a broken credential
+// helper or auth file, never for "no credentials". A helper running longer than
 // run.timeout is killed (an error naming it).
 Result<std::optional<Credentials>> find_credentials(const std::string& host, const EnvFn& env,
-                                                    const HelperRun& run = {});
+                                                    const HelperRun& run = {},
+                                                    EnvCredentials offer = EnvCredentials::offered);
 
 // Runs `docker-credential-<helper> get` for server (at most 1 MiB of output); nullopt when
 // it has none.
