@@ -19,6 +19,7 @@
 #include "regcache/store/registry/auth.hpp"
 #include "regcache/store/registry/ranged_download.hpp"
 #include "regcache/store/registry/retry.hpp"
+#include "regcache/store/registry/tag_page.hpp"
 #include "regcache/store/registry/urls.hpp"
 #include "regcache/util/interrupt.hpp"
 #include "regcache/util/log.hpp"
@@ -319,7 +320,7 @@ class RegistryStore : public Store {
   // Follows the tag list's pages on this registry only, each page once, at most
   // kMaxTagPages of them: a registry that points elsewhere or in circles is an error.
   Result<std::vector<std::string>> list_tags() override {
-    std::vector<std::string> tags;
+    TagList list;
     std::set<std::string> seen;
     std::string url = base_ + "/tags/list?n=1000";
     for (int page = 0; !url.empty(); ++page) {
@@ -332,24 +333,14 @@ class RegistryStore : public Store {
       StringSink body(kMaxTagPageBytes);
       HttpRequest req{"GET", url};
       auto r = RC_TRY(fetch_small(req, &body, budget));
-      if (r.status == 404) return tags;  // NAME_UNKNOWN: an empty repository
+      if (r.status == 404) return std::move(list.tags);  // NAME_UNKNOWN: an empty repository
       if (r.status != 200) return fail(req, r);
-      auto j = nlohmann::json::parse(body.str(), nullptr, false);
       // "tags": null is how distribution answers for a repository without tags.
-      const bool tags_ok =
-          j.is_object() && (!j.contains("tags") || j["tags"].is_null() || j["tags"].is_array());
-      if (!tags_ok)
-        return make_error(ErrorKind::integrity, "malformed tag list from " + describe());
-      if (j.contains("tags") && j["tags"].is_array()) {
-        for (const auto& t : j["tags"]) {
-          if (!t.is_string())
-            return make_error(ErrorKind::integrity, "malformed tag list from " + describe());
-          tags.push_back(t.get<std::string>());
-        }
-      }
+      if (auto st = append_tag_page(body.str(), &list); !st.ok())
+        return make_error(ErrorKind::integrity, st.error().message + " from " + describe());
       url = RC_TRY(next_link(r.header("link"), url));
     }
-    return tags;
+    return std::move(list.tags);
   }
 
  private:
