@@ -80,6 +80,8 @@ struct Fixture {
     transport = std::make_shared<ScriptedTransport>(std::move(script));
     RegistryOptions o;
     o.transport = scheme;
+    // registry.test is not loopback: plain HTTP to it is what --insecure allows.
+    if (scheme == Transport::http) o.tls.verify = TlsVerify::off;
     // A stopped clock: each recorded wait is exactly the policy's.
     o.now = [] { return kStoppedClock; };
     o.sleep_until = [this](std::chrono::steady_clock::time_point t) {
@@ -282,6 +284,82 @@ TEST(RetryPolicy, TokenRealmsAndTokensAreChecked) {
   st = h.store->get_blob(blob_descriptor(), &out);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().message.find("without a token"), std::string::npos) << st.error().message;
+}
+
+// A token service answering 503 (or not reachable) is tried again under the operation's
+// budget, as the registry is; its request ends by the command's deadline.
+TEST(RetryPolicy, TokenServiceHiccupsAreRetried) {
+  std::vector<long> token_timeouts;
+  int token_calls = 0;
+  Fixture f([&](const HttpRequest& req, int) -> Result<HttpResponse> {
+    if (req.url.rfind("http://registry.test/token", 0) == 0) {
+      token_timeouts.push_back(req.timeout_ms);
+      if (++token_calls == 1) return status(503, "busy");
+      if (token_calls == 2) return make_error(ErrorKind::network, "connection reset");
+      return status(200, R"({"token":"t"})");
+    }
+    bool has_token = false;
+    for (const auto& h : req.headers) has_token |= h == "Authorization: Bearer t";
+    if (!has_token)
+      return status(401, "",
+                    {{"www-authenticate", R"(Bearer realm="http://registry.test/token")"}});
+    return deliver(req, 200, kBlob);
+  });
+  StringSink out;
+  Status st = f.store->get_blob(blob_descriptor(), &out);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_EQ(out.str(), kBlob);
+  EXPECT_EQ(token_calls, 3);
+  EXPECT_EQ(f.waits.size(), 2u) << "two waits of the retry policy before the third try";
+}
+
+TEST(RetryPolicy, TokenRequestsEndByTheDeadline) {
+  auto transport = std::make_shared<ScriptedTransport>([](const HttpRequest& req, int) {
+    if (req.url.rfind("http://registry.test/token", 0) == 0) {
+      EXPECT_GT(req.timeout_ms, 0) << "a token request without the deadline";
+      EXPECT_LE(req.timeout_ms, 60000);
+      return status(200, R"({"token":"t"})");
+    }
+    for (const auto& h : req.headers)
+      if (h == "Authorization: Bearer t") return deliver(req, 200, kBlob);
+    return status(401, "", {{"www-authenticate", R"(Bearer realm="http://registry.test/token")"}});
+  });
+  RegistryOptions o;
+  o.transport = Transport::http;
+  o.tls.verify = TlsVerify::off;
+  o.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  auto store = make_registry_store(test_ref(), std::nullopt, o, transport);
+  StringSink out;
+  ASSERT_TRUE(store->get_blob(blob_descriptor(), &out).ok());
+  EXPECT_EQ(transport->count("GET"), 3);
+}
+
+// A store on this machine over plain HTTP may use a plain-HTTP realm on this machine, not
+// one across the network: Basic credentials would cross it in clear.
+TEST(RetryPolicy, APlainHttpRealmMustBeOnThisMachineToo) {
+  for (const std::string realm : {"http://192.0.2.2/token", "http://127.0.0.1:6000/token"}) {
+    auto transport = std::make_shared<ScriptedTransport>([realm](const HttpRequest& req, int) {
+      if (req.url.rfind(realm, 0) == 0) return status(200, R"({"token":"t"})");
+      for (const auto& h : req.headers)
+        if (h == "Authorization: Bearer t") return deliver(req, 200, kBlob);
+      return status(401, "", {{"www-authenticate", "Bearer realm=\"" + realm + "\""}});
+    });
+    RegistryOptions o;
+    o.transport = Transport::http;  // loopback, no --insecure
+    StoreRef ref = test_ref();
+    ref.host = "127.0.0.1:5000";
+    auto store = make_registry_store(ref, Credentials{"user", "pw", ""}, o, transport);
+    StringSink out;
+    Status st = store->get_blob(blob_descriptor(), &out);
+    if (realm.find("127.0.0.1") != std::string::npos) {
+      EXPECT_TRUE(st.ok()) << st.error().message;
+    } else {
+      ASSERT_FALSE(st.ok());
+      EXPECT_NE(st.error().message.find("not https"), std::string::npos) << st.error().message;
+      for (const auto& seen : transport->seen)
+        EXPECT_EQ(seen.find("192.0.2.2"), std::string::npos) << "the realm was asked: " << seen;
+    }
+  }
 }
 
 TEST(RetryPolicy, NoDowngradeFromHttpsToHttp) {

@@ -39,6 +39,9 @@ Transport choose_transport(const StoreRef& ref, bool insecure) {
   if (settings().loopback == LoopbackTransport::http) return Transport::http;
   HttpClient probe(TlsOptions{TlsVerify::off, {}});
   HttpRequest req{"GET", "https://" + ref.host + "/v2/"};
+  // A loopback port that accepts and never answers must not hold the command: a
+  // registry on this machine answers at once.
+  req.timeout_ms = 30000;
   auto r = probe.perform(req);
   return r.ok() ? Transport::https : Transport::http;
 }

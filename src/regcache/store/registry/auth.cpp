@@ -1,5 +1,7 @@
 #include "regcache/store/registry/auth.hpp"
 
+#include "regcache/oci/reference.hpp"
+#include "regcache/store/registry/retry.hpp"
 #include "regcache/store/registry/urls.hpp"
 #include "regcache/util/base64.hpp"
 #include "regcache/util/json_fields.hpp"
@@ -74,11 +76,13 @@ Result<std::string> parse_token_response(std::string_view body) {
 }
 
 Authorizer::Authorizer(HttpTransport* http, std::optional<Credentials> credentials,
-                       std::string registry, RealmScheme realms, FirstRequest first)
+                       std::string registry, RealmScheme realms, FirstRequest first,
+                       std::optional<std::chrono::steady_clock::time_point> deadline)
     : http_(http),
       creds_(std::move(credentials)),
       registry_(std::move(registry)),
       realms_(realms),
+      deadline_(deadline),
       // An identity token is for a token service only; it is never sent as Basic.
       basic_first_(first == FirstRequest::basic && creds_ && creds_->identity_token.empty() &&
                    !creds_->username.empty()) {}
@@ -98,8 +102,10 @@ Result<std::string> Authorizer::fetch_token(const Challenge& c, const std::strin
     return make_error(ErrorKind::auth, registry_ + ": Bearer challenge without a realm");
   }
   std::string url = realm->second;
+  const bool plain = url.rfind("http://", 0) == 0;
   if (url.rfind("https://", 0) != 0 &&
-      (realms_ == RealmScheme::https_only || url.rfind("http://", 0) != 0)) {
+      (!plain || realms_ == RealmScheme::https_only ||
+       (realms_ == RealmScheme::loopback_http && !is_loopback_host(url_host(url))))) {
     // Basic credentials would cross the network in clear (or go nowhere sensible).
     std::string host = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
     host = host.substr(0, host.find('/'));
@@ -133,6 +139,7 @@ Result<std::string> Authorizer::fetch_token(const Challenge& c, const std::strin
     req.headers.push_back("Authorization: Basic " +
                           base64_encode(creds_->username + ":" + creds_->secret));
   }
+  req.timeout_ms = RC_TRY(ms_left(deadline_, registry_ + " token request"));
   auto resp = RC_TRY(http_->perform(req));
   if (resp.status == 401 || resp.status == 403) {
     return make_error(ErrorKind::auth, registry_ + ": the token service refused the credentials" +
@@ -140,7 +147,7 @@ Result<std::string> Authorizer::fetch_token(const Challenge& c, const std::strin
                                            resp.error_summary() + ")");
   }
   if (resp.status != 200) {
-    return make_error(ErrorKind::auth,
+    return make_error(retryable_status(resp.status) ? ErrorKind::network : ErrorKind::auth,
                       registry_ + ": token request failed: " + resp.error_summary());
   }
   auto token = parse_token_response(resp.body);

@@ -2,6 +2,7 @@
 // Basic credentials or Bearer tokens fetched from the challenge's realm, cached per scope.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -25,9 +26,9 @@ Result<Challenge> parse_challenge(std::string_view header);
 // for none, or for one that could not go into a header line.
 Result<std::string> parse_token_response(std::string_view body);
 
-// Which token realms credentials may be sent to: https ones only (an https store), or also
-// plain-http ones (a store itself on plain http: loopback, or --insecure).
-enum class RealmScheme { https_only, any };
+// Which token realms credentials may be sent to: https ones only (an https store), also
+// plain-http ones on this machine (a store on loopback over plain http), or any (--insecure).
+enum class RealmScheme { https_only, loopback_http, any };
 
 // What the first request to the registry carries: nothing until a challenge asks, or the
 // Basic credentials at once (saving the round trip of a 401 on registries that take them;
@@ -36,16 +37,19 @@ enum class FirstRequest { anonymous, basic };
 
 class Authorizer {
  public:
+  // Token requests end by `deadline` when one is set.
   Authorizer(HttpTransport* http, std::optional<Credentials> credentials, std::string registry,
              RealmScheme realms = RealmScheme::https_only,
-             FirstRequest first = FirstRequest::anonymous);
+             FirstRequest first = FirstRequest::anonymous,
+             std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
   // Returns the Authorization header line to send for a scope, or "" for none yet.
   std::string header_for(const std::string& scope);
   // Answers a 401 to a request that carried the Authorization line `sent` ("" for none):
   // fetches a token for scope or switches to Basic. What another request already set up
   // since `sent` was chosen (a newer token, Basic) is kept and used, so requests challenged
   // at the same time do not undo each other. Fails when the challenge cannot be met (no
-  // credentials, or the very credentials sent were refused).
+  // credentials, or the very credentials sent were refused); ErrorKind::network when the
+  // token service could not be reached or answered 408, 429 or 5xx (worth another try).
   Status on_challenge(const std::string& www_authenticate, const std::string& scope,
                       const std::string& sent);
   // Returns true when credentials were found for this registry.
@@ -57,6 +61,7 @@ class Authorizer {
   std::optional<Credentials> creds_;
   std::string registry_;
   RealmScheme realms_;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
   std::mutex mu_;
   enum class Scheme { unknown, basic, bearer };
   Scheme scheme_ = Scheme::unknown;

@@ -23,7 +23,8 @@ class GithubPackagesStore : public Store {
   GithubPackagesStore(std::unique_ptr<Store> inner, const StoreRef& ref, GithubPackagesOptions o)
       : inner_(std::move(inner)),
         opts_(std::move(o)),
-        http_(opts_.transport ? opts_.transport : std::make_shared<HttpClient>(opts_.tls, opts_.proxies)) {
+        http_(opts_.transport ? opts_.transport
+                              : std::make_shared<HttpClient>(opts_.tls, opts_.proxies)) {
     auto slash = ref.repository.find('/');
     owner_ = ref.repository.substr(0, slash);
     package_ = slash == std::string::npos ? "" : ref.repository.substr(slash + 1);
@@ -101,6 +102,7 @@ class GithubPackagesStore : public Store {
     req.sink = sink;
     AttemptBudget budget(opts_.retry);
     for (;;) {
+      req.timeout_ms = RC_TRY(ms_left(opts_.retry.deadline, "GitHub API " + method));
       auto r = http_->perform(req);
       bool transient = !r.ok() ? r.error().kind == ErrorKind::network
                                : (retryable_status(r->status) && (!sink || r->sink_bytes == 0));

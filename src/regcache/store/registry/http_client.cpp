@@ -30,8 +30,9 @@ struct Transfer {
   int fd = -1;
   size_t bytes_pos = 0;
   uint64_t left = 0;
-  uint64_t skip = 0;        // body bytes still to drop (a 200 answer to a Range request)
-  bool whole_body = false;  // a 200 answer to a bounded Range request, cut short
+  uint64_t skip = 0;         // body bytes still to drop (a 200 answer to a Range request)
+  bool whole_body = false;   // a 200 answer to a bounded Range request, cut short
+  bool body_capped = false;  // a captured body reached kMaxCapturedBody: the rest unread
   Status sink_status;
   // Stall detection: bytes moved either way since the window began, and its length.
   curl_off_t window_bytes = 0;
@@ -83,9 +84,13 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
     t->resp->sink_bytes += len;
     return total;
   }
-  if (t->resp->body.size() < kMaxCapturedBody) {
-    t->resp->body.append(data, std::min(len, kMaxCapturedBody - t->resp->body.size()));
+  if (t->resp->body.size() + len > kMaxCapturedBody) {
+    // Enough to say what went wrong: the rest (an endless error page) is not read.
+    t->resp->body.append(data, kMaxCapturedBody - t->resp->body.size());
+    t->body_capped = true;
+    return 0;  // ends the transfer; the response keeps its status
   }
+  t->resp->body.append(data, len);
   return len;
 }
 
@@ -335,7 +340,8 @@ Result<HttpResponse> HttpClient::perform_on(void* handle, const HttpRequest& req
   curl_slist_free_all(headers);
   if (!t.sink_status.ok()) return t.sink_status.error();
   if (t.interrupted) return check_interrupted().error();
-  if (t.whole_body) return resp;  // status 200, nothing delivered
+  if (t.whole_body) return resp;   // status 200, nothing delivered
+  if (t.body_capped) return resp;  // the status and the body's first kMaxCapturedBody bytes
   if (rc != CURLE_OK) {
     ErrorKind kind = ErrorKind::network;
     std::string msg = t.stalled

@@ -68,12 +68,15 @@ class RegistryStore : public Store {
         policy_(retry_policy_of(o)),
         http_(std::move(http)),
         auth_(http_.get(), std::move(creds), ref.host,
-              o.transport == Transport::https ? RealmScheme::https_only : RealmScheme::any,
+              o.transport == Transport::https  ? RealmScheme::https_only
+              : o.tls.verify == TlsVerify::off ? RealmScheme::any  // --insecure
+                                               : RealmScheme::loopback_http,
               // Credentials go with the first request only where they cannot be read on
               // the way: over TLS, or to this machine.
               o.transport == Transport::https || is_loopback_host(ref.host)
                   ? FirstRequest::basic
-                  : FirstRequest::anonymous) {
+                  : FirstRequest::anonymous,
+              o.deadline) {
     base_ = std::string(o.transport == Transport::https ? "https://" : "http://") + ref.host +
             "/v2/" + ref.repository;
   }
@@ -465,14 +468,7 @@ class RegistryStore : public Store {
   // Returns the milliseconds left before the deadline (0: none set), or a timeout error.
   // Rounded up: a request never gives up before the deadline (truncating made a 1 s
   // timeout end after 0.99997 s).
-  Result<long> time_left() const {
-    if (!opts_.deadline) return 0L;
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(*opts_.deadline -
-                                                             std::chrono::steady_clock::now())
-                    .count();
-    if (left <= 0) return timed_out();
-    return static_cast<long>(left);
-  }
+  Result<long> time_left() const { return ms_left(opts_.deadline, describe()); }
 
   static bool range_starts_at(const std::string& content_range, uint64_t offset) {
     // Content-Range: bytes START-END/TOTAL
@@ -558,7 +554,15 @@ class RegistryStore : public Store {
                                                  resp->error_summary() + ")");
         }
         challenged = true;
-        RC_CHECK(auth_.on_challenge(resp->header("www-authenticate"), sc, sent_auth));
+        // A token service that cannot be reached or answers 429/5xx is tried again under
+        // the operation's budget, as the registry itself would be.
+        for (;;) {
+          Status met = auth_.on_challenge(resp->header("www-authenticate"), sc, sent_auth);
+          if (met.ok()) break;
+          if (met.error().kind != ErrorKind::network) return met.error();
+          log_verbose(met.error().message + " (retrying)");
+          RC_CHECK(budget.retry_after(met.error()));
+        }
         continue;
       }
       if ((s == 301 || s == 302 || s == 303 || s == 307 || s == 308) &&

@@ -29,6 +29,15 @@ std::chrono::milliseconds retry_delay(const RetryPolicy& p, int attempt,
   return milliseconds(static_cast<long>(std::min(delay, static_cast<double>(p.max_delay.count()))));
 }
 
+Result<long> ms_left(const std::optional<SteadyTime>& deadline, const std::string& what) {
+  if (!deadline) return 0L;
+  auto left =
+      std::chrono::ceil<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now())
+          .count();
+  if (left <= 0) return make_error(ErrorKind::timeout, what + ": gave up, the time budget ran out");
+  return static_cast<long>(left);
+}
+
 Status AttemptBudget::retry_after(const Error& failure, const std::string& retry_after_header) {
   if (failure.kind == ErrorKind::interrupted || attempts_ >= policy_.max_attempts) return failure;
   SteadyTime now = policy_.now ? policy_.now() : std::chrono::steady_clock::now();

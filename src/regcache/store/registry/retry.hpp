@@ -36,6 +36,10 @@ bool retryable_status(long status);
 std::chrono::milliseconds retry_delay(const RetryPolicy& policy, int attempt,
                                       const std::string& retry_after);
 
+// Returns the milliseconds left before deadline (0: none set, no limit), rounded up so a
+// request never gives up early; ErrorKind::timeout once it has passed, naming `what`.
+Result<long> ms_left(const std::optional<SteadyTime>& deadline, const std::string& what);
+
 // One logical operation's attempts.
 class AttemptBudget {
  public:
