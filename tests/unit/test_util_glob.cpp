@@ -61,3 +61,29 @@ TEST(CachePaths, NestedRootsCollapseAndExclusionsApply) {
   EXPECT_TRUE(filter("a.o"));
   EXPECT_FALSE(filter("keep.rlib"));
 }
+
+// An exclusion leaves out a path that a pattern or a name brought in, not only paths below
+// a root: 'src/*.txt' '!src/a.txt' saves b.txt alone, as actions/cache does.
+TEST(CachePaths, ExclusionsApplyToTheRootsThemselves) {
+  regcache::testing::TempDir d;
+  regcache::testing::write_file(d / "ws/src/a.txt", "a");
+  regcache::testing::write_file(d / "ws/src/b.txt", "b");
+  regcache::testing::write_file(d / "ws/src/c.log", "c");
+  Anchors a{d / "ws", d / "home"};
+  auto archives = [](const PathSpec& s) {
+    std::vector<std::string> out;
+    for (const auto& r : s.roots) out.push_back(r.archive);
+    return out;
+  };
+  auto globbed =
+      resolve_paths({d / "ws/src/*.txt", "!" + (d / "ws/src/a.txt")}, {}, a, MissingPaths::error);
+  ASSERT_TRUE(globbed.ok());
+  EXPECT_EQ(archives(*globbed), std::vector<std::string>{"ws/src/b.txt"});
+  auto by_name = resolve_paths({d / "ws/src/*"}, {"*.log"}, a, MissingPaths::error);
+  ASSERT_TRUE(by_name.ok());
+  EXPECT_EQ(archives(*by_name), (std::vector<std::string>{"ws/src/a.txt", "ws/src/b.txt"}));
+  auto named = resolve_paths({d / "ws/src/a.txt", d / "ws/src/b.txt"}, {d / "ws/src/a.txt"}, a,
+                             MissingPaths::error);
+  ASSERT_TRUE(named.ok());
+  EXPECT_EQ(archives(*named), std::vector<std::string>{"ws/src/b.txt"});
+}

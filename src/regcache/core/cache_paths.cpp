@@ -16,6 +16,15 @@ bool path_present(const std::string& p) {
   return ::lstat(p.c_str(), &st) == 0;
 }
 
+// True when an exclude pattern matches the absolute path abs: an absolute pattern the
+// whole path, a bare one its last component.
+bool excluded(const std::vector<std::string>& excludes, const std::string& abs) {
+  const std::string base = abs.substr(abs.rfind('/') + 1);
+  return std::any_of(excludes.begin(), excludes.end(), [&](const std::string& pat) {
+    return pat[0] == '/' ? glob_match(pat, abs) : glob_match(pat, base);
+  });
+}
+
 }  // namespace
 
 Result<PathSpec> resolve_paths(const std::vector<std::string>& paths,
@@ -54,7 +63,11 @@ Result<PathSpec> resolve_paths(const std::vector<std::string>& paths,
     sources.push_back(abs);
   }
   for (const auto& e : excludes) RC_CHECK(add_exclude(e));
-  for (const auto& s : sources) spec.roots.push_back({s, anchor_path(anchors, s)});
+  // A path a pattern or a name brought in is excluded like any path below it
+  // ('src/*.txt' '!src/a.txt' leaves a.txt out, as actions/cache does).
+  for (const auto& s : sources) {
+    if (!excluded(spec.excludes, s)) spec.roots.push_back({s, anchor_path(anchors, s)});
+  }
   return normalized(std::move(spec));
 }
 
@@ -75,12 +88,7 @@ PathSpec normalized(PathSpec spec) {
 ExcludeFn exclude_filter(const PathSpec& spec, const CacheRoot& root) {
   if (spec.excludes.empty()) return nullptr;
   return [&spec, source = root.source](const std::string& rel) {
-    std::string abs = source + "/" + rel;
-    std::string base = rel.substr(rel.rfind('/') == std::string::npos ? 0 : rel.rfind('/') + 1);
-    for (const auto& pat : spec.excludes) {
-      if (pat[0] == '/' ? glob_match(pat, abs) : glob_match(pat, base)) return true;
-    }
-    return false;
+    return excluded(spec.excludes, source + "/" + rel);
   };
 }
 
