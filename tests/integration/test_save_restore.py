@@ -493,6 +493,27 @@ class ForeignImageTest(RegcacheTestCase):
         self.assertEqual(sorted(st.client.tags()), ["latest", "release-v1"])
 
 
+class LinkedWorkspaceTest(RegcacheTestCase):
+    """A checkout reached through a symlink (GITHUB_WORKSPACE names the link, the current
+    directory is its target): its paths are still stored under ws/, so another checkout
+    restores them."""
+
+    def test_a_workspace_through_a_link_restores_elsewhere(self):
+        st = self.store("layout")
+        real = os.path.join(self.tmp, "real")
+        link = os.path.join(self.tmp, "link")
+        make_small_tree(os.path.join(real, "target"))
+        os.symlink(real, link)
+        out = self.save(st, "k", "target", cwd=link, env={"GITHUB_WORKSPACE": link})
+        self.assertEqual(out["result"], "saved")
+        self.assertEqual(st.manifest(self.list_keys(st)[0]["tag"])["annotations"]["dev.regcache.roots"],
+                         '["ws/target"]')
+        other = os.path.join(self.tmp, "other")
+        os.makedirs(other)
+        self.assertEqual(self.restore(st, "k", cwd=other, env={"GITHUB_WORKSPACE": other})["result"], "hit")
+        self.assertEqual(snapshot(os.path.join(real, "target")), snapshot(os.path.join(other, "target")))
+
+
 class ConflictingTypesTest(RegcacheTestCase):
     """Restoring where the destination holds something of another type at a cached path.
     Placement does not depend on the store, so a local layout is enough."""

@@ -13,6 +13,18 @@ TEST(Anchor, WorkspaceHomeAndAbsolute) {
   EXPECT_EQ(anchor_path(a, "/home/runner/work/project2"), "home/work/project2");
 }
 
+// A checkout reached through a symlink: relative paths come out of getcwd resolved, and
+// still anchor to the workspace (they were stored as abs/..., which no other runner has).
+TEST(Anchor, EitherSpellingOfALinkedWorkspace) {
+  Anchors a{"/ci/link", "/home/u", "/data/real", "/srv/home/u"};
+  EXPECT_EQ(anchor_path(a, "/ci/link/target"), "ws/target");
+  EXPECT_EQ(anchor_path(a, "/data/real/target"), "ws/target");
+  EXPECT_EQ(anchor_path(a, "/data/real"), "ws");
+  EXPECT_EQ(anchor_path(a, "/srv/home/u/.npm"), "home/.npm");
+  EXPECT_EQ(anchor_path(a, "/data/realm/x"), "abs/data/realm/x");
+  EXPECT_EQ(resolve_anchor(a, "ws/target").value(), "/ci/link/target");
+}
+
 TEST(Anchor, ResolvesOntoAnotherRunner) {
   Anchors b{"/builds/group/proj", "/root"};
   EXPECT_EQ(resolve_anchor(b, "ws/target").value(), "/builds/group/proj/target");

@@ -76,6 +76,14 @@ Anchors resolve_anchors(const GlobalOptions& g) {
   Anchors a;
   if (!settings().home.empty()) a.home = unwrap(absolute_path(settings().home, ""));
   a.workspace = unwrap(absolute_path(ws, a.home));
+  auto resolved = [](const std::string& dir) {
+    char* real = dir.empty() ? nullptr : ::realpath(dir.c_str(), nullptr);
+    std::string out = real && dir != real ? real : "";
+    std::free(real);
+    return out;
+  };
+  a.workspace_real = resolved(a.workspace);
+  a.home_real = resolved(a.home);
   return a;
 }
 

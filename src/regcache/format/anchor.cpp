@@ -61,12 +61,15 @@ Result<std::string> absolute_path(std::string_view path, const std::string& home
 }
 
 std::string anchor_path(const Anchors& a, const std::string& abs) {
-  bool in_ws = inside(a.workspace, abs), in_home = inside(a.home, abs);
-  if (in_ws && (!in_home || a.workspace.size() >= a.home.size())) {
-    return abs == a.workspace ? "ws" : "ws" + abs.substr(a.workspace.size());
+  const std::pair<const std::string*, const char*> anchors[] = {
+      {&a.workspace, "ws"}, {&a.workspace_real, "ws"}, {&a.home, "home"}, {&a.home_real, "home"}};
+  const std::pair<const std::string*, const char*>* best = nullptr;
+  for (const auto& anchor : anchors) {
+    if (inside(*anchor.first, abs) && (!best || anchor.first->size() > best->first->size()))
+      best = &anchor;
   }
-  if (in_home) return abs == a.home ? "home" : "home" + abs.substr(a.home.size());
-  return abs == "/" ? "abs" : "abs" + abs;
+  if (!best) return abs == "/" ? "abs" : "abs" + abs;
+  return std::string(best->second) + abs.substr(best->first->size());
 }
 
 Result<std::string> resolve_anchor(const Anchors& a, std::string_view root) {
