@@ -64,6 +64,21 @@ class StoreReferenceTest(BadInputCase):
         self.assertEqual(tree_listing(self.tmp), before)
 
 
+class WorkspaceTest(BadInputCase):
+    def test_a_workspace_that_is_not_a_directory(self):
+        make_small_tree(os.path.join(self.ws, "target"))
+        layout = os.path.join(self.tmp, "layout")
+        missing = os.path.join(self.tmp, "typo-ws", "deep")
+        before = tree_listing(self.tmp)
+        for args, env, source in ((["--workspace", missing], {}, "--workspace"),
+                                  ([], {"GITHUB_WORKSPACE": missing}, "GITHUB_WORKSPACE"),
+                                  ([], {"CI_PROJECT_DIR": os.path.join(self.ws, "target", "a.txt")}, "CI_PROJECT_DIR")):
+            for cmd in (["save", "--key", "k", "target"], ["restore", "--key", "k"]):
+                rc, out, err = self.regcache("--store", "oci:" + layout, *args, *cmd, env=env)
+                self.assertCleanError(rc, out, err, code=2, mentions=["workspace", source])
+        self.assertEqual(tree_listing(self.tmp), before, "nothing made, not even the missing workspace")
+
+
 class CredentialsTest(BadInputCase):
     WRONG = "Wr0ng-pa55word-4c1d7e9f"
 

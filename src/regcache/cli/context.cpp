@@ -1,6 +1,9 @@
 #include "regcache/cli/context.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 
 #include "regcache/cli/settings.hpp"
@@ -76,6 +79,18 @@ Anchors resolve_anchors(const GlobalOptions& g) {
   Anchors a;
   if (!settings().home.empty()) a.home = unwrap(absolute_path(settings().home, ""));
   a.workspace = unwrap(absolute_path(ws, a.home));
+  // Paths are stored relative to it: one that is not there is a typo or a wrong variable,
+  // and a restore would otherwise make the whole missing path.
+  struct stat st {};
+  const int err = ::stat(a.workspace.c_str(), &st) == 0 ? 0 : errno;
+  if (err != 0 || !S_ISDIR(st.st_mode)) {
+    const std::string from = !g.workspace.empty()            ? "--workspace"
+                             : !settings().workspace.empty() ? settings().workspace_variable
+                                                             : "the current directory";
+    throw CommandError(kExitUsage, "the workspace " + a.workspace + " (from " + from +
+                                       ") is not a directory" +
+                                       (err == ENOENT ? " (it does not exist)" : ""));
+  }
   auto resolved = [](const std::string& dir) {
     char* real = dir.empty() ? nullptr : ::realpath(dir.c_str(), nullptr);
     std::string out = real && dir != real ? real : "";

@@ -125,7 +125,10 @@ Result<Settings> read_settings(const EnvFn& env) {
   // The CI's checkout, first match wins (--workspace beats all of them).
   for (const char* var : {"GITHUB_WORKSPACE", "CI_PROJECT_DIR", "BUILDKITE_BUILD_CHECKOUT_PATH",
                           "BITBUCKET_CLONE_DIR", "CIRCLE_WORKING_DIRECTORY", "DRONE_WORKSPACE"}) {
-    if (s.workspace.empty()) s.workspace = r.text(var);
+    if (s.workspace.empty()) {
+      s.workspace = r.text(var);
+      if (!s.workspace.empty()) s.workspace_variable = var;
+    }
   }
   s.store = r.text("REGCACHE_STORE");
   s.ca = {r.text("REGCACHE_CA_FILE"), r.text("SSL_CERT_FILE"), r.text("SSL_CERT_DIR")};

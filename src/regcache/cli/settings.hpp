@@ -23,12 +23,13 @@ enum class LoopbackTransport { probe, https, http };       // REGCACHE_LOOPBACK_
 
 struct Settings {
   // Places.
-  std::string home;        // $HOME when absolute (main takes the passwd entry's when unset)
-  std::string cache_home;  // $XDG_CACHE_HOME when absolute, else ~/.cache, else ""
-  std::string tmpdir;      // $TMPDIR, else /tmp
-  std::string state_file;  // where a restore records its entry for the next save; "" none
+  std::string home;          // $HOME when absolute (main takes the passwd entry's when unset)
+  std::string cache_home;    // $XDG_CACHE_HOME when absolute, else ~/.cache, else ""
+  std::string tmpdir;        // $TMPDIR, else /tmp
+  std::string state_file;    // where a restore records its entry for the next save; "" none
   std::string file_records;  // where saves keep their file records (core/file_records.hpp)
-  std::string workspace;   // the CI's checkout ($GITHUB_WORKSPACE, $CI_PROJECT_DIR, …), or ""
+  std::string workspace;     // the CI's checkout ($GITHUB_WORKSPACE, $CI_PROJECT_DIR, …), or ""
+  std::string workspace_variable;  // the variable that named it
   // The store and its transport.
   std::string store;            // REGCACHE_STORE
   std::string local_cache;      // REGCACHE_LOCAL_CACHE: a local tier's directory
