@@ -271,8 +271,10 @@ class TricklingRegistryTest(RegcacheTestCase):
 
     def test_every_command_has_a_deadline(self):
         store = self.serve()
+        dest = os.path.join(self.tmp, "from-image")
         commands = (["list", "--timeout", "3"], ["delete", "k", "--timeout", "3"],
-                    ["prune", "--older-than", "1d", "--timeout", "3"])
+                    ["prune", "--older-than", "1d", "--timeout", "3"],
+                    ["restore", "--from-image", store + ":v1", "--path", dest, "--timeout", "3"])
         # The three commands wait out their budgets side by side.
         with concurrent.futures.ThreadPoolExecutor(len(commands)) as pool:
             results = list(pool.map(lambda args: self.regcache("--store", store, *args, timeout=120), commands))
@@ -280,3 +282,4 @@ class TricklingRegistryTest(RegcacheTestCase):
             with self.subTest(command=args[0]):
                 self.assertEqual(rc, 1, err)
                 self.assertIn("time budget", err)
+        self.assertFalse(os.path.exists(dest), "restore --from-image wrote something")

@@ -94,9 +94,11 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
                          "--restore-key and --preset");
     std::vector<std::string> paths = a.positional;
     paths.insert(paths.end(), a.paths.begin(), a.paths.end());
+    GlobalOptions gt = g;
+    gt.timeout_seconds = a.timeout;  // the image's registry answers by it, as a store would
     return run_restore_from_image(
         a.from_image, paths,
-        a.no_external_symlinks ? ExternalSymlinks::refuse : ExternalSymlinks::allow, g);
+        a.no_external_symlinks ? ExternalSymlinks::refuse : ExternalSymlinks::allow, gt);
   }
   auto keys = resolve_keys(
       {a.key, a.restore_keys, a.presets, a.allow_empty ? EmptyMatch::allow : EmptyMatch::error}, g);
