@@ -76,3 +76,13 @@ TEST(KeyTag, PrefixOfATagShapedKeyGivesPrefixOfItsTag) {
   EXPECT_EQ(tag_prefix_for("deps_"), "deps");
   EXPECT_EQ(tag_prefix_for("cargo-linux-"), "cargo-linux-");
 }
+
+TEST(KeyTag, AKeyMustBeUtf8) {
+  EXPECT_TRUE(validate_key("caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x93\xa6").ok());  // café-€-📦
+  for (const char* bad : {"bad\xffkey", "\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80"}) {
+    auto st = validate_key(bad);
+    ASSERT_FALSE(st.ok()) << bad;
+    EXPECT_EQ(st.error().kind, ErrorKind::usage);
+    EXPECT_NE(st.error().message.find("UTF-8"), std::string::npos);
+  }
+}

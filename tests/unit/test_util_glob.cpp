@@ -87,3 +87,15 @@ TEST(CachePaths, ExclusionsApplyToTheRootsThemselves) {
   ASSERT_TRUE(named.ok());
   EXPECT_EQ(archives(*named), std::vector<std::string>{"ws/src/b.txt"});
 }
+
+// The entry's JSON names its roots as text: a root whose name is not UTF-8 is a usage
+// error naming it (escaped), not a JSON library's exception.
+TEST(CachePaths, ARootNameMustBeUtf8) {
+  regcache::testing::TempDir d;
+  regcache::testing::write_file(d / "ws/r\xe9/f", "x");
+  Anchors a{d / "ws", d / "home"};
+  auto r = resolve_paths({d / "ws/r\xe9"}, {}, a, MissingPaths::error);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::usage);
+  EXPECT_NE(r.error().message.find("r\\xe9"), std::string::npos) << r.error().message;
+}

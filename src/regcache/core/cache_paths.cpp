@@ -6,6 +6,7 @@
 
 #include "regcache/util/glob.hpp"
 #include "regcache/util/glob_expand.hpp"
+#include "regcache/util/utf8.hpp"
 
 namespace regcache {
 
@@ -66,7 +67,13 @@ Result<PathSpec> resolve_paths(const std::vector<std::string>& paths,
   // A path a pattern or a name brought in is excluded like any path below it
   // ('src/*.txt' '!src/a.txt' leaves a.txt out, as actions/cache does).
   for (const auto& s : sources) {
-    if (!excluded(spec.excludes, s)) spec.roots.push_back({s, anchor_path(anchors, s)});
+    if (excluded(spec.excludes, s)) continue;
+    // The entry names its roots in JSON, which holds text: a name of other bytes cannot go
+    // there (names below a root can: the layers and file lists hold bytes).
+    std::string archive = anchor_path(anchors, s);
+    if (!is_valid_utf8(archive))
+      return make_error(ErrorKind::usage, "a cached path must be valid UTF-8: " + escaped_bytes(s));
+    spec.roots.push_back({s, std::move(archive)});
   }
   return normalized(std::move(spec));
 }

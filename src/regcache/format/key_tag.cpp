@@ -2,6 +2,7 @@
 
 #include "regcache/store/referrers.hpp"
 #include "regcache/util/sha256.hpp"
+#include "regcache/util/utf8.hpp"
 
 namespace regcache {
 
@@ -59,6 +60,10 @@ Status validate_key(std::string_view key) {
     if (c < 0x20 || c == 0x7f) {
       return make_error(ErrorKind::usage, "cache key must not contain control characters");
     }
+  }
+  // It goes into the entry's JSON and into --json output as text.
+  if (!is_valid_utf8(key)) {
+    return make_error(ErrorKind::usage, "cache key is not valid UTF-8: " + escaped_bytes(key));
   }
   // A CI runner takes a line starting with "::" or "##[" as a command; `regcache key`
   // prints the key at the start of a line.
