@@ -36,6 +36,9 @@ class JsonOnEveryOutcomeTest(RegcacheTestCase):
             (["presets", "--bogus"], 2, "--bogus"),
             (["completion", "fish"], 2, "fish"),
             (["man", "--bogus"], 2, "--bogus"),
+            (["save", "--key", "k", "--level", "-1", "."], 2, "--level"),
+            (["save", "--key", "bad\udcffkey", "."], 2, "UTF-8"),
+            (["prune", "--older-than", "999999d"], 2, "36500d"),
         ]
         for args, code, mention in cases:
             with self.subTest(args=args):
@@ -45,6 +48,13 @@ class JsonOnEveryOutcomeTest(RegcacheTestCase):
                 self.assertEqual((got["result"], got["exit_code"]), ("error", code))
                 self.assertIn(mention, got["error"])
                 self.assertIn(got["error"], err)
+        # --json=true asks as --json does; after "--", --json is a path, not a flag.
+        rc, out, err = self.regcache("--store", store, "--json=true", "save", "--key", "k", "no-such-path")
+        self.assertEqual((rc, parse_json(out)["result"]), (1, "error"))
+        rc, out, err = self.regcache("--store", store, "save", "--key", "k", "--", "--json")
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(out, "", "JSON nobody asked for")
+        self.assertIn("path not found: --json", err)
         # Known fields come along: the key of a failed save.
         rc, out, _ = self.regcache("--store", store, "--json", "save", "--key", "k", "no-such-path")
         self.assertEqual(parse_json(out)["key"], "k")

@@ -33,6 +33,23 @@ TEST(Presets, AllKnownAndUnknownNamed) {
   EXPECT_NE(bad.error().message.find("rust"), std::string::npos);
 }
 
+// With no home directory, a default under it is not a path at / (/.cache/ccache): the
+// preset is a usage error naming the path, unless the tool's own variable names one.
+TEST(Presets, ADefaultUnderAMissingHomeIsAnError) {
+  PresetEnv none = env_of("/w");
+  none.home.clear();
+  auto p = make_preset("ccache", none);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().kind, ErrorKind::usage);
+  EXPECT_NE(p.error().message.find("~/.cache/ccache"), std::string::npos) << p.error().message;
+  EXPECT_NE(p.error().message.find("no home directory"), std::string::npos);
+  PresetEnv named = env_of("/w", {{"CCACHE_DIR", "/var/ccache"}});
+  named.home.clear();
+  auto q = make_preset("ccache", named);
+  ASSERT_TRUE(q.ok()) << q.error().message;
+  for (const auto& path : q->paths) EXPECT_EQ(path.find('\x01'), std::string::npos) << path;
+}
+
 TEST(Presets, RustHonoursCargoVariables) {
   auto p =
       make_preset("rust",

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "regcache/cli/commands.hpp"
@@ -28,7 +29,7 @@ struct SaveArgs {
   std::string key, base, base_store, sign_key;
   std::vector<std::string> positional, paths, excludes, presets, trust, restore_keys, verify_keys;
   bool force = false, allow_empty = false;
-  int level = -1;
+  std::optional<int> level;
   double timeout = 3600;
   std::string compression = "zstd";
 };
@@ -85,7 +86,7 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
   o.empty = a.allow_empty ? EmptySave::keep : EmptySave::skip;
   o.compression = a.compression == "gzip" ? Compression::gzip : Compression::zstd;
   int max_level = o.compression == Compression::gzip ? 9 : 19;
-  o.level = a.level >= 0 ? a.level : (o.compression == Compression::gzip ? 6 : 3);
+  o.level = a.level.value_or(o.compression == Compression::gzip ? 6 : 3);
   if (o.level < 1 || o.level > max_level) {
     throw CommandError(
         2, fmt::format("--level must be between 1 and {} for {}", max_level, a.compression));

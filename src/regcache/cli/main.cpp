@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "regcache/cli/commands.hpp"
 #include "regcache/cli/context.hpp"
@@ -74,9 +75,15 @@ int main(int argc, char** argv) {
   add_docs_commands(app);
   add_examples(app);
   // With --json every outcome is one JSON value on stdout, failures included.
-  const bool json = std::any_of(argv + 1, argv + argc,
-                                [](const char* a) { return std::strcmp(a, "--json") == 0; });
+  // Read from the words themselves for a line that does not parse (up to "--": after it
+  // "--json" is a path), and from the parsed flag otherwise (--json=true counts).
+  bool json_asked = false;
+  for (int i = 1; i < argc && std::strcmp(argv[i], "--") != 0; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--json" || a == "--json=true" || a == "--json=1") json_asked = true;
+  }
   auto fail = [&](const std::string& message, int code) {
+    const bool json = g.json || json_asked;
     const char* kind = code == kExitUsage       ? "usage error: "
                        : code > kExitSignalBase ? ""
                                                 : "error: ";

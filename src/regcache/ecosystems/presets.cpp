@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -280,7 +281,22 @@ Result<Preset> make_preset(const std::string& name, const PresetEnv& env) {
     for (const auto& n : preset_names()) all += (all.empty() ? "" : ", ") + n;
     return make_error(ErrorKind::usage, "unknown preset '" + name + "' (known: " + all + ")");
   }
-  return it->second(env);
+  if (!env.home.empty()) return it->second(env);
+  // No home directory: a default under it would come out as a path at / (/.cache/ccache).
+  // Built with a marker for home, a path holding the marker is one the job must name.
+  constexpr const char* kNoHome = "/\x01no-home";
+  PresetEnv marked = env;
+  marked.home = kNoHome;
+  Preset p = it->second(marked);
+  for (const auto& path : p.paths) {
+    if (path.find(kNoHome) != std::string::npos) {
+      return make_error(ErrorKind::usage,
+                        "the " + name + " preset caches ~" + path.substr(std::strlen(kNoHome)) +
+                            ", but there is no home directory (HOME is unset and this user has "
+                            "none in the passwd database): set HOME or the tool's own variable");
+    }
+  }
+  return p;
 }
 
 }  // namespace regcache
