@@ -7,12 +7,13 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import time
 import unittest
 
-from common import RegcacheTestCase, make_small_tree, parse_json, services, snapshot
+from common import BIN, RegcacheTestCase, clean_env, make_small_tree, parse_json, services, snapshot
 
 NOBODY = 65534
 
@@ -192,6 +193,33 @@ class WorkspacePathTest(RegcacheTestCase):
         with open(argv_file) as f:
             calls = f.read().splitlines()
         self.assertIn(os.path.join(ws, "Cargo.toml"), calls, "cargo got the manifest path whole")
+
+
+class NoCoreTest(RegcacheTestCase):
+    """regcache holds passwords, tokens and signing keys in memory: it is not dumpable, so a
+    crash writes no core and another process of the same user cannot read its memory. The
+    kernel shows it: /proc/PID of a process that is not dumpable belongs to root."""
+
+    def test_the_process_is_not_dumpable(self):
+        if not is_root():
+            self.skipTest("needs root to run regcache as another user")
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        self.addCleanup(listener.close)
+        port = listener.getsockname()[1]
+        env = clean_env(self.tmp, {"REGCACHE_LOOPBACK_TRANSPORT": "http", "REGCACHE_PASSWORD": "in-memory-only"})
+        p = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups",
+                              BIN, "--store", f"127.0.0.1:{port}/x/y", "restore", "--key", "k", "--timeout", "60"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.tmp)
+        try:
+            conn, _ = listener.accept()  # regcache is running and waiting for an answer
+            self.addCleanup(conn.close)
+            self.assertEqual(os.stat(f"/proc/{p.pid}/environ").st_uid, 0,
+                             "regcache's /proc entries belong to its user: it is dumpable")
+        finally:
+            p.kill()
+            p.wait()
 
 
 class LogInjectionTest(RegcacheTestCase):

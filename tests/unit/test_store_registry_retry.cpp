@@ -288,6 +288,15 @@ TEST(RetryPolicy, TokenRealmsAndTokensAreChecked) {
 
 // A token service answering 503 (or not reachable) is tried again under the operation's
 // budget, as the registry is; its request ends by the command's deadline.
+// Retry-After as an HTTP-date is the wait until that time, capped like the seconds form.
+TEST(RetryPolicy, RetryAfterAsAnHttpDate) {
+  RetryPolicy p;
+  p.wall_now = [] { return time_t{1793000000}; };  // 2026-10-26T07:33:20Z
+  EXPECT_EQ(retry_delay(p, 1, "Mon, 26 Oct 2026 07:33:40 GMT"), std::chrono::milliseconds(20000));
+  EXPECT_EQ(retry_delay(p, 1, "Mon, 26 Oct 2026 07:33:00 GMT"), std::chrono::milliseconds(0));
+  EXPECT_EQ(retry_delay(p, 1, "Mon, 26 Oct 2026 09:00:00 GMT"), p.max_delay);
+}
+
 TEST(RetryPolicy, TokenServiceHiccupsAreRetried) {
   std::vector<long> token_timeouts;
   int token_calls = 0;

@@ -2,6 +2,7 @@
 // main parses the command line, runs one command, and turns failures into exit codes:
 // 0 success (a restore miss included), 1 error, 2 usage error, 3 miss with --fail-on-miss.
 #include <pwd.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
@@ -39,6 +40,9 @@ void default_home_from_passwd() {
 int main(int argc, char** argv) {
   using namespace regcache;
   std::signal(SIGPIPE, SIG_IGN);  // a closed pipe or socket is an error value, not a crash
+  // Passwords, tokens and a signing key live in this process's memory: no core file (a
+  // runner with cores on would keep them), and no other process of the user may read it.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   default_home_from_passwd();
   (void)process_umask();  // read once while this is the only thread
   install_interrupt_handlers();

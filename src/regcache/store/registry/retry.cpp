@@ -1,7 +1,10 @@
 #include "regcache/store/registry/retry.hpp"
 
+#include <curl/curl.h>
+
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
 #include <random>
 
 #include "regcache/util/interrupt.hpp"
@@ -21,6 +24,16 @@ std::chrono::milliseconds retry_delay(const RetryPolicy& p, int attempt,
         std::strtod(retry_after.c_str(), nullptr);  // a huge value is HUGE_VAL, not a throw
     double capped = std::min(seconds * 1000.0, static_cast<double>(p.max_delay.count()));
     return milliseconds(static_cast<long>(capped));
+  }
+  // The other form, an HTTP-date ("Wed, 21 Oct 2026 07:28:00 GMT"): the wait until then.
+  if (!retry_after.empty()) {
+    const time_t when = curl_getdate(retry_after.c_str(), nullptr);
+    if (when > 0) {
+      const double seconds = std::difftime(when, p.wall_now ? p.wall_now() : std::time(nullptr));
+      const double capped =
+          std::clamp(seconds * 1000.0, 0.0, static_cast<double>(p.max_delay.count()));
+      return milliseconds(static_cast<long>(capped));
+    }
   }
   double delay = static_cast<double>(p.first_delay.count()) *
                  static_cast<double>(1 << std::min(attempt - 1, 10));

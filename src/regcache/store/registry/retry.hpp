@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <ctime>
 #include <functional>
 #include <optional>
 #include <string>
@@ -26,13 +27,16 @@ struct RetryPolicy {
   // The clock a wait is reckoned from (empty: steady_clock); tests stop it, so that a wait
   // they record is the policy's, however long the machine took to get there.
   std::function<SteadyTime()> now;
+  // The wall clock an HTTP-date Retry-After is reckoned from (empty: time()); tests fix it.
+  std::function<time_t()> wall_now;
 };
 
 // Returns true for HTTP statuses worth another attempt: 408, 429 and 5xx.
 bool retryable_status(long status);
 
 // Returns the wait before the next attempt after `attempt` failed ones: Retry-After
-// (seconds) when the server gave one, else exponential with jitter; at most max_delay.
+// (seconds, or an HTTP-date) when the server gave one, else exponential with jitter; at
+// most max_delay.
 std::chrono::milliseconds retry_delay(const RetryPolicy& policy, int attempt,
                                       const std::string& retry_after);
 

@@ -1,5 +1,6 @@
 #include "regcache/store/registry/urls.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace regcache {
@@ -31,14 +32,47 @@ std::string url_escape(const std::string& s) {
   return out;
 }
 
+namespace {
+
+// True when a link's parameters (`; rel="next"`, `;rel=next`, `; rel="prev next"`) give
+// it the relation "next" (RFC 8288: quoted or not, any case, space-separated values).
+bool has_next_relation(std::string params) {
+  for (auto& c : params) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  size_t at = 0;
+  while ((at = params.find("rel", at)) != std::string::npos) {
+    size_t i = at + 3;
+    const bool starts_param = at > 0 && (params[at - 1] == ';' || params[at - 1] == ' ');
+    while (i < params.size() && params[i] == ' ') ++i;
+    at += 3;
+    if (!starts_param || i >= params.size() || params[i] != '=') continue;
+    ++i;
+    while (i < params.size() && params[i] == ' ') ++i;
+    std::string value;
+    if (i < params.size() && params[i] == '"') {
+      size_t close = params.find('"', i + 1);
+      value = params.substr(i + 1, close == std::string::npos ? std::string::npos : close - i - 1);
+    } else {
+      value = params.substr(i, params.find(';', i) - i);
+    }
+    for (size_t s = 0; s <= value.size();) {
+      size_t e = std::min(value.find(' ', s), value.size());
+      if (value.compare(s, e - s, "next") == 0 && e - s == 4) return true;
+      s = e + 1;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 std::string next_link_target(const std::string& link) {
   size_t pos = 0;
   while ((pos = link.find('<', pos)) != std::string::npos) {
     size_t gt = link.find('>', pos);
     if (gt == std::string::npos) return "";
     size_t end = link.find(',', gt);
-    std::string params = link.substr(gt, end == std::string::npos ? end : end - gt);
-    if (params.find("rel=\"next\"") != std::string::npos) return link.substr(pos + 1, gt - pos - 1);
+    std::string params = link.substr(gt + 1, end == std::string::npos ? end : end - gt - 1);
+    if (has_next_relation(params)) return link.substr(pos + 1, gt - pos - 1);
     pos = gt;
   }
   return "";
