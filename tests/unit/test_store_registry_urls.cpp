@@ -17,3 +17,16 @@ TEST(Urls, NextLinkInEveryFormTheRfcAllows) {
   EXPECT_EQ(next_link_target(R"(</p1>; prerel="next")"), "");
   EXPECT_EQ(next_link_target(""), "");
 }
+
+// An upload Location may spell the registry's origin differently: still the registry, so
+// Authorization goes with it; another host or scheme is not.
+TEST(Urls, SameOriginIgnoresCaseAndDefaultPorts) {
+  EXPECT_TRUE(
+      same_origin("https://Registry.Example.com:443/v2/x", "https://registry.example.com/v2/"));
+  EXPECT_TRUE(same_origin("HTTP://h:80/a", "http://h/b"));
+  EXPECT_TRUE(same_origin("http://127.0.0.1:5000/a", "http://127.0.0.1:5000/v2/"));
+  EXPECT_FALSE(same_origin("https://h:8443/a", "https://h/a"));
+  EXPECT_FALSE(same_origin("http://h/a", "https://h/a"));
+  EXPECT_FALSE(same_origin("https://h.evil/a", "https://h/a"));
+  EXPECT_FALSE(same_origin("https://h:443/a", "http://h:443/a"));
+}

@@ -143,7 +143,7 @@ class GithubPackagesStore : public Store {
     next_url_ = next_link_target(r.header("link"));
     // The token goes with every request: follow pages on the API's own origin only, each
     // page once, and not without end.
-    if (!next_url_.empty() && url_origin(next_url_) != url_origin(opts_.api_url)) {
+    if (!next_url_.empty() && !same_origin(next_url_, opts_.api_url)) {
       return make_error(ErrorKind::hostile,
                         "GitHub API: the next page of versions is on another host (" +
                             redact_url(url_origin(next_url_)) + "); not following it");

@@ -384,7 +384,7 @@ class RegistryStore : public Store {
     std::string target = next_link_target(link);
     if (target.empty()) return std::string();
     std::string next = RC_TRY(resolve(target, url, "a tag list page"));
-    if (url_origin(next) != url_origin(base_)) {
+    if (!same_origin(next, base_)) {
       return make_error(ErrorKind::hostile,
                         describe() + ": the tag list points to another host, " + url_host(next));
     }
@@ -526,7 +526,7 @@ class RegistryStore : public Store {
       r.stall_seconds = opts_.stall_seconds;
       r.timeout_ms = RC_TRY(time_left());
       std::string sent_auth;  // the Authorization line this attempt carries
-      if (url_origin(r.url) == registry_origin) {
+      if (same_origin(r.url, registry_origin)) {
         sent_auth = auth_.header_for(sc);
         if (!sent_auth.empty()) r.headers.push_back(sent_auth);
       }
@@ -541,7 +541,7 @@ class RegistryStore : public Store {
         continue;
       }
       long s = resp->status;
-      if (s == 401 && url_origin(r.url) == registry_origin) {
+      if (s == 401 && same_origin(r.url, registry_origin)) {
         if (challenged) {
           if (!auth_.has_credentials()) {
             return make_error(ErrorKind::auth,

@@ -11,6 +11,25 @@ std::string url_origin(const std::string& url) {
   return url.substr(0, slash);
 }
 
+namespace {
+
+std::string canonical_origin(const std::string& url) {
+  std::string o = url_origin(url);
+  for (auto& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto ends_with = [&](const std::string& tail) {
+    return o.size() > tail.size() && o.compare(o.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  if (o.rfind("https://", 0) == 0 && ends_with(":443")) o.resize(o.size() - 4);
+  if (o.rfind("http://", 0) == 0 && ends_with(":80")) o.resize(o.size() - 3);
+  return o;
+}
+
+}  // namespace
+
+bool same_origin(const std::string& a, const std::string& b) {
+  return canonical_origin(a) == canonical_origin(b);
+}
+
 std::string url_host(const std::string& url) {
   std::string origin = url_origin(url);
   auto scheme = origin.find("://");

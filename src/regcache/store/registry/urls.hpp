@@ -9,6 +9,10 @@ namespace regcache {
 // Returns "scheme://host[:port]" of a URL.
 std::string url_origin(const std::string& url);
 
+// Returns true when two URLs have the same origin: scheme and host compared without case,
+// an explicit default port (:443 for https, :80 for http) the same as none.
+bool same_origin(const std::string& a, const std::string& b);
+
 // Returns "host[:port]" of a URL.
 std::string url_host(const std::string& url);
 
