@@ -9,7 +9,12 @@ const crypto = require('node:crypto');
 const { execFileSync } = require('node:child_process');
 const { info } = require('./runner');
 
-const OS_NAMES = { Linux: 'linux', macOS: 'macos', linux: 'linux', darwin: 'macos' };
+// The binary cannot be had here and now (no release for this runner, a download that
+// failed): the job goes on without a cache. A wrong digest or asset is not this: it fails.
+class Unavailable extends Error {}
+
+// Linux only: no macOS or Windows asset is released (a runner there sets regcache-path).
+const OS_NAMES = { Linux: 'linux', linux: 'linux' };
 const ARCH_NAMES = { X64: 'x86_64', ARM64: 'aarch64', x64: 'x86_64', arm64: 'aarch64' };
 
 // The release asset's platform, from RUNNER_OS/RUNNER_ARCH (else node's own idea of them).
@@ -17,7 +22,7 @@ function platform(env = process.env) {
   const osName = OS_NAMES[env.RUNNER_OS || process.platform];
   const arch = ARCH_NAMES[env.RUNNER_ARCH || process.arch];
   if (!osName || !arch) {
-    throw new Error(`no regcache release for ${env.RUNNER_OS || process.platform}/` +
+    throw new Unavailable(`no regcache release for ${env.RUNNER_OS || process.platform}/` +
       `${env.RUNNER_ARCH || process.arch}; build regcache and set the regcache-path input`);
   }
   return { os: osName, arch };
@@ -52,7 +57,9 @@ async function download(url) {
     }
     await new Promise((resolve) => setTimeout(resolve, attempt * 1000));
   }
-  throw lastError;
+  const proxy = process.env.HTTPS_PROXY || process.env.https_proxy;
+  throw new Unavailable(lastError.message +
+    (proxy ? ' (node\'s fetch does not use HTTPS_PROXY: behind a proxy, set the regcache-path input)' : ''));
 }
 
 // Downloads `asset` and its .sha256, verifies it, unpacks it into `dir` (atomically), marks it complete.
@@ -109,4 +116,4 @@ async function resolveBinary(regcachePath, env = process.env) {
   return bin;
 }
 
-module.exports = { resolveBinary, platform, actionVersion, releaseUrl };
+module.exports = { resolveBinary, platform, actionVersion, releaseUrl, Unavailable };

@@ -4,8 +4,19 @@
 const { getInput, getList, getBoolean } = require('./runner');
 const { isForkPullRequest } = require('./fork');
 
+// True on github.com (GITHUB_SERVER_URL unset counts), false on GitHub Enterprise Server.
+function onGithubCom(env = process.env) {
+  return !env.GITHUB_SERVER_URL || /^https:\/\/github\.com\/?$/i.test(env.GITHUB_SERVER_URL);
+}
+
 // The default store: ghcr.io/<owner>/<repo>/cache, lower-cased as registries require.
+// Not on GitHub Enterprise Server: ghcr.io is github.com's registry, which neither the
+// instance's repository names nor its token belong to.
 function defaultStore(env = process.env) {
+  if (!onGithubCom(env)) {
+    throw new Error(`input store is empty: on ${env.GITHUB_SERVER_URL} (GitHub Enterprise Server) ` +
+      'name the registry to use (the default, ghcr.io, is github.com\'s)');
+  }
   const repository = env.GITHUB_REPOSITORY;
   if (!repository) throw new Error('input store is empty and GITHUB_REPOSITORY is not set');
   return `ghcr.io/${repository.toLowerCase()}/cache`;
@@ -94,4 +105,4 @@ function recordedOptions(json) {
     notices: [] };
 }
 
-module.exports = { readInputs, recordOptions, recordedOptions };
+module.exports = { readInputs, recordOptions, recordedOptions, onGithubCom };

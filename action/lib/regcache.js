@@ -2,6 +2,7 @@
 'use strict';
 
 const { spawn } = require('node:child_process');
+const { onGithubCom } = require('./inputs');
 
 // The registry host of a store reference, or '' for a local oci: layout.
 function storeHost(store) {
@@ -9,13 +10,14 @@ function storeHost(store) {
   return store.replace(/^docker:\/\//, '').split('/')[0].toLowerCase();
 }
 
-// The REGCACHE_USERNAME/REGCACHE_PASSWORD to hand regcache. The token goes to ghcr.io, or to
-// another registry only when a username is given too: a GitHub token is never sent elsewhere
-// by default (regcache then uses the runner's docker/podman logins).
+// The REGCACHE_USERNAME/REGCACHE_PASSWORD to hand regcache. The token goes to ghcr.io from
+// github.com, or to another registry (ghcr.io from GitHub Enterprise Server included) only
+// when a username is given too: a GitHub token is never sent elsewhere by default (regcache
+// then uses the runner's docker/podman logins).
 function credentials(options, env = process.env) {
   const host = storeHost(options.store);
   if (!options.token || !host) return {};
-  if (host !== 'ghcr.io' && !options.username) return {};
+  if ((host !== 'ghcr.io' || !onGithubCom(env)) && !options.username) return {};
   return {
     REGCACHE_USERNAME: options.username || env.GITHUB_ACTOR || 'x-access-token',
     REGCACHE_PASSWORD: options.token,

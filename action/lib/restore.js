@@ -4,7 +4,7 @@
 
 const { mask, notice, setOutput, saveState, exportVariable, warning, fail } = require('./runner');
 const { readInputs, recordOptions } = require('./inputs');
-const { resolveBinary } = require('./binary');
+const { resolveBinary, Unavailable } = require('./binary');
 const { globalArgs, runRegcache } = require('./regcache');
 
 // The job environment variable action.yml's post-if reads.
@@ -39,7 +39,19 @@ async function restoreStep() {
   mask(options.token);
   mask(options.signKey);
   options.notices.forEach(notice);
-  const bin = await resolveBinary(options.regcachePath);
+  let bin;
+  try {
+    bin = await resolveBinary(options.regcachePath);
+  } catch (err) {
+    if (!(err instanceof Unavailable)) throw err;
+    // No binary (a download that failed, a runner without a release): the job goes on
+    // without a cache, as after any restore that fails, unless a miss must fail it.
+    setOutput('cache-hit', 'false');
+    setOutput('cache-primary-key', '');
+    setOutput('cache-matched-key', '');
+    if (options.failOnCacheMiss) return fail(`Cache not restored: ${err.message} (fail-on-cache-miss)`);
+    return warning(`Cache not restored: ${err.message}`);
+  }
   const { code, result, message } = await runRegcache(bin, restoreArgs(options), options);
   const answered = Boolean(result) && (code === 0 || code === 3);
   const primaryKey = answered ? result.key || '' : await primaryKeyOf(bin, options);

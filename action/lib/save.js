@@ -5,7 +5,7 @@
 const fs = require('node:fs');
 const { getState, info, mask, notice, warning, fail } = require('./runner');
 const { readInputs, recordedOptions } = require('./inputs');
-const { resolveBinary } = require('./binary');
+const { resolveBinary, Unavailable } = require('./binary');
 const { globalArgs, runRegcache } = require('./regcache');
 
 // The arguments of `regcache save` for these options, under `key`, reusing layers of `base`.
@@ -28,6 +28,20 @@ async function saveCache(bin, options, key, base) {
   else warning(`${text} (set fail-on-save-error to fail the step)`);
 }
 
+// The binary, or '' after a warning (an error with fail-on-save-error) when it cannot be
+// had: a download that fails must not fail the job, as a save that fails does not.
+async function binaryOrWarn(options) {
+  try {
+    return await resolveBinary(options.regcachePath);
+  } catch (err) {
+    if (!(err instanceof Unavailable)) throw err;
+    const text = `Cache not saved: ${err.message}`;
+    if (options.failOnSaveError) fail(text);
+    else warning(`${text} (set fail-on-save-error to fail the step)`);
+    return '';
+  }
+}
+
 // Why the post step must not save, or '' when it should. The runner started it only after
 // a successful job or, when a step asked for save-on-failure, after a failed one
 // (action.yml's post-if); with several regcache steps in a job, the job-status input tells
@@ -36,7 +50,6 @@ function postSkipReason(options) {
   const primaryKey = getState('primary_key');
   if (!primaryKey) return 'the restore step did not finish or found no key';
   if (getState('cache_hit') === 'true') return `exact hit on key ${primaryKey}, nothing new to save`;
-  if (options.lookupOnly) return 'lookup-only is set';
   if (!options.saveIf) {
     return options.forkDefault ? 'this run is for a pull request from a fork (see save-if)' : 'save-if is false';
   }
@@ -56,8 +69,8 @@ async function postStep() {
   const reason = postSkipReason(options);
   if (reason) return info(`Not saving the cache: ${reason}.`);
   const recorded = getState('regcache');
-  const bin = recorded && fs.existsSync(recorded) ? recorded : await resolveBinary(options.regcachePath);
-  await saveCache(bin, options, getState('primary_key'), getState('matched_key'));
+  const bin = recorded && fs.existsSync(recorded) ? recorded : await binaryOrWarn(options);
+  if (bin) await saveCache(bin, options, getState('primary_key'), getState('matched_key'));
 }
 
 // The save/ sub-action's only step.
@@ -67,8 +80,8 @@ async function saveStep() {
   mask(options.signKey);
   options.notices.forEach(notice);
   if (!options.saveIf) return info('Not saving the cache: save-if is false (or a pull request from a fork).');
-  const bin = await resolveBinary(options.regcachePath);
-  await saveCache(bin, options, options.key, '');
+  const bin = await binaryOrWarn(options);
+  if (bin) await saveCache(bin, options, options.key, '');
 }
 
 module.exports = { postStep, saveStep };

@@ -76,7 +76,7 @@ test('a restore key gives a partial match: cache-hit false, the matched key, a s
   assert.equal(fs.readFileSync(path.join(next.workspace, 'target/out.txt'), 'utf8'), 'new');
 });
 
-test('lookup-only reports matches, restores nothing and saves nothing', async () => {
+test('lookup-only reports matches and restores nothing; the post step saves after a miss, as actions/cache', async () => {
   const cache = inputs('lookup', { 'restore-keys': 'lk-', 'lookup-only': 'true' });
   await seed(inputs('lookup'), 'lk-1');
   const job = new Job();
@@ -89,7 +89,28 @@ test('lookup-only reports matches, restores nothing and saves nothing', async ()
   job.write('target/out.txt', 'x');
   const post = await job.run('post.js', { ...cache, key: 'lk-2' });
   ok(post);
-  assert.match(post.stdout, /Not saving the cache: lookup-only is set/);
+  assert.deepEqual(commands(post.stdout, 'warning'), []);
+  // actions/cache: lookup-only "does not change save cache behavior"; an exact hit still skips.
+  const again = await job.run('main.js', { ...cache, key: 'lk-2' });
+  assert.deepEqual(outputs(again), ['true', 'lk-2', 'lk-2'], 'the post step saved lk-2');
+  const skip = await job.run('post.js', { ...cache, key: 'lk-2' });
+  ok(skip);
+  assert.match(skip.stdout, /Not saving the cache: exact hit on key lk-2/);
+});
+
+test('no binary to be had is a warning and a job without a cache, not a failed job', async () => {
+  const cache = inputs('nobinary', { 'regcache-path': '', key: 'nb-1' });
+  const job = new Job();
+  const env = { RUNNER_OS: 'macOS', RUNNER_ARCH: 'ARM64' };
+  const main = await job.run('main.js', cache, env);
+  ok(main);
+  assert.deepEqual(outputs(main), ['false', '', '']);
+  assert.match(commands(main.stdout, 'warning').join('\n'), /Cache not restored: no regcache release for macOS/);
+  const failing = await job.run('main.js', { ...cache, 'fail-on-cache-miss': 'true' }, env);
+  assert.notEqual(failing.code, 0, 'fail-on-cache-miss still fails the step');
+  const save = await job.run('save.js', cache, env);
+  ok(save);
+  assert.match(commands(save.stdout, 'warning').join('\n'), /Cache not saved: no regcache release for macOS/);
 });
 
 test('fail-on-cache-miss fails the step with an error, and the post step then saves nothing', async () => {

@@ -398,8 +398,8 @@ after(async () => {
 // (file -> content): before_script + script, then after_script with CI_JOB_STATUS. `variables`
 // are more job variables, `ci` overrides predefined ones, `env` reaches the stand-ins only.
 // Resolves to { id, dirs, step, after, status, key (the file before_script wrote), tree(rel) }.
-async function runJob(job, checkout, { variables = {}, ci = {}, env = {}, withRegcache = true, shell = 'bash' } = {}) {
-  const dirs = machine({ withRegcache });
+async function runJob(job, checkout, { variables = {}, ci = {}, env = {}, withRegcache = true, shell = 'bash', jobStatus, machineDirs } = {}) {
+  const dirs = machineDirs || machine({ withRegcache });
   for (const [file, content] of Object.entries(checkout)) fs.writeFileSync(path.join(dirs.project, file), content);
   const id = String(++jobId);
   const predefined = {
@@ -417,7 +417,7 @@ async function runJob(job, checkout, { variables = {}, ci = {}, env = {}, withRe
   for (const [name, v] of Object.entries({ ...job.variables, ...variables })) vars[name] = expand(v, predefined);
   const step = await runShell(shell, [], runnerScript([...job.before_script, ...job.script], dirs.project),
     { ...vars, ...env }, dirs.project);
-  const status = step.code === 0 ? 'success' : 'failed';
+  const status = jobStatus || (step.code === 0 ? 'success' : 'failed');
   const afterRun = await runShell(shell, [], runnerScript(job.after_script, dirs.project),
     { ...vars, ...env, CI_JOB_STATUS: status }, dirs.project);
   for (const secret of new Set([password, predefined.CI_REGISTRY_PASSWORD])) {
@@ -518,11 +518,49 @@ test('a failed job (CI_JOB_STATUS=failed) does not save, unless REGCACHE_SAVE_ON
   assert.notEqual(failed.step.code, 0, 'npm test failed the job');
   assert.equal(failed.status, 'failed');
   assert.equal(failed.after.code, 0, log(failed));
-  assert.match(failed.after.output, /regcache: the job status is failed: not saving/, log(failed));
+  assert.match(failed.after.output, /regcache: the job status is failed \(REGCACHE_SAVE_ON_FAILURE=true saves anyway\): not saving/, log(failed));
   assert.ok(!keys(gitlabStore()).includes(failed.key), 'nothing saved');
   const saved = await runJob(npmJob, lock('3'), { env: { NPM_TEST_EXIT: '1' }, variables: { REGCACHE_SAVE_ON_FAILURE: 'true' } });
   assert.equal(saved.status, 'failed');
   assert.ok(keys(gitlabStore()).includes(saved.key), `saved anyway\n${log(saved)}`);
+});
+
+test('a cancelled job never saves, and a merge request from a fork saves only with REGCACHE_SAVE_IF=true', async () => {
+  const cancelled = await runJob(npmJob, lock('c'), { jobStatus: 'canceled', variables: { REGCACHE_SAVE_ON_FAILURE: 'true' } });
+  assert.match(cancelled.after.output, /regcache: the job status is canceled: not saving/, log(cancelled));
+  assert.ok(!keys(gitlabStore()).includes(cancelled.key), 'a cancelled job saved');
+  const fork = { CI_PROJECT_ID: '7', CI_MERGE_REQUEST_SOURCE_PROJECT_ID: '99' };
+  const fromFork = await runJob(npmJob, lock('f'), { ci: fork });
+  assert.match(fromFork.after.output, /regcache: this merge request comes from a fork .*: not saving/, log(fromFork));
+  assert.ok(!keys(gitlabStore()).includes(fromFork.key), 'a fork saved');
+  const allowed = await runJob(npmJob, lock('f'), { ci: fork, variables: { REGCACHE_SAVE_IF: 'true' } });
+  clean(allowed);
+  assert.ok(keys(gitlabStore()).includes(allowed.key), log(allowed));
+  const sameProject = await runJob(npmJob, lock('s'), { ci: { CI_PROJECT_ID: '7', CI_MERGE_REQUEST_SOURCE_PROJECT_ID: '7' } });
+  assert.ok(keys(gitlabStore()).includes(sameProject.key), `a merge request in the project saves\n${log(sameProject)}`);
+  const never = await runJob(npmJob, lock('n'), { variables: { REGCACHE_SAVE_IF: 'false' } });
+  assert.match(never.after.output, /regcache: REGCACHE_SAVE_IF is false: not saving/, log(never));
+});
+
+test('REGCACHE_PRESET "rust, node": the blank after the comma is not part of a name', async () => {
+  const job = await runJob(resolve(presetJob), { ...cargoCheckout('app'), ...lock('p') },
+    { variables: { REGCACHE_PRESET: 'rust, node', REGCACHE_STORE: `${reg}/group/project/presets` } });
+  clean(job);
+  assert.match(job.key, /^rust-linux-/, log(job));
+  assert.doesNotMatch(job.step.output, /unknown preset/, log(job));
+});
+
+test('another user\'s directory at the job\'s path skips caching instead of running what it holds', async () => {
+  if (process.getuid() !== 0) return;  // needs root to play the other user
+  const dirs = machine({ withRegcache: false });
+  const id = String(jobId + 1);
+  const planted = path.join(dirs.tmp, `regcache-${id}`);
+  fs.mkdirSync(planted, { recursive: true });
+  fs.writeFileSync(path.join(planted, 'regcache'), '#!/bin/sh\necho PLANTED-RAN\n', { mode: 0o755 });
+  fs.chownSync(planted, 65534, 65534);
+  const job = await runJob(resolve(presetJob), cargoCheckout('app'), { machineDirs: dirs, withRegcache: false });
+  assert.match(job.step.output, /is not this user's own directory: caching skipped/, log(job));
+  assert.doesNotMatch(job.step.output + job.after.output, /PLANTED-RAN/, log(job));
 });
 
 test('a registry that refuses the job token: restore and save fail, the job does not, and no password shows', async () => {

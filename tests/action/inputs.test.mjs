@@ -41,6 +41,22 @@ test('the token is not sent to another registry unless a username is given, nor 
   }
 });
 
+test('on GitHub Enterprise Server the store must be named, and its token never goes to ghcr.io', async () => {
+  const ghes = { GITHUB_SERVER_URL: 'https://ghes.corp.example' };
+  const none = fakeJob({ env: ghes });
+  const r = await none.run('main.js', { key: 'k', token: 'ghes_token', 'regcache-path': none.bin });
+  assert.notEqual(r.code, 0);
+  assert.match(commands(r.stdout, 'error').join('\n'), /on https:\/\/ghes\.corp\.example \(GitHub Enterprise Server\) name the registry/);
+  assert.deepEqual(none.calls(), []);
+  const named = fakeJob({ env: ghes });
+  const n = await named.run('main.js', { key: 'k', token: 'ghes_token', store: 'ghcr.io/acme/app/cache', 'regcache-path': named.bin });
+  assert.equal(n.code, 0, n.stdout);
+  assert.ok(named.calls()[0].endsWith('user=none password= inputs=0'), named.calls()[0]);
+  const github = fakeJob({ env: { GITHUB_SERVER_URL: 'https://github.com' } });
+  await github.run('main.js', { key: 'k', token: 'ghs_token', 'regcache-path': github.bin });
+  assert.ok(github.calls()[0].endsWith('password=set inputs=0'), github.calls()[0]);
+});
+
 test('restore gets the key, restore keys, presets (lines or commas) and the flags', async () => {
   const job = fakeJob();
   const r = await job.run('main.js', {
