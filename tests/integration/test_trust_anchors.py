@@ -110,6 +110,8 @@ class TrustAnchorsTest(RegcacheTestCase):
                 rc, out, err = self.regcache("--store", self.st.ref, "restore", "--key", "k", env={**env, **extra},
                                              cwd=dest)
                 self.assertOneLineError(rc, out, err, 1, "certificate")
+                # It names the host and the anchors that refused it.
+                self.assertIn(f"TLS certificate of {self.st.host} is not trusted by {next(iter(extra.values()))}", err)
                 self.assertEqual(os.listdir(dest), [])
 
     def test_a_bundle_that_cannot_be_parsed_is_named(self):

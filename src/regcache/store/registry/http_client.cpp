@@ -1,4 +1,5 @@
 #include "regcache/store/registry/http_client.hpp"
+#include "regcache/store/registry/urls.hpp"
 
 #include <chrono>
 
@@ -359,10 +360,16 @@ Result<HttpResponse> HttpClient::perform_on(void* handle, const HttpRequest& req
       kind = ErrorKind::usage;
       msg = anchors_->error();
     } else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+      // Which anchors refused it: a private CA's file alone does not trust the public CDN a
+      // registry may redirect its downloads to.
+      const std::string anchors = !tls_.ca.file.empty()  ? tls_.ca.file
+                                  : !tls_.ca.dir.empty() ? tls_.ca.dir
+                                                         : "the system's CA certificates";
       kind = ErrorKind::auth;
-      msg +=
-          " (TLS certificate not trusted; set REGCACHE_CA_FILE, or --insecure to skip "
-          "verification)";
+      msg += " (the TLS certificate of " + url_host(req.url) + " is not trusted by " + anchors +
+             "; set REGCACHE_CA_FILE to a bundle holding its CA, and the public roots too if "
+             "the registry redirects downloads to another host, or --insecure to skip "
+             "verification)";
     }
     if (std::string proxy = proxies_.describe_for(req.url); !proxy.empty()) {
       msg += " (through " + proxy + ")";
