@@ -561,6 +561,9 @@ test('another user\'s directory at the job\'s path skips caching instead of runn
   const job = await runJob(resolve(presetJob), cargoCheckout('app'), { machineDirs: dirs, withRegcache: false });
   assert.match(job.step.output, /is not this user's own directory: caching skipped/, log(job));
   assert.doesNotMatch(job.step.output + job.after.output, /PLANTED-RAN/, log(job));
+  // Its steps write and remove files of their own only (a first version removed /dev/null).
+  assert.ok(fs.statSync('/dev/null').isCharacterDevice(), '/dev/null is no longer a device');
+  assert.deepEqual(fs.readdirSync(planted), ['regcache'], 'the other user\'s directory was written to');
 });
 
 test('a registry that refuses the job token: restore and save fail, the job does not, and no password shows', async () => {
