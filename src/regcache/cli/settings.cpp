@@ -77,13 +77,18 @@ class EnvReader {
     return bad(name, v, "one of " + names);
   }
 
- public:
+  // An RFC 3339 time, or "" when unset.
+  Result<std::string> time(const char* name) const {
+    std::string v = text(name);
+    if (!v.empty() && !parse_rfc3339(v)) return bad(name, v, "a time such as 2026-01-31T12:00:00Z");
+    return v;
+  }
+
+ private:
   static Error bad(const char* name, const std::string& value, const std::string& want) {
     std::string shown = value.size() > 40 ? value.substr(0, 40) + "…" : value;
     return make_error(ErrorKind::usage, std::string(name) + "='" + shown + "' is not " + want);
   }
-
- private:
   const EnvFn& env_;
 };
 
@@ -170,10 +175,7 @@ Result<Settings> read_settings(const EnvFn& env) {
       std::chrono::milliseconds(static_cast<long>(std::max(0.05, interval) * 1000));
   s.dumb_terminal = r.text("TERM") == "dumb";
   s.step_summary = r.text("GITHUB_STEP_SUMMARY");
-  s.now = r.text("REGCACHE_NOW");
-  if (!s.now.empty() && !parse_rfc3339(s.now)) {
-    return EnvReader::bad("REGCACHE_NOW", s.now, "a time such as 2026-01-31T12:00:00Z");
-  }
+  s.now = RC_TRY(r.time("REGCACHE_NOW"));
   return s;
 }
 

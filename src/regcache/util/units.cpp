@@ -3,7 +3,6 @@
 #include <cerrno>
 #include <cstdlib>
 
-#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <string>
@@ -42,8 +41,9 @@ constexpr uint64_t kMaxDurationSeconds = 36500ull * 86400;  // 100 years
 Result<double> parse_seconds(std::string_view text) {
   size_t pos = 0;
   double n = 0;
+  // split_number refuses "1.2.3" (strtod stops short), signs, exponents and hex.
   if (!split_number(text, &pos, &n, true) || pos != text.size() || text.front() == '.' ||
-      text.back() == '.' || std::count(text.begin(), text.end(), '.') > 1) {
+      text.back() == '.') {
     return bad_size("number of seconds", text, "use digits, e.g. 90 or 2.5");
   }
   return n;

@@ -13,15 +13,6 @@
 
 namespace regcache {
 
-namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), ::tolower);
-  return s;
-}
-
-}  // namespace
-
 Result<Challenge> parse_challenge(std::string_view h) {
   // A header may carry several challenges on separate lines; take the first we support.
   Challenge best;
@@ -33,14 +24,14 @@ Result<Challenge> parse_challenge(std::string_view h) {
     line_start = nl == std::string_view::npos ? h.size() + 1 : nl + 1;
     size_t sp = line.find(' ');
     Challenge c;
-    c.scheme = lower(std::string(line.substr(0, sp)));
+    c.scheme = ascii_lower(std::string(line.substr(0, sp)));
     if (c.scheme.empty()) continue;
     size_t i = sp == std::string_view::npos ? line.size() : sp + 1;
     while (i < line.size()) {
       while (i < line.size() && (line[i] == ' ' || line[i] == ',')) ++i;
       size_t eq = line.find('=', i);
       if (eq == std::string_view::npos) break;
-      std::string name = lower(std::string(line.substr(i, eq - i)));
+      std::string name = ascii_lower(std::string(line.substr(i, eq - i)));
       i = eq + 1;
       std::string value;
       if (i < line.size() && line[i] == '"') {

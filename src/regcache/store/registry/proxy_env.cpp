@@ -2,9 +2,7 @@
 
 #include <arpa/inet.h>
 
-#include <algorithm>
 #include <array>
-#include <cctype>
 #include <charconv>
 #include <cstring>
 #include <optional>
@@ -19,18 +17,6 @@ namespace {
 constexpr const char* kNames[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy",
                                   "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
 
-std::string proxy_lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-std::string proxy_upper(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return s;
-}
-
 // Returns the host of "host:port", "[v6]:port" or "host", without port or brackets.
 std::string bare_host(const std::string& authority) {
   if (!authority.empty() && authority[0] == '[') {
@@ -40,7 +26,7 @@ std::string bare_host(const std::string& authority) {
   auto colon = authority.find(':');
   std::string host = authority.substr(0, colon);
   while (!host.empty() && host.back() == '.') host.pop_back();
-  return proxy_lower(host);
+  return ascii_lower(host);
 }
 
 // An address as bytes: 4 for IPv4, 16 for IPv6; nullopt when s is not one.
@@ -82,7 +68,7 @@ bool token_matches(std::string token, const std::string& host,
   }
   while (!token.empty() && token.front() == '.') token.erase(0, 1);
   while (!token.empty() && token.back() == '.') token.pop_back();
-  token = proxy_lower(token);
+  token = ascii_lower(token);
   if (token.empty() || token.size() > host.size()) return false;
   if (token.size() == host.size()) return token == host;
   return host.compare(host.size() - token.size(), token.size(), token) == 0 &&
@@ -94,7 +80,7 @@ bool token_matches(std::string token, const std::string& host,
 std::string proxy_origin(const std::string& value) {
   auto scheme_end = value.find("://");
   std::string scheme =
-      scheme_end == std::string::npos ? "http" : proxy_lower(value.substr(0, scheme_end));
+      scheme_end == std::string::npos ? "http" : ascii_lower(value.substr(0, scheme_end));
   std::string rest = scheme_end == std::string::npos ? value : value.substr(scheme_end + 3);
   rest = rest.substr(0, rest.find_first_of("/?#"));
   auto at = rest.rfind('@');
@@ -131,11 +117,11 @@ std::string ProxyEnv::describe_for(const std::string& url) const {
   if (vars_.empty()) return "";
   auto scheme_end = url.find("://");
   if (scheme_end == std::string::npos) return "";
-  const std::string scheme = proxy_lower(url.substr(0, scheme_end));
+  const std::string scheme = ascii_lower(url.substr(0, scheme_end));
   // libcurl reads only the lower-case http_proxy (HTTP_PROXY may come from a request header
   // in CGI programs), both forms for the other schemes, then all_proxy.
   std::vector<std::string> names = {scheme + "_proxy"};
-  if (scheme != "http") names.push_back(proxy_upper(scheme) + "_PROXY");
+  if (scheme == "https") names.push_back("HTTPS_PROXY");
   names.push_back("all_proxy");
   names.push_back("ALL_PROXY");
   const std::string* chosen = nullptr;

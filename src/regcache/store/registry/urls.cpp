@@ -11,11 +11,15 @@ std::string url_origin(const std::string& url) {
   return url.substr(0, slash);
 }
 
+std::string ascii_lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
 namespace {
 
 std::string canonical_origin(const std::string& url) {
-  std::string o = url_origin(url);
-  for (auto& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string o = ascii_lower(url_origin(url));
   auto ends_with = [&](const std::string& tail) {
     return o.size() > tail.size() && o.compare(o.size() - tail.size(), tail.size(), tail) == 0;
   };
@@ -56,7 +60,7 @@ namespace {
 // True when a link's parameters (`; rel="next"`, `;rel=next`, `; rel="prev next"`) give
 // it the relation "next" (RFC 8288: quoted or not, any case, space-separated values).
 bool has_next_relation(std::string params) {
-  for (auto& c : params) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  params = ascii_lower(std::move(params));
   size_t at = 0;
   while ((at = params.find("rel", at)) != std::string::npos) {
     size_t i = at + 3;

@@ -6,6 +6,9 @@
 
 namespace regcache {
 
+// Returns s with its ASCII letters in lower case (schemes, hosts, header and parameter names).
+std::string ascii_lower(std::string s);
+
 // Returns "scheme://host[:port]" of a URL.
 std::string url_origin(const std::string& url);
 
