@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "regcache/archive/tar_layout.hpp"
 
@@ -45,6 +47,18 @@ class RawTar {
     while (std::to_string(len).size() + body.size() != len) ++len;
     add("PaxHeader", 'x', std::to_string(len) + body);
     return add(path.substr(0, 99), type, content, "", mode);
+  }
+  // Adds a PAX extended header ('x') holding `key=value` records, lengths computed.
+  RawTar& add_pax(const std::vector<std::pair<std::string, std::string>>& records) {
+    std::string text;
+    for (const auto& [key, value] : records) text += pax_record(key, value);
+    return add("PaxHeader", 'x', text);
+  }
+  static std::string pax_record(const std::string& key, const std::string& value) {
+    const std::string body = " " + key + "=" + value + "\n";
+    size_t len = body.size() + 1;
+    while (std::to_string(len).size() + body.size() != len) ++len;
+    return std::to_string(len) + body;
   }
   std::string bytes() const { return data_ + std::string(1024, '\0'); }
 

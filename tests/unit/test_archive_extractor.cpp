@@ -10,6 +10,7 @@
 #include "regcache/archive/extractor.hpp"
 #include "regcache/archive/tar_layout.hpp"
 #include "regcache/archive/tar_reader.hpp"
+#include "regcache/util/fd.hpp"
 #include "test_helpers.hpp"
 
 using namespace regcache;
@@ -141,6 +142,16 @@ TEST(Extractor, RefusesDotDot) {
   EXPECT_FALSE(exists_nofollow(h.dir / "evil"));
 }
 
+TEST(Extractor, RefusesANameLongerThanAFileSystemTakes) {
+  Harness h;
+  expect_hostile(h.extract(RawTar().add_long("ws/root/" + std::string(256, 'n'), '0', "x").bytes()),
+                 "unsafe path");
+  Harness ok;  // 255 bytes is a name the kernel takes
+  ASSERT_TRUE(
+      ok.extract(RawTar().add_long("ws/root/" + std::string(255, 'n'), '0', "x").bytes()).ok());
+  EXPECT_TRUE(exists_nofollow(ok.staged(std::string(255, 'n'))));
+}
+
 TEST(Extractor, RefusesAbsolutePath) {
   Harness h;
   expect_hostile(h.extract(RawTar().add("/tmp/evil", '0', "x").bytes()), "unsafe path");
@@ -151,6 +162,27 @@ TEST(Extractor, RefusesSymlinkOutside) {
   expect_hostile(h.extract(RawTar().add("ws/root/l", '2', "", "/etc/passwd").bytes()), "outside");
   Harness h2;
   expect_hostile(h2.extract(RawTar().add("ws/root/d/l", '2', "", "../../x").bytes()), "outside");
+}
+
+TEST(Extractor, RefusesAHardLinkThatMovesASymlinkOutside) {
+  // a/b/s -> ../../y stays inside from a/b; a second name for it at the root leaves it.
+  auto tar = RawTar()
+                 .add("ws/root/a/b", '5')
+                 .add("ws/root/a/b/s", '2', "", "../../y")
+                 .add("ws/root/h", '1', "", "ws/root/a/b/s")
+                 .bytes();
+  Harness h;
+  expect_hostile(h.extract(tar), "hard link to a symlink");
+  EXPECT_FALSE(exists_nofollow(h.staged("h")));
+  Harness inside;  // the same link one level further down resolves inside: kept
+  auto ok = RawTar()
+                .add("ws/root/a/b/c", '5')
+                .add("ws/root/a/b/s", '2', "", "../../y")
+                .add("ws/root/a/b/c/h", '1', "", "ws/root/a/b/s")
+                .bytes();
+  ASSERT_TRUE(inside.extract(ok).ok());
+  Harness allowed;  // external symlinks allowed: a second name is no more than the first
+  ASSERT_TRUE(allowed.extract(tar, ExternalSymlinks::allow).ok());
 }
 
 TEST(Extractor, AllowsSymlinkOutsideWhenAsked) {
@@ -336,4 +368,39 @@ TEST(Extractor, TheStagingLocationIsHeldWhileItsHolderLives) {
       EXPECT_FALSE(held(h.staged())) << root_entry << file_root;
     }
   }
+}
+
+TEST(Extractor, BoundsTheHardLinksAPartialRestoreSkips) {
+  // Restoring ws/root/part: links there to ws/root/other cannot be made and are remembered
+  // for later; names of a MiB each add up fast, so what they may hold is bounded.
+  TempDir dir;
+  std::filesystem::create_directories(dir / "dest");
+  UniqueFd parent(::open((dir / "dest").c_str(), O_RDONLY | O_DIRECTORY));
+  DirFixups fixups;
+  Extractor ex({{"ws/root/part", parent.get(), "stage", "ws/root"}}, ExternalSymlinks::refuse,
+               &fixups);
+  TarReader reader(&ex);
+  auto one =
+      RawTar().add("ws/root/other/f", '0', "x").add("ws/root/part/l0", '1', "", "ws/root/other/f");
+  std::string first = one.bytes();
+  first.resize(first.size() - 1024);  // no end of archive yet
+  ASSERT_TRUE(reader.write(first.data(), first.size()).ok());
+  ASSERT_EQ(ex.skipped_links().size(), 1u);
+  const std::string deep = "ws/root/other/" + [] {
+    std::string p;
+    for (int i = 0; i < 4000; ++i) p += std::string(250, 'd') + "/";
+    return p;
+  }() + "f";  // a 1 MiB target, 4,000 components of 250 bytes
+  Status st;
+  for (int i = 0; i < 100 && st.ok(); ++i) {
+    const std::string body = RawTar::pax_record("linkpath", deep);
+    std::string more = RawTar()
+                           .add("PaxHeader", 'x', body)
+                           .add("ws/root/part/l" + std::to_string(i + 1), '1')
+                           .bytes();
+    more.resize(more.size() - 1024);
+    st = reader.write(more.data(), more.size());
+  }
+  expect_hostile(st, "too many hard links");
+  EXPECT_LE(ex.skipped_links().size(), 70u);
 }

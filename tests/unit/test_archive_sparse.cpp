@@ -84,6 +84,32 @@ TEST(Sparse, RoundTripKeepsContentAndHoles) {
   }
 }
 
+TEST(Sparse, AMapOfManyBlocksIsReadWhole) {
+  // 3,000 segments: a map of some 50 KiB, which the reader takes a block at a time and
+  // parses once it holds as many lines as its first says.
+  TempDir d;
+  std::filesystem::create_directories(d / "src");
+  std::vector<std::pair<uint64_t, std::string>> chunks;
+  for (uint64_t i = 0; i < 3000; ++i)
+    chunks.push_back({i * 16384 + 8192, std::string(4096, static_cast<char>('a' + i % 26))});
+  make_sparse(d / "src/many", 3000 * 16384, chunks);
+  if (!has_holes(d / "src/many")) GTEST_SKIP() << "this filesystem does not keep holes";
+  std::string tar = tar_of_dir(d / "src", "ws/src");
+  ASSERT_NE(tar.find("GNU.sparse.major=1"), std::string::npos);
+  std::filesystem::create_directories(d / "dest");
+  int parent = ::open((d / "dest").c_str(), O_RDONLY | O_DIRECTORY);
+  DirFixups fixups;
+  Extractor ex({{"ws/src", parent, "out"}}, ExternalSymlinks::refuse, &fixups);
+  TarReader reader(&ex);
+  for (size_t i = 0; i < tar.size(); i += 300)
+    ASSERT_TRUE(reader.write(tar.data() + i, std::min<size_t>(300, tar.size() - i)).ok());
+  ASSERT_TRUE(reader.finish().ok());
+  ASSERT_TRUE(fixups.apply().ok());
+  ::close(parent);
+  EXPECT_EQ(regcache::testing::slurp(d / "src/many"),
+            regcache::testing::slurp(d / "dest/out/many"));
+}
+
 TEST(Sparse, TheSameContentGivesTheSameBytes) {
   TempDir d;
   for (const char* dir : {"one", "two"}) {

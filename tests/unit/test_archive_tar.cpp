@@ -178,6 +178,26 @@ TEST(Tar, ReaderTakesNegativePaxTimesAsOtherWritersMeanThem) {
   }
 }
 
+TEST(Tar, ReaderRefusesPaxLengthsThatWrapAround) {
+  // The third length is 2^64 - 12: added to its position (24) it wraps to 12, the end of
+  // the first record; read that way the last two records repeat for ever.
+  const std::string wraps = "12 path=abc\n12 path=def\n18446744073709551604 path=x\n";
+  const std::string past_end = "12 path=abc\n18446744073709551604 path=x\n";  // 2^64 - pos
+  const std::string trailing = "12x path=abc\n";  // a length not followed by its space
+  for (const auto& records : {wraps, past_end, trailing}) {
+    regcache::testing::RawTar raw;
+    raw.add("PaxHeader", 'x', records).add("f", '0', "x");
+    Recorder rec;
+    TarReader reader(&rec);
+    auto tar = raw.bytes();
+    auto st = reader.write(tar.data(), tar.size());
+    ASSERT_FALSE(st.ok()) << records;
+    EXPECT_EQ(st.error().kind, ErrorKind::integrity) << records;
+    EXPECT_NE(st.error().message.find("pax record length"), std::string::npos)
+        << st.error().message;
+  }
+}
+
 TEST(Tar, ReaderRejectsCorruptHeader) {
   TempDir dir;
   auto tar = tar_of(sample_tree(dir));

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "regcache/archive/safe_path.hpp"
@@ -258,6 +259,9 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
       if (!target || target->compare(0, prefix.size(), prefix) != 0) {
         std::string scope = root.scope + "/";
         if (target && !root.scope.empty() && target->compare(0, scope.size(), scope) == 0) {
+          skipped_bytes_ += shown.size() + target->size();
+          if (skipped_bytes_ > kMaxSkippedLinkBytes)
+            return hostile_entry(shown, "too many hard links into parts of the root not restored");
           skipped_links_.push_back({shown, *target});  // its content lies in a part not restored
           return {};
         }
@@ -270,6 +274,7 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
       int tfd = RC_TRY(open_dir(root, dir_of(trel)));
       UniqueFd tdup(::dup(tfd));  // open_dir below may close the descriptor it returned
       if (!tdup) return errno_error("cannot create hard link", shown, errno);
+      RC_CHECK(check_linked_symlink(tdup.get(), last_name(trel), rel, shown));
       dfd = RC_TRY(open_dir(root, dir_of(rel)));
       int r = ::linkat(tdup.get(), last_name(trel).c_str(), dfd, name.c_str(), 0);
       int err = errno;
@@ -300,6 +305,26 @@ Status Extractor::make_entry(const ExtractRoot& root, const std::string& rel, co
 std::mutex& creation_mutex() {
   static std::mutex mu;
   return mu;
+}
+
+// A hard link to a symlink is a second name for it: where external symlinks are refused,
+// its target is checked again from the new place (it was checked only from the first).
+Status Extractor::check_linked_symlink(int dir_fd, const std::string& name, const std::string& rel,
+                                       const std::string& shown) const {
+  if (symlinks_ != ExternalSymlinks::refuse) return {};
+  struct stat st {};
+  if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode))
+    return {};  // linkat reports a missing target
+  std::string target(static_cast<size_t>(PATH_MAX), '\0');
+  ssize_t n = ::readlinkat(dir_fd, name.c_str(), target.data(), target.size());
+  if (n < 0) return errno_error("cannot read symlink", shown, errno);
+  target.resize(static_cast<size_t>(n));
+  if (!symlink_stays_inside(rel, target))
+    return hostile_entry(shown,
+                         "hard link to a symlink that points outside the cache root from "
+                         "there (" +
+                             target + ")");
+  return {};
 }
 
 Status Extractor::begin(const TarHeader& h) {

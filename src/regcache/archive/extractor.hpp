@@ -105,6 +105,8 @@ class Extractor : public TarEntryHandler {
  private:
   Result<int> open_dir(const ExtractRoot& root, const std::string& rel_dir);
   Status make_entry(const ExtractRoot& root, const std::string& rel, const TarHeader& h);
+  Status check_linked_symlink(int dir_fd, const std::string& name, const std::string& rel,
+                              const std::string& shown) const;  // hostile when it leaves
   std::vector<ExtractRoot> roots_;
   ExternalSymlinks symlinks_;
   DirFixups* fixups_;
@@ -121,6 +123,8 @@ class Extractor : public TarEntryHandler {
   uint64_t max_file_size_ = UINT64_MAX;
   uint32_t mode_mask_ = 0;
   std::vector<SkippedLink> skipped_links_;
+  uint64_t skipped_bytes_ = 0;  // of the names in skipped_links_, at most kMaxSkippedLinkBytes
+  static constexpr uint64_t kMaxSkippedLinkBytes = 64ull << 20;
   const LayerMask* mask_ = nullptr;
   size_t layer_ = 0;
   LayerRole role_ = LayerRole::base;

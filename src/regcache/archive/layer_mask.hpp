@@ -78,6 +78,7 @@ class LayerScan : public TarEntryHandler {
       : roots_(std::move(roots)), budget_(budget) {}
   Status begin(const TarHeader& header) override;
   Status data(const char*, size_t) override { return {}; }
+  Status hole(uint64_t) override { return {}; }  // never as zeros: a hole may be 2^63 bytes
   Status end() override { return {}; }
   // Returns (path, LayerMask::Kind bits) for every path the layer states or removes.
   const std::vector<std::pair<std::string, int>>& marks() const { return marks_; }

@@ -24,7 +24,8 @@ std::optional<std::string> normalize_archive_path(std::string_view path) {
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
   if (path.empty() || path.front() == '/') return std::nullopt;
   for (auto part : split(path)) {
-    if (part.empty() || part == "." || part == "..") return std::nullopt;
+    if (part.empty() || part == "." || part == ".." || part.size() > kMaxNameBytes)
+      return std::nullopt;
   }
   return std::string(path);
 }

@@ -97,8 +97,10 @@ Status TarReader::apply_pax(const std::string& records) {
     if (space == std::string::npos) return make_error(ErrorKind::integrity, "bad pax record");
     size_t len = 0;
     auto r = std::from_chars(records.data() + pos, records.data() + space, len);
-    if (r.ec != std::errc() || len <= space - pos || pos + len > records.size() ||
-        records[pos + len - 1] != '\n') {
+    // len is checked against what is left, never added to pos first: a length near 2^64
+    // would wrap pos + len around to an earlier record and loop for ever.
+    if (r.ec != std::errc() || r.ptr != records.data() + space || len <= space - pos ||
+        len > records.size() - pos || records[pos + len - 1] != '\n') {
       return make_error(ErrorKind::integrity, "bad pax record length");
     }
     std::string kv = records.substr(space + 1, pos + len - 1 - (space + 1));
@@ -207,6 +209,7 @@ Status TarReader::on_header() {
     sparse_major_ = sparse_minor_ = -1;
     sparse_realsize_.reset();
     sparse_map_.clear();
+    sparse_map_lines_ = 0;
     left_ = th.size;
     padding_ = (kBlock - left_ % kBlock) % kBlock;
     if (left_ == 0) return make_error(ErrorKind::integrity, "tar: sparse entry without a map");
@@ -247,10 +250,12 @@ Status TarReader::write(const char* data, size_t size) {
         size_t take = static_cast<size_t>(
             std::min<uint64_t>({size, left_, kBlock - sparse_map_.size() % kBlock}));
         sparse_map_.append(data, take);
+        sparse_map_lines_ += static_cast<size_t>(std::count(data, data + take, '\n'));
         data += take;
         size -= take;
         left_ -= take;
-        if (sparse_map_.size() % kBlock == 0 || left_ == 0) RC_CHECK(on_sparse_map());
+        if ((sparse_map_.size() % kBlock == 0 && sparse_map_may_be_whole()) || left_ == 0)
+          RC_CHECK(on_sparse_map());
         break;
       }
       case State::data:
@@ -297,6 +302,17 @@ Status TarEntryHandler::hole(uint64_t size) {
     size -= n;
   }
   return {};
+}
+
+// A map of N segments is 1 + 2N lines: parsing it again at every block before that many
+// lines have arrived would cost the square of a long map's length.
+bool TarReader::sparse_map_may_be_whole() const {
+  if (sparse_map_.size() >= kMaxSparseMap) return true;  // on_sparse_map says it is too long
+  if (sparse_map_lines_ == 0) return false;
+  uint64_t count = 0;
+  auto r = std::from_chars(sparse_map_.data(), sparse_map_.data() + sparse_map_.find('\n'), count);
+  if (r.ec != std::errc() || count > kMaxSparseSegments) return true;  // parsing refuses it
+  return sparse_map_lines_ >= 1 + 2 * count;
 }
 
 Status TarReader::on_sparse_map() {

@@ -51,6 +51,7 @@ class TarReader : public Sink {
   Status on_extended_complete();
   Status apply_pax(const std::string& records);
   Status on_sparse_map();
+  bool sparse_map_may_be_whole() const;  // enough lines for the count the map starts with
   Status sparse_data(const char* data, size_t size);
   Status sparse_end();
 
@@ -69,6 +70,7 @@ class TarReader : public Sink {
   std::optional<uint64_t> sparse_realsize_;
   TarHeader sparse_header_;  // begun once its map is read
   std::string sparse_map_;
+  size_t sparse_map_lines_ = 0;  // newlines in sparse_map_
   std::vector<SparseSegment> segments_;
   size_t segment_ = 0;       // the segment data is arriving for
   uint64_t in_segment_ = 0;  // bytes of it delivered

@@ -90,7 +90,8 @@ struct LayerExtraction {
   // Streams layer i through digest check, decompression and extraction into roots.
   Status run(size_t i, const std::vector<ExtractRoot>& roots) {
     Extractor extractor(roots, symlinks, &fixups);
-    if (entry.size > 0) extractor.limit_file_size(entry.size);
+    // An entry that declares no content (an annotation missing or 0) holds no sparse file.
+    extractor.limit_file_size(entry.size);
     extractor.mask_modes(mode_mask);
     if (stacked)
       extractor.stack(&mask, i,

@@ -50,6 +50,7 @@ class AbsoluteNames : public TarEntryHandler {
     return next_->begin(c);
   }
   Status data(const char* b, size_t n) override { return next_->data(b, n); }
+  Status hole(uint64_t n) override { return next_->hole(n); }
   Status end() override { return next_->end(); }
 
  private:
