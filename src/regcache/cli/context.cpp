@@ -180,7 +180,7 @@ std::unique_ptr<Store> open_store(const GlobalOptions& g, StoreUse use) {
   }
   // The tier only saves downloads: one that cannot be opened (a read-only or full disk, a
   // file in the way) leaves the command to the registry, with a warning.
-  auto local = open_layout_store(dir, LayoutOpen::create);
+  auto local = open_layout_store(dir, LayoutOpen::create, std::nullopt, LockWait::brief);
   if (!local.ok()) {
     log_warning("local cache " + dir + " cannot be used (" + local.error().message + "); " +
                 remote->describe() + " alone serves this command");

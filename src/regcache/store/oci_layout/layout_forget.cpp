@@ -47,8 +47,8 @@ bool complete(int blobs_fd, const std::string& digest) {
 
 Result<size_t> forget_missing_manifests(const std::string& root) {
   auto dir = RC_TRY(open_directory(root, MissingDirs::error));
-  LayoutLock lock(dir.fd.get());
-  if (!lock.ok()) return errno_error("cannot lock", layout_lock_path(root), errno);
+  LayoutLock lock(dir.fd.get(), lock_wait_end(kTierLockPatience, std::nullopt));
+  if (!lock.ok()) return layout_lock_error(root, errno);
   auto blobs = RC_TRY(open_dir_below(dir.fd.get(), "blobs/sha256"));
   auto text = RC_TRY(read_file_at(dir.fd.get(), "index.json", root + "/index.json", 256 << 20));
   nlohmann::json idx = nlohmann::json::parse(text, nullptr, false);

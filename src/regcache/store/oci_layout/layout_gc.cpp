@@ -71,8 +71,8 @@ Result<GcReport> collect_layout_garbage(const std::string& root, std::chrono::se
   // Relative to the layout's directory and never through a symlink: another user who can
   // write into the layout must not turn a sweep into deletions elsewhere.
   auto dir = RC_TRY(open_directory(root, MissingDirs::error));
-  LayoutLock lock(dir.fd.get());
-  if (!lock.ok()) return errno_error("cannot lock", layout_lock_path(root), errno);
+  LayoutLock lock(dir.fd.get(), lock_wait_end(kLayoutLockPatience, std::nullopt));
+  if (!lock.ok()) return layout_lock_error(root, errno);
   auto blobs = RC_TRY(open_dir_below(dir.fd.get(), "blobs/sha256"));
   auto reachable = RC_TRY(mark(dir.fd.get(), blobs.get(), root));
   GcReport rep;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <nlohmann/json.hpp>
 
@@ -41,8 +42,8 @@ bool valid_index_entry(const json& m) {
 
 class LayoutStore : public Store, public UsageRecords {
  public:
-  LayoutStore(std::string root, std::optional<SteadyClock> deadline)
-      : root_(std::move(root)), deadline_(deadline) {}
+  LayoutStore(std::string root, std::optional<SteadyClock> deadline, LockWait wait)
+      : root_(std::move(root)), deadline_(deadline), wait_(wait) {}
 
   // Opens an existing layout without writing anything: its directory (symlinks on the way
   // only under the protected-symlinks rule), then blobs/sha256 with no symlink at all.
@@ -81,8 +82,13 @@ class LayoutStore : public Store, public UsageRecords {
                                     R"({"imageLayoutVersion":"1.0.0"})", root_ + "/oci-layout"));
     }
     clear_leftovers();
-    LayoutLock lock(root_fd_.get());
-    if (!lock.ok()) return errno_error("cannot lock", lock_path(), errno);
+    // A tier that has its index opens without the lock: a restore through it must not wait
+    // on whoever holds it. A store takes it, so a save fails here, before it uploads
+    // anything, when it could not tag its entry.
+    if (wait_ == LockWait::brief &&
+        ::fstatat(root_fd_.get(), "index.json", &st, AT_SYMLINK_NOFOLLOW) == 0)
+      return {};
+    auto lock = RC_TRY(take_lock());
     if (::fstatat(root_fd_.get(), "index.json", &st, AT_SYMLINK_NOFOLLOW) != 0) {
       json idx = {{"schemaVersion", 2}, {"mediaType", kOciIndex}, {"manifests", json::array()}};
       RC_CHECK(write_file_atomic_at(root_fd_.get(), "index.json", idx.dump(), index_path()));
@@ -208,8 +214,7 @@ class LayoutStore : public Store, public UsageRecords {
       return make_error(ErrorKind::integrity, "manifest does not match its digest " + tag);
     RC_CHECK(put_blob({media_type, digest, bytes.size(), {}}, {"", bytes}));
     if (is_valid_digest(tag)) return digest;  // by digest: untagged, reachable from a tag later
-    LayoutLock lock(root_fd_.get());
-    if (!lock.ok()) return errno_error("cannot lock", lock_path(), errno);
+    auto lock = RC_TRY(take_lock());
     auto idx = RC_TRY(read_index());
     json kept = json::array();
     for (const auto& m : idx["manifests"]) {
@@ -227,8 +232,7 @@ class LayoutStore : public Store, public UsageRecords {
   }
 
   Status delete_manifest(const std::string& digest) override {
-    LayoutLock lock(root_fd_.get());
-    if (!lock.ok()) return errno_error("cannot lock", lock_path(), errno);
+    auto lock = RC_TRY(take_lock());
     auto idx = RC_TRY(read_index());
     json kept = json::array();
     bool found = false;
@@ -261,8 +265,7 @@ class LayoutStore : public Store, public UsageRecords {
   }
 
   Status record_use(const std::string& digest, const std::string& when) override {
-    LayoutLock lock(root_fd_.get());
-    if (!lock.ok()) return errno_error("cannot lock", lock_path(), errno);
+    auto lock = RC_TRY(take_lock());
     auto idx = RC_TRY(read_index());
     bool changed = false;
     for (auto& m : idx["manifests"]) {
@@ -306,8 +309,23 @@ class LayoutStore : public Store, public UsageRecords {
     return {};
   }
 
+  // Takes the layout's lock, waiting this store's patience at most, and never past the
+  // deadline. Once a wait has failed, later
+  // ones fail at once: whoever holds the lock is not waited for again by this command.
+  Result<std::unique_ptr<LayoutLock>> take_lock() {
+    const auto until =
+        lock_timed_out_
+            ? LayoutLock::Clock::now()
+            : lock_wait_end(wait_ == LockWait::brief ? kTierLockPatience : kLayoutLockPatience,
+                            deadline_);
+    auto lock = std::make_unique<LayoutLock>(root_fd_.get(), until);
+    if (lock->ok()) return lock;
+    const int err = errno;
+    if (err == EWOULDBLOCK) lock_timed_out_ = true;
+    return layout_lock_error(root_, err);
+  }
+
   std::string index_path() const { return root_ + "/index.json"; }
-  std::string lock_path() const { return layout_lock_path(root_); }
   std::string blob_path(const std::string& digest) const {
     return root_ + "/blobs/sha256/" + digest.substr(7);
   }
@@ -328,14 +346,17 @@ class LayoutStore : public Store, public UsageRecords {
   }
   std::string root_;
   std::optional<SteadyClock> deadline_;  // reads end by then (restore --timeout)
+  LockWait wait_;
+  std::atomic<bool> lock_timed_out_{false};
   UniqueFd root_fd_, blobs_fd_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Store>> open_layout_store(const std::string& root, LayoutOpen mode,
-                                                 std::optional<SteadyClock> deadline) {
-  auto store = std::make_unique<LayoutStore>(root, deadline);
+                                                 std::optional<SteadyClock> deadline,
+                                                 LockWait wait) {
+  auto store = std::make_unique<LayoutStore>(root, deadline, wait);
   RC_CHECK(mode == LayoutOpen::create ? store->init() : store->open_existing());
   if (mode == LayoutOpen::existing) store->clear_leftovers();
   return std::unique_ptr<Store>(std::move(store));
