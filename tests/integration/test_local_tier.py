@@ -237,6 +237,115 @@ class LocalTierTest(RegcacheTestCase):
         self.assertEqual(json.loads(out)["source"], "local", err)
         self.assertEqual(snapshot(self.cache), newer, "the restore put the older entry back under the tag")
 
+    def hold_lock(self, layout):
+        """Holds the layout's lock from another process, opened read-only (flock needs no
+        more), until the test ends."""
+        path = os.path.join(layout, ".regcache.lock")
+        open(path, "a").close()
+        holder = subprocess.Popen(
+            [sys.executable, "-c", "import fcntl, sys, time\nf = open(sys.argv[1])\n"
+             "fcntl.flock(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(600)", path],
+            stdout=subprocess.PIPE, text=True)
+
+        def release():
+            holder.kill()
+            holder.wait()
+            holder.stdout.close()
+        self.addCleanup(release)
+        self.assertEqual(holder.stdout.readline().strip(), "held")
+        return release
+
+    def test_a_lock_held_elsewhere_does_not_hold_up_a_restore(self):
+        """Anyone who can read the tier can hold its lock: a restore through it neither waits
+        for ever nor fails; it restores from the registry, says why the tier did not keep the
+        entry, and keeps it once the lock is free."""
+        warm = self.tree(20)
+        self.tiered("save", "--key", "warm", "cache")
+        remote = self.tree(21)
+        self.save(self.st, "remote", "cache")  # not through the tier: a restore keeps it there
+        release = self.hold_lock(self.tier)
+        r, err = self.restore_json("warm")
+        self.assertEqual((r["result"], r["downloaded_bytes"]), ("hit", 0), err)
+        self.assertEqual(snapshot(self.cache), warm)
+        r, err = self.restore_json("remote")
+        self.assertEqual(r["result"], "hit", err)
+        self.assertEqual(snapshot(self.cache), remote)
+        self.assertIn(".regcache.lock is held by another process", err)
+        dead = f"127.0.0.1:{dead_port()}/{self.st.repo}"
+        offline = ["--store", dead, "--local-cache", self.tier, "--json", "restore", "--key", "remote", "cache"]
+        shutil.rmtree(self.cache)
+        rc, out, err = self.regcache(*offline, env={"REGCACHE_RETRY_DELAY_MS": "1"}, check=True)
+        self.assertEqual(json.loads(out)["result"], "miss", "the tier kept the entry while its lock was held")
+        release()
+        self.restore_json("remote")
+        shutil.rmtree(self.cache)
+        rc, out, err = self.regcache(*offline, env={"REGCACHE_RETRY_DELAY_MS": "1"}, check=True)
+        self.assertEqual((json.loads(out)["result"], json.loads(out)["source"]), ("hit", "local"), err)
+        self.assertEqual(snapshot(self.cache), remote)
+
+    def test_a_layout_store_whose_lock_is_held_gives_up_at_the_time_budget(self):
+        layout = self.store("layout")
+        self.tree(22)
+        self.save(layout, "k", "cache")
+        self.hold_lock(layout.ref[len("oci:"):])
+        rc, out, err = self.regcache("--store", layout.ref, "delete", "--timeout", "2", "k")
+        self.assertNotEqual(rc, 0)
+        lines = [l for l in err.splitlines() if l.startswith("regcache: error")]
+        self.assertEqual(len(lines), 1, err)
+        self.assertIn(".regcache.lock is held by another process", lines[0])
+        self.assertEqual([e["key"] for e in self.list_keys(layout)], ["k"], "the entry went although its delete failed")
+
+    def test_an_entry_dated_in_the_future_does_not_keep_its_tag_in_the_tier(self):
+        """Whoever pushes chooses an entry's creation time: one dated 2099 that a restore kept
+        in the tier must not stay under the key once the registry names another entry."""
+        self.tree(23)
+        self.save(self.st, "k", "cache", env={"REGCACHE_NOW": "2099-01-01T00:00:00Z"})
+        r, err = self.restore_json("k")  # kept in the tier
+        self.assertEqual(r["result"], "hit", err)
+        current = self.tree(24)
+        self.save(self.st, "k", "cache", extra=("--force",), env={"REGCACHE_NOW": "2024-01-01T00:00:00Z"})
+        r, err = self.restore_json("k")
+        self.assertEqual(r["result"], "hit", err)
+        self.assertEqual(snapshot(self.cache), current)
+        dead = f"127.0.0.1:{dead_port()}/{self.st.repo}"
+        shutil.rmtree(self.cache)
+        rc, out, err = self.regcache("--store", dead, "--local-cache", self.tier, "--json", "restore", "--key",
+                                     "k", "cache", env={"REGCACHE_RETRY_DELAY_MS": "1"}, check=True)
+        self.assertEqual(json.loads(out)["source"], "local", err)
+        self.assertEqual(snapshot(self.cache), current, "the tier kept the entry dated in the future")
+
+    def test_the_fallback_needs_a_tier_no_one_else_may_write(self):
+        """The fallback restores what the tier's tags name on their word: a tier group or
+        others may write is used for blobs (checked by digest) but not for the fallback,
+        unless the entries must be signed."""
+        self.tree(25)
+        self.tiered("save", "--key", "k", "cache")
+        os.chmod(self.tier, 0o777)
+        self.addCleanup(os.chmod, self.tier, 0o755)
+        r, err = self.restore_json("k")
+        self.assertEqual((r["result"], r["downloaded_bytes"]), ("hit", 0), err)
+        dead = f"127.0.0.1:{dead_port()}/{self.st.repo}"
+        shutil.rmtree(self.cache)
+        rc, out, err = self.regcache("--store", dead, "--local-cache", self.tier, "restore", "--key", "k", "cache",
+                                     env={"REGCACHE_RETRY_DELAY_MS": "1"})
+        self.assertEqual(rc, 1, err)
+        self.assertIn("may be written by group or others", err)
+        self.assertFalse(os.path.exists(self.cache), "restored from a tier others may write")
+        os.chmod(self.tier, 0o755)
+        with open(os.path.join(self.tier, "index.json"), "rb") as f:
+            index = f.read()
+        os.unlink(os.path.join(self.tier, "index.json"))
+        with open(os.path.join(self.tier, "index.json"), "wb") as f:
+            f.write(index)
+        os.chmod(os.path.join(self.tier, "index.json"), 0o666)
+        rc, out, err = self.regcache("--store", dead, "--local-cache", self.tier, "restore", "--key", "k", "cache",
+                                     env={"REGCACHE_RETRY_DELAY_MS": "1"})
+        self.assertEqual(rc, 1, err)
+        self.assertIn("index.json may be written by group or others", err)
+        os.chmod(os.path.join(self.tier, "index.json"), 0o644)
+        self.regcache("--store", dead, "--local-cache", self.tier, "restore", "--key", "k", "cache",
+                      env={"REGCACHE_RETRY_DELAY_MS": "1"}, check=True)
+
     def test_jobs_share_one_tier_at_once(self):
         trees = {}
         for i in range(2):

@@ -20,6 +20,7 @@
 #include "regcache/core/restore_state.hpp"
 #include "regcache/format/key_tag.hpp"
 #include "regcache/lifecycle/usage_record.hpp"
+#include "regcache/store/oci_layout/layout_owner.hpp"
 #include "regcache/store/oci_layout/layout_store.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/log.hpp"
@@ -149,14 +150,24 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
   // With a local tier, a registry that cannot be reached leaves the newest matching entry
   // this machine kept (said in a warning; "source":"local").
   std::string source = local_tier_counters() ? "registry" : "";
-  if (!restored.ok() && restored.error().kind == ErrorKind::network && local_tier_counters()) {
+  // Its tags are taken on their word: only from a tier no one else may write, unless the
+  // entries must carry a signature anyway.
+  std::optional<std::string> tier_open_to;
+  if (!restored.ok() && restored.error().kind == ErrorKind::network && local_tier_counters() &&
+      o.filter.verify_keys.empty())
+    tier_open_to = layout_open_to_others(local_tier_dir(gt));
+  if (tier_open_to) {
+    log_warning(restored.error().message + "; not restoring from the local cache instead: " +
+                *tier_open_to + " (with --verify-key its signed entries would count)");
+  } else if (!restored.ok() && restored.error().kind == ErrorKind::network &&
+             local_tier_counters()) {
     const std::string dir = local_tier_dir(gt);
     log_warning(restored.error().message + "; restoring from the local cache " + dir + " instead");
     std::optional<std::chrono::steady_clock::time_point> deadline;  // what --timeout left
     if (a.timeout > 0)
       deadline = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                           std::chrono::duration<double>(a.timeout));
-    auto local = open_layout_store(dir, LayoutOpen::existing, deadline);
+    auto local = open_layout_store(dir, LayoutOpen::existing, deadline, LockWait::brief);
     if (local.ok()) {
       ProgressReporter reporter("restoring", &progress, progress_style_from_env());
       o.on_match = nullptr;  // the registry is out of reach: no last use to record there
@@ -183,8 +194,13 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
     rep.local_bytes = tier->local_bytes;
     if (rep.result != RestoreResult::miss && !a.lookup_only) {
       if (auto kept = keep_entry_locally(*store, tag_for_key(rep.matched_key), rep.matched_digest);
-          !kept.ok())
-        log_verbose("local cache: cannot keep the entry: " + kept.error().message);
+          !kept.ok()) {
+        // A lock held too long is said: the tier stays cold for this key until it is free.
+        if (kept.error().kind == ErrorKind::timeout)
+          log_warning("local cache: cannot keep the entry (" + kept.error().message + ")");
+        else
+          log_verbose("local cache: cannot keep the entry: " + kept.error().message);
+      }
     }
   }
   if (rep.result != RestoreResult::miss && source != "local") {

@@ -17,6 +17,7 @@
 #include "regcache/oci/media_types.hpp"
 #include "regcache/store/referrers.hpp"
 #include "regcache/store/tiered/copy_checks.hpp"
+#include "regcache/util/clock.hpp"
 #include "regcache/util/dir_path.hpp"
 #include "regcache/util/fd.hpp"
 #include "regcache/util/fs.hpp"
@@ -250,17 +251,20 @@ class TieredStore : public Store {
 
  private:
   // Returns true when the layout's manifest under tag is another one, created later than
-  // `fetched` (a job on this machine saved the key while this one restored it).
+  // `fetched` (a job on this machine saved the key while this one restored it). A time in
+  // the future is no one's save on this machine (its writer chose it): it never wins.
   bool newer_here(const std::string& tag, const FetchedManifest& fetched) {
     auto here = local_->get_manifest(tag);
     if (!here.ok() || !*here || (*here)->digest == fetched.digest) return false;
-    auto created = [](const std::string& bytes) {
+    auto created = [](const std::string& bytes) -> std::optional<TimePoint> {
       auto j = nlohmann::json::parse(bytes, nullptr, false);
       if (!j.is_object() || !j.contains("annotations") || !j["annotations"].is_object())
-        return std::string();
-      return string_field(j["annotations"], kAnnoImageCreated);
+        return std::nullopt;
+      return parse_rfc3339(string_field(j["annotations"], kAnnoImageCreated));
     };
-    return created((*here)->bytes) > created(fetched.bytes);
+    const auto mine = created((*here)->bytes), theirs = created(fetched.bytes);
+    if (!mine || *mine > current_time() + std::chrono::minutes(5)) return false;
+    return !theirs || *mine > *theirs;
   }
 
   // Returns whether the layout holds d with content that matches the digest; a copy holding
@@ -268,9 +272,12 @@ class TieredStore : public Store {
   LocalCopy check_copy(const Descriptor& d, const std::atomic<bool>& stop) {
     auto present = local_->has_blob(d);
     if (!present.ok() || !*present) return LocalCopy::absent;
-    const std::string path = root_ + "/blobs/sha256/" + d.digest.substr(7);
+    // By the directory opened once, never by its path: a blobs/sha256 swapped for a symlink
+    // meanwhile must not turn the removal below into one elsewhere.
+    const int blobs = blobs_dir();
+    const std::string name = d.digest.substr(7);
     struct stat read {};
-    const bool seen = ::lstat(path.c_str(), &read) == 0;
+    const bool seen = blobs >= 0 && ::fstatat(blobs, name.c_str(), &read, AT_SYMLINK_NOFOLLOW) == 0;
     StopSink until(stop);
     HashingSink hash(&until);
     Status st = local_->get_blob(d, &hash);
@@ -281,10 +288,23 @@ class TieredStore : public Store {
     if (!st.ok() && st.error().kind != ErrorKind::integrity) return LocalCopy::absent;
     // The damaged file only: another job may have put a good copy in its place meanwhile.
     struct stat now {};
-    if (!seen || (::lstat(path.c_str(), &now) == 0 && now.st_ino == read.st_ino &&
-                  now.st_dev == read.st_dev))
-      ::unlink(path.c_str());
+    if (blobs >= 0 && (!seen || (::fstatat(blobs, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+                                 now.st_ino == read.st_ino && now.st_dev == read.st_dev)))
+      ::unlinkat(blobs, name.c_str(), 0);
     return LocalCopy::damaged;
+  }
+
+  // Returns the layout's blobs/sha256, opened on first use (-1 when it cannot be).
+  int blobs_dir() {
+    std::lock_guard lock(mu_);
+    if (!blobs_fd_) {
+      auto dir = open_directory(root_, MissingDirs::error);
+      if (!dir.ok()) return -1;
+      auto blobs = open_dir_below(dir->fd.get(), "blobs/sha256");
+      if (!blobs.ok()) return -1;
+      blobs_fd_ = std::move(*blobs);
+    }
+    return blobs_fd_.get();
   }
 
   void keep_locally(const Descriptor& d, const BlobSource& source) {
@@ -308,6 +328,7 @@ class TieredStore : public Store {
   std::atomic<bool> warned_{false};
   std::mutex mu_;
   std::map<std::string, FetchedManifest> fetched_;  // by the reference asked for
+  UniqueFd blobs_fd_;                               // blobs_dir(), under mu_
   // Last: destroyed first, it stops and waits for its thread, which reads local_.
   CopyChecks checks_{
       [this](const Descriptor& d, const std::atomic<bool>& stop) { return check_copy(d, stop); }};
