@@ -98,6 +98,19 @@ class SigningTest(RegcacheTestCase):
         self.assertIn("exists; not overwriting a key", err)
         self.assertEqual(open(self.key, "rb").read(), before)
 
+    def test_keygen_refuses_a_directory_others_may_write(self):
+        shared = os.path.join(self.tmp, "shared")
+        os.makedirs(shared)
+        os.chmod(shared, 0o777)
+        rc, out, err = self.regcache("keygen", "--out", shared)
+        self.assertEqual(rc, 1)
+        self.assertEqual(err.strip().count("\n"), 0, err)
+        self.assertIn("other users may replace files there", err)
+        self.assertEqual(os.listdir(shared), [])
+        os.chmod(shared, 0o1777)  # sticky, as /tmp: no one else may rename or remove the pair
+        self.regcache("keygen", "--out", shared, check=True)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(shared, "regcache.key")).st_mode), 0o600)
+
     def test_a_signed_round_trip_checked_by_openssl_alone(self):
         def check(store):
             expected = self.tree(b"signed")

@@ -57,6 +57,14 @@ void run_keygen(const std::string& out, const GlobalOptions& g) {
     throw CommandError(kExitUsage, "--out: not a usable directory path: " + out);
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   auto opened = unwrap(open_directory(dir, MissingDirs::create));
+  // Whoever may replace files there could swap the pair for one they know.
+  struct stat dst {};
+  if (::fstat(opened.fd.get(), &dst) == 0 &&
+      (((dst.st_mode & 022) != 0 && (dst.st_mode & S_ISVTX) == 0) ||
+       (dst.st_uid != ::geteuid() && dst.st_uid != 0)))
+    throw CommandError(kExitError, "--out " + dir +
+                                       ": other users may replace files there; choose a "
+                                       "directory only you can write to");
   const std::string key_path = dir + "/regcache.key", pub_path = dir + "/regcache.pub";
   for (const auto& [name, shown] :
        {std::pair{"regcache.key", key_path}, std::pair{"regcache.pub", pub_path}}) {
