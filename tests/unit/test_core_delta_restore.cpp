@@ -270,6 +270,36 @@ TEST(DeltaRestore, AHardLinkToAReplacedFileIsRefusedInAPartialRestoreToo) {
       << r.error().message;
 }
 
+// A partial restore takes a skipped hard link's content from its target in a second pass:
+// a target that is a directory would be copied whole there (once for each nested one), and
+// one no layer holds would leave the link missing; both are refused, as a full restore's
+// linkat refuses them.
+TEST(DeltaRestore, APartialRestoreRefusesHardLinksToADirectoryOrToNothing) {
+  for (const auto& [target, words] :
+       {std::pair<std::string, std::string>{"ws/cache/big", "target is not a regular file"},
+        {"ws/cache/nowhere", "hard link target not in this layer"}}) {
+    DeltaFixture f;
+    auto layer = push_layer(*f.store,
+                            RawTar()
+                                .add("ws/cache/", '5')
+                                .add("ws/cache/big/", '5')
+                                .add("ws/cache/big/f", '0', std::string(4096, 'f'))
+                                .add("ws/cache/sub/", '5')
+                                .add("ws/cache/sub/l", '1', "", target),
+                            Role::pack);
+    push_entry(*f.store, "k", {layer});
+    RestoreOptions o;
+    o.key = "k";
+    o.anchors = f.dst;
+    o.paths = {f.dst.workspace + "/cache/sub"};
+    auto r = restore_entry(*f.store, o);
+    ASSERT_FALSE(r.ok()) << target;
+    EXPECT_EQ(r.error().kind, ErrorKind::hostile) << r.error().message;
+    EXPECT_NE(r.error().message.find(words), std::string::npos) << r.error().message;
+    EXPECT_FALSE(testing::exists_nofollow(f.dst.workspace + "/cache/sub/l")) << target;
+  }
+}
+
 TEST(DeltaRestore, APackAboveADeltaIsRefused) {
   DeltaFixture f;
   std::vector<LayerInfo> layers = {

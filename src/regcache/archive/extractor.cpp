@@ -347,10 +347,14 @@ Status Extractor::begin(const TarHeader& h) {
   }
   std::lock_guard lock(creation_mutex());
   for (const auto& root : roots_) {
+    const bool below = path->size() > root.prefix.size() &&
+                       path->compare(0, root.prefix.size(), root.prefix) == 0 &&
+                       (*path)[root.prefix.size()] == '/';
+    if (root.shape == RootShape::regular_file &&
+        (below || (*path == root.prefix && h.typeflag != '0' && h.typeflag != '7')))
+      return hostile_entry(*path, "a hard link's target is not a regular file");
     if (*path == root.prefix) return make_entry(root, "", h);
-    if (path->size() > root.prefix.size() &&
-        path->compare(0, root.prefix.size(), root.prefix) == 0 &&
-        (*path)[root.prefix.size()] == '/') {
+    if (below) {
       return make_entry(root, path->substr(root.prefix.size() + 1), h);
     }
   }

@@ -22,6 +22,8 @@ enum class ExternalSymlinks { allow, refuse };
 
 // Where entries under one archive prefix go: `prefix` itself becomes `staging_name`
 // inside the directory `parent_fd`; everything below it goes below that.
+enum class RootShape { tree, regular_file };
+
 struct ExtractRoot {
   std::string prefix;        // e.g. "ws/target", or "ws/target/debug" for part of a root
   int parent_fd = -1;        // open directory that holds the staging location
@@ -33,6 +35,9 @@ struct ExtractRoot {
   // Why nothing can be written under prefix (its directory cannot be made), when so: the
   // first entry under it fails with this, and an entry holding none is not affected.
   std::string unwritable;
+  // What prefix may be: a tree, or only a regular file (the content of a hard link that
+  // a partial restore takes from its target; a directory there would be copied whole).
+  RootShape shape = RootShape::tree;
 };
 
 // Metadata of directories, applied after every layer has been extracted.

@@ -4,6 +4,8 @@
 // extractor in parallel, and move the staged trees into place only when all of it held.
 #include "regcache/core/restore.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -326,12 +328,18 @@ Status materialize_links(LayerExtraction& x, const Staging& staging) {
   for (auto& [layer, targets] : plan) {
     std::vector<ExtractRoot> first_links;
     for (auto& [target, links] : targets)
-      first_links.push_back(
-          {target, roots[links.front().slot].parent_fd, location(links.front()), ""});
+      first_links.push_back({target, roots[links.front().slot].parent_fd, location(links.front()),
+                             "", nullptr, "", RootShape::regular_file});
     x.skipped.clear();
     RC_CHECK(x.run(layer, first_links));
     for (auto& [target, links] : targets) {
       const Place& first = links.front();
+      struct stat st {};
+      if (::fstatat(roots[first.slot].parent_fd, location(first).c_str(), &st,
+                    AT_SYMLINK_NOFOLLOW) != 0 ||
+          !S_ISREG(st.st_mode))  // as a full restore's linkat would have failed
+        return hostile_entry(roots[first.slot].prefix + "/" + first.rel,
+                             "hard link target not in this layer: " + target);
       for (size_t i = 1; i < links.size(); ++i) {
         if (::linkat(roots[first.slot].parent_fd, location(first).c_str(),
                      roots[links[i].slot].parent_fd, location(links[i]).c_str(), 0) != 0)
