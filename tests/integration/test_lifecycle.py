@@ -227,6 +227,15 @@ class PruneTests:
         self.assertDeleted(self.prune("--keep", "2", now=at(10)), ["misc-1"], before)
         self.assertRestores("linux-2")
 
+    def test_an_entry_dated_in_the_future_counts_as_the_oldest(self):
+        # Its pusher chose the date, to fill the newest --keep slots and have the real
+        # entries pruned; a created time past this machine's clock (and a day) counts as none.
+        self.put("real", at(9))
+        self.put("future", "2150-01-01T00:00:00Z")
+        before = self.entries()
+        self.assertDeleted(self.prune("--keep", "1", now=at(10)), ["future"], before)
+        self.assertRestores("real")
+
     def test_prefix_limits_the_entries_considered(self):
         self.put("linux-old", at(0))
         self.put("mac-old", at(0, 1))

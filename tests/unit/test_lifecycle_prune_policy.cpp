@@ -168,3 +168,16 @@ TEST(PrunePolicy, AManifestKeptUnderOneTagStaysUnderEvery) {
   p.older_than = std::chrono::hours(24);  // every tag of "shared" is too old: it goes
   EXPECT_EQ(removed(e, plan_prune(e, p, day(10))), (std::vector<std::string>{"a-1", "b-1", "b-2"}));
 }
+
+// Sizes are what manifests claim: a claim near 2^64 must not wrap the sum around to a
+// small one and keep everything.
+TEST(PrunePolicy, MaxSizeSumsSaturate) {
+  std::vector<PruneEntry> e = {entry("new", day(9), {{"sha256:n", 100}}),
+                               entry("huge", day(5), {{"sha256:h", UINT64_MAX - 50}}),
+                               entry("old", day(1), {{"sha256:o", 100}})};
+  PrunePolicy p;
+  p.max_size = 1000;
+  auto plan = plan_prune(e, p, day(10));
+  EXPECT_EQ(removed(e, plan), (std::vector<std::string>{"huge", "old"}));
+  EXPECT_EQ(plan.freed_bytes, UINT64_MAX) << "saturated, not wrapped";
+}

@@ -8,6 +8,9 @@
 #include "regcache/format/key_tag.hpp"
 #include "regcache/lifecycle/usage_record.hpp"
 #include "regcache/store/memory/memory_store.hpp"
+#include "regcache/util/clock.hpp"
+
+#include <nlohmann/json.hpp>
 
 using namespace regcache;
 using regcache::testing::CountingStore;
@@ -71,4 +74,32 @@ TEST(UsageRecorder, ChecksTheEmptyConfigWhenTheStoreRefusesTheRecord) {
   auto uses = read_usage(s);
   ASSERT_TRUE(uses.ok());
   EXPECT_TRUE(uses->count(kB));
+}
+
+// Whoever may push may write the record: a time no clock wrote ("~", the year 9999) sorted
+// above every real use as text, so restores stopped recording theirs and 2,000 of them
+// pushed the real records out. Only times a clock could have written count now.
+TEST(UsageRecorder, TimesNoClockWroteDoNotStopARecord) {
+  CountingStore s;
+  nlohmann::json uses = {{kA, "~"}};
+  for (int i = 0; i < 2000; ++i) {
+    std::string hex = std::to_string(i);
+    uses["sha256:" + std::string(64 - hex.size(), 'c') + hex] = "9999-01-01T00:00:00Z";
+  }
+  nlohmann::json manifest = {{"schemaVersion", 2},
+                             {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                             {"annotations", {{"dev.regcache.usage", uses.dump()}}}};
+  ASSERT_TRUE(
+      s.put_manifest(kUsageTag, manifest.dump(), "application/vnd.oci.image.manifest.v1+json")
+          .ok());
+  {
+    UsageRecorder r(s);
+    r.matched(kA);
+  }
+  auto read = read_usage(s);
+  ASSERT_TRUE(read.ok());
+  ASSERT_EQ(read->size(), 1u) << "the times no clock wrote were kept";
+  auto when = parse_rfc3339(read->at(kA));
+  ASSERT_TRUE(when) << read->at(kA);
+  EXPECT_LT(std::chrono::abs(*when - current_time()), std::chrono::hours(1));
 }

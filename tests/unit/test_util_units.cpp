@@ -81,4 +81,13 @@ TEST(Clock, Rfc3339RoundTrip) {
   EXPECT_FALSE(parse_rfc3339("2026-01-02 03:04:05Z"));
   EXPECT_FALSE(parse_rfc3339("2026-01-02T03:04:05"));
   EXPECT_FALSE(parse_rfc3339("yesterday"));
+  // Times a pusher may write that would wrap around 64-bit nanoseconds, or malformed ones
+  // sscanf let through.
+  for (const char* bad : {"2611-06-01T00:00:00Z", "1000-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+                          "1969-12-31T23:59:59Z", "2026-13-01T00:00:00Z", "2026-01-01T24:00:00Z",
+                          "+026-01-01T00:00:00Z", "2026-01-01T00:00:00+ab:cd",
+                          "2026-01-01T00:00:00+99:00", "2026- 1-01T00:00:00Z"})
+    EXPECT_FALSE(parse_rfc3339(bad)) << bad;
+  EXPECT_TRUE(parse_rfc3339("2200-12-31T23:59:59Z"));
+  EXPECT_TRUE(parse_rfc3339("1970-01-01T00:00:00Z"));
 }

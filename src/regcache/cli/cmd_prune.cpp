@@ -74,9 +74,10 @@ std::vector<PruneEntry> policy_entries(const std::vector<ListedEntry>& listed,
     PruneEntry p;
     p.key = e.info.key;
     p.digest = e.digest;
-    // An entry without a readable created time counts as infinitely old.
-    p.created = parse_rfc3339(e.info.created).value_or(TimePoint{});
-    if (auto u = uses.find(e.digest); u != uses.end()) p.last_used = parse_rfc3339(u->second);
+    // An entry without a readable created time counts as infinitely old; so does one dated
+    // in the future (its pusher chose that date, to fill the newest --keep slots).
+    p.created = parse_written_time(e.info.created).value_or(TimePoint{});
+    if (auto u = uses.find(e.digest); u != uses.end()) p.last_used = parse_written_time(u->second);
     p.blobs[e.info.config.digest] = e.info.config.size;
     for (const auto& l : e.info.layers) p.blobs[l.digest] = l.size;
     out.push_back(std::move(p));
@@ -102,7 +103,10 @@ void run_prune(const PruneArgs& a, const GlobalOptions& g) {
     const ListedEntry& e = listed[i];
     if (!a.dry_run && gone.insert(e.digest).second) {
       unwrap(store->delete_manifest(e.digest));
-      if (e.has_referrers) unwrap(delete_referrers(*store, e.digest));  // and its signatures
+      if (e.has_referrers) {  // and its signatures; what stays is only untidy
+        if (auto st = delete_referrers(*store, e.digest); !st.ok())
+          log_warning("the signatures of " + e.info.key + " stay: " + st.error().message);
+      }
     }
     log_info(fmt::format("{} {} (created {}, {})", a.dry_run ? "Would delete" : "Deleted",
                          e.info.key, e.info.created.substr(0, 19), human_bytes(e.stored)));

@@ -1,5 +1,7 @@
 #include "regcache/lifecycle/prune_policy.hpp"
 
+#include <cstdint>
+
 #include <algorithm>
 #include <numeric>
 #include <set>
@@ -59,11 +61,11 @@ void apply_max_size(const std::vector<PruneEntry>& e, const std::vector<size_t>&
   for (size_t i : order) {
     if ((*gone)[i]) continue;
     if (!full) {
-      uint64_t extra = 0;
+      uint64_t extra = 0;  // sizes are what manifests claim: the sums saturate, never wrap
       for (const auto& [d, size] : e[i].blobs) {
-        if (!counted.count(d)) extra += size;
+        if (!counted.count(d)) extra = size > UINT64_MAX - extra ? UINT64_MAX : extra + size;
       }
-      if (total + extra <= budget) {
+      if (extra <= budget && total <= budget - extra) {
         total += extra;
         for (const auto& b : e[i].blobs) counted.insert(b.first);
         continue;
@@ -114,7 +116,9 @@ PrunePlan plan_prune(const std::vector<PruneEntry>& e, const PrunePolicy& p, Tim
       if (!still_used.count(d)) freed[d] = size;
     }
   }
-  for (const auto& f : freed) plan.freed_bytes += f.second;
+  for (const auto& f : freed)
+    plan.freed_bytes =
+        f.second > UINT64_MAX - plan.freed_bytes ? UINT64_MAX : plan.freed_bytes + f.second;
   return plan;
 }
 

@@ -8,6 +8,7 @@
 #include "regcache/format/descriptor_json.hpp"
 #include "regcache/format/entry_format.hpp"
 #include "regcache/store/empty_blob.hpp"
+#include "regcache/util/clock.hpp"
 #include "regcache/util/log.hpp"
 #include "regcache/util/sha256.hpp"
 
@@ -28,19 +29,28 @@ UsageTimes parse_usage_manifest(const std::string& bytes) {
   if (!a.contains(kAnnoUsage) || !a[kAnnoUsage].is_string()) return out;
   json uses = json::parse(a[kAnnoUsage].get<std::string>(), nullptr, false);
   if (!uses.is_object()) return out;
+  // Only times a clock could have written count: "~" or a year 9999 would sort above every
+  // real use and stop them being recorded.
   for (auto& [digest, when] : uses.items()) {
-    if (when.is_string() && is_valid_digest(digest)) out[digest] = when.get<std::string>();
+    if (when.is_string() && is_valid_digest(digest) && parse_written_time(when.get<std::string>()))
+      out[digest] = when.get<std::string>();
   }
   return out;
 }
 
-// Keeps the newest kMaxUsageRecords records.
-void bound(UsageTimes* uses) {
+// Keeps the newest kMaxUsageRecords records (by time, not by text), `digest`'s always.
+void bound(UsageTimes* uses, const std::string& digest) {
   if (uses->size() <= kMaxUsageRecords) return;
-  std::vector<std::pair<std::string, std::string>> v(uses->begin(), uses->end());
-  std::sort(v.begin(), v.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
-  v.resize(kMaxUsageRecords);
-  *uses = UsageTimes(v.begin(), v.end());
+  std::vector<std::pair<TimePoint, std::string>> v;
+  for (const auto& [d, when] : *uses) {
+    if (d != digest) v.emplace_back(parse_rfc3339(when).value_or(TimePoint{}), d);
+  }
+  std::sort(v.begin(), v.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+  v.resize(kMaxUsageRecords - 1);
+  UsageTimes kept;
+  kept[digest] = (*uses)[digest];
+  for (const auto& [t, d] : v) kept[d] = (*uses)[d];
+  *uses = std::move(kept);
 }
 
 std::string usage_manifest(const UsageTimes& uses, const std::string& now) {
@@ -62,9 +72,9 @@ Status record_in_tag(Store& store, const std::optional<FetchedManifest>& current
   UsageTimes uses;
   if (current) uses = parse_usage_manifest(current->bytes);
   auto it = uses.find(digest);
-  if (it != uses.end() && it->second >= now) return {};
+  if (it != uses.end() && parse_rfc3339(it->second) >= parse_rfc3339(now)) return {};
   uses[digest] = now;
-  bound(&uses);
+  bound(&uses, digest);
   const std::string manifest = usage_manifest(uses, now);
   if (!current) RC_CHECK(put_empty_blob(store));
   auto put = store.put_manifest(kUsageTag, manifest, kOciManifest);

@@ -10,6 +10,7 @@
 
 #include "regcache/oci/media_types.hpp"
 #include "regcache/store/oci_layout/layout_lock.hpp"
+#include "regcache/util/clock.hpp"
 #include "regcache/util/dir_path.hpp"
 #include "regcache/util/fd.hpp"
 #include "regcache/util/file_copy.hpp"
@@ -271,9 +272,10 @@ class LayoutStore : public Store, public UsageRecords {
     for (auto& m : idx["manifests"]) {
       if (string_field(m, "digest") != digest || !m.contains("annotations")) continue;
       auto& a = m["annotations"];
-      if (a.contains(kAnnoLastUsed) && a[kAnnoLastUsed].is_string() &&
-          a[kAnnoLastUsed].get<std::string>() >= when) {
-        continue;
+      // By time, and only a time a clock could have written: "~" would sort above them all.
+      if (a.contains(kAnnoLastUsed) && a[kAnnoLastUsed].is_string()) {
+        auto recorded = parse_written_time(a[kAnnoLastUsed].get<std::string>());
+        if (recorded && *recorded >= parse_rfc3339(when).value_or(TimePoint{})) continue;
       }
       a[kAnnoLastUsed] = when;
       changed = true;

@@ -260,11 +260,10 @@ class TieredStore : public Store {
       auto j = nlohmann::json::parse(bytes, nullptr, false);
       if (!j.is_object() || !j.contains("annotations") || !j["annotations"].is_object())
         return std::nullopt;
-      return parse_rfc3339(string_field(j["annotations"], kAnnoImageCreated));
+      return parse_written_time(string_field(j["annotations"], kAnnoImageCreated));
     };
     const auto mine = created((*here)->bytes), theirs = created(fetched.bytes);
-    if (!mine || *mine > current_time() + std::chrono::minutes(5)) return false;
-    return !theirs || *mine > *theirs;
+    return mine && (!theirs || *mine > *theirs);
   }
 
   // Returns whether the layout holds d with content that matches the digest; a copy holding
