@@ -232,6 +232,27 @@ TEST(LookupIndex, ARowClaimingAnotherKeyIsRead) {
   EXPECT_EQ(rows_in(s).at("build-002").key, "build-002") << "the row is fixed";
 }
 
+// The same row does not hide the entry from `list --prefix`: a row whose key the prefix
+// does not take is read from its manifest.
+TEST(LookupIndex, ARowClaimingAnotherKeyDoesNotHideAnEntryFromAList) {
+  CountingStore s(registry_like());
+  put_entries(s, 3);
+  {
+    LookupIndex liar(s);
+    auto m = s.get_manifest("build-002").value();
+    IndexRow row = index_row(m->digest, parse_manifest(m->bytes).value());
+    row.key = "zzz";
+    liar.learned("build-002", row);
+    liar.write_in_background();
+  }
+  auto listed = list_entries(s, "build-", ListFrom::index, 2);
+  ASSERT_TRUE(listed.ok()) << listed.error().message;
+  std::vector<std::string> keys;
+  for (const auto& e : *listed) keys.push_back(e.info.key);
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(keys, (std::vector<std::string>{"build-000", "build-001", "build-002"}));
+}
+
 // Past kInlineIndexRows rows the index moves them into its blob; a reader sees them all.
 TEST(LookupIndex, ManyRowsMoveToTheBlob) {
   CountingStore s(registry_like());

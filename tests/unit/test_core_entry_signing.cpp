@@ -4,6 +4,7 @@
 // signature; and the lookup taking the newest validly signed entry of a prefix.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "owning_store.hpp"
@@ -247,6 +248,38 @@ TEST(EntrySigning, DeletingSignaturesTakesOnlyWhatRefersToTheEntry) {
   ASSERT_TRUE(delete_referrers(*store, other.digest).ok());
   EXPECT_TRUE(store->get_manifest(kept.digest).value().has_value());
   EXPECT_TRUE(store->get_manifest("new").value().has_value());
+}
+
+// Counts manifest reads (each a request on a registry).
+class CountingManifestReads : public testing::OwningForwardingStore {
+ public:
+  using OwningForwardingStore::OwningForwardingStore;
+  Result<std::optional<FetchedManifest>> get_manifest(const std::string& ref) override {
+    ++reads;
+    return next().get_manifest(ref);
+  }
+  int reads = 0;
+};
+
+// A list of thousands (4 MiB holds some 40,000) would cost a request each to check: past
+// what any entry of ours has, it is left alone.
+TEST(EntrySigning, DeletingSignaturesLeavesAListLongerThanOursAlone) {
+  CountingManifestReads store(make_memory_store());
+  Descriptor entry = put_sample_entry(store, "k1", "2024-01-01T00:00:00Z");
+  nlohmann::json list = {
+      {"schemaVersion", 2}, {"mediaType", kOciIndex}, {"manifests", nlohmann::json::array()}};
+  for (int i = 0; i < 1000; ++i) {
+    std::string hex = std::to_string(i);
+    list["manifests"].push_back({{"mediaType", kOciManifest},
+                                 {"digest", "sha256:" + std::string(64 - hex.size(), 'e') + hex},
+                                 {"size", 100},
+                                 {"artifactType", kSignatureArtifactType}});
+  }
+  ASSERT_TRUE(store.put_manifest(referrers_tag(entry.digest), list.dump(), kOciIndex).ok());
+  store.reads = 0;
+  ASSERT_TRUE(delete_referrers(store, entry.digest).ok());
+  EXPECT_LE(store.reads, 2) << "each listed manifest was read";
+  EXPECT_TRUE(store.get_manifest(referrers_tag(entry.digest)).value().has_value());
 }
 
 TEST(EntrySigning, DeletingSignaturesTakesTheListWhenItIsTheEntrys) {

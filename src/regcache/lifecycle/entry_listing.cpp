@@ -21,7 +21,13 @@ namespace {
 // regcache entry or its key does not start with prefix.
 Result<std::optional<ListedEntry>> read_entry(Store& store, const std::string& tag,
                                               const std::string& prefix) {
-  auto m = RC_TRY(store.get_manifest(tag));
+  auto got = store.get_manifest(tag);
+  if (!got.ok() &&
+      is_content_error(got.error().kind)) {  // one bad manifest: skipped, as lookups do
+    log_verbose("skipping " + tag + ": " + got.error().message);
+    return std::optional<ListedEntry>();
+  }
+  auto m = RC_TRY(std::move(got));
   if (!m) return std::optional<ListedEntry>();  // deleted since the listing
   auto info = parse_manifest(m->bytes);
   if (!info.ok() || info->key.empty()) {
@@ -79,8 +85,10 @@ Result<std::vector<ListedEntry>> list_entries(Store& store, const std::string& p
   const IndexRows& rows = *rows_held;
   std::vector<std::optional<ListedEntry>> found(tags.size());
   RC_CHECK(parallel_for(tags.size(), jobs, [&](size_t i) -> Status {
-    if (auto row = rows.find(tags[i]); row != rows.end()) {
-      if (row->second.key.rfind(prefix, 0) == 0) found[i] = from_row(tags[i], row->second);
+    // A row whose key the prefix does not take is read from its manifest: anyone who may
+    // push may write the index, and a row must not hide an entry (lookups read it too).
+    if (auto row = rows.find(tags[i]); row != rows.end() && row->second.key.rfind(prefix, 0) == 0) {
+      found[i] = from_row(tags[i], row->second);
     } else {
       found[i] = RC_TRY(read_entry(store, tags[i], prefix));
     }

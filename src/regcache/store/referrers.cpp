@@ -120,8 +120,16 @@ Status delete_referrers(Store& store, const std::string& subject_digest) {
     log_verbose(idx.error().message + ": left as it is");
     return {};
   }
+  // A list longer than any of ours (a signature per key) is someone else's: checking each
+  // of tens of thousands would cost a request apiece.
+  const auto listed = listed_referrers(*idx);
+  if (listed.size() > kMaxReferrersDeleted) {
+    log_verbose("referrers tag " + tag + " lists " + std::to_string(listed.size()) +
+                " manifests: left as it is");
+    return {};
+  }
   bool only_ours = true;
-  for (const auto& r : listed_referrers(*idx)) {
+  for (const auto& r : listed) {
     const Referral referral = RC_TRY(referral_of(store, r.manifest.digest, subject_digest));
     if (referral == Referral::other) {
       log_verbose("referrers tag " + tag + " lists " + r.manifest.digest +

@@ -33,8 +33,12 @@ struct Referrer {
 // Returns the referrers of subject_digest (none when it has no list).
 Result<std::vector<Referrer>> list_referrers(Store& store, const std::string& subject_digest);
 
+// The longest referrers list delete_referrers works through (one request per manifest).
+inline constexpr size_t kMaxReferrersDeleted = 64;
+
 // Deletes the referrer manifests of subject_digest (those naming it as their subject), then
-// its list when the list is an index naming no other manifest; anything else stays.
+// its list when the list is an index naming no other manifest; anything else stays, and so
+// does a list of more than kMaxReferrersDeleted manifests.
 Status delete_referrers(Store& store, const std::string& subject_digest);
 
 }  // namespace regcache
