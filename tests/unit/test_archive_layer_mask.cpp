@@ -162,3 +162,12 @@ TEST(LayerScan, ASparseFileOfAnySizeIsScannedWithoutItsHoles) {
   EXPECT_EQ(marks->front().first, "ws/cache/huge");
   EXPECT_EQ(marks->front().second, LayerMask::file);
 }
+
+TEST(LayerScan, AWhiteoutOfANameAsLongAsAFileSystemTakesIsAccepted) {
+  // ".wh." and 255 bytes: longer than any name on disk, but a whiteout is never written.
+  auto marks = scan(RawTar().add_long("ws/cache/.wh." + std::string(255, 'n'), '0'));
+  ASSERT_TRUE(marks.ok()) << marks.error().message;
+  ASSERT_EQ(marks->size(), 1u);
+  EXPECT_EQ(marks->front().first, "ws/cache/" + std::string(255, 'n'));
+  expect_refused(RawTar().add_long("ws/cache/.wh." + std::string(256, 'n'), '0'), "unsafe path");
+}

@@ -24,8 +24,9 @@ std::optional<std::string> normalize_archive_path(std::string_view path) {
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
   if (path.empty() || path.front() == '/') return std::nullopt;
   for (auto part : split(path)) {
-    if (part.empty() || part == "." || part == ".." || part.size() > kMaxNameBytes)
-      return std::nullopt;
+    // A whiteout is a marker, never a file: ".wh." before a name of kMaxNameBytes is fine.
+    const size_t max = part.substr(0, 4) == ".wh." ? kMaxNameBytes + 4 : kMaxNameBytes;
+    if (part.empty() || part == "." || part == ".." || part.size() > max) return std::nullopt;
   }
   return std::string(path);
 }

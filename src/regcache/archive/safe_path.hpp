@@ -13,8 +13,8 @@ namespace regcache {
 inline constexpr size_t kMaxNameBytes = 255;
 
 // Returns the path with "./" prefixes and trailing '/' removed, or nullopt when it is
-// absolute, empty, has empty, "." or ".." components or one longer than kMaxNameBytes, or
-// contains a NUL byte.
+// absolute, empty, has empty, "." or ".." components or one longer than kMaxNameBytes (a
+// whiteout, ".wh." and a name, than kMaxNameBytes + 4), or contains a NUL byte.
 std::optional<std::string> normalize_archive_path(std::string_view path);
 
 // Returns true when a symlink at `link_rel` (relative to a root; "" is the root itself)
