@@ -629,6 +629,52 @@ class PermissionDeniedTest(LocalFaultCase):
         self.assertTreeEqual(expected, got)
         self.assertNoTemp()
 
+    def test_a_directory_of_the_jobs_it_may_read_but_not_search_keeps_its_files(self):
+        """A directory of the job's with mode 0600 (read, no search): its names are listed
+        but cannot be examined, so a swap could not link them into the new tree and would
+        remove them with the old one. The restore merges file by file instead."""
+        target = os.path.join(self.ws, "target")
+        make_tree(target, big=False)
+        expected = snapshot(target)
+        reg = self.store("open")
+        self.save(reg, "k", "target")
+        locked = os.path.join(target, "locked")
+        os.makedirs(locked)
+        with open(os.path.join(locked, "f"), "w") as f:
+            f.write("the job's\n")
+        for dirpath, dirnames, filenames in os.walk(self.ws):
+            for n in dirnames + filenames + ["."]:
+                os.lchown(os.path.join(dirpath, n), NOBODY, NOBODY)
+        os.chmod(locked, 0o600)
+        self.addCleanup(os.chmod, locked, 0o700)
+        rc, out, err = self.as_nobody("--store", reg.ref, "restore", "--key", "k", "target")
+        self.assertEqual(rc, 0, err)
+        os.chmod(locked, 0o700)
+        with open(os.path.join(locked, "f")) as f:
+            self.assertEqual(f.read(), "the job's\n", "the restore removed a file of the job's")
+        got = snapshot(target)
+        for tree in (got, expected):
+            for k in [k for k in tree if k == "." or k.startswith("locked")]:
+                tree.pop(k)
+        self.assertTreeEqual(expected, got)
+        self.assertNoTemp()
+
+    def test_root_restoring_over_a_build_users_tree_keeps_its_owners(self):
+        """regcache as root over a tree the build user owns: a swap would make every
+        directory anew as root, so the merge goes file by file and the owners stay."""
+        target = os.path.join(self.ws, "target")
+        make_tree(target, big=False)
+        reg = self.store("open")
+        self.save(reg, "k", "target")
+        os.makedirs(os.path.join(target, "extra", "deep"))
+        for dirpath, dirnames, filenames in os.walk(target):
+            for n in dirnames + filenames + ["."]:
+                os.lchown(os.path.join(dirpath, n), NOBODY, NOBODY)
+        self.assertEqual(self.restore(reg, "k", extra=("target",))["result"], "hit")
+        for d in (target, os.path.join(target, "extra"), os.path.join(target, "extra", "deep")):
+            self.assertEqual(os.stat(d).st_uid, NOBODY, f"{d} changed hands")
+        self.assertNoTemp()
+
     def test_read_only_directories_of_a_module_cache(self):
         """A Go module cache, as the job's user: module directories 0555, files 0444. A
         restore over an existing cache (in one swap, and file by file from inside it) keeps

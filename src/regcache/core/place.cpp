@@ -40,7 +40,10 @@ Status fill_from(int existing, int staged, const std::string& shown) {
   for (const auto& n : list_dir(existing)) {
     struct stat e {
     }, s{};
-    if (::fstatat(existing, n.c_str(), &e, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (::fstatat(existing, n.c_str(), &e, AT_SYMLINK_NOFOLLOW) != 0) {  // never left out
+      result = errno_error("cannot examine", shown + "/" + n, errno);
+      break;
+    }
     bool in_cache = ::fstatat(staged, n.c_str(), &s, AT_SYMLINK_NOFOLLOW) == 0;
     if (in_cache && S_ISDIR(e.st_mode) && !S_ISDIR(s.st_mode) && !is_empty_dir_at(existing, n)) {
       result = make_error(ErrorKind::exists, replaced_dir_message(shown + "/" + n));
@@ -87,10 +90,22 @@ Result<OldTree> check_old_tree(int dirfd, const std::string& shown) {
     log_verbose("cannot empty " + shown + ": " + std::strerror(err));
     return OldTree::not_removable;
   }
+  // The swap makes each directory anew, as this user: one of another user's (root
+  // restoring over a build user's tree) would change hands.
+  struct stat self {};
+  if (::fstat(dirfd, &self) != 0 || self.st_uid != ::geteuid()) {
+    log_verbose(shown + " belongs to another user");
+    return OldTree::not_removable;
+  }
   for (const auto& n : list_dir(dirfd)) {
     struct stat st {};
-    if (::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
-      continue;
+    if (::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      // Listed but not examined (a directory we may read but not search): the fill could
+      // not link it into the new tree, and the old tree's removal would take it.
+      log_verbose("cannot examine " + shown + "/" + n + ": " + std::strerror(errno));
+      return OldTree::not_removable;
+    }
+    if (!S_ISDIR(st.st_mode)) continue;
     if (is_mount_root_at(dirfd, n)) {
       log_verbose(shown + "/" + n + " is a mount point");
       return OldTree::holds_mount;
@@ -140,6 +155,19 @@ Result<bool> swap_merged(int parent_fd, const std::string& staging_name, const s
   if (::renameat2(parent_fd, staging_name.c_str(), parent_fd, name.c_str(), RENAME_EXCHANGE) != 0) {
     log_verbose("cannot swap " + dest + " in whole (" + std::string(std::strerror(errno)) +
                 "); merging file by file");
+    return false;
+  }
+  // What went out must be the tree the fill read: another process (a second restore into
+  // the same place) may have swapped in its own meanwhile, and removing that would lose
+  // files. Then the exchange is undone and the merge goes file by file.
+  struct stat was {
+  }, out{};
+  if (::fstat(efd.get(), &was) != 0 ||
+      ::fstatat(parent_fd, staging_name.c_str(), &out, AT_SYMLINK_NOFOLLOW) != 0 ||
+      was.st_dev != out.st_dev || was.st_ino != out.st_ino) {
+    if (::renameat2(parent_fd, staging_name.c_str(), parent_fd, name.c_str(), RENAME_EXCHANGE) != 0)
+      return errno_error("cannot restore", dest, errno);
+    log_verbose(dest + " changed while it was swapped; merging file by file");
     return false;
   }
   // The old tree, now under the staging name. The restore itself is done: a failure here
