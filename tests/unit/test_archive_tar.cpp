@@ -115,12 +115,13 @@ TEST(Tar, TypesAndHardLinks) {
 TEST(Tar, DeterministicBytes) {
   TempDir dir;
   auto entries = sample_tree(dir);
-  EXPECT_EQ(tar_of(entries), tar_of(entries));
-  auto changed = entries;
-  for (auto& e : changed) {
-    if (e.path == "ws/t/a.txt") e.mtime_nsec += 1;
-  }
-  EXPECT_NE(tar_of(entries), tar_of(changed));
+  const std::string before = tar_of(entries);
+  EXPECT_EQ(before, tar_of(entries));
+  timespec ts[2] = {{1600000000, 123456790}, {1600000000, 123456790}};  // a nanosecond later
+  ASSERT_EQ(::utimensat(AT_FDCWD, (dir / "t/a.txt").c_str(), ts, 0), 0);
+  auto changed = walk_tree(dir / "t", "ws/t", nullptr);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_NE(before, tar_of(*changed));
 }
 
 // pax writes times as signed decimals (-1.25 is 1.25 s before the epoch); the ustar field
@@ -226,6 +227,70 @@ TEST(Tar, FileThatShrankIsAnError) {
   StringSink out;
   TarWriter w(&out);
   EXPECT_FALSE(w.add(entries[0]).ok());
+}
+
+// A file written since the walk (grown, or rewritten in place at the same size) would be
+// stored cut to the walk's size, or under the walk's time: the save refuses it.
+TEST(Tar, AFileWrittenSinceTheWalkIsRefused) {
+  for (const std::string& now : {std::string("1234567"), std::string("54321")}) {
+    TempDir dir;
+    regcache::testing::write_file(dir / "t/f", "12345");
+    timespec then[2] = {{1600000000, 0}, {1600000000, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, (dir / "t/f").c_str(), then, 0), 0);
+    auto entries = walk_tree(dir / "t", "ws/t", nullptr);
+    ASSERT_TRUE(entries.ok());
+    regcache::testing::write_file(dir / "t/f", now);  // a new mtime, as any write gives
+    StringSink out;
+    TarWriter w(&out);
+    Status st;
+    for (const auto& e : entries.value()) {
+      st = w.add(e);
+      if (!st.ok()) break;
+    }
+    ASSERT_FALSE(st.ok()) << now;
+    EXPECT_NE(st.error().message.find("changed while saving"), std::string::npos)
+        << st.error().message;
+  }
+}
+
+// Writes into a file while the tar writer reads it (halfway through its bytes).
+class WritingMidwaySink : public Sink {
+ public:
+  WritingMidwaySink(std::string path, uint64_t at) : path_(std::move(path)), at_(at) {}
+  Status write(const char*, size_t size) override {
+    seen_ += size;
+    if (!done_ && seen_ >= at_) {
+      done_ = true;
+      int fd = ::open(path_.c_str(), O_WRONLY);
+      EXPECT_EQ(::pwrite(fd, "changed", 7, 0), 7);
+      ::close(fd);
+    }
+    return {};
+  }
+
+ private:
+  std::string path_;
+  uint64_t at_, seen_ = 0;
+  bool done_ = false;
+};
+
+TEST(Tar, AFileWrittenWhileItIsReadIsRefused) {
+  TempDir dir;
+  regcache::testing::write_file(dir / "t/big", std::string(4 << 20, 'b'));
+  timespec then[2] = {{1600000000, 0}, {1600000000, 0}};  // any write now gives another time
+  ASSERT_EQ(::utimensat(AT_FDCWD, (dir / "t/big").c_str(), then, 0), 0);
+  auto entries = walk_tree(dir / "t", "ws/t", nullptr);
+  ASSERT_TRUE(entries.ok());
+  WritingMidwaySink out(dir / "t/big", 2 << 20);
+  TarWriter w(&out);
+  Status st;
+  for (const auto& e : entries.value()) {
+    st = w.add(e);
+    if (!st.ok()) break;
+  }
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("written while it was read"), std::string::npos)
+      << st.error().message;
 }
 
 // Issue 17 (3): a file is read only when it is still the inode the walk found, so a

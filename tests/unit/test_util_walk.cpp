@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -79,6 +80,31 @@ TEST(Walk, ExcludesApplyInEveryThread) {
     EXPECT_FALSE(e.path.find("/e2/") != std::string::npos || e.path.ends_with("/e2")) << e.path;
   }
   EXPECT_EQ(many.size(), 1u + 11 + 11 * 5 * 2 + 11 * 5 * 4 + 11 /* e2.txt */ + 1 + 1);
+}
+
+// A symlink's st_size is a hint: /proc reports 0 for its links, and the target was cut to
+// st_size + 1 bytes ("/" for /proc/PID/cwd).
+TEST(Walk, ASymlinkTargetIsReadWholeWhateverItsSizeSays) {
+  char cwd[4096];
+  ASSERT_NE(::getcwd(cwd, sizeof cwd), nullptr);
+  auto entries = walk_tree("/proc/" + std::to_string(::getpid()), "ws/p",
+                           [](const std::string& rel) { return rel != "cwd"; });
+  ASSERT_TRUE(entries.ok()) << entries.error().message;
+  auto link = std::find_if(entries->begin(), entries->end(),
+                           [](const FileEntry& e) { return e.path == "ws/p/cwd"; });
+  ASSERT_NE(link, entries->end());
+  EXPECT_EQ(link->type, FileType::symlink);
+  EXPECT_EQ(link->link_target, cwd);
+  TempDir dir;  // and a long one where st_size is right
+  const std::string target = std::string(300, 'x') + "/" + std::string(200, 'y');
+  std::filesystem::create_directories(dir / "t");
+  ASSERT_EQ(::symlink(target.c_str(), (dir / "t/l").c_str()), 0);
+  auto walked = walk_tree(dir / "t", "ws/t", nullptr);
+  ASSERT_TRUE(walked.ok());
+  auto l = std::find_if(walked->begin(), walked->end(),
+                        [](const FileEntry& e) { return e.path == "ws/t/l"; });
+  ASSERT_NE(l, walked->end());
+  EXPECT_EQ(l->link_target, target);
 }
 
 TEST(Walk, AMissingRootIsAnError) {

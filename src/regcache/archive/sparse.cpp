@@ -81,6 +81,7 @@ Result<std::optional<SparseFile>> find_sparse_data(int fd, uint64_t size,
     uint64_t to = std::min(size, (end + kSparseBlock - 1) / kSparseBlock * kSparseBlock);
     if (to <= from) break;
     RC_CHECK(scan_blocks(fd, from, to, size, source, f.segments));
+    if (f.segments.size() >= kMaxSparseSegments) return std::optional<SparseFile>();
     pos = to;
   }
   uint64_t data = 0;
@@ -88,6 +89,7 @@ Result<std::optional<SparseFile>> find_sparse_data(int fd, uint64_t size,
   if (data == size) return std::optional<SparseFile>();  // no zero block after all
   if (f.segments.empty() || f.segments.back().offset + f.segments.back().length < size)
     f.segments.push_back({size, 0});  // as GNU tar ends a map that ends in a hole
+  if (f.map_text().size() >= kMaxSparseMapBytes) return std::optional<SparseFile>();
   return std::optional<SparseFile>(std::move(f));
 }
 

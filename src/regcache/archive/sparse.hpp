@@ -22,6 +22,9 @@ namespace regcache {
 
 inline constexpr uint64_t kSparseBlock = 4096;
 inline constexpr uint64_t kSparseMinSize = 64 << 10;  // smaller files are stored whole
+// What a reader takes of a map: a file whose map would be larger is stored whole.
+inline constexpr size_t kMaxSparseSegments = 1 << 16;
+inline constexpr size_t kMaxSparseMapBytes = 1 << 20;
 
 struct SparseSegment {
   uint64_t offset = 0, length = 0;
@@ -37,7 +40,7 @@ struct SparseFile {
 };
 
 // Returns where the data of the open file (`size` bytes) lies, or nullopt when it has no
-// hole worth keeping (it is then stored whole).
+// hole worth keeping or its map would pass the reader's bounds (it is then stored whole).
 Result<std::optional<SparseFile>> find_sparse_data(int fd, uint64_t size,
                                                    const std::string& source);
 

@@ -18,8 +18,7 @@ namespace {
 
 using tar::kBlock;
 constexpr uint64_t kMaxExtended = 1 << 20;
-constexpr size_t kMaxSparseMap = 1 << 20;       // bytes of map text
-constexpr size_t kMaxSparseSegments = 1 << 16;  // a map of 64 Ki segments is plenty
+constexpr size_t kMaxSparseMap = kMaxSparseMapBytes;  // what a writer of ours stays under
 
 Result<uint64_t> parse_numeric(const char* field, size_t width) {
   if (static_cast<unsigned char>(field[0]) & 0x80) {  // base-256 (GNU)

@@ -190,7 +190,28 @@ Result<int> TarWriter::open_walked(const FileEntry& e, const std::string& source
     ::close(fd);
     return make_error(ErrorKind::io, "file shrank while saving: " + source);
   }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);  // only kept FIFOs from blocking
+  // Written since the walk (it grew, or was rewritten in place): the entry would hold part
+  // of it under the walk's size and time.
+  if (walked && (static_cast<uint64_t>(st.st_size) != e.size || st.st_mtim.tv_sec != e.mtime_sec ||
+                 static_cast<uint32_t>(st.st_mtim.tv_nsec) != e.mtime_nsec)) {
+    ::close(fd);
+    return make_error(ErrorKind::io, source + " changed while saving (written since the walk)");
+  }
+  opened_ = st;
   return fd;
+}
+
+// Checks, once its bytes are read, that nothing wrote to the file meanwhile.
+Status TarWriter::check_unchanged(int fd, const std::string& source) const {
+  struct stat now {};
+  if (::fstat(fd, &now) != 0) return errno_error("cannot stat", source, errno);
+  if (now.st_size != opened_.st_size || now.st_mtim.tv_sec != opened_.st_mtim.tv_sec ||
+      now.st_mtim.tv_nsec != opened_.st_mtim.tv_nsec ||
+      now.st_ctim.tv_sec != opened_.st_ctim.tv_sec ||
+      now.st_ctim.tv_nsec != opened_.st_ctim.tv_nsec)
+    return make_error(ErrorKind::io, source + " changed while saving (written while it was read)");
+  return {};
 }
 
 Status TarWriter::add_regular(const FileEntry& e) {
@@ -210,6 +231,7 @@ Status TarWriter::add_regular(const FileEntry& e) {
   } else if (st.ok()) {
     st = copy_range(fd, 0, e.size, source);
   }
+  if (st.ok()) st = check_unchanged(fd, source);
   ::close(fd);
   RC_CHECK(st);
   return pad(stored);
