@@ -54,6 +54,21 @@ TEST(Stale, RemovesOnlyLeftoversOfDeadProcessesOfThisNamespace) {
   EXPECT_TRUE(exists_nofollow(d / "unrelated"));
 }
 
+// A machine sharing the directory over NFS has the same initial namespace: a dead pid here
+// may be its live writer, which holds the entry's lock.
+TEST(Stale, ADeadPidsEntryThatIsHeldStays) {
+  TempDir d;
+  std::string entry = d / temp_name_of(".regcache-tmp-", dead_pid());
+  write_file(entry, "in flight elsewhere");
+  UniqueFd writer(::open(entry.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(hold_temp(writer.get()));
+  EXPECT_EQ(remove_stale(d.path(), ".regcache-tmp-"), 0);
+  EXPECT_TRUE(exists_nofollow(entry));
+  writer.reset();
+  EXPECT_EQ(remove_stale(d.path(), ".regcache-tmp-"), 1);
+  EXPECT_FALSE(exists_nofollow(entry));
+}
+
 // A container sharing the directory: its pids mean nothing here, only its locks do.
 TEST(Stale, AnotherNamespacesEntryGoesOnlyWhenUnheldAndOld) {
   TempDir d;

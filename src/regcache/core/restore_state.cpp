@@ -2,10 +2,13 @@
 
 #include "regcache/util/json_fields.hpp"
 
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 
 #include "regcache/util/fs.hpp"
 #include "regcache/util/log.hpp"
+#include "regcache/util/sha256.hpp"
 #include "regcache/util/stale.hpp"
 
 namespace regcache {
@@ -30,12 +33,14 @@ void record_restore(const std::string& path, const std::string& store, const Res
 
 std::optional<RestoredEntry> last_restore(const std::string& path, const std::string& store) {
   if (path.empty()) return std::nullopt;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;  // no FIFO
   auto text = read_file(path);
   if (!text.ok()) return std::nullopt;
   auto j = nlohmann::json::parse(text.value(), nullptr, false);
   if (!j.is_object() || !j.contains(store) || !j[store].is_object()) return std::nullopt;
   RestoredEntry e{string_field(j[store], "key"), string_field(j[store], "digest")};
-  if (e.digest.empty()) return std::nullopt;
+  if (!is_valid_digest(e.digest)) return std::nullopt;  // it goes into a request's path
   return e;
 }
 

@@ -67,6 +67,15 @@ bool unheld_and_old(int dirfd, const std::string& name) {
   return std::time(nullptr) - st.st_mtime >= kForeignGraceSeconds;
 }
 
+// True when another process holds the entry's lock (a filesystem without locks says no).
+bool held(int dirfd, const std::string& name) {
+  UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+    return false;
+  return ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+}
+
 }  // namespace
 
 int remove_stale(const std::string& dir, const std::string& prefix) {
@@ -93,7 +102,10 @@ int remove_stale_at(int dirfd, const std::string& dir, const std::string& prefix
     auto dash = rest.find('-');
     if (dash == std::string::npos || dash == 0) continue;
     if (rest.substr(0, dash) == ours) {
-      if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) stale.push_back(name);
+      // The pid alone is not enough: another machine sharing the directory (NFS) has the
+      // same initial namespace, and its live writer holds the lock.
+      if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH && !held(dirfd, name))
+        stale.push_back(name);
     } else if (unheld_and_old(dirfd, name)) {
       stale.push_back(name);
     }
