@@ -363,6 +363,27 @@ TEST(PipelinePartial, HardLinkToAFileOutsideThePathGetsItsContent) {
   EXPECT_FALSE(testing::exists_nofollow(d.dst.workspace + "/cache/a.txt"));
 }
 
+// Roots ws/build and ws/target, and in the restoring job `target -> build/sub`: the two
+// destinations are one inside the other. Placing build swapped out target's staging, whose
+// content was lost with a stray staging directory left in build; target is now left to
+// build, which holds what the save read there.
+TEST(PipelinePartial, RootsWhoseDestinationsNestAreRestoredOnce) {
+  Dirs d;
+  auto store = make_memory_store("memory", d.tmp.path());
+  write_file(d.src.workspace + "/build/sub/f", "built");
+  write_file(d.src.workspace + "/build/top", "top");
+  write_file(d.src.workspace + "/target/f", "built");
+  save_ok(*store,
+          save_options(d.src, "k", {d.src.workspace + "/build", d.src.workspace + "/target"}));
+  std::filesystem::create_directories(d.dst.workspace + "/build/sub");
+  ASSERT_EQ(::symlink("build/sub", (d.dst.workspace + "/target").c_str()), 0);
+  auto rep = restore_ok(*store, restore_options(d.dst, "k"));
+  EXPECT_EQ(rep.result, RestoreResult::hit);
+  EXPECT_EQ(files_below(d.dst.workspace + "/build"),
+            (std::map<std::string, std::string>{{"sub/f", "built"}, {"top", "top"}}));
+  EXPECT_TRUE(std::filesystem::is_symlink(d.dst.workspace + "/target"));
+}
+
 // A path inside a root that the entry lacks, or outside every root, gives a miss that
 // says why, and writes nothing.
 TEST(PipelinePartial, PathTheEntryLacksIsAMissWithAReason) {

@@ -1,5 +1,7 @@
 #include "regcache/core/staging.hpp"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -107,7 +109,32 @@ Result<Staging> Staging::prepare(std::vector<StageTarget> targets) {
     slot.name = owned_temp_name(kStagePrefix);
     out.slots_.push_back(std::move(slot));  // (on a later failure, ~Staging removes its parents)
   }
+  out.drop_nested();
   return out;
+}
+
+// Two roots whose destinations resolve one inside the other (the job's `target -> build/sub`
+// and an entry holding both): placing the outer one swaps out the inner one's staging, so
+// the inner one is left to the outer one, which holds what the save read there.
+void Staging::drop_nested() {
+  for (size_t i = 0; i < slots_.size();) {
+    const Slot& s = slots_[i];
+    auto outer = std::find_if(slots_.begin(), slots_.end(), [&](const Slot& o) {
+      if (&o == &s || !o.parent || !s.parent) return false;
+      const std::string& a = s.target.dest;
+      const std::string& b = o.target.dest;
+      return a.rfind(b + "/", 0) == 0 || (a == b && &o < &s);
+    });
+    if (outer == slots_.end()) {
+      ++i;
+      continue;
+    }
+    log_warning("not restoring " + s.target.prefix + " on its own: it resolves to " +
+                s.target.dest + ", which " + outer->target.prefix + " (" + outer->target.dest +
+                ") restores too");
+    slots_[i].done = true;
+    slots_.erase(slots_.begin() + static_cast<std::ptrdiff_t>(i));
+  }
 }
 
 Staging::~Staging() {

@@ -66,6 +66,7 @@ class Staging {
   };
   Staging() = default;
   Status check_merges() const;
+  void drop_nested();  // leaves a target whose destination lies in another's to that one
   std::unique_ptr<TempHolds> holds_ = std::make_unique<TempHolds>();  // the staging locations
   std::vector<Slot> slots_;
 };
