@@ -107,6 +107,25 @@ TEST(Walk, ASymlinkTargetIsReadWholeWhateverItsSizeSays) {
   EXPECT_EQ(l->link_target, target);
 }
 
+// A file or directory listed and then removed (a build's temporary) is left out with a
+// warning instead of failing the save. The exclusion check runs between listing and
+// examining each name, so it removes them at exactly that moment here.
+TEST(Walk, WhatIsRemovedWhileTheWalkRunsIsLeftOut) {
+  TempDir dir;
+  write_file(dir / "t/keep", "k");
+  write_file(dir / "t/tmp.o", "gone soon");
+  write_file(dir / "t/tmpdir/x", "gone soon");
+  const std::string root = dir / "t";
+  auto entries = walk_tree(root, "ws/t", [&](const std::string& rel) {
+    if (rel == "tmp.o" || rel == "tmpdir") std::filesystem::remove_all(root + "/" + rel);
+    return false;
+  });
+  ASSERT_TRUE(entries.ok()) << entries.error().message;
+  std::vector<std::string> paths;
+  for (const auto& e : *entries) paths.push_back(e.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"ws/t", "ws/t/keep"}));
+}
+
 TEST(Walk, AMissingRootIsAnError) {
   TempDir dir;
   auto r = walk_tree(dir / "absent", "ws/absent", nullptr, 4);

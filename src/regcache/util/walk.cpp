@@ -44,6 +44,11 @@ class Chunks {
     ++size_;
   }
   FileEntry& back() { return chunks_.back().back(); }
+  void pop_back() {
+    chunks_.back().pop_back();
+    if (chunks_.back().empty()) chunks_.pop_back();
+    --size_;
+  }
   size_t size() const { return size_; }
   // Moves every entry to the end of `out`, in order.
   void move_to(std::vector<FileEntry>& out) {
@@ -178,6 +183,11 @@ class Walker {
       PendingDir child{UniqueFd(::openat(::dirfd(dir), n.c_str(),
                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)),
                        out.back().path};
+      if (!child.fd && errno == ENOENT) {  // removed since it was listed: left out, as above
+        log_warning("skipping " + source_of(child.archive) + ": removed while saving");
+        out.pop_back();
+        continue;
+      }
       if (!child.fd) {
         st = errno_error("cannot read directory", source_of(child.archive), errno);
         break;
@@ -204,8 +214,14 @@ class Walker {
   // file would make the kernel walk every component again).
   Status visit(int at, const char* name, std::string archive, Chunks& out, bool* is_dir) {
     struct stat st {};
-    if (::fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    if (::fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      // Listed, then removed (a build's temporary file): not part of the tree any more.
+      if (errno == ENOENT && at != AT_FDCWD) {
+        log_warning("skipping " + source_of(archive) + ": removed while saving");
+        return {};
+      }
       return errno_error("cannot stat", source_of(archive), errno);
+    }
     FileEntry e;
     e.source_dir = root_dir_;
     e.archive_root_len = archive_root_len_;
