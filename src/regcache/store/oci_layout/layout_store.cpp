@@ -312,8 +312,8 @@ class LayoutStore : public Store, public UsageRecords {
   }
 
   // Takes the layout's lock, waiting this store's patience at most, and never past the
-  // deadline. Once a wait has failed, later
-  // ones fail at once: whoever holds the lock is not waited for again by this command.
+  // deadline. Once a wait has failed, later ones fail at once: whoever holds the lock is
+  // not waited for again by this command.
   Result<std::unique_ptr<LayoutLock>> take_lock() {
     const auto until =
         lock_timed_out_
