@@ -69,6 +69,12 @@ std::vector<FileEntry> sample_tree(const TempDir& dir) {
   return entries.value();
 }
 
+// Adds the entries in order until one fails; returns the first failure.
+Status tar_add_all(TarWriter& w, const std::vector<FileEntry>& entries) {
+  for (const auto& e : entries) RC_CHECK(w.add(e));
+  return {};
+}
+
 }  // namespace
 
 TEST(Tar, RoundTripKeepsEverything) {
@@ -242,11 +248,7 @@ TEST(Tar, AFileWrittenSinceTheWalkIsRefused) {
     regcache::testing::write_file(dir / "t/f", now);  // a new mtime, as any write gives
     StringSink out;
     TarWriter w(&out);
-    Status st;
-    for (const auto& e : entries.value()) {
-      st = w.add(e);
-      if (!st.ok()) break;
-    }
+    Status st = tar_add_all(w, entries.value());
     ASSERT_FALSE(st.ok()) << now;
     EXPECT_NE(st.error().message.find("changed while saving"), std::string::npos)
         << st.error().message;
@@ -283,11 +285,7 @@ TEST(Tar, AFileWrittenWhileItIsReadIsRefused) {
   ASSERT_TRUE(entries.ok());
   WritingMidwaySink out(dir / "t/big", 2 << 20);
   TarWriter w(&out);
-  Status st;
-  for (const auto& e : entries.value()) {
-    st = w.add(e);
-    if (!st.ok()) break;
-  }
+  Status st = tar_add_all(w, entries.value());
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().message.find("written while it was read"), std::string::npos)
       << st.error().message;
@@ -305,11 +303,7 @@ TEST(Tar, AFileSwappedAfterTheWalkIsRefused) {
   ASSERT_EQ(::symlink((dir / "secret").c_str(), (dir / "t/sub").c_str()), 0);
   StringSink out;
   TarWriter w(&out);
-  Status st;
-  for (const auto& e : entries.value()) {
-    st = w.add(e);
-    if (!st.ok()) break;
-  }
+  Status st = tar_add_all(w, entries.value());
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().message.find("changed while saving"), std::string::npos)
       << st.error().message;

@@ -62,6 +62,16 @@ void put_entries(Store& s, int n) {
   for (int i = 0; i < n; ++i) put_entry(s, key_at(i), time_at(i));
 }
 
+// Writes an index row for tag that names `key` instead of the key its manifest holds.
+void plant_lying_row(Store& s, const std::string& tag, const std::string& key) {
+  LookupIndex liar(s);
+  auto m = s.get_manifest(tag).value();
+  IndexRow row = index_row(m->digest, parse_manifest(m->bytes).value());
+  row.key = key;
+  liar.learned(tag, row);
+  liar.write_in_background();
+}
+
 // Looks up a key that has no entry with the restore key `prefix`, as a restore does (and
 // writes what it learned); returns the matched key, "" on a miss.
 std::string lookup(Store& s, const std::string& prefix = "build-") {
@@ -219,14 +229,7 @@ TEST(LookupIndex, AStaleRowIsPlacedByTheManifest) {
 TEST(LookupIndex, ARowClaimingAnotherKeyIsRead) {
   CountingStore s(registry_like());
   put_entries(s, 3);
-  {
-    LookupIndex liar(s);
-    auto m = s.get_manifest("build-002").value();
-    IndexRow row = index_row(m->digest, parse_manifest(m->bytes).value());
-    row.key = "other-key";
-    liar.learned("build-002", row);
-    liar.write_in_background();
-  }
+  plant_lying_row(s, "build-002", "other-key");
   EXPECT_EQ(rows_in(s).at("build-002").key, "other-key");
   EXPECT_EQ(lookup(s), "build-002");
   EXPECT_EQ(rows_in(s).at("build-002").key, "build-002") << "the row is fixed";
@@ -237,14 +240,7 @@ TEST(LookupIndex, ARowClaimingAnotherKeyIsRead) {
 TEST(LookupIndex, ARowClaimingAnotherKeyDoesNotHideAnEntryFromAList) {
   CountingStore s(registry_like());
   put_entries(s, 3);
-  {
-    LookupIndex liar(s);
-    auto m = s.get_manifest("build-002").value();
-    IndexRow row = index_row(m->digest, parse_manifest(m->bytes).value());
-    row.key = "zzz";
-    liar.learned("build-002", row);
-    liar.write_in_background();
-  }
+  plant_lying_row(s, "build-002", "zzz");
   auto listed = list_entries(s, "build-", ListFrom::index, 2);
   ASSERT_TRUE(listed.ok()) << listed.error().message;
   std::vector<std::string> keys;
