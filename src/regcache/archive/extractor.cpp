@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <cstring>
 
 #include "regcache/archive/safe_path.hpp"
@@ -315,10 +314,7 @@ Status Extractor::check_linked_symlink(int dir_fd, const std::string& name, cons
   struct stat st {};
   if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode))
     return {};  // linkat reports a missing target
-  std::string target(static_cast<size_t>(PATH_MAX), '\0');
-  ssize_t n = ::readlinkat(dir_fd, name.c_str(), target.data(), target.size());
-  if (n < 0) return errno_error("cannot read symlink", shown, errno);
-  target.resize(static_cast<size_t>(n));
+  const std::string target = RC_TRY(read_link_at(dir_fd, name, shown));
   if (!symlink_stays_inside(rel, target))
     return hostile_entry(shown,
                          "hard link to a symlink that points outside the cache root from "

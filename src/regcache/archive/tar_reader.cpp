@@ -18,7 +18,6 @@ namespace {
 
 using tar::kBlock;
 constexpr uint64_t kMaxExtended = 1 << 20;
-constexpr size_t kMaxSparseMap = kMaxSparseMapBytes;  // what a writer of ours stays under
 
 Result<uint64_t> parse_numeric(const char* field, size_t width) {
   if (static_cast<unsigned char>(field[0]) & 0x80) {  // base-256 (GNU)
@@ -306,7 +305,7 @@ Status TarEntryHandler::hole(uint64_t size) {
 // A map of N segments is 1 + 2N lines: parsing it again at every block before that many
 // lines have arrived would cost the square of a long map's length.
 bool TarReader::sparse_map_may_be_whole() const {
-  if (sparse_map_.size() >= kMaxSparseMap) return true;  // on_sparse_map says it is too long
+  if (sparse_map_.size() >= kMaxSparseMapBytes) return true;  // on_sparse_map says it is too long
   if (sparse_map_lines_ == 0) return false;
   uint64_t count = 0;
   auto r = std::from_chars(sparse_map_.data(), sparse_map_.data() + sparse_map_.find('\n'), count);
@@ -317,7 +316,7 @@ bool TarReader::sparse_map_may_be_whole() const {
 Status TarReader::on_sparse_map() {
   auto parsed = RC_TRY(parse_sparse_map(sparse_map_, sparse_header_.size, kMaxSparseSegments));
   if (!parsed) {
-    if (left_ == 0 || sparse_map_.size() >= kMaxSparseMap)
+    if (left_ == 0 || sparse_map_.size() >= kMaxSparseMapBytes)
       return make_error(
           ErrorKind::integrity,
           "tar: sparse map of " + sparse_header_.path.substr(0, 200) + " is incomplete");

@@ -100,10 +100,7 @@ Result<OpenedDir> open_directory(const std::string& abs_path, MissingDirs missin
       RC_CHECK(check_link_rule(at, c, shown));
       if (++links > kMaxLinks)
         return make_error(ErrorKind::io, "too many symlinks on the way to " + abs_path);
-      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
-      ssize_t n = ::readlinkat(at, c.c_str(), target.data(), target.size());
-      if (n < 0) return errno_error("cannot read symlink", shown, errno);
-      target.resize(static_cast<size_t>(n));
+      const std::string target = RC_TRY(read_link_at(at, c, shown));
       auto parts = components(target);
       todo.insert(todo.begin(), parts.begin(), parts.end());
       if (!target.empty() && target[0] == '/') {  // from the root again

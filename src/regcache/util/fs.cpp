@@ -92,6 +92,21 @@ unsigned process_umask() {
   return mask;
 }
 
+Result<std::string> read_link_at(int dirfd, const std::string& name, const std::string& shown) {
+  constexpr size_t kMaxLinkTarget = 1 << 20;  // PATH_MAX many times over: no kernel makes one
+  // A target that fills the buffer may have been cut short: it is read again, larger.
+  for (size_t room = 256; room <= kMaxLinkTarget; room *= 2) {
+    std::string target(room, '\0');
+    ssize_t n = ::readlinkat(dirfd, name.c_str(), target.data(), target.size());
+    if (n < 0) return errno_error("cannot read symlink", shown, errno);
+    if (static_cast<size_t>(n) < room) {
+      target.resize(static_cast<size_t>(n));
+      return target;
+    }
+  }
+  return make_error(ErrorKind::io, "symlink target too long: " + shown);
+}
+
 Result<std::string> read_file_at(int dirfd, const std::string& name, const std::string& shown,
                                  size_t max) {
   UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));

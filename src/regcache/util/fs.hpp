@@ -44,6 +44,10 @@ unsigned process_umask();
 Result<std::string> read_file_at(int dirfd, const std::string& name, const std::string& shown,
                                  size_t max = SIZE_MAX);
 
+// Reads the target of the symlink `name` in dirfd whole, whatever its st_size says (0 on
+// /proc; a link replaced meanwhile may be longer). `shown` names it in errors.
+Result<std::string> read_link_at(int dirfd, const std::string& name, const std::string& shown);
+
 // write_file_atomic relative to a directory descriptor: a temporary created with O_EXCL and
 // O_NOFOLLOW beside `name`, synced, then renamed onto it.
 Status write_file_atomic_at(int dirfd, const std::string& name, std::string_view data,

@@ -57,23 +57,30 @@ void TempHolds::keep(int fd) {
 
 namespace {
 
-// Returns true when nobody holds the entry `name` of dir and it is older than the grace.
-bool unheld_and_old(int dirfd, const std::string& name) {
+// What the lock on the entry `name` of dir says: nothing (not a file or directory, or gone),
+// held by a live process, free, or nothing either way (a filesystem without locks).
+enum class LockSays { unknown, held, free, no_locks };
+
+LockSays lock_of(int dirfd, const std::string& name, struct stat* st) {
   UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  struct stat st {};
-  if (!fd || ::fstat(fd.get(), &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
-    return false;                                               // cannot judge: leave it
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return false;  // held, or no locks here
-  return std::time(nullptr) - st.st_mtime >= kForeignGraceSeconds;
+  if (!fd || ::fstat(fd.get(), st) != 0 || !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode)))
+    return LockSays::unknown;
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return LockSays::free;
+  return errno == EWOULDBLOCK ? LockSays::held : LockSays::no_locks;
 }
 
-// True when another process holds the entry's lock (a filesystem without locks says no).
-bool held(int dirfd, const std::string& name) {
-  UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+// Another namespace's entry: only one nobody holds, older than the grace, goes.
+bool unheld_and_old(int dirfd, const std::string& name) {
   struct stat st {};
-  if (!fd || ::fstat(fd.get(), &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
-    return false;
-  return ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  return lock_of(dirfd, name, &st) == LockSays::free &&
+         std::time(nullptr) - st.st_mtime >= kForeignGraceSeconds;
+}
+
+// This namespace's entry of a dead pid: it goes unless a live process holds its lock (the
+// same namespace on another machine sharing the directory over NFS).
+bool held(int dirfd, const std::string& name) {
+  struct stat st {};
+  return lock_of(dirfd, name, &st) == LockSays::held;
 }
 
 }  // namespace

@@ -25,8 +25,6 @@ namespace regcache {
 
 namespace {
 
-constexpr size_t kMaxLinkTarget = 1 << 20;  // past PATH_MAX many times: no kernel makes one
-
 // A directory still to read, held open: it was opened relative to its parent with
 // O_NOFOLLOW, so no path component is resolved twice (or swapped for a symlink between).
 struct PendingDir {
@@ -237,21 +235,7 @@ class Walker {
       e.size = static_cast<uint64_t>(st.st_size);
     } else if (S_ISLNK(st.st_mode)) {
       e.type = FileType::symlink;
-      // st_size is only a hint (0 on /proc; a link replaced meanwhile may be longer): a
-      // target that fills the buffer may have been cut short, so it is read again larger.
-      std::string target;
-      for (size_t room = std::max<size_t>(static_cast<size_t>(st.st_size) + 1, 256);; room *= 2) {
-        if (room > kMaxLinkTarget)
-          return make_error(ErrorKind::io, "symlink target too long: " + source_of(archive));
-        target.assign(room, '\0');
-        ssize_t n = ::readlinkat(at, name, target.data(), target.size());
-        if (n < 0) return errno_error("cannot read symlink", source_of(archive), errno);
-        if (static_cast<size_t>(n) < room) {
-          target.resize(static_cast<size_t>(n));
-          break;
-        }
-      }
-      e.link_target = target;
+      e.link_target = RC_TRY(read_link_at(at, name, source_of(archive)));
     } else if (S_ISDIR(st.st_mode)) {
       e.type = FileType::directory;
       *is_dir = true;
