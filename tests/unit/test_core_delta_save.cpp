@@ -144,6 +144,19 @@ TEST(DeltaSave, AFewChangedFilesMakeOneSmallDeltaLayer) {
   t.expect_restores_exactly(2);
 }
 
+TEST(DeltaSave, ANewlineInAFileNameKeepsDeltasOn) {
+  DeltaSave t;
+  write_file(t.cache + "/pkg0/two\nlines.txt", "a name with a newline");
+  t.settle();
+  auto first = t.save();
+  write_file(t.cache + "/pkg1/f5.txt", "changed");
+  t.settle();
+  auto second = t.save();
+  EXPECT_EQ(t.deltas_in(2), 1u);  // the base's file list was read
+  EXPECT_EQ(second.reused_layers, first.layers);
+  t.expect_restores_exactly(2);
+}
+
 TEST(DeltaSave, AnUnchangedSaveOnADeltaUploadsNothing) {
   DeltaSave t;
   t.save();

@@ -31,6 +31,7 @@ void expect_malformed(const std::string& encoded, const std::string& words) {
 
 TEST(FileList, RoundTripsThroughTheConfig) {
   std::vector<FileRecord> records = {{"ws/cache", 1, 512},
+                                     {"ws/cache/\nline\n", 7, 512},  // a newline in a name
                                      {"ws/cache/a b.txt", 0xffffffffffffffffull, 2048},
                                      {"ws/cache/dir/é", 42, 1536}};
   std::string config = build_config({}, encode_file_list(records));

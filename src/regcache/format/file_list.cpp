@@ -1,5 +1,6 @@
 // One record per line: the path, a NUL, the hash in 16 hex digits, a NUL, the tar size in
-// decimal, a newline. Paths hold neither NUL nor, once checked, anything unsafe; sorted
+// decimal, a newline. Paths hold no NUL (a newline in a name is read as part of the path)
+// nor, once checked, anything unsafe; sorted
 // paths share long prefixes, which zstd takes down to a few bytes a record.
 #include "regcache/format/file_list.hpp"
 
@@ -89,12 +90,15 @@ Result<std::vector<FileRecord>> decode_file_list(std::string_view encoded) {
   std::vector<FileRecord> out;
   std::string_view rest = text.str();
   while (!rest.empty()) {
-    auto nl = rest.find('\n');
+    // The path runs to the first NUL (a file name may hold a newline, never a NUL); the
+    // newline that ends the record comes after the hash.
+    auto a = rest.find('\0');
+    if (a == std::string_view::npos) return bad_list("a record without its newline");
+    auto nl = rest.find('\n', a);
     if (nl == std::string_view::npos) return bad_list("a record without its newline");
     std::string_view line = rest.substr(0, nl);
     rest.remove_prefix(nl + 1);
-    auto a = line.find('\0');
-    auto b = a == std::string_view::npos ? a : line.find('\0', a + 1);
+    auto b = line.find('\0', a + 1);
     if (b == std::string_view::npos || b - a != 17)
       return bad_list("a record is not path, hash, size");
     FileRecord r;
