@@ -176,6 +176,42 @@ class LocalTierTest(RegcacheTestCase):
         self.assertIn("is not in", err)
         self.assertEqual(snapshot(self.cache), expected)
 
+    def test_the_fallback_passes_over_an_entry_whose_copy_is_damaged(self):
+        """Offline, a kept blob whose bytes no longer match its digest fails that entry's
+        restore only: the next older match is restored, and nothing of the damaged one stays."""
+        expected = self.tree(9)
+        self.tiered("save", "--key", "deps-1", "cache", env={"REGCACHE_NOW": "2024-01-01T00:00:00Z"})
+        before = set(blob_files(self.tier))
+        self.tree(10)
+        self.tiered("save", "--key", "deps-2", "cache", env={"REGCACHE_NOW": "2024-01-02T00:00:00Z"})
+        with open(os.path.join(self.tier, "index.json")) as f:
+            digest = next(m["digest"] for m in json.load(f)["manifests"]
+                          if m["annotations"]["org.opencontainers.image.ref.name"] == "deps-2")
+        with open(os.path.join(self.tier, "blobs", "sha256", digest.split(":")[1])) as f:
+            layers = [d["digest"].split(":")[1] for d in json.load(f)["layers"]]
+        newer_only = [h for h in layers if h not in before]
+        self.assertTrue(newer_only, "the newer entry has layers of its own")
+        with open(os.path.join(self.tier, "blobs", "sha256", newer_only[-1]), "r+b") as f:
+            f.seek(-8, os.SEEK_END)
+            f.write(b"\xff" * 8)  # the same size, other bytes
+        dead = f"127.0.0.1:{dead_port()}/{self.st.repo}"
+        shutil.rmtree(self.cache)
+        rc, out, err = self.regcache("--store", dead, "--local-cache", self.tier, "--json", "restore",
+                                     "--key", "deps-3", "--restore-key", "deps-", "cache",
+                                     env={"REGCACHE_RETRY_DELAY_MS": "1"}, check=True)
+        r = json.loads(out)
+        self.assertEqual((r["result"], r["matched_key"], r["source"]), ("partial", "deps-1", "local"), err)
+        self.assertIn("trying an older entry", err)
+        self.assertEqual(snapshot(self.cache), expected)
+        self.assertEqual([n for n in os.listdir(self.ws) if n != "cache"], [], "no staging left behind")
+        # With only the damaged entry to match, it is a miss (the job builds cold), not an error.
+        shutil.rmtree(self.cache)
+        rc, out, err = self.regcache("--store", dead, "--local-cache", self.tier, "--json", "-v", "restore",
+                                     "--key", "deps-2", "cache", env={"REGCACHE_RETRY_DELAY_MS": "1"}, check=True)
+        self.assertEqual(json.loads(out)["result"], "miss", err)
+        self.assertFalse(os.path.exists(self.cache))
+        self.assertFalse(os.path.exists(self.cache))
+
     def test_a_verified_restore_keeps_what_it_verified_for_the_fallback(self):
         """A verifying restore that matched a signed entry by a restore key, while the exact
         key held an unsigned one, keeps the signed entry, its signature and its referrers

@@ -29,6 +29,14 @@ namespace regcache {
 
 namespace {
 
+// How many of the local tier's entries an offline restore tries before it gives up.
+constexpr int kLocalTries = 3;
+
+// Returns whether a restore failed on what the store held rather than on the destination.
+bool copy_failed(ErrorKind kind) {
+  return kind == ErrorKind::integrity || kind == ErrorKind::hostile || kind == ErrorKind::not_found;
+}
+
 struct RestoreArgs {
   std::string key;
   std::vector<std::string> restore_keys, positional, paths, presets, trust, verify_keys;
@@ -170,9 +178,20 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
     auto local = open_layout_store(dir, LayoutOpen::existing, deadline, LockWait::brief);
     if (local.ok()) {
       ProgressReporter reporter("restoring", &progress, progress_style_from_env());
-      o.on_match = nullptr;  // the registry is out of reach: no last use to record there
       o.filter.blobs = BlobPresence::checked;  // the tier evicts blobs, not entries
-      restored = restore_entry(**local, o);
+      // A copy that fails (a damaged or evicted blob, hostile bytes) leaves the next match: the
+      // tier is a cache, and a few tries bound the work. No last use to record offline.
+      std::string matched;
+      o.on_match = [&](const std::string& digest) { matched = digest; };
+      for (int tries = 1;; ++tries) {
+        matched.clear();
+        restored = restore_entry(**local, o);
+        if (restored.ok() || matched.empty() || !copy_failed(restored.error().kind) ||
+            tries == kLocalTries)
+          break;
+        log_warning("local cache: " + restored.error().message + "; trying an older entry");
+        o.filter.excluded.push_back(matched);
+      }
       source = "local";
     }
   }

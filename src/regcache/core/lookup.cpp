@@ -104,6 +104,11 @@ Result<bool> confirm(Store& store, Candidate* c, const std::string& prefix, Look
 }  // namespace
 
 Result<bool> entry_accepted(Store& store, FoundEntry& found, const EntryFilter& filter) {
+  if (std::find(filter.excluded.begin(), filter.excluded.end(), found.digest) !=
+      filter.excluded.end()) {
+    log_verbose("skipping " + found.info.key + ": its copy here failed to restore");
+    return false;
+  }
   if (!filter.trust.empty() && !ref_trusted(found.info.ref, filter.trust)) {
     log_info("Not trusting " + found.info.key + ": saved from " +
              (found.info.ref.empty() ? std::string("an unknown ref") : found.info.ref) +

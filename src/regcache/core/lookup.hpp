@@ -37,6 +37,7 @@ struct EntryFilter {
   std::vector<std::string> trust;       // --trust ref patterns; empty: any ref
   std::vector<Ed25519Key> verify_keys;  // --verify-key; empty: no signature needed
   BlobPresence blobs = BlobPresence::assumed;
+  std::vector<std::string> excluded;  // manifest digests never taken (a tier's damaged copies)
 };
 
 // Returns whether the entry passes the filter (logging why not); sets found.signer.
