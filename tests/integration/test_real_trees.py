@@ -2,6 +2,7 @@
 paths, sparse files, saves with nothing in them, and restores of part of an entry. Each
 runs against a local layout and the open registry."""
 import os
+import resource
 import shutil
 import stat
 import subprocess
@@ -324,6 +325,81 @@ class ConfinedRestoreTest(RegcacheTestCase):
         self.assertIn("home/.bashrc", err)
         self.assertTrue(os.path.exists(self.planted))
         self.assertTrue(os.path.exists(os.path.join(self.home, ".bashrc")))
+
+
+class DeepTreeTest(RegcacheTestCase):
+    """A tree 600 levels deep, its paths longer than PATH_MAX (4,096 bytes), with the soft
+    limit on open descriptors at 256: it is saved, restored exactly into a fresh workspace
+    (the deepest directory's mode and time too), and restored again over itself (the old
+    tree is swapped out and removed), leaving nothing else behind."""
+
+    DEPTH = 600
+    NAME = "level-00"  # 9 bytes a level: paths of about 5,400 bytes
+
+    def build(self, root):
+        os.mkdir(root)
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for i in range(self.DEPTH):
+                if i % 150 == 0:
+                    f = os.open(f"file-{i}", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+                    os.write(f, f"content at level {i}\n".encode())
+                    os.close(f)
+                os.mkdir(self.NAME, 0o755, dir_fd=fd)
+                deeper = os.open(self.NAME, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+                os.close(fd)
+                fd = deeper
+            f = os.open("last", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd)
+            os.write(f, b"the deepest file\n")
+            os.close(f)
+            os.chmod(fd, 0o700)
+            os.utime(fd, ns=(1_600_000_000_123_456_789, 1_600_000_000_123_456_789))
+        finally:
+            os.close(fd)
+
+    def listing(self, root):
+        """Every path below root with its type, mode, contents (files) and mtime (the
+        deepest directory), read through directory descriptors as paths are too long."""
+        out = {}
+        for dirpath, _, filenames, dfd in os.fwalk(root):
+            rel = dirpath[len(root):]
+            st = os.stat(dfd)
+            out[rel] = ("dir", stat.S_IMODE(st.st_mode), st.st_mtime_ns if rel.count("/") == self.DEPTH else 0)
+            for name in filenames:
+                f = os.open(name, os.O_RDONLY, dir_fd=dfd)
+                try:
+                    out[rel + "/" + name] = ("file", stat.S_IMODE(os.fstat(f).st_mode), os.read(f, 1 << 16))
+                finally:
+                    os.close(f)
+        return out
+
+    def test_saved_and_restored_past_path_max_and_the_descriptor_limit(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < 4 * self.DEPTH:
+            self.skipTest(f"the hard limit on open descriptors is {hard}")
+        src = os.path.join(self.ws, "deep")
+        self.build(src)
+        expected = self.listing(src)
+        self.assertEqual(len(expected), self.DEPTH + 1 + 5)
+        st = self.store("layout")
+
+        def limited(run, *args, **kwargs):  # regcache inherits the soft limit of 256
+            resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+            try:
+                return run(*args, **kwargs)
+            finally:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+        saved = limited(self.save, st, "deep", "deep")
+        self.assertEqual(saved["files"], 5)
+        ws2 = os.path.join(self.tmp, "ws2")
+        os.mkdir(ws2)
+        for attempt in ("into a fresh workspace", "over the restored tree"):
+            with self.subTest(attempt):
+                got = limited(self.restore, st, "deep", "deep", extra=("--workspace", ws2), cwd=ws2)
+                self.assertEqual(got["result"], "hit")
+                self.assertEqual(self.listing(os.path.join(ws2, "deep")), expected)
+                self.assertEqual(os.listdir(ws2), ["deep"], "no staging or swapped-out tree left")
 
 
 if __name__ == "__main__":

@@ -101,6 +101,9 @@ TEST(Extractor, PathsThatShareAndLeavePrefixesLandInTheirDirectories) {
                  .add_long(deep + "/f7", '0', "7")
                  .add_long(mid + "/f8", '0', "8")
                  .add_long(deep + "/f9", '0', "9")
+                 .add_long(deep + "0/f10", '0', "10")   // its name starts as deep's does
+                 .add_long(deep + "/e/f11", '0', "11")  // below the last directory
+                 .add_long(deep + "/f12", '0', "12")
                  .add("ws/root/top", '0', "t")
                  .bytes();
   const size_t before = open_fds();
@@ -109,16 +112,20 @@ TEST(Extractor, PathsThatShareAndLeavePrefixesLandInTheirDirectories) {
   EXPECT_EQ(open_fds(), before) << "a directory descriptor outlived the extraction";
   const std::string d = deep.substr(std::string("ws/root/").size());
   const std::string m = mid.substr(std::string("ws/root/").size());
-  for (const auto& [rel, body] : std::vector<std::pair<std::string, std::string>>{{"a/b/c/f1", "1"},
-                                                                                  {"a/b/d/f2", "2"},
-                                                                                  {"a/e/f3", "3"},
-                                                                                  {"g/f4", "4"},
-                                                                                  {"a/b/c/f5", "5"},
-                                                                                  {d + "/f6", "6"},
-                                                                                  {d + "/f7", "7"},
-                                                                                  {m + "/f8", "8"},
-                                                                                  {d + "/f9", "9"},
-                                                                                  {"top", "t"}}) {
+  for (const auto& [rel, body] :
+       std::vector<std::pair<std::string, std::string>>{{"a/b/c/f1", "1"},
+                                                        {"a/b/d/f2", "2"},
+                                                        {"a/e/f3", "3"},
+                                                        {"g/f4", "4"},
+                                                        {"a/b/c/f5", "5"},
+                                                        {d + "/f6", "6"},
+                                                        {d + "/f7", "7"},
+                                                        {m + "/f8", "8"},
+                                                        {d + "/f9", "9"},
+                                                        {d + "0/f10", "10"},
+                                                        {d + "/e/f11", "11"},
+                                                        {d + "/f12", "12"},
+                                                        {"top", "t"}}) {
     EXPECT_EQ(regcache::testing::slurp(h.staged(rel)), body) << rel;
   }
   struct stat sb {};

@@ -119,6 +119,8 @@ Result<int> Extractor::open_dir(const ExtractRoot& root, const std::string& rel_
   if (chain_.empty() || chain_parent_ != root.parent_fd ||
       chain_.front().first != root.staging_name) {
     close_chain(0);
+    if (tail_fd_ >= 0) ::close(tail_fd_);
+    tail_fd_ = -1;
     int fd = ::openat(root.parent_fd, root.staging_name.c_str(),
                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {
@@ -135,10 +137,19 @@ Result<int> Extractor::open_dir(const ExtractRoot& root, const std::string& rel_
     chain_.emplace_back(root.staging_name, fd);
     chain_parent_ = root.parent_fd;
   }
-  if (tail_fd_ >= 0) ::close(tail_fd_);
-  tail_fd_ = -1;
   size_t depth = 1, pos = 0;  // chain_[depth] holds the component starting at pos
   int tail = -1;              // below the chain's depth limit: only the last is kept
+  // The last directory returned below the chain, when this one is it or lies under it: a
+  // deep tree then costs one open per directory, not one per component of each path.
+  if (tail_fd_ >= 0 && rel_dir.starts_with(tail_path_) &&
+      (rel_dir.size() == tail_path_.size() || rel_dir[tail_path_.size()] == '/')) {
+    tail = tail_fd_;
+    depth = chain_.size();
+    pos = tail_path_.size() + 1;
+  } else if (tail_fd_ >= 0) {
+    ::close(tail_fd_);
+  }
+  tail_fd_ = -1;
   while (!rel_dir.empty() && pos <= rel_dir.size()) {
     size_t slash = rel_dir.find('/', pos);
     if (slash == std::string::npos) slash = rel_dir.size();
@@ -176,7 +187,10 @@ Result<int> Extractor::open_dir(const ExtractRoot& root, const std::string& rel_
       tail = next;
     }
   }
-  if (tail >= 0) return tail_fd_ = tail;
+  if (tail >= 0) {
+    tail_path_ = rel_dir;
+    return tail_fd_ = tail;
+  }
   close_chain(depth);
   return chain_.back().second;
 }

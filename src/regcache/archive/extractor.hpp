@@ -123,7 +123,8 @@ class Extractor : public TarEntryHandler {
   // component, each opened from the one before (O_NOFOLLOW).
   std::vector<std::pair<std::string, int>> chain_;
   int chain_parent_ = -1;
-  int tail_fd_ = -1;  // a directory below the chain's depth limit, the last one returned
+  int tail_fd_ = -1;       // a directory below the chain's depth limit, the last one returned
+  std::string tail_path_;  // tail_fd_'s path below the root: a deeper next path starts there
   uint64_t files_ = 0, bytes_ = 0;
   uint64_t max_file_size_ = UINT64_MAX;
   uint32_t mode_mask_ = 0;

@@ -172,7 +172,7 @@ Status TarWriter::copy_range(int fd, uint64_t offset, uint64_t length, const std
 // a directory above it swapped for a symlink would otherwise let another user's file (or
 // one only root may read) into the cache.
 Result<int> TarWriter::open_walked(const FileEntry& e, const std::string& source) {
-  int fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  int fd = open_path(source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return errno_error("cannot open", source, errno);
   struct stat st {};
   if (::fstat(fd, &st) != 0) {

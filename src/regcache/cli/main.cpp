@@ -20,6 +20,7 @@
 #include "regcache/cli/output.hpp"
 #include "regcache/cli/suggest.hpp"
 #include "regcache/util/clock.hpp"
+#include "regcache/util/fd_limit.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/interrupt.hpp"
 #include "regcache/util/log.hpp"
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   default_home_from_passwd();
   (void)process_umask();  // read once while this is the only thread
+  raise_open_file_limit();
   install_interrupt_handlers();
   GlobalOptions g;
   CLI::App app{"regcache: save and restore CI caches in any OCI registry or local OCI layout",

@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <vector>
 
+#include "regcache/util/fs.hpp"
+
 namespace regcache {
 
 Status copy_file_bytes(int in, int out, const std::string& shown) {

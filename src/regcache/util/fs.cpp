@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -20,7 +21,35 @@
 namespace regcache {
 
 std::string errno_message(std::string_view what, const std::string& path, int err) {
-  return std::string(what) + " " + path + ": " + std::strerror(err);
+  // A path of a deep tree is shown by its ends: a message stays one readable line.
+  constexpr size_t kShown = 200;
+  const std::string shown = path.size() <= 2 * kShown + 16 ? path
+                                                           : path.substr(0, kShown) + "/.../" +
+                                                                 path.substr(path.size() - kShown);
+  return std::string(what) + " " + shown + ": " + std::strerror(err);
+}
+
+int open_path(const std::string& path, int flags) {
+  if (path.size() < PATH_MAX) return ::open(path.c_str(), flags);
+  UniqueFd dir;
+  size_t pos = 0;
+  for (;;) {
+    // The longest piece that ends at a '/' and fits; the rest is opened from there.
+    const size_t rest = path.size() - pos;
+    if (rest < PATH_MAX) break;
+    const size_t cut = path.rfind('/', pos + PATH_MAX - 2);
+    if (cut == std::string::npos || cut < pos + 1) {
+      errno = ENAMETOOLONG;  // one name longer than the kernel takes
+      return -1;
+    }
+    const std::string piece = path.substr(pos, cut - pos);
+    UniqueFd next(
+        ::openat(dir ? dir.get() : AT_FDCWD, piece.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!next) return -1;
+    dir = std::move(next);
+    pos = cut + 1;
+  }
+  return ::openat(dir ? dir.get() : AT_FDCWD, path.c_str() + pos, flags);
 }
 
 Error errno_error(std::string_view what, const std::string& path, int err) {

@@ -62,6 +62,10 @@ Status remove_tree(const std::string& path);
 // Returns the non-empty components of a '/'-separated path ("/a//b/" gives a, b).
 std::vector<std::string> path_components(std::string_view path);
 
+// Opens path as ::open does (symlinks in its directories followed), also when it is longer
+// than PATH_MAX: then its directories are opened in pieces shorter than that.
+int open_path(const std::string& path, int flags);
+
 // Returns the names in an open directory (not "." and ".."), reading a duplicate of dirfd.
 std::vector<std::string> list_dir(int dirfd);
 
