@@ -162,6 +162,19 @@ class CredentialHelperTest(RegcacheTestCase):
         self.assertNotIn("CI_JOB_TOKEN", names)
 
 
+    def test_a_failing_helper_is_said_and_not_found_is_quiet(self):
+        store = services()["REG_OPEN"] + "/security/helper"
+        env = self.helper("echo 'error getting credentials - err: exit status 1, out: token expired' >&2\n"
+                          "echo '{\"Secret\": \"never-shown\"}'\nexit 1\n")
+        rc, out, err = self.regcache("--store", store, "restore", "--key", "k", env=env, check=True)
+        self.assertIn("docker-credential-test get failed for", err)
+        self.assertIn("token expired", err)
+        self.assertIn("going on without its credentials", err)
+        self.assertNotIn("never-shown", err + out)
+        env = self.helper("echo 'credentials not found in native keychain'\nexit 1\n")
+        rc, out, err = self.regcache("--store", store, "restore", "--key", "k", env=env, check=True)
+        self.assertNotIn("docker-credential-test", err)
+
 class WorkspacePathTest(RegcacheTestCase):
     """A workspace's path is data: the rust preset's `cargo metadata` gets it as one
     argument, so quotes and `$(...)` in it (a checkout dir, GITHUB_WORKSPACE) run nothing."""

@@ -15,6 +15,7 @@
 #include "regcache/util/base64.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/json_fields.hpp"
+#include "regcache/util/log.hpp"
 #include "regcache/util/subprocess.hpp"
 
 namespace regcache {
@@ -105,7 +106,19 @@ Result<std::optional<Credentials>> run_credential_helper(const std::string& help
     return make_error(ErrorKind::auth, "credential helper " + r.error().message);
   }
   if (r->exit_code >= 128) return make_error(ErrorKind::auth, prog + " crashed");
-  if (r->exit_code != 0) return std::optional<Credentials>();  // not found
+  if (r->exit_code != 0) {
+    // The protocol's "not found" is this message; any other failure (an expired cloud
+    // login, a locked keychain) is said, or the registry's 401 later would be the only clue.
+    if ((r->out + r->err).find("credentials not found") == std::string::npos) {
+      // Its message, never a reply that may hold a secret.
+      const std::string& said =
+          r->err.empty() && r->out.find("Secret") == std::string::npos ? r->out : r->err;
+      const std::string why = last_lines(said, 1).substr(0, 200);
+      log_warning(prog + " get failed for " + server + " (exit " + std::to_string(r->exit_code) +
+                  (why.empty() ? "" : ": " + why) + "); going on without its credentials");
+    }
+    return std::optional<Credentials>();
+  }
   const std::string& reply = r->out;
   json j = json::parse(reply, nullptr, false);
   if (!j.is_object()) return make_error(ErrorKind::auth, prog + " printed malformed output");
