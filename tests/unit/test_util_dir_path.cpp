@@ -1,10 +1,19 @@
 // Paths longer than PATH_MAX (a tree 500 levels deep): open_path opens them as ::open
-// would, open_dir_below opens them in pieces and still refuses a symlink on the way, and an
-// error shows such a path by its two ends.
+// would, open_dir_below opens them in pieces and still refuses a symlink on the way (also
+// where openat2 is missing: a seccomp filter makes it ENOSYS), and an error shows such a
+// path by its two ends.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cstddef>
 
 #include <cerrno>
 #include <climits>
@@ -112,6 +121,57 @@ TEST(OpenDirBelow, OpensADeepDirectoryAndRefusesASymlinkOnTheWay) {
   auto missing = open_dir_below(base.get(), t.rel + "/not-there");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().kind, ErrorKind::not_found);
+}
+
+#if defined(__x86_64__)
+constexpr uint32_t kAuditArch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+constexpr uint32_t kAuditArch = AUDIT_ARCH_AARCH64;
+#endif
+
+// Makes openat2 fail with ENOSYS in this process, as on a kernel before 5.6 or under a
+// container runtime's filter that does not know the call. Returns whether it does now.
+bool without_openat2() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kAuditArch, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+      ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+    return false;
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC;
+  return ::syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof how) < 0 && errno == ENOSYS;
+}
+
+// Checks open_dir_below on a deep tree of its own (made and removed here: the death test's
+// child runs this alone); the exit code says which check failed.
+int open_dir_below_without_openat2() {
+  if (!without_openat2()) return 2;
+  int code = 0;
+  {
+    DeepTree t;
+    UniqueFd base = t.root();
+    auto deep = open_dir_below(base.get(), t.rel);
+    struct stat st {};
+    if (!deep.ok() || ::fstatat(deep->get(), "leaf", &st, AT_SYMLINK_NOFOLLOW) != 0) code = 3;
+    swap_for_symlink(t, 450);
+    auto refused = open_dir_below(base.get(), t.rel);
+    if (refused.ok() || refused.error().kind != ErrorKind::hostile) code = 4;
+    swap_back(t, 450);
+  }
+  return code;
+}
+
+TEST(OpenDirBelow, GoesAComponentAtATimeWhereOpenat2IsMissing) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // the child runs this test alone
+  EXPECT_EXIT(std::exit(open_dir_below_without_openat2()), ::testing::ExitedWithCode(0), "");
 }
 
 TEST(ErrnoMessage, ALongPathIsShownByItsEnds) {
