@@ -209,8 +209,16 @@ class LocalTierTest(RegcacheTestCase):
         rc, out, err = self.regcache("--store", dead, "--local-cache", self.tier, "--json", "-v", "restore",
                                      "--key", "deps-2", "cache", env={"REGCACHE_RETRY_DELAY_MS": "1"}, check=True)
         self.assertEqual(json.loads(out)["result"], "miss", err)
-        self.assertFalse(os.path.exists(self.cache))
-        self.assertFalse(os.path.exists(self.cache))
+        self.assertEqual(os.listdir(self.ws), [], "no staging left behind")
+        # A kept manifest with other bytes is passed over too: the restore key finds deps-1.
+        with open(os.path.join(self.tier, "blobs", "sha256", digest.split(":")[1]), "r+b") as f:
+            f.write(b"[")
+        rc, out, err = self.regcache("--store", dead, "--local-cache", self.tier, "--json", "restore",
+                                     "--key", "deps-2", "--restore-key", "deps-", "cache",
+                                     env={"REGCACHE_RETRY_DELAY_MS": "1"}, check=True)
+        r = json.loads(out)
+        self.assertEqual((r["result"], r["matched_key"], r["source"]), ("partial", "deps-1", "local"), err)
+        self.assertEqual(snapshot(self.cache), expected)
 
     def test_a_verified_restore_keeps_what_it_verified_for_the_fallback(self):
         """A verifying restore that matched a signed entry by a restore key, while the exact

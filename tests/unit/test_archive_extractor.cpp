@@ -101,8 +101,8 @@ TEST(Extractor, PathsThatShareAndLeavePrefixesLandInTheirDirectories) {
                  .add_long(deep + "/f7", '0', "7")
                  .add_long(mid + "/f8", '0', "8")
                  .add_long(deep + "/f9", '0', "9")
+                 .add_long(deep + "/e/f11", '0', "11")  // below the last directory, from it
                  .add_long(deep + "0/f10", '0', "10")   // its name starts as deep's does
-                 .add_long(deep + "/e/f11", '0', "11")  // below the last directory
                  .add_long(deep + "/f12", '0', "12")
                  .add("ws/root/top", '0', "t")
                  .bytes();

@@ -80,6 +80,15 @@ TEST(OpenPath, OpensAFileBelowAPathLongerThanPathMax) {
   EXPECT_EQ(errno, ENOENT);
   UniqueFd shallow(open_path(t.tmp.path() + "/" + kLevelName, O_RDONLY | O_DIRECTORY));
   EXPECT_TRUE(shallow);
+  // Doubled slashes, shifted one byte at a time so that a piece ends on each of a pair's
+  // slashes: never resolved from the root.
+  std::string doubled;
+  for (int i = 0; i < kDeepLevels; ++i) doubled += std::string("//") + kLevelName;
+  for (size_t shift = 0; shift < 12; ++shift) {
+    const std::string p = t.tmp.path() + std::string(shift + 1, '/') + doubled.substr(2) + "//leaf";
+    UniqueFd leaf(open_path(p, O_RDONLY | O_CLOEXEC));
+    EXPECT_TRUE(leaf) << "shifted by " << shift << ": " << std::strerror(errno);
+  }
 }
 
 // A directory at `level` (counted from 1) replaced by a symlink to where it went.

@@ -32,10 +32,11 @@ namespace {
 // How many of the local tier's entries an offline restore tries before it gives up.
 constexpr int kLocalTries = 3;
 
-// Returns whether a restore failed on what the store held rather than on the destination.
-bool copy_failed(ErrorKind kind) {
-  return kind == ErrorKind::integrity || kind == ErrorKind::hostile || kind == ErrorKind::not_found;
-}
+// Returns whether a restore failed on bytes the store held that do not match their digest
+// or do not parse: only reading the entry gives that kind, never the destination (whose
+// missing, refused or swapped paths give io, not_found or hostile, and may come after a
+// root was placed).
+bool copy_failed(ErrorKind kind) { return kind == ErrorKind::integrity; }
 
 struct RestoreArgs {
   std::string key;
@@ -179,7 +180,7 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
     if (local.ok()) {
       ProgressReporter reporter("restoring", &progress, progress_style_from_env());
       o.filter.blobs = BlobPresence::checked;  // the tier evicts blobs, not entries
-      // A copy that fails (a damaged or evicted blob, hostile bytes) leaves the next match: the
+      // A damaged copy (bytes that do not match their digest) leaves the next match: the
       // tier is a cache, and a few tries bound the work. No last use to record offline.
       std::string matched;
       o.on_match = [&](const std::string& digest) { matched = digest; };

@@ -143,8 +143,10 @@ Result<std::optional<FoundEntry>> find_entry(Store& store, const std::string& ke
                                              const EntryFilter& filter, LookupIndex* index) {
   std::string tag = tag_for_key(key);
   auto exact = entry_at(store, tag);
-  if (!exact.ok() && !filter.verify_keys.empty() && is_content_error(exact.error().kind)) {
-    // No key signs what does not parse: the restore keys may still match a signed entry.
+  if (!exact.ok() && (!filter.verify_keys.empty() || filter.blobs == BlobPresence::checked) &&
+      is_content_error(exact.error().kind)) {
+    // No key signs what does not parse, and a local tier's damaged copy is not the entry:
+    // the restore keys may still match one.
     log_verbose("skipping " + tag + ": " + exact.error().message);
     exact = std::optional<FoundEntry>();
   }

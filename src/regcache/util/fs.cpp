@@ -48,6 +48,7 @@ int open_path(const std::string& path, int flags) {
     if (!next) return -1;
     dir = std::move(next);
     pos = cut + 1;
+    while (pos < path.size() && path[pos] == '/') ++pos;  // "a//b": never from the root
   }
   return ::openat(dir ? dir.get() : AT_FDCWD, path.c_str() + pos, flags);
 }

@@ -6,10 +6,14 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <vector>
 
 #include "regcache/util/base64.hpp"
@@ -82,6 +86,30 @@ Result<std::optional<Credentials>> from_auth_file(const std::string& path, const
   return std::optional<Credentials>();
 }
 
+// Says once per helper that it failed other than with "not found", with the last line of
+// its error output unless it may hold a secret (its reply never: a broken helper may have
+// printed one before failing).
+void warn_helper_failed(const std::string& prog, const std::string& server, int exit_code,
+                        const std::string& err) {
+  static std::mutex mu;
+  static std::set<std::string> warned;
+  {
+    std::lock_guard lock(mu);
+    if (!warned.insert(prog).second) return;
+  }
+  std::string why = last_lines(err, 1).substr(0, 200);
+  std::string lower = why;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  // A shell trace ("+ TOKEN=..."), JSON, an assignment or a header may carry the secret.
+  for (const char* word : {"secret", "passw", "bearer", "authorization", "{", "=", "ghp_", "ghs_",
+                           "github_pat_", "glpat-"})
+    if (lower.find(word) != std::string::npos) why.clear();
+  if (!why.empty() && why[0] == '+') why.clear();
+  log_warning(prog + " get failed for " + server + " (exit " + std::to_string(exit_code) +
+              (why.empty() ? "" : ": " + why) + "); going on without its credentials");
+}
+
 }  // namespace
 
 Result<std::optional<Credentials>> run_credential_helper(const std::string& helper,
@@ -109,14 +137,8 @@ Result<std::optional<Credentials>> run_credential_helper(const std::string& help
   if (r->exit_code != 0) {
     // The protocol's "not found" is this message; any other failure (an expired cloud
     // login, a locked keychain) is said, or the registry's 401 later would be the only clue.
-    if ((r->out + r->err).find("credentials not found") == std::string::npos) {
-      // Its message, never a reply that may hold a secret.
-      const std::string& said =
-          r->err.empty() && r->out.find("Secret") == std::string::npos ? r->out : r->err;
-      const std::string why = last_lines(said, 1).substr(0, 200);
-      log_warning(prog + " get failed for " + server + " (exit " + std::to_string(r->exit_code) +
-                  (why.empty() ? "" : ": " + why) + "); going on without its credentials");
-    }
+    if ((r->out + r->err).find("credentials not found") == std::string::npos)
+      warn_helper_failed(prog, server, r->exit_code, r->err);
     return std::optional<Credentials>();
   }
   const std::string& reply = r->out;
