@@ -1,16 +1,20 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <algorithm>
 
 #include <cstring>
 #include <memory>
 
 #include "raw_tar.hpp"
 #include "regcache/archive/extractor.hpp"
+#include "regcache/archive/safe_path.hpp"
 #include "regcache/archive/tar_layout.hpp"
 #include "regcache/archive/tar_reader.hpp"
 #include "regcache/util/fd.hpp"
+#include "regcache/util/file_entry.hpp"
 #include "test_helpers.hpp"
 
 using namespace regcache;
@@ -157,6 +161,21 @@ TEST(Extractor, RefusesANameLongerThanAFileSystemTakes) {
   ASSERT_TRUE(
       ok.extract(RawTar().add_long("ws/root/" + std::string(255, 'n'), '0', "x").bytes()).ok());
   EXPECT_TRUE(exists_nofollow(ok.staged(std::string(255, 'n'))));
+}
+
+// A path of more components than an entry may hold: refused before anything is made (its
+// header compresses to nothing; each level would be a directory). kMaxPathDepth is taken.
+TEST(Extractor, RefusesAPathDeeperThanAnEntryMayHold) {
+  std::string deep = "ws/root";
+  while (std::count(deep.begin(), deep.end(), '/') + 1 < static_cast<long>(kMaxPathDepth))
+    deep += "/d";
+  EXPECT_TRUE(normalize_archive_path(deep).has_value());
+  EXPECT_TRUE(normalize_archive_path(deep + "/").has_value());
+  EXPECT_FALSE(normalize_archive_path(deep + "/f").has_value());
+  Harness h;
+  expect_hostile(h.extract(RawTar().add_long(deep + "/f", '0', "x").bytes()),
+                 "more than 4096 levels deep");
+  EXPECT_FALSE(exists_nofollow(h.staged()));
 }
 
 TEST(Extractor, RefusesAbsolutePath) {

@@ -1,6 +1,9 @@
 // The walk with several threads: the same entries, in the same order, as with one, on a
 // tree wide and deep enough for the threads to share directories; excludes apply the same.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "regcache/util/fd.hpp"
+#include "regcache/util/fd_limit.hpp"
+#include "regcache/util/fs.hpp"
 #include "regcache/util/walk.hpp"
 #include "test_helpers.hpp"
 
@@ -134,4 +140,32 @@ TEST(Walk, AMissingRootIsAnError) {
 }
 
 }  // namespace
+// A tree as deep as an entry may hold (kMaxPathDepth components with the root's) is walked;
+// one level more is refused, naming the tree (a restore would refuse its paths).
+TEST(Walk, ATreeDeeperThanAnEntryMayHoldIsRefused) {
+  raise_open_file_limit();  // a level holds a descriptor, as a restore's removal does
+  rlimit lim{};
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < kMaxPathDepth + 256)
+    GTEST_SKIP() << "a soft limit of " << lim.rlim_cur << " descriptors";
+  TempDir dir;
+  ASSERT_EQ(::mkdir((dir / "t").c_str(), 0755), 0);
+  UniqueFd fd(::open((dir / "t").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  for (size_t level = 2; level <= kMaxPathDepth; ++level) {  // "r" is the first component
+    ASSERT_EQ(::mkdirat(fd.get(), "d", 0755), 0);
+    fd = UniqueFd(::openat(fd.get(), "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  }
+  auto deepest = walk_tree(dir / "t", "r", nullptr, 2);
+  ASSERT_TRUE(deepest.ok()) << deepest.error().message;
+  EXPECT_EQ(deepest->size(), kMaxPathDepth);
+  ASSERT_EQ(::mkdirat(fd.get(), "d", 0755), 0);
+  auto deeper = walk_tree(dir / "t", "r", nullptr, 2);
+  ASSERT_FALSE(deeper.ok());
+  EXPECT_NE(deeper.error().message.find("more than 4096 levels deep"), std::string::npos)
+      << deeper.error().message.substr(0, 300);
+  EXPECT_LT(deeper.error().message.size(), 400u);
+  UniqueFd top(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  EXPECT_TRUE(remove_tree_at(top.get(), "t", "the deep tree").ok());
+}
+
 }  // namespace regcache

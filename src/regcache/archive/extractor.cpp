@@ -18,6 +18,7 @@
 #include "regcache/archive/safe_path.hpp"
 #include "regcache/util/dir_path.hpp"
 #include "regcache/util/fd.hpp"
+#include "regcache/util/file_entry.hpp"
 #include "regcache/util/fs.hpp"
 #include "regcache/util/sink.hpp"
 
@@ -342,7 +343,11 @@ Status Extractor::begin(const TarHeader& h) {
   holed_ = false;
   last_written_.reset();
   auto path = normalize_archive_path(h.path);
-  if (!path) return hostile_entry(h.path.substr(0, 200), "unsafe path");
+  if (!path)
+    return hostile_entry(h.path.substr(0, 200),
+                         archive_path_too_deep(h.path)
+                             ? "more than " + std::to_string(kMaxPathDepth) + " levels deep"
+                             : std::string("unsafe path"));
   if (h.mode & 06000) return hostile_entry(*path, "setuid or setgid bit");
   // A regular file's bytes are bounded by the layer's declared size; a sparse file's holes
   // are not, so its size is checked against the size the entry declares for all its files.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "regcache/archive/tar_reader.hpp"
+#include "regcache/util/file_entry.hpp"
 #include "regcache/util/result.hpp"
 
 namespace regcache {
@@ -54,8 +55,8 @@ class LayerMask {
 
   // Kinds of marks; public for LayerScan.
   enum Kind : int { file = 1, dir = 2, implied_dir = 4, removed = 8, opaque = 16 };
-  static constexpr size_t kMaxPaths = 4'000'000;  // paths and the directories above them
-  static constexpr size_t kMaxDepth = 1024;       // components in a path
+  static constexpr size_t kMaxPaths = 4'000'000;      // paths and the directories above them
+  static constexpr size_t kMaxDepth = kMaxPathDepth;  // components in a path, as everywhere
 
  private:
   // A tree of path components: what a path costs is its own length, whatever its depth.

@@ -1,6 +1,9 @@
 #include "regcache/archive/safe_path.hpp"
 
+#include <algorithm>
 #include <vector>
+
+#include "regcache/util/file_entry.hpp"
 
 namespace regcache {
 
@@ -18,11 +21,16 @@ std::vector<std::string_view> split(std::string_view s) {
 }
 }  // namespace
 
+bool archive_path_too_deep(std::string_view path) {
+  return static_cast<size_t>(std::count(path.begin(), path.end(), '/')) >= kMaxPathDepth;
+}
+
 std::optional<std::string> normalize_archive_path(std::string_view path) {
   if (path.find('\0') != std::string_view::npos) return std::nullopt;
   while (path.substr(0, 2) == "./") path.remove_prefix(2);
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
   if (path.empty() || path.front() == '/') return std::nullopt;
+  if (archive_path_too_deep(path)) return std::nullopt;
   for (auto part : split(path)) {
     // A whiteout is a marker, never a file: ".wh." before a name of kMaxNameBytes is fine.
     const size_t max = part.substr(0, 4) == ".wh." ? kMaxNameBytes + 4 : kMaxNameBytes;

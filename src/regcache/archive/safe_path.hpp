@@ -14,8 +14,12 @@ inline constexpr size_t kMaxNameBytes = 255;
 
 // Returns the path with "./" prefixes and trailing '/' removed, or nullopt when it is
 // absolute, empty, has empty, "." or ".." components or one longer than kMaxNameBytes (a
-// whiteout, ".wh." and a name, than kMaxNameBytes + 4), or contains a NUL byte.
+// whiteout, ".wh." and a name, than kMaxNameBytes + 4), more than kMaxPathDepth
+// components, or contains a NUL byte.
 std::optional<std::string> normalize_archive_path(std::string_view path);
+
+// Returns true when the path (without a trailing '/') has more than kMaxPathDepth components.
+bool archive_path_too_deep(std::string_view path);
 
 // Returns true when a symlink at `link_rel` (relative to a root; "" is the root itself)
 // with target `target` resolves inside that root whatever the other symlinks in the root

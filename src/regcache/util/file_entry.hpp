@@ -8,6 +8,12 @@
 
 namespace regcache {
 
+// An archive path holds at most this many components: saving and restoring hold a
+// descriptor and a stack frame per level, and each level of a path two bytes of a header
+// that compresses to nothing (a hostile entry's million-level path made a million
+// directories). Deeper trees are refused on both sides.
+inline constexpr size_t kMaxPathDepth = 4096;
+
 enum class FileType : uint8_t { regular, directory, symlink, hardlink };
 
 struct FileEntry {

@@ -30,6 +30,7 @@ namespace {
 struct PendingDir {
   UniqueFd fd;
   std::string archive;
+  size_t depth = 0;  // components of archive
 };
 
 // Entries in chunks of a few thousand: gathering a million never holds a vector beside its
@@ -89,7 +90,8 @@ class Walker {
     UniqueFd fd(
         ::openat(AT_FDCWD, source.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) return errno_error("cannot read directory", source, errno);
-    queue_.push_back({std::move(fd), archive});
+    queue_.push_back({std::move(fd), archive,
+                      static_cast<size_t>(std::count(archive.begin(), archive.end(), '/')) + 1});
     std::vector<std::thread> helpers;
     for (size_t t = 1; t < threads_; ++t) {
       try {
@@ -174,13 +176,20 @@ class Walker {
         log_verbose("skipping " + source_of(archive) + ": a restore's staging directory");
         continue;
       }
+      if (d.depth + 1 > kMaxPathDepth) {
+        st = make_error(ErrorKind::unsupported, "cannot save " +
+                                                    source_of(d.archive).substr(0, 200) +
+                                                    "/...: the tree is more than " +
+                                                    std::to_string(kMaxPathDepth) + " levels deep");
+        break;
+      }
       bool is_dir = false;
       st = visit(::dirfd(dir), n.c_str(), std::move(archive), out, &is_dir);
       if (!st.ok()) break;
       if (!is_dir) continue;
       PendingDir child{UniqueFd(::openat(::dirfd(dir), n.c_str(),
                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)),
-                       out.back().path};
+                       out.back().path, d.depth + 1};
       if (!child.fd && errno == ENOENT) {  // removed since it was listed: left out, as above
         log_warning("skipping " + source_of(child.archive) + ": removed while saving");
         out.pop_back();
