@@ -56,6 +56,31 @@ class LocalTierTest(RegcacheTestCase):
         rc, out, err = self.tiered("restore", "--key", key, *extra, "cache", tier=tier, env=env)
         return json.loads(out), err
 
+    def two_kept_entries(self, seed):
+        """Saves deps-1 then deps-2 (a day apart) through the tier; returns deps-1's tree,
+        deps-2's manifest digest and the blob names only deps-2 holds."""
+        expected = self.tree(seed)
+        self.tiered("save", "--key", "deps-1", "cache", env={"REGCACHE_NOW": "2024-01-01T00:00:00Z"})
+        before = set(blob_files(self.tier))
+        self.tree(seed + 1)
+        self.tiered("save", "--key", "deps-2", "cache", env={"REGCACHE_NOW": "2024-01-02T00:00:00Z"})
+        with open(os.path.join(self.tier, "index.json")) as f:
+            digest = next(m["digest"] for m in json.load(f)["manifests"]
+                          if m["annotations"]["org.opencontainers.image.ref.name"] == "deps-2")
+        with open(os.path.join(self.tier, "blobs", "sha256", digest.split(":")[1])) as f:
+            layers = [d["digest"].split(":")[1] for d in json.load(f)["layers"]]
+        newer_only = [h for h in layers if h not in before]
+        self.assertTrue(newer_only, "the newer entry has layers of its own")
+        return expected, digest, newer_only
+
+    def offline(self, *args):
+        """Runs regcache with the tier in front of a registry that cannot be reached, into
+        an empty cache directory."""
+        shutil.rmtree(self.cache, ignore_errors=True)
+        dead = f"127.0.0.1:{dead_port()}/{self.st.repo}"
+        return self.regcache("--store", dead, "--local-cache", self.tier, "--json", *args,
+                             env={"REGCACHE_RETRY_DELAY_MS": "1"}, check=True)
+
     def test_a_warm_tier_serves_every_blob_and_a_cold_one_fills(self):
         expected = self.tree(1)
         self.tiered("save", "--key", "k1", "cache")
@@ -153,24 +178,9 @@ class LocalTierTest(RegcacheTestCase):
     def test_the_fallback_skips_an_entry_whose_blobs_were_evicted(self):
         """Eviction goes blob by blob: offline, the newest kept entry that lacks a blob is
         skipped for the newest complete one, instead of failing the restore."""
-        expected = self.tree(7)
-        self.tiered("save", "--key", "deps-1", "cache", env={"REGCACHE_NOW": "2024-01-01T00:00:00Z"})
-        before = set(blob_files(self.tier))
-        self.tree(8)
-        self.tiered("save", "--key", "deps-2", "cache", env={"REGCACHE_NOW": "2024-01-02T00:00:00Z"})
-        with open(os.path.join(self.tier, "index.json")) as f:
-            digest = next(m["digest"] for m in json.load(f)["manifests"]
-                          if m["annotations"]["org.opencontainers.image.ref.name"] == "deps-2")
-        with open(os.path.join(self.tier, "blobs", "sha256", digest.split(":")[1])) as f:
-            layers = [d["digest"].split(":")[1] for d in json.load(f)["layers"]]
-        newer_only = [h for h in layers if h not in before]
-        self.assertTrue(newer_only, "the newer entry has layers of its own")
+        expected, _, newer_only = self.two_kept_entries(7)
         os.unlink(os.path.join(self.tier, "blobs", "sha256", newer_only[0]))  # as eviction does
-        dead = f"127.0.0.1:{dead_port()}/{self.st.repo}"
-        shutil.rmtree(self.cache)
-        rc, out, err = self.regcache("--store", dead, "--local-cache", self.tier, "--json", "-v", "restore",
-                                     "--key", "deps-3", "--restore-key", "deps-", "cache",
-                                     env={"REGCACHE_RETRY_DELAY_MS": "1"}, check=True)
+        rc, out, err = self.offline("-v", "restore", "--key", "deps-3", "--restore-key", "deps-", "cache")
         r = json.loads(out)
         self.assertEqual((r["result"], r["matched_key"], r["source"]), ("partial", "deps-1", "local"), err)
         self.assertIn("is not in", err)
@@ -179,43 +189,24 @@ class LocalTierTest(RegcacheTestCase):
     def test_the_fallback_passes_over_an_entry_whose_copy_is_damaged(self):
         """Offline, a kept blob whose bytes no longer match its digest fails that entry's
         restore only: the next older match is restored, and nothing of the damaged one stays."""
-        expected = self.tree(9)
-        self.tiered("save", "--key", "deps-1", "cache", env={"REGCACHE_NOW": "2024-01-01T00:00:00Z"})
-        before = set(blob_files(self.tier))
-        self.tree(10)
-        self.tiered("save", "--key", "deps-2", "cache", env={"REGCACHE_NOW": "2024-01-02T00:00:00Z"})
-        with open(os.path.join(self.tier, "index.json")) as f:
-            digest = next(m["digest"] for m in json.load(f)["manifests"]
-                          if m["annotations"]["org.opencontainers.image.ref.name"] == "deps-2")
-        with open(os.path.join(self.tier, "blobs", "sha256", digest.split(":")[1])) as f:
-            layers = [d["digest"].split(":")[1] for d in json.load(f)["layers"]]
-        newer_only = [h for h in layers if h not in before]
-        self.assertTrue(newer_only, "the newer entry has layers of its own")
+        expected, digest, newer_only = self.two_kept_entries(9)
         with open(os.path.join(self.tier, "blobs", "sha256", newer_only[-1]), "r+b") as f:
             f.seek(-8, os.SEEK_END)
             f.write(b"\xff" * 8)  # the same size, other bytes
-        dead = f"127.0.0.1:{dead_port()}/{self.st.repo}"
-        shutil.rmtree(self.cache)
-        rc, out, err = self.regcache("--store", dead, "--local-cache", self.tier, "--json", "restore",
-                                     "--key", "deps-3", "--restore-key", "deps-", "cache",
-                                     env={"REGCACHE_RETRY_DELAY_MS": "1"}, check=True)
+        rc, out, err = self.offline("restore", "--key", "deps-3", "--restore-key", "deps-", "cache")
         r = json.loads(out)
         self.assertEqual((r["result"], r["matched_key"], r["source"]), ("partial", "deps-1", "local"), err)
         self.assertIn("trying an older entry", err)
         self.assertEqual(snapshot(self.cache), expected)
         self.assertEqual([n for n in os.listdir(self.ws) if n != "cache"], [], "no staging left behind")
         # With only the damaged entry to match, it is a miss (the job builds cold), not an error.
-        shutil.rmtree(self.cache)
-        rc, out, err = self.regcache("--store", dead, "--local-cache", self.tier, "--json", "-v", "restore",
-                                     "--key", "deps-2", "cache", env={"REGCACHE_RETRY_DELAY_MS": "1"}, check=True)
+        rc, out, err = self.offline("restore", "--key", "deps-2", "cache")
         self.assertEqual(json.loads(out)["result"], "miss", err)
         self.assertEqual(os.listdir(self.ws), [], "no staging left behind")
         # A kept manifest with other bytes is passed over too: the restore key finds deps-1.
         with open(os.path.join(self.tier, "blobs", "sha256", digest.split(":")[1]), "r+b") as f:
             f.write(b"[")
-        rc, out, err = self.regcache("--store", dead, "--local-cache", self.tier, "--json", "restore",
-                                     "--key", "deps-2", "--restore-key", "deps-", "cache",
-                                     env={"REGCACHE_RETRY_DELAY_MS": "1"}, check=True)
+        rc, out, err = self.offline("restore", "--key", "deps-2", "--restore-key", "deps-", "cache")
         r = json.loads(out)
         self.assertEqual((r["result"], r["matched_key"], r["source"]), ("partial", "deps-1", "local"), err)
         self.assertEqual(snapshot(self.cache), expected)
