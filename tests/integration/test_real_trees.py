@@ -46,6 +46,24 @@ class RootSymlinkTest(RegcacheTestCase):
                 self.assertTreeEqual(before, snapshot(link))
                 shutil.rmtree(link)
 
+    def test_a_path_behind_a_symlink_inside_another_root_is_said(self):
+        """A named path under another root, reached through a symlink inside that root, is
+        not saved on its own (the outer root's entry keeps the link): a warning says so, and
+        a path nested plainly is quiet."""
+        os.makedirs(os.path.join(self.ws, "cache", "plain"))
+        os.makedirs(os.path.join(self.ws, "other", "inner"))
+        for name, text in (("cache/a", "a"), ("cache/plain/p", "p"), ("other/inner/b", "b")):
+            with open(os.path.join(self.ws, name), "w") as f:
+                f.write(text)
+        os.symlink("../other", os.path.join(self.ws, "cache", "lnk"))
+        st = self.store("layout")
+        rc, out, err = self.regcache("--store", st.ref, "--json", "save", "--key", "k", "cache",
+                                     "cache/lnk/inner", "cache/plain", check=True)
+        self.assertEqual(parse_json(out)["files"], 2, err)
+        self.assertIn("not saving " + os.path.join(self.ws, "cache", "lnk", "inner") + " on its own", err)
+        self.assertIn("symlink " + os.path.join(self.ws, "cache", "lnk"), err)
+        self.assertNotIn("cache/plain on its own", err)
+
     def test_dangling_root_symlink_is_a_clear_error(self):
         os.symlink(os.path.join(self.tmp, "nowhere"), os.path.join(self.ws, "gone"))
         st = self.store("layout")

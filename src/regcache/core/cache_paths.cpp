@@ -6,6 +6,7 @@
 
 #include "regcache/util/glob.hpp"
 #include "regcache/util/glob_expand.hpp"
+#include "regcache/util/log.hpp"
 #include "regcache/util/utf8.hpp"
 
 namespace regcache {
@@ -15,6 +16,27 @@ namespace {
 bool path_present(const std::string& p) {
   struct stat st {};
   return ::lstat(p.c_str(), &st) == 0;
+}
+
+// Says so when a root left to the root `outer` it lies in is reached through a symlink
+// inside outer (or is one): outer's walk keeps the link, not what it leads to, so that
+// content is not saved although the path was named.
+void warn_if_behind_symlink(const CacheRoot& outer, const CacheRoot& inner) {
+  if (inner.source.rfind(outer.source + "/", 0) != 0) return;
+  for (size_t pos = outer.source.size() + 1; pos <= inner.source.size();) {
+    size_t slash = inner.source.find('/', pos);
+    if (slash == std::string::npos) slash = inner.source.size();
+    const std::string step = inner.source.substr(0, slash);
+    struct stat st {};
+    if (::lstat(step.c_str(), &st) != 0) return;
+    if (S_ISLNK(st.st_mode)) {
+      log_warning("not saving " + inner.source + " on its own: it lies in " + outer.source +
+                  ", whose entry keeps the symlink " + step +
+                  " and not what it leads to (name the link's target to save that)");
+      return;
+    }
+    pos = slash + 1;
+  }
 }
 
 // True when an exclude pattern matches the absolute path abs: an absolute pattern the
@@ -83,10 +105,13 @@ PathSpec normalized(PathSpec spec) {
             [](const CacheRoot& a, const CacheRoot& b) { return a.archive < b.archive; });
   std::vector<CacheRoot> kept;
   for (const auto& r : spec.roots) {
-    bool inside = std::any_of(kept.begin(), kept.end(), [&](const CacheRoot& k) {
+    auto outer = std::find_if(kept.begin(), kept.end(), [&](const CacheRoot& k) {
       return r.archive == k.archive || r.archive.rfind(k.archive + "/", 0) == 0;
     });
-    if (!inside) kept.push_back(r);
+    if (outer == kept.end())
+      kept.push_back(r);
+    else
+      warn_if_behind_symlink(*outer, r);
   }
   spec.roots = std::move(kept);
   return spec;
