@@ -186,6 +186,8 @@ void run_restore(const RestoreArgs& a, const GlobalOptions& g) {
       o.on_match = [&](const std::string& digest) { matched = digest; };
       for (int tries = 1;; ++tries) {
         matched.clear();
+        progress.done = 0;  // the progress line counts the entry being restored
+        progress.total = 0;
         restored = restore_entry(**local, o);
         if (restored.ok() || matched.empty() || !copy_failed(restored.error().kind) ||
             tries == kLocalTries)
