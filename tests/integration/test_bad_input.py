@@ -41,6 +41,36 @@ class BadInputCase(RegcacheTestCase):
             self.assertNotIn(f, err)
 
 
+class EmptyAndBareValuesTest(BadInputCase):
+    """An option given "" (an unset CI variable, most often) is refused rather than taken as
+    the default or as every path; a bare number where a unit decides the meaning (prune
+    --older-than 5 would be five seconds: every entry) is refused; a time budget past the
+    cap says so; --json prints a path that is not UTF-8 instead of failing on it."""
+
+    def test_values_refused_with_what_is_wrong(self):
+        st = self.store("layout")
+        make_small_tree(os.path.join(self.ws, "target"))
+        self.save(st, "k", "target")
+        for args, mentions in (
+                (["--store", "", "list"], ["--store", "empty"]),
+                (["--workspace", "", "--store", st.ref, "list"], ["--workspace", "empty"]),
+                (["--store", st.ref, "restore", "--key", "k", ""], ["empty"]),
+                (["--store", st.ref, "restore", "--key", "k", "--path", ""], ["--path", "empty"]),
+                (["--store", st.ref, "save", "--key", "k2", ""], ["empty"]),
+                (["--store", st.ref, "prune", "--max-size", ""], ["--max-size", "empty"]),
+                (["--store", st.ref, "prune", "--older-than", "5"], ["--older-than 5", "unit"]),
+                (["--store", st.ref, "list", "--timeout", "99999999"], ["--timeout", "at most"]),
+                (["--store", "127.0.0.1:1/x/y", "--local-cache", os.path.join(self.tmp, "t"),
+                  "--local-cache-max", "500", "list"], ["--local-cache-max", "unit"])):
+            with self.subTest(args=args):
+                rc, out, err = self.regcache(*args)
+                self.assertCleanError(rc, out, err, code=2, mentions=mentions)
+        self.assertEqual([e["key"] for e in self.list_keys(st)], ["k"], "nothing pruned or saved")
+        rc, out, err = self.regcache("--json", "--store", st.ref, "restore", "--key", "k", "--path",
+                                     "target/x\udcff", check=True)
+        self.assertEqual(json.loads(out)["result"], "miss", err)
+
+
 class StoreReferenceTest(BadInputCase):
     def test_unknown_scheme(self):
         make_small_tree(os.path.join(self.ws, "target"))
@@ -138,6 +168,10 @@ class SaveInputTest(BadInputCase):
                     self.assertCleanError(rc, out, err, mentions=["does-not-exist"])
                 self.assertEqual(self.list_keys(st), [])
         self.assertNoLeftovers()
+        never = os.path.join(self.tmp, "never-made")
+        rc, out, err = self.regcache("--store", "oci:" + never, "save", "--key", "k", "does-not-exist")
+        self.assertCleanError(rc, out, err, mentions=["does-not-exist"])
+        self.assertFalse(os.path.exists(never), "a save that found no path made a layout store")
 
     def _bad_keys(self):
         return [("k" * 513, ["512"]), ("a,b", ["comma"]), ("a\nb", [("control", "newline")]), ("", ["empty"])]

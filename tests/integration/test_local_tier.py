@@ -243,7 +243,7 @@ class LocalTierTest(RegcacheTestCase):
         # An eviction (of the oldest blob, the other entry's) then forgets incomplete entries:
         # not the list kept for deps-1.
         held = blob_files(self.tier)
-        self.tiered("restore", "--key", "none", "cache", env={"REGCACHE_LOCAL_CACHE_MAX": str(sum(held.values()) - 1)})
+        self.tiered("restore", "--key", "none", "cache", env={"REGCACHE_LOCAL_CACHE_MAX": f"{sum(held.values()) - 1}B"})
         self.assertLess(len(blob_files(self.tier)), len(held), "nothing was evicted")
         dead = f"127.0.0.1:{dead_port()}/{self.st.repo}"
         shutil.rmtree(self.cache)
@@ -416,7 +416,7 @@ class LocalTierTest(RegcacheTestCase):
         self.tiered("save", "--key", "new", "cache")
         new_only = set(blob_files(self.tier)) - old
         new_size = sum(v for k, v in blob_files(self.tier).items() if k in new_only)
-        r, _ = self.restore_json("new", env={"REGCACHE_LOCAL_CACHE_MAX": str(new_size + 1024)})
+        r, _ = self.restore_json("new", env={"REGCACHE_LOCAL_CACHE_MAX": f"{new_size + 1024}B"})
         self.assertEqual(r["result"], "hit")
         left = blob_files(self.tier)
         self.assertLessEqual(sum(left.values()), new_size + 1024)
@@ -441,6 +441,16 @@ class LocalTierTest(RegcacheTestCase):
                                    check=None)
         self.assertEqual(rc, 2, err)
         self.assertIn("--local-cache-max", err)
+        rc, out, err = self.tiered("restore", "--key", "x", "cache", env={"REGCACHE_LOCAL_CACHE_MAX": "500"},
+                                   check=None)
+        self.assertEqual(rc, 2, err)
+        self.assertIn("500 needs a unit", err)
+        # Written as a layout store is, oci:DIR is the directory DIR (not ws/oci:DIR).
+        self.tree(6)
+        other = os.path.join(self.tmp, "tier-written-as-a-store")
+        self.tiered("save", "--key", "o", "cache", tier="oci:" + other)
+        self.assertTrue(os.path.exists(os.path.join(other, "index.json")))
+        self.assertEqual(sorted(os.listdir(self.ws)), ["cache"])
         layout = self.store("layout")
         self.tree(7)
         rc, out, err = self.regcache("--store", layout.ref, "--local-cache", self.tier, "save", "--key", "l", "cache")

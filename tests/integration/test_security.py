@@ -180,6 +180,16 @@ class CredentialHelperTest(RegcacheTestCase):
         rc, out, err = self.regcache("--store", store, "restore", "--key", "k", env=env, check=True)
         self.assertIn("docker-credential-test get failed for", err)
         self.assertNotIn("never_shown", err + out)
+        # A helper config.json names but this machine lacks: said, and the restore goes on.
+        env = self.helper("exit 0\n")
+        os.unlink(os.path.join(env["PATH"].split(":")[0], "docker-credential-test"))
+        rc, out, err = self.regcache("--store", store, "restore", "--key", "k", env=env, check=True)
+        self.assertIn("docker-credential-test get failed for", err)
+        self.assertIn("it is not installed", err)
+        # Half of the environment's credentials: said, not used.
+        rc, out, err = self.regcache("--store", store, "restore", "--key", "k", env={"REGCACHE_USERNAME": "me"},
+                                     check=True)
+        self.assertIn("REGCACHE_USERNAME is set but REGCACHE_PASSWORD is not", err)
         env = self.helper("echo 'credentials not found in native keychain'\nexit 1\n")
         rc, out, err = self.regcache("--store", store, "restore", "--key", "k", env=env, check=True)
         self.assertNotIn("docker-credential-test", err)

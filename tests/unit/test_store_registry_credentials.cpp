@@ -115,12 +115,14 @@ TEST(Credentials, HelperIdentityToken) {
   EXPECT_TRUE(c.value()->secret.empty());
 }
 
-TEST(Credentials, MissingHelperIsAnError) {
+// A config.json copied from another machine names a helper this one lacks: no credentials
+// (a warning names it), as a public repository needs none; a 401 says the rest.
+TEST(Credentials, AMissingHelperGivesNoCredentials) {
   TempDir d;
   write_file(d / "c/config.json", R"({"credHelpers":{"r.example":"notinstalled"}})");
   auto c = find_credentials("r.example", fake_env({{"DOCKER_CONFIG", d / "c"}}));
-  ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.error().message.find("docker-credential-notinstalled"), std::string::npos);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_FALSE(c.value());
 }
 
 TEST(Credentials, PodmanAuthFileBeforeDocker) {

@@ -57,9 +57,8 @@ void run_delete(const DeleteArgs& a, const GlobalOptions& g) {
   size_t deleted = 0, missing = 0;
   auto print = [&](const char* result) {
     if (!g.json) return;
-    print_line(nlohmann::json{
-        {"result", result}, {"deleted", deleted}, {"missing", missing}, {"keys", keys}}
-                   .dump());
+    print_line(json_line(nlohmann::json{
+        {"result", result}, {"deleted", deleted}, {"missing", missing}, {"keys", keys}}));
   };
   for (const auto& key : a.keys) {
     auto one = delete_one(*store, key);

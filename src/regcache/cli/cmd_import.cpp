@@ -106,18 +106,16 @@ void run_import(const ImportArgs& a, const GlobalOptions& g) {
   auto rep = unwrap(save_entry(*store, o));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (g.json) {
-    print_line(nlohmann::json{
-        {"result", to_string(rep.result)},
-        {"key", rep.key},
-        {"image", image},
-        {"image_digest", legacy.digest},
-        {"digest", rep.digest},
-        {"files", rep.files},
-        {"bytes", rep.bytes},
-        {"uploaded_bytes", rep.uploaded_bytes},
-        {"layers", rep.layers},
-        {"seconds",
-         seconds}}.dump());
+    print_line(json_line(nlohmann::json{{"result", to_string(rep.result)},
+                                        {"key", rep.key},
+                                        {"image", image},
+                                        {"image_digest", legacy.digest},
+                                        {"digest", rep.digest},
+                                        {"files", rep.files},
+                                        {"bytes", rep.bytes},
+                                        {"uploaded_bytes", rep.uploaded_bytes},
+                                        {"layers", rep.layers},
+                                        {"seconds", seconds}}));
   }
   log_info(fmt::format("Imported {} as key {}: {} ({}), {}", image, rep.key,
                        counted(rep.files, "file", "files"), human_bytes(rep.bytes),
@@ -138,15 +136,13 @@ void run_restore_from_image(const std::string& image, const std::vector<std::str
   auto rep = unwrap(restore_legacy_image(*source, reference, targets, symlinks));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (g.json) {
-    print_line(nlohmann::json{
-        {"result", "hit"},
-        {"key", image},
-        {"matched_key", image},
-        {"files", rep.files},
-        {"bytes", rep.bytes},
-        {"downloaded_bytes", rep.downloaded_bytes},
-        {"seconds",
-         seconds}}.dump());
+    print_line(json_line(nlohmann::json{{"result", "hit"},
+                                        {"key", image},
+                                        {"matched_key", image},
+                                        {"files", rep.files},
+                                        {"bytes", rep.bytes},
+                                        {"downloaded_bytes", rep.downloaded_bytes},
+                                        {"seconds", seconds}}));
   }
   log_info(fmt::format("Restored {} ({}) from image {} in {:.2f}s",
                        counted(rep.files, "file", "files"), human_bytes(rep.bytes), image,

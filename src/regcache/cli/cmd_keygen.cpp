@@ -80,9 +80,8 @@ void run_keygen(const std::string& out, const GlobalOptions& g) {
   if (!st.ok()) ::unlinkat(opened.fd.get(), "regcache.key", 0);
   unwrap(std::move(st));
   if (g.json) {
-    print_line(nlohmann::json{
-        {"private_key", key_path}, {"public_key", pub_path}, {"fingerprint", key.fingerprint()}}
-                   .dump());
+    print_line(json_line(nlohmann::json{
+        {"private_key", key_path}, {"public_key", pub_path}, {"fingerprint", key.fingerprint()}}));
     return;
   }
   log_info("Wrote " + key_path + " (private: keep it secret) and " + pub_path);

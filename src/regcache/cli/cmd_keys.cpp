@@ -29,7 +29,7 @@ void run_key(const KeyArgs& a, const GlobalOptions& g) {
   auto keys = resolve_keys(
       {a.templ, {}, a.presets, a.allow_empty ? EmptyMatch::allow : EmptyMatch::error}, g);
   if (g.json) {
-    print_line(nlohmann::json{{"key", keys.key}, {"restore_keys", keys.restore_keys}}.dump());
+    print_line(json_line(nlohmann::json{{"key", keys.key}, {"restore_keys", keys.restore_keys}}));
     return;
   }
   print_line(keys.key);
@@ -42,7 +42,7 @@ void run_hash_files(const KeyArgs& a, const GlobalOptions& g) {
   Anchors anchors = resolve_anchors(g);
   std::string digest = unwrap(hash_files(a.globs, anchors.workspace,
                                          a.allow_empty ? EmptyMatch::allow : EmptyMatch::error));
-  print_line(g.json ? nlohmann::json{{"digest", digest}, {"globs", a.globs}}.dump() : digest);
+  print_line(g.json ? json_line(nlohmann::json{{"digest", digest}, {"globs", a.globs}}) : digest);
 }
 
 void run_presets(const GlobalOptions& g) {
@@ -65,7 +65,7 @@ void run_presets(const GlobalOptions& g) {
     print_line("           key:  " + p.key);
     for (const auto& r : p.restore_keys) print_line("           restore key: " + r);
   }
-  if (g.json) print_line(out.dump());
+  if (g.json) print_line(json_line(out));
 }
 
 }  // namespace

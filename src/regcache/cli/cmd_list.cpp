@@ -41,7 +41,7 @@ void run_list(const ListArgs& a, const GlobalOptions& g) {
     out.push_back(std::move(j));
   }
   if (g.json) {
-    print_line(out.dump());
+    print_line(json_line(out));
     return;
   }
   if (out.empty()) {

@@ -49,7 +49,13 @@ size_t parse_count(const std::string& text) {
 PrunePolicy prune_policy_of(const PruneArgs& a) {
   PrunePolicy p;
   p.prefix = a.prefix;
-  if (!a.older_than.empty()) p.older_than = unwrap(parse_duration(a.older_than));
+  if (!a.older_than.empty()) {
+    // A bare number would be seconds, which deletes every entry: a unit is required.
+    if (a.older_than.find_first_not_of("0123456789.") == std::string::npos)
+      throw CommandError(kExitUsage,
+                         "--older-than " + a.older_than + " needs a unit (e.g. 36h, 7d, 2w)");
+    p.older_than = unwrap(parse_duration(a.older_than));
+  }
   if (!a.max_size.empty()) {
     // A bare number is too easily meant as MiB or GiB: a unit is required.
     if (a.max_size.find_first_not_of("0123456789.") == std::string::npos)
@@ -152,7 +158,7 @@ void run_prune(const PruneArgs& a, const GlobalOptions& g) {
       j["collected_bytes"] = gc.removed_bytes;
       j["waiting_bytes"] = gc.young_bytes;
     }
-    print_line(j.dump());
+    print_line(json_line(j));
   }
 }
 
@@ -168,14 +174,17 @@ void add_prune_command(CLI::App& app, GlobalOptions& g) {
       "On a local layout, blobs no entry references are then removed (unless younger than "
       "REGCACHE_GC_GRACE seconds, default 3600).");
   sub->add_option("--older-than", args->older_than,
-                  "Delete entries older than DURATION (e.g. 30m, 36h, 7d, 2w)");
-  sub->add_option("--keep", args->keep, "Keep only the newest N entries of each group");
+                  "Delete entries older than DURATION (e.g. 30m, 36h, 7d, 2w)")
+      ->check(non_empty());
+  sub->add_option("--keep", args->keep, "Keep only the newest N entries of each group")
+      ->check(non_empty());
   sub->add_option("--group-by", args->group_by,
                   "A key prefix forming a group for --keep (repeatable; default: one group)")
       ->allow_extra_args(false);
   sub->add_option("--max-size", args->max_size,
                   "Keep the newest entries while their unique blobs total at most SIZE "
-                  "(e.g. 500M, 10GiB)");
+                  "(e.g. 500M, 10GiB)")
+      ->check(non_empty());
   sub->add_option("--by", args->by, "Age by 'created' (default) or 'last-used' (last restore)")
       ->check(CLI::IsMember({"created", "last-used"}));
   sub->add_option("--prefix", args->prefix, "Only consider keys starting with PREFIX");

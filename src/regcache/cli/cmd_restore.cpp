@@ -36,7 +36,9 @@ constexpr int kLocalTries = 3;
 // or do not parse: only reading the entry gives that kind, never the destination (whose
 // missing, refused or swapped paths give io, not_found or hostile, and may come after a
 // root was placed).
-bool copy_failed(ErrorKind kind) { return kind == ErrorKind::integrity; }
+bool copy_failed(ErrorKind kind) {
+  return kind == ErrorKind::integrity;
+}
 
 struct RestoreArgs {
   std::string key;
@@ -67,7 +69,7 @@ void report_restore(const RestoreReport& r, const GlobalOptions& g, bool lookup_
     }
     if (!r.missing_paths.empty()) j["missing_paths"] = r.missing_paths;
     if (!r.skipped_roots.empty()) j["skipped_roots"] = r.skipped_roots;
-    print_line(j.dump());
+    print_line(json_line(j));
   }
   if (r.result == RestoreResult::miss) {
     log_info(r.miss_reason.empty()
@@ -262,9 +264,11 @@ void add_restore_command(CLI::App& app, GlobalOptions& g) {
                   "Key prefix to fall back on, in order (repeatable)")
       ->allow_extra_args(false);
   sub->add_option("paths", args->positional,
-                  "Restore only these paths of the entry (roots, or paths inside them)");
+                  "Restore only these paths of the entry (roots, or paths inside them)")
+      ->check(non_empty());
   sub->add_option("--path", args->paths, "Restore only this path of the entry (repeatable)")
-      ->allow_extra_args(false);
+      ->allow_extra_args(false)
+      ->check(non_empty());
   sub->add_flag("--all-roots", args->all_roots,
                 "Without paths, restore every root of the entry, also those outside the "
                 "workspace (home/…, abs/…); by default only the workspace's");

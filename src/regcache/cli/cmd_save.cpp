@@ -15,6 +15,7 @@
 #include "regcache/cli/signing_keys.hpp"
 #include "regcache/cli/summary.hpp"
 #include "regcache/cli/validators.hpp"
+#include "regcache/core/cache_paths.hpp"
 #include "regcache/core/restore_state.hpp"
 #include "regcache/core/save.hpp"
 #include "regcache/ecosystems/git_origin.hpp"
@@ -47,7 +48,7 @@ void report_save(const SaveReport& r, const GlobalOptions& g) {
                         {"unread_files", r.unread_files},
                         {"seconds", r.seconds}};
     if (!r.signer.empty()) j["signed_by"] = r.signer;
-    print_line(j.dump());
+    print_line(json_line(j));
   }
   if (r.result == SaveResult::empty) return;  // the warning said why
   if (r.result == SaveResult::exists) {
@@ -98,6 +99,8 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
   o.filter.verify_keys = load_verify_keys(a.verify_keys);
   auto sign_key = load_signing_key(a.sign_key);
   if (sign_key) o.sign_key = &*sign_key;
+  // A missing or unreadable path fails here, before a new layout store is made for nothing.
+  o.resolved = unwrap(resolve_paths(o.paths, o.excludes, o.anchors, MissingPaths::error));
   GlobalOptions gt = g;
   gt.timeout_seconds = a.timeout;
   auto store = open_store(gt, StoreUse::write);
@@ -148,8 +151,11 @@ void add_save_command(CLI::App& app, GlobalOptions& g) {
   sub->add_flag("--allow-empty", args->allow_empty,
                 "Let hashFiles match nothing, and save an entry even when the paths hold no "
                 "regular file (by default such a save writes nothing)");
-  sub->add_option("paths", args->positional, "Paths to save ('~', globs and !exclusions work)");
-  sub->add_option("--path", args->paths, "A path to save (repeatable)")->allow_extra_args(false);
+  sub->add_option("paths", args->positional, "Paths to save ('~', globs and !exclusions work)")
+      ->check(non_empty());
+  sub->add_option("--path", args->paths, "A path to save (repeatable)")
+      ->allow_extra_args(false)
+      ->check(non_empty());
   sub->add_option("--exclude", args->excludes, "Leave out paths matching a glob (repeatable)")
       ->allow_extra_args(false);
   sub->add_option("--base", args->base,

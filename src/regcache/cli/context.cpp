@@ -136,6 +136,10 @@ bool tier_open = false;
 std::optional<uint64_t> local_tier_max(const GlobalOptions& g) {
   std::string max = !g.local_cache_max.empty() ? g.local_cache_max : settings().local_cache_max;
   if (max.empty()) return std::nullopt;
+  // As prune's --max-size: a bare number is too easily meant as MiB or GiB.
+  if (max.find_first_not_of("0123456789.") == std::string::npos)
+    throw CommandError(kExitUsage, "--local-cache-max (or REGCACHE_LOCAL_CACHE_MAX) " + max +
+                                       " needs a unit (e.g. 500MiB, 5GiB, 5GB)");
   auto limit = parse_size(max);
   if (!limit.ok())
     throw CommandError(kExitUsage,
@@ -149,6 +153,7 @@ std::unique_ptr<Store> open_store_alone(const GlobalOptions& g, StoreUse use);
 
 std::string local_tier_dir(const GlobalOptions& g) {
   std::string dir = !g.local_cache.empty() ? g.local_cache : settings().local_cache;
+  if (dir.rfind("oci:", 0) == 0) dir.erase(0, 4);  // it is a layout: written as a store is
   if (dir.empty() || selected_store_ref(g).kind == StoreKind::layout) return "";
   return unwrap(absolute_path(dir, settings().home));
 }

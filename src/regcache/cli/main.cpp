@@ -19,6 +19,7 @@
 #include "regcache/cli/help_text.hpp"
 #include "regcache/cli/output.hpp"
 #include "regcache/cli/suggest.hpp"
+#include "regcache/cli/validators.hpp"
 #include "regcache/util/clock.hpp"
 #include "regcache/util/fd_limit.hpp"
 #include "regcache/util/fs.hpp"
@@ -52,20 +53,23 @@ int main(int argc, char** argv) {
   CLI::App app{"regcache: save and restore CI caches in any OCI registry or local OCI layout",
                "regcache"};
   app.set_version_flag("--version", "regcache " REGCACHE_VERSION);
-  app.add_option("--store", g.store,
-                 "oci:PATH or [docker://]HOST[:PORT]/REPO (env REGCACHE_STORE)");
+  app.add_option("--store", g.store, "oci:PATH or [docker://]HOST[:PORT]/REPO (env REGCACHE_STORE)")
+      ->check(non_empty());
   app.add_flag("--json", g.json, "Print the result as JSON on stdout");
   app.add_flag("-q,--quiet", g.quiet, "Print nothing but errors");
   app.add_flag("-v,--verbose", g.verbose, "Explain what is done and why");
   app.add_flag("--insecure", g.insecure, "Skip TLS verification and allow plain HTTP");
   app.add_option("--workspace", g.workspace,
-                 "Workspace directory (default: CI checkout or current directory)");
+                 "Workspace directory (default: CI checkout or current directory)")
+      ->check(non_empty());
   app.add_option("--local-cache", g.local_cache,
                  "A local OCI layout kept as a blob cache in front of a registry store (env "
-                 "REGCACHE_LOCAL_CACHE)");
+                 "REGCACHE_LOCAL_CACHE)")
+      ->check(non_empty());
   app.add_option("--local-cache-max", g.local_cache_max,
                  "Keep the local cache under SIZE, evicting least recently used blobs (env "
-                 "REGCACHE_LOCAL_CACHE_MAX)");
+                 "REGCACHE_LOCAL_CACHE_MAX)")
+      ->check(non_empty());
   app.add_option("--summary", g.summary,
                  "Append a Markdown result table to FILE (default $GITHUB_STEP_SUMMARY)");
   app.require_subcommand(1);

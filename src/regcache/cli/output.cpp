@@ -56,6 +56,10 @@ std::string error_json(const std::string& message, int exit_code) {
   j["result"] = "error";
   j["error"] = message;
   j["exit_code"] = exit_code;
+  return json_line(j);
+}
+
+std::string json_line(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -30,4 +30,8 @@ void set_error_fields(nlohmann::json fields);
 // Returns the error object for a failure with this message and exit code.
 std::string error_json(const std::string& message, int exit_code);
 
+// Returns j as one line of JSON; bytes that are not UTF-8 (a path's, a key's) are shown as
+// U+FFFD rather than failing the command that prints them.
+std::string json_line(const nlohmann::json& j);
+
 }  // namespace regcache

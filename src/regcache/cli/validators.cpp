@@ -6,6 +6,20 @@
 
 namespace regcache {
 
+namespace {
+
+constexpr long kMaxSeconds = 10'000'000;  // about 115 days
+
+}  // namespace
+
+CLI::Validator non_empty() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        return value.empty() ? std::string("an empty value (leave the option out instead)") : "";
+      },
+      "");
+}
+
 CLI::Validator duration_in_seconds(ZeroMeans zero) {
   const std::string want =
       zero == ZeroMeans::no_limit
@@ -20,7 +34,11 @@ CLI::Validator duration_in_seconds(ZeroMeans zero) {
           if (!d.ok()) return "'" + value + "' is not " + want;
           seconds = static_cast<double>(d->count());
         }
-        if (!(seconds >= 0) || seconds > 1e7 || (seconds == 0 && zero == ZeroMeans::invalid))
+        if (seconds > kMaxSeconds)
+          return "'" + value + "' is too long: at most " + std::to_string(kMaxSeconds / 86400) +
+                 "d (10,000,000 seconds)" +
+                 (zero == ZeroMeans::no_limit ? "; 0 means no limit" : "");
+        if (!(seconds >= 0) || (seconds == 0 && zero == ZeroMeans::invalid))
           return "'" + value + "' is not " + want;
         value = std::to_string(seconds);
         return {};

@@ -8,6 +8,9 @@ namespace regcache {
 
 enum class ZeroMeans { invalid, no_limit };
 
+// Refuses "" (an option given an empty value: a variable that was not set, most often).
+CLI::Validator non_empty();
+
 // Accepts seconds ("90", "2.5") or a duration ("5m", "1h30m") and rewrites it as seconds;
 // zero only with ZeroMeans::no_limit.
 CLI::Validator duration_in_seconds(ZeroMeans zero);

@@ -80,7 +80,7 @@ Result<PathSpec> resolve_paths(const std::vector<std::string>& paths,
     }
     if (!path_present(abs)) {
       if (missing == MissingPaths::error)
-        return make_error(ErrorKind::not_found, "path not found: " + p);
+        return make_error(ErrorKind::not_found, "path not found: " + escaped_bytes(p));
       continue;
     }
     sources.push_back(abs);

@@ -86,28 +86,32 @@ Result<std::optional<Credentials>> from_auth_file(const std::string& path, const
   return std::optional<Credentials>();
 }
 
-// Says once per helper that it failed other than with "not found", with the last line of
-// its error output unless it may hold a secret (its reply never: a broken helper may have
-// printed one before failing).
-void warn_helper_failed(const std::string& prog, const std::string& server, int exit_code,
-                        const std::string& err) {
+// Returns ": " and the last line of a helper's error output, or "" when there is none or it
+// may hold a secret (a shell trace "+ TOKEN=...", JSON, an assignment, a header, a token).
+// Its reply is never shown: a broken helper may have printed one before failing.
+std::string said_by(const std::string& err) {
+  std::string why = last_lines(err, 1).substr(0, 200);
+  std::string lower = why;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const char* word : {"secret", "passw", "bearer", "authorization", "{", "=", "ghp_", "ghs_",
+                           "github_pat_", "glpat-"})
+    if (lower.find(word) != std::string::npos) return "";
+  if (why.empty() || why[0] == '+') return "";
+  return ": " + why;
+}
+
+// Says once per helper that it could not give credentials (other than "not found").
+void warn_helper_failed(const std::string& prog, const std::string& server,
+                        const std::string& why) {
   static std::mutex mu;
   static std::set<std::string> warned;
   {
     std::lock_guard lock(mu);
     if (!warned.insert(prog).second) return;
   }
-  std::string why = last_lines(err, 1).substr(0, 200);
-  std::string lower = why;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  // A shell trace ("+ TOKEN=..."), JSON, an assignment or a header may carry the secret.
-  for (const char* word : {"secret", "passw", "bearer", "authorization", "{", "=", "ghp_", "ghs_",
-                           "github_pat_", "glpat-"})
-    if (lower.find(word) != std::string::npos) why.clear();
-  if (!why.empty() && why[0] == '+') why.clear();
-  log_warning(prog + " get failed for " + server + " (exit " + std::to_string(exit_code) +
-              (why.empty() ? "" : ": " + why) + "); going on without its credentials");
+  log_warning(prog + " get failed for " + server + " (" + why +
+              "); going on without its credentials");
 }
 
 }  // namespace
@@ -129,8 +133,12 @@ Result<std::optional<Credentials>> run_credential_helper(const std::string& help
   spec.max_output = 1 << 20;
   auto r = run_command(spec);
   if (!r.ok()) {
-    if (r.error().kind == ErrorKind::not_found)
-      return make_error(ErrorKind::auth, prog + " is not installed");
+    // A config.json copied from another machine often names a helper this one lacks (a
+    // desktop's "desktop"): public repositories still work, and a 401 says the rest.
+    if (r.error().kind == ErrorKind::not_found) {
+      warn_helper_failed(prog, server, "it is not installed");
+      return std::optional<Credentials>();
+    }
     return make_error(ErrorKind::auth, "credential helper " + r.error().message);
   }
   if (r->exit_code >= 128) return make_error(ErrorKind::auth, prog + " crashed");
@@ -138,7 +146,7 @@ Result<std::optional<Credentials>> run_credential_helper(const std::string& help
     // The protocol's "not found" is this message; any other failure (an expired cloud
     // login, a locked keychain) is said, or the registry's 401 later would be the only clue.
     if ((r->out + r->err).find("credentials not found") == std::string::npos)
-      warn_helper_failed(prog, server, r->exit_code, r->err);
+      warn_helper_failed(prog, server, "exit " + std::to_string(r->exit_code) + said_by(r->err));
     return std::optional<Credentials>();
   }
   const std::string& reply = r->out;
@@ -160,6 +168,9 @@ Result<std::optional<Credentials>> find_credentials(const std::string& host, con
   if (offer == EnvCredentials::offered && pass && !pass->empty()) {
     return std::optional<Credentials>(Credentials{user.value_or("regcache"), *pass, ""});
   }
+  if (offer == EnvCredentials::offered && user && !user->empty())
+    log_warning("REGCACHE_USERNAME is set but REGCACHE_PASSWORD is " +
+                std::string(pass ? "empty" : "not") + ": not using them");
   std::vector<std::string> files;
   if (auto f = env("REGISTRY_AUTH_FILE")) files.push_back(*f);
   if (auto r = env("XDG_RUNTIME_DIR")) files.push_back(*r + "/containers/auth.json");
