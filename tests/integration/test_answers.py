@@ -85,6 +85,20 @@ class MessagesTest(RegcacheTestCase):
                 self.assertIn("did you mean", err)
                 self.assertIn(near, err)
 
+    def test_parse_errors_name_the_word_at_fault(self):
+        for args, line in ((["--bogus"], "unknown option '--bogus'"),
+                           (["--stroe", "oci:x", "list"], "unknown option '--stroe'; did you mean --store?"),
+                           (["restore", "--key", "a", "--key", "b"], "--key is given more than once"),
+                           (["restore", "--key"], "--key needs a value"),
+                           (["delete"], "missing keys (see regcache delete --help)"),
+                           (["list", "extra", "words"], "unexpected arguments 'extra' 'words'"),
+                           ([], "a command is required")):
+            with self.subTest(args=args):
+                rc, out, err = self.regcache(*args)
+                self.assertEqual(rc, 2, err)
+                self.assertEqual(len(err.splitlines()), 1, err)
+                self.assertIn("usage error: " + line, err)
+
     def test_timeout_zero_is_a_short_message(self):
         rc, out, err = self.regcache("restore", "--key", "k", "--timeout", "0")
         self.assertEqual(rc, 2)

@@ -18,7 +18,7 @@
 #include "regcache/cli/context.hpp"
 #include "regcache/cli/help_text.hpp"
 #include "regcache/cli/output.hpp"
-#include "regcache/cli/suggest.hpp"
+#include "regcache/cli/parse_errors.hpp"
 #include "regcache/cli/validators.hpp"
 #include "regcache/util/clock.hpp"
 #include "regcache/util/fd_limit.hpp"
@@ -106,23 +106,7 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    std::string unknown =
-        app.get_subcommands().empty() && !app.remaining().empty() ? app.remaining()[0] : "";
-    if (!unknown.empty() && unknown[0] != '-') {
-      std::string near = closest_name(app, unknown);
-      return fail("unknown command '" + unknown + "'" +
-                      (near.empty() ? " (see regcache --help)" : "; did you mean '" + near + "'?"),
-                  kExitUsage);
-    }
-    std::string message = e.what();
-    for (const auto& word : unexpected_words(app)) {
-      if (word.rfind("-", 0) != 0) continue;
-      if (std::string near = closest_name(app, word); !near.empty()) {
-        message += "; did you mean " + near + "?";
-        break;
-      }
-    }
-    return fail(message, kExitUsage);
+    return fail(parse_error_message(app, e, argc, argv), kExitUsage);
   } catch (const CommandError& e) {
     return fail(e.what(), e.exit_code);
   } catch (const std::exception& e) {
