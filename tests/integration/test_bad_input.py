@@ -269,6 +269,14 @@ class CorruptLayoutBlobTest(BadInputCase):
         rc, out, err = self.restore_corrupt()
         self.assertCleanError(rc, out, err, mentions=[self.layer])
 
+    def test_missing_manifest_blob_is_a_miss_that_says_why(self):
+        digest = self.st.client.index()["manifests"][0]["digest"]
+        os.unlink(self.st.client.blob_path(digest))
+        rc, out, err = self.regcache("--store", self.st.ref, "-v", "--json", "restore", "--key", "k", check=True)
+        self.assertEqual(json.loads(out)["result"], "miss")
+        self.assertIn("tag k in ", err)
+        self.assertIn(digest + ", which is missing from", err)
+
     def test_restore_into_existing_dir_keeps_it_unchanged(self):
         self.corrupt(self.OFFSETS["middle"])
         os.makedirs(os.path.join(self.target, "sub"))

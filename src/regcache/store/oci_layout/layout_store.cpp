@@ -17,6 +17,7 @@
 #include "regcache/util/fs.hpp"
 #include "regcache/util/interrupt.hpp"
 #include "regcache/util/json_fields.hpp"
+#include "regcache/util/log.hpp"
 #include "regcache/util/sha256.hpp"
 #include "regcache/util/stale.hpp"
 
@@ -197,8 +198,12 @@ class LayoutStore : public Store, public UsageRecords {
     auto bytes =
         read_file_at(blobs_fd_.get(), digest.substr(7), blob_path(digest), kMaxManifestBytes);
     if (!bytes.ok()) {
-      if (bytes.error().kind == ErrorKind::not_found) return std::optional<FetchedManifest>();
-      return bytes.error();
+      if (bytes.error().kind != ErrorKind::not_found) return bytes.error();
+      // Nothing under the tag, as a registry whose manifest was deleted answers: -v says why.
+      if (digest != ref)
+        log_verbose("tag " + ref + " in " + index_path() + " names " + digest +
+                    ", which is missing from " + describe());
+      return std::optional<FetchedManifest>();
     }
     FetchedManifest fm;
     fm.bytes = std::move(bytes).value();
