@@ -420,5 +420,21 @@ class DeepTreeTest(RegcacheTestCase):
                 self.assertEqual(os.listdir(ws2), ["deep"], "no staging or swapped-out tree left")
 
 
+class OwnStoreTest(RegcacheTestCase):
+    """A saved directory that holds the layout store (or the local tier) written to: the
+    store is left out of the entry, so it does not copy itself in, growing with each save."""
+
+    def test_the_store_inside_a_saved_directory_is_left_out(self):
+        make_small_tree(os.path.join(self.ws, "cache", "data"))
+        ref = "oci:" + os.path.join("cache", "store")  # relative, as a job would write it
+        for key in ("k1", "k2"):
+            rc, out, err = self.regcache("--store", ref, "--json", "save", "--key", key, "cache", check=True)
+            self.assertEqual(parse_json(out)["files"], 2, err)
+        rc, out, err = self.regcache("--store", ref, "--json", "restore", "--key", "k2", "cache",
+                                     "--workspace", self.ws, cwd=self.ws, check=True)
+        self.assertEqual(parse_json(out)["files"], 2, err)
+        self.assertTrue(os.path.exists(os.path.join(self.ws, "cache", "store", "index.json")))
+
+
 if __name__ == "__main__":
     unittest.main()

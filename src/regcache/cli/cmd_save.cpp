@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "regcache/cli/commands.hpp"
+#include "regcache/cli/context.hpp"
 #include "regcache/cli/exit_codes.hpp"
 #include "regcache/cli/keys.hpp"
 #include "regcache/cli/output.hpp"
@@ -19,7 +20,10 @@
 #include "regcache/core/restore_state.hpp"
 #include "regcache/core/save.hpp"
 #include "regcache/ecosystems/git_origin.hpp"
+#include "regcache/format/anchor.hpp"
 #include "regcache/format/key_tag.hpp"
+#include "regcache/store/store_ref.hpp"
+#include "regcache/util/glob.hpp"
 #include "regcache/util/log.hpp"
 
 namespace regcache {
@@ -67,6 +71,17 @@ void report_save(const SaveReport& r, const GlobalOptions& g) {
   if (!r.signer.empty()) log_info("Signed with key " + r.signer);
 }
 
+// Returns the directories of the layouts this command writes to (absolute).
+std::vector<std::string> own_layouts(const GlobalOptions& g) {
+  std::vector<std::string> out;
+  StoreRef ref = selected_store_ref(g);
+  if (ref.kind == StoreKind::layout) {
+    if (auto dir = absolute_path(ref.path, settings().home); dir.ok()) out.push_back(*dir);
+  }
+  if (std::string tier = local_tier_dir(g); !tier.empty()) out.push_back(tier);
+  return out;
+}
+
 void run_save(const SaveArgs& a, const GlobalOptions& g) {
   apply_verbosity(g);
   auto keys = resolve_keys(
@@ -101,6 +116,10 @@ void run_save(const SaveArgs& a, const GlobalOptions& g) {
   if (sign_key) o.sign_key = &*sign_key;
   // A missing or unreadable path fails here, before a new layout store is made for nothing.
   o.resolved = unwrap(resolve_paths(o.paths, o.excludes, o.anchors, MissingPaths::error));
+  // The store's own layout and the local tier are never part of an entry: a saved directory
+  // holding one would copy the store into itself, growing with every save.
+  for (const std::string& own : own_layouts(g))
+    if (!has_glob_chars(own)) o.resolved->excludes.push_back(own);
   GlobalOptions gt = g;
   gt.timeout_seconds = a.timeout;
   auto store = open_store(gt, StoreUse::write);
