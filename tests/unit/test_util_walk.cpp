@@ -2,6 +2,7 @@
 // tree wide and deep enough for the threads to share directories; excludes apply the same.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -164,8 +165,29 @@ TEST(Walk, ATreeDeeperThanAnEntryMayHoldIsRefused) {
   EXPECT_NE(deeper.error().message.find("more than 4096 levels deep"), std::string::npos)
       << deeper.error().message.substr(0, 300);
   EXPECT_LT(deeper.error().message.size(), 400u);
-  UniqueFd top(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  EXPECT_TRUE(remove_tree_at(top.get(), "t", "the deep tree").ok());
+  // Removed on a thread with a 256 KiB stack: the removal keeps its own stack, not frames.
+  struct Removal {
+    int dir;
+    bool ok = false;
+  } removal{::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 << 10);
+  pthread_t thread;
+  ASSERT_EQ(::pthread_create(
+                &thread, &attr,
+                [](void* p) -> void* {
+                  auto* r = static_cast<Removal*>(p);
+                  r->ok = remove_tree_at(r->dir, "t", "the deep tree").ok();
+                  return nullptr;
+                },
+                &removal),
+            0);
+  ::pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+  ::close(removal.dir);
+  EXPECT_TRUE(removal.ok);
+  EXPECT_FALSE(std::filesystem::exists(dir / "t"));
 }
 
 }  // namespace regcache

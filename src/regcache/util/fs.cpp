@@ -257,11 +257,6 @@ std::optional<mode_t> make_dir_writable(int fd) {
   return st.st_mode & 07777;
 }
 
-static Status remove_children(int fd, const std::string& shown) {
-  for (const auto& n : list_dir(fd)) RC_CHECK(remove_tree_at(fd, n, shown + "/" + n));
-  return {};
-}
-
 // Opens dirfd/name, a directory of ours (st: its stat) without read or search rights (an entry
 // said 0000), after giving it its owner's rights by name, never through a symlink; `was` gets
 // the mode to put back. On failure the mode is as it was and errno is EACCES.
@@ -282,27 +277,63 @@ static UniqueFd open_closed_dir(int dirfd, const std::string& name, const struct
   return {};
 }
 
-Status remove_tree_at(int dirfd, const std::string& name, const std::string& shown) {
+namespace {
+
+// A directory being emptied by remove_tree_at: where it is, and the names left in it.
+struct Emptying {
+  int parent;  // the descriptor it was opened from (the caller's, or the level above's)
+  std::string name, shown;
+  UniqueFd fd;
+  std::optional<mode_t> was;  // the mode to put back if it stays
+  std::vector<std::string> names;
+  size_t next = 0;
+};
+
+// Removes dirfd/name when it is no directory; opens a directory onto `stack` to be emptied.
+Status start_removal(int dirfd, const std::string& name, std::string shown,
+                     std::vector<Emptying>& stack) {
   struct stat st {};
   if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
-  if (S_ISDIR(st.st_mode)) {
-    if (is_mount_root_at(dirfd, name))
-      return make_error(ErrorKind::unsupported,
-                        "cannot remove " + shown + ": it is a mount point; what it holds stays");
-    std::optional<mode_t> was;
-    UniqueFd fd = open_dir_at(dirfd, name);
-    if (!fd && errno == EACCES && st.st_uid == ::geteuid())
-      fd = open_closed_dir(dirfd, name, st, &was);
-    if (!fd) return errno_error("cannot open", shown, errno);
-    if (!was) was = make_dir_writable(fd.get());  // ours made read-only (a Go module's) goes too
-    Status s = remove_children(fd.get(), shown);
-    if (s.ok() && ::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0)
-      s = errno_error("cannot remove", shown, errno);
-    if (!s.ok() && was) ::fchmod(fd.get(), *was);  // what stays keeps its mode
-    return s;
+  if (!S_ISDIR(st.st_mode)) {
+    if (::unlinkat(dirfd, name.c_str(), 0) != 0) return errno_error("cannot remove", shown, errno);
+    return {};
   }
-  if (::unlinkat(dirfd, name.c_str(), 0) != 0) return errno_error("cannot remove", shown, errno);
+  if (is_mount_root_at(dirfd, name))
+    return make_error(ErrorKind::unsupported,
+                      "cannot remove " + shown + ": it is a mount point; what it holds stays");
+  std::optional<mode_t> was;
+  UniqueFd fd = open_dir_at(dirfd, name);
+  if (!fd && errno == EACCES && st.st_uid == ::geteuid())
+    fd = open_closed_dir(dirfd, name, st, &was);
+  if (!fd) return errno_error("cannot open", shown, errno);
+  if (!was) was = make_dir_writable(fd.get());  // ours made read-only (a Go module's) goes too
+  std::vector<std::string> names = list_dir(fd.get());
+  stack.push_back({dirfd, name, std::move(shown), std::move(fd), was, std::move(names)});
   return {};
+}
+
+}  // namespace
+
+// Depth first with a stack of its own, not recursion: a tree thousands of levels deep (as
+// deep as an entry may hold) must not exhaust the thread's stack. One descriptor a level.
+Status remove_tree_at(int dirfd, const std::string& name, const std::string& shown) {
+  std::vector<Emptying> stack;
+  Status s = start_removal(dirfd, name, shown, stack);
+  while (s.ok() && !stack.empty()) {
+    Emptying& top = stack.back();
+    if (top.next < top.names.size()) {
+      const std::string child = top.names[top.next++];  // a copy: the stack may grow
+      s = start_removal(top.fd.get(), child, top.shown + "/" + child, stack);
+      continue;
+    }
+    if (::unlinkat(top.parent, top.name.c_str(), AT_REMOVEDIR) != 0)
+      s = errno_error("cannot remove", top.shown, errno);
+    if (s.ok()) stack.pop_back();
+  }
+  // What stays keeps its mode, at every level left.
+  for (auto it = stack.rbegin(); it != stack.rend(); ++it)
+    if (it->was) ::fchmod(it->fd.get(), *it->was);
+  return s;
 }
 
 std::string random_hex(size_t n) {
