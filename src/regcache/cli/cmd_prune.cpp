@@ -50,17 +50,11 @@ PrunePolicy prune_policy_of(const PruneArgs& a) {
   PrunePolicy p;
   p.prefix = a.prefix;
   if (!a.older_than.empty()) {
-    // A bare number would be seconds, which deletes every entry: a unit is required.
-    if (a.older_than.find_first_not_of("0123456789.") == std::string::npos)
-      throw CommandError(kExitUsage,
-                         "--older-than " + a.older_than + " needs a unit (e.g. 36h, 7d, 2w)");
+    require_unit("--older-than", a.older_than, "36h, 7d, 2w");  // 5 would be every entry
     p.older_than = unwrap(parse_duration(a.older_than));
   }
   if (!a.max_size.empty()) {
-    // A bare number is too easily meant as MiB or GiB: a unit is required.
-    if (a.max_size.find_first_not_of("0123456789.") == std::string::npos)
-      throw CommandError(kExitUsage,
-                         "--max-size " + a.max_size + " needs a unit (e.g. 500MiB, 5GiB, 5GB)");
+    require_unit("--max-size", a.max_size, "500MiB, 5GiB, 5GB");
     p.max_size = unwrap(parse_size(a.max_size));
   }
   if (!a.keep.empty()) p.keep = parse_count(a.keep);

@@ -121,6 +121,12 @@ GlobalOptions other_store(const GlobalOptions& g, const std::string& store) {
   return o;
 }
 
+void require_unit(const std::string& option, const std::string& value,
+                  const std::string& examples) {
+  if (!value.empty() && value.find_first_not_of("0123456789.") == std::string::npos)
+    throw CommandError(kExitUsage, option + " " + value + " needs a unit (e.g. " + examples + ")");
+}
+
 size_t default_transfers(const GlobalOptions& g, size_t local) {
   StoreRef ref = selected_store_ref(g);
   if (ref.kind != StoreKind::registry || is_loopback_host(ref.host)) return local;
@@ -136,10 +142,7 @@ bool tier_open = false;
 std::optional<uint64_t> local_tier_max(const GlobalOptions& g) {
   std::string max = !g.local_cache_max.empty() ? g.local_cache_max : settings().local_cache_max;
   if (max.empty()) return std::nullopt;
-  // As prune's --max-size: a bare number is too easily meant as MiB or GiB.
-  if (max.find_first_not_of("0123456789.") == std::string::npos)
-    throw CommandError(kExitUsage, "--local-cache-max (or REGCACHE_LOCAL_CACHE_MAX) " + max +
-                                       " needs a unit (e.g. 500MiB, 5GiB, 5GB)");
+  require_unit("--local-cache-max (or REGCACHE_LOCAL_CACHE_MAX)", max, "500MiB, 5GiB, 5GB");
   auto limit = parse_size(max);
   if (!limit.ok())
     throw CommandError(kExitUsage,

@@ -42,6 +42,10 @@ struct CommandError : std::runtime_error {
   int exit_code;
 };
 
+// Throws a usage error when `value` of `option` is a bare number: where a unit decides the
+// meaning (a size in bytes or GiB, a duration in seconds or days), none is taken as meant.
+void require_unit(const std::string& option, const std::string& value, const std::string& examples);
+
 // Returns the exit code for an error: 2 for usage errors, 128 + the signal for a
 // cancellation (130 SIGINT, 143 SIGTERM), else 1.
 int exit_code_for(const Error& e);
