@@ -90,6 +90,8 @@ class MessagesTest(RegcacheTestCase):
                            (["--stroe", "oci:x", "list"], "unknown option '--stroe'; did you mean --store?"),
                            (["restore", "--key", "a", "--key", "b"], "--key is given more than once"),
                            (["restore", "--key"], "--key needs a value"),
+                           (["-q", "-v", "list"], "--quiet excludes --verbose"),
+                           (["--verbose", "list", "--quiet"], "--quiet excludes --verbose"),
                            (["delete"], "missing keys (see regcache delete --help)"),
                            (["list", "extra", "words"], "unexpected arguments 'extra' 'words'"),
                            ([], "a command is required")):

@@ -56,8 +56,8 @@ int main(int argc, char** argv) {
   app.add_option("--store", g.store, "oci:PATH or [docker://]HOST[:PORT]/REPO (env REGCACHE_STORE)")
       ->check(non_empty());
   app.add_flag("--json", g.json, "Print the result as JSON on stdout");
-  app.add_flag("-q,--quiet", g.quiet, "Print nothing but errors");
-  app.add_flag("-v,--verbose", g.verbose, "Explain what is done and why");
+  auto* quiet = app.add_flag("-q,--quiet", g.quiet, "Print nothing but errors");
+  app.add_flag("-v,--verbose", g.verbose, "Explain what is done and why")->excludes(quiet);
   app.add_flag("--insecure", g.insecure, "Skip TLS verification and allow plain HTTP");
   app.add_option("--workspace", g.workspace,
                  "Workspace directory (default: CI checkout or current directory)")
