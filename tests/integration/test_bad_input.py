@@ -240,7 +240,9 @@ class CorruptLayoutBlobTest(BadInputCase):
     def restore_corrupt(self):
         before = tree_listing(self.tmp)
         rc, out, err = self.regcache("--store", self.st.ref, "restore", "--key", "k")
-        self.assertEqual(tree_listing(self.tmp), before, "the failed restore left something behind")
+        # Nothing written; the damaged copy, and nothing else, is gone from the layout.
+        self.assertEqual(tree_listing(self.tmp), before - {os.path.relpath(self.blob, self.tmp)},
+                         "the failed restore left something behind")
         self.assertFalse(os.path.exists(self.target), "the destination was created")
         return rc, out, err
 
@@ -264,6 +266,29 @@ class CorruptLayoutBlobTest(BadInputCase):
                 rc, out, err = self.restore_corrupt()
                 self.assertCleanError(rc, out, err, mentions=[self.layer])
 
+    def test_damaged_copy_is_removed_and_the_next_save_writes_it_again(self):
+        # A damaged copy has the size a save checks: kept, every later save would reuse it
+        # and every restore of the key would fail. The failed restore removes it and says
+        # so; the next save of the key, without --force, writes the entry again.
+        self.restore(self.st, "k")
+        kept = os.path.join(self.tmp, "kept")
+        shutil.copytree(self.target, kept, symlinks=True)
+        shutil.rmtree(self.target)
+        self.corrupt(self.OFFSETS["middle"])
+        rc, out, err = self.restore_corrupt()
+        self.assertCleanError(rc, out, err, mentions=[self.layer, "the damaged copy is removed from"])
+        self.assertFalse(os.path.exists(self.blob))
+
+        shutil.copytree(kept, self.target, symlinks=True)
+        rc, out, err = self.regcache("--store", self.st.ref, "save", "--key", "k", "target",
+                                     env=ONE_LAYER, check=True)
+        self.assertIn("Replacing the entry for k: its blob " + self.layer + " is missing", out + err)
+        for layer in self.st.manifest("k")["layers"]:
+            self.assertTrue(os.path.isfile(self.st.client.blob_path(layer["digest"])))
+        shutil.rmtree(self.target)
+        self.restore(self.st, "k")
+        self.assertEqual(tree_listing(self.target), tree_listing(kept))
+
     def test_missing_layer_blob(self):
         os.unlink(self.blob)
         rc, out, err = self.restore_corrupt()
@@ -285,7 +310,7 @@ class CorruptLayoutBlobTest(BadInputCase):
         before = tree_listing(self.tmp)
         rc, out, err = self.regcache("--store", self.st.ref, "restore", "--key", "k")
         self.assertCleanError(rc, out, err)
-        self.assertEqual(tree_listing(self.tmp), before)
+        self.assertEqual(tree_listing(self.tmp), before - {os.path.relpath(self.blob, self.tmp)})
         with open(os.path.join(self.target, "small.txt")) as f:
             self.assertEqual(f.read(), "mine\n")
 

@@ -321,5 +321,28 @@ TEST(DeltaSave, ABaseBlobGoneFromARegistryMeansPackingAsUsual) {
   t.expect_restores_exactly(2);
 }
 
+// A blob of the base gone from a store that takes any manifest (a layout, where a restore
+// removes a damaged copy): the delta is not stacked on it; the save packs as usual, and
+// counts as reused only the layers it took.
+TEST(DeltaSave, ABaseBlobGoneFromALayoutMeansPackingAsUsual) {
+  DeltaSave t;
+  t.save();
+  write_file(t.cache + "/pkg0/f0.txt", "changed");
+  t.settle();
+  auto base = t.entry(1);
+  t.store.hide(base.layers[0].digest);
+  auto r = t.save();
+  EXPECT_EQ(t.deltas_in(2), 0u);
+  size_t taken = 0;
+  for (const auto& l : t.entry(2).layers) {
+    EXPECT_FALSE(t.store.is_hidden(l.digest)) << l.digest;
+    for (const auto& b : base.layers)  // the hidden one was packed again, not taken
+      taken += b.digest == l.digest && b.digest != base.layers[0].digest;
+  }
+  EXPECT_GT(taken, 0u);
+  EXPECT_EQ(r.reused_layers, taken);
+  t.expect_restores_exactly(2);
+}
+
 }  // namespace
 }  // namespace regcache

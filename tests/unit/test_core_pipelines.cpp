@@ -869,6 +869,31 @@ TEST(PipelineExists, SecondSaveIsExistsAndOverwriteReplaces) {
   EXPECT_EQ(slurp(d.dst.workspace + "/cache/a.txt"), "alpha 2");
 }
 
+// In a store that takes any manifest (a layout), an entry that lost a blob (a restore removed
+// a damaged copy) is saved again without --force; a registry, which refuses such manifests,
+// is asked about no blob on the way to "exists".
+TEST(PipelineExists, AnEntryMissingABlobIsSavedAgain) {
+  Dirs d;
+  auto memory = make_memory_store("memory", d.tmp.path());
+  TestStore store(*memory);
+  make_cache(d);
+  auto first = save_ok(store, save_options(d.src, "k", {d.src.workspace + "/cache"}));
+  const Descriptor gone = entry_of(store, "k").layers.at(0);
+  store.hide(gone.digest);
+  auto second = save_ok(store, save_options(d.src, "k", {d.src.workspace + "/cache"}));
+  EXPECT_EQ(second.result, SaveResult::saved);
+  EXPECT_FALSE(store.is_hidden(gone.digest));  // written again
+  auto rep = restore_ok(store, restore_options(d.dst, "k"));
+  EXPECT_EQ(rep.result, RestoreResult::hit);
+  EXPECT_EQ(files_below(d.dst.workspace + "/cache"), files_below(d.src.workspace + "/cache"));
+
+  TestStore repo(*memory, "host/repo");
+  int heads = repo.has_blobs;
+  auto third = save_ok(repo, save_options(d.src, "k", {d.src.workspace + "/cache"}));
+  EXPECT_EQ(third.result, SaveResult::exists);
+  EXPECT_EQ(repo.has_blobs, heads);
+}
+
 // ---------------------------------------------------------------------------------------
 // Manifest repair
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "regcache/store/fetch_verified.hpp"
 #include "regcache/store/oci_layout/layout_store.hpp"
 #include "regcache/util/sha256.hpp"
 #include "test_helpers.hpp"
@@ -151,6 +152,44 @@ TEST(LayoutStore, PutBlobCopiesAFileFromAnotherFileSystem) {
   regcache::testing::write_file(elsewhere / "staged", data);
   ASSERT_TRUE(store->put_blob(desc, {elsewhere / "staged", ""}).ok());
   EXPECT_EQ(blob_bytes(d / "s", desc.digest), data);
+  for (const auto& e : std::filesystem::directory_iterator(d / "s/blobs/sha256"))
+    EXPECT_EQ(e.path().filename().string(), desc.digest.substr(7)) << "a temporary was left";
+}
+
+// A copy that a read found damaged (other bytes of the same size, which has_blob takes) is
+// removed, so that the next put writes the blob again; a good copy is never removed, nor
+// one that does not match the descriptor only by its claimed size.
+TEST(LayoutStore, ADamagedCopyIsDroppedAndPutAgain) {
+  TempDir d;
+  auto store = open_layout_store(d / "s").value();
+  const std::string data(300000, 'd');
+  const Descriptor desc{"application/octet-stream", sha256_digest(data), data.size(), {}};
+  ASSERT_TRUE(store->put_blob(desc, {"", data}).ok());
+  const std::string path = d / ("s/blobs/sha256/" + desc.digest.substr(7));
+
+  Descriptor claimed = desc;  // a manifest claiming another size of a good copy
+  claimed.size = 7;
+  StringSink ignored;
+  EXPECT_EQ(fetch_verified(*store, claimed, &ignored).error().kind, ErrorKind::integrity);
+  EXPECT_FALSE(store->drop_damaged(desc));  // read again, it matches: kept
+  EXPECT_EQ(blob_bytes(d / "s", desc.digest), data);
+
+  std::string damaged = data;
+  damaged[150000] = 'x';
+  regcache::testing::write_file(path, damaged);
+  ASSERT_TRUE(store->has_blob(desc).value());  // the size matches: a put would take it
+  StringSink out;
+  auto st = fetch_verified(*store, desc, &out);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().kind, ErrorKind::integrity);
+  EXPECT_NE(st.error().message.find("the damaged copy is removed from oci:"), std::string::npos)
+      << st.error().message;
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_FALSE(store->has_blob(desc).value());
+  ASSERT_TRUE(store->put_blob(desc, {"", data}).ok());
+  StringSink again;
+  ASSERT_TRUE(fetch_verified(*store, desc, &again).ok());
+  EXPECT_EQ(again.str(), data);
   for (const auto& e : std::filesystem::directory_iterator(d / "s/blobs/sha256"))
     EXPECT_EQ(e.path().filename().string(), desc.digest.substr(7)) << "a temporary was left";
 }

@@ -116,6 +116,18 @@ Result<bool> already_saved(Store& store, const std::string& tag, const SaveOptio
     }
     rep->signer = check.key_fingerprint;
   }
+  // A store that takes manifests without their blobs (a layout) may hold an entry that has
+  // lost one (a restore removes a damaged copy): such an entry is written again.
+  if (store.properties().manifest_blobs == ManifestBlobCheck::none) {
+    std::vector<Descriptor> blobs = info->layers;
+    blobs.push_back(info->config);
+    for (const auto& b : blobs) {
+      if (RC_TRY(store.has_blob(b))) continue;
+      log_info("Replacing the entry for " + o.key + ": its blob " + b.digest + " is missing from " +
+               store.describe());
+      return false;
+    }
+  }
   rep->digest = m->digest;
   rep->files = info->files;
   rep->bytes = info->size;
@@ -274,7 +286,10 @@ Result<SaveReport> save_tree(Store& store, const SaveOptions& o, const PathSpec&
   if (delta.choice != DeltaChoice::repack) {
     layers = RC_TRY(
         stack_on_base(store, o, base, entries, delta, prints, make.uploaded, &stacked_unchecked));
-    make.reused = layers.size() - (delta.choice == DeltaChoice::delta ? 1 : 0);
+    if (layers.empty())  // a blob of the base is gone: packed as usual below
+      delta.choice = DeltaChoice::repack;
+    else
+      make.reused = layers.size() - (delta.choice == DeltaChoice::delta ? 1 : 0);
   }
   std::string config;
   bool config_known = false;  // the base's config, just read from this store: no HEAD for it

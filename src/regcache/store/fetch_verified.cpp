@@ -17,7 +17,12 @@ Status fetch_verified(Store& store, const Descriptor& d, Sink* out, ProgressCoun
   if (!st.ok()) return bad(st.error().message);
   if (hash.bytes() != d.size)
     return bad("size does not match the manifest (" + std::to_string(d.size) + " bytes declared)");
-  if (hash.digest() != d.digest) return bad("content does not match its digest");
+  if (hash.digest() != d.digest) {
+    if (store.drop_damaged(d))
+      return bad("content does not match its digest (the damaged copy is removed from " +
+                 store.describe() + "; the next save of it writes it again)");
+    return bad("content does not match its digest");
+  }
   return {};
 }
 

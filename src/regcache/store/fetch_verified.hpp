@@ -12,7 +12,8 @@
 namespace regcache {
 
 // Streams the blob into out. A transport failure is returned as the store gave it; a size
-// or digest mismatch is an ErrorKind::integrity error naming the blob. `out` should not
+// or digest mismatch is an ErrorKind::integrity error naming the blob (after a digest
+// mismatch the store is told, Store::drop_damaged). `out` should not
 // stop the stream on bad content (wrap it in StopOnError) so that a corrupt blob reads as a
 // digest mismatch rather than as whatever the consumer tripped over first.
 Status fetch_verified(Store& store, const Descriptor& blob, Sink* out,

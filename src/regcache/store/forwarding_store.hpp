@@ -41,6 +41,7 @@ class ForwardingStore : public Store {
   void warm_up(size_t parallel) override { next_.warm_up(parallel); }
   void prepare_writes() override { next_.prepare_writes(); }
   void prepare_reads(const std::string& reference) override { next_.prepare_reads(reference); }
+  bool drop_damaged(const Descriptor& blob) override { return next_.drop_damaged(blob); }
 
  protected:
   // Returns the store this one forwards to.

@@ -115,6 +115,13 @@ class Store {
   // likely names (a local tier checks its copies of them); returns at once. Best effort:
   // what is read is decided by the manifest get_manifest returns.
   virtual void prepare_reads(const std::string& reference) { (void)reference; }
+  // Told that the blob it served does not match its digest: a store holding its own copy
+  // removes that copy if it still does not, so that the next put writes the blob again
+  // (a put takes a present blob on its size). Best effort; returns true when it removed one.
+  virtual bool drop_damaged(const Descriptor& blob) {
+    (void)blob;
+    return false;
+  }
 };
 
 }  // namespace regcache

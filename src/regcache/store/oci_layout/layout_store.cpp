@@ -1,12 +1,14 @@
 #include "regcache/store/oci_layout/layout_store.hpp"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "regcache/oci/media_types.hpp"
 #include "regcache/store/oci_layout/layout_lock.hpp"
@@ -178,6 +180,24 @@ class LayoutStore : public Store, public UsageRecords {
     return {};
   }
 
+  // Removes the copy when its bytes, read again, do not hash to its name; only that file: a
+  // save may put a good copy in its place meanwhile, and it stays.
+  bool drop_damaged(const Descriptor& d) override {
+    if (!is_valid_digest(d.digest) || !blobs_fd_) return false;
+    const std::string name = d.digest.substr(7);
+    const std::string aside = owned_temp_name(kAtomicTempPrefix);
+    if (::renameat(blobs_fd_.get(), name.c_str(), blobs_fd_.get(), aside.c_str()) != 0)
+      return false;
+    auto hashed = hash_blob_at(aside);
+    if (!hashed.ok() || *hashed == d.digest) {  // a good copy, put meanwhile, goes back
+      if (::renameat2(blobs_fd_.get(), aside.c_str(), blobs_fd_.get(), name.c_str(),
+                      RENAME_NOREPLACE) != 0)
+        ::unlinkat(blobs_fd_.get(), aside.c_str(), 0);
+      return false;
+    }
+    return ::unlinkat(blobs_fd_.get(), aside.c_str(), 0) == 0;
+  }
+
   Result<std::optional<FetchedManifest>> get_manifest(const std::string& ref) override {
     std::string digest = ref;
     if (!is_valid_digest(ref)) {
@@ -330,6 +350,25 @@ class LayoutStore : public Store, public UsageRecords {
     const int err = errno;
     if (err == EWOULDBLOCK) lock_timed_out_ = true;
     return layout_lock_error(root_, err);
+  }
+
+  // Returns "sha256:<hex>" of the regular file `name` in blobs/sha256.
+  Result<std::string> hash_blob_at(const std::string& name) const {
+    UniqueFd fd(
+        ::openat(blobs_fd_.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+      return make_error(ErrorKind::io, "cannot read " + root_ + "/blobs/sha256/" + name);
+    Sha256 hash;
+    std::vector<char> buf(1 << 18);
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return errno_error("cannot read", root_ + "/blobs/sha256/" + name, errno);
+      if (n == 0) return "sha256:" + hash.hex_final();
+      RC_CHECK(check_interrupted());
+      hash.update(buf.data(), static_cast<size_t>(n));
+    }
   }
 
   std::string index_path() const { return root_ + "/index.json"; }
